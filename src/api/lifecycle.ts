@@ -1,0 +1,130 @@
+/**
+ * The life cycle API: init, stop, interactive, run, runtime.
+ *
+ * The same program runs in every role. In the head these calls start and stop
+ * a runtime; in a monitor, node or worker process (started with `--role`) they
+ * hand the process over to that role's runtime and never return, so that the
+ * rest of the user's program only runs in the head.
+ */
+import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
+import { state } from "../runtime/_state.ts";
+import { roleConfigFromArgv, startHead, startRole } from "../runtime/entrypoint.ts";
+import type { HeadRuntime } from "../runtime/head.ts";
+import type { InitOptions, Role } from "../runtime/options.ts";
+
+/** The role of this process: "head" unless it was started with `--role`. */
+export function currentRole(): Role {
+  return state.role;
+}
+
+/** Never settles: the role runtime owns the process and exits it when it stops. */
+function handOver(): Promise<never> {
+  if (state.runtime) return new Promise<never>(() => {});
+  return startRole(roleConfigFromArgv(process.argv.slice(2)));
+}
+
+let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+function installSignalHandlers(): void {
+  signalHandler = (signal) => {
+    const code = signal === "SIGINT" ? 130 : 143;
+    void stop().finally(() => process.exit(code));
+  };
+  process.once("SIGINT", signalHandler);
+  process.once("SIGTERM", signalHandler);
+}
+
+function removeSignalHandlers(): void {
+  if (!signalHandler) return;
+  process.off("SIGINT", signalHandler);
+  process.off("SIGTERM", signalHandler);
+  signalHandler = undefined;
+}
+
+/**
+ * Starts a local runtime (monitor, nodes, workers) and resolves with it once
+ * every worker is ready. Calling it again returns the running runtime.
+ *
+ * @example
+ * const runtime = await mosaic.init({ numWorkers: 2 });
+ * console.log(runtime.workers.map((w) => w.uid)); // ["worker:0:0", "worker:0:1"]
+ * await mosaic.stop();
+ */
+export async function init(options: InitOptions = {}): Promise<HeadRuntime> {
+  if (state.role !== "head") return handOver();
+  if (state.runtime) {
+    if (state.runtime.state === "running") return state.runtime as HeadRuntime;
+    if (state.runtime.state === "stopping") await state.runtime.stopped;
+  }
+  if (state.starting) return state.starting;
+  state.starting = startHead(options);
+  try {
+    const head = await state.starting;
+    installSignalHandlers();
+    return head;
+  } finally {
+    state.starting = undefined;
+  }
+}
+
+/**
+ * Stops the runtime: every worker, node and the monitor, in order. Resolves
+ * when all of their processes have exited. Safe to call at any time, also while
+ * the runtime is still starting. Under `mosaic run` it is left to the CLI.
+ */
+export async function stop(): Promise<void> {
+  if (state.role !== "head") return handOver();
+  if (state.attached) return;
+  if (state.starting) await state.starting.catch(() => {});
+  const runtime = state.runtime;
+  if (!runtime) return;
+  removeSignalHandlers();
+  await runtime.stop();
+  if (state.runtime === runtime) state.runtime = undefined;
+}
+
+/**
+ * `interactive("on", options)` starts a runtime for a session (REPL, notebook),
+ * `interactive("off")` stops it.
+ */
+export async function interactive(mode: "on" | "off", options: InitOptions = {}): Promise<HeadRuntime | undefined> {
+  if (mode === "on") return init(options);
+  if (mode === "off") {
+    await stop();
+    return undefined;
+  }
+  return Promise.reject(new InvalidArgumentError(`interactive() takes "on" or "off", got ${JSON.stringify(mode)}`));
+}
+
+/**
+ * Starts a runtime, runs `main` with it, and stops the runtime afterwards, also
+ * when `main` throws (the error is re-thrown after the stop).
+ *
+ * @example
+ * await mosaic.run(async (runtime) => {
+ *   await Promise.all(runtime.workers.map((w) => w.ping()));
+ * }, { numWorkers: 2 });
+ */
+export async function run<T>(main: (runtime: HeadRuntime) => T | Promise<T>, options: InitOptions = {}): Promise<T> {
+  if (state.role !== "head") return handOver();
+  if (typeof main !== "function") throw new InvalidArgumentError("run() needs a function to run: run(async (runtime) => { ... })");
+  const head = await init(options);
+  if (state.attached) {
+    const result = Promise.resolve().then(() => main(head));
+    state.runs.push(result.catch(() => {}));
+    return result;
+  }
+  try {
+    return await main(head);
+  } finally {
+    await stop();
+  }
+}
+
+/** The runtime of this process; throws if none was started. */
+export function runtime(): HeadRuntime {
+  if (state.role !== "head" || !state.runtime || state.runtime.state !== "running") {
+    throw new RuntimeStateError("no runtime is running: call `await mosaic.init()` (or interactive(\"on\")) first");
+  }
+  return state.runtime as HeadRuntime;
+}

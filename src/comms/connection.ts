@@ -1,0 +1,304 @@
+/**
+ * One authenticated, framed, bidirectional link to another runtime: requests
+ * with ids and replies, one-way commands, raw payloads, heartbeats.
+ */
+import type { Socket } from "bun";
+import {
+  ConnectionClosedError,
+  describeError,
+  HandshakeError,
+  MosaicError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+  UnknownMethodError,
+} from "../errors.ts";
+import { decodeMessage, encodeMessage } from "./codec.ts";
+import { FrameReader, FrameWriter, type PayloadAllocator } from "./framing.ts";
+import { checkProof, createNonce, proveSecret } from "./handshake.ts";
+import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
+
+/** Before the handshake only tiny frames are accepted. */
+const HANDSHAKE_MAX_BODY = 4 * 1024;
+/** After it, message bodies (not raw payloads) up to this size. */
+const MAX_BODY = 256 * 1024 * 1024;
+
+/** What a runtime does with incoming traffic. */
+export interface ConnectionHandler {
+  /** Answers a request; the returned value (or thrown error) goes back to the caller. */
+  onRequest(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): unknown;
+  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): void;
+  /** The peer proved the secret; `connection.peer` is set. */
+  onAuthenticated?(connection: Connection): void;
+  onClose?(connection: Connection, reason: MosaicError): void;
+}
+
+/** A value plus raw payloads, for replies that carry binary data. */
+export class WithPayloads<T = unknown> {
+  constructor(readonly value: T, readonly payloads: Uint8Array[]) {}
+}
+
+export interface RequestOptions {
+  /** Milliseconds before the request fails with TimeoutError (default: none; closing fails it). */
+  timeout?: number;
+  payloads?: Uint8Array[];
+}
+
+interface PendingRequest {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer?: Timer;
+  method: string;
+}
+
+export interface ConnectionOptions {
+  socket: Socket<Connection | undefined>;
+  side: "client" | "server";
+  self: PeerInfo;
+  secret: string;
+  handler: ConnectionHandler;
+  log: (message: string) => void;
+  allocate?: PayloadAllocator;
+  handshakeTimeout?: number;
+}
+
+export class Connection {
+  /** Who is on the other side; set once the handshake succeeds. */
+  peer: PeerInfo | undefined;
+  lastReceived = performance.now();
+  lastSent = performance.now();
+  readonly authenticated: Promise<PeerInfo>;
+  readonly closed: Promise<MosaicError>;
+
+  #options: ConnectionOptions;
+  #writer: FrameWriter;
+  #reader: FrameReader;
+  #nextId = 1;
+  #pending = new Map<number, PendingRequest>();
+  #nonce = createNonce();
+  #isOpen = true;
+  #authenticate = Promise.withResolvers<PeerInfo>();
+  #close = Promise.withResolvers<MosaicError>();
+  #handshakeTimer: Timer | undefined;
+
+  constructor(options: ConnectionOptions) {
+    this.#options = options;
+    this.authenticated = this.#authenticate.promise;
+    this.authenticated.catch(() => {});
+    this.closed = this.#close.promise;
+    this.#writer = new FrameWriter(options.socket);
+    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads) =>
+      this.#onFrame(body, payloads),
+    );
+    if (options.allocate) this.#reader.allocate = options.allocate;
+    this.#handshakeTimer = setTimeout(
+      () => this.close(new HandshakeError(`handshake not completed within ${options.handshakeTimeout ?? 5000} ms`)),
+      options.handshakeTimeout ?? 5000,
+    );
+    if (options.side === "server") {
+      this.#send([MessageKind.Challenge, PROTOCOL_VERSION, options.self.uid, this.#nonce]);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.#isOpen;
+  }
+
+  get isAuthenticated(): boolean {
+    return this.peer !== undefined;
+  }
+
+  /** Bytes queued in user space waiting for the socket (backpressure signal). */
+  get pendingBytes(): number {
+    return this.#writer.pendingBytes;
+  }
+
+  request<T = unknown>(method: string, args: unknown, options: RequestOptions = {}): Promise<T> {
+    if (!this.#isOpen) return Promise.reject(new ConnectionClosedError(`connection to ${this.#peerName} is closed`));
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const pending: PendingRequest = { resolve: resolve as (value: unknown) => void, reject, method };
+    if (options.timeout !== undefined) {
+      pending.timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TimeoutError(`request "${method}" to ${this.#peerName} got no reply within ${options.timeout} ms`));
+      }, options.timeout);
+    }
+    this.#pending.set(id, pending);
+    this.#send([MessageKind.Request, id, method, args], options.payloads);
+    return promise;
+  }
+
+  command(method: string, args: unknown, payloads?: Uint8Array[]): void {
+    if (this.#isOpen) this.#send([MessageKind.Command, method, args], payloads);
+  }
+
+  heartbeat(): void {
+    if (this.#isOpen && this.peer) this.#send([MessageKind.Heartbeat]);
+  }
+
+  /** Closes the link and fails every request still waiting on it. Idempotent. */
+  close(reason: MosaicError = new ConnectionClosedError(`connection to ${this.#peerName} closed`)): void {
+    if (!this.#isOpen) return;
+    this.#isOpen = false;
+    clearTimeout(this.#handshakeTimer);
+    this.#writer.flush();
+    this.#writer.close();
+    try {
+      this.#options.socket.end();
+    } catch {}
+    const failure =
+      reason instanceof ConnectionClosedError || reason instanceof TimeoutError
+        ? reason
+        : new ConnectionClosedError(`connection to ${this.#peerName} closed: ${reason.message}`, { cause: reason });
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(failure);
+    }
+    this.#pending.clear();
+    this.#authenticate.reject(reason);
+    this.#close.resolve(reason);
+    this.#options.handler.onClose?.(this, reason);
+  }
+
+  /** Sends a fatal error to the peer, logs it and drops the connection. */
+  fail(error: MosaicError): void {
+    if (!this.#isOpen) return;
+    this.#options.log(`dropping ${this.#peerName}: ${error.message}`);
+    this.#send([MessageKind.Fatal, describeError(error, this.#options.self.uid)]);
+    this.close(error);
+  }
+
+  // Socket events, wired by the transport.
+  onData(chunk: Uint8Array): void {
+    this.lastReceived = performance.now();
+    try {
+      this.#reader.push(chunk);
+    } catch (error) {
+      this.fail(error instanceof MosaicError ? error : new ProtocolError(String(error)));
+    }
+  }
+
+  onDrain(): void {
+    this.#writer.onDrain();
+  }
+
+  get #peerName(): string {
+    return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress})`;
+  }
+
+  #send(message: Message, payloads?: Uint8Array[]): void {
+    this.lastSent = performance.now();
+    this.#writer.writeFrame(encodeMessage(message), payloads);
+  }
+
+  #onFrame(body: Uint8Array, payloads: Uint8Array[]): void {
+    if (!this.#isOpen) return;
+    const message = decodeMessage(body);
+    if (!this.peer) return this.#onHandshake(message);
+    switch (message[0]) {
+      case MessageKind.Request:
+        return this.#onRequest(message[1], message[2], message[3], payloads);
+      case MessageKind.Reply:
+      case MessageKind.Failure: {
+        const pending = this.#pending.get(message[1]);
+        if (!pending) return; // timed out already
+        this.#pending.delete(message[1]);
+        clearTimeout(pending.timer);
+        if (message[0] === MessageKind.Reply) {
+          pending.resolve(payloads.length > 0 ? new WithPayloads(message[2], payloads) : message[2]);
+        } else pending.reject(new RemoteError(message[2]));
+        return;
+      }
+      case MessageKind.Command:
+        try {
+          this.#options.handler.onCommand(this, message[1], message[2], payloads);
+        } catch (error) {
+          this.#options.log(`command "${message[1]}" from ${this.#peerName} failed: ${(error as Error).message}`);
+        }
+        return;
+      case MessageKind.Heartbeat:
+        return;
+      case MessageKind.Fatal:
+        this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
+        return this.close(new RemoteError(message[1]));
+      default:
+        throw new ProtocolError(`unexpected message kind ${message[0]} after handshake`);
+    }
+  }
+
+  #onRequest(id: number, method: string, args: unknown, payloads: Uint8Array[]): void {
+    const reply = (value: unknown) => {
+      if (value instanceof WithPayloads) this.#send([MessageKind.Reply, id, value.value], value.payloads);
+      else this.#send([MessageKind.Reply, id, value]);
+    };
+    const failure = (error: unknown) => this.#send([MessageKind.Failure, id, describeError(error, this.#options.self.uid)]);
+    try {
+      const result = this.#options.handler.onRequest(this, method, args, payloads);
+      if (result instanceof Promise) result.then(reply, failure);
+      else reply(result);
+    } catch (error) {
+      if (error instanceof UnknownMethodError) this.#options.log(`${this.#peerName} called unknown method "${method}"`);
+      failure(error);
+    }
+  }
+
+  #onHandshake(message: Message): void {
+    const { secret, self, side } = this.#options;
+    if (message[0] === MessageKind.Fatal) {
+      const refusal = new RemoteError(message[1]);
+      return this.close(new HandshakeError(`${this.#peerName} refused the handshake: ${message[1].message}`, { cause: refusal }));
+    }
+    if (side === "client" && message[0] === MessageKind.Challenge) {
+      const [, version, serverUid, serverNonce] = message;
+      this.#checkVersion(version);
+      const proof = proveSecret(secret, "client", serverNonce, self.uid);
+      this.#pendingServerUid = serverUid;
+      this.#send([MessageKind.Hello, PROTOCOL_VERSION, self, this.#nonce, proof]);
+      return;
+    }
+    if (side === "server" && message[0] === MessageKind.Hello) {
+      const [, version, info, clientNonce, proof] = message;
+      this.#checkVersion(version);
+      if (!isPeerInfo(info)) throw new HandshakeError("hello carries no valid runtime description");
+      checkProof(proveSecret(secret, "client", this.#nonce, info.uid), proof, `peer claiming to be ${info.uid}`);
+      this.#send([MessageKind.Welcome, self, proveSecret(secret, "server", clientNonce, self.uid)]);
+      return this.#authenticated(info);
+    }
+    if (side === "client" && message[0] === MessageKind.Welcome) {
+      const [, info, proof] = message;
+      if (!isPeerInfo(info) || info.uid !== this.#pendingServerUid) throw new HandshakeError("welcome from an unexpected runtime");
+      checkProof(proveSecret(secret, "server", this.#nonce, info.uid), proof, `server ${info.uid}`);
+      return this.#authenticated(info);
+    }
+    throw new HandshakeError(`unexpected message kind ${message[0]} during handshake`);
+  }
+
+  #pendingServerUid: string | undefined;
+
+  #checkVersion(version: unknown): void {
+    if (version !== PROTOCOL_VERSION) {
+      throw new HandshakeError(`protocol version mismatch: peer speaks ${String(version)}, this runtime ${PROTOCOL_VERSION}`);
+    }
+  }
+
+  #authenticated(info: PeerInfo): void {
+    clearTimeout(this.#handshakeTimer);
+    this.peer = info;
+    this.#reader.limits = { maxBodyBytes: MAX_BODY, allowPayloads: true };
+    this.#authenticate.resolve(info);
+    this.#options.handler.onAuthenticated?.(this);
+  }
+}
+
+function isPeerInfo(value: unknown): value is PeerInfo {
+  const info = value as PeerInfo;
+  return (
+    typeof info === "object" &&
+    info !== null &&
+    typeof info.uid === "string" &&
+    typeof info.address === "string" &&
+    typeof info.port === "number" &&
+    typeof info.pid === "number"
+  );
+}

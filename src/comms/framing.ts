@@ -1,0 +1,288 @@
+/**
+ * Length-prefixed frames over a byte stream, in both directions.
+ *
+ * A frame is [u32 LE body length][u8 kind][body]. A `MessageWithPayloads`
+ * frame is followed by raw payloads (typed-array bytes) that never pass through
+ * msgpackr: the writer hands them to the socket as they are and the reader
+ * copies them once, from the socket chunks straight into their final memory.
+ */
+import { ProtocolError } from "../errors.ts";
+import { FRAME_HEADER_BYTES, FrameKind } from "./protocol.ts";
+
+/** Something that takes bytes and says how many it took (a Bun socket). */
+export interface ByteSink {
+  write(data: Uint8Array): number;
+}
+
+/** Small writes are gathered in a staging buffer and sent in one syscall. */
+const STAGE_BYTES = 64 * 1024;
+/** Payloads at least this big are written from their own memory, not staged. */
+const DIRECT_BYTES = 32 * 1024;
+
+/**
+ * Queues frames and writes them when the socket accepts them. Bun's
+ * `socket.write` takes only what the kernel accepts and buffers nothing
+ * (BUN-NOTES trap 1): the unsent tail stays here until `drain`.
+ */
+export class FrameWriter {
+  #sink: ByteSink;
+  #queue: Uint8Array[] = [];
+  #stage = new Uint8Array(STAGE_BYTES);
+  #stageView = new DataView(this.#stage.buffer);
+  #stageLength = 0;
+  #blocked = false;
+  #scheduled = false;
+  #closed = false;
+  #queuedBytes = 0;
+
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+  }
+
+  /** Bytes accepted but not yet handed to the kernel. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#stageLength;
+  }
+
+  writeFrame(body: Uint8Array, payloads?: readonly Uint8Array[]): void {
+    if (this.#closed) return;
+    const count = payloads?.length ?? 0;
+    const prefix = count > 0 ? 2 + 8 * count : 0;
+    const length = prefix + body.length;
+    if (length > 0xffffffff) throw new ProtocolError(`frame body of ${length} bytes exceeds the 4 GiB frame limit`);
+    this.#reserve(FRAME_HEADER_BYTES + prefix + Math.min(body.length, DIRECT_BYTES));
+    const view = this.#stageView;
+    let at = this.#stageLength;
+    view.setUint32(at, length, true);
+    view.setUint8(at + 4, count > 0 ? FrameKind.MessageWithPayloads : FrameKind.Message);
+    at += FRAME_HEADER_BYTES;
+    if (count > 0) {
+      view.setUint16(at, count, true);
+      at += 2;
+      for (const payload of payloads!) {
+        view.setBigUint64(at, BigInt(payload.byteLength), true);
+        at += 8;
+      }
+    }
+    this.#stageLength = at;
+    this.#append(body);
+    for (let i = 0; i < count; i++) this.#append(payloads![i]!);
+    this.#schedule();
+  }
+
+  /** Writes what the socket takes now; the rest waits for `onDrain`. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#blocked || this.#closed) return;
+    while (this.#queue.length > 0) {
+      const chunk = this.#queue[0]!;
+      const written = this.#sink.write(chunk);
+      if (written < 0) return this.close();
+      this.#queuedBytes -= Math.max(written, 0);
+      if (written < chunk.length) {
+        this.#queue[0] = chunk.subarray(written);
+        this.#blocked = true;
+        return;
+      }
+      this.#queue.shift();
+    }
+    if (this.#stageLength === 0) return;
+    const staged = this.#stage.subarray(0, this.#stageLength);
+    const written = this.#sink.write(staged);
+    if (written < 0) return this.close();
+    if (written === staged.length) {
+      this.#stageLength = 0; // the kernel has it all: the stage can be reused
+      return;
+    }
+    // The kernel kept a reference-free copy of the head only; hand the tail over
+    // to the queue and start a fresh stage so we never overwrite unsent bytes.
+    this.#queue.push(staged.subarray(written));
+    this.#queuedBytes += staged.length - written;
+    this.#newStage();
+    this.#blocked = true;
+  }
+
+  onDrain(): void {
+    this.#blocked = false;
+    this.flush();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#stageLength = 0;
+  }
+
+  #append(bytes: Uint8Array): void {
+    if (bytes.length >= DIRECT_BYTES) {
+      this.#seal();
+      this.#queue.push(bytes);
+      this.#queuedBytes += bytes.length;
+      return;
+    }
+    this.#reserve(bytes.length);
+    this.#stage.set(bytes, this.#stageLength);
+    this.#stageLength += bytes.length;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#stageLength + bytes <= this.#stage.length) return;
+    this.#seal();
+    if (bytes > this.#stage.length) this.#newStage(bytes);
+  }
+
+  /** Moves staged bytes to the queue (keeping order with direct payloads). */
+  #seal(): void {
+    if (this.#stageLength === 0) return;
+    this.#queue.push(this.#stage.subarray(0, this.#stageLength));
+    this.#queuedBytes += this.#stageLength;
+    this.#newStage();
+  }
+
+  #newStage(size = STAGE_BYTES): void {
+    this.#stage = new Uint8Array(Math.max(size, STAGE_BYTES));
+    this.#stageView = new DataView(this.#stage.buffer);
+    this.#stageLength = 0;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#blocked) return;
+    this.#scheduled = true;
+    // Everything sent in this tick leaves in one write (BUN-NOTES trap 10).
+    queueMicrotask(() => this.flush());
+  }
+}
+
+export interface FrameLimits {
+  /** Largest message body accepted (payloads excluded). */
+  maxBodyBytes: number;
+  /** Whether raw payloads may follow a frame (not before the handshake). */
+  allowPayloads: boolean;
+}
+
+/** Where a payload lands: an ArrayBuffer by default, a SharedArrayBuffer on workers. */
+export type PayloadAllocator = (bytes: number) => Uint8Array;
+
+export const allocateArrayBuffer: PayloadAllocator = (bytes) => new Uint8Array(bytes);
+
+type ReadState =
+  | { step: "header" }
+  | { step: "body"; kind: number; into: Uint8Array; filled: number }
+  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number };
+
+/**
+ * Turns socket chunks (at most 512 KiB each, fresh every time: BUN-NOTES trap 2)
+ * back into frames. Bodies that sit whole inside one chunk are decoded in place;
+ * larger ones are assembled in one buffer sized from the header.
+ */
+export class FrameReader {
+  #onFrame: (body: Uint8Array, payloads: Uint8Array[]) => void;
+  #state: ReadState = { step: "header" };
+  #header = new Uint8Array(FRAME_HEADER_BYTES);
+  #headerFilled = 0;
+  limits: FrameLimits;
+  allocate: PayloadAllocator = allocateArrayBuffer;
+
+  constructor(limits: FrameLimits, onFrame: (body: Uint8Array, payloads: Uint8Array[]) => void) {
+    this.limits = limits;
+    this.#onFrame = onFrame;
+  }
+
+  /** Feeds one chunk; throws ProtocolError on a frame that breaks the rules. */
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    while (at < chunk.length) {
+      const state = this.#state;
+      if (state.step === "header") {
+        if (this.#headerFilled === 0 && chunk.length - at >= FRAME_HEADER_BYTES) {
+          const view = new DataView(chunk.buffer, chunk.byteOffset + at, FRAME_HEADER_BYTES);
+          const length = view.getUint32(0, true);
+          const kind = view.getUint8(4);
+          at += FRAME_HEADER_BYTES;
+          this.#checkHeader(length, kind);
+          if (chunk.length - at >= length) {
+            // Common case: the whole body is in this chunk; no copy.
+            this.#onBody(kind, chunk.subarray(at, at + length));
+            at += length;
+          } else {
+            this.#state = { step: "body", kind, into: new Uint8Array(length), filled: 0 };
+          }
+          continue;
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - this.#headerFilled, chunk.length - at);
+        this.#header.set(chunk.subarray(at, at + take), this.#headerFilled);
+        this.#headerFilled += take;
+        at += take;
+        if (this.#headerFilled === FRAME_HEADER_BYTES) {
+          this.#headerFilled = 0;
+          const view = new DataView(this.#header.buffer);
+          const length = view.getUint32(0, true);
+          const kind = view.getUint8(4);
+          this.#checkHeader(length, kind);
+          if (length === 0) this.#onBody(kind, new Uint8Array(0));
+          else this.#state = { step: "body", kind, into: new Uint8Array(length), filled: 0 };
+        }
+      } else if (state.step === "body") {
+        const take = Math.min(state.into.length - state.filled, chunk.length - at);
+        state.into.set(chunk.subarray(at, at + take), state.filled);
+        state.filled += take;
+        at += take;
+        if (state.filled === state.into.length) {
+          this.#state = { step: "header" };
+          this.#onBody(state.kind, state.into);
+        }
+      } else {
+        const target = state.payloads[state.payloads.length - 1]!;
+        const take = Math.min(target.length - state.filled, chunk.length - at);
+        target.set(chunk.subarray(at, at + take), state.filled);
+        state.filled += take;
+        at += take;
+        if (state.filled === target.length) this.#nextPayload(state);
+      }
+    }
+  }
+
+  #checkHeader(length: number, kind: number): void {
+    if (kind !== FrameKind.Message && kind !== FrameKind.MessageWithPayloads) {
+      throw new ProtocolError(`unknown frame kind ${kind}`);
+    }
+    if (kind === FrameKind.MessageWithPayloads && !this.limits.allowPayloads) {
+      throw new ProtocolError("raw payloads are not allowed before the handshake completes");
+    }
+    if (length > this.limits.maxBodyBytes) {
+      throw new ProtocolError(`frame body of ${length} bytes exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
+    }
+  }
+
+  #onBody(kind: number, body: Uint8Array): void {
+    if (kind === FrameKind.Message) return this.#onFrame(body, []);
+    if (body.length < 2) throw new ProtocolError("payload frame too short for its payload count");
+    const view = new DataView(body.buffer, body.byteOffset, body.length);
+    const count = view.getUint16(0, true);
+    if (body.length < 2 + 8 * count) throw new ProtocolError(`payload frame too short for ${count} payload sizes`);
+    const sizes: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const size = view.getBigUint64(2 + 8 * i, true);
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`payload size ${size} is not a valid size`);
+      sizes.push(Number(size));
+    }
+    const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0 };
+    this.#nextPayload(state);
+  }
+
+  #nextPayload(state: Extract<ReadState, { step: "payloads" }>): void {
+    // Zero-length payloads complete at once; skip over them.
+    while (state.payloads.length < state.sizes.length) {
+      const size = state.sizes[state.payloads.length]!;
+      state.payloads.push(size === 0 ? new Uint8Array(0) : this.allocate(size));
+      state.filled = 0;
+      if (size > 0) {
+        this.#state = state;
+        return;
+      }
+    }
+    this.#state = { step: "header" };
+    this.#onFrame(state.body, state.payloads);
+  }
+}

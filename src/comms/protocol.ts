@@ -1,0 +1,64 @@
+/**
+ * The wire protocol: types only. Every frame body is a msgpackr-encoded tuple
+ * whose first element is a `MessageKind`. Behaviour lives in connection.ts.
+ */
+import type { ErrorDescription } from "../errors.ts";
+
+/** Bumped whenever a frame or message changes shape; checked at handshake. */
+export const PROTOCOL_VERSION = 1;
+
+export const MessageKind = {
+  Request: 0,
+  Reply: 1,
+  Failure: 2,
+  Command: 3,
+  Heartbeat: 4,
+  /** Sent just before the sender closes the connection because of the peer. */
+  Fatal: 5,
+  Challenge: 10,
+  Hello: 11,
+  Welcome: 12,
+} as const;
+
+/** What a runtime says about itself when it connects or accepts. */
+export interface PeerInfo {
+  uid: string;
+  address: string;
+  port: number;
+  pid: number;
+}
+
+export type RequestMessage = [kind: 0, id: number, method: string, args: unknown];
+export type ReplyMessage = [kind: 1, id: number, value: unknown];
+export type FailureMessage = [kind: 2, id: number, error: ErrorDescription];
+export type CommandMessage = [kind: 3, method: string, args: unknown];
+export type HeartbeatMessage = [kind: 4];
+export type FatalMessage = [kind: 5, error: ErrorDescription];
+/** Server → client, first frame: protocol version, server uid, server nonce. */
+export type ChallengeMessage = [kind: 10, version: number, uid: string, nonce: Uint8Array];
+/** Client → server: proof = HMAC(secret, "client" | serverNonce | client uid). */
+export type HelloMessage = [kind: 11, version: number, info: PeerInfo, nonce: Uint8Array, proof: Uint8Array];
+/** Server → client: proof = HMAC(secret, "server" | clientNonce | server uid). */
+export type WelcomeMessage = [kind: 12, info: PeerInfo, proof: Uint8Array];
+
+export type Message =
+  | RequestMessage
+  | ReplyMessage
+  | FailureMessage
+  | CommandMessage
+  | HeartbeatMessage
+  | FatalMessage
+  | ChallengeMessage
+  | HelloMessage
+  | WelcomeMessage;
+
+/** Frame kinds (the byte after the 4-byte length). */
+export const FrameKind = {
+  /** Body is one message. */
+  Message: 1,
+  /** Body is [u16 count][u64 size]*count then one message; `count` raw payloads follow the frame. */
+  MessageWithPayloads: 2,
+} as const;
+
+/** 4-byte little-endian body length + 1-byte frame kind. */
+export const FRAME_HEADER_BYTES = 5;

@@ -1,0 +1,147 @@
+/**
+ * One error hierarchy for the whole runtime. Every error has a stable `code`
+ * so that callers (and the wire) can tell failures apart without parsing text.
+ */
+export class MosaicError extends Error {
+  readonly code: string = "MOSAIC_ERROR";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A frame could not be parsed, or broke the size limit. The peer is dropped. */
+export class ProtocolError extends MosaicError {
+  override readonly code = "PROTOCOL_ERROR";
+}
+
+/** A peer failed to prove it holds the cluster secret, or spoke another protocol version. */
+export class HandshakeError extends MosaicError {
+  override readonly code = "HANDSHAKE_FAILED";
+}
+
+/** A request named a method the receiving runtime does not serve. */
+export class UnknownMethodError extends MosaicError {
+  override readonly code = "UNKNOWN_METHOD";
+  constructor(readonly method: string, readonly runtime: string) {
+    super(`runtime ${runtime} has no method "${method}"`);
+  }
+}
+
+/** The connection closed (or went silent) while a reply was still awaited. */
+export class ConnectionClosedError extends MosaicError {
+  override readonly code = "CONNECTION_CLOSED";
+}
+
+/** A request was not answered in the time its caller allowed. */
+export class TimeoutError extends MosaicError {
+  override readonly code = "TIMEOUT";
+}
+
+/** A runtime process (worker, node, monitor) exited or stopped answering. */
+export class RuntimeDiedError extends MosaicError {
+  override readonly code = "RUNTIME_DIED";
+  constructor(
+    readonly runtime: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The runtime was used in the wrong state: not started, already stopped, ... */
+export class RuntimeStateError extends MosaicError {
+  override readonly code = "RUNTIME_STATE";
+}
+
+/** Invalid options or arguments given to a public API. */
+export class InvalidArgumentError extends MosaicError {
+  override readonly code = "INVALID_ARGUMENT";
+}
+
+/** Serialised form of an error as it crosses the wire. */
+export interface ErrorDescription {
+  name: string;
+  code: string;
+  message: string;
+  stack?: string;
+  runtime?: string;
+  pid?: number;
+  host?: string;
+  data?: Record<string, unknown>;
+  cause?: ErrorDescription;
+}
+
+/**
+ * An error raised in another runtime and re-thrown here. Keeps the remote class
+ * name, message and stack, where it happened, and the remote cause chain.
+ */
+export class RemoteError extends MosaicError {
+  override readonly code: string = "REMOTE_ERROR";
+  readonly remoteName: string;
+  readonly remoteCode: string;
+  readonly remoteStack: string | undefined;
+  readonly runtime: string | undefined;
+  readonly pid: number | undefined;
+  readonly host: string | undefined;
+  readonly data: Record<string, unknown>;
+
+  constructor(description: ErrorDescription) {
+    super(`${description.name}: ${description.message}${description.runtime ? ` (on ${description.runtime})` : ""}`, {
+      cause: description.cause ? new RemoteError(description.cause) : undefined,
+    });
+    this.remoteName = description.name;
+    this.remoteCode = description.code;
+    this.remoteStack = description.stack;
+    this.runtime = description.runtime;
+    this.pid = description.pid;
+    this.host = description.host;
+    this.data = description.data ?? {};
+  }
+}
+
+const hostName = (() => {
+  try {
+    return require("node:os").hostname() as string;
+  } catch {
+    return "unknown";
+  }
+})();
+
+/** Turns any thrown value into its wire form, tagging where it happened. */
+export function describeError(error: unknown, runtime?: string, depth = 0): ErrorDescription {
+  if (error instanceof RemoteError) {
+    return {
+      name: error.remoteName,
+      code: error.remoteCode,
+      message: error.message.replace(/^[^:]*: /, "").replace(/ \(on [^)]*\)$/, ""),
+      stack: error.remoteStack,
+      runtime: error.runtime,
+      pid: error.pid,
+      host: error.host,
+      data: error.data,
+      cause: error.cause && depth < 8 ? describeError(error.cause, undefined, depth + 1) : undefined,
+    };
+  }
+  if (error instanceof Error) {
+    const data: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(error)) {
+      if (!["code", "name", "message", "stack"].includes(key) && (typeof value === "string" || typeof value === "number" || typeof value === "boolean")) {
+        data[key] = value;
+      }
+    }
+    return {
+      name: error.name,
+      code: typeof (error as { code?: unknown }).code === "string" ? String((error as { code?: unknown }).code) : "ERROR",
+      message: error.message,
+      stack: error.stack,
+      runtime,
+      pid: process.pid,
+      host: hostName,
+      data,
+      cause: error.cause !== undefined && depth < 8 ? describeError(error.cause, runtime, depth + 1) : undefined,
+    };
+  }
+  return { name: "Error", code: "ERROR", message: String(error), runtime, pid: process.pid, host: hostName };
+}

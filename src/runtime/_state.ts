@@ -1,0 +1,36 @@
+/**
+ * Process-wide state of the library. Kept on globalThis under a registered
+ * symbol so that two copies of the library in one process (the compiled CLI
+ * and a script it loads from source) still share one runtime and one registry.
+ */
+import type { HeadRuntime } from "./head.ts";
+import type { Role } from "./options.ts";
+import type { Runtime } from "./runtime.ts";
+
+export interface MosaicState {
+  role: Role;
+  /** The runtime of this process, once started. */
+  runtime: Runtime | undefined;
+  /** In flight while the head starts, so concurrent init() calls share it. */
+  starting: Promise<HeadRuntime> | undefined;
+  /** True when `mosaic run` started the runtime: the script's init()/stop() attach to it. */
+  attached: boolean;
+  /** Promises of `mosaic.run()` calls made by a script under `mosaic run`, awaited before teardown. */
+  runs: Promise<unknown>[];
+}
+
+const KEY = Symbol.for("mosaic.state");
+
+function roleFromArgv(argv: string[]): Role {
+  const at = argv.indexOf("--role");
+  const value = at >= 0 ? argv[at + 1] : argv.find((arg) => arg.startsWith("--role="))?.slice(7);
+  return value === "monitor" || value === "node" || value === "worker" ? value : "head";
+}
+
+export const state: MosaicState = ((globalThis as Record<symbol, MosaicState | undefined>)[KEY] ??= {
+  role: roleFromArgv(process.argv),
+  runtime: undefined,
+  starting: undefined,
+  attached: false,
+  runs: [],
+});

@@ -1,0 +1,82 @@
+/**
+ * The part shared by monitor, node and worker: a parent to connect to, log
+ * lines relayed up to it, and the rule that no runtime outlives its parent.
+ */
+import type { Connection } from "../comms/connection.ts";
+import type { MosaicError } from "../errors.ts";
+import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { WATCH_PARENT_ENV } from "./launch.ts";
+import type { RoleConfig } from "./options.ts";
+import { Runtime } from "./runtime.ts";
+
+export abstract class ChildRole extends Runtime {
+  protected readonly config: RoleConfig;
+  protected parent: Connection | undefined;
+  readonly parentUid: string;
+  #pendingLines: [string, LogStream, string[]][] = [];
+  #exiting = false;
+
+  constructor(config: RoleConfig, parentUid: string, secret: string, logger: RuntimeLogger) {
+    super(config.role, config.indices, config.options, secret, logger);
+    this.config = config;
+    this.parentUid = parentUid;
+    this.commands.stop = () => void this.exit("asked to stop");
+  }
+
+  async start(): Promise<void> {
+    this.state = "starting";
+    this.#watchParentProcess();
+    process.on("SIGTERM", () => void this.exit("SIGTERM"));
+    // Ctrl-C reaches the whole process group: the head decides, children follow it.
+    process.on("SIGINT", () => {});
+    this.listen();
+    this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
+    for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);
+    await this.startRole();
+    if (this.state === "starting") this.state = "running";
+  }
+
+  /** Role-specific start: spawn children, wait for them, report ready. */
+  protected abstract startRole(): Promise<void>;
+
+  relayLines(uid: string, stream: LogStream, lines: string[]): void {
+    if (this.parent?.isOpen) this.parent.command("log", [uid, stream, lines]);
+    else this.#pendingLines.push([uid, stream, lines]);
+  }
+
+  protected override onPeerLost(uid: string, reason: MosaicError): void {
+    if (uid === this.parentUid) void this.exit(`lost parent ${uid}: ${reason.message}`);
+  }
+
+  /** Stops children, flushes what is queued for the parent, and ends the process. */
+  async exit(reason: string, code = 0): Promise<never> {
+    if (!this.#exiting) {
+      this.#exiting = true;
+      this.logger.debug(`stopping: ${reason}`);
+      await this.stop();
+    }
+    process.exit(code);
+  }
+
+  /**
+   * The parent gave us a stdin pipe that it never writes: when it closes, the
+   * parent is gone (even after SIGKILL). The parent pid changing is a backstop.
+   */
+  #watchParentProcess(): void {
+    if (process.env[WATCH_PARENT_ENV] !== "1") return;
+    delete process.env[WATCH_PARENT_ENV];
+    const parentPid = process.ppid;
+    (async () => {
+      try {
+        for await (const _ of Bun.stdin.stream()) {
+          // nothing is ever written; reading just waits for EOF
+        }
+      } catch {}
+      void this.exit("parent process closed its pipe");
+    })();
+    const timer = setInterval(() => {
+      if (process.ppid !== parentPid) void this.exit("parent process is gone");
+    }, 1000);
+    timer.unref();
+  }
+}

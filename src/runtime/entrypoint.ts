@@ -1,0 +1,55 @@
+/**
+ * Starting this process as one role: the head from options, or a monitor,
+ * node or worker from the flags its parent gave it.
+ */
+import { parseArgs } from "citty";
+import { takeSecretFromEnv, createSecret } from "../comms/handshake.ts";
+import { HandshakeError } from "../errors.ts";
+import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
+import { state } from "./_state.ts";
+import { HeadRuntime } from "./head.ts";
+import { MonitorRuntime } from "./monitor.ts";
+import { NodeRuntime } from "./node.ts";
+import { type InitOptions, type RoleConfig, resolveOptions, roleArgsDefinition, roleConfigFromFlags, uidOf } from "./options.ts";
+import { WorkerRuntime } from "./worker.ts";
+
+/** Starts the head of a new runtime; stops whatever started if it fails. */
+export async function startHead(options: InitOptions = {}): Promise<HeadRuntime> {
+  const resolved = resolveOptions(options);
+  const logger = createLogger("head", resolved.logLevel, prefixedReporter());
+  const head = new HeadRuntime(resolved, createSecret(), logger);
+  state.runtime = head;
+  try {
+    await head.start();
+  } catch (error) {
+    state.runtime = undefined;
+    throw error;
+  }
+  return head;
+}
+
+export function roleConfigFromArgv(argv: string[]): RoleConfig {
+  return roleConfigFromFlags(parseArgs(argv, roleArgsDefinition) as Record<string, string | undefined>);
+}
+
+/**
+ * Runs this process as the role its flags name, until that runtime stops (the
+ * process then exits). Child roles print bare lines: their parent prefixes them.
+ */
+export async function startRole(config: RoleConfig): Promise<never> {
+  const secret = takeSecretFromEnv();
+  if (!secret) throw new HandshakeError("MOSAIC_SECRET is not set: a child runtime gets the cluster secret from its parent's environment");
+  const logger = createLogger(uidOf(config.role, config.indices), config.options.logLevel, bareReporter());
+  const Role = { monitor: MonitorRuntime, node: NodeRuntime, worker: WorkerRuntime }[config.role];
+  const runtime = new Role(config, secret, logger);
+  state.role = config.role;
+  state.runtime = runtime;
+  try {
+    await runtime.start();
+  } catch (error) {
+    logger.error(`failed to start: ${(error as Error).message}`);
+    return runtime.exit("start failed", 1);
+  }
+  await runtime.stopped;
+  return runtime.exit("stopped");
+}

@@ -1,0 +1,142 @@
+/**
+ * The head: the user's program. Starts the monitor (which starts everything
+ * else), learns the network, and is where every log line ends up.
+ */
+import { RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import type { ChildRuntime } from "./child-runtime.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { RuntimeProxy } from "./runtime-proxy.ts";
+import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
+
+export class HeadRuntime extends Runtime {
+  #ready = Promise.withResolvers<void>();
+  #monitor: ChildRuntime | undefined;
+  #proxies = new Map<string, RuntimeProxy>();
+  /** Called with the uid of every runtime that dies after start (the actor layer listens). */
+  readonly deathListeners = new Set<(uid: string, reason: string) => void>();
+
+  constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
+    super("head", [], options, secret, logger);
+    this.#ready.promise.catch(() => {});
+    this.commands.ready = (network: NetworkSnapshot) => {
+      this.#setNetwork(network);
+      this.#ready.resolve();
+    };
+    this.commands.network = (network: NetworkSnapshot) => this.#setNetwork(network);
+    this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
+      this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
+    this.commands.runtimeDied = ({ uid, reason }: { uid: string; reason: string }) => this.#onRuntimeDied(uid, reason);
+  }
+
+  async start(): Promise<void> {
+    this.state = "starting";
+    this.listen(this.options.port);
+    this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), options: this.options });
+    const timer = setTimeout(
+      () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
+      this.options.startTimeout,
+    );
+    try {
+      await this.#ready.promise;
+      this.state = "running";
+    } catch (error) {
+      await this.stop();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  relayLines(uid: string, stream: LogStream, lines: string[]): void {
+    for (const line of lines) this.logger.remote(uid, stream, line);
+  }
+
+  protected override onChildExit(child: ChildRuntime): void {
+    const reason = child.describeExit();
+    if (this.state === "starting") this.#ready.reject(new RuntimeDiedError(child.uid, `runtime failed to start: ${reason}`));
+    else this.#onRuntimeDied(child.uid, reason);
+  }
+
+  #onRuntimeDied(uid: string, reason: string): void {
+    this.logger.error(`runtime died: ${reason}`);
+    // A dead node takes its workers with it.
+    const gone = (w: RuntimeInfo) => w.uid === uid || (uid.startsWith("node:") && w.uid.startsWith(`worker:${uid.slice(5)}:`));
+    this.#setNetwork({ ...this.network, workers: this.network.workers.filter((w) => !gone(w)) });
+    for (const listener of this.deathListeners) listener(uid, reason);
+  }
+
+  #setNetwork(network: NetworkSnapshot): void {
+    this.network = { ...network, head: this.info };
+    this.#proxies.clear();
+  }
+
+  #proxy(info: RuntimeInfo): RuntimeProxy {
+    let proxy = this.#proxies.get(info.uid);
+    if (!proxy) this.#proxies.set(info.uid, (proxy = new RuntimeProxy(info, this)));
+    return proxy;
+  }
+
+  get nodes(): RuntimeProxy[] {
+    return this.network.nodes.map((n) => this.#proxy(n));
+  }
+
+  get workers(): RuntimeProxy[] {
+    return this.network.workers.map((w) => this.#proxy(w));
+  }
+
+  get monitor(): RuntimeProxy | undefined {
+    return this.network.monitor && this.#proxy(this.network.monitor);
+  }
+
+  get numNodes(): number {
+    return this.network.nodes.length;
+  }
+
+  get numWorkers(): number {
+    return this.network.workers.length;
+  }
+
+  getWorker(uid: string): RuntimeProxy {
+    const info = this.network.workers.find((w) => w.uid === uid);
+    if (!info) throw new RuntimeStateError(`no worker "${uid}": the workers are ${this.network.workers.map((w) => w.uid).join(", ") || "none"}`);
+    return this.#proxy(info);
+  }
+
+  getNode(uid: string): RuntimeProxy {
+    const info = this.network.nodes.find((n) => n.uid === uid);
+    if (!info) throw new RuntimeStateError(`no node "${uid}": the nodes are ${this.network.nodes.map((n) => n.uid).join(", ") || "none"}`);
+    return this.#proxy(info);
+  }
+
+  /** CPU load of the head process, in percent of one core since the last call. */
+  cpuLoad(): number {
+    return this.resources.cpuLoad();
+  }
+
+  /** Bytes of memory this runtime may use. */
+  memoryLimit(): number {
+    return this.resources.memoryLimit;
+  }
+
+  fitsInMemory(bytes: number): boolean {
+    return this.resources.fitsInMemory(bytes);
+  }
+
+  /** Process ids of every runtime process of this tree (for tools and tests). */
+  get pids(): number[] {
+    const { monitor, nodes, workers } = this.network;
+    return [this.#monitor?.pid ?? monitor?.pid, ...nodes.map((n) => n.pid), ...workers.map((w) => w.pid)].filter(
+      (pid): pid is number => pid !== undefined,
+    );
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `<HeadRuntime uid=head, address=${this.address}, port=${this.port}, state=${this.state}, nodes=${this.numNodes}, workers=${this.numWorkers}>`;
+  }
+}
+
+/** Set by the CLI when the head's program is a script it loaded, so children load it too. */
+export function scriptForChildren(): string | undefined {
+  return (globalThis as { [key: symbol]: unknown })[Symbol.for("mosaic.script")] as string | undefined;
+}

@@ -1,0 +1,25 @@
+/**
+ * How this program starts itself again as another role. The same executable
+ * runs every role: `bun <entry>` from source, or the compiled binary alone.
+ */
+import { resolve } from "node:path";
+
+/** Environment flag: the child watches its stdin and exits when the parent's end closes. */
+export const WATCH_PARENT_ENV = "MOSAIC_WATCH_PARENT";
+
+export function isCompiledBinary(): boolean {
+  return Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+}
+
+/**
+ * The command line that re-runs the current program. Under `bun test` the entry
+ * is the test runner, which cannot be re-run as a role: children then run the
+ * mosaic CLI entry instead (they hold no user classes in that case).
+ */
+export function programCommand(): string[] {
+  if (isCompiledBinary()) return [process.execPath];
+  if (process.env.NODE_ENV === "test" && /\.(test|spec)\.[cm]?[jt]sx?$/.test(Bun.main)) {
+    return [process.execPath, resolve(import.meta.dir, "../cli/main.ts")];
+  }
+  return [process.execPath, Bun.main];
+}

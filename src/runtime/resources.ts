@@ -1,0 +1,53 @@
+/**
+ * CPU and memory of this runtime process: what `cpuLoad()`, `memoryLimit()`
+ * and `fitsInMemory()` report.
+ */
+import { readFileSync } from "node:fs";
+import { totalmem } from "node:os";
+
+/** The cgroup v2 limit when one is set, or the machine's memory. */
+function machineMemory(): number {
+  try {
+    const text = readFileSync("/sys/fs/cgroup/memory.max", "utf8").trim();
+    const limit = Number(text);
+    if (Number.isFinite(limit) && limit > 0) return Math.min(limit, totalmem());
+  } catch {}
+  return totalmem();
+}
+
+export interface ResourceSample {
+  /** Percent of one core used since the previous sample. */
+  cpuLoad: number;
+  rss: number;
+  memoryLimit: number;
+}
+
+export class ResourceMonitor {
+  readonly memoryLimit: number;
+  /** Bytes promised to transfers in flight, counted before they land. */
+  committedBytes = 0;
+  #lastCpu = process.cpuUsage();
+  #lastTime = performance.now();
+
+  constructor(fraction: number) {
+    this.memoryLimit = Math.floor(machineMemory() * fraction);
+  }
+
+  cpuLoad(): number {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    const used = (cpu.user - this.#lastCpu.user + cpu.system - this.#lastCpu.system) / 1000;
+    const elapsed = now - this.#lastTime;
+    this.#lastCpu = cpu;
+    this.#lastTime = now;
+    return elapsed > 0 ? (100 * used) / elapsed : 0;
+  }
+
+  fitsInMemory(bytes: number): boolean {
+    return process.memoryUsage.rss() + this.committedBytes + bytes <= this.memoryLimit;
+  }
+
+  sample(): ResourceSample {
+    return { cpuLoad: this.cpuLoad(), rss: process.memoryUsage.rss(), memoryLimit: this.memoryLimit };
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * What every runtime (head, monitor, node, worker) has: a listening server,
+ * authenticated connections by peer uid, a view of the network, the children
+ * it started, heartbeats, log relaying, and an ordered stop.
+ */
+import { hostname } from "node:os";
+import type { Connection, ConnectionHandler } from "../comms/connection.ts";
+import type { PeerInfo } from "../comms/protocol.ts";
+import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
+import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
+import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { ChildRuntime } from "./child-runtime.ts";
+import { SECRET_ENV } from "../comms/handshake.ts";
+import { type ResolvedOptions, type Role, type RoleConfig, roleConfigToArgv, uidOf } from "./options.ts";
+import { programCommand } from "./launch.ts";
+import { ResourceMonitor } from "./resources.ts";
+
+/** A runtime as the network knows it. */
+export interface RuntimeInfo extends PeerInfo {
+  role: Role;
+}
+
+/** The network as the monitor reports it: every node and worker with its address. */
+export interface NetworkSnapshot {
+  head?: RuntimeInfo;
+  monitor?: RuntimeInfo;
+  nodes: RuntimeInfo[];
+  workers: RuntimeInfo[];
+}
+
+export type MethodHandler = (args: any, connection: Connection, payloads: Uint8Array[]) => unknown;
+
+export type RuntimeState = "created" | "starting" | "running" | "stopping" | "stopped";
+
+export abstract class Runtime implements ConnectionHandler {
+  readonly uid: string;
+  readonly role: Role;
+  readonly indices: number[];
+  readonly options: ResolvedOptions;
+  readonly logger: RuntimeLogger;
+  readonly resources: ResourceMonitor;
+  state: RuntimeState = "created";
+  /** Authenticated connections by the uid of the runtime on the other side. */
+  readonly connections = new Map<string, Connection>();
+  readonly children = new Map<string, ChildRuntime>();
+  network: NetworkSnapshot = { nodes: [], workers: [] };
+
+  protected readonly secret: string;
+  protected server: TcpServer | undefined;
+  protected readonly methods: Record<string, MethodHandler> = {};
+  protected readonly commands: Record<string, MethodHandler> = {};
+  #dialing = new Map<string, Promise<Connection>>();
+  #heartbeatTimer: Timer | undefined;
+  #stopped = Promise.withResolvers<void>();
+
+  constructor(role: Role, indices: number[], options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
+    this.role = role;
+    this.indices = indices;
+    this.uid = uidOf(role, indices);
+    this.options = options;
+    this.secret = secret;
+    this.logger = logger;
+    this.resources = new ResourceMonitor(options.memoryFraction);
+    this.methods.ping = () => this.uid;
+    this.methods.status = () => ({ uid: this.uid, pid: process.pid, ...this.resources.sample() });
+    this.commands.log = ([uid, stream, lines]: [string, LogStream, string[]]) => this.relayLines(uid, stream, lines);
+  }
+
+  get address(): string {
+    return this.options.address;
+  }
+
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  get info(): RuntimeInfo {
+    return { uid: this.uid, role: this.role, address: this.address, port: this.port, pid: process.pid };
+  }
+
+  /** Resolves once this runtime has stopped (for roles that live until told otherwise). */
+  get stopped(): Promise<void> {
+    return this.#stopped.promise;
+  }
+
+  protected listen(port = 0): void {
+    this.server = new TcpServer(this.options.address, port, {
+      self: { uid: this.uid, address: this.options.address, pid: process.pid },
+      secret: this.secret,
+      handler: this,
+      log: (message) => this.logger.warning(message),
+    });
+    this.#heartbeatTimer = setInterval(() => this.#beat(), this.options.heartbeatInterval);
+    this.logger.info(`Listening at ${this.address}:${this.port} (pid ${process.pid}, host ${hostname()})`);
+  }
+
+  /** The connection to a runtime, dialled on first use from the network view. */
+  connectionTo(peer: Pick<PeerInfo, "uid" | "address" | "port">): Promise<Connection> {
+    const existing = this.connections.get(peer.uid);
+    if (existing?.isOpen) return Promise.resolve(existing);
+    let dialing = this.#dialing.get(peer.uid);
+    if (!dialing) {
+      dialing = connectTcp(peer.address, peer.port, {
+        self: this.info,
+        secret: this.secret,
+        handler: this,
+        log: (message) => this.logger.warning(message),
+      }).finally(() => this.#dialing.delete(peer.uid));
+      this.#dialing.set(peer.uid, dialing);
+    }
+    return dialing;
+  }
+
+  /** Looks a runtime up in the network view. */
+  findRuntime(uid: string): RuntimeInfo | undefined {
+    const { head, monitor, nodes, workers } = this.network;
+    if (head?.uid === uid) return head;
+    if (monitor?.uid === uid) return monitor;
+    return nodes.find((n) => n.uid === uid) ?? workers.find((w) => w.uid === uid);
+  }
+
+  async request<T = unknown>(uid: string, method: string, args: unknown = null, timeout?: number): Promise<T> {
+    const info = this.connections.get(uid)?.peer ?? this.findRuntime(uid);
+    if (!info) throw new RuntimeStateError(`no runtime "${uid}" on the network of ${this.uid}`);
+    const connection = await this.connectionTo(info);
+    return connection.request<T>(method, args, { timeout });
+  }
+
+  // ConnectionHandler
+  onRequest(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): unknown {
+    const handler = this.methods[method];
+    if (!handler) throw new UnknownMethodError(method, this.uid);
+    return handler.call(this, args, connection, payloads);
+  }
+
+  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): void {
+    const handler = this.commands[method];
+    if (!handler) {
+      this.logger.warning(`${connection.peer?.uid} sent unknown command "${method}"`);
+      return;
+    }
+    handler.call(this, args, connection, payloads);
+  }
+
+  onAuthenticated(connection: Connection): void {
+    const uid = connection.peer!.uid;
+    const previous = this.connections.get(uid);
+    // Two runtimes may dial each other at once; keep the first live link.
+    if (!previous?.isOpen) this.connections.set(uid, connection);
+    this.onPeerConnected(connection);
+  }
+
+  onClose(connection: Connection, reason: MosaicError): void {
+    const uid = connection.peer?.uid;
+    if (uid === undefined) return;
+    if (this.connections.get(uid) === connection) this.connections.delete(uid);
+    if (this.state !== "stopping" && this.state !== "stopped") this.onPeerLost(uid, reason);
+  }
+
+  protected onPeerConnected(_connection: Connection): void {}
+  protected onPeerLost(_uid: string, _reason: MosaicError): void {}
+
+  /** Lines printed by a child (or relayed from further down): shown by the head, relayed by others. */
+  abstract relayLines(uid: string, stream: LogStream, lines: string[]): void;
+
+  protected spawnChild(config: RoleConfig): ChildRuntime {
+    const uid = uidOf(config.role, config.indices);
+    const child = new ChildRuntime(uid, [...programCommand(), ...roleConfigToArgv(config)], { [SECRET_ENV]: this.secret }, (from, stream, lines) =>
+      this.relayLines(from, stream, lines),
+    );
+    this.children.set(uid, child);
+    child.exited.then(() => {
+      if (this.state !== "stopping" && this.state !== "stopped") this.onChildExit(child);
+    });
+    return child;
+  }
+
+  protected onChildExit(child: ChildRuntime): void {
+    this.logger.error(`${child.describeExit()}`);
+  }
+
+  #beat(): void {
+    const now = performance.now();
+    for (const connection of new Set([...this.connections.values(), ...(this.server?.connections ?? [])])) {
+      if (!connection.isAuthenticated) continue;
+      if (now - connection.lastReceived > this.options.heartbeatTimeout) {
+        connection.close(
+          new ConnectionClosedError(`${connection.peer!.uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`),
+        );
+      } else if (now - connection.lastSent >= this.options.heartbeatInterval * 0.9) {
+        connection.heartbeat();
+      }
+    }
+  }
+
+  /**
+   * Stops children first (each stops its own), then closes every connection
+   * and the server. Resolves when every child process has exited.
+   */
+  async stop(): Promise<void> {
+    if (this.state === "stopping" || this.state === "stopped") return this.#stopped.promise;
+    this.state = "stopping";
+    try {
+      await this.beforeStop();
+      await Promise.all([...this.children.values()].map((child) => child.terminate()));
+    } finally {
+      clearInterval(this.#heartbeatTimer);
+      this.server?.stop();
+      for (const connection of this.connections.values()) connection.close();
+      this.state = "stopped";
+      this.#stopped.resolve();
+    }
+  }
+
+  protected async beforeStop(): Promise<void> {}
+}

@@ -1,0 +1,143 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { Connection, type ConnectionHandler, WithPayloads } from "../../src/comms/connection.ts";
+import { connectTcp, TcpServer } from "../../src/comms/tcp-transport.ts";
+import { HandshakeError, RemoteError, UnknownMethodError } from "../../src/errors.ts";
+
+const secret = "s3cret-for-tests";
+const servers: TcpServer[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.stop();
+});
+
+function echoServer(logs: string[] = []): TcpServer {
+  const handler: ConnectionHandler = {
+    onRequest(_connection, method, args, payloads) {
+      if (method === "echo") return args;
+      if (method === "sum") return payloads.reduce((total, p) => total + p.reduce((a, b) => a + b, 0), 0);
+      if (method === "mirror") return new WithPayloads(args, payloads);
+      if (method === "slow") return Bun.sleep(5).then(() => "late");
+      throw new UnknownMethodError(method, "server");
+    },
+    onCommand() {},
+  };
+  const server = new TcpServer("127.0.0.1", 0, {
+    self: { uid: "server", address: "127.0.0.1", pid: process.pid },
+    secret,
+    handler,
+    log: (line) => logs.push(line),
+  });
+  servers.push(server);
+  return server;
+}
+
+const clientHandler: ConnectionHandler = {
+  onRequest: (_c, method) => {
+    throw new UnknownMethodError(method, "client");
+  },
+  onCommand() {},
+};
+
+function connect(port: number, withSecret = secret): Promise<Connection> {
+  return connectTcp("127.0.0.1", port, {
+    self: { uid: "client", address: "127.0.0.1", port: 0, pid: process.pid },
+    secret: withSecret,
+    handler: clientHandler,
+    log: () => {},
+  });
+}
+
+describe("connection", () => {
+  test("a request gets its reply and the peers know each other after the handshake", async () => {
+    const server = echoServer();
+    const client = await connect(server.port);
+    expect(client.peer?.uid).toBe("server");
+    expect(await client.request("echo", { a: [1, "two", null] })).toEqual({ a: [1, "two", null] });
+    client.close();
+  });
+
+  test("many pipelined requests are answered in order, each with its own reply", async () => {
+    const server = echoServer();
+    const client = await connect(server.port);
+    const replies = await Promise.all(Array.from({ length: 5000 }, (_, i) => client.request("echo", i)));
+    expect(replies).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    client.close();
+  });
+
+  test("raw payloads larger than a socket chunk arrive whole, both ways", async () => {
+    const server = echoServer();
+    const client = await connect(server.port);
+    const big = new Uint8Array(8 * 1024 * 1024 + 3);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
+    const small = new Uint8Array([1, 2, 3]);
+    const reply = await client.request<WithPayloads>("mirror", "tag", { payloads: [big, new Uint8Array(0), small] });
+    expect(reply).toBeInstanceOf(WithPayloads);
+    expect(reply.value).toBe("tag");
+    expect(reply.payloads.map((p) => p.length)).toEqual([big.length, 0, 3]);
+    expect(Buffer.compare(reply.payloads[0]!, big)).toBe(0);
+    expect([...reply.payloads[2]!]).toEqual([1, 2, 3]);
+    client.close();
+  });
+
+  test("an unknown method is answered with an error naming it and the connection keeps working", async () => {
+    const logs: string[] = [];
+    const server = echoServer(logs);
+    const client = await connect(server.port);
+    const failure = (await client.request("nope", []).catch((error) => error)) as RemoteError;
+    expect(failure).toBeInstanceOf(RemoteError);
+    expect(failure.remoteName).toBe("UnknownMethodError");
+    expect(failure.message).toContain('"nope"');
+    expect(await client.request("slow", null)).toBe("late");
+    expect(logs.join("\n")).toContain("nope");
+    client.close();
+  });
+
+  test("a client with the wrong secret is refused and logged", async () => {
+    const logs: string[] = [];
+    const server = echoServer(logs);
+    const failure = await connect(server.port, "wrong").catch((error) => error);
+    expect(failure).toBeInstanceOf(HandshakeError);
+    expect(failure.message).toContain("refused the handshake");
+    expect(logs.join("\n")).toContain("did not prove the cluster secret");
+    const good = await connect(server.port);
+    expect(await good.request("echo", 1)).toBe(1);
+    good.close();
+  });
+
+  test("a server with another secret and a client cannot complete a handshake", async () => {
+    const impostor = new TcpServer("127.0.0.1", 0, {
+      self: { uid: "impostor", address: "127.0.0.1", pid: process.pid },
+      secret: "other",
+      handler: clientHandler,
+      log: () => {},
+    });
+    servers.push(impostor);
+    const failure = await connect(impostor.port).catch((error) => error);
+    expect(failure).toBeInstanceOf(HandshakeError);
+    expect(impostor.connections.size).toBe(0);
+  });
+
+  test("garbage bytes get the sender dropped while other clients keep being served", async () => {
+    const logs: string[] = [];
+    const server = echoServer(logs);
+    const good = await connect(server.port);
+    const closed = Promise.withResolvers<void>();
+    const raw = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      socket: { data() {}, close: () => closed.resolve() },
+    });
+    raw.write(new Uint8Array([0xff, 0xff, 0xff, 0x7f, 9, 1, 2, 3, 4, 5, 6]));
+    await closed.promise;
+    expect(logs.join("\n")).toMatch(/dropping unauthenticated peer.*(exceeds|unknown frame kind)/);
+    expect(await good.request("echo", "still here")).toBe("still here");
+    good.close();
+  });
+
+  test("a reply pending when the connection closes fails with a typed error", async () => {
+    const server = echoServer();
+    const client = await connect(server.port);
+    const pending = client.request("slow", null);
+    client.close();
+    await expect(pending).rejects.toThrow(/closed/);
+  });
+});
