@@ -1,0 +1,36 @@
+#!/usr/bin/env bun
+/**
+ * The `mosaic` executable (also what `bun build --compile` turns into
+ * dist/mosaic). Decides the role from the flags; only this file sets exit codes.
+ */
+import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import packageJson from "../../package.json" with { type: "json" };
+import { pingCommand } from "./ping-command.ts";
+import { roleCommand } from "./role-command.ts";
+import { runCommand as runSubcommand } from "./run-command.ts";
+
+const root = defineCommand({
+  meta: { name: "mosaic", version: packageJson.version, description: "Mosaic for Bun: actor-based parallel runtime" },
+  subCommands: { run: runSubcommand, ping: pingCommand },
+});
+
+const argv = process.argv.slice(2);
+const isRole = argv.some((arg) => arg === "--role" || arg.startsWith("--role="));
+const command = (isRole ? roleCommand : root) as CommandDef;
+// Help and version belong to mosaic only before a script name: `mosaic run s.ts --help` is the script's.
+const scriptAt = argv[0] === "run" ? argv.findIndex((arg, i) => i > 0 && !arg.startsWith("-")) : -1;
+const ownArgs = scriptAt > 0 ? argv.slice(0, scriptAt) : argv;
+
+try {
+  if (ownArgs.includes("--help") || ownArgs.includes("-h") || argv.length === 0) {
+    await showUsage((argv[0] === "run" ? runSubcommand : command) as CommandDef, argv[0] === "run" ? root : undefined);
+  } else if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    console.log(packageJson.version);
+  } else {
+    await runCommand(command, { rawArgs: argv });
+  }
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`mosaic: ${message}`);
+  process.exit(2);
+}
