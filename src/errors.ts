@@ -40,7 +40,7 @@ export class TimeoutError extends MosaicError {
 
 /** A runtime process (worker, node, monitor) exited or stopped answering. */
 export class RuntimeDiedError extends MosaicError {
-  override readonly code = "RUNTIME_DIED";
+  override readonly code: string = "RUNTIME_DIED";
   constructor(
     readonly runtime: string,
     message: string,
@@ -53,6 +53,21 @@ export class RuntimeDiedError extends MosaicError {
 /** The runtime was used in the wrong state: not started, already stopped, ... */
 export class RuntimeStateError extends MosaicError {
   override readonly code = "RUNTIME_STATE";
+}
+
+/** The worker holding a tessera died: its pending and later tasks fail with this. */
+export class WorkerDiedError extends RuntimeDiedError {
+  override readonly code = "WORKER_DIED";
+}
+
+/** A task could not run because a task it depends on failed. */
+export class DependencyError extends MosaicError {
+  override readonly code = "DEPENDENCY_FAILED";
+}
+
+/** A method name that the tessera's class does not have. */
+export class UnknownTesseraMethodError extends MosaicError {
+  override readonly code = "UNKNOWN_TESSERA_METHOD";
 }
 
 /** Invalid options or arguments given to a public API. */
@@ -71,6 +86,10 @@ export interface ErrorDescription {
   host?: string;
   data?: Record<string, unknown>;
   cause?: ErrorDescription;
+  /** For failures of tasks: where and what ran. */
+  tessera?: string;
+  method?: string;
+  task?: string;
 }
 
 /**
@@ -86,6 +105,10 @@ export class RemoteError extends MosaicError {
   readonly pid: number | undefined;
   readonly host: string | undefined;
   readonly data: Record<string, unknown>;
+  /** For task failures: the tessera uid, method name and task uid. */
+  readonly tessera: string | undefined;
+  readonly method: string | undefined;
+  readonly task: string | undefined;
 
   constructor(description: ErrorDescription) {
     super(`${description.name}: ${description.message}${description.runtime ? ` (on ${description.runtime})` : ""}`, {
@@ -98,6 +121,10 @@ export class RemoteError extends MosaicError {
     this.pid = description.pid;
     this.host = description.host;
     this.data = description.data ?? {};
+    this.tessera = description.tessera;
+    this.method = description.method;
+    this.task = description.task;
+    if (description.stack) this.stack = `${this.name}: ${this.message}\n    --- remote stack (${description.runtime ?? "remote"}) ---\n${description.stack}`;
   }
 }
 
@@ -121,6 +148,9 @@ export function describeError(error: unknown, runtime?: string, depth = 0): Erro
       pid: error.pid,
       host: error.host,
       data: error.data,
+      tessera: error.tessera,
+      method: error.method,
+      task: error.task,
       cause: error.cause && depth < 8 ? describeError(error.cause, undefined, depth + 1) : undefined,
     };
   }

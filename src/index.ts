@@ -21,8 +21,18 @@ export {
   RuntimeStateError,
   InvalidArgumentError,
   RemoteError,
+  WorkerDiedError,
+  DependencyError,
+  UnknownTesseraMethodError,
 } from "./errors.ts";
 export { HeadRuntime } from "./runtime/head.ts";
+export { tessera, Tessera } from "./core/tessera.ts";
+export type { TesseraStatics } from "./core/tessera.ts";
+export { TaskProxy, TaskOutput, DoneMarker } from "./core/task-proxy.ts";
+export type { TaskState, TaskOutputs } from "./core/task-proxy.ts";
+export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod } from "./core/tessera-proxy.ts";
+export type { PlacementOptions } from "./core/actor-client.ts";
+export { ClassNotFoundError } from "./core/registry.ts";
 export { RuntimeProxy } from "./runtime/runtime-proxy.ts";
 export type { InitOptions, Role } from "./runtime/options.ts";
 export type { LogLevel } from "./logging/logger.ts";

@@ -11,14 +11,20 @@ import { state } from "../runtime/_state.ts";
 import { roleConfigFromArgv, startHead, startRole } from "../runtime/entrypoint.ts";
 import type { HeadRuntime } from "../runtime/head.ts";
 import type { InitOptions, Role } from "../runtime/options.ts";
+import { startThread } from "../runtime/thread.ts";
+
+// A tessera thread whose program never calls init() (a script under `mosaic run`
+// may only use mosaic.runtime()) still starts serving once the program is loaded.
+if (state.role === "thread") setTimeout(() => void startThread(), 0);
 
 /** The role of this process: "head" unless it was started with `--role`. */
 export function currentRole(): Role {
   return state.role;
 }
 
-/** Never settles: the role runtime owns the process and exits it when it stops. */
+/** Never settles: the role runtime owns the process (or thread) and exits it when it stops. */
 function handOver(): Promise<never> {
+  if (state.role === "thread") return startThread();
   if (state.runtime) return new Promise<never>(() => {});
   return startRole(roleConfigFromArgv(process.argv.slice(2)));
 }

@@ -8,6 +8,11 @@ import packageJson from "../../package.json" with { type: "json" };
 import { pingCommand } from "./ping-command.ts";
 import { roleCommand } from "./role-command.ts";
 import { runCommand as runSubcommand } from "./run-command.ts";
+import { state } from "../runtime/_state.ts";
+import { startThread } from "../runtime/thread.ts";
+
+// This entry also runs as a worker's tessera thread when no script is involved.
+if (state.role === "thread") await startThread();
 
 const root = defineCommand({
   meta: { name: "mosaic", version: packageJson.version, description: "Mosaic for Bun: actor-based parallel runtime" },

@@ -3,6 +3,7 @@
  * symbol so that two copies of the library in one process (the compiled CLI
  * and a script it loads from source) still share one runtime and one registry.
  */
+import { isMainThread, workerData } from "node:worker_threads";
 import type { HeadRuntime } from "./head.ts";
 import type { Role } from "./options.ts";
 import type { Runtime } from "./runtime.ts";
@@ -17,6 +18,10 @@ export interface MosaicState {
   attached: boolean;
   /** Promises of `mosaic.run()` calls made by a script under `mosaic run`, awaited before teardown. */
   runs: Promise<unknown>[];
+  /** Tessera classes by key (module path and class name). */
+  classes: Map<string, Function>;
+  /** Called when a tessera thread's program reaches init(): its classes are all declared. */
+  onThreadProgramReady: (() => void) | undefined;
 }
 
 const KEY = Symbol.for("mosaic.state");
@@ -27,8 +32,18 @@ function roleFromArgv(argv: string[]): Role {
   return value === "monitor" || value === "node" || value === "worker" ? value : "head";
 }
 
+/** Marker in `workerData` of the threads a worker starts to run tesserae on. */
+export const THREAD_MARKER = "mosaic.tessera-thread";
+
+function detectRole(): Role {
+  if (!isMainThread && (workerData as { marker?: string } | undefined)?.marker === THREAD_MARKER) return "thread";
+  return roleFromArgv(process.argv);
+}
+
 export const state: MosaicState = ((globalThis as Record<symbol, MosaicState | undefined>)[KEY] ??= {
-  role: roleFromArgv(process.argv),
+  role: detectRole(),
+  classes: new Map(),
+  onThreadProgramReady: undefined,
   runtime: undefined,
   starting: undefined,
   attached: false,

@@ -2,8 +2,9 @@
  * The head: the user's program. Starts the monitor (which starts everything
  * else), learns the network, and is where every log line ends up.
  */
-import { RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import { type ErrorDescription, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { ActorClient } from "../core/actor-client.ts";
 import type { ChildRuntime } from "./child-runtime.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
@@ -15,6 +16,8 @@ export class HeadRuntime extends Runtime {
   #proxies = new Map<string, RuntimeProxy>();
   /** Called with the uid of every runtime that dies after start (the actor layer listens). */
   readonly deathListeners = new Set<(uid: string, reason: string) => void>();
+  /** Tesserae and tasks created from this head. */
+  readonly actors = new ActorClient(this);
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
     super("head", [], options, secret, logger);
@@ -27,6 +30,8 @@ export class HeadRuntime extends Runtime {
     this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
       this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
     this.commands.runtimeDied = ({ uid, reason }: { uid: string; reason: string }) => this.#onRuntimeDied(uid, reason);
+    this.commands.completed = (uids: string[]) => this.actors.onCompleted(uids);
+    this.commands.failed = (failures: [string, ErrorDescription][]) => this.actors.onFailed(failures);
   }
 
   async start(): Promise<void> {
@@ -58,11 +63,17 @@ export class HeadRuntime extends Runtime {
     else this.#onRuntimeDied(child.uid, reason);
   }
 
+  #workersOf(uid: string): string[] {
+    if (uid.startsWith("worker:")) return [uid];
+    return this.network.workers.filter((w) => uid === "monitor" || w.uid.startsWith(`worker:${uid.slice(5)}:`)).map((w) => w.uid);
+  }
+
   #onRuntimeDied(uid: string, reason: string): void {
     this.logger.error(`runtime died: ${reason}`);
+    const lost = this.#workersOf(uid);
     // A dead node takes its workers with it.
-    const gone = (w: RuntimeInfo) => w.uid === uid || (uid.startsWith("node:") && w.uid.startsWith(`worker:${uid.slice(5)}:`));
-    this.#setNetwork({ ...this.network, workers: this.network.workers.filter((w) => !gone(w)) });
+    this.#setNetwork({ ...this.network, workers: this.network.workers.filter((w) => !lost.includes(w.uid)) });
+    for (const worker of lost) this.actors.onWorkerLost(worker, reason);
     for (const listener of this.deathListeners) listener(uid, reason);
   }
 

@@ -16,6 +16,14 @@ export function isCompiledBinary(): boolean {
  * is the test runner, which cannot be re-run as a role: children then run the
  * mosaic CLI entry instead (they hold no user classes in that case).
  */
+/** The module a tessera thread runs: the user's program (the CLI's script, if any). */
+export function programEntry(): string {
+  const script = (globalThis as Record<symbol, unknown>)[Symbol.for("mosaic.script")];
+  if (typeof script === "string") return script;
+  const command = programCommand();
+  return command.length > 1 ? command[1]! : Bun.main;
+}
+
 export function programCommand(): string[] {
   if (isCompiledBinary()) return [process.execPath];
   if (process.env.NODE_ENV === "test" && /\.(test|spec)\.[cm]?[jt]sx?$/.test(Bun.main)) {

@@ -2,6 +2,7 @@
  * The monitor: starts the nodes, assembles the network from what they report,
  * tells the head when everything is ready, and who died.
  */
+import { RuntimeStateError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import type { ChildRuntime } from "./child-runtime.ts";
 import { ChildRole } from "./child-role.ts";
@@ -24,6 +25,7 @@ export class MonitorRuntime extends ChildRole {
       this.#announceNetwork("network");
     };
     this.methods.network = () => this.#snapshot();
+    this.methods.place = (count: number) => this.#place(count);
   }
 
   protected async startRole(): Promise<void> {
@@ -37,6 +39,17 @@ export class MonitorRuntime extends ChildRole {
         options: this.options,
       });
     }
+  }
+
+  #nextWorker = 0;
+
+  /** Round-robin over the live workers, as the original does. */
+  #place(count: number): string[] {
+    const workers = this.network.workers;
+    if (workers.length === 0) throw new RuntimeStateError("no live worker to place a tessera on");
+    const placed: string[] = [];
+    for (let i = 0; i < count; i++) placed.push(workers[this.#nextWorker++ % workers.length]!.uid);
+    return placed;
   }
 
   #snapshot(): NetworkSnapshot {

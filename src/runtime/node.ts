@@ -46,7 +46,8 @@ export class NodeRuntime extends ChildRole {
     } finally {
       clearTimeout(timer);
     }
-    this.parent!.command("nodeReady", { node: this.info, workers: [...this.#workers.values()] });
+    const workers = [...this.#workers.values()].sort((a, b) => a.uid.localeCompare(b.uid, "en", { numeric: true }));
+    this.parent!.command("nodeReady", { node: this.info, workers });
   }
 
   protected override onPeerConnected(connection: Connection): void {

@@ -7,7 +7,8 @@ import { availableParallelism } from "node:os";
 import { InvalidArgumentError } from "../errors.ts";
 import { type LogLevel, parseLogLevel } from "../logging/logger.ts";
 
-export const ROLES = ["head", "monitor", "node", "worker"] as const;
+/** "thread" is one of a worker's threads that tesserae run on. */
+export const ROLES = ["head", "monitor", "node", "worker", "thread"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface InitOptions {
@@ -69,7 +70,7 @@ export function resolveOptions(options: InitOptions = {}): ResolvedOptions {
 
 /** What a child runtime needs to know, carried as `--flags` (never the secret). */
 export interface RoleConfig {
-  role: Exclude<Role, "head">;
+  role: Exclude<Role, "head" | "thread">;
   indices: number[];
   parentAddress: string;
   parentPort: number;

@@ -1,20 +1,39 @@
 /**
- * A worker runtime: the process where tesserae live and tasks run.
+ * A worker runtime: the process where tesserae live and tasks run (on its
+ * tessera threads; this main thread keeps the sockets).
  */
+import type { Connection } from "../comms/connection.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
+import { TesseraHost } from "./tessera-host.ts";
 
 export class WorkerRuntime extends ChildRole {
+  host: TesseraHost | undefined;
+
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, `node:${config.indices[0]}`, secret, logger);
     this.commands.network = (network: NetworkSnapshot) => {
       this.network = network;
     };
+    this.methods.createTessera = (args) => this.#host.create(args);
+    this.methods.result = (args) => this.#host.result(args);
+    this.methods.hostCounts = () => this.#host.counts;
+    this.commands.call = (args, connection: Connection) => this.#host.call(args, connection);
+    this.commands.release = (args) => this.#host.release(args);
+  }
+
+  get #host(): TesseraHost {
+    return (this.host ??= new TesseraHost(this, this.options.numThreads));
   }
 
   protected async startRole(): Promise<void> {
-    // Ready as soon as the node has our connection: it reports us to the monitor.
+    // Start the first tessera thread now, so that the first tessera does not wait for it.
+    void this.#host;
+  }
+
+  protected override async beforeStop(): Promise<void> {
+    await this.host?.stop();
   }
 }

@@ -1,0 +1,348 @@
+/**
+ * The head's side of the actor model: places tesserae (asking the monitor),
+ * submits their calls in order straight to their workers, tracks completion,
+ * fails what a dead worker held, and releases remote objects that the program
+ * no longer references.
+ */
+import type { Connection } from "../comms/connection.ts";
+import {
+  type ErrorDescription,
+  InvalidArgumentError,
+  RuntimeStateError,
+  TimeoutError,
+  WorkerDiedError,
+} from "../errors.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import { classNameOf } from "./registry.ts";
+import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
+import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
+import { decodePlain, encodeArguments, findUnsendable } from "./wire.ts";
+
+export interface PlacementOptions {
+  /** Uid of the worker to create the tessera on, e.g. "worker:0:1". Default: the monitor picks. */
+  worker?: string;
+}
+
+function randomId(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}
+
+/** Calls and requests to one worker, written in order; queued while the connection opens. */
+class WorkerLink {
+  connection: Connection | undefined;
+  #queue: ((connection: Connection) => void)[] = [];
+  #failure: Error | undefined;
+
+  constructor(readonly uid: string, runtime: Runtime, onLost: (uid: string, reason: string) => void) {
+    const info = runtime.findRuntime(uid);
+    if (!info) {
+      this.#failure = new RuntimeStateError(`no worker "${uid}" on the network`);
+      return;
+    }
+    runtime.connectionTo(info).then(
+      (connection) => {
+        this.connection = connection;
+        for (const send of this.#queue.splice(0)) send(connection);
+        connection.closed.then((reason) => onLost(uid, `connection lost: ${reason.message}`));
+      },
+      (error: Error) => {
+        this.#failure = error;
+        for (const send of this.#queue.splice(0)) send(undefined as never);
+        onLost(uid, `cannot connect: ${error.message}`);
+      },
+    );
+  }
+
+  command(method: string, args: unknown): void {
+    if (this.connection) this.connection.command(method, args);
+    else if (!this.#failure) this.#queue.push((connection) => connection?.command(method, args));
+  }
+
+  request<T>(method: string, args: unknown): Promise<T> {
+    if (this.connection) return this.connection.request<T>(method, args);
+    if (this.#failure) return Promise.reject(this.#failure);
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.#queue.push((connection) => {
+      if (!connection) reject(this.#failure);
+      else connection.request<T>(method, args).then(resolve, reject);
+    });
+    return promise;
+  }
+}
+
+interface QueuedCall {
+  task: TaskProxy<any>;
+  args: unknown[];
+}
+
+class TesseraHandle implements TesseraEngine {
+  readonly uid: string;
+  readonly className: string;
+  readonly methods: ReadonlySet<string>;
+  state: TesseraState = "pending";
+  worker: string | undefined;
+  readonly readiness = Promise.withResolvers<void>();
+  error: Error | undefined;
+  /** Calls made before the tessera (or a task they depend on) was placed. */
+  outbox: QueuedCall[] = [];
+  /** Tasks submitted and not yet completed, in call order. */
+  readonly pending = new Set<TaskProxy<any>>();
+
+  constructor(
+    readonly key: string,
+    readonly args: unknown[],
+    methods: ReadonlySet<string>,
+    private readonly client: ActorClient,
+  ) {
+    this.className = classNameOf(key);
+    this.uid = `tess-${this.className.toLowerCase()}-${randomId()}`;
+    this.methods = methods;
+    this.readiness.promise.catch(() => {});
+  }
+
+  get ready(): Promise<void> {
+    return this.readiness.promise;
+  }
+
+  call(method: string, args: unknown[]): TaskProxy<any> {
+    const unsendable = findUnsendable(args);
+    if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
+    const task = new TaskProxy(`task-${this.className.toLowerCase()}-${method}-${randomId()}`, this.uid, method, () => this.worker, this.client);
+    this.client.track(task, this);
+    const dependencies = args.flatMap((arg) =>
+      arg instanceof TaskProxy ? [arg] : arg instanceof TaskOutput || arg instanceof DoneMarker ? [arg.task] : [],
+    );
+    if (dependencies.length > 0) task.dependencies = dependencies;
+    if (this.state === "failed" || this.state === "released") {
+      this.client.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
+      return task;
+    }
+    this.pending.add(task);
+    this.outbox.push({ task, args });
+    if (this.outbox.length === 1) this.flush();
+    return task;
+  }
+
+  /**
+   * Sends queued calls, in order, as far as their tessera and dependencies are
+   * placed. Returns true when a call still waits for a dependency's placement.
+   */
+  flush(): boolean {
+    if (this.worker === undefined) return false;
+    while (this.outbox.length > 0) {
+      const { task, args } = this.outbox[0]!;
+      if (task.dependencies?.some((dependency) => dependency.runtime === undefined)) {
+        this.client.waitForPlacement(this);
+        return true;
+      }
+      this.outbox.shift();
+      try {
+        const { bytes, references } = encodeArguments(args);
+        this.client.link(this.worker).command("call", [this.uid, task.uid, task.method, bytes, references]);
+      } catch (error) {
+        this.client.complete(task, error as Error);
+      }
+    }
+    return false;
+  }
+
+  release(): void {
+    if (this.state === "released") return;
+    const worker = this.worker;
+    this.state = "released";
+    this.client.forget(this);
+    if (worker) this.client.queueRelease(worker, "tesserae", this.uid);
+  }
+}
+
+export class ActorClient implements TaskOwner {
+  #runtime: Runtime;
+  #links = new Map<string, WorkerLink>();
+  #tesserae = new Map<string, TesseraHandle>();
+  #pendingTasks = new Map<string, { task: TaskProxy<any>; tessera: TesseraHandle }>();
+  #toPlace: TesseraHandle[] = [];
+  #releases = new Map<string, { tesserae: string[]; tasks: string[] }>();
+  #releaseScheduled = false;
+  #idleWaiters: (() => void)[] = [];
+  #collected = new FinalizationRegistry<{ kind: "tasks" | "tesserae"; uid: string; tessera: TesseraHandle }>((held) => {
+    if (held.kind === "tesserae") held.tessera.release();
+    else if (held.tessera.worker) this.queueRelease(held.tessera.worker, "tasks", held.uid);
+  });
+
+  constructor(runtime: Runtime) {
+    this.#runtime = runtime;
+  }
+
+  /** Creates a tessera remotely; the proxy is returned at once. */
+  create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: PlacementOptions = {}): TesseraProxy<T> {
+    const unsendable = findUnsendable(args);
+    if (unsendable) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${unsendable}`);
+    const handle = new TesseraHandle(key, args, methods, this);
+    this.#tesserae.set(handle.uid, handle);
+    const proxy = createTesseraProxy<T>(handle);
+    this.#collected.register(proxy, { kind: "tesserae", uid: handle.uid, tessera: handle }, handle);
+    if (options.worker !== undefined) {
+      if (!this.#runtime.findRuntime(options.worker)?.uid.startsWith("worker:")) {
+        throw new InvalidArgumentError(
+          `no worker "${options.worker}" to place ${handle.className} on: the workers are ${this.#runtime.network.workers.map((w) => w.uid).join(", ")}`,
+        );
+      }
+      this.#place(handle, options.worker);
+    } else {
+      this.#toPlace.push(handle);
+      if (this.#toPlace.length === 1) queueMicrotask(() => this.#requestPlacement());
+    }
+    return proxy;
+  }
+
+  /** Asks the monitor where to put every tessera created in this tick, in one request. */
+  #requestPlacement(): void {
+    const batch = this.#toPlace.splice(0);
+    this.#runtime.request<string[]>("monitor", "place", batch.length).then(
+      (workers) => batch.forEach((handle, i) => this.#place(handle, workers[i]!)),
+      (error: Error) => batch.forEach((handle) => this.#fail(handle, error)),
+    );
+  }
+
+  #place(handle: TesseraHandle, worker: string): void {
+    if (handle.state === "released") return;
+    handle.worker = worker;
+    let encoded: ReturnType<typeof encodeArguments>;
+    try {
+      encoded = encodeArguments(handle.args);
+    } catch (error) {
+      return this.#fail(handle, error as Error);
+    }
+    this.link(worker)
+      .request("createTessera", [handle.uid, handle.key, encoded.bytes, encoded.references])
+      .then(
+        () => {
+          if (handle.state === "pending") handle.state = "ready";
+          handle.readiness.resolve();
+        },
+        (error: Error) => this.#fail(handle, error),
+      );
+    handle.flush();
+    // Calls elsewhere may have waited for this tessera's tasks to have a worker.
+    for (const other of [...this.#waitingForPlacement]) {
+      this.#waitingForPlacement.delete(other);
+      other.flush();
+    }
+  }
+
+  #waitingForPlacement = new Set<TesseraHandle>();
+
+  waitForPlacement(handle: TesseraHandle): void {
+    this.#waitingForPlacement.add(handle);
+  }
+
+  #fail(handle: TesseraHandle, error: Error): void {
+    if (handle.state === "failed") return;
+    handle.state = handle.state === "released" ? "released" : "failed";
+    handle.error = error;
+    handle.readiness.reject(error);
+    for (const { task } of handle.outbox.splice(0)) this.complete(task, error);
+    for (const task of [...handle.pending]) this.complete(task, error);
+  }
+
+  link(worker: string): WorkerLink {
+    let link = this.#links.get(worker);
+    if (!link) this.#links.set(worker, (link = new WorkerLink(worker, this.#runtime, (uid, reason) => this.onWorkerLost(uid, reason))));
+    return link;
+  }
+
+  track(task: TaskProxy<any>, tessera: TesseraHandle): void {
+    this.#pendingTasks.set(task.uid, { task, tessera });
+    this.#collected.register(task, { kind: "tasks", uid: task.uid, tessera }, task);
+  }
+
+  forget(handle: TesseraHandle): void {
+    this.#tesserae.delete(handle.uid);
+  }
+
+  /** Settles a task (error: failed) and lets it go from the pending set. */
+  complete(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
+    const entry = this.#pendingTasks.get(task.uid);
+    this.#pendingTasks.delete(task.uid);
+    entry?.tessera.pending.delete(task);
+    settleTask(task, error);
+    if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** Workers report completed tasks in batches. */
+  onCompleted(uids: string[]): void {
+    for (const uid of uids) {
+      const entry = this.#pendingTasks.get(uid);
+      if (entry) this.complete(entry.task);
+    }
+  }
+
+  onFailed(failures: [string, ErrorDescription][]): void {
+    for (const [uid, error] of failures) {
+      const entry = this.#pendingTasks.get(uid);
+      if (entry) this.complete(entry.task, error);
+    }
+  }
+
+  /** Everything that lived on a dead worker fails now, and so does every later call on it. */
+  onWorkerLost(worker: string, reason: string): void {
+    this.#links.delete(worker);
+    if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;
+    for (const handle of this.#tesserae.values()) {
+      if (handle.worker !== worker || handle.state === "failed") continue;
+      const running = [...handle.pending][0];
+      const what = running ? ` while running ${running.uid} (${handle.className}.${running.method})` : "";
+      this.#fail(handle, new WorkerDiedError(worker, `${worker} holding tessera ${handle.uid} died${what}: ${reason}`));
+    }
+  }
+
+  fetchResult(task: TaskProxy<any>): Promise<unknown> {
+    const worker = task.runtime;
+    if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
+    if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
+    return this.link(worker).request<Uint8Array>("result", [task.uid, true]).then((bytes) => decodePlain(bytes));
+  }
+
+  releaseTask(task: TaskProxy<any>): void {
+    this.#collected.unregister(task);
+    const worker = task.runtime;
+    if (worker) this.queueRelease(worker, "tasks", task.uid);
+  }
+
+  queueRelease(worker: string, kind: "tasks" | "tesserae", uid: string): void {
+    let batch = this.#releases.get(worker);
+    if (!batch) this.#releases.set(worker, (batch = { tesserae: [], tasks: [] }));
+    batch[kind].push(uid);
+    if (this.#releaseScheduled) return;
+    this.#releaseScheduled = true;
+    setTimeout(() => {
+      this.#releaseScheduled = false;
+      for (const [to, { tesserae, tasks }] of this.#releases) this.#links.get(to)?.command("release", [tesserae, tasks]);
+      this.#releases.clear();
+    }, 0);
+  }
+
+  /** Tasks submitted from here that have not completed. */
+  get pendingCount(): number {
+    return this.#pendingTasks.size;
+  }
+
+  /** Resolves when every task submitted so far has completed (or failed). */
+  barrier(timeout?: number): Promise<void> {
+    if (this.#pendingTasks.size === 0) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    let timer: Timer | undefined;
+    const wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    this.#idleWaiters.push(wake);
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== wake);
+        reject(new TimeoutError(`barrier: ${this.#pendingTasks.size} tasks still pending after ${timeout} ms`));
+      }, timeout);
+    }
+    return promise;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The head's handle on a task: a method call submitted to the worker that
+ * holds its tessera. Awaiting it waits for completion only; the result stays
+ * on the worker until `result()` fetches it.
+ */
+import { DependencyError, RemoteError, type ErrorDescription } from "../errors.ts";
+import { registerReferenceClass, type ReferenceLike, type TaskReference } from "./wire.ts";
+
+export type TaskState = "pending" | "done" | "failed";
+
+/** What a TaskProxy needs from the layer that submits it. */
+export interface TaskOwner {
+  fetchResult(task: TaskProxy<any>): Promise<unknown>;
+  releaseTask(task: TaskProxy<any>): void;
+}
+
+/** Stands for element `index` of a task's (array) result when passed as an argument. */
+export class TaskOutput<T = unknown> implements ReferenceLike {
+  constructor(readonly task: TaskProxy<any>, readonly index: number) {}
+  toReference(): TaskReference {
+    return { ...this.task.toReference(), index: this.index };
+  }
+}
+
+/** `task.outputs.done`: a pure ordering dependency, not passed to the method. */
+export class DoneMarker implements ReferenceLike {
+  /** Phantom member so that a DoneMarker is not assignable to ordinary parameter types. */
+  declare readonly __mosaicDone: true;
+  constructor(readonly task: TaskProxy<any>) {}
+  toReference(): TaskReference {
+    return { ...this.task.toReference(), index: "done" };
+  }
+}
+
+/** `task.outputs`: `.done`, and `[i]` for element i of an array result. */
+export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly unknown[]
+  ? { readonly [K in keyof T & number]: TaskOutput<T[K]> } & { readonly [index: number]: TaskOutput<T[number]> }
+  : { readonly [index: number]: TaskOutput<unknown> });
+
+const TASK_ID = Symbol("mosaic.task");
+
+export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
+  readonly uid: string;
+  readonly method: string;
+  /** Uid of the tessera this task runs on. */
+  readonly tessera: string;
+  readonly outputs: TaskOutputs<T>;
+  /** Upstream tasks kept alive until this one completes, so their results are still there to fetch. */
+  dependencies: TaskProxy<any>[] | undefined;
+  #state: TaskState = "pending";
+  #worker: () => string | undefined;
+  #owner: TaskOwner;
+  #completion = Promise.withResolvers<void>();
+  #result: Promise<T> | undefined;
+  #error: Error | undefined;
+  #released = false;
+
+  constructor(uid: string, tessera: string, method: string, worker: () => string | undefined, owner: TaskOwner) {
+    this.uid = uid;
+    this.tessera = tessera;
+    this.method = method;
+    this.#worker = worker;
+    this.#owner = owner;
+    this.#completion.promise.catch(() => {});
+    const outputs = new Proxy({} as Record<string | symbol, unknown>, {
+      get: (cache, key) => {
+        if (key === "done") return (cache.done ??= new DoneMarker(this));
+        if (typeof key === "string" && /^\d+$/.test(key)) return (cache[key] ??= new TaskOutput(this, Number(key)));
+        return undefined;
+      },
+    });
+    this.outputs = outputs as unknown as TaskOutputs<T>;
+  }
+
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  /** Uid of the worker that runs (ran) the task, once its tessera is placed. */
+  get runtime(): string | undefined {
+    return this.#worker();
+  }
+
+  /** The error the task failed with, if it failed. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** Waits until the task has run; rejects with the remote error if it failed. Does not fetch the result. */
+  then<A = void, B = never>(onDone?: ((value: void) => A | PromiseLike<A>) | null, onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.#completion.promise.then(onDone, onFailed);
+  }
+
+  catch<B = never>(onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<void | B> {
+    return this.#completion.promise.catch(onFailed);
+  }
+
+  /** Fetches the value the method returned (from the worker, once; later calls share it). */
+  result(): Promise<T> {
+    this.#result ??= this.#completion.promise.then(() => this.#owner.fetchResult(this) as Promise<T>);
+    return this.#result;
+  }
+
+  /** Frees the result on the worker now instead of when this proxy is garbage collected. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.releaseTask(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  toReference(): TaskReference {
+    const worker = this.#worker();
+    if (!worker) throw new DependencyError(`task ${this.uid} is not placed yet`);
+    return { task: this.uid, worker };
+  }
+
+  /** Internal: called by the submitting layer. */
+  [TASK_ID](outcome: { error?: ErrorDescription | Error }): void {
+    if (this.#state !== "pending") return;
+    this.dependencies = undefined;
+    if (outcome.error) {
+      this.#state = "failed";
+      this.#error = outcome.error instanceof Error ? outcome.error : new RemoteError(outcome.error);
+      this.#completion.reject(this.#error);
+    } else {
+      this.#state = "done";
+      this.#completion.resolve();
+    }
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `<TaskProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.#state}>`;
+  }
+}
+
+registerReferenceClass(TaskProxy);
+registerReferenceClass(TaskOutput);
+registerReferenceClass(DoneMarker);
+
+/** Marks a task done (no error) or failed. */
+export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
+  task[TASK_ID]({ error });
+}

@@ -1,0 +1,137 @@
+/**
+ * How arguments and results of tasks are encoded. Task proxies, task outputs
+ * and `outputs.done` markers travel as references (msgpackr extensions): the
+ * sender collects them as dependencies while encoding, and the receiver
+ * replaces them by the values it fetched, while decoding.
+ */
+import "../comms/_native-off.ts";
+import { addExtension, Packr } from "msgpackr";
+import { InvalidArgumentError } from "../errors.ts";
+
+/** A reference to the result of a task, or to one element of it, or to its completion only. */
+export interface TaskReference {
+  /** Task uid. */
+  task: string;
+  /** Worker that holds the result. */
+  worker: string;
+  /** Element index for `outputs[i]`, "done" for `outputs.done`, undefined for the whole result. */
+  index?: number | "done";
+}
+
+/** Anything that stands for a task's result on the wire (TaskProxy, TaskOutput, DoneMarker). */
+export interface ReferenceLike {
+  toReference(): TaskReference;
+}
+
+/** Marker left where a `outputs.done` argument was: it is removed from the argument list. */
+export const DONE = Symbol.for("mosaic.done");
+
+const EXTENSION_TYPE = 0x4d; // "M"
+const registeredClasses = new Set<Function>();
+
+let collecting: TaskReference[] | undefined;
+let resolving: ((reference: TaskReference) => unknown) | undefined;
+
+/** Makes instances of `Class` travel as task references. */
+export function registerReferenceClass(Class: new (...args: any[]) => ReferenceLike): void {
+  if (registeredClasses.has(Class)) return;
+  registeredClasses.add(Class);
+  addExtension({
+    Class,
+    type: EXTENSION_TYPE,
+    write(instance: ReferenceLike) {
+      const reference = instance.toReference();
+      collecting?.push(reference);
+      return [reference.task, reference.worker, reference.index ?? null];
+    },
+    read([task, worker, index]: [string, string, number | "done" | null]) {
+      const reference: TaskReference = { task, worker, index: index ?? undefined };
+      if (!resolving) return reference;
+      return resolving(reference);
+    },
+  });
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true, structuredClone: false });
+
+/** Encodes a value, returning the task references found inside it. */
+export function encodeWithReferences(value: unknown): { bytes: Uint8Array; references: TaskReference[] } {
+  const references: TaskReference[] = [];
+  collecting = references;
+  try {
+    return { bytes: packr.pack(value), references };
+  } catch (error) {
+    throw new InvalidArgumentError(`value cannot be sent to another runtime: ${(error as Error).message}`, { cause: error });
+  } finally {
+    collecting = undefined;
+  }
+}
+
+/** Decodes a value, replacing each task reference by what `resolve` returns for it. */
+export function decodeWithReferences(bytes: Uint8Array, resolve: (reference: TaskReference) => unknown): unknown {
+  resolving = resolve;
+  try {
+    return packr.unpack(bytes);
+  } finally {
+    resolving = undefined;
+  }
+}
+
+export function encodePlain(value: unknown): Uint8Array {
+  return encodeWithReferences(value).bytes;
+}
+
+export function decodePlain(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+/** Finds the first value of `value` that cannot travel, with its path, e.g. `args[1].callback`. */
+export function findUnsendable(value: unknown, path = "args", seen = new Set<unknown>()): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const type = typeof value;
+  if (type === "function") return `${path} is a function`;
+  if (type === "symbol") return `${path} is a symbol`;
+  if (type !== "object") return undefined;
+  if (seen.has(value)) return undefined;
+  seen.add(value);
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp || value instanceof Error) return undefined;
+  if (registeredClasses.has((value as object).constructor)) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnsendable(value[i], `${path}[${i}]`, seen);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      const found = findUnsendable(item, `${path}.get(${JSON.stringify(String(key))})`, seen);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value instanceof Set) {
+    let i = 0;
+    for (const item of value) {
+      const found = findUnsendable(item, `${path}<set item ${i++}>`, seen);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    return `${path} is an instance of ${(value as object).constructor?.name ?? "a class"}, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)`;
+  }
+  for (const [key, item] of Object.entries(value as object)) {
+    const found = findUnsendable(item, `${path}.${key}`, seen);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Encodes call arguments, refusing (with the path) values that cannot travel. */
+export function encodeArguments(args: unknown[]): { bytes: Uint8Array; references: TaskReference[] } {
+  const unsendable = findUnsendable(args);
+  if (unsendable) throw new InvalidArgumentError(`cannot send arguments: ${unsendable}`);
+  return encodeWithReferences(args);
+}

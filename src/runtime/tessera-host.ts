@@ -1,0 +1,280 @@
+/**
+ * The worker's main-thread side of the actor model: receives creations and
+ * calls, resolves their task dependencies (fetching results straight from the
+ * workers that hold them), hands them to tessera threads in call order, keeps
+ * task results (encoded) until released, and reports completions to callers.
+ */
+import { Worker } from "node:worker_threads";
+import type { Connection } from "../comms/connection.ts";
+import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
+import type { TaskReference } from "../core/wire.ts";
+import { THREAD_MARKER } from "./_state.ts";
+import { programEntry } from "./launch.ts";
+import type { Runtime } from "./runtime.ts";
+import type { ThreadOp, ThreadReport } from "./thread.ts";
+
+interface TaskRecord {
+  state: "pending" | "done" | "failed";
+  result?: Uint8Array;
+  error?: ErrorDescription;
+  released: boolean;
+  waiters: { resolve: (bytes: Uint8Array) => void; reject: (error: Error) => void }[];
+}
+
+type Pending =
+  | { kind: "create"; key: string; args: Uint8Array; refs: TaskReference[]; done: PromiseWithResolvers<null> }
+  | { kind: "call"; task: string; method: string; args: Uint8Array; refs: TaskReference[]; owner: Connection };
+
+interface HostedTessera {
+  uid: string;
+  thread: TesseraThread;
+  /** Calls waiting for their dependencies; later calls wait behind them to keep call order. */
+  backlog: Pending[];
+  resolving: boolean;
+  created: PromiseWithResolvers<null> | undefined;
+}
+
+class TesseraThread {
+  readonly worker: Worker;
+  tesserae = 0;
+  #ready = false;
+  #outbox: ThreadOp[] = [];
+  #exited = false;
+
+  constructor(index: number, host: TesseraHost) {
+    this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: `${host.uid}/thread:${index}` } });
+    this.worker.on("message", (reports: ThreadReport[]) => {
+      for (const report of reports) {
+        if (report.op === "ready") {
+          this.#ready = true;
+          this.#flush();
+        } else host.onReport(report);
+      }
+    });
+    this.worker.on("error", (error: Error) => host.runtime.logger.error(`tessera thread ${index} failed: ${error.message}`));
+    this.worker.on("exit", (code) => {
+      this.#exited = true;
+      host.onThreadExit(this, code);
+    });
+  }
+
+  post(op: ThreadOp): void {
+    if (this.#exited) return;
+    this.#outbox.push(op);
+    if (this.#ready && this.#outbox.length === 1) queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    if (this.#outbox.length === 0) return;
+    const batch = this.#outbox;
+    this.#outbox = [];
+    this.worker.postMessage(batch);
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+export class TesseraHost {
+  readonly runtime: Runtime;
+  readonly uid: string;
+  #maxThreads: number;
+  #threads: TesseraThread[] = [];
+  #tesserae = new Map<string, HostedTessera>();
+  #tasks = new Map<string, TaskRecord>();
+  #taskOwners = new Map<string, Connection>();
+  #reports = new Map<Connection, { done: string[]; failed: [string, ErrorDescription][] }>();
+
+  constructor(runtime: Runtime, maxThreads: number) {
+    this.runtime = runtime;
+    this.uid = runtime.uid;
+    this.#maxThreads = maxThreads;
+    // One thread is started with the worker; more are added as tesserae arrive.
+    this.#threads.push(new TesseraThread(0, this));
+  }
+
+  /** The least loaded thread; a new one while every thread already hosts a tessera. */
+  #pickThread(): TesseraThread {
+    let best = this.#threads[0]!;
+    for (const thread of this.#threads) if (thread.tesserae < best.tesserae) best = thread;
+    if (best.tesserae > 0 && this.#threads.length < this.#maxThreads) {
+      best = new TesseraThread(this.#threads.length, this);
+      this.#threads.push(best);
+    }
+    return best;
+  }
+
+  create([uid, key, args, refs]: [string, string, Uint8Array, TaskReference[]]): Promise<null> {
+    if (this.#tesserae.has(uid)) return Promise.reject(new RuntimeStateError(`tessera ${uid} exists already on ${this.uid}`));
+    const thread = this.#pickThread();
+    thread.tesserae++;
+    const done = Promise.withResolvers<null>();
+    const hosted: HostedTessera = { uid, thread, backlog: [], resolving: false, created: done };
+    this.#tesserae.set(uid, hosted);
+    this.#enqueue(hosted, { kind: "create", key, args, refs, done });
+    return done.promise;
+  }
+
+  call([tessera, task, method, args, refs]: [string, string, string, Uint8Array, TaskReference[]], owner: Connection): void {
+    this.#tasks.set(task, this.#tasks.get(task) ?? { state: "pending", released: false, waiters: [] });
+    this.#taskOwners.set(task, owner);
+    const hosted = this.#tesserae.get(tessera);
+    if (!hosted) {
+      return this.#finishTask(task, undefined, describeError(new RuntimeStateError(`no tessera ${tessera} on ${this.uid} (released?)`), this.uid));
+    }
+    this.#enqueue(hosted, { kind: "call", task, method, args, refs, owner });
+  }
+
+  #enqueue(hosted: HostedTessera, pending: Pending): void {
+    if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, {});
+    hosted.backlog.push(pending);
+    if (!hosted.resolving) void this.#drain(hosted);
+  }
+
+  /** Resolves the dependencies of the backlog's head, in order. */
+  async #drain(hosted: HostedTessera): Promise<void> {
+    hosted.resolving = true;
+    while (hosted.backlog.length > 0) {
+      const pending = hosted.backlog[0]!;
+      try {
+        const deps = await this.#resolveReferences(pending.refs);
+        hosted.backlog.shift();
+        this.#dispatch(hosted, pending, deps);
+      } catch (error) {
+        hosted.backlog.shift();
+        const failure = error as Error;
+        if (pending.kind === "create") pending.done.reject(failure);
+        else this.#finishTask(pending.task, undefined, { ...describeError(failure, this.uid), tessera: hosted.uid, method: pending.method, task: pending.task });
+      }
+    }
+    hosted.resolving = false;
+  }
+
+  async #resolveReferences(refs: TaskReference[]): Promise<Record<string, Uint8Array>> {
+    const deps: Record<string, Uint8Array> = {};
+    const wanted = new Map<string, TaskReference & { data: boolean }>();
+    for (const ref of refs) {
+      const entry = wanted.get(ref.task);
+      const data = ref.index !== "done";
+      if (entry) entry.data ||= data;
+      else wanted.set(ref.task, { ...ref, data });
+    }
+    await Promise.all(
+      [...wanted.values()].map(async (ref) => {
+        try {
+          const bytes = ref.worker === this.uid ? await this.result([ref.task, ref.data]) : await this.runtime.request<Uint8Array>(ref.worker, "result", [ref.task, ref.data]);
+          if (ref.data) deps[ref.task] = bytes;
+        } catch (error) {
+          throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
+        }
+      }),
+    );
+    return deps;
+  }
+
+  #dispatch(hosted: HostedTessera, pending: Pending, deps: Record<string, Uint8Array>): void {
+    if (pending.kind === "create") hosted.thread.post({ op: "create", tessera: hosted.uid, key: pending.key, args: pending.args, deps });
+    else hosted.thread.post({ op: "call", tessera: hosted.uid, task: pending.task, method: pending.method, args: pending.args, deps });
+  }
+
+  onReport(report: ThreadReport): void {
+    switch (report.op) {
+      case "created":
+        this.#tesserae.get(report.tessera)?.created?.resolve(null);
+        return;
+      case "createFailed":
+        this.#tesserae.get(report.tessera)?.created?.reject(new RemoteError(report.error));
+        return;
+      case "done":
+        return this.#finishTask(report.task, report.result, undefined);
+      case "failed":
+        return this.#finishTask(report.task, undefined, report.error);
+    }
+  }
+
+  #finishTask(uid: string, result: Uint8Array | undefined, error: ErrorDescription | undefined): void {
+    const record = this.#tasks.get(uid);
+    if (!record) return;
+    record.state = error ? "failed" : "done";
+    if (!record.released) {
+      record.result = result;
+      record.error = error;
+    } else this.#tasks.delete(uid);
+    for (const waiter of record.waiters.splice(0)) {
+      if (error) waiter.reject(new RemoteError(error));
+      else waiter.resolve(result!);
+    }
+    const owner = this.#taskOwners.get(uid);
+    this.#taskOwners.delete(uid);
+    if (owner) this.#report(owner, uid, error);
+  }
+
+  /** Completions go back to each caller in one command per tick. */
+  #report(owner: Connection, uid: string, error: ErrorDescription | undefined): void {
+    let batch = this.#reports.get(owner);
+    if (!batch) {
+      this.#reports.set(owner, (batch = { done: [], failed: [] }));
+      if (this.#reports.size === 1) queueMicrotask(() => this.#flushReports());
+    }
+    if (error) batch.failed.push([uid, error]);
+    else batch.done.push(uid);
+  }
+
+  #flushReports(): void {
+    for (const [owner, { done, failed }] of this.#reports) {
+      if (done.length > 0) owner.command("completed", done);
+      if (failed.length > 0) owner.command("failed", failed);
+    }
+    this.#reports.clear();
+  }
+
+  /** The encoded result of a task (an empty value when `data` is false), once it is done. */
+  result([uid, data]: [string, boolean]): Promise<Uint8Array> {
+    let record = this.#tasks.get(uid);
+    // A dependent may ask before the call itself has reached us: wait for it.
+    if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false, waiters: [] }));
+    if (record.state === "done") return Promise.resolve(data ? record.result! : new Uint8Array(0));
+    if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
+    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
+    record.waiters.push({ resolve: (bytes) => resolve(data ? bytes : new Uint8Array(0)), reject });
+    return promise;
+  }
+
+  release([tesserae, tasks]: [string[], string[]]): void {
+    for (const uid of tasks) {
+      const record = this.#tasks.get(uid);
+      if (!record) continue;
+      if (record.state === "pending") record.released = true;
+      else this.#tasks.delete(uid);
+    }
+    for (const uid of tesserae) {
+      const hosted = this.#tesserae.get(uid);
+      if (!hosted) continue;
+      this.#tesserae.delete(uid);
+      hosted.thread.tesserae--;
+      hosted.thread.post({ op: "release", tessera: uid });
+    }
+  }
+
+  /** Counts, for tests and status. */
+  get counts(): { tesserae: number; tasks: number; threads: number } {
+    return { tesserae: this.#tesserae.size, tasks: this.#tasks.size, threads: this.#threads.length };
+  }
+
+  onThreadExit(thread: TesseraThread, code: number): void {
+    this.#threads = this.#threads.filter((t) => t !== thread);
+    if (this.runtime.state === "stopping" || this.runtime.state === "stopped") return;
+    const error = describeError(new WorkerDiedError(this.uid, `tessera thread of ${this.uid} exited with code ${code}`), this.uid);
+    for (const [uid, hosted] of this.#tesserae) {
+      if (hosted.thread !== thread) continue;
+      hosted.created?.reject(new RemoteError(error));
+      this.#tesserae.delete(uid);
+    }
+    for (const [uid, record] of this.#tasks) if (record.state === "pending") this.#finishTask(uid, undefined, error);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#threads.map((thread) => thread.terminate()));
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * A tessera thread: one of the threads of a worker process, where tesserae
+ * live and their methods run. The worker's main thread keeps the sockets, so a
+ * method that blocks here (a tight loop, Bun.sleepSync) freezes nothing else.
+ *
+ * The thread runs the user's program too (to declare its classes); the
+ * program's init()/run() call hands the thread over to this loop.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
+import { findClass, classNameOf } from "../core/registry.ts";
+import { decodePlain, decodeWithReferences, DONE, encodePlain, type TaskReference } from "../core/wire.ts";
+
+/** Main thread → tessera thread. */
+export type ThreadOp =
+  | { op: "create"; tessera: string; key: string; args: Uint8Array; deps: Record<string, Uint8Array> }
+  | { op: "call"; tessera: string; task: string; method: string; args: Uint8Array; deps: Record<string, Uint8Array> }
+  | { op: "release"; tessera: string };
+
+/** Tessera thread → main thread. */
+export type ThreadReport =
+  | { op: "ready" }
+  | { op: "created"; tessera: string }
+  | { op: "createFailed"; tessera: string; error: ErrorDescription }
+  | { op: "done"; task: string; result: Uint8Array }
+  | { op: "failed"; task: string; error: ErrorDescription };
+
+interface ResidentTessera {
+  instance: Record<string, unknown> | undefined;
+  className: string;
+  queue: ThreadOp[];
+  running: boolean;
+  error: ErrorDescription | undefined;
+}
+
+let started = false;
+const workerUid: string = (workerData as { uid?: string } | undefined)?.uid ?? "worker";
+const tesserae = new Map<string, ResidentTessera>();
+let outbox: ThreadReport[] = [];
+
+function report(message: ThreadReport): void {
+  outbox.push(message);
+  if (outbox.length === 1) queueMicrotask(flushReports);
+}
+
+function flushReports(): void {
+  const batch = outbox;
+  outbox = [];
+  parentPort!.postMessage(batch);
+}
+
+function decodeArgs(bytes: Uint8Array, deps: Record<string, Uint8Array>): unknown[] {
+  const values = new Map<string, unknown>();
+  const resolve = (reference: TaskReference) => {
+    if (reference.index === "done") return DONE;
+    if (!values.has(reference.task)) values.set(reference.task, decodePlain(deps[reference.task]!));
+    const value = values.get(reference.task);
+    return reference.index === undefined ? value : (value as unknown[])[reference.index];
+  };
+  const args = decodeWithReferences(bytes, resolve) as unknown[];
+  // `outputs.done` only orders the call: it is not an argument of the method.
+  return args.filter((arg) => arg !== DONE);
+}
+
+async function runQueue(resident: ResidentTessera): Promise<void> {
+  resident.running = true;
+  while (resident.queue.length > 0) {
+    const op = resident.queue.shift()!;
+    if (op.op === "release") {
+      tesserae.delete(op.tessera);
+      continue;
+    }
+    if (op.op === "create") {
+      try {
+        const Class = findClass(op.key) as new (...args: unknown[]) => Record<string, unknown>;
+        resident.instance = new Class(...decodeArgs(op.args, op.deps));
+        report({ op: "created", tessera: op.tessera });
+      } catch (error) {
+        resident.error = { ...describeError(error, workerUid), tessera: op.tessera };
+        report({ op: "createFailed", tessera: op.tessera, error: resident.error });
+      }
+      continue;
+    }
+    try {
+      if (resident.error) throw new Error(`tessera ${op.tessera} could not be created: ${resident.error.message}`);
+      const method = resident.instance?.[op.method];
+      if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${op.method}"`);
+      let result = method.apply(resident.instance, decodeArgs(op.args, op.deps));
+      // Only async methods pay for an await: synchronous ones run back to back.
+      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
+      report({ op: "done", task: op.task, result: encodePlain(result) });
+    } catch (error) {
+      report({ op: "failed", task: op.task, error: { ...describeError(error, workerUid), tessera: op.tessera, method: op.method, task: op.task } });
+    }
+  }
+  resident.running = false;
+}
+
+function onOps(ops: ThreadOp[]): void {
+  for (const op of ops) {
+    let resident = tesserae.get(op.tessera);
+    if (!resident) {
+      if (op.op === "release") continue;
+      const className = op.op === "create" ? classNameOf(op.key) : "tessera";
+      tesserae.set(op.tessera, (resident = { instance: undefined, className, queue: [], running: false, error: undefined }));
+    }
+    resident.queue.push(op);
+    if (!resident.running) void runQueue(resident);
+  }
+}
+
+/** Hands this thread over to the tessera loop. Never settles. */
+export function startThread(): Promise<never> {
+  if (!started) {
+    started = true;
+    parentPort!.on("message", onOps);
+    report({ op: "ready" });
+  }
+  return new Promise<never>(() => {});
+}
