@@ -82,8 +82,12 @@ export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
   const base = new ProxyBase(engine);
   const callers = new Map<string, (...args: unknown[]) => TaskProxy<any>>();
   return new Proxy(base, {
-    get(target, key, receiver) {
-      if (typeof key === "symbol" || key in target || PROBED.has(key)) return Reflect.get(target, key, receiver);
+    get(target, key) {
+      if (typeof key === "symbol" || key in target || PROBED.has(key)) {
+        // Members of the base read its private fields: call them on the base, not on the proxy.
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
       let caller = callers.get(key);
       if (!caller) {
         caller = engine.methods.has(key)
