@@ -296,6 +296,11 @@ export class ActorClient implements TaskOwner {
     }
   }
 
+  isSent(task: TaskProxy<any>): boolean {
+    const entry = this.#pendingTasks.get(task.uid);
+    return entry !== undefined && entry.tessera.worker !== undefined && !entry.tessera.outbox.some((queued) => queued.task === task);
+  }
+
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
     const worker = task.runtime;
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));

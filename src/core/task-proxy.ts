@@ -11,6 +11,8 @@ export type TaskState = "pending" | "done" | "failed";
 /** What a TaskProxy needs from the layer that submits it. */
 export interface TaskOwner {
   fetchResult(task: TaskProxy<any>): Promise<unknown>;
+  /** Whether the call has been written to its worker (so a result request may follow it). */
+  isSent(task: TaskProxy<any>): boolean;
   releaseTask(task: TaskProxy<any>): void;
 }
 
@@ -95,9 +97,19 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     return this.#completion.promise.catch(onFailed);
   }
 
-  /** Fetches the value the method returned (from the worker, once; later calls share it). */
+  /**
+   * Fetches the value the method returned (from the worker, once; later calls
+   * share it). Once the call is on its way, the request follows it on the same
+   * connection and the worker answers when the task is done: one round trip.
+   */
   result(): Promise<T> {
-    this.#result ??= this.#completion.promise.then(() => this.#owner.fetchResult(this) as Promise<T>);
+    if (!this.#result) {
+      this.#result =
+        this.#state === "pending" && this.#owner.isSent(this)
+          ? (this.#owner.fetchResult(this) as Promise<T>)
+          : this.#completion.promise.then(() => this.#owner.fetchResult(this) as Promise<T>);
+      this.#result.catch(() => {});
+    }
     return this.#result;
   }
 
