@@ -190,6 +190,14 @@ export class TesseraHost {
         return this.#finishTask(report.task, report.result, undefined);
       case "failed":
         return this.#finishTask(report.task, undefined, report.error);
+      case "log": {
+        const lines = report.text.split("\n");
+        // Straight to the head when it is connected: same connection, same order as completions.
+        const head = this.runtime.connections.get("head");
+        if (head?.isOpen) head.command("log", [this.uid, report.stream, lines]);
+        else this.runtime.relayLines(this.uid, report.stream, lines);
+        return;
+      }
     }
   }
 

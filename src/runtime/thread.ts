@@ -6,6 +6,7 @@
  * The thread runs the user's program too (to declare its classes); the
  * program's init()/run() call hands the thread over to this loop.
  */
+import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
 import { findClass, classNameOf } from "../core/registry.ts";
@@ -23,7 +24,8 @@ export type ThreadReport =
   | { op: "created"; tessera: string }
   | { op: "createFailed"; tessera: string; error: ErrorDescription }
   | { op: "done"; task: string; result: Uint8Array }
-  | { op: "failed"; task: string; error: ErrorDescription };
+  | { op: "failed"; task: string; error: ErrorDescription }
+  | { op: "log"; stream: "stdout" | "stderr"; text: string };
 
 interface ResidentTessera {
   instance: Record<string, unknown> | undefined;
@@ -44,6 +46,7 @@ function report(message: ThreadReport): void {
 }
 
 function flushReports(): void {
+  if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
   parentPort!.postMessage(batch);
@@ -109,10 +112,25 @@ function onOps(ops: ThreadOp[]): void {
   }
 }
 
+/**
+ * Console output of tessera methods travels with their completions, so the
+ * head prints a method's lines before it learns that the method is done.
+ */
+function captureConsole(): void {
+  // Sent at once (with what is queued before it): a method that then blocks must not hold its lines back.
+  const capture = (stream: "stdout" | "stderr") => (...args: unknown[]) => {
+    outbox.push({ op: "log", stream, text: format(...args) });
+    flushReports();
+  };
+  console.log = console.info = console.debug = capture("stdout");
+  console.warn = console.error = capture("stderr");
+}
+
 /** Hands this thread over to the tessera loop. Never settles. */
 export function startThread(): Promise<never> {
   if (!started) {
     started = true;
+    captureConsole();
     parentPort!.on("message", onOps);
     report({ op: "ready" });
   }
