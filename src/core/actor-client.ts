@@ -6,8 +6,10 @@
  */
 import type { Connection } from "../comms/connection.ts";
 import {
+  describeError,
   type ErrorDescription,
   InvalidArgumentError,
+  RemoteError,
   RuntimeStateError,
   TimeoutError,
   WorkerDiedError,
@@ -23,8 +25,15 @@ export interface PlacementOptions {
   worker?: string;
 }
 
-function randomId(): string {
-  return crypto.randomUUID().replaceAll("-", "");
+/**
+ * Tesserae and tasks are named by numbers on the wire (short to encode and to
+ * look up: only this head creates them); their uids, for people, add a random
+ * prefix per head so that they are unique across runs too.
+ */
+const ID_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 20);
+let nextId = 1;
+function uidSuffix(id: number): string {
+  return `${ID_PREFIX}${id.toString(16).padStart(12, "0")}`;
 }
 
 /** Calls and requests to one worker, written in order; queued while the connection opens. */
@@ -76,6 +85,7 @@ interface QueuedCall {
 }
 
 class TesseraHandle implements TesseraEngine {
+  readonly id = nextId++;
   readonly uid: string;
   readonly className: string;
   readonly methods: ReadonlySet<string>;
@@ -95,7 +105,7 @@ class TesseraHandle implements TesseraEngine {
     private readonly client: ActorClient,
   ) {
     this.className = classNameOf(key);
-    this.uid = `tess-${this.className.toLowerCase()}-${randomId()}`;
+    this.uid = `tess-${this.className.toLowerCase()}-${uidSuffix(this.id)}`;
     this.methods = methods;
     this.readiness.promise.catch(() => {});
   }
@@ -107,7 +117,8 @@ class TesseraHandle implements TesseraEngine {
   call(method: string, args: unknown[]): TaskProxy<any> {
     const unsendable = findUnsendable(args);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
-    const task = new TaskProxy(`task-${this.className.toLowerCase()}-${method}-${randomId()}`, this.uid, method, () => this.worker, this.client);
+    const id = nextId++;
+    const task = new TaskProxy(id, `task-${this.className.toLowerCase()}-${method}-${uidSuffix(id)}`, this.uid, method, () => this.worker, this.client);
     this.client.track(task, this);
     const dependencies = args.flatMap((arg) =>
       arg instanceof TaskProxy ? [arg] : arg instanceof TaskOutput || arg instanceof DoneMarker ? [arg.task] : [],
@@ -138,7 +149,7 @@ class TesseraHandle implements TesseraEngine {
       this.outbox.shift();
       try {
         const { bytes, references } = encodeArguments(args);
-        this.client.link(this.worker).command("call", [this.uid, task.uid, task.method, bytes, references]);
+        this.client.link(this.worker).command("call", [this.id, task.id, task.method, bytes, references]);
       } catch (error) {
         this.client.complete(task, error as Error);
       }
@@ -151,7 +162,7 @@ class TesseraHandle implements TesseraEngine {
     const worker = this.worker;
     this.state = "released";
     this.client.forget(this);
-    if (worker) this.client.queueRelease(worker, "tesserae", this.uid);
+    if (worker) this.client.queueRelease(worker, "tesserae", this.id);
   }
 }
 
@@ -159,14 +170,14 @@ export class ActorClient implements TaskOwner {
   #runtime: Runtime;
   #links = new Map<string, WorkerLink>();
   #tesserae = new Map<string, TesseraHandle>();
-  #pendingTasks = new Map<string, { task: TaskProxy<any>; tessera: TesseraHandle }>();
+  #pendingTasks = new Map<number, { task: TaskProxy<any>; tessera: TesseraHandle }>();
   #toPlace: TesseraHandle[] = [];
-  #releases = new Map<string, { tesserae: string[]; tasks: string[] }>();
+  #releases = new Map<string, { tesserae: number[]; tasks: number[] }>();
   #releaseScheduled = false;
   #idleWaiters: (() => void)[] = [];
-  #collected = new FinalizationRegistry<{ kind: "tasks" | "tesserae"; uid: string; tessera: TesseraHandle }>((held) => {
+  #collected = new FinalizationRegistry<{ kind: "tasks" | "tesserae"; id: number; tessera: TesseraHandle }>((held) => {
     if (held.kind === "tesserae") held.tessera.release();
-    else if (held.tessera.worker) this.queueRelease(held.tessera.worker, "tasks", held.uid);
+    else if (held.tessera.worker) this.queueRelease(held.tessera.worker, "tasks", held.id);
   });
 
   constructor(runtime: Runtime) {
@@ -180,7 +191,7 @@ export class ActorClient implements TaskOwner {
     const handle = new TesseraHandle(key, args, methods, this);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);
-    this.#collected.register(proxy, { kind: "tesserae", uid: handle.uid, tessera: handle }, handle);
+    this.#collected.register(proxy, { kind: "tesserae", id: handle.id, tessera: handle }, handle);
     if (options.worker !== undefined) {
       if (!this.#runtime.findRuntime(options.worker)?.uid.startsWith("worker:")) {
         throw new InvalidArgumentError(
@@ -214,13 +225,13 @@ export class ActorClient implements TaskOwner {
       return this.#fail(handle, error as Error);
     }
     this.link(worker)
-      .request("createTessera", [handle.uid, handle.key, encoded.bytes, encoded.references])
+      .request("createTessera", [handle.id, handle.key, encoded.bytes, encoded.references])
       .then(
         () => {
           if (handle.state === "pending") handle.state = "ready";
           handle.readiness.resolve();
         },
-        (error: Error) => this.#fail(handle, error),
+        (error: Error) => this.#fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error),
       );
     handle.flush();
     // Calls elsewhere may have waited for this tessera's tasks to have a worker.
@@ -252,8 +263,8 @@ export class ActorClient implements TaskOwner {
   }
 
   track(task: TaskProxy<any>, tessera: TesseraHandle): void {
-    this.#pendingTasks.set(task.uid, { task, tessera });
-    this.#collected.register(task, { kind: "tasks", uid: task.uid, tessera }, task);
+    this.#pendingTasks.set(task.id, { task, tessera });
+    this.#collected.register(task, { kind: "tasks", id: task.id, tessera }, task);
   }
 
   forget(handle: TesseraHandle): void {
@@ -262,25 +273,26 @@ export class ActorClient implements TaskOwner {
 
   /** Settles a task (error: failed) and lets it go from the pending set. */
   complete(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
-    const entry = this.#pendingTasks.get(task.uid);
-    this.#pendingTasks.delete(task.uid);
+    const entry = this.#pendingTasks.get(task.id);
+    this.#pendingTasks.delete(task.id);
     entry?.tessera.pending.delete(task);
     settleTask(task, error);
     if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
   /** Workers report completed tasks in batches. */
-  onCompleted(uids: string[]): void {
-    for (const uid of uids) {
-      const entry = this.#pendingTasks.get(uid);
+  onCompleted(ids: number[]): void {
+    for (const id of ids) {
+      const entry = this.#pendingTasks.get(id);
       if (entry) this.complete(entry.task);
     }
   }
 
-  onFailed(failures: [string, ErrorDescription][]): void {
-    for (const [uid, error] of failures) {
-      const entry = this.#pendingTasks.get(uid);
-      if (entry) this.complete(entry.task, error);
+  /** Workers know tasks by number: name the task, tessera and method here. */
+  onFailed(failures: [number, ErrorDescription][]): void {
+    for (const [id, error] of failures) {
+      const entry = this.#pendingTasks.get(id);
+      if (entry) this.complete(entry.task, { ...error, task: entry.task.uid, tessera: entry.tessera.uid, method: entry.task.method });
     }
   }
 
@@ -297,7 +309,7 @@ export class ActorClient implements TaskOwner {
   }
 
   isSent(task: TaskProxy<any>): boolean {
-    const entry = this.#pendingTasks.get(task.uid);
+    const entry = this.#pendingTasks.get(task.id);
     return entry !== undefined && entry.tessera.worker !== undefined && !entry.tessera.outbox.some((queued) => queued.task === task);
   }
 
@@ -305,19 +317,26 @@ export class ActorClient implements TaskOwner {
     const worker = task.runtime;
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
-    return this.link(worker).request<Uint8Array>("result", [task.uid, true]).then((bytes) => decodePlain(bytes));
+    return this.link(worker)
+      .request<Uint8Array>("result", [task.id, true])
+      .then(
+        (bytes) => decodePlain(bytes),
+        (error: Error) => {
+          throw error instanceof RemoteError ? new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method }) : error;
+        },
+      );
   }
 
   releaseTask(task: TaskProxy<any>): void {
     this.#collected.unregister(task);
     const worker = task.runtime;
-    if (worker) this.queueRelease(worker, "tasks", task.uid);
+    if (worker) this.queueRelease(worker, "tasks", task.id);
   }
 
-  queueRelease(worker: string, kind: "tasks" | "tesserae", uid: string): void {
+  queueRelease(worker: string, kind: "tasks" | "tesserae", id: number): void {
     let batch = this.#releases.get(worker);
     if (!batch) this.#releases.set(worker, (batch = { tesserae: [], tasks: [] }));
-    batch[kind].push(uid);
+    batch[kind].push(id);
     if (this.#releaseScheduled) return;
     this.#releaseScheduled = true;
     setTimeout(() => {

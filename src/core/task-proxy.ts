@@ -42,36 +42,54 @@ export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly
 const TASK_ID = Symbol("mosaic.task");
 
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
+  /** Wire id, unique per head. */
+  readonly id: number;
   readonly uid: string;
   readonly method: string;
   /** Uid of the tessera this task runs on. */
   readonly tessera: string;
-  readonly outputs: TaskOutputs<T>;
   /** Upstream tasks kept alive until this one completes, so their results are still there to fetch. */
   dependencies: TaskProxy<any>[] | undefined;
   #state: TaskState = "pending";
   #worker: () => string | undefined;
   #owner: TaskOwner;
-  #completion = Promise.withResolvers<void>();
+  /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
+  #completion: PromiseWithResolvers<void> | undefined;
   #result: Promise<T> | undefined;
   #error: Error | undefined;
   #released = false;
 
-  constructor(uid: string, tessera: string, method: string, worker: () => string | undefined, owner: TaskOwner) {
+  constructor(id: number, uid: string, tessera: string, method: string, worker: () => string | undefined, owner: TaskOwner) {
+    this.id = id;
     this.uid = uid;
     this.tessera = tessera;
     this.method = method;
     this.#worker = worker;
     this.#owner = owner;
-    this.#completion.promise.catch(() => {});
-    const outputs = new Proxy({} as Record<string | symbol, unknown>, {
+  }
+
+  get #completed(): Promise<void> {
+    if (!this.#completion) {
+      this.#completion = Promise.withResolvers<void>();
+      this.#completion.promise.catch(() => {});
+      if (this.#state === "done") this.#completion.resolve();
+      else if (this.#state === "failed") this.#completion.reject(this.#error);
+    }
+    return this.#completion.promise;
+  }
+
+  #outputs: TaskOutputs<T> | undefined;
+
+  /** `outputs.done` (ordering only) and `outputs[i]` (element i of the result), to pass as arguments. */
+  get outputs(): TaskOutputs<T> {
+    this.#outputs ??= new Proxy({} as Record<string | symbol, unknown>, {
       get: (cache, key) => {
         if (key === "done") return (cache.done ??= new DoneMarker(this));
         if (typeof key === "string" && /^\d+$/.test(key)) return (cache[key] ??= new TaskOutput(this, Number(key)));
         return undefined;
       },
-    });
-    this.outputs = outputs as unknown as TaskOutputs<T>;
+    }) as unknown as TaskOutputs<T>;
+    return this.#outputs;
   }
 
   get state(): TaskState {
@@ -90,11 +108,11 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Waits until the task has run; rejects with the remote error if it failed. Does not fetch the result. */
   then<A = void, B = never>(onDone?: ((value: void) => A | PromiseLike<A>) | null, onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.#completion.promise.then(onDone, onFailed);
+    return this.#completed.then(onDone, onFailed);
   }
 
   catch<B = never>(onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<void | B> {
-    return this.#completion.promise.catch(onFailed);
+    return this.#completed.catch(onFailed);
   }
 
   /**
@@ -107,7 +125,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
       this.#result =
         this.#state === "pending" && this.#owner.isSent(this)
           ? (this.#owner.fetchResult(this) as Promise<T>)
-          : this.#completion.promise.then(() => this.#owner.fetchResult(this) as Promise<T>);
+          : this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
       this.#result.catch(() => {});
     }
     return this.#result;
@@ -131,7 +149,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   toReference(): TaskReference {
     const worker = this.#worker();
     if (!worker) throw new DependencyError(`task ${this.uid} is not placed yet`);
-    return { task: this.uid, worker };
+    return { id: this.id, task: this.uid, worker };
   }
 
   /** Internal: called by the submitting layer. */
@@ -141,10 +159,10 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     if (outcome.error) {
       this.#state = "failed";
       this.#error = outcome.error instanceof Error ? outcome.error : new RemoteError(outcome.error);
-      this.#completion.reject(this.#error);
+      this.#completion?.reject(this.#error);
     } else {
       this.#state = "done";
-      this.#completion.resolve();
+      this.#completion?.resolve();
     }
   }
 

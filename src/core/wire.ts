@@ -10,8 +10,10 @@ import { InvalidArgumentError } from "../errors.ts";
 
 /** A reference to the result of a task, or to one element of it, or to its completion only. */
 export interface TaskReference {
-  /** Task uid. */
+  /** Task uid (for messages). */
   task: string;
+  /** Task id on the wire (unique per head). */
+  id: number;
   /** Worker that holds the result. */
   worker: string;
   /** Element index for `outputs[i]`, "done" for `outputs.done`, undefined for the whole result. */
@@ -42,10 +44,10 @@ export function registerReferenceClass(Class: new (...args: any[]) => ReferenceL
     write(instance: ReferenceLike) {
       const reference = instance.toReference();
       collecting?.push(reference);
-      return [reference.task, reference.worker, reference.index ?? null];
+      return [reference.id, reference.task, reference.worker, reference.index ?? null];
     },
-    read([task, worker, index]: [string, string, number | "done" | null]) {
-      const reference: TaskReference = { task, worker, index: index ?? undefined };
+    read([id, task, worker, index]: [number, string, string, number | "done" | null]) {
+      const reference: TaskReference = { id, task, worker, index: index ?? undefined };
       if (!resolving) return reference;
       return resolving(reference);
     },

@@ -30,8 +30,8 @@ export class HeadRuntime extends Runtime {
     this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
       this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
     this.commands.runtimeDied = ({ uid, reason }: { uid: string; reason: string }) => this.#onRuntimeDied(uid, reason);
-    this.commands.completed = (uids: string[]) => this.actors.onCompleted(uids);
-    this.commands.failed = (failures: [string, ErrorDescription][]) => this.actors.onFailed(failures);
+    this.commands.completed = (ids: number[]) => this.actors.onCompleted(ids);
+    this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
   }
 
   async start(): Promise<void> {

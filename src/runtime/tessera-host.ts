@@ -21,12 +21,16 @@ interface TaskRecord {
   waiters: { resolve: (bytes: Uint8Array) => void; reject: (error: Error) => void }[];
 }
 
-type Pending =
+type Pending = (
   | { kind: "create"; key: string; args: Uint8Array; refs: TaskReference[]; done: PromiseWithResolvers<null> }
-  | { kind: "call"; task: string; method: string; args: Uint8Array; refs: TaskReference[]; owner: Connection };
+  | { kind: "call"; task: number; method: string; args: Uint8Array; refs: TaskReference[]; owner: Connection }
+) & {
+  /** Started when the call arrives, so that the fetches of queued calls overlap. */
+  deps?: Promise<Record<number, Uint8Array>>;
+};
 
 interface HostedTessera {
-  uid: string;
+  id: number;
   thread: TesseraThread;
   /** Calls waiting for their dependencies; later calls wait behind them to keep call order. */
   backlog: Pending[];
@@ -81,10 +85,10 @@ export class TesseraHost {
   readonly uid: string;
   #maxThreads: number;
   #threads: TesseraThread[] = [];
-  #tesserae = new Map<string, HostedTessera>();
-  #tasks = new Map<string, TaskRecord>();
-  #taskOwners = new Map<string, Connection>();
-  #reports = new Map<Connection, { done: string[]; failed: [string, ErrorDescription][] }>();
+  #tesserae = new Map<number, HostedTessera>();
+  #tasks = new Map<number, TaskRecord>();
+  #taskOwners = new Map<number, Connection>();
+  #reports = new Map<Connection, { done: number[]; failed: [number, ErrorDescription][] }>();
 
   constructor(runtime: Runtime, maxThreads: number) {
     this.runtime = runtime;
@@ -105,29 +109,33 @@ export class TesseraHost {
     return best;
   }
 
-  create([uid, key, args, refs]: [string, string, Uint8Array, TaskReference[]]): Promise<null> {
-    if (this.#tesserae.has(uid)) return Promise.reject(new RuntimeStateError(`tessera ${uid} exists already on ${this.uid}`));
+  create([id, key, args, refs]: [number, string, Uint8Array, TaskReference[]]): Promise<null> {
+    if (this.#tesserae.has(id)) return Promise.reject(new RuntimeStateError(`tessera #${id} exists already on ${this.uid}`));
     const thread = this.#pickThread();
     thread.tesserae++;
     const done = Promise.withResolvers<null>();
-    const hosted: HostedTessera = { uid, thread, backlog: [], resolving: false, created: done };
-    this.#tesserae.set(uid, hosted);
+    const hosted: HostedTessera = { id, thread, backlog: [], resolving: false, created: done };
+    this.#tesserae.set(id, hosted);
     this.#enqueue(hosted, { kind: "create", key, args, refs, done });
     return done.promise;
   }
 
-  call([tessera, task, method, args, refs]: [string, string, string, Uint8Array, TaskReference[]], owner: Connection): void {
+  call([tessera, task, method, args, refs]: [number, number, string, Uint8Array, TaskReference[]], owner: Connection): void {
     this.#tasks.set(task, this.#tasks.get(task) ?? { state: "pending", released: false, waiters: [] });
     this.#taskOwners.set(task, owner);
     const hosted = this.#tesserae.get(tessera);
     if (!hosted) {
-      return this.#finishTask(task, undefined, describeError(new RuntimeStateError(`no tessera ${tessera} on ${this.uid} (released?)`), this.uid));
+      return this.#finishTask(task, undefined, describeError(new RuntimeStateError(`the tessera is not on ${this.uid} (released?)`), this.uid));
     }
     this.#enqueue(hosted, { kind: "call", task, method, args, refs, owner });
   }
 
   #enqueue(hosted: HostedTessera, pending: Pending): void {
     if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, {});
+    if (pending.refs.length > 0) {
+      pending.deps = this.#resolveReferences(pending.refs);
+      pending.deps.catch(() => {});
+    }
     hosted.backlog.push(pending);
     if (!hosted.resolving) void this.#drain(hosted);
   }
@@ -138,33 +146,33 @@ export class TesseraHost {
     while (hosted.backlog.length > 0) {
       const pending = hosted.backlog[0]!;
       try {
-        const deps = await this.#resolveReferences(pending.refs);
+        const deps = pending.deps ? await pending.deps : {};
         hosted.backlog.shift();
         this.#dispatch(hosted, pending, deps);
       } catch (error) {
         hosted.backlog.shift();
         const failure = error as Error;
         if (pending.kind === "create") pending.done.reject(failure);
-        else this.#finishTask(pending.task, undefined, { ...describeError(failure, this.uid), tessera: hosted.uid, method: pending.method, task: pending.task });
+        else this.#finishTask(pending.task, undefined, describeError(failure, this.uid));
       }
     }
     hosted.resolving = false;
   }
 
-  async #resolveReferences(refs: TaskReference[]): Promise<Record<string, Uint8Array>> {
-    const deps: Record<string, Uint8Array> = {};
-    const wanted = new Map<string, TaskReference & { data: boolean }>();
+  async #resolveReferences(refs: TaskReference[]): Promise<Record<number, Uint8Array>> {
+    const deps: Record<number, Uint8Array> = {};
+    const wanted = new Map<number, TaskReference & { data: boolean }>();
     for (const ref of refs) {
-      const entry = wanted.get(ref.task);
+      const entry = wanted.get(ref.id);
       const data = ref.index !== "done";
       if (entry) entry.data ||= data;
-      else wanted.set(ref.task, { ...ref, data });
+      else wanted.set(ref.id, { ...ref, data });
     }
     await Promise.all(
       [...wanted.values()].map(async (ref) => {
         try {
-          const bytes = ref.worker === this.uid ? await this.result([ref.task, ref.data]) : await this.runtime.request<Uint8Array>(ref.worker, "result", [ref.task, ref.data]);
-          if (ref.data) deps[ref.task] = bytes;
+          const bytes = ref.worker === this.uid ? await this.result([ref.id, ref.data]) : await this.runtime.request<Uint8Array>(ref.worker, "result", [ref.id, ref.data]);
+          if (ref.data) deps[ref.id] = bytes;
         } catch (error) {
           throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
         }
@@ -173,9 +181,9 @@ export class TesseraHost {
     return deps;
   }
 
-  #dispatch(hosted: HostedTessera, pending: Pending, deps: Record<string, Uint8Array>): void {
-    if (pending.kind === "create") hosted.thread.post({ op: "create", tessera: hosted.uid, key: pending.key, args: pending.args, deps });
-    else hosted.thread.post({ op: "call", tessera: hosted.uid, task: pending.task, method: pending.method, args: pending.args, deps });
+  #dispatch(hosted: HostedTessera, pending: Pending, deps: Record<number, Uint8Array>): void {
+    if (pending.kind === "create") hosted.thread.post({ op: "create", tessera: hosted.id, key: pending.key, args: pending.args, deps });
+    else hosted.thread.post({ op: "call", tessera: hosted.id, task: pending.task, method: pending.method, args: pending.args, deps });
   }
 
   onReport(report: ThreadReport): void {
@@ -201,7 +209,7 @@ export class TesseraHost {
     }
   }
 
-  #finishTask(uid: string, result: Uint8Array | undefined, error: ErrorDescription | undefined): void {
+  #finishTask(uid: number, result: Uint8Array | undefined, error: ErrorDescription | undefined): void {
     const record = this.#tasks.get(uid);
     if (!record) return;
     record.state = error ? "failed" : "done";
@@ -219,7 +227,7 @@ export class TesseraHost {
   }
 
   /** Completions go back to each caller in one command per tick. */
-  #report(owner: Connection, uid: string, error: ErrorDescription | undefined): void {
+  #report(owner: Connection, uid: number, error: ErrorDescription | undefined): void {
     let batch = this.#reports.get(owner);
     if (!batch) {
       this.#reports.set(owner, (batch = { done: [], failed: [] }));
@@ -238,7 +246,7 @@ export class TesseraHost {
   }
 
   /** The encoded result of a task (an empty value when `data` is false), once it is done. */
-  result([uid, data]: [string, boolean]): Promise<Uint8Array> {
+  result([uid, data]: [number, boolean]): Promise<Uint8Array> {
     let record = this.#tasks.get(uid);
     // A dependent may ask before the call itself has reached us: wait for it.
     if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false, waiters: [] }));
@@ -249,7 +257,7 @@ export class TesseraHost {
     return promise;
   }
 
-  release([tesserae, tasks]: [string[], string[]]): void {
+  release([tesserae, tasks]: [number[], number[]]): void {
     for (const uid of tasks) {
       const record = this.#tasks.get(uid);
       if (!record) continue;

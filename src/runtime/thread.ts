@@ -14,17 +14,17 @@ import { decodePlain, decodeWithReferences, DONE, encodePlain, type TaskReferenc
 
 /** Main thread → tessera thread. */
 export type ThreadOp =
-  | { op: "create"; tessera: string; key: string; args: Uint8Array; deps: Record<string, Uint8Array> }
-  | { op: "call"; tessera: string; task: string; method: string; args: Uint8Array; deps: Record<string, Uint8Array> }
-  | { op: "release"; tessera: string };
+  | { op: "create"; tessera: number; key: string; args: Uint8Array; deps: Record<number, Uint8Array> }
+  | { op: "call"; tessera: number; task: number; method: string; args: Uint8Array; deps: Record<number, Uint8Array> }
+  | { op: "release"; tessera: number };
 
 /** Tessera thread → main thread. */
 export type ThreadReport =
   | { op: "ready" }
-  | { op: "created"; tessera: string }
-  | { op: "createFailed"; tessera: string; error: ErrorDescription }
-  | { op: "done"; task: string; result: Uint8Array }
-  | { op: "failed"; task: string; error: ErrorDescription }
+  | { op: "created"; tessera: number }
+  | { op: "createFailed"; tessera: number; error: ErrorDescription }
+  | { op: "done"; task: number; result: Uint8Array }
+  | { op: "failed"; task: number; error: ErrorDescription }
   | { op: "log"; stream: "stdout" | "stderr"; text: string };
 
 interface ResidentTessera {
@@ -37,7 +37,7 @@ interface ResidentTessera {
 
 let started = false;
 const workerUid: string = (workerData as { uid?: string } | undefined)?.uid ?? "worker";
-const tesserae = new Map<string, ResidentTessera>();
+const tesserae = new Map<number, ResidentTessera>();
 let outbox: ThreadReport[] = [];
 
 function report(message: ThreadReport): void {
@@ -52,12 +52,12 @@ function flushReports(): void {
   parentPort!.postMessage(batch);
 }
 
-function decodeArgs(bytes: Uint8Array, deps: Record<string, Uint8Array>): unknown[] {
-  const values = new Map<string, unknown>();
+function decodeArgs(bytes: Uint8Array, deps: Record<number, Uint8Array>): unknown[] {
+  const values = new Map<number, unknown>();
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") return DONE;
-    if (!values.has(reference.task)) values.set(reference.task, decodePlain(deps[reference.task]!));
-    const value = values.get(reference.task);
+    if (!values.has(reference.id)) values.set(reference.id, decodePlain(deps[reference.id]!));
+    const value = values.get(reference.id);
     return reference.index === undefined ? value : (value as unknown[])[reference.index];
   };
   const args = decodeWithReferences(bytes, resolve) as unknown[];
@@ -79,13 +79,13 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         resident.instance = new Class(...decodeArgs(op.args, op.deps));
         report({ op: "created", tessera: op.tessera });
       } catch (error) {
-        resident.error = { ...describeError(error, workerUid), tessera: op.tessera };
+        resident.error = describeError(error, workerUid);
         report({ op: "createFailed", tessera: op.tessera, error: resident.error });
       }
       continue;
     }
     try {
-      if (resident.error) throw new Error(`tessera ${op.tessera} could not be created: ${resident.error.message}`);
+      if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
       const method = resident.instance?.[op.method];
       if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${op.method}"`);
       let result = method.apply(resident.instance, decodeArgs(op.args, op.deps));
@@ -93,7 +93,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
       report({ op: "done", task: op.task, result: encodePlain(result) });
     } catch (error) {
-      report({ op: "failed", task: op.task, error: { ...describeError(error, workerUid), tessera: op.tessera, method: op.method, task: op.task } });
+      report({ op: "failed", task: op.task, error: describeError(error, workerUid) });
     }
   }
   resident.running = false;
