@@ -5,6 +5,7 @@
  */
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
 import packageJson from "../../package.json" with { type: "json" };
+import { splitAtScript } from "./_flags.ts";
 import { pingCommand } from "./ping-command.ts";
 import { roleCommand } from "./role-command.ts";
 import { runCommand as runSubcommand } from "./run-command.ts";
@@ -23,8 +24,7 @@ const argv = process.argv.slice(2);
 const isRole = argv.some((arg) => arg === "--role" || arg.startsWith("--role="));
 const command = (isRole ? roleCommand : root) as CommandDef;
 // Help and version belong to mosaic only before a script name: `mosaic run s.ts --help` is the script's.
-const scriptAt = argv[0] === "run" ? argv.findIndex((arg, i) => i > 0 && !arg.startsWith("-")) : -1;
-const ownArgs = scriptAt > 0 ? argv.slice(0, scriptAt) : argv;
+const ownArgs = argv[0] === "run" ? ["run", ...splitAtScript(argv.slice(1)).flags] : argv;
 
 try {
   if (ownArgs.includes("--help") || ownArgs.includes("-h") || argv.length === 0) {

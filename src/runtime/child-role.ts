@@ -74,9 +74,9 @@ export abstract class ChildRole extends Runtime {
       } catch {}
       void this.exit("parent process closed its pipe");
     })();
-    const timer = setInterval(() => {
+    // Checked on each heartbeat: no timer of its own (idle wake-ups cost CPU).
+    this.onBeat = () => {
       if (process.ppid !== parentPid) void this.exit("parent process is gone");
-    }, 1000);
-    timer.unref();
+    };
   }
 }

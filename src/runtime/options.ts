@@ -24,9 +24,9 @@ export interface InitOptions {
   port?: number;
   /** error, warning, info, perf or debug. Default info. */
   logLevel?: LogLevel;
-  /** Milliseconds between heartbeats on an idle connection. Default 1000. */
+  /** Milliseconds between heartbeats on an idle connection. Default 2000. */
   heartbeatInterval?: number;
-  /** Milliseconds of silence after which a peer is declared dead. Default 3000. */
+  /** Milliseconds of silence after which a peer is declared dead. Default 6000. */
   heartbeatTimeout?: number;
   /** Milliseconds allowed for the whole runtime to come up. Default 30000. */
   startTimeout?: number;
@@ -44,7 +44,9 @@ function positiveInteger(name: string, value: unknown, fallback: number, min = 1
   return value;
 }
 
-export function resolveOptions(options: InitOptions = {}): ResolvedOptions {
+export function resolveOptions(options: InitOptions | null = {}): ResolvedOptions {
+  options ??= {};
+  if (typeof options !== "object") throw new InvalidArgumentError(`options must be an object, got ${typeof options}`);
   const known = new Set([
     "numNodes", "numWorkers", "numThreads", "address", "port", "logLevel",
     "heartbeatInterval", "heartbeatTimeout", "startTimeout", "memoryFraction",
@@ -54,15 +56,25 @@ export function resolveOptions(options: InitOptions = {}): ResolvedOptions {
   }
   const fraction = options.memoryFraction ?? 0.9;
   if (!(fraction > 0 && fraction <= 1)) throw new InvalidArgumentError(`option memoryFraction must be in (0, 1], got ${fraction}`);
+  if (options.address !== undefined && (typeof options.address !== "string" || options.address.trim() === "")) {
+    throw new InvalidArgumentError(`option address must be a host name or IP address, got ${JSON.stringify(options.address)}`);
+  }
+  const port = positiveInteger("port", options.port, 0, 0);
+  if (port > 65535) throw new InvalidArgumentError(`option port must be at most 65535, got ${port}`);
+  const heartbeatInterval = positiveInteger("heartbeatInterval", options.heartbeatInterval, 2000);
+  const heartbeatTimeout = positiveInteger("heartbeatTimeout", options.heartbeatTimeout, Math.max(6000, 3 * heartbeatInterval));
+  if (heartbeatTimeout <= heartbeatInterval) {
+    throw new InvalidArgumentError(`option heartbeatTimeout (${heartbeatTimeout} ms) must be longer than heartbeatInterval (${heartbeatInterval} ms)`);
+  }
   return {
     numNodes: positiveInteger("numNodes", options.numNodes, 1),
     numWorkers: positiveInteger("numWorkers", options.numWorkers, Math.max(1, availableParallelism())),
     numThreads: positiveInteger("numThreads", options.numThreads, 2),
     address: options.address ?? "127.0.0.1",
-    port: positiveInteger("port", options.port, 0, 0),
+    port,
     logLevel: parseLogLevel(options.logLevel),
-    heartbeatInterval: positiveInteger("heartbeatInterval", options.heartbeatInterval, 1000),
-    heartbeatTimeout: positiveInteger("heartbeatTimeout", options.heartbeatTimeout, 3000),
+    heartbeatInterval,
+    heartbeatTimeout,
     startTimeout: positiveInteger("startTimeout", options.startTimeout, 30000),
     memoryFraction: fraction,
   };
@@ -111,8 +123,8 @@ export const roleArgsDefinition = {
   "num-workers": { type: "string", description: "Workers per node", default: "1" },
   "num-threads": { type: "string", description: "Threads per worker", default: "2" },
   "log-level": { type: "string", description: "error, warning, info, perf or debug", default: "info" },
-  "heartbeat-interval": { type: "string", default: "1000" },
-  "heartbeat-timeout": { type: "string", default: "3000" },
+  "heartbeat-interval": { type: "string", default: "2000" },
+  "heartbeat-timeout": { type: "string", default: "6000" },
   "start-timeout": { type: "string", default: "30000" },
   "memory-fraction": { type: "string", default: "0.9" },
   script: { type: "string", description: "Program whose tessera classes this runtime loads" },
@@ -153,8 +165,8 @@ export function roleConfigFromFlags(flags: Record<string, string | boolean | und
       numWorkers: integerFlag("num-workers", text("num-workers") ?? "1", 1),
       numThreads: integerFlag("num-threads", text("num-threads") ?? "2", 1),
       logLevel: parseLogLevel(text("log-level")),
-      heartbeatInterval: integerFlag("heartbeat-interval", text("heartbeat-interval") ?? "1000", 1),
-      heartbeatTimeout: integerFlag("heartbeat-timeout", text("heartbeat-timeout") ?? "3000", 1),
+      heartbeatInterval: integerFlag("heartbeat-interval", text("heartbeat-interval") ?? "2000", 1),
+      heartbeatTimeout: integerFlag("heartbeat-timeout", text("heartbeat-timeout") ?? "6000", 1),
       startTimeout: integerFlag("start-timeout", text("start-timeout") ?? "30000", 1),
       memoryFraction: Number(text("memory-fraction") ?? "0.9"),
     }),

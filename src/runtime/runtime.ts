@@ -179,7 +179,11 @@ export abstract class Runtime implements ConnectionHandler {
     this.logger.error(`${child.describeExit()}`);
   }
 
+  /** Extra work done on each heartbeat tick (children check their parent's pid). */
+  protected onBeat: (() => void) | undefined;
+
   #beat(): void {
+    this.onBeat?.();
     const now = performance.now();
     for (const connection of new Set([...this.connections.values(), ...(this.server?.connections ?? [])])) {
       if (!connection.isAuthenticated) continue;

@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TreeInfo } from "../fixtures/_tree.ts";
+import {
+  expectTreeGone,
+  FIXTURES,
+  listeningLines,
+  MOSAIC_MAIN,
+  REPO_ROOT,
+  SpawnedProcess,
+  spawnMosaic,
+} from "../_helpers/processes.ts";
+
+const packageJson = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+const RUN_FIXTURE = "test/fixtures/run-fixture.ts";
+
+interface RunResult {
+  args: string[];
+  uids: string[];
+  tree: TreeInfo;
+}
+
+/** The `result <json>` line that run-fixture prints. */
+async function runResult(program: SpawnedProcess): Promise<RunResult> {
+  const line = await program.waitForLine(/^result \{/);
+  return JSON.parse(line.slice("result ".length)) as RunResult;
+}
+
+describe("mosaic run", () => {
+  test("runs the script on a runtime with the given workers, passes it its arguments and exits with its exit code", async () => {
+    // Flags after the script are the script's own, even ones mosaic does not know.
+    await using cli = spawnMosaic(["run", "-w", "2", RUN_FIXTURE, "a", "b", "--exit", "3"]);
+    const result = await runResult(cli);
+    expect(await cli.waitForExit()).toEqual({ code: 3, signal: null });
+    expect(result.args).toEqual(["a", "b", "--exit", "3"]);
+    // The fixture asks mosaic.run for one worker; it attached to the CLI's runtime of two.
+    expect(result.uids.toSorted()).toEqual(["worker:0:0", "worker:0:1"]);
+    expect(result.tree.pids).toHaveLength(4);
+    await expectTreeGone(result.tree, { within: 0 });
+  });
+
+  test("reports a script that throws, stops the runtime and exits with code 1", async () => {
+    await using cli = spawnMosaic(["run", "-w", "1", RUN_FIXTURE, "--throw"]);
+    const result = await runResult(cli);
+    expect(await cli.waitForExit()).toEqual({ code: 1, signal: null });
+    expect(cli.lines.stderr.join("\n")).toContain("main failed on purpose");
+    await expectTreeGone(result.tree, { within: 0 });
+  });
+
+  test("a script that calls process.exit ends with that code and its runtime follows within a few seconds", async () => {
+    await using cli = spawnMosaic(["run", "-w", "2", RUN_FIXTURE, "--process-exit", "4"]);
+    const result = await runResult(cli);
+    expect(await cli.waitForExit()).toEqual({ code: 4, signal: null });
+    // No stop ran: the children notice that their parent is gone.
+    await expectTreeGone(result.tree, { within: 5000 });
+  });
+
+  test.each([
+    [["run", "--bogus", RUN_FIXTURE], "--bogus"],
+    [["run", "-w", "1", "-x", RUN_FIXTURE], "-x"],
+    [["ping", "--nworkerz", "2"], "--nworkerz"],
+  ])("%p: an unknown flag exits with code 2 and a message naming it", async (args, flag) => {
+    await using cli = spawnMosaic(args);
+    expect(await cli.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(cli.lines.stderr).toContain(`mosaic: unknown flag ${flag}: see --help`);
+    expect(cli.lines.stdout).toEqual([]);
+  });
+
+  test.each([
+    [["run", "-w", "x", RUN_FIXTURE], /^mosaic: --nworkers must be an integer >= 1, got "x"$/],
+    [["run", "-n", "0", RUN_FIXTURE], /^mosaic: --nnodes must be an integer >= 1, got "0"$/],
+    [["run", "--log-level", "loud", RUN_FIXTURE], /^mosaic: unknown log level "loud"/],
+    [["ping", "-w", "x"], /^mosaic: --nworkers must be an integer >= 1, got "x"$/],
+    [["run"], /^mosaic: mosaic run needs a script/],
+  ])("%p: a bad value exits with code 2 and says what is wrong", async (args, message) => {
+    await using cli = spawnMosaic(args);
+    expect(await cli.waitForExit()).toEqual({ code: 2, signal: null });
+    expect(cli.lines.stderr.filter((line) => message.test(line))).toHaveLength(1);
+    // Nothing was started.
+    expect(listeningLines(cli.lines.stdout)).toEqual([]);
+  });
+
+  test("--version prints the package version", async () => {
+    await using cli = spawnMosaic(["--version"]);
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(cli.lines.stdout.filter((line) => line !== "")).toEqual([packageJson.version]);
+  });
+
+  test("--help describes the commands and exits with code 0", async () => {
+    await using cli = spawnMosaic(["--help"]);
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    const text = cli.lines.stdout.join("\n");
+    expect(text).toContain("mosaic");
+    expect(text).toMatch(/\brun\b/);
+    expect(text).toMatch(/\bping\b/);
+  });
+
+  test("run --help describes the run flags and exits with code 0", async () => {
+    await using cli = spawnMosaic(["run", "--help"]);
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(cli.lines.stdout.join("\n")).toContain("--nworkers");
+  });
+
+  // Bug: src/cli/main.ts takes the first argument after `run` that does not start
+  // with "-" for the script, so the value "2" hides the --help that follows it.
+  test("run --help after a flag with a value still describes the run flags and exits with code 0", async () => {
+    await using cli = spawnMosaic(["run", "-w", "2", "--help"]);
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(cli.lines.stdout.join("\n")).toContain("--nworkers");
+  });
+});
+
+describe("compiled binaries", () => {
+  // Built once, outside the repository, so that nothing can come from node_modules.
+  let dir = "";
+  let mosaicBinary = "";
+  let programBinary = "";
+
+  async function build(args: string[]): Promise<void> {
+    await using build = new SpawnedProcess([process.execPath, "build", "--compile", ...args]);
+    const status = await build.waitForExit(120_000);
+    if (status.code !== 0) throw new Error(`bun build failed\n${build.describe()}`);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mosaic-cli-test-"));
+    mosaicBinary = join(dir, "mosaic");
+    programBinary = join(dir, "program");
+    await Promise.all([
+      // The flags of `bun run build` (package.json), into the temporary directory.
+      build(["--minify-whitespace", "--minify-syntax", MOSAIC_MAIN, "--outfile", mosaicBinary]),
+      build([join(FIXTURES, "run-fixture.ts"), "--outfile", programBinary]),
+    ]);
+  });
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the mosaic binary runs `ping -w 2` as every role and leaves no process behind", async () => {
+    await using cli = new SpawnedProcess([mosaicBinary, "ping", "-w", "2"], { cwd: dir });
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    const runtimes = listeningLines(cli.lines.stdout);
+    expect(runtimes.map((r) => r.uid).toSorted()).toEqual(["head", "monitor", "node:0", "worker:0:0", "worker:0:1"]);
+    const pings = cli.lines.stdout.filter((line) => /^HEAD\s+ping worker:0:[01]: \d+ us$/.test(line));
+    expect(pings).toHaveLength(2);
+    await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: runtimes.map((r) => r.port) }, { within: 0 });
+  });
+
+  test("a user program compiled with bun build --compile runs every role from a directory without node_modules", async () => {
+    await using program = new SpawnedProcess([programBinary, "x", "--exit", "5"], { cwd: dir });
+    const result = await runResult(program);
+    expect(await program.waitForExit()).toEqual({ code: 5, signal: null });
+    expect(result).toMatchObject({ args: ["x", "--exit", "5"], uids: ["worker:0:0"] });
+    expect(result.tree.pids).toHaveLength(3);
+    await expectTreeGone(result.tree, { within: 0 });
+  });
+});

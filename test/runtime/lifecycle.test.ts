@@ -1,0 +1,204 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import * as mosaic from "../../src/index.ts";
+import { InvalidArgumentError, RuntimeStateError } from "../../src/index.ts";
+import { describeTree } from "../fixtures/_tree.ts";
+import {
+  childrenOf,
+  expectTreeGone,
+  listeningPorts,
+  pingThroughHead,
+  readyTree,
+  spawnFixture,
+} from "../_helpers/processes.ts";
+
+// In this file the test process itself is the head for the API tests; its
+// children run the mosaic CLI entry with --role (see runtime/launch.ts).
+const options: mosaic.InitOptions = { numNodes: 1, numWorkers: 2, logLevel: "warning" };
+
+afterEach(async () => {
+  // A failed test must not leave its runtime to the next one.
+  await mosaic.stop();
+});
+
+describe("life cycle in the calling process", () => {
+  test("init starts a monitor, one node and two workers, and stop leaves no process or port behind", async () => {
+    const signalListeners = () => [process.listenerCount("SIGINT"), process.listenerCount("SIGTERM")];
+    const listenersBefore = signalListeners();
+    const runtime = await mosaic.init(options);
+    const tree = describeTree(runtime);
+    expect(tree.runtimes.map((r) => r.uid).toSorted()).toEqual(["head", "monitor", "node:0", "worker:0:0", "worker:0:1"]);
+    expect(runtime.pids).toHaveLength(4);
+    expect(new Set(runtime.pids).size).toBe(4);
+    expect(childrenOf(process.pid)).toContain(runtime.pids[0]!);
+    const listening = listeningPorts();
+    expect(tree.ports.filter((port) => !listening.has(port))).toEqual([]);
+
+    // Two stops at once both resolve when the tree is down.
+    await Promise.all([mosaic.stop(), mosaic.stop()]);
+
+    expect(runtime.state).toBe("stopped");
+    // stop() resolves only once every process has exited: nothing to wait for.
+    await expectTreeGone(tree, { within: 0 });
+    expect(() => mosaic.runtime()).toThrow(RuntimeStateError);
+    expect(signalListeners()).toEqual(listenersBefore);
+  });
+
+  test("every runtime of the tree answers a ping with its uid and reports its status", async () => {
+    const runtime = await mosaic.init(options);
+    const proxies = [runtime.monitor!, ...runtime.nodes, ...runtime.workers];
+    expect(proxies.map((proxy) => proxy.uid).toSorted()).toEqual(["monitor", "node:0", "worker:0:0", "worker:0:1"]);
+    expect(await Promise.all(proxies.map((proxy) => proxy.ping(10_000)))).toEqual(proxies.map((proxy) => proxy.uid));
+    const statuses = await Promise.all(runtime.workers.map((worker) => worker.status(10_000)));
+    expect(statuses.map(({ uid, pid }) => ({ uid, pid }))).toEqual(runtime.workers.map(({ uid, pid }) => ({ uid, pid })));
+    for (const status of statuses) expect(status.memoryLimit).toBeGreaterThan(0);
+    await mosaic.stop();
+  });
+
+  test("nodes and workers are listed in index order, whatever order they connected in", async () => {
+    // Documented in api/lifecycle.ts: runtime.workers.map((w) => w.uid) is ["worker:0:0", "worker:0:1"].
+    const runtime = await mosaic.init({ ...options, numNodes: 2 });
+    expect(runtime.nodes.map((node) => node.uid)).toEqual(["node:0", "node:1"]);
+    expect(runtime.workers.map((worker) => worker.uid)).toEqual(["worker:0:0", "worker:0:1", "worker:1:0", "worker:1:1"]);
+    expect(runtime.pids).toHaveLength(7);
+    await mosaic.stop();
+    await expectTreeGone(describeTree(runtime), { within: 0 });
+  });
+
+  test("stop called while init is still starting resolves once everything that started has exited", async () => {
+    const starting = mosaic.init(options);
+    await mosaic.stop();
+    const runtime = await starting;
+    expect(runtime.state).toBe("stopped");
+    await expectTreeGone(describeTree(runtime), { within: 0 });
+    expect(() => mosaic.runtime()).toThrow(RuntimeStateError);
+  });
+
+  test("run stops the runtime also when main throws, and rethrows the error", async () => {
+    const failure = new Error("main failed");
+    let tree: ReturnType<typeof describeTree> | undefined;
+    const running = mosaic.run((runtime) => {
+      tree = describeTree(runtime);
+      throw failure;
+    }, options);
+    await expect(running).rejects.toBe(failure);
+    expect(tree!.pids).toHaveLength(4);
+    await expectTreeGone(tree!, { within: 0 });
+    expect(() => mosaic.runtime()).toThrow(RuntimeStateError);
+  });
+
+  test("init called twice, also concurrently, returns the same runtime; after stop, init starts a new one", async () => {
+    const [first, second] = await Promise.all([mosaic.init(options), mosaic.init(options)]);
+    expect(second).toBe(first);
+    expect(await mosaic.init()).toBe(first);
+    expect(mosaic.runtime()).toBe(first);
+    expect(first.pids).toHaveLength(4);
+    await mosaic.stop();
+    await expectTreeGone(describeTree(first), { within: 0 });
+
+    const again = await mosaic.init(options);
+    expect(again).not.toBe(first);
+    expect((await Promise.all(again.workers.map((worker) => worker.ping(10_000)))).toSorted()).toEqual(["worker:0:0", "worker:0:1"]);
+    await mosaic.stop();
+    await expectTreeGone(describeTree(again), { within: 0 });
+  });
+
+  test("invalid options are rejected with InvalidArgumentError and start nothing", async () => {
+    const children = childrenOf(process.pid);
+    const invalid: unknown[] = [
+      { numWorkers: 0 },
+      { numNodes: 1.5 },
+      { port: -1 },
+      { logLevel: "loud" },
+      { memoryFraction: 2 },
+      { numWorkres: 2 },
+    ];
+    for (const bad of invalid) {
+      await expect(mosaic.init(bad as mosaic.InitOptions)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(mosaic.run("main" as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(mosaic.interactive("maybe" as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => mosaic.runtime()).toThrow(RuntimeStateError);
+    expect(childrenOf(process.pid)).toEqual(children);
+  });
+
+  // Bug: src/runtime/options.ts resolveOptions() checks neither the port range, nor
+  // the address, nor that the heartbeat timeout exceeds the interval (with
+  // heartbeatTimeout <= heartbeatInterval every idle link is cut at the first beat
+  // and the tree falls apart a second after start).
+  test("options that cannot work are rejected with InvalidArgumentError too", async () => {
+    const children = childrenOf(process.pid);
+    const invalid: unknown[] = [
+      { port: 70_000 },
+      { address: 42 },
+      { address: "" },
+      { heartbeatInterval: 1000, heartbeatTimeout: 10 },
+    ];
+    for (const bad of invalid) {
+      await expect(mosaic.init(bad as mosaic.InitOptions)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(childrenOf(process.pid)).toEqual(children);
+  });
+});
+
+describe("life cycle of a head process", () => {
+  test("SIGKILL of the head takes the whole tree down within a few seconds, leaving no process and no port", async () => {
+    await using head = spawnFixture("head-fixture.ts");
+    const tree = await readyTree(head);
+    head.kill("SIGKILL");
+    expect(await head.waitForExit()).toEqual({ code: null, signal: "SIGKILL" });
+    await expectTreeGone(tree, { within: 5000 });
+  });
+
+  test.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const)("%s to the head stops the tree before the head exits with code %d", async (signal, code) => {
+    await using head = spawnFixture("head-fixture.ts");
+    const tree = await readyTree(head);
+    await head.waitForLine(/^pong 0 /);
+    head.kill(signal);
+    expect(await head.waitForExit()).toEqual({ code, signal: null });
+    // The head exits only after stop(): its children are gone already.
+    await expectTreeGone(tree, { within: 0 });
+    expect(head.lines.stderr.filter((line) => /died|killed|error/i.test(line))).toEqual([]);
+  });
+
+  test("a worker killed with SIGKILL is reported by the head at once and the other worker keeps answering", async () => {
+    // Heartbeats would notice only after a minute: the report must come from the process exit.
+    await using head = spawnFixture("head-fixture.ts", [], {
+      env: { FIXTURE_OPTIONS: JSON.stringify({ heartbeatInterval: 20_000, heartbeatTimeout: 60_000 }) },
+    });
+    const tree = await readyTree(head);
+    // Let the fixture's first ping finish: it must not meet the dead worker.
+    await head.waitForLine(/^pong 0 /);
+    const victim = tree.workers.find((worker) => worker.uid === "worker:0:1")!;
+    process.kill(victim.pid, "SIGKILL");
+
+    const report = await head.waitForLine(/^HEAD\s+runtime died: worker:0:1\b/, { stream: "stderr" });
+    expect(report).toContain(`(pid ${victim.pid}) was killed by SIGKILL`);
+    expect(await pingThroughHead(head)).toEqual(["worker:0:0"]);
+
+    head.closeStdin();
+    expect(await head.waitForExit()).toEqual({ code: 0, signal: null });
+    await expectTreeGone(tree, { within: 0 });
+  });
+
+  test("a node killed with SIGKILL takes its workers down with it and the head reports it", async () => {
+    await using head = spawnFixture("head-fixture.ts", [], {
+      env: { FIXTURE_OPTIONS: JSON.stringify({ heartbeatInterval: 20_000, heartbeatTimeout: 60_000 }) },
+    });
+    const tree = await readyTree(head);
+    await head.waitForLine(/^pong 0 /);
+    const node = tree.runtimes.find((runtime) => runtime.uid === "node:0")!;
+    process.kill(node.pid, "SIGKILL");
+
+    await head.waitForLine(/^HEAD\s+runtime died: node:0 \(pid \d+\) was killed by SIGKILL/, { stream: "stderr" });
+    // Workers notice that their parent is gone (their stdin pipe closes).
+    await expectTreeGone({ pids: [node.pid, ...tree.workers.map((w) => w.pid)], ports: [node.port, ...tree.workers.map((w) => w.port)] });
+    expect(await pingThroughHead(head)).toEqual([]);
+
+    head.closeStdin();
+    expect(await head.waitForExit()).toEqual({ code: 0, signal: null });
+    await expectTreeGone(tree, { within: 0 });
+  });
+});
