@@ -9,9 +9,10 @@ import type { Connection } from "../comms/connection.ts";
 import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { TaskReference } from "../core/wire.ts";
 import { THREAD_MARKER } from "./_state.ts";
+import { postBatch, unpackBatch } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
-import type { ThreadOp, ThreadReport } from "./thread.ts";
+import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport } from "./thread.ts";
 
 interface TaskRecord {
   state: "pending" | "done" | "failed";
@@ -26,7 +27,7 @@ type Pending = (
   | { kind: "call"; task: number; method: string; args: Uint8Array; refs: TaskReference[]; owner: Connection }
 ) & {
   /** Started when the call arrives, so that the fetches of queued calls overlap. */
-  deps?: Promise<Record<number, Uint8Array>>;
+  deps?: Promise<Dependencies>;
 };
 
 interface HostedTessera {
@@ -47,9 +48,9 @@ class TesseraThread {
 
   constructor(index: number, host: TesseraHost) {
     this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: `${host.uid}/thread:${index}` } });
-    this.worker.on("message", (reports: ThreadReport[]) => {
-      for (const report of reports) {
-        if (report.op === "ready") {
+    this.worker.on("message", (bytes: Uint8Array) => {
+      for (const report of unpackBatch<ThreadReport>(bytes)) {
+        if (report[0] === Report.Ready) {
           this.#ready = true;
           this.#flush();
         } else host.onReport(report);
@@ -72,7 +73,7 @@ class TesseraThread {
     if (this.#outbox.length === 0) return;
     const batch = this.#outbox;
     this.#outbox = [];
-    this.worker.postMessage(batch);
+    postBatch(this.worker, batch);
   }
 
   terminate(): Promise<number> {
@@ -131,7 +132,7 @@ export class TesseraHost {
   }
 
   #enqueue(hosted: HostedTessera, pending: Pending): void {
-    if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, {});
+    if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
     if (pending.refs.length > 0) {
       pending.deps = this.#resolveReferences(pending.refs);
       pending.deps.catch(() => {});
@@ -146,7 +147,7 @@ export class TesseraHost {
     while (hosted.backlog.length > 0) {
       const pending = hosted.backlog[0]!;
       try {
-        const deps = pending.deps ? await pending.deps : {};
+        const deps = pending.deps ? await pending.deps : null;
         hosted.backlog.shift();
         this.#dispatch(hosted, pending, deps);
       } catch (error) {
@@ -159,7 +160,7 @@ export class TesseraHost {
     hosted.resolving = false;
   }
 
-  async #resolveReferences(refs: TaskReference[]): Promise<Record<number, Uint8Array>> {
+  async #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
     const deps: Record<number, Uint8Array> = {};
     const wanted = new Map<number, TaskReference & { data: boolean }>();
     for (const ref of refs) {
@@ -181,29 +182,30 @@ export class TesseraHost {
     return deps;
   }
 
-  #dispatch(hosted: HostedTessera, pending: Pending, deps: Record<number, Uint8Array>): void {
-    if (pending.kind === "create") hosted.thread.post({ op: "create", tessera: hosted.id, key: pending.key, args: pending.args, deps });
-    else hosted.thread.post({ op: "call", tessera: hosted.id, task: pending.task, method: pending.method, args: pending.args, deps });
+  #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
+    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, pending.args, deps]);
+    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, pending.args, deps]);
   }
 
   onReport(report: ThreadReport): void {
-    switch (report.op) {
-      case "created":
-        this.#tesserae.get(report.tessera)?.created?.resolve(null);
+    switch (report[0]) {
+      case Report.Created:
+        this.#tesserae.get(report[1])?.created?.resolve(null);
         return;
-      case "createFailed":
-        this.#tesserae.get(report.tessera)?.created?.reject(new RemoteError(report.error));
+      case Report.CreateFailed:
+        this.#tesserae.get(report[1])?.created?.reject(new RemoteError(report[2]));
         return;
-      case "done":
-        return this.#finishTask(report.task, report.result, undefined);
-      case "failed":
-        return this.#finishTask(report.task, undefined, report.error);
-      case "log": {
-        const lines = report.text.split("\n");
+      case Report.Done:
+        return this.#finishTask(report[1], report[2], undefined);
+      case Report.Failed:
+        return this.#finishTask(report[1], undefined, report[2]);
+      case Report.Log: {
+        const [, stream, text] = report;
+        const lines = text.split("\n");
         // Straight to the head when it is connected: same connection, same order as completions.
         const head = this.runtime.connections.get("head");
-        if (head?.isOpen) head.command("log", [this.uid, report.stream, lines]);
-        else this.runtime.relayLines(this.uid, report.stream, lines);
+        if (head?.isOpen) head.command("log", [this.uid, stream, lines]);
+        else this.runtime.relayLines(this.uid, stream, lines);
         return;
       }
     }
@@ -269,7 +271,7 @@ export class TesseraHost {
       if (!hosted) continue;
       this.#tesserae.delete(uid);
       hosted.thread.tesserae--;
-      hosted.thread.post({ op: "release", tessera: uid });
+      hosted.thread.post([Op.Release, uid]);
     }
   }
 

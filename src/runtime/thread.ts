@@ -11,21 +11,27 @@ import { parentPort, workerData } from "node:worker_threads";
 import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
 import { findClass, classNameOf } from "../core/registry.ts";
 import { decodePlain, decodeWithReferences, DONE, encodePlain, type TaskReference } from "../core/wire.ts";
+import { postBatch, unpackBatch } from "./_thread-channel.ts";
 
-/** Main thread → tessera thread. */
+/** Dependency values by task id; null when the call has none (the common, fast case). */
+export type Dependencies = Record<number, Uint8Array> | null;
+
+/** Main thread → tessera thread, as tuples (cheaper to encode than objects). */
+export const Op = { Create: 0, Call: 1, Release: 2 } as const;
 export type ThreadOp =
-  | { op: "create"; tessera: number; key: string; args: Uint8Array; deps: Record<number, Uint8Array> }
-  | { op: "call"; tessera: number; task: number; method: string; args: Uint8Array; deps: Record<number, Uint8Array> }
-  | { op: "release"; tessera: number };
+  | [op: 0, tessera: number, key: string, args: Uint8Array, deps: Dependencies]
+  | [op: 1, tessera: number, task: number, method: string, args: Uint8Array, deps: Dependencies]
+  | [op: 2, tessera: number];
 
 /** Tessera thread → main thread. */
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5 } as const;
 export type ThreadReport =
-  | { op: "ready" }
-  | { op: "created"; tessera: number }
-  | { op: "createFailed"; tessera: number; error: ErrorDescription }
-  | { op: "done"; task: number; result: Uint8Array }
-  | { op: "failed"; task: number; error: ErrorDescription }
-  | { op: "log"; stream: "stdout" | "stderr"; text: string };
+  | [op: 0]
+  | [op: 1, tessera: number]
+  | [op: 2, tessera: number, error: ErrorDescription]
+  | [op: 3, task: number, result: Uint8Array]
+  | [op: 4, task: number, error: ErrorDescription]
+  | [op: 5, stream: "stdout" | "stderr", text: string];
 
 interface ResidentTessera {
   instance: Record<string, unknown> | undefined;
@@ -49,10 +55,11 @@ function flushReports(): void {
   if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
-  parentPort!.postMessage(batch);
+  postBatch(parentPort!, batch);
 }
 
-function decodeArgs(bytes: Uint8Array, deps: Record<number, Uint8Array>): unknown[] {
+function decodeArgs(bytes: Uint8Array, deps: Dependencies): unknown[] {
+  if (deps === null) return decodePlain(bytes) as unknown[];
   const values = new Map<number, unknown>();
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") return DONE;
@@ -69,31 +76,33 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
   resident.running = true;
   while (resident.queue.length > 0) {
     const op = resident.queue.shift()!;
-    if (op.op === "release") {
-      tesserae.delete(op.tessera);
+    if (op[0] === Op.Release) {
+      tesserae.delete(op[1]);
       continue;
     }
-    if (op.op === "create") {
+    if (op[0] === Op.Create) {
+      const [, tessera, key, args, deps] = op;
       try {
-        const Class = findClass(op.key) as new (...args: unknown[]) => Record<string, unknown>;
-        resident.instance = new Class(...decodeArgs(op.args, op.deps));
-        report({ op: "created", tessera: op.tessera });
+        const Class = findClass(key) as new (...args: unknown[]) => Record<string, unknown>;
+        resident.instance = new Class(...decodeArgs(args, deps));
+        report([Report.Created, tessera]);
       } catch (error) {
         resident.error = describeError(error, workerUid);
-        report({ op: "createFailed", tessera: op.tessera, error: resident.error });
+        report([Report.CreateFailed, tessera, resident.error]);
       }
       continue;
     }
+    const [, , task, name, args, deps] = op;
     try {
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
-      const method = resident.instance?.[op.method];
-      if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${op.method}"`);
-      let result = method.apply(resident.instance, decodeArgs(op.args, op.deps));
+      const method = resident.instance?.[name];
+      if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
+      let result = method.apply(resident.instance, decodeArgs(args, deps));
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
-      report({ op: "done", task: op.task, result: encodePlain(result) });
+      report([Report.Done, task, encodePlain(result)]);
     } catch (error) {
-      report({ op: "failed", task: op.task, error: describeError(error, workerUid) });
+      report([Report.Failed, task, describeError(error, workerUid)]);
     }
   }
   resident.running = false;
@@ -101,11 +110,11 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
 
 function onOps(ops: ThreadOp[]): void {
   for (const op of ops) {
-    let resident = tesserae.get(op.tessera);
+    let resident = tesserae.get(op[1]);
     if (!resident) {
-      if (op.op === "release") continue;
-      const className = op.op === "create" ? classNameOf(op.key) : "tessera";
-      tesserae.set(op.tessera, (resident = { instance: undefined, className, queue: [], running: false, error: undefined }));
+      if (op[0] === Op.Release) continue;
+      const className = op[0] === Op.Create ? classNameOf(op[2]) : "tessera";
+      tesserae.set(op[1], (resident = { instance: undefined, className, queue: [], running: false, error: undefined }));
     }
     resident.queue.push(op);
     if (!resident.running) void runQueue(resident);
@@ -119,7 +128,7 @@ function onOps(ops: ThreadOp[]): void {
 function captureConsole(): void {
   // Sent at once (with what is queued before it): a method that then blocks must not hold its lines back.
   const capture = (stream: "stdout" | "stderr") => (...args: unknown[]) => {
-    outbox.push({ op: "log", stream, text: format(...args) });
+    outbox.push([Report.Log, stream, format(...args)]);
     flushReports();
   };
   console.log = console.info = console.debug = capture("stdout");
@@ -131,8 +140,8 @@ export function startThread(): Promise<never> {
   if (!started) {
     started = true;
     captureConsole();
-    parentPort!.on("message", onOps);
-    report({ op: "ready" });
+    parentPort!.on("message", (bytes: Uint8Array) => onOps(unpackBatch<ThreadOp>(bytes)));
+    report([Report.Ready]);
   }
   return new Promise<never>(() => {});
 }
