@@ -18,7 +18,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { classNameOf } from "./registry.ts";
 import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
-import { decodePlain, encodeArguments, findUnsendable } from "./wire.ts";
+import { decodePlain, encodeArguments, encodeWithReferences, findUnsendable } from "./wire.ts";
 
 export interface PlacementOptions {
   /** Uid of the worker to create the tessera on, e.g. "worker:0:1". Default: the monitor picks. */
@@ -117,13 +117,12 @@ class TesseraHandle implements TesseraEngine {
   call(method: string, args: unknown[]): TaskProxy<any> {
     const unsendable = findUnsendable(args);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
-    const id = nextId++;
-    const task = new TaskProxy(id, `task-${this.className.toLowerCase()}-${method}-${uidSuffix(id)}`, this.uid, method, () => this.worker, this.client);
+    const task = new TaskProxy(nextId++, this.uid, method, this, this.client, uidSuffix);
     this.client.track(task, this);
-    const dependencies = args.flatMap((arg) =>
-      arg instanceof TaskProxy ? [arg] : arg instanceof TaskOutput || arg instanceof DoneMarker ? [arg.task] : [],
-    );
-    if (dependencies.length > 0) task.dependencies = dependencies;
+    for (const arg of args) {
+      const upstream = arg instanceof TaskProxy ? arg : arg instanceof TaskOutput || arg instanceof DoneMarker ? arg.task : undefined;
+      if (upstream) (task.dependencies ??= []).push(upstream);
+    }
     if (this.state === "failed" || this.state === "released") {
       this.client.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;
@@ -148,7 +147,8 @@ class TesseraHandle implements TesseraEngine {
       }
       this.outbox.shift();
       try {
-        const { bytes, references } = encodeArguments(args);
+        // Checked in call() already: encode without walking the arguments again.
+        const { bytes, references } = encodeWithReferences(args);
         this.client.link(this.worker).command("call", [this.id, task.id, task.method, bytes, references]);
       } catch (error) {
         this.client.complete(task, error as Error);
@@ -172,6 +172,8 @@ export class ActorClient implements TaskOwner {
   #tesserae = new Map<string, TesseraHandle>();
   #pendingTasks = new Map<number, { task: TaskProxy<any>; tessera: TesseraHandle }>();
   #toPlace: TesseraHandle[] = [];
+  /** Workers seen dying here (the monitor may hear of it later): never placed on again. */
+  #lostWorkers = new Set<string>();
   #releases = new Map<string, { tesserae: number[]; tasks: number[] }>();
   #releaseScheduled = false;
   #idleWaiters: (() => void)[] = [];
@@ -209,7 +211,7 @@ export class ActorClient implements TaskOwner {
   /** Asks the monitor where to put every tessera created in this tick, in one request. */
   #requestPlacement(): void {
     const batch = this.#toPlace.splice(0);
-    this.#runtime.request<string[]>("monitor", "place", batch.length).then(
+    this.#runtime.request<string[]>("monitor", "place", [batch.length, [...this.#lostWorkers]]).then(
       (workers) => batch.forEach((handle, i) => this.#place(handle, workers[i]!)),
       (error: Error) => batch.forEach((handle) => this.#fail(handle, error)),
     );
@@ -217,6 +219,9 @@ export class ActorClient implements TaskOwner {
 
   #place(handle: TesseraHandle, worker: string): void {
     if (handle.state === "released") return;
+    if (this.#lostWorkers.has(worker)) {
+      return this.#fail(handle, new WorkerDiedError(worker, `cannot create ${handle.className} on ${worker}: that worker died`));
+    }
     handle.worker = worker;
     let encoded: ReturnType<typeof encodeArguments>;
     try {
@@ -299,6 +304,7 @@ export class ActorClient implements TaskOwner {
   /** Everything that lived on a dead worker fails now, and so does every later call on it. */
   onWorkerLost(worker: string, reason: string): void {
     this.#links.delete(worker);
+    this.#lostWorkers.add(worker);
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;
     for (const handle of this.#tesserae.values()) {
       if (handle.worker !== worker || handle.state === "failed") continue;

@@ -3,7 +3,7 @@
  * holds its tessera. Awaiting it waits for completion only; the result stays
  * on the worker until `result()` fetches it.
  */
-import { DependencyError, RemoteError, type ErrorDescription } from "../errors.ts";
+import { DependencyError, InvalidArgumentError, RemoteError, type ErrorDescription } from "../errors.ts";
 import { registerReferenceClass, type ReferenceLike, type TaskReference } from "./wire.ts";
 
 export type TaskState = "pending" | "done" | "failed";
@@ -18,6 +18,8 @@ export interface TaskOwner {
 
 /** Stands for element `index` of a task's (array) result when passed as an argument. */
 export class TaskOutput<T = unknown> implements ReferenceLike {
+  /** Phantom member: makes TaskOutput<string> unassignable where TaskOutput<number> is wanted. */
+  declare readonly __mosaicValue?: T;
   constructor(readonly task: TaskProxy<any>, readonly index: number) {}
   toReference(): TaskReference {
     return { ...this.task.toReference(), index: this.index };
@@ -35,8 +37,14 @@ export class DoneMarker implements ReferenceLike {
 }
 
 /** `task.outputs`: `.done`, and `[i]` for element i of an array result. */
+type TupleOutputs<T extends readonly unknown[]> = { readonly [K in keyof T as K extends `${number}` ? K : never]: TaskOutput<T[K]> };
+/** Element type of an array result (unknown otherwise). */
+export type ElementOf<T> = T extends readonly (infer E)[] ? E : unknown;
+
 export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly unknown[]
-  ? { readonly [K in keyof T & number]: TaskOutput<T[K]> } & { readonly [index: number]: TaskOutput<T[number]> }
+  ? number extends T["length"]
+    ? { readonly [index: number]: TaskOutput<T[number]> }
+    : TupleOutputs<T>
   : { readonly [index: number]: TaskOutput<unknown> });
 
 const TASK_ID = Symbol("mosaic.task");
@@ -44,14 +52,13 @@ const TASK_ID = Symbol("mosaic.task");
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
   /** Wire id, unique per head. */
   readonly id: number;
-  readonly uid: string;
   readonly method: string;
   /** Uid of the tessera this task runs on. */
   readonly tessera: string;
   /** Upstream tasks kept alive until this one completes, so their results are still there to fetch. */
   dependencies: TaskProxy<any>[] | undefined;
   #state: TaskState = "pending";
-  #worker: () => string | undefined;
+  #tessera: { readonly worker: string | undefined; readonly className: string };
   #owner: TaskOwner;
   /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
   #completion: PromiseWithResolvers<void> | undefined;
@@ -59,13 +66,34 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   #error: Error | undefined;
   #released = false;
 
-  constructor(id: number, uid: string, tessera: string, method: string, worker: () => string | undefined, owner: TaskOwner) {
+  constructor(
+    id: number,
+    tessera: string,
+    method: string,
+    placement: { readonly worker: string | undefined; readonly className: string },
+    owner: TaskOwner,
+    uidSuffix: (id: number) => string,
+  ) {
     this.id = id;
-    this.uid = uid;
+    this.#uidSuffix = uidSuffix;
     this.tessera = tessera;
     this.method = method;
-    this.#worker = worker;
+    this.#tessera = placement;
     this.#owner = owner;
+  }
+
+  #uid: string | undefined;
+  #uidSuffix: (id: number) => string;
+
+  /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
+  get uid(): string {
+    return (this.#uid ??= `task-${this.#tessera.className.toLowerCase()}-${this.method}-${this.#uidSuffix(this.id)}`);
+  }
+
+  /** Same as `outputs[index]`, typed without `| undefined` for array results. */
+  output(index: number): TaskOutput<ElementOf<T>> {
+    if (!Number.isInteger(index) || index < 0) throw new InvalidArgumentError(`output() takes an element index >= 0, got ${index}`);
+    return (this.outputs as unknown as Record<number, TaskOutput<ElementOf<T>>>)[index]!;
   }
 
   get #completed(): Promise<void> {
@@ -98,7 +126,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Uid of the worker that runs (ran) the task, once its tessera is placed. */
   get runtime(): string | undefined {
-    return this.#worker();
+    return this.#tessera.worker;
   }
 
   /** The error the task failed with, if it failed. */
@@ -147,7 +175,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   toReference(): TaskReference {
-    const worker = this.#worker();
+    const worker = this.#tessera.worker;
     if (!worker) throw new DependencyError(`task ${this.uid} is not placed yet`);
     return { id: this.id, task: this.uid, worker };
   }

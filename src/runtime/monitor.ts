@@ -25,7 +25,7 @@ export class MonitorRuntime extends ChildRole {
       this.#announceNetwork("network");
     };
     this.methods.network = () => this.#snapshot();
-    this.methods.place = (count: number) => this.#place(count);
+    this.methods.place = ([count, exclude]: [number, string[]]) => this.#place(count, new Set(exclude));
   }
 
   protected async startRole(): Promise<void> {
@@ -44,8 +44,9 @@ export class MonitorRuntime extends ChildRole {
   #nextWorker = 0;
 
   /** Round-robin over the live workers, as the original does. */
-  #place(count: number): string[] {
-    const workers = this.network.workers;
+  /** `exclude`: workers the caller already saw die, before their node reported it here. */
+  #place(count: number, exclude: Set<string>): string[] {
+    const workers = this.network.workers.filter((worker) => !exclude.has(worker.uid));
     if (workers.length === 0) throw new RuntimeStateError("no live worker to place a tessera on");
     const placed: string[] = [];
     for (let i = 0; i < count; i++) placed.push(workers[this.#nextWorker++ % workers.length]!.uid);

@@ -47,7 +47,7 @@ class TesseraThread {
   #exited = false;
 
   constructor(index: number, host: TesseraHost) {
-    this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: `${host.uid}/thread:${index}` } });
+    this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index } });
     this.worker.on("message", (bytes: Uint8Array) => {
       for (const report of unpackBatch<ThreadReport>(bytes)) {
         if (report[0] === Report.Ready) {

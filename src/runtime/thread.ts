@@ -43,6 +43,13 @@ interface ResidentTessera {
 
 let started = false;
 const workerUid: string = (workerData as { uid?: string } | undefined)?.uid ?? "worker";
+const threadIndex: number = (workerData as { thread?: number } | undefined)?.thread ?? 0;
+
+/** Errors name the worker (what `runtime.getWorker()` knows); the thread goes in `data`. */
+function describeFailure(error: unknown): ErrorDescription {
+  const description = describeError(error, workerUid);
+  return { ...description, data: { ...description.data, thread: threadIndex } };
+}
 const tesserae = new Map<number, ResidentTessera>();
 let outbox: ThreadReport[] = [];
 
@@ -87,7 +94,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         resident.instance = new Class(...decodeArgs(args, deps));
         report([Report.Created, tessera]);
       } catch (error) {
-        resident.error = describeError(error, workerUid);
+        resident.error = describeFailure(error);
         report([Report.CreateFailed, tessera, resident.error]);
       }
       continue;
@@ -102,7 +109,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
       report([Report.Done, task, encodePlain(result)]);
     } catch (error) {
-      report([Report.Failed, task, describeError(error, workerUid)]);
+      report([Report.Failed, task, describeFailure(error)]);
     }
   }
   resident.running = false;
