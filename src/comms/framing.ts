@@ -129,6 +129,9 @@ export class FrameWriter {
   #reserve(bytes: number): void {
     if (this.#stageLength + bytes <= this.#stage.length) return;
     this.#seal();
+    // A full stage goes out now, not at the end of the tick: a caller looping
+    // over many sends keeps the peer busy meanwhile instead of stop-and-go.
+    if (!this.#blocked) this.flush();
     if (bytes > this.#stage.length) this.#newStage(bytes);
   }
 

@@ -55,6 +55,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   readonly method: string;
   /** Uid of the tessera this task runs on. */
   readonly tessera: string;
+  /** Token of the group of proxies collected together (held only to keep it alive). */
+  generation: object | undefined;
   /** Upstream tasks kept alive until this one completes, so their results are still there to fetch. */
   dependencies: TaskProxy<any>[] | undefined;
   #state: TaskState = "pending";

@@ -88,26 +88,43 @@ export function decodePlain(bytes: Uint8Array): unknown {
 }
 
 /** Finds the first value of `value` that cannot travel, with its path, e.g. `args[1].callback`. */
-export function findUnsendable(value: unknown, path = "args", seen = new Set<unknown>()): string | undefined {
+export function findUnsendable(value: unknown, root = "args"): string | undefined {
+  // Fast path for the common case: a flat list of primitives (no allocation).
+  if (Array.isArray(value) && value.every((item) => item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol"))) {
+    return undefined;
+  }
+  const path: string[] = [root];
+  const problem = walk(value, path, new Set());
+  return problem === undefined ? undefined : `${path.join("")} ${problem}`;
+}
+
+/** Returns what is wrong at the end of `path` (left pointing there), or undefined. */
+function walk(value: unknown, path: string[], seen: Set<unknown>): string | undefined {
   if (value === null || value === undefined) return undefined;
   const type = typeof value;
-  if (type === "function") return `${path} is a function`;
-  if (type === "symbol") return `${path} is a symbol`;
+  if (type === "function") return "is a function";
+  if (type === "symbol") return "is a symbol";
   if (type !== "object") return undefined;
   if (seen.has(value)) return undefined;
   seen.add(value);
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp || value instanceof Error) return undefined;
   if (registeredClasses.has((value as object).constructor)) return undefined;
+  const visit = (item: unknown, segment: string) => {
+    path.push(segment);
+    const found = walk(item, path, seen);
+    if (found === undefined) path.pop();
+    return found;
+  };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findUnsendable(value[i], `${path}[${i}]`, seen);
+      const found = visit(value[i], `[${i}]`);
       if (found) return found;
     }
     return undefined;
   }
   if (value instanceof Map) {
     for (const [key, item] of value) {
-      const found = findUnsendable(item, `${path}.get(${JSON.stringify(String(key))})`, seen);
+      const found = visit(item, `.get(${JSON.stringify(String(key))})`);
       if (found) return found;
     }
     return undefined;
@@ -115,17 +132,17 @@ export function findUnsendable(value: unknown, path = "args", seen = new Set<unk
   if (value instanceof Set) {
     let i = 0;
     for (const item of value) {
-      const found = findUnsendable(item, `${path}<set item ${i++}>`, seen);
+      const found = visit(item, `<set item ${i++}>`);
       if (found) return found;
     }
     return undefined;
   }
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) {
-    return `${path} is an instance of ${(value as object).constructor?.name ?? "a class"}, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)`;
+    return `is an instance of ${(value as object).constructor?.name ?? "a class"}, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)`;
   }
-  for (const [key, item] of Object.entries(value as object)) {
-    const found = findUnsendable(item, `${path}.${key}`, seen);
+  for (const key in value as object) {
+    const found = visit((value as Record<string, unknown>)[key], `.${key}`);
     if (found) return found;
   }
   return undefined;

@@ -1,25 +1,16 @@
 /**
- * Batches between a worker's main thread and its tessera threads travel as one
- * msgpackr buffer, transferred (not cloned). Structured clone of many small
- * objects is slow, and cloning a Uint8Array view copies its whole underlying
- * buffer (a socket chunk, msgpackr's scratch buffer): never post views.
+ * Batches between a worker's main thread and its tessera threads: arrays of
+ * tuples, posted with structured clone (cheaper than re-encoding). One trap:
+ * cloning a Uint8Array *view* copies its whole underlying buffer (a socket
+ * chunk, msgpackr's scratch buffer), so only compact arrays may be posted.
  */
-import "../comms/_native-off.ts";
-import { Packr } from "msgpackr";
 
-const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
-
-export function packBatch(batch: readonly unknown[]): Uint8Array {
-  // pack() returns a view of msgpackr's reusable buffer: copy it into its own buffer to transfer.
-  return packr.pack(batch).slice();
+/** The bytes of `view` in an ArrayBuffer of their own (the view itself when it already is). */
+export function compact(view: Uint8Array): Uint8Array {
+  if (view.buffer instanceof SharedArrayBuffer) return view; // shared, never copied by postMessage
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
 }
 
-export function unpackBatch<T>(bytes: Uint8Array): T[] {
-  return packr.unpack(bytes) as T[];
-}
-
-/** postMessage for a packed batch, handing its memory over to the receiver. */
-export function postBatch(port: { postMessage(value: unknown, transfer: ArrayBuffer[]): void }, batch: readonly unknown[]): void {
-  const bytes = packBatch(batch);
-  port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+export function postBatch(port: { postMessage(value: unknown): void }, batch: readonly unknown[]): void {
+  port.postMessage(batch);
 }

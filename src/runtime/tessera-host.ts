@@ -9,7 +9,7 @@ import type { Connection } from "../comms/connection.ts";
 import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { TaskReference } from "../core/wire.ts";
 import { THREAD_MARKER } from "./_state.ts";
-import { postBatch, unpackBatch } from "./_thread-channel.ts";
+import { compact, postBatch } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport } from "./thread.ts";
@@ -39,6 +39,9 @@ interface HostedTessera {
   created: PromiseWithResolvers<null> | undefined;
 }
 
+/** Ops (and reports) per message between threads during a burst. */
+const BATCH_SLICE = 256;
+
 class TesseraThread {
   readonly worker: Worker;
   tesserae = 0;
@@ -48,8 +51,8 @@ class TesseraThread {
 
   constructor(index: number, host: TesseraHost) {
     this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index } });
-    this.worker.on("message", (bytes: Uint8Array) => {
-      for (const report of unpackBatch<ThreadReport>(bytes)) {
+    this.worker.on("message", (reports: ThreadReport[]) => {
+      for (const report of reports) {
         if (report[0] === Report.Ready) {
           this.#ready = true;
           this.#flush();
@@ -66,7 +69,10 @@ class TesseraThread {
   post(op: ThreadOp): void {
     if (this.#exited) return;
     this.#outbox.push(op);
-    if (this.#ready && this.#outbox.length === 1) queueMicrotask(() => this.#flush());
+    if (!this.#ready) return;
+    if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
+    // Long bursts leave in slices so the thread starts while we still decode.
+    else if (this.#outbox.length >= BATCH_SLICE) this.#flush();
   }
 
   #flush(): void {
@@ -173,7 +179,7 @@ export class TesseraHost {
       [...wanted.values()].map(async (ref) => {
         try {
           const bytes = ref.worker === this.uid ? await this.result([ref.id, ref.data]) : await this.runtime.request<Uint8Array>(ref.worker, "result", [ref.id, ref.data]);
-          if (ref.data) deps[ref.id] = bytes;
+          if (ref.data) deps[ref.id] = compact(bytes);
         } catch (error) {
           throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
         }
@@ -183,8 +189,8 @@ export class TesseraHost {
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
-    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, pending.args, deps]);
-    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, pending.args, deps]);
+    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, compact(pending.args), deps]);
+    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, compact(pending.args), deps]);
   }
 
   onReport(report: ThreadReport): void {
@@ -236,7 +242,10 @@ export class TesseraHost {
       if (this.#reports.size === 1) queueMicrotask(() => this.#flushReports());
     }
     if (error) batch.failed.push([uid, error]);
-    else batch.done.push(uid);
+    else if (batch.done.push(uid) >= 4 * BATCH_SLICE) {
+      owner.command("completed", batch.done);
+      batch.done = [];
+    }
   }
 
   #flushReports(): void {

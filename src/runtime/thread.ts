@@ -11,7 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
 import { findClass, classNameOf } from "../core/registry.ts";
 import { decodePlain, decodeWithReferences, DONE, encodePlain, type TaskReference } from "../core/wire.ts";
-import { postBatch, unpackBatch } from "./_thread-channel.ts";
+import { compact, postBatch } from "./_thread-channel.ts";
 
 /** Dependency values by task id; null when the call has none (the common, fast case). */
 export type Dependencies = Record<number, Uint8Array> | null;
@@ -54,8 +54,9 @@ const tesserae = new Map<number, ResidentTessera>();
 let outbox: ThreadReport[] = [];
 
 function report(message: ThreadReport): void {
-  outbox.push(message);
-  if (outbox.length === 1) queueMicrotask(flushReports);
+  if (outbox.push(message) === 1) queueMicrotask(flushReports);
+  // During a burst of synchronous calls, results leave in slices.
+  else if (outbox.length >= 256) flushReports();
 }
 
 function flushReports(): void {
@@ -107,7 +108,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       let result = method.apply(resident.instance, decodeArgs(args, deps));
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
-      report([Report.Done, task, encodePlain(result)]);
+      report([Report.Done, task, compact(encodePlain(result))]);
     } catch (error) {
       report([Report.Failed, task, describeFailure(error)]);
     }
@@ -147,7 +148,7 @@ export function startThread(): Promise<never> {
   if (!started) {
     started = true;
     captureConsole();
-    parentPort!.on("message", (bytes: Uint8Array) => onOps(unpackBatch<ThreadOp>(bytes)));
+    parentPort!.on("message", onOps);
     report([Report.Ready]);
   }
   return new Promise<never>(() => {});
