@@ -2,7 +2,7 @@
  * The head: the user's program. Starts the monitor (which starts everything
  * else), learns the network, and is where every log line ends up.
  */
-import { type ErrorDescription, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import { type ErrorDescription, InvalidArgumentError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../core/actor-client.ts";
 import type { ChildRuntime } from "./child-runtime.ts";
@@ -118,6 +118,52 @@ export class HeadRuntime extends Runtime {
     const info = this.network.nodes.find((n) => n.uid === uid);
     if (!info) throw new RuntimeStateError(`no node "${uid}": the nodes are ${this.network.nodes.map((n) => n.uid).join(", ") || "none"}`);
     return this.#proxy(info);
+  }
+
+  /**
+   * Waits until every task submitted from this head so far has completed or
+   * failed. With a timeout (ms), rejects with TimeoutError if tasks remain.
+   */
+  barrier(timeout?: number): Promise<void> {
+    if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`barrier timeout must be >= 0 ms, got ${timeout}`));
+    return this.actors.barrier(timeout);
+  }
+
+  /**
+   * Runs `body(worker, item, index)` for every item, spreading the items over
+   * the workers: each worker takes the next item as soon as its previous one is
+   * done. Resolves with the results in item order; if a body throws, no new
+   * item starts and the first error is thrown once the running ones finish.
+   *
+   * @example
+   * const sums = await runtime.asyncFor(shots, async (worker, shot) => {
+   *   const solver = Solver.options({ worker: worker.uid }).remote();
+   *   return solver.solve(shot).result();
+   * });
+   */
+  async asyncFor<T, R>(items: Iterable<T> | AsyncIterable<T>, body: (worker: RuntimeProxy, item: T, index: number) => R | Promise<R>): Promise<R[]> {
+    if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
+    const workers = this.workers;
+    if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");
+    const iterator = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
+    const results: R[] = [];
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const lane = async (worker: RuntimeProxy) => {
+      while (!failure) {
+        const step = await iterator.next();
+        if (step.done || failure) return;
+        const index = next++;
+        try {
+          results[index] = await body(worker, step.value, index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(workers.map(lane));
+    if (failure) throw failure.error;
+    return results;
   }
 
   /** CPU load of the head process, in percent of one core since the last call. */

@@ -285,8 +285,8 @@ export class TesseraHost {
   }
 
   /** Counts, for tests and status. */
-  get counts(): { tesserae: number; tasks: number; threads: number } {
-    return { tesserae: this.#tesserae.size, tasks: this.#tasks.size, threads: this.#threads.length };
+  get counts(): { tesserae: number; tasks: number; threads: number; rss: number } {
+    return { tesserae: this.#tesserae.size, tasks: this.#tasks.size, threads: this.#threads.length, rss: process.memoryUsage.rss() };
   }
 
   onThreadExit(thread: TesseraThread, code: number): void {

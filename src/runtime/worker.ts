@@ -19,7 +19,11 @@ export class WorkerRuntime extends ChildRole {
     };
     this.methods.createTessera = (args) => this.#host.create(args);
     this.methods.result = (args) => this.#host.result(args);
-    this.methods.hostCounts = () => this.#host.counts;
+    // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
+    this.methods.hostCounts = (options?: { gc?: boolean }) => {
+      if (options?.gc) Bun.gc(true);
+      return this.#host.counts;
+    };
     this.commands.call = (args, connection: Connection) => this.#host.call(args, connection);
     this.commands.release = (args) => this.#host.release(args);
   }

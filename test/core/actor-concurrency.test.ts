@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, overlap, ScenarioRun } from "./actor-scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-const SCENARIOS = ["ordering", "parallel", "blockingSameWorker", "barrier"];
+const SCENARIOS = ["ordering", "parallel", "blockingSameWorker", "barrier", "asyncFor"];
 
 // One runtime tree (head, monitor, node, two workers) for the whole file.
 // Overlaps are judged from the timestamps the methods return, not from how long anything took.
@@ -45,6 +45,20 @@ describe("concurrency", () => {
     expect(pendingBefore).toBe(51);
     expect(early).toMatchObject({ class: "TimeoutError", code: "TIMEOUT", message: expect.stringContaining("still pending after 20 ms") });
     expect({ napState, pendingAfter, length }).toEqual({ napState: "done", pendingAfter: 0, length: 50 });
+  });
+
+  test("asyncFor spreads the items over the workers, one at a time per worker, and returns results in item order", async () => {
+    const { results, failure } = await run.value("asyncFor");
+    expect(results.map((r: { item: number; index: number }) => [r.item, r.index])).toEqual(Array.from({ length: 10 }, (_, i) => [i, i]));
+    const byWorker = new Map<string, { start: number; end: number }[]>();
+    for (const r of results) byWorker.set(r.worker, [...(byWorker.get(r.worker) ?? []), r]);
+    // Both workers got items, and a worker never ran two of them at once.
+    expect([...byWorker.keys()].sort()).toEqual(["worker:0:0", "worker:0:1"]);
+    for (const spans of byWorker.values()) {
+      const sorted = [...spans].sort((a, b) => a.start - b.start);
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.start).toBeGreaterThanOrEqual(sorted[i - 1]!.end);
+    }
+    expect(failure).toMatchObject({ message: "item 2 is bad" });
   });
 
   test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {

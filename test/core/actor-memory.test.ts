@@ -44,6 +44,13 @@ describe("lifetimes of remote objects", () => {
     expect(counts.tesserae).toBe(1);
   });
 
+  test("the worker's memory stays flat over those 100,000 calls", async () => {
+    const { rss } = await run.value("memory");
+    // From the second checkpoint (code warm) to the last: the worker does not keep what the head dropped.
+    const growthMiB = (Math.max(...rss.slice(1)) - rss[1]) / 2 ** 20;
+    expect({ rss, flat: growthMiB < 48 }).toEqual({ rss, flat: true });
+  });
+
   test("tessera proxies that are garbage collected free their objects on the worker", async () => {
     const { dropped, caller } = await run.value("memory");
     // Twenty were created next to the one that made the calls (still referenced); only that one is left.
