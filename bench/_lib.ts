@@ -1,0 +1,232 @@
+/**
+ * Helpers shared by the benchmarks: JSON-line output, statistics, /proc
+ * readers and a partial-write-safe socket writer for the raw baselines.
+ *
+ * Benchmarks print JSON lines only on stdout (one object per measurement);
+ * commentary goes to stderr through `note()`.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface Measurement {
+  bench: string;
+  metric: string;
+  value: number;
+  unit: string;
+  /** The same quantity measured for a raw baseline in the same run. */
+  baseline?: number;
+  /** value / baseline. */
+  ratio?: number;
+  /** The goal, e.g. "< 150" (in `unit`), or for a ratio "ratio <= 2". */
+  target?: string;
+  /** Whether the target was met (absent when there is no target). */
+  ok?: boolean;
+  [extra: string]: unknown;
+}
+
+export function emit(measurement: Measurement): void {
+  process.stdout.write(`${JSON.stringify(measurement)}\n`);
+}
+
+/** Human-readable commentary: stderr only. */
+export function note(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+export function round(value: number, digits = 2): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function sorted(samples: readonly number[]): number[] {
+  if (samples.length === 0) throw new Error("no samples");
+  return [...samples].sort((a, b) => a - b);
+}
+
+export function median(samples: readonly number[]): number {
+  const s = sorted(samples);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Nearest-rank percentile, p in (0, 100]. */
+export function percentile(samples: readonly number[], p: number): number {
+  const s = sorted(samples);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+export function min(samples: readonly number[]): number {
+  return sorted(samples)[0]!;
+}
+
+export function max(samples: readonly number[]): number {
+  const s = sorted(samples);
+  return s[s.length - 1]!;
+}
+
+// ---------------------------------------------------------------- /proc
+
+/** VmRSS of a process in KiB, or undefined if it is gone. */
+export function rssKiB(pid: number): number | undefined {
+  return procKiB(pid, "VmRSS");
+}
+
+/** One "Name:  <n> kB" field of /proc/<pid>/status (or smaps_rollup) in KiB. */
+export function procKiB(pid: number, field: string, file = "status"): number | undefined {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(readFileSync(`/proc/${pid}/${file}`, "utf8"));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fields of /proc/<pid>/stat after the "(comm)" field, 0-based from field 3 (state). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a process in clock ticks, or undefined if it is gone. */
+export function cpuTicks(pid: number): number | undefined {
+  const fields = statFields(pid);
+  // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the state field (3).
+  return fields ? Number(fields[11]) + Number(fields[12]) : undefined;
+}
+
+/**
+ * CPU time of all threads of a process in nanoseconds, from schedstat
+ * (scheduler-exact, unlike the tick-sampled utime/stime). Undefined if gone
+ * or the kernel has no schedstat.
+ */
+export function cpuNanos(pid: number): number | undefined {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // thread exited between readdir and read
+      }
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "alive", "zombie" (exited, not reaped yet) or "gone". */
+export function processState(pid: number): "alive" | "zombie" | "gone" {
+  const fields = statFields(pid);
+  if (!fields) return "gone";
+  return fields[0] === "Z" || fields[0] === "X" ? "zombie" : "alive";
+}
+
+let clockTicks: number | undefined;
+
+/** sysconf(_SC_CLK_TCK), normally 100. */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    clockTicks = 100;
+    try {
+      const result = Bun.spawnSync(["getconf", "CLK_TCK"], { stdout: "pipe", stderr: "ignore" });
+      const value = Number(result.stdout.toString().trim());
+      if (result.exitCode === 0 && Number.isInteger(value) && value > 0) clockTicks = value;
+    } catch {}
+  }
+  return clockTicks;
+}
+
+// ---------------------------------------------------------------- CPU affinity
+
+/** Whether `taskset` (util-linux) can be used to place processes on CPUs. */
+export function canSetAffinity(): boolean {
+  return Bun.which("taskset") !== null;
+}
+
+/** "0-2,4" -> [0, 1, 2, 4] */
+export function parseCpuList(list: string): number[] {
+  const cpus: number[] = [];
+  for (const part of list.split(",")) {
+    const [from, to] = part.trim().split("-").map(Number);
+    if (from === undefined || !Number.isInteger(from)) continue;
+    for (let cpu = from; cpu <= (to ?? from); cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+/** The CPU list a process may run on, e.g. "0,1" (undefined without taskset). */
+export function getAffinity(pid: number): string | undefined {
+  const result = Bun.spawnSync(["taskset", "-c", "-p", String(pid)], { stdout: "pipe", stderr: "ignore" });
+  if (result.exitCode !== 0) return undefined;
+  const text = result.stdout.toString().trim();
+  return text.slice(text.lastIndexOf(":") + 1).trim();
+}
+
+/** Pins every thread of a process to the CPUs in `list`; false if that failed. */
+export function setAffinity(pid: number, list: string): boolean {
+  const result = Bun.spawnSync(["taskset", "-a", "-c", "-p", list, String(pid)], { stdout: "ignore", stderr: "ignore" });
+  return result.exitCode === 0;
+}
+
+// ---------------------------------------------------------------- sockets
+
+/** What the writer needs from a Bun socket. */
+export interface WritableSocket {
+  write(data: Uint8Array): number;
+}
+
+/**
+ * Bun's socket.write() takes only what the kernel accepts and keeps nothing
+ * (BUN-NOTES trap 1): queue the unsent tail and resume on `drain`.
+ */
+export class SocketWriter {
+  #socket: WritableSocket;
+  #queue: Uint8Array[] = [];
+
+  constructor(socket: WritableSocket) {
+    this.#socket = socket;
+  }
+
+  get pending(): boolean {
+    return this.#queue.length > 0;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#queue.length > 0) {
+      this.#queue.push(bytes);
+      return;
+    }
+    const written = this.#socket.write(bytes);
+    if (written < 0) throw new Error("socket closed");
+    if (written < bytes.length) this.#queue.push(bytes.subarray(written));
+  }
+
+  /** Call from the socket's `drain` handler. */
+  onDrain(): void {
+    while (this.#queue.length > 0) {
+      const chunk = this.#queue[0]!;
+      const written = this.#socket.write(chunk);
+      if (written < 0) throw new Error("socket closed");
+      if (written < chunk.length) {
+        this.#queue[0] = chunk.subarray(written);
+        return;
+      }
+      this.#queue.shift();
+    }
+  }
+}
+
+/**
+ * After the benchmark's own cleanup the event loop should be empty and the
+ * process exit by itself; if something still holds it open, fail loudly.
+ */
+export function exitGuard(name: string, ms = 5000): void {
+  setTimeout(() => {
+    note(`${name}: something kept the process alive ${ms} ms after the benchmark finished (leaked socket, timer or child?)`);
+    process.exit(1);
+  }, ms).unref();
+}

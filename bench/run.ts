@@ -1,0 +1,112 @@
+/**
+ * Runs every benchmark (bench/*.bench.ts), each as its own `bun` process so
+ * that a runtime started by one never disturbs another, one after the other.
+ * Their stdout (JSON lines, one measurement each) is forwarded to stdout;
+ * their stderr (commentary) passes through. Exits non-zero if any benchmark
+ * failed: a non-zero exit, a timeout, no measurement, or a stdout line that is
+ * not a JSON object.
+ *
+ *   bun bench/run.ts            # all of them
+ *   bun bench/run.ts framing    # those whose file name contains "framing"
+ */
+import { readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+
+const BENCH_DIR = import.meta.dir;
+const ROOT = resolve(BENCH_DIR, "..");
+/** A benchmark that takes longer than this is killed and counted as failed. */
+const TIMEOUT_MS = 90_000;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+const filters = process.argv.slice(2);
+const files = [...new Bun.Glob("*.bench.ts").scanSync({ cwd: BENCH_DIR })]
+  .sort()
+  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)));
+if (files.length === 0) {
+  log(`bench: no benchmark matches ${filters.join(", ") || "*.bench.ts"} in ${BENCH_DIR}`);
+  process.exit(1);
+}
+
+/** Other work on the machine skews every figure: say how busy it was. */
+function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
+log(`bench: bun ${Bun.version}, commit ${commit.exitCode === 0 ? commit.stdout.toString().trim() : "unknown"}, ${navigator.hardwareConcurrency} CPUs, ${files.length} benchmark(s), load average ${loadAverage()}`);
+
+/** Forwards a child's stdout line by line; returns the number of measurements and of bad lines. */
+async function forward(name: string, stream: ReadableStream<Uint8Array>): Promise<{ measurements: number; bad: number }> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  let measurements = 0;
+  let bad = 0;
+  const line = (text: string) => {
+    if (text.trim() === "") return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+      measurements++;
+      process.stdout.write(`${text}\n`);
+    } else {
+      bad++;
+      log(`bench: ${name} printed a line that is not a JSON object on stdout: ${text}`);
+    }
+  };
+  for await (const chunk of stream) {
+    const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+    partial = lines.pop()!;
+    for (const text of lines) line(text);
+  }
+  line(partial + decoder.decode());
+  return { measurements, bad };
+}
+
+const failed: string[] = [];
+for (const file of files) {
+  const name = basename(file);
+  const started = performance.now();
+  log(`bench: ${name} ...`);
+  const child = Bun.spawn([process.execPath, join(BENCH_DIR, file)], {
+    cwd: ROOT,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    log(`bench: ${name} did not finish within ${TIMEOUT_MS / 1000} s; killing pid ${child.pid}`);
+    // Its runtime's children notice their parent's pipe closing and exit too.
+    process.kill(child.pid, "SIGKILL");
+  }, TIMEOUT_MS);
+  const [{ measurements, bad }, code] = await Promise.all([forward(name, child.stdout), child.exited]);
+  clearTimeout(timer);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const problems = [
+    timedOut ? "timed out" : code !== 0 ? `exit code ${code}${child.signalCode ? ` (${child.signalCode})` : ""}` : "",
+    measurements === 0 ? "no measurements" : "",
+    bad > 0 ? `${bad} non-JSON line(s) on stdout` : "",
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    failed.push(name);
+    log(`bench: ${name} FAILED after ${seconds} s: ${problems.join(", ")}`);
+  } else {
+    log(`bench: ${name} ok, ${measurements} measurement(s) in ${seconds} s`);
+  }
+}
+
+log(`bench: load average ${loadAverage()}`);
+if (failed.length > 0) {
+  log(`bench: ${failed.length} of ${files.length} benchmark(s) failed: ${failed.join(", ")}`);
+  process.exit(1);
+}
