@@ -18,6 +18,9 @@ import { FrameReader, FrameWriter, type PayloadAllocator } from "./framing.ts";
 import { checkProof, createNonce, proveSecret } from "./handshake.ts";
 import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
+/** The heartbeat message, encoded once. */
+const HEARTBEAT_BODY = encodeMessage([MessageKind.Heartbeat]);
+
 /** Before the handshake only tiny frames are accepted. */
 const HANDSHAKE_MAX_BODY = 4 * 1024;
 /** After it, message bodies (not raw payloads) up to this size. */
@@ -134,7 +137,9 @@ export class Connection {
   }
 
   heartbeat(): void {
-    if (this.#isOpen && this.peer) this.#send([MessageKind.Heartbeat]);
+    if (!this.#isOpen || !this.peer) return;
+    this.lastSent = performance.now();
+    this.#writer.writeFrame(HEARTBEAT_BODY);
   }
 
   /** Closes the link and fails every request still waiting on it. Idempotent. */
@@ -143,10 +148,14 @@ export class Connection {
     this.#isOpen = false;
     clearTimeout(this.#handshakeTimer);
     this.#writer.flush();
-    this.#writer.close();
-    try {
-      this.#options.socket.end();
-    } catch {}
+    if (this.#writer.pendingBytes > 0) {
+      // The socket is full: let the rest (a last reply, a Fatal, log lines) drain first, briefly.
+      const timer = setTimeout(() => this.#endSocket(), 1000);
+      this.#writer.onEmpty = () => {
+        clearTimeout(timer);
+        this.#endSocket();
+      };
+    } else this.#endSocket();
     const failure =
       reason instanceof ConnectionClosedError || reason instanceof TimeoutError
         ? reason
@@ -159,6 +168,13 @@ export class Connection {
     this.#authenticate.reject(reason);
     this.#close.resolve(reason);
     this.#options.handler.onClose?.(this, reason);
+  }
+
+  #endSocket(): void {
+    this.#writer.close();
+    try {
+      this.#options.socket.end();
+    } catch {}
   }
 
   /** Sends a fatal error to the peer, logs it and drops the connection. */

@@ -35,6 +35,8 @@ export class FrameWriter {
   #closed = false;
   #queuedBytes = 0;
 
+  readonly #flushLater = () => this.flush();
+
   constructor(sink: ByteSink) {
     this.#sink = sink;
   }
@@ -102,9 +104,13 @@ export class FrameWriter {
     this.#blocked = true;
   }
 
+  /** Called once everything queued has been handed to the kernel (used when closing). */
+  onEmpty: (() => void) | undefined;
+
   onDrain(): void {
     this.#blocked = false;
     this.flush();
+    if (this.onEmpty && this.pendingBytes === 0) this.onEmpty();
   }
 
   close(): void {
@@ -153,7 +159,7 @@ export class FrameWriter {
     if (this.#scheduled || this.#blocked) return;
     this.#scheduled = true;
     // Everything sent in this tick leaves in one write (BUN-NOTES trap 10).
-    queueMicrotask(() => this.flush());
+    queueMicrotask(this.#flushLater);
   }
 }
 

@@ -68,8 +68,8 @@ export class TcpServer {
   }
 
   stop(): void {
-    this.listener.stop(true);
     for (const connection of this.connections) connection.close();
+    this.listener.stop(true);
   }
 }
 

@@ -182,18 +182,24 @@ export abstract class Runtime implements ConnectionHandler {
   /** Extra work done on each heartbeat tick (children check their parent's pid). */
   protected onBeat: (() => void) | undefined;
 
+  // Runs every heartbeatInterval in every process: allocation-free, since each
+  // idle wake-up that allocates is followed by a garbage-collection pass.
   #beat(): void {
     this.onBeat?.();
     const now = performance.now();
-    for (const connection of new Set([...this.connections.values(), ...(this.server?.connections ?? [])])) {
-      if (!connection.isAuthenticated) continue;
-      if (now - connection.lastReceived > this.options.heartbeatTimeout) {
-        connection.close(
-          new ConnectionClosedError(`${connection.peer!.uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`),
-        );
-      } else if (now - connection.lastSent >= this.options.heartbeatInterval * 0.9) {
-        connection.heartbeat();
-      }
+    for (const connection of this.connections.values()) this.#check(connection, now);
+    // Accepted links whose peer has another registered link (or none) are checked too.
+    if (this.server) for (const connection of this.server.connections) if (this.connections.get(connection.peer?.uid ?? "") !== connection) this.#check(connection, now);
+  }
+
+  #check(connection: Connection, now: number): void {
+    if (!connection.isAuthenticated) return;
+    if (now - connection.lastReceived > this.options.heartbeatTimeout) {
+      connection.close(
+        new ConnectionClosedError(`${connection.peer!.uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`),
+      );
+    } else if (now - connection.lastSent >= this.options.heartbeatInterval * 0.9) {
+      connection.heartbeat();
     }
   }
 
@@ -209,8 +215,9 @@ export abstract class Runtime implements ConnectionHandler {
       await Promise.all([...this.children.values()].map((child) => child.terminate()));
     } finally {
       clearInterval(this.#heartbeatTimer);
-      this.server?.stop();
+      // Connections first, so that what they still have queued is flushed; then the listener.
       for (const connection of this.connections.values()) connection.close();
+      this.server?.stop();
       this.state = "stopped";
       this.#stopped.resolve();
     }

@@ -33,8 +33,7 @@ export class WorkerRuntime extends ChildRole {
   }
 
   protected async startRole(): Promise<void> {
-    // Start the first tessera thread now, so that the first tessera does not wait for it.
-    void this.#host;
+    // Tessera threads start with the first tessera: an idle worker stays small.
   }
 
   protected override async beforeStop(): Promise<void> {
