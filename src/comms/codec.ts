@@ -13,14 +13,6 @@ export function encodeMessage(message: Message): Uint8Array {
   return packr.pack(message);
 }
 
-export function encodeValue(value: unknown): Uint8Array {
-  return packr.pack(value);
-}
-
-export function decodeValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
-}
-
 export function decodeMessage(bytes: Uint8Array): Message {
   let message: unknown;
   try {

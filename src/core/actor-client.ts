@@ -18,7 +18,8 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { classNameOf } from "./registry.ts";
 import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
-import { decodePlain, encodeArguments, encodeWithReferences, findUnsendable } from "./wire.ts";
+import { decodeValue, type Encoded, encodeArguments, encodeValue, findUnsendable } from "./wire.ts";
+import { WithPayloads } from "../comms/connection.ts";
 
 /** Task proxies watched for garbage collection together (see #collectedTasks). */
 const GENERATION_SIZE = 64;
@@ -65,18 +66,18 @@ class WorkerLink {
     );
   }
 
-  command(method: string, args: unknown): void {
-    if (this.connection) this.connection.command(method, args);
-    else if (!this.#failure) this.#queue.push((connection) => connection?.command(method, args));
+  command(method: string, args: unknown, payloads?: Uint8Array[]): void {
+    if (this.connection) this.connection.command(method, args, payloads);
+    else if (!this.#failure) this.#queue.push((connection) => connection?.command(method, args, payloads));
   }
 
-  request<T>(method: string, args: unknown): Promise<T> {
-    if (this.connection) return this.connection.request<T>(method, args);
+  request<T>(method: string, args: unknown, payloads?: Uint8Array[]): Promise<T> {
+    if (this.connection) return this.connection.request<T>(method, args, { payloads });
     if (this.#failure) return Promise.reject(this.#failure);
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     this.#queue.push((connection) => {
       if (!connection) reject(this.#failure);
-      else connection.request<T>(method, args).then(resolve, reject);
+      else connection.request<T>(method, args, { payloads }).then(resolve, reject);
     });
     return promise;
   }
@@ -151,8 +152,8 @@ class TesseraHandle implements TesseraEngine {
       this.outbox.shift();
       try {
         // Checked in call() already: encode without walking the arguments again.
-        const { bytes, references } = encodeWithReferences(args);
-        this.client.link(this.worker).command("call", [this.id, task.id, task.method, bytes, references]);
+        const { bytes, references, payloads } = encodeValue(args);
+        this.client.link(this.worker).command("call", [this.id, task.id, task.method, bytes, references], payloads);
       } catch (error) {
         this.client.complete(task, error as Error);
       }
@@ -234,14 +235,14 @@ export class ActorClient implements TaskOwner {
       return this.#fail(handle, new WorkerDiedError(worker, `cannot create ${handle.className} on ${worker}: that worker died`));
     }
     handle.worker = worker;
-    let encoded: ReturnType<typeof encodeArguments>;
+    let encoded: Encoded;
     try {
       encoded = encodeArguments(handle.args);
     } catch (error) {
       return this.#fail(handle, error as Error);
     }
     this.link(worker)
-      .request("createTessera", [handle.id, handle.key, encoded.bytes, encoded.references])
+      .request("createTessera", [handle.id, handle.key, encoded.bytes, encoded.references], encoded.payloads)
       .then(
         () => {
           if (handle.state === "pending") handle.state = "ready";
@@ -341,9 +342,9 @@ export class ActorClient implements TaskOwner {
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
     return this.link(worker)
-      .request<Uint8Array>("result", [task.id, true])
+      .request<Uint8Array | WithPayloads<Uint8Array>>("result", [task.id, true])
       .then(
-        (bytes) => decodePlain(bytes),
+        (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply)),
         (error: Error) => {
           throw error instanceof RemoteError ? new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method }) : error;
         },

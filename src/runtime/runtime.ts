@@ -5,6 +5,7 @@
  */
 import { hostname } from "node:os";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
+import type { PayloadAllocator } from "../comms/framing.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
@@ -50,6 +51,8 @@ export abstract class Runtime implements ConnectionHandler {
   protected readonly methods: Record<string, MethodHandler> = {};
   protected readonly commands: Record<string, MethodHandler> = {};
   #dialing = new Map<string, Promise<Connection>>();
+  /** Where raw payloads received by this runtime land (workers: shared memory). */
+  protected payloadAllocator: PayloadAllocator | undefined;
   #heartbeatTimer: Timer | undefined;
   #stopped = Promise.withResolvers<void>();
 
@@ -89,6 +92,7 @@ export abstract class Runtime implements ConnectionHandler {
       secret: this.secret,
       handler: this,
       log: (message) => this.logger.warning(message),
+      allocate: this.payloadAllocator,
     });
     this.#heartbeatTimer = setInterval(() => this.#beat(), this.options.heartbeatInterval);
     this.logger.info(`Listening at ${this.address}:${this.port} (pid ${process.pid}, host ${hostname()})`);
@@ -105,6 +109,7 @@ export abstract class Runtime implements ConnectionHandler {
         secret: this.secret,
         handler: this,
         log: (message) => this.logger.warning(message),
+        allocate: this.payloadAllocator,
       }).finally(() => this.#dialing.delete(peer.uid));
       this.#dialing.set(peer.uid, dialing);
     }

@@ -5,26 +5,38 @@
  * task results (encoded) until released, and reports completions to callers.
  */
 import { Worker } from "node:worker_threads";
-import type { Connection } from "../comms/connection.ts";
 import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { TaskReference } from "../core/wire.ts";
 import { THREAD_MARKER } from "./_state.ts";
 import { compact, postBatch } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
-import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport } from "./thread.ts";
+import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
+import { type Connection, WithPayloads } from "../comms/connection.ts";
+
+const EMPTY: Value = [new Uint8Array(0), []];
+
+/** A `result` reply as a Value (payloads come wrapped when there are any). */
+export function toValue(reply: Uint8Array | WithPayloads<Uint8Array>): Value {
+  return reply instanceof WithPayloads ? [reply.value, reply.payloads] : [reply, []];
+}
+
+/** A Value as a reply: raw payloads travel beside the body. */
+export function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<Uint8Array> {
+  return payloads.length > 0 ? new WithPayloads(bytes, payloads) : bytes;
+}
 
 interface TaskRecord {
   state: "pending" | "done" | "failed";
-  result?: Uint8Array;
+  result?: Value;
   error?: ErrorDescription;
   released: boolean;
-  waiters: { resolve: (bytes: Uint8Array) => void; reject: (error: Error) => void }[];
+  waiters: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
 }
 
 type Pending = (
-  | { kind: "create"; key: string; args: Uint8Array; refs: TaskReference[]; done: PromiseWithResolvers<null> }
-  | { kind: "call"; task: number; method: string; args: Uint8Array; refs: TaskReference[]; owner: Connection }
+  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; done: PromiseWithResolvers<null> }
+  | { kind: "call"; task: number; method: string; args: Value; refs: TaskReference[]; owner: Connection }
 ) & {
   /** Started when the call arrives, so that the fetches of queued calls overlap. */
   deps?: Promise<Dependencies>;
@@ -116,7 +128,8 @@ export class TesseraHost {
     return best;
   }
 
-  create([id, key, args, refs]: [number, string, Uint8Array, TaskReference[]]): Promise<null> {
+  create([id, key, bytes, refs]: [number, string, Uint8Array, TaskReference[]], payloads: Uint8Array[]): Promise<null> {
+    const args: Value = [bytes, payloads];
     if (this.#tesserae.has(id)) return Promise.reject(new RuntimeStateError(`tessera #${id} exists already on ${this.uid}`));
     const thread = this.#pickThread();
     thread.tesserae++;
@@ -127,7 +140,8 @@ export class TesseraHost {
     return done.promise;
   }
 
-  call([tessera, task, method, args, refs]: [number, number, string, Uint8Array, TaskReference[]], owner: Connection): void {
+  call([tessera, task, method, bytes, refs]: [number, number, string, Uint8Array, TaskReference[]], owner: Connection, payloads: Uint8Array[]): void {
+    const args: Value = [bytes, payloads];
     this.#tasks.set(task, this.#tasks.get(task) ?? { state: "pending", released: false, waiters: [] });
     this.#taskOwners.set(task, owner);
     const hosted = this.#tesserae.get(tessera);
@@ -167,7 +181,7 @@ export class TesseraHost {
   }
 
   async #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
-    const deps: Record<number, Uint8Array> = {};
+    const deps: Record<number, Value> = {};
     const wanted = new Map<number, TaskReference & { data: boolean }>();
     for (const ref of refs) {
       const entry = wanted.get(ref.id);
@@ -178,8 +192,11 @@ export class TesseraHost {
     await Promise.all(
       [...wanted.values()].map(async (ref) => {
         try {
-          const bytes = ref.worker === this.uid ? await this.result([ref.id, ref.data]) : await this.runtime.request<Uint8Array>(ref.worker, "result", [ref.id, ref.data]);
-          if (ref.data) deps[ref.id] = compact(bytes);
+          const value =
+            ref.worker === this.uid
+              ? await this.resultValue([ref.id, ref.data])
+              : toValue(await this.runtime.request<Uint8Array | WithPayloads<Uint8Array>>(ref.worker, "result", [ref.id, ref.data]));
+          if (ref.data) deps[ref.id] = value;
         } catch (error) {
           throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
         }
@@ -189,8 +206,8 @@ export class TesseraHost {
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
-    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, compact(pending.args), deps]);
-    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, compact(pending.args), deps]);
+    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, pending.args, deps]);
+    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, pending.args, deps]);
   }
 
   onReport(report: ThreadReport): void {
@@ -217,7 +234,7 @@ export class TesseraHost {
     }
   }
 
-  #finishTask(uid: number, result: Uint8Array | undefined, error: ErrorDescription | undefined): void {
+  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined): void {
     const record = this.#tasks.get(uid);
     if (!record) return;
     record.state = error ? "failed" : "done";
@@ -257,14 +274,14 @@ export class TesseraHost {
   }
 
   /** The encoded result of a task (an empty value when `data` is false), once it is done. */
-  result([uid, data]: [number, boolean]): Promise<Uint8Array> {
+  resultValue([uid, data]: [number, boolean]): Promise<Value> {
     let record = this.#tasks.get(uid);
     // A dependent may ask before the call itself has reached us: wait for it.
     if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false, waiters: [] }));
-    if (record.state === "done") return Promise.resolve(data ? record.result! : new Uint8Array(0));
+    if (record.state === "done") return Promise.resolve(data ? record.result! : EMPTY);
     if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
-    const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
-    record.waiters.push({ resolve: (bytes) => resolve(data ? bytes : new Uint8Array(0)), reject });
+    const { promise, resolve, reject } = Promise.withResolvers<Value>();
+    record.waiters.push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
     return promise;
   }
 

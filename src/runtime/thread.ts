@@ -10,17 +10,19 @@ import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
 import { findClass, classNameOf } from "../core/registry.ts";
-import { decodePlain, decodeWithReferences, DONE, encodePlain, type TaskReference } from "../core/wire.ts";
+import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire.ts";
 import { compact, postBatch } from "./_thread-channel.ts";
 
+/** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
+export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
 /** Dependency values by task id; null when the call has none (the common, fast case). */
-export type Dependencies = Record<number, Uint8Array> | null;
+export type Dependencies = Record<number, Value> | null;
 
 /** Main thread → tessera thread, as tuples (cheaper to encode than objects). */
 export const Op = { Create: 0, Call: 1, Release: 2 } as const;
 export type ThreadOp =
-  | [op: 0, tessera: number, key: string, args: Uint8Array, deps: Dependencies]
-  | [op: 1, tessera: number, task: number, method: string, args: Uint8Array, deps: Dependencies]
+  | [op: 0, tessera: number, key: string, args: Value, deps: Dependencies]
+  | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies]
   | [op: 2, tessera: number];
 
 /** Tessera thread → main thread. */
@@ -29,7 +31,7 @@ export type ThreadReport =
   | [op: 0]
   | [op: 1, tessera: number]
   | [op: 2, tessera: number, error: ErrorDescription]
-  | [op: 3, task: number, result: Uint8Array]
+  | [op: 3, task: number, result: Value]
   | [op: 4, task: number, error: ErrorDescription]
   | [op: 5, stream: "stdout" | "stderr", text: string];
 
@@ -66,16 +68,19 @@ function flushReports(): void {
   postBatch(parentPort!, batch);
 }
 
-function decodeArgs(bytes: Uint8Array, deps: Dependencies): unknown[] {
-  if (deps === null) return decodePlain(bytes) as unknown[];
+function decodeArgs([bytes, payloads]: Value, deps: Dependencies): unknown[] {
+  if (deps === null) return decodeValue(bytes, payloads) as unknown[];
   const values = new Map<number, unknown>();
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") return DONE;
-    if (!values.has(reference.id)) values.set(reference.id, decodePlain(deps[reference.id]!));
+    if (!values.has(reference.id)) {
+      const [depBytes, depPayloads] = deps[reference.id]!;
+      values.set(reference.id, decodeValue(depBytes, depPayloads));
+    }
     const value = values.get(reference.id);
     return reference.index === undefined ? value : (value as unknown[])[reference.index];
   };
-  const args = decodeWithReferences(bytes, resolve) as unknown[];
+  const args = decodeValue(bytes, payloads, resolve) as unknown[];
   // `outputs.done` only orders the call: it is not an argument of the method.
   return args.filter((arg) => arg !== DONE);
 }
@@ -108,7 +113,9 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       let result = method.apply(resident.instance, decodeArgs(args, deps));
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
-      report([Report.Done, task, compact(encodePlain(result))]);
+      const encoded = encodeValue(result);
+      // Shared memory goes across as it is; other memory is copied once (posting a view would copy its whole buffer).
+      report([Report.Done, task, [compact(encoded.bytes), encoded.payloads.map(compact)]]);
     } catch (error) {
       report([Report.Failed, task, describeFailure(error)]);
     }

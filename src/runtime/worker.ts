@@ -7,24 +7,26 @@ import type { RuntimeLogger } from "../logging/logger.ts";
 import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
-import { TesseraHost } from "./tessera-host.ts";
+import { fromValue, TesseraHost } from "./tessera-host.ts";
 
 export class WorkerRuntime extends ChildRole {
   host: TesseraHost | undefined;
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, `node:${config.indices[0]}`, secret, logger);
+    // Arrays that arrive here land in shared memory: the tessera threads use them in place.
+    this.payloadAllocator = (bytes) => new Uint8Array(new SharedArrayBuffer(bytes));
     this.commands.network = (network: NetworkSnapshot) => {
       this.network = network;
     };
-    this.methods.createTessera = (args) => this.#host.create(args);
-    this.methods.result = (args) => this.#host.result(args);
+    this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
+    this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
     // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
     this.methods.hostCounts = (options?: { gc?: boolean }) => {
       if (options?.gc) Bun.gc(true);
       return this.#host.counts;
     };
-    this.commands.call = (args, connection: Connection) => this.#host.call(args, connection);
+    this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);
     this.commands.release = (args) => this.#host.release(args);
   }
 

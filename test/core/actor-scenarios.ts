@@ -32,8 +32,8 @@ export class ScenarioRun implements AsyncDisposable {
   }
 
   /** `bun test/fixtures/actor-classes-fixture.ts <scenarios...>`: the fixture is the head's program. */
-  static start(scenarios: string[]): ScenarioRun {
-    return new ScenarioRun(spawnFixture(ACTOR_FIXTURE, scenarios));
+  static start(scenarios: string[], fixture = ACTOR_FIXTURE): ScenarioRun {
+    return new ScenarioRun(spawnFixture(fixture, scenarios));
   }
 
   /** `mosaic run <flags> actor-classes-fixture.ts <scenarios...>`: the fixture is a script under the CLI. */
