@@ -10,6 +10,9 @@
 import { currentRole } from "./api/lifecycle.ts";
 
 export { init, stop, interactive, run, runtime } from "./api/lifecycle.ts";
+export { put, get, drop } from "./api/warehouse.ts";
+export { ObjectRef } from "./core/object-ref.ts";
+export type { PutOptions } from "./warehouse/warehouse-client.ts";
 export {
   MosaicError,
   ProtocolError,

@@ -36,7 +36,11 @@ export interface PlacementOptions {
  */
 const ID_PREFIX = crypto.randomUUID().replaceAll("-", "").slice(0, 20);
 let nextId = 1;
-function uidSuffix(id: number): string {
+/** A new wire id (tesserae, tasks and warehouse objects share the sequence). */
+export function nextWireId(): number {
+  return nextId++;
+}
+export function uidSuffix(id: number): string {
   return `${ID_PREFIX}${id.toString(16).padStart(12, "0")}`;
 }
 
@@ -220,6 +224,16 @@ export class ActorClient implements TaskOwner {
     return proxy;
   }
 
+  /** Workers that are alive as far as this head knows. */
+  liveWorkers(): string[] {
+    return this.#runtime.network.workers.map((worker) => worker.uid).filter((uid) => !this.#lostWorkers.has(uid));
+  }
+
+  /** One worker picked by the monitor (round-robin), skipping those seen dead here. */
+  placeOne(): Promise<string> {
+    return this.#runtime.request<string[]>("monitor", "place", [1, [...this.#lostWorkers]]).then((workers) => workers[0]!);
+  }
+
   /** Asks the monitor where to put every tessera created in this tick, in one request. */
   #requestPlacement(): void {
     const batch = this.#toPlace.splice(0);
@@ -364,7 +378,7 @@ export class ActorClient implements TaskOwner {
     this.#releaseScheduled = true;
     setTimeout(() => {
       this.#releaseScheduled = false;
-      for (const [to, { tesserae, tasks }] of this.#releases) this.#links.get(to)?.command("release", [tesserae, tasks]);
+      for (const [to, { tesserae, tasks }] of this.#releases) if (!this.#lostWorkers.has(to)) this.link(to).command("release", [tesserae, tasks]);
       this.#releases.clear();
     }, 0);
   }

@@ -4,12 +4,13 @@
  * object exists on its worker.
  */
 import { UnknownTesseraMethodError } from "../errors.ts";
+import type { ObjectRef } from "./object-ref.ts";
 import type { DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
 
 export type TesseraState = "pending" | "ready" | "failed" | "released";
 
-/** A parameter of a remote method also accepts a task (or task output) producing that type. */
-export type Remote<T> = T | TaskProxy<T> | TaskOutput<T>;
+/** A parameter of a remote method also accepts a task (or task output) producing that type, or a warehouse reference to one. */
+export type Remote<T> = T | TaskProxy<T> | TaskOutput<T> | ObjectRef<T>;
 export type RemoteArgs<A extends readonly unknown[]> = { [I in keyof A]: Remote<A[I]> };
 
 type AnyFunction = (...args: any[]) => any;

@@ -5,6 +5,8 @@
 import { type ErrorDescription, InvalidArgumentError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../core/actor-client.ts";
+import type { ObjectRef } from "../core/object-ref.ts";
+import { type PutOptions, WarehouseClient } from "../warehouse/warehouse-client.ts";
 import type { ChildRuntime } from "./child-runtime.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
@@ -18,6 +20,8 @@ export class HeadRuntime extends Runtime {
   readonly deathListeners = new Set<(uid: string, reason: string) => void>();
   /** Tesserae and tasks created from this head. */
   readonly actors = new ActorClient(this);
+  /** Objects put in the warehouse from this head. */
+  readonly warehouse = new WarehouseClient(this.actors);
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
     super("head", [], options, secret, logger);
@@ -164,6 +168,28 @@ export class HeadRuntime extends Runtime {
     await Promise.all(workers.map(lane));
     if (failure) throw failure.error;
     return results;
+  }
+
+  /**
+   * Stores a value in the warehouse, on a worker (or, with `publish`, on every
+   * worker), and returns a reference to pass as an argument or to `get` later.
+   *
+   * @example
+   * const model = await runtime.put(velocity, { publish: true });
+   * const shots = workers.map((w) => solvers[w].forward(model));
+   */
+  put<T>(value: T, options?: PutOptions): Promise<ObjectRef<T>> {
+    return this.warehouse.put(value, options);
+  }
+
+  /** Fetches a warehouse object. */
+  get<T>(ref: ObjectRef<T>): Promise<T> {
+    return ref.get();
+  }
+
+  /** Frees a warehouse object on every worker that holds or cached it. */
+  drop(ref: ObjectRef<unknown>): Promise<void> {
+    return ref.drop();
   }
 
   /** CPU load of the head process, in percent of one core since the last call. */

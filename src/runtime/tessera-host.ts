@@ -13,6 +13,7 @@ import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
+import { PUBLISHED } from "../core/object-ref.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
 
@@ -192,10 +193,12 @@ export class TesseraHost {
     await Promise.all(
       [...wanted.values()].map(async (ref) => {
         try {
-          const value =
-            ref.worker === this.uid
-              ? await this.resultValue([ref.id, ref.data])
-              : toValue(await this.runtime.request<Uint8Array | WithPayloads<Uint8Array>>(ref.worker, "result", [ref.id, ref.data]));
+          const local = ref.worker === this.uid || ref.worker === PUBLISHED || this.#tasks.get(ref.id)?.state === "done";
+          const value = local
+            ? await this.resultValue([ref.id, ref.data])
+            : toValue(await this.runtime.request<Uint8Array | WithPayloads<Uint8Array>>(ref.worker, "result", [ref.id, ref.data]));
+          // Warehouse objects read here are kept for later calls (dropping one clears every worker).
+          if (!local && ref.data && ref.task.startsWith("obj-")) this.#store(ref.id, value);
           if (ref.data) deps[ref.id] = value;
         } catch (error) {
           throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
@@ -273,6 +276,24 @@ export class TesseraHost {
     this.#reports.clear();
   }
 
+  /** A warehouse object put here by the head. */
+  put([id, bytes]: [number, Uint8Array], payloads: Uint8Array[]): null {
+    this.#store(id, [bytes, payloads]);
+    return null;
+  }
+
+  /** Ids of the warehouse objects held here (put or cached), for counts. */
+  #objects = new Set<number>();
+
+  #store(id: number, value: Value): void {
+    this.#objects.add(id);
+    const record = this.#tasks.get(id);
+    if (record && record.state !== "pending") return;
+    const waiters = record?.waiters ?? [];
+    this.#tasks.set(id, { state: "done", result: value, released: false, waiters: [] });
+    for (const waiter of waiters) waiter.resolve(value);
+  }
+
   /** The encoded result of a task (an empty value when `data` is false), once it is done. */
   resultValue([uid, data]: [number, boolean]): Promise<Value> {
     let record = this.#tasks.get(uid);
@@ -302,8 +323,15 @@ export class TesseraHost {
   }
 
   /** Counts, for tests and status. */
-  get counts(): { tesserae: number; tasks: number; threads: number; rss: number } {
-    return { tesserae: this.#tesserae.size, tasks: this.#tasks.size, threads: this.#threads.length, rss: process.memoryUsage.rss() };
+  get counts(): { tesserae: number; tasks: number; objects: number; threads: number; rss: number } {
+    for (const id of this.#objects) if (!this.#tasks.has(id)) this.#objects.delete(id);
+    return {
+      tesserae: this.#tesserae.size,
+      tasks: this.#tasks.size - this.#objects.size,
+      objects: this.#objects.size,
+      threads: this.#threads.length,
+      rss: process.memoryUsage.rss(),
+    };
   }
 
   onThreadExit(thread: TesseraThread, code: number): void {

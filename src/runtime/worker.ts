@@ -21,6 +21,7 @@ export class WorkerRuntime extends ChildRole {
     };
     this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
+    this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
     // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
     this.methods.hostCounts = (options?: { gc?: boolean }) => {
       if (options?.gc) Bun.gc(true);
@@ -28,6 +29,7 @@ export class WorkerRuntime extends ChildRole {
     };
     this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);
     this.commands.release = (args) => this.#host.release(args);
+    this.methods.release = (args) => (this.#host.release(args), null);
   }
 
   get #host(): TesseraHost {

@@ -1,0 +1,59 @@
+/**
+ * The head's side of the warehouse: `put` stores an encoded object on a worker
+ * (or on every worker, `publish`), `get` fetches it back, `drop` frees it
+ * everywhere it may be (holders and the workers that cached it). References
+ * the program lets go of are dropped when garbage collected.
+ */
+import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
+import type { ActorClient } from "../core/actor-client.ts";
+import { nextWireId, uidSuffix } from "../core/actor-client.ts";
+import { ObjectRef, type ObjectOwner, PUBLISHED } from "../core/object-ref.ts";
+import { decodeValue, encodeValue, findUnsendable } from "../core/wire.ts";
+import { WithPayloads } from "../comms/connection.ts";
+
+export interface PutOptions {
+  /** Send the object once to every worker, so that all of them read it locally. Default false. */
+  publish?: boolean;
+}
+
+export class WarehouseClient implements ObjectOwner {
+  #actors: ActorClient;
+  #collected = new FinalizationRegistry<{ id: number; holder: string }>(({ id, holder }) => this.#release(id, holder));
+
+  constructor(actors: ActorClient) {
+    this.#actors = actors;
+  }
+
+  async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
+    const unsendable = findUnsendable(value, "value");
+    if (unsendable) throw new InvalidArgumentError(`cannot put: ${unsendable}`);
+    const { bytes, payloads } = encodeValue(value);
+    const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
+    const holders = options.publish ? this.#actors.liveWorkers() : [await this.#actors.placeOne()];
+    if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
+    const id = nextWireId();
+    await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads)));
+    const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, options.publish ? PUBLISHED : holders[0]!, size, this);
+    this.#collected.register(ref, { id, holder: ref.holder }, ref);
+    return ref;
+  }
+
+  async getObject(ref: ObjectRef<any>): Promise<unknown> {
+    if (ref.dropped) throw new RuntimeStateError(`${ref.uid} was dropped: its object is gone`);
+    const holder = ref.published ? this.#actors.liveWorkers()[0] : ref.holder;
+    if (!holder) throw new RuntimeStateError("no live worker holds the object");
+    const reply = await this.#actors.link(holder).request<Uint8Array | WithPayloads<Uint8Array>>("result", [ref.id, true]);
+    return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply);
+  }
+
+  /** Resolves once every worker has let the object go. */
+  async dropObject(ref: ObjectRef<any>): Promise<void> {
+    this.#collected.unregister(ref);
+    await Promise.all(this.#actors.liveWorkers().map((worker) => this.#actors.link(worker).request("release", [[], [ref.id]])));
+  }
+
+  /** Every worker may hold a copy (published) or a cached one (read as an argument). */
+  #release(id: number, _holder: string): void {
+    for (const worker of this.#actors.liveWorkers()) this.#actors.queueRelease(worker, "tasks", id);
+  }
+}
