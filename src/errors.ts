@@ -70,9 +70,24 @@ export class UnknownTesseraMethodError extends MosaicError {
   override readonly code = "UNKNOWN_TESSERA_METHOD";
 }
 
+/** A transfer or object did not fit the memory budget of the runtime that was to hold it. */
+export class OutOfMemoryError extends MosaicError {
+  override readonly code = "OUT_OF_MEMORY";
+}
+
 /** Invalid options or arguments given to a public API. */
 export class InvalidArgumentError extends MosaicError {
   override readonly code = "INVALID_ARGUMENT";
+}
+
+/**
+ * Failures of the runtime itself (not of user code) keep their class when
+ * they come back from another runtime: an OutOfMemoryError stays one.
+ */
+export function localError(description: ErrorDescription): MosaicError {
+  const remote = new RemoteError(description);
+  if (description.code === "OUT_OF_MEMORY") return new OutOfMemoryError(`${description.message} (on ${description.runtime ?? "a remote runtime"})`, { cause: remote });
+  return remote;
 }
 
 /** Serialised form of an error as it crosses the wire. */

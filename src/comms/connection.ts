@@ -7,14 +7,16 @@ import {
   ConnectionClosedError,
   describeError,
   HandshakeError,
+  localError,
   MosaicError,
+  OutOfMemoryError,
   ProtocolError,
   RemoteError,
   TimeoutError,
   UnknownMethodError,
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { FrameReader, FrameWriter, type PayloadAllocator } from "./framing.ts";
+import { FrameReader, FrameWriter, type PayloadAllocator, type RejectedPayloads } from "./framing.ts";
 import { checkProof, createNonce, proveSecret } from "./handshake.ts";
 import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
@@ -30,7 +32,8 @@ const MAX_BODY = 256 * 1024 * 1024;
 export interface ConnectionHandler {
   /** Answers a request; the returned value (or thrown error) goes back to the caller. */
   onRequest(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): unknown;
-  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): void;
+  /** `rejected`: the command's raw payloads did not fit this runtime's memory and were skipped. */
+  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: OutOfMemoryError): void;
   /** The peer proved the secret; `connection.peer` is set. */
   onAuthenticated?(connection: Connection): void;
   onClose?(connection: Connection, reason: MosaicError): void;
@@ -62,6 +65,8 @@ export interface ConnectionOptions {
   handler: ConnectionHandler;
   log: (message: string) => void;
   allocate?: PayloadAllocator;
+  /** Asked before raw payloads are allocated; false skips them and fails what they belonged to. */
+  admit?: (bytes: number) => boolean;
   handshakeTimeout?: number;
 }
 
@@ -90,10 +95,11 @@ export class Connection {
     this.authenticated.catch(() => {});
     this.closed = this.#close.promise;
     this.#writer = new FrameWriter(options.socket);
-    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads) =>
-      this.#onFrame(body, payloads),
+    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads, rejected) =>
+      this.#onFrame(body, payloads, rejected),
     );
     if (options.allocate) this.#reader.allocate = options.allocate;
+    this.#reader.admit = options.admit;
     this.#handshakeTimer = setTimeout(
       () => this.close(new HandshakeError(`handshake not completed within ${options.handshakeTimeout ?? 5000} ms`)),
       options.handshakeTimeout ?? 5000,
@@ -208,12 +214,14 @@ export class Connection {
     this.#writer.writeFrame(encodeMessage(message), payloads);
   }
 
-  #onFrame(body: Uint8Array, payloads: Uint8Array[]): void {
+  #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads): void {
     if (!this.#isOpen) return;
     const message = decodeMessage(body);
     if (!this.peer) return this.#onHandshake(message);
+    const tooBig = rejected && this.#outOfMemory(rejected.bytes, message);
     switch (message[0]) {
       case MessageKind.Request:
+        if (tooBig) return this.#send([MessageKind.Failure, message[1], describeError(tooBig, this.#options.self.uid)]);
         return this.#onRequest(message[1], message[2], message[3], payloads);
       case MessageKind.Reply:
       case MessageKind.Failure: {
@@ -221,14 +229,15 @@ export class Connection {
         if (!pending) return; // timed out already
         this.#pending.delete(message[1]);
         clearTimeout(pending.timer);
-        if (message[0] === MessageKind.Reply) {
+        if (tooBig) pending.reject(tooBig);
+        else if (message[0] === MessageKind.Reply) {
           pending.resolve(payloads.length > 0 ? new WithPayloads(message[2], payloads) : message[2]);
-        } else pending.reject(new RemoteError(message[2]));
+        } else pending.reject(localError(message[2]));
         return;
       }
       case MessageKind.Command:
         try {
-          this.#options.handler.onCommand(this, message[1], message[2], payloads);
+          this.#options.handler.onCommand(this, message[1], message[2], payloads, tooBig);
         } catch (error) {
           this.#options.log(`command "${message[1]}" from ${this.#peerName} failed: ${(error as Error).message}`);
         }
@@ -241,6 +250,14 @@ export class Connection {
       default:
         throw new ProtocolError(`unexpected message kind ${message[0]} after handshake`);
     }
+  }
+
+  #outOfMemory(bytes: number, message: Message): OutOfMemoryError {
+    const what = message[0] === MessageKind.Request || message[0] === MessageKind.Command ? `"${message[0] === MessageKind.Request ? message[2] : message[1]}"` : "a reply";
+    return new OutOfMemoryError(
+      `${this.#options.self.uid} cannot take ${(bytes / 2 ** 20).toFixed(1)} MiB more for ${what} from ${this.#peerName}: ` +
+        "its memory budget is used up (free objects with drop()/release(), or give it more with memoryFraction)",
+    );
   }
 
   #onRequest(id: number, method: string, args: unknown, payloads: Uint8Array[]): void {

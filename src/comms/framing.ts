@@ -178,7 +178,13 @@ export const allocateArrayBuffer: PayloadAllocator = (bytes) => new Uint8Array(b
 type ReadState =
   | { step: "header" }
   | { step: "body"; kind: number; into: Uint8Array; filled: number }
-  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number };
+  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number }
+  | { step: "discard"; body: Uint8Array; remaining: number; total: number };
+
+/** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
+export interface RejectedPayloads {
+  bytes: number;
+}
 
 /**
  * Turns socket chunks (at most 512 KiB each, fresh every time: BUN-NOTES trap 2)
@@ -186,14 +192,16 @@ type ReadState =
  * larger ones are assembled in one buffer sized from the header.
  */
 export class FrameReader {
-  #onFrame: (body: Uint8Array, payloads: Uint8Array[]) => void;
+  #onFrame: (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads) => void;
   #state: ReadState = { step: "header" };
   #header = new Uint8Array(FRAME_HEADER_BYTES);
   #headerFilled = 0;
   limits: FrameLimits;
   allocate: PayloadAllocator = allocateArrayBuffer;
+  /** Asked before a frame's payloads are allocated: false skips them (the frame arrives as rejected). */
+  admit: ((bytes: number) => boolean) | undefined;
 
-  constructor(limits: FrameLimits, onFrame: (body: Uint8Array, payloads: Uint8Array[]) => void) {
+  constructor(limits: FrameLimits, onFrame: (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads) => void) {
     this.limits = limits;
     this.#onFrame = onFrame;
   }
@@ -241,6 +249,14 @@ export class FrameReader {
           this.#state = { step: "header" };
           this.#onBody(state.kind, state.into);
         }
+      } else if (state.step === "discard") {
+        const take = Math.min(state.remaining, chunk.length - at);
+        state.remaining -= take;
+        at += take;
+        if (state.remaining === 0) {
+          this.#state = { step: "header" };
+          this.#onFrame(state.body, [], { bytes: state.total });
+        }
       } else {
         const target = state.payloads[state.payloads.length - 1]!;
         const take = Math.min(target.length - state.filled, chunk.length - at);
@@ -275,6 +291,11 @@ export class FrameReader {
       const size = view.getBigUint64(2 + 8 * i, true);
       if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`payload size ${size} is not a valid size`);
       sizes.push(Number(size));
+    }
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total > 0 && this.admit && !this.admit(total)) {
+      this.#state = { step: "discard", body: body.subarray(2 + 8 * count), remaining: total, total };
+      return;
     }
     const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0 };
     this.#nextPayload(state);

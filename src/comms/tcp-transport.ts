@@ -13,6 +13,7 @@ export interface TransportOptions {
   handler: ConnectionHandler;
   log: (message: string) => void;
   allocate?: PayloadAllocator;
+  admit?: (bytes: number) => boolean;
 }
 
 type ConnSocket = Socket<Connection | undefined>;

@@ -7,6 +7,7 @@
 import type { Connection } from "../comms/connection.ts";
 import {
   describeError,
+  localError,
   type ErrorDescription,
   InvalidArgumentError,
   RemoteError,
@@ -329,7 +330,7 @@ export class ActorClient implements TaskOwner {
   onFailed(failures: [number, ErrorDescription][]): void {
     for (const [id, error] of failures) {
       const entry = this.#pendingTasks.get(id);
-      if (entry) this.complete(entry.task, { ...error, task: entry.task.uid, tessera: entry.tessera.uid, method: entry.task.method });
+      if (entry) this.complete(entry.task, localError({ ...error, task: entry.task.uid, tessera: entry.tessera.uid, method: entry.task.method }));
     }
   }
 

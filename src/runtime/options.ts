@@ -30,8 +30,10 @@ export interface InitOptions {
   heartbeatTimeout?: number;
   /** Milliseconds allowed for the whole runtime to come up. Default 30000. */
   startTimeout?: number;
-  /** Fraction of the machine's memory that the runtime may use. Default 0.9. */
+  /** Fraction of the machine's memory that the runtime may use (workers of a node share it). Default 0.9. */
   memoryFraction?: number;
+  /** Bytes each runtime process may use, instead of memoryFraction. 0: use memoryFraction. */
+  memoryLimit?: number;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -49,7 +51,7 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
   if (typeof options !== "object") throw new InvalidArgumentError(`options must be an object, got ${typeof options}`);
   const known = new Set([
     "numNodes", "numWorkers", "numThreads", "address", "port", "logLevel",
-    "heartbeatInterval", "heartbeatTimeout", "startTimeout", "memoryFraction",
+    "heartbeatInterval", "heartbeatTimeout", "startTimeout", "memoryFraction", "memoryLimit",
   ]);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(`unknown option "${key}": known options are ${[...known].join(", ")}`);
@@ -77,6 +79,7 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
     heartbeatTimeout,
     startTimeout: positiveInteger("startTimeout", options.startTimeout, 30000),
     memoryFraction: fraction,
+    memoryLimit: positiveInteger("memoryLimit", options.memoryLimit, 0, 0),
   };
 }
 
@@ -107,6 +110,7 @@ export function roleConfigToArgv(config: RoleConfig): string[] {
     "--heartbeat-timeout", String(options.heartbeatTimeout),
     "--start-timeout", String(options.startTimeout),
     "--memory-fraction", String(options.memoryFraction),
+    "--memory-limit", String(options.memoryLimit),
   ];
   if (config.script) argv.push("--script", config.script);
   return argv;
@@ -127,6 +131,7 @@ export const roleArgsDefinition = {
   "heartbeat-timeout": { type: "string", default: "6000" },
   "start-timeout": { type: "string", default: "30000" },
   "memory-fraction": { type: "string", default: "0.9" },
+  "memory-limit": { type: "string", description: "Bytes each runtime may use (0: use --memory-fraction)", default: "0" },
   script: { type: "string", description: "Program whose tessera classes this runtime loads" },
 } as const;
 
@@ -169,6 +174,7 @@ export function roleConfigFromFlags(flags: Record<string, string | boolean | und
       heartbeatTimeout: integerFlag("heartbeat-timeout", text("heartbeat-timeout") ?? "6000", 1),
       startTimeout: integerFlag("start-timeout", text("start-timeout") ?? "30000", 1),
       memoryFraction: Number(text("memory-fraction") ?? "0.9"),
+      memoryLimit: integerFlag("memory-limit", text("memory-limit") ?? "0"),
     }),
   };
 }

@@ -29,8 +29,9 @@ export class ResourceMonitor {
   #lastCpu = process.cpuUsage();
   #lastTime = performance.now();
 
-  constructor(fraction: number) {
-    this.memoryLimit = Math.floor(machineMemory() * fraction);
+  /** `bytes` when set, else a `share` of `fraction` of the machine (workers of a node share it). */
+  constructor(fraction: number, bytes = 0, share = 1) {
+    this.memoryLimit = bytes > 0 ? bytes : Math.floor((machineMemory() * fraction) / share);
   }
 
   cpuLoad(): number {

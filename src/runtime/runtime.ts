@@ -8,7 +8,7 @@ import type { Connection, ConnectionHandler } from "../comms/connection.ts";
 import type { PayloadAllocator } from "../comms/framing.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
-import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
+import { ConnectionClosedError, MosaicError, type OutOfMemoryError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ChildRuntime } from "./child-runtime.ts";
 import { SECRET_ENV } from "../comms/handshake.ts";
@@ -51,6 +51,8 @@ export abstract class Runtime implements ConnectionHandler {
   protected readonly methods: Record<string, MethodHandler> = {};
   protected readonly commands: Record<string, MethodHandler> = {};
   #dialing = new Map<string, Promise<Connection>>();
+  /** Raw payloads are only received when they fit this runtime's memory budget. */
+  readonly #admit = (bytes: number) => this.resources.fitsInMemory(bytes);
   /** Where raw payloads received by this runtime land (workers: shared memory). */
   protected payloadAllocator: PayloadAllocator | undefined;
   #heartbeatTimer: Timer | undefined;
@@ -63,7 +65,7 @@ export abstract class Runtime implements ConnectionHandler {
     this.options = options;
     this.secret = secret;
     this.logger = logger;
-    this.resources = new ResourceMonitor(options.memoryFraction);
+    this.resources = new ResourceMonitor(options.memoryFraction, options.memoryLimit, role === "worker" ? options.numWorkers : 1);
     this.methods.ping = () => this.uid;
     this.methods.status = () => ({ uid: this.uid, pid: process.pid, ...this.resources.sample() });
     this.commands.log = ([uid, stream, lines]: [string, LogStream, string[]]) => this.relayLines(uid, stream, lines);
@@ -93,6 +95,7 @@ export abstract class Runtime implements ConnectionHandler {
       handler: this,
       log: (message) => this.logger.warning(message),
       allocate: this.payloadAllocator,
+      admit: this.#admit,
     });
     this.#heartbeatTimer = setInterval(() => this.#beat(), this.options.heartbeatInterval);
     this.logger.info(`Listening at ${this.address}:${this.port} (pid ${process.pid}, host ${hostname()})`);
@@ -110,6 +113,7 @@ export abstract class Runtime implements ConnectionHandler {
         handler: this,
         log: (message) => this.logger.warning(message),
         allocate: this.payloadAllocator,
+        admit: this.#admit,
       }).finally(() => this.#dialing.delete(peer.uid));
       this.#dialing.set(peer.uid, dialing);
     }
@@ -138,14 +142,23 @@ export abstract class Runtime implements ConnectionHandler {
     return handler.call(this, args, connection, payloads);
   }
 
-  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): void {
+  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: OutOfMemoryError): void {
     const handler = this.commands[method];
     if (!handler) {
       this.logger.warning(`${connection.peer?.uid} sent unknown command "${method}"`);
       return;
     }
+    if (rejected) {
+      const onRejected = this.rejectedCommands[method];
+      if (onRejected) onRejected.call(this, args, connection, rejected);
+      else this.logger.error(rejected.message);
+      return;
+    }
     handler.call(this, args, connection, payloads);
   }
+
+  /** What to do with a command whose payloads did not fit (e.g. fail the task it carried). */
+  protected readonly rejectedCommands: Record<string, (args: any, connection: Connection, error: OutOfMemoryError) => void> = {};
 
   onAuthenticated(connection: Connection): void {
     const uid = connection.peer!.uid;

@@ -152,6 +152,13 @@ export class TesseraHost {
     this.#enqueue(hosted, { kind: "call", task, method, args, refs, owner });
   }
 
+  /** A call that could not be taken (its arguments did not fit in memory): it fails at once. */
+  failCall(task: number, owner: Connection, error: Error): void {
+    this.#tasks.set(task, { state: "pending", released: false, waiters: [] });
+    this.#taskOwners.set(task, owner);
+    this.#finishTask(task, undefined, describeError(error, this.uid));
+  }
+
   #enqueue(hosted: HostedTessera, pending: Pending): void {
     if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
     if (pending.refs.length > 0) {

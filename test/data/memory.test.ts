@@ -1,0 +1,28 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+describe("memory budget", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(["outOfMemory"], "data-fixture.ts");
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("a put or a call argument that does not fit a worker's budget fails with OutOfMemoryError, and the worker keeps serving", async () => {
+    const { put, call, small, limit } = await run.value("outOfMemory");
+    expect(limit).toBe(160 * 2 ** 20);
+    expect(put).toMatchObject({ class: "OutOfMemoryError", code: "OUT_OF_MEMORY", message: expect.stringContaining('cannot take 256.0 MiB more for "put"') });
+    expect(call).toMatchObject({ class: "OutOfMemoryError", message: expect.stringContaining('for "call"') });
+    expect(small).toBe(256);
+  });
+
+  test("the head stops the tree when the program ends and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});
