@@ -8,7 +8,9 @@
 /** The bytes of `view` in an ArrayBuffer of their own (the view itself when it already is). */
 export function compact(view: Uint8Array): Uint8Array {
   if (view.buffer instanceof SharedArrayBuffer) return view; // shared, never copied by postMessage
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
+  // Not view.slice(): on a Buffer (socket chunks, msgpackr output) that is a view again.
+  return Uint8Array.prototype.slice.call(view);
 }
 
 export function postBatch(port: { postMessage(value: unknown): void }, batch: readonly unknown[]): void {

@@ -14,6 +14,7 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
+import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
 
@@ -27,7 +28,7 @@ export function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<U
   return payloads.length > 0 ? new WithPayloads(bytes, payloads) : bytes;
 }
 
-interface TaskRecord {
+interface TaskRecord extends Spillable {
   state: "pending" | "done" | "failed";
   result?: Value;
   error?: ErrorDescription;
@@ -110,8 +111,12 @@ export class TesseraHost {
   #taskOwners = new Map<number, Connection>();
   #reports = new Map<Connection, { done: number[]; failed: [number, ErrorDescription][] }>();
 
+  /** Stored values past half the worker's memory budget go to disk, coldest first. */
+  readonly #spill: SpillStore;
+
   constructor(runtime: Runtime, maxThreads: number) {
     this.runtime = runtime;
+    this.#spill = new SpillStore(Math.floor(runtime.resources.memoryLimit / 2), runtime.uid);
     this.uid = runtime.uid;
     this.#maxThreads = maxThreads;
     // One thread is started with the worker; more are added as tesserae arrive.
@@ -251,6 +256,7 @@ export class TesseraHost {
     if (!record.released) {
       record.result = result;
       record.error = error;
+      this.#spill.add(uid, record);
     } else this.#tasks.delete(uid);
     for (const waiter of record.waiters.splice(0)) {
       if (error) waiter.reject(new RemoteError(error));
@@ -297,7 +303,9 @@ export class TesseraHost {
     const record = this.#tasks.get(id);
     if (record && record.state !== "pending") return;
     const waiters = record?.waiters ?? [];
-    this.#tasks.set(id, { state: "done", result: value, released: false, waiters: [] });
+    const stored: TaskRecord = { state: "done", result: value, released: false, waiters: [] };
+    this.#tasks.set(id, stored);
+    this.#spill.add(id, stored);
     for (const waiter of waiters) waiter.resolve(value);
   }
 
@@ -306,7 +314,11 @@ export class TesseraHost {
     let record = this.#tasks.get(uid);
     // A dependent may ask before the call itself has reached us: wait for it.
     if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false, waiters: [] }));
-    if (record.state === "done") return Promise.resolve(data ? record.result! : EMPTY);
+    if (record.state === "done") {
+      if (!data) return Promise.resolve(EMPTY);
+      this.#spill.touch(uid, record);
+      return Promise.resolve(record.result!);
+    }
     if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
     const { promise, resolve, reject } = Promise.withResolvers<Value>();
     record.waiters.push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
@@ -318,7 +330,10 @@ export class TesseraHost {
       const record = this.#tasks.get(uid);
       if (!record) continue;
       if (record.state === "pending") record.released = true;
-      else this.#tasks.delete(uid);
+      else {
+        this.#tasks.delete(uid);
+        this.#spill.remove(uid, record);
+      }
     }
     for (const uid of tesserae) {
       const hosted = this.#tesserae.get(uid);
@@ -330,12 +345,13 @@ export class TesseraHost {
   }
 
   /** Counts, for tests and status. */
-  get counts(): { tesserae: number; tasks: number; objects: number; threads: number; rss: number } {
+  get counts(): { tesserae: number; tasks: number; objects: number; threads: number; rss: number; residentBytes: number; spilled: number; spilledBytes: number } {
     for (const id of this.#objects) if (!this.#tasks.has(id)) this.#objects.delete(id);
     return {
       tesserae: this.#tesserae.size,
       tasks: this.#tasks.size - this.#objects.size,
       objects: this.#objects.size,
+      ...this.#spill.stats,
       threads: this.#threads.length,
       rss: process.memoryUsage.rss(),
     };
@@ -355,5 +371,6 @@ export class TesseraHost {
 
   async stop(): Promise<void> {
     await Promise.all(this.#threads.map((thread) => thread.terminate()));
+    this.#spill.close();
   }
 }

@@ -14,6 +14,8 @@ import { WithPayloads } from "../comms/connection.ts";
 export interface PutOptions {
   /** Send the object once to every worker, so that all of them read it locally. Default false. */
   publish?: boolean;
+  /** Worker to hold the object, e.g. "worker:0:1". Default: the monitor picks one. */
+  worker?: string;
 }
 
 export class WarehouseClient implements ObjectOwner {
@@ -29,7 +31,10 @@ export class WarehouseClient implements ObjectOwner {
     if (unsendable) throw new InvalidArgumentError(`cannot put: ${unsendable}`);
     const { bytes, payloads } = encodeValue(value);
     const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
-    const holders = options.publish ? this.#actors.liveWorkers() : [await this.#actors.placeOne()];
+    if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
+      throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);
+    }
+    const holders = options.publish ? this.#actors.liveWorkers() : [options.worker ?? (await this.#actors.placeOne())];
     if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
     const id = nextWireId();
     await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads)));

@@ -1,0 +1,110 @@
+/**
+ * A raw Bun TCP bulk sink: the baseline peer for large transfers
+ * (bench/data.bench.ts). Listens on 127.0.0.1, port 0, prints its port on
+ * stdout. Each message on a connection is an 8-byte header
+ * [u32 LE payload length][u32 LE flags] followed by the payload; the sink
+ * copies the payload out of Bun's socket chunks (fresh, at most 512 KiB each:
+ * BUN-NOTES trap 2) into one receive buffer and, once the whole payload is
+ * there, answers with one byte: the payload's last byte (0 for an empty one),
+ * so the sender can check that the bytes arrived.
+ *
+ * The receive buffer is reused across messages (flags bit 0 clear), allocated
+ * and touched up front to `argv[2]` bytes and grown when a bigger payload
+ * comes. With flags bit 0 set, the message lands in a fresh allocation
+ * instead, as a receiver without a reusable buffer would do.
+ *
+ * Exits when its stdin closes (the parent is gone) or on SIGTERM.
+ */
+import type { Socket } from "bun";
+import { SocketWriter } from "../_lib.ts";
+
+const HEADER_BYTES = 8;
+const FLAG_FRESH = 1;
+
+interface SinkState {
+  writer: SocketWriter;
+  header: Uint8Array;
+  headerFilled: number;
+  /** Where the current payload goes, its length, and how much of it arrived; undefined between messages. */
+  into: Uint8Array | undefined;
+  length: number;
+  filled: number;
+}
+
+/** The reused receive buffer, pre-sized and touched so that the first message pays no page faults. */
+let reused = touched(Number(process.argv[2] ?? 0));
+
+function touched(bytes: number): Uint8Array {
+  const buffer = new Uint8Array(bytes);
+  buffer.fill(1);
+  return buffer;
+}
+
+function begin(state: SinkState): void {
+  const view = new DataView(state.header.buffer);
+  const length = view.getUint32(0, true);
+  const flags = view.getUint32(4, true);
+  if (flags & FLAG_FRESH) state.into = new Uint8Array(length);
+  else {
+    if (reused.length < length) reused = touched(length);
+    state.into = reused;
+  }
+  state.length = length;
+  state.filled = 0;
+  state.headerFilled = 0;
+}
+
+function complete(state: SinkState): void {
+  const last = state.length > 0 ? state.into![state.length - 1]! : 0;
+  state.into = undefined;
+  state.writer.write(new Uint8Array([last]));
+}
+
+function onData(socket: Socket<SinkState>, chunk: Uint8Array): void {
+  const state = socket.data;
+  let at = 0;
+  while (at < chunk.length) {
+    if (state.into === undefined) {
+      const take = Math.min(HEADER_BYTES - state.headerFilled, chunk.length - at);
+      state.header.set(chunk.subarray(at, at + take), state.headerFilled);
+      state.headerFilled += take;
+      at += take;
+      if (state.headerFilled < HEADER_BYTES) return;
+      begin(state);
+      if (state.length === 0) complete(state);
+      continue;
+    }
+    const take = Math.min(state.length - state.filled, chunk.length - at);
+    state.into.set(chunk.subarray(at, at + take), state.filled);
+    state.filled += take;
+    at += take;
+    if (state.filled === state.length) complete(state);
+  }
+}
+
+const listener = Bun.listen<SinkState>({
+  hostname: "127.0.0.1",
+  port: 0,
+  socket: {
+    open(socket) {
+      socket.data = { writer: new SocketWriter(socket), header: new Uint8Array(HEADER_BYTES), headerFilled: 0, into: undefined, length: 0, filled: 0 };
+    },
+    data: onData,
+    drain(socket) {
+      socket.data.writer.onDrain();
+    },
+  },
+});
+
+process.on("SIGTERM", () => {
+  listener.stop(true);
+  process.exit(0);
+});
+
+process.stdout.write(`${listener.port}\n`);
+
+for await (const _ of Bun.stdin.stream()) {
+  // nothing is sent on stdin; reading just waits for the parent's end to close
+}
+listener.stop(true);
+process.exit(0);

@@ -1,0 +1,641 @@
+/**
+ * Actor benchmarks on a local runtime of 1 node and 2 workers, each figure
+ * next to a raw Bun TCP baseline measured in the same run, alternating with
+ * it so that both see the same machine state:
+ *
+ * 1. a no-op call with its result fetched (`await a.noop().result()`), next to
+ *    a raw 32 B TCP ping-pong with a child Bun process (echo-server.ts);
+ * 2. `await a.noop()` alone (completion, no result transfer), same baseline;
+ *    both also with the head, the worker and the echo peer pinned to one CPU
+ *    (`*_same_cpu`), which takes the VM's cross-CPU wake-ups out of the ratio;
+ * 3. pipelined calls from the head to two tesserae on different workers, then
+ *    `runtime.barrier()`, next to pipelined 64 B one-way messages to a counting
+ *    sink (actors-sink.ts) that acknowledges with counts;
+ * 4. dependent calls `b.add(a.add(i))` across workers (the worker of b fetches
+ *    every result of a from the worker of a), next to pipelined 64 B echoes;
+ * 5. creating 10,000 tesserae and awaiting their construction, next to the
+ *    same number of pipelined 64 B echoes.
+ *
+ * Every task is checked afterwards: a round with failed tasks (a worker that
+ * died, say) is reported with `failed_tasks` and ok: false, the runtime is
+ * restarted for the next phase, and the process exits with code 1.
+ *
+ * This file is also the program the runtime's children run (`bun <this file>
+ * --role ...`) and that their tessera threads load: the tessera class is
+ * declared before `mosaic.init()`, which hands those over and never returns,
+ * so nothing below it runs there.
+ */
+import type { Socket, Subprocess } from "bun";
+import { join } from "node:path";
+import * as mosaic from "../src/index.ts";
+import { tessera, TimeoutError, type HeadRuntime, type TaskProxy } from "../src/index.ts";
+import {
+  canSetAffinity,
+  emit,
+  exitGuard,
+  getAffinity,
+  median,
+  note,
+  parseCpuList,
+  percentile,
+  round,
+  setAffinity,
+  SocketWriter,
+} from "./_lib.ts";
+
+const Noop = tessera(
+  class Noop {
+    noop() {
+      return 1;
+    }
+    add(x: number) {
+      return x + 1;
+    }
+  },
+);
+
+const BENCH = "actors";
+const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
+
+/** Sequential round trips: alternating raw / mosaic, warm-up then measured. */
+const LATENCY_WARMUP = 2000;
+const LATENCY_PHASE_WARMUP = 300;
+const LATENCY_COUNT = 5000;
+const PING_BYTES = 32;
+
+const PIPELINED_CALLS = 300_000;
+const PIPELINED_WARMUP_CALLS = 100_000;
+const DEPENDENT_PAIRS = 50_000;
+const DEPENDENT_WARMUP_PAIRS = 5_000;
+const CREATED_TESSERAE = 10_000;
+const CREATED_WARMUP = 1_000;
+/** Measured rounds per throughput figure (after one warm-up round)... */
+const ROUNDS = 3;
+/** ...unless the rounds of a figure have taken this long already (at least one is measured). */
+const PHASE_BUDGET_MS = 8_000;
+const MESSAGE_BYTES = 64;
+/** Stage size for coalesced raw writes: the runtime's FrameWriter stages 64 KiB too. */
+const STAGE_BYTES = 64 * 1024;
+/** No round may hang the benchmark. */
+const BARRIER_TIMEOUT_MS = 30_000;
+
+let runtime: HeadRuntime = await mosaic.init(OPTIONS);
+
+type NoopProxy = ReturnType<typeof Noop.remote>;
+
+/** Children spawned here, killed by their pids at the end. */
+const children: Subprocess[] = [];
+/** Raw sockets, ended at the end. */
+const sockets: Socket<undefined>[] = [];
+/** Rounds in which tasks failed: the run is reported as failed. */
+let failures = 0;
+
+// ------------------------------------------------------------- raw peers
+
+async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.split("\n")[0]!.trim();
+}
+
+/** Starts a fixture that prints its port on stdout and lives until its stdin closes. */
+async function spawnPeer(fixture: string): Promise<{ port: number; pid: number }> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", fixture)], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  children.push(child);
+  const port = Number(await readLine(child.stdout));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${fixture} did not report its port`);
+  return { port, pid: child.pid };
+}
+
+/** Calls `onMessage(bytes, at)` for every fixed-size message of a byte stream cut into chunks. */
+class FixedSplitter {
+  #size: number;
+  #carry: Uint8Array;
+  #carried = 0;
+  #onMessage: (bytes: Uint8Array, at: number) => void;
+
+  constructor(size: number, onMessage: (bytes: Uint8Array, at: number) => void) {
+    this.#size = size;
+    this.#carry = new Uint8Array(size);
+    this.#onMessage = onMessage;
+  }
+
+  push(chunk: Uint8Array): void {
+    const size = this.#size;
+    let at = 0;
+    if (this.#carried > 0) {
+      const take = Math.min(size - this.#carried, chunk.length);
+      this.#carry.set(chunk.subarray(0, take), this.#carried);
+      this.#carried += take;
+      at = take;
+      if (this.#carried < size) return;
+      this.#onMessage(this.#carry, 0);
+      this.#carried = 0;
+    }
+    for (; at + size <= chunk.length; at += size) this.#onMessage(chunk, at);
+    if (at < chunk.length) {
+      this.#carry.set(chunk.subarray(at), 0);
+      this.#carried = chunk.length - at;
+    }
+  }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * Pipelined 64 B messages, each written into a 64 KiB stage (sequence number
+ * at offset 0) and sent when the stage fills, as the runtime's FrameWriter
+ * does. The peer confirms them: by echoing each back (checked here one by
+ * one) or, for the sink, by sending counts.
+ */
+class PipelinedClient {
+  socket!: Socket<undefined>;
+  #writer!: SocketWriter;
+  #template = new Uint8Array(MESSAGE_BYTES).fill(0x61);
+  #stage = new Uint8Array(STAGE_BYTES);
+  #staged = 0;
+  #sent = 0;
+  #acked = 0;
+  #target = 0;
+  #done: (() => void) | undefined;
+
+  static async connect(port: number, replies: "echo" | "counts"): Promise<PipelinedClient> {
+    const client = new PipelinedClient();
+    const splitter =
+      replies === "echo"
+        ? new FixedSplitter(MESSAGE_BYTES, (bytes, at) => {
+            const sequence = readU32(bytes, at);
+            if (sequence !== client.#acked >>> 0) throw new Error(`echo peer returned message ${sequence} where ${client.#acked} was due`);
+            client.#ack(client.#acked + 1);
+          })
+        : new FixedSplitter(8, (bytes, at) => client.#ack(new DataView(bytes.buffer, bytes.byteOffset + at, 8).getFloat64(0, true)));
+    client.socket = await Bun.connect<undefined>({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data(_socket, chunk) {
+          splitter.push(chunk);
+        },
+        drain() {
+          client.#writer.onDrain();
+        },
+      },
+    });
+    sockets.push(client.socket);
+    client.#writer = new SocketWriter(client.socket);
+    return client;
+  }
+
+  #ack(count: number): void {
+    this.#acked = count;
+    if (this.#acked >= this.#target && this.#done) {
+      const wake = this.#done;
+      this.#done = undefined;
+      wake();
+    }
+  }
+
+  #flush(): void {
+    if (this.#staged === 0) return;
+    // The writer may keep the unsent tail by reference: never reuse a handed-over stage.
+    this.#writer.write(this.#stage.subarray(0, this.#staged));
+    this.#stage = new Uint8Array(STAGE_BYTES);
+    this.#staged = 0;
+  }
+
+  /** Sends `count` messages and resolves when the peer has confirmed all of them; returns ms. */
+  async round(count: number): Promise<number> {
+    const t0 = performance.now();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#target = this.#sent + count;
+    this.#done = resolve;
+    for (let i = 0; i < count; i++) {
+      if (this.#staged + MESSAGE_BYTES > STAGE_BYTES) this.#flush();
+      const at = this.#staged;
+      const sequence = this.#sent++;
+      this.#stage.set(this.#template, at);
+      this.#stage[at] = sequence & 0xff;
+      this.#stage[at + 1] = (sequence >>> 8) & 0xff;
+      this.#stage[at + 2] = (sequence >>> 16) & 0xff;
+      this.#stage[at + 3] = (sequence >>> 24) & 0xff;
+      this.#staged += MESSAGE_BYTES;
+    }
+    this.#flush();
+    if (this.#acked >= this.#target) this.#done = undefined;
+    else await promise;
+    return performance.now() - t0;
+  }
+}
+
+/** Sequential 32 B ping-pong with the echo peer. */
+async function pingClient(port: number): Promise<() => Promise<void>> {
+  const message = new Uint8Array(PING_BYTES).fill(0x2a);
+  let received = 0;
+  let waiting: (() => void) | undefined;
+  let writer: SocketWriter | undefined;
+  const socket = await Bun.connect<undefined>({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data(_socket, chunk) {
+        received += chunk.length;
+        if (received >= PING_BYTES && waiting) {
+          received -= PING_BYTES;
+          const wake = waiting;
+          waiting = undefined;
+          wake();
+        }
+      },
+      drain() {
+        writer?.onDrain();
+      },
+    },
+  });
+  sockets.push(socket);
+  writer = new SocketWriter(socket);
+  return () => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    waiting = resolve;
+    writer!.write(message);
+    return promise;
+  };
+}
+
+// ------------------------------------------------------------- mosaic helpers
+
+let a!: NoopProxy;
+let b!: NoopProxy;
+
+/** a on worker:0:0, b on worker:0:1, constructed. */
+async function placePair(): Promise<void> {
+  a = Noop.options({ worker: "worker:0:0" }).remote();
+  b = Noop.options({ worker: "worker:0:1" }).remote();
+  await Promise.all([a, b]);
+}
+
+/** Set when a round failed or timed out: its tasks may still be running. */
+let damaged = false;
+
+/** After a round that failed (a worker lost, a barrier timed out), the next phase gets a fresh runtime. */
+async function ensureRuntime(): Promise<void> {
+  if (!damaged && runtime.state === "running" && runtime.numWorkers === OPTIONS.numWorkers && a.state === "ready" && b.state === "ready") return;
+  damaged = false;
+  note(`${BENCH}: restarting the runtime (workers: ${runtime.workers.map((w) => w.uid).join(", ") || "none"})`);
+  await mosaic.stop();
+  runtime = await mosaic.init(OPTIONS);
+  await placePair();
+}
+
+/** The first error among tasks that did not complete, and how many. */
+function failedTasks(tasks: readonly TaskProxy<any>[]): { failed: number; error?: string } {
+  let failed = 0;
+  let error: string | undefined;
+  for (const task of tasks) {
+    if (task.state === "done") continue;
+    failed++;
+    error ??= task.error?.message ?? `task left ${task.state}`;
+  }
+  return error === undefined ? { failed } : { failed, error };
+}
+
+/** Lets the head collect dropped proxies (their results are released on the workers) outside the timed windows. */
+async function settle(): Promise<void> {
+  Bun.gc(true);
+  await Bun.sleep(50);
+}
+
+// ------------------------------------------------------------- latency
+
+/** Sequential round trips alternating raw / mosaic; samples in microseconds. */
+async function alternate(count: number, raw: () => Promise<unknown>, mosaicCall: () => Promise<unknown>, rawInto?: number[], mosaicInto?: number[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const t0 = Bun.nanoseconds();
+    await raw();
+    const t1 = Bun.nanoseconds();
+    await mosaicCall();
+    const t2 = Bun.nanoseconds();
+    rawInto?.push((t1 - t0) / 1000);
+    mosaicInto?.push((t2 - t1) / 1000);
+  }
+}
+
+interface LatencyCase {
+  metric: string;
+  what: string;
+  call: () => Promise<unknown>;
+  /** Target on the median ratio of the headline (not pinned) figure. */
+  maxRatio?: number;
+}
+
+async function latency(ping: () => Promise<void>, cases: LatencyCase[], placement: string, suffix: string, headline: boolean): Promise<void> {
+  for (const { metric, what, call, maxRatio } of cases) {
+    await settle();
+    await alternate(LATENCY_PHASE_WARMUP, ping, call);
+    const rawSamples: number[] = [];
+    const mosaicSamples: number[] = [];
+    await alternate(LATENCY_COUNT, ping, call, rawSamples, mosaicSamples);
+    const mosaicMedian = median(mosaicSamples);
+    const rawMedian = median(rawSamples);
+    const ratio = mosaicMedian / rawMedian;
+    note(`${BENCH}: ${metric} (${placement}): mosaic median ${round(mosaicMedian, 1)} us, raw ${round(rawMedian, 1)} us`);
+    const extra = { placement, what, baseline_kind: `raw Bun TCP ping-pong, ${PING_BYTES} B, to a child Bun process` };
+    emit({
+      bench: BENCH,
+      metric: `${metric}_median${suffix}`,
+      value: round(mosaicMedian, 2),
+      unit: "us",
+      baseline: round(rawMedian, 2),
+      ratio: round(ratio, 2),
+      samples: mosaicSamples.length,
+      ...extra,
+      ...(headline && maxRatio !== undefined ? { target: `ratio <= ${maxRatio}`, ok: ratio <= maxRatio } : {}),
+    });
+    const mosaicP99 = percentile(mosaicSamples, 99);
+    const rawP99 = percentile(rawSamples, 99);
+    emit({
+      bench: BENCH,
+      metric: `${metric}_p99${suffix}`,
+      value: round(mosaicP99, 2),
+      unit: "us",
+      baseline: round(rawP99, 2),
+      ratio: round(mosaicP99 / rawP99, 2),
+      samples: mosaicSamples.length,
+      ...extra,
+    });
+  }
+}
+
+async function latencies(ping: () => Promise<void>, echoPid: number): Promise<void> {
+  const cases: LatencyCase[] = [
+    {
+      metric: "noop_result_round_trip",
+      what: "await a.noop().result(), a on worker:0:0",
+      maxRatio: 3,
+      call: async () => {
+        if ((await a.noop().result()) !== 1) throw new Error("a.noop() did not return 1");
+      },
+    },
+    {
+      metric: "await_task",
+      what: "await a.noop() (completion only, no result transfer), a on worker:0:0",
+      call: async () => {
+        await a.noop();
+      },
+    },
+  ];
+  await alternate(LATENCY_WARMUP, ping, cases[0]!.call);
+  // As scheduled by the OS: what a program sees (on a VM, wake-ups of an idle vCPU included).
+  await latency(ping, cases, "os-scheduled", "", true);
+
+  // Pinned: the head, every thread of worker:0:0 and the echo peer on one CPU (as runtime.bench.ts does).
+  const cpus = canSetAffinity() ? parseCpuList(getAffinity(process.pid) ?? "") : [];
+  if (cpus.length === 0) return note(`${BENCH}: taskset unavailable: no same-CPU latency figures`);
+  const worker = runtime.getWorker("worker:0:0");
+  const pids = [process.pid, worker.pid, echoPid];
+  const original = new Map(pids.map((pid) => [pid, getAffinity(pid)]));
+  try {
+    if (!pids.every((pid) => setAffinity(pid, String(cpus[0])))) throw new Error("could not pin processes to one CPU");
+    await latency(ping, cases, `same-cpu (all on CPU ${cpus[0]})`, "_same_cpu", false);
+  } finally {
+    for (const [pid, list] of original) if (list) setAffinity(pid, list);
+  }
+}
+
+// ------------------------------------------------------------- throughput
+
+interface RoundResult {
+  ms: number;
+  submitMs: number;
+  failed: number;
+  error?: string;
+}
+
+interface Rounds {
+  mosaic: number[];
+  raw: number[];
+  submitMs: number[];
+  failed: number;
+  error?: string;
+}
+
+/** Rounds of a mosaic burst and its raw baseline, alternating; rates per second. */
+async function rateRounds(label: string, mosaicRound: () => Promise<RoundResult>, rawRound: () => Promise<number>, count: number): Promise<Rounds> {
+  const result: Rounds = { mosaic: [], raw: [], submitMs: [], failed: 0 };
+  const started = performance.now();
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r > 0 && performance.now() - started > PHASE_BUDGET_MS) {
+      note(`${BENCH}: ${label}: ${r} round(s) only, the phase took longer than ${PHASE_BUDGET_MS} ms`);
+      break;
+    }
+    const rawMs = await rawRound();
+    await settle();
+    const round_ = await mosaicRound();
+    result.raw.push((count * 1000) / rawMs);
+    result.mosaic.push((count * 1000) / round_.ms);
+    result.submitMs.push(round_.submitMs);
+    note(
+      `${BENCH}: ${label} round ${r + 1}: mosaic ${Math.round(result.mosaic.at(-1)!)}/s (${round(round_.ms, 1)} ms, submitted in ${round(round_.submitMs, 1)} ms), raw ${Math.round(result.raw.at(-1)!)}/s (${round(rawMs, 1)} ms)` +
+        (round_.failed > 0 ? `; ${round_.failed} tasks FAILED: ${round_.error}` : ""),
+    );
+    await settle();
+    if (round_.failed > 0) {
+      result.failed += round_.failed;
+      result.error ??= round_.error;
+      damaged = true;
+      break; // no more rounds of this figure; the next phase restarts the runtime
+    }
+  }
+  if (result.failed > 0) failures++;
+  return result;
+}
+
+function emitRate(metric: string, unit: string, rounds: Rounds, count: number, extra: Record<string, unknown>, minimum: number): void {
+  const healthy = rounds.failed === 0;
+  const failure = healthy ? {} : { failed_tasks: rounds.failed, error: rounds.error };
+  const mosaicMedian = median(rounds.mosaic);
+  const rawMedian = median(rounds.raw);
+  emit({
+    bench: BENCH,
+    metric: `${metric}_median`,
+    value: Math.round(mosaicMedian),
+    unit,
+    baseline: Math.round(rawMedian),
+    ratio: round(mosaicMedian / rawMedian, 4),
+    rounds: rounds.mosaic.length,
+    count,
+    submit_ms_median: round(median(rounds.submitMs), 1),
+    ...extra,
+    ...failure,
+    target: `>= ${minimum}`,
+    ok: healthy && mosaicMedian >= minimum,
+  });
+  const mosaicBest = Math.max(...rounds.mosaic);
+  const rawBest = Math.max(...rounds.raw);
+  emit({
+    bench: BENCH,
+    metric: `${metric}_best`,
+    value: Math.round(mosaicBest),
+    unit,
+    baseline: Math.round(rawBest),
+    ratio: round(mosaicBest / rawBest, 4),
+    rounds: rounds.mosaic.length,
+    count,
+    ...extra,
+    ...failure,
+    target: `>= ${minimum}`,
+    ok: healthy && mosaicBest >= minimum,
+  });
+}
+
+/** Waits for every task submitted so far (within BARRIER_TIMEOUT_MS), then checks them all. */
+async function finishRound(t0: number, t1: number, tasks: readonly TaskProxy<any>[]): Promise<RoundResult> {
+  let timeout: string | undefined;
+  await runtime.barrier(BARRIER_TIMEOUT_MS).catch((error: Error) => {
+    if (!(error instanceof TimeoutError)) throw error;
+    timeout = error.message;
+  });
+  const ms = performance.now() - t0;
+  const outcome = failedTasks(tasks);
+  return { ms, submitMs: t1 - t0, ...outcome, ...(timeout === undefined ? {} : { error: timeout }) };
+}
+
+/** (i & 1 ? a : b).noop() without awaiting, then the barrier. */
+async function pipelinedRound(calls: number): Promise<RoundResult> {
+  const tasks: TaskProxy<number>[] = new Array(calls);
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) tasks[i] = (i & 1 ? a : b).noop();
+  const t1 = performance.now();
+  return finishRound(t0, t1, tasks);
+}
+
+/** b.add(a.add(i)): b's worker fetches a's result from a's worker. */
+async function dependentRound(pairs: number): Promise<RoundResult> {
+  const tasks: TaskProxy<number>[] = new Array(2 * pairs);
+  const t0 = performance.now();
+  for (let i = 0; i < pairs; i++) {
+    const upstream = a.add(i);
+    tasks[2 * i] = upstream;
+    tasks[2 * i + 1] = b.add(upstream);
+  }
+  const t1 = performance.now();
+  return finishRound(t0, t1, tasks);
+}
+
+/** N tesserae placed by the monitor, awaited until constructed, then released. */
+async function createRound(count: number): Promise<RoundResult> {
+  const t0 = performance.now();
+  const proxies = Array.from({ length: count }, () => Noop.remote());
+  const t1 = performance.now();
+  let error: string | undefined;
+  await Promise.all(proxies).catch((reason: Error) => {
+    error = reason.message;
+  });
+  const ms = performance.now() - t0;
+  if (error !== undefined) await Promise.allSettled(proxies);
+  const failed = proxies.filter((proxy) => proxy.state !== "ready").length;
+  const placed = new Map<string, number>();
+  for (const proxy of proxies) placed.set(proxy.runtime ?? "none", (placed.get(proxy.runtime ?? "none") ?? 0) + 1);
+  for (const proxy of proxies) proxy.release();
+  note(`${BENCH}: created ${count} tesserae: ${[...placed].map(([worker, n]) => `${n} on ${worker}`).join(", ")}`);
+  return error === undefined && failed === 0 ? { ms, submitMs: t1 - t0, failed } : { ms, submitMs: t1 - t0, failed, error: error ?? "tessera not ready" };
+}
+
+// ------------------------------------------------------------- main
+
+try {
+  const [echoPeer, sinkPeer] = await Promise.all([spawnPeer("echo-server.ts"), spawnPeer("actors-sink.ts")]);
+  const ping = await pingClient(echoPeer.port);
+  const echo = await PipelinedClient.connect(echoPeer.port, "echo");
+  const sink = await PipelinedClient.connect(sinkPeer.port, "counts");
+  await placePair();
+
+  // 1 and 2: latency of one call.
+  await latencies(ping, echoPeer.pid);
+
+  // 3. Pipelined calls to two tesserae on different workers.
+  await ensureRuntime();
+  await settle();
+  await sink.round(PIPELINED_WARMUP_CALLS);
+  await pipelinedRound(PIPELINED_WARMUP_CALLS);
+  emitRate(
+    "pipelined_calls_per_s",
+    "calls/s",
+    await rateRounds("pipelined calls", () => pipelinedRound(PIPELINED_CALLS), () => sink.round(PIPELINED_CALLS), PIPELINED_CALLS),
+    PIPELINED_CALLS,
+    {
+      what: "(i & 1 ? a : b).noop() from the head, a on worker:0:0, b on worker:0:1, then runtime.barrier()",
+      baseline_kind: `raw pipelined ${MESSAGE_BYTES} B one-way messages over one TCP connection, coalesced into ${STAGE_BYTES / 1024} KiB writes, to a child Bun process that checks each and acknowledges counts`,
+    },
+    250_000,
+  );
+
+  // 4. Dependent tasks across workers.
+  await ensureRuntime();
+  const check = await b.add(a.add(41)).result();
+  if (check !== 43) throw new Error(`b.add(a.add(41)) returned ${check}, expected 43`);
+  await settle();
+  await echo.round(DEPENDENT_WARMUP_PAIRS);
+  await dependentRound(DEPENDENT_WARMUP_PAIRS);
+  emitRate(
+    "dependent_tasks_per_s",
+    "tasks/s",
+    await rateRounds("dependent tasks", () => dependentRound(DEPENDENT_PAIRS), () => echo.round(DEPENDENT_PAIRS), DEPENDENT_PAIRS),
+    DEPENDENT_PAIRS,
+    {
+      what: "b.add(a.add(i)) from the head, a on worker:0:0, b on worker:0:1, then runtime.barrier(); counts the N dependent tasks (2N tasks run)",
+      baseline_kind: `raw pipelined ${MESSAGE_BYTES} B messages echoed by a child Bun process over one TCP connection (round trips/s), coalesced into ${STAGE_BYTES / 1024} KiB writes`,
+    },
+    50_000,
+  );
+
+  // 5. Creating tesserae.
+  await ensureRuntime();
+  await settle();
+  await echo.round(CREATED_WARMUP);
+  await createRound(CREATED_WARMUP);
+  emitRate(
+    "tesserae_created_per_s",
+    "tesserae/s",
+    await rateRounds("tessera creation", () => createRound(CREATED_TESSERAE), () => echo.round(CREATED_TESSERAE), CREATED_TESSERAE),
+    CREATED_TESSERAE,
+    {
+      what: "Array.from({ length: N }, () => Noop.remote()) (placed by the monitor), then await Promise.all(proxies); released afterwards",
+      baseline_kind: `raw pipelined ${MESSAGE_BYTES} B messages echoed by a child Bun process over one TCP connection (round trips/s), coalesced into ${STAGE_BYTES / 1024} KiB writes`,
+    },
+    20_000,
+  );
+
+  if (failures > 0) {
+    note(`${BENCH}: tasks failed in ${failures} figure(s): see failed_tasks above`);
+    process.exitCode = 1;
+  }
+} finally {
+  try {
+    for (const socket of sockets) socket.end();
+    await mosaic.stop();
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(child.pid, "SIGTERM");
+        await child.exited;
+      }
+    }
+    exitGuard(BENCH);
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * Data-transfer benchmarks on a local runtime of 1 node and 2 workers:
+ * Float32Arrays of 1, 16 and 256 MiB moved by the runtime, in GB/s
+ * (bytes / seconds / 1e9, median of a few repetitions), each next to
+ * baselines measured in the same run, alternating with them so that both see
+ * the same machine state:
+ *
+ * - head -> worker: the array as an argument, `await summer.sum(array).result()`
+ *   (the method reads every 4096th element and returns a number);
+ * - worker -> head: `await maker.get().result()`, where `get()` returns an array
+ *   the tessera prepared once (`prepare(n)`);
+ * - worker -> worker (same node): `await summer.sum(maker.get()).result()`, maker
+ *   on worker:0:0 holding the result of `get()` already, summer on worker:0:1;
+ *   timed from submitting `sum` to its result;
+ * - `await mosaic.put(array)`, and `await mosaic.get(ref)` (then `drop`, untimed).
+ *
+ * Baselines: in-process `dst.set(src)` into touched memory and into a fresh
+ * allocation of the same size; raw Bun TCP bulk transfer of the same bytes to
+ * a child Bun process (data-sink.ts: 8-byte header + payload, copied into a
+ * reused pre-sized buffer, one byte back when complete; partial writes resumed
+ * on drain), and the same into a fresh buffer per message. Each mosaic figure
+ * is reported twice: against raw TCP bulk (target: ratio >= 0.7) and against
+ * memcpy into touched memory (target at 256 MiB: ratio >= 0.5, the same-node
+ * goal, which transfers over TCP are not expected to reach).
+ *
+ * This file is also the program the runtime's children run (`bun <this file>
+ * --role ...`) and that their tessera threads load: the tessera class is
+ * declared before `mosaic.init()`, which hands those over and never returns,
+ * so nothing below it runs there.
+ */
+import type { Socket, Subprocess } from "bun";
+import { join } from "node:path";
+import * as mosaic from "../src/index.ts";
+import { tessera, type HeadRuntime } from "../src/index.ts";
+import { emit, exitGuard, max, median, min, note, round, rssKiB, SocketWriter } from "./_lib.ts";
+
+/** Methods read every STRIDE-th element (and the last): the data must be there, reading it costs nothing. */
+const STRIDE = 4096;
+/** The last element of every array carries this marker (its last byte, 0x40, is what the raw sink echoes). */
+const MARKER = 3;
+
+function sparseSum(values: Float32Array): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i += STRIDE) total += values[i]!;
+  return total + values[values.length - 1]!;
+}
+
+/** Ones, with MARKER at the end; every page touched. */
+function filled(n: number): Float32Array {
+  const values = new Float32Array(n).fill(1);
+  values[n - 1] = MARKER;
+  return values;
+}
+
+const DataStore = tessera(
+  class DataStore {
+    kept: Float32Array | undefined;
+    /** Makes the array that `get()` returns, once. */
+    prepare(n: number): number {
+      this.kept = filled(n);
+      return sparseSum(this.kept);
+    }
+    get(): Float32Array {
+      if (!this.kept) throw new Error("get() before prepare(n)");
+      return this.kept;
+    }
+    sum(values: Float32Array): number {
+      return sparseSum(values);
+    }
+    forget(): void {
+      this.kept = undefined;
+    }
+  },
+);
+
+const BENCH = "data";
+const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
+const MiB = 1024 * 1024;
+
+interface SizeCase {
+  mib: number;
+  warmup: number;
+  reps: number;
+}
+/** Odd repetition counts: the median is one measured sample. */
+const SIZES: SizeCase[] = [
+  { mib: 1, warmup: 5, reps: 15 },
+  { mib: 16, warmup: 2, reps: 7 },
+  { mib: 256, warmup: 1, reps: 3 },
+];
+const MAX_BYTES = Math.max(...SIZES.map((size) => size.mib * MiB));
+
+const TCP_TARGET = 0.7;
+const MEMCPY_TARGET = 0.5;
+/** The memcpy target (same-node transfers) applies to this size. */
+const MEMCPY_TARGET_MIB = 256;
+
+const runtime: HeadRuntime = await mosaic.init(OPTIONS);
+
+/** Children spawned here, killed by their pids at the end; the raw client's socket, ended. */
+const children: Subprocess[] = [];
+let rawClient: BulkClient | undefined;
+
+// ------------------------------------------------------------- raw TCP bulk
+
+async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.split("\n")[0]!.trim();
+}
+
+/** Sends length-prefixed blobs to data-sink.ts and waits for its one-byte acknowledgement. */
+class BulkClient {
+  socket!: Socket<undefined>;
+  #writer!: SocketWriter;
+  #waiting: ((byte: number) => void) | undefined;
+
+  static async start(): Promise<BulkClient> {
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", "data-sink.ts"), String(MAX_BYTES)], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    children.push(child);
+    const port = Number(await readLine(child.stdout));
+    if (!Number.isInteger(port) || port <= 0) throw new Error("data-sink.ts did not report its port");
+    const client = new BulkClient();
+    client.socket = await Bun.connect<undefined>({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data(_socket, chunk) {
+          for (const byte of chunk) {
+            const wake = client.#waiting;
+            if (!wake) throw new Error("data-sink.ts sent an acknowledgement nobody waited for");
+            client.#waiting = undefined;
+            wake(byte);
+          }
+        },
+        drain() {
+          client.#writer.onDrain();
+        },
+      },
+    });
+    client.#writer = new SocketWriter(client.socket);
+    return client;
+  }
+
+  /** Sends `payload` (into a fresh buffer on the sink if `fresh`); resolves with the sink's echo of its last byte. */
+  send(payload: Uint8Array, fresh: boolean): Promise<number> {
+    const { promise, resolve } = Promise.withResolvers<number>();
+    this.#waiting = resolve;
+    const header = new Uint8Array(8);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, payload.byteLength, true);
+    view.setUint32(4, fresh ? 1 : 0, true);
+    this.#writer.write(header);
+    this.#writer.write(payload);
+    return promise;
+  }
+}
+
+// ------------------------------------------------------------- one repetition of each path
+
+type Path = "raw_tcp_bulk" | "raw_tcp_bulk_fresh" | "memcpy_touched" | "memcpy_fresh" | "head_to_worker" | "worker_to_head" | "worker_to_worker" | "put" | "get";
+
+const maker = DataStore.options({ worker: "worker:0:0" }).remote();
+const summer = DataStore.options({ worker: "worker:0:1" }).remote();
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`${BENCH}: wrong result: ${what}`);
+}
+
+/** Milliseconds of one transfer per path (`src` and `dst` are the head's arrays of this size). */
+async function measureOnce(path: Path, src: Float32Array, dst: Float32Array, raw: BulkClient, expected: number): Promise<number> {
+  const n = src.length;
+  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  switch (path) {
+    case "raw_tcp_bulk":
+    case "raw_tcp_bulk_fresh": {
+      const t0 = performance.now();
+      const last = await raw.send(bytes, path === "raw_tcp_bulk_fresh");
+      const ms = performance.now() - t0;
+      check(last === bytes[bytes.length - 1], `raw sink echoed byte ${last}`);
+      return ms;
+    }
+    case "memcpy_touched": {
+      const t0 = performance.now();
+      dst.set(src);
+      const ms = performance.now() - t0;
+      check(dst[n - 1] === MARKER, "memcpy");
+      return ms;
+    }
+    case "memcpy_fresh": {
+      const t0 = performance.now();
+      const fresh = new Float32Array(n);
+      fresh.set(src);
+      const ms = performance.now() - t0;
+      check(fresh[n - 1] === MARKER, "memcpy into fresh memory");
+      return ms;
+    }
+    case "head_to_worker": {
+      const t0 = performance.now();
+      const task = summer.sum(src);
+      const total = await task.result();
+      const ms = performance.now() - t0;
+      task.release();
+      check(total === expected, `summer.sum(array) returned ${total}, expected ${expected}`);
+      return ms;
+    }
+    case "worker_to_head": {
+      const t0 = performance.now();
+      const task = maker.get();
+      const back = await task.result();
+      const ms = performance.now() - t0;
+      task.release();
+      check(back instanceof Float32Array && back.length === n && back[0] === 1 && back[n - 1] === MARKER, "maker.get() came back wrong");
+      return ms;
+    }
+    case "worker_to_worker": {
+      const made = maker.get();
+      await made; // maker holds the result: only the transfer to summer's worker is timed
+      const t0 = performance.now();
+      const task = summer.sum(made);
+      const total = await task.result();
+      const ms = performance.now() - t0;
+      made.release();
+      task.release();
+      check(total === expected, `summer.sum(maker.get()) returned ${total}, expected ${expected}`);
+      return ms;
+    }
+    case "put": {
+      const t0 = performance.now();
+      const ref = await mosaic.put(src);
+      const ms = performance.now() - t0;
+      await mosaic.drop(ref);
+      return ms;
+    }
+    case "get": {
+      const ref = await mosaic.put(src);
+      const t0 = performance.now();
+      const back = await mosaic.get(ref);
+      const ms = performance.now() - t0;
+      await mosaic.drop(ref);
+      check(back instanceof Float32Array && back.length === n && back[n - 1] === MARKER, "mosaic.get(ref) came back wrong");
+      return ms;
+    }
+  }
+}
+
+/** Lets the head collect the previous transfer's memory outside the timed windows. */
+async function settle(): Promise<void> {
+  Bun.gc(true);
+  await Bun.sleep(5);
+}
+
+// ------------------------------------------------------------- report
+
+const TCP_BASELINE_KIND = "raw Bun TCP bulk to a child Bun process: 8 B header + payload, copied into a reused pre-sized buffer, 1 B acknowledgement";
+const WHAT: Record<string, string> = {
+  head_to_worker: "await summer.sum(array).result(), summer on worker:0:1 (reads every 4096th element, returns a number)",
+  worker_to_head: "await maker.get().result(), maker on worker:0:0 returning the array it prepared once",
+  worker_to_worker: "await summer.sum(maker.get()).result() timed from submitting sum, maker.get() already done on worker:0:0, summer on worker:0:1",
+  put: "await mosaic.put(array) (then drop, untimed)",
+  get: "await mosaic.get(ref) of an array put before (then drop, untimed)",
+};
+
+function gbps(bytes: number, ms: number): number {
+  return bytes / (ms / 1000) / 1e9;
+}
+
+function report(size: SizeCase, samples: Map<Path, number[]>): void {
+  const bytes = size.mib * MiB;
+  const suffix = `_${size.mib}MiB`;
+  const bandwidth = (path: Path) => gbps(bytes, median(samples.get(path)!));
+  const stats = (path: Path) => {
+    const ms = samples.get(path)!;
+    return {
+      median_ms: round(median(ms), 3),
+      min_ms: round(min(ms), 3),
+      max_ms: round(max(ms), 3),
+      best: round(gbps(bytes, min(ms)), 3),
+      samples: ms.length,
+      size_bytes: bytes,
+    };
+  };
+  const tcp = bandwidth("raw_tcp_bulk");
+  const touched = bandwidth("memcpy_touched");
+  const fresh = bandwidth("memcpy_fresh");
+  emit({ bench: BENCH, metric: `memcpy_touched${suffix}`, value: round(touched, 3), unit: "GB/s", ...stats("memcpy_touched"), what: "dst.set(src) in this process, dst touched before" });
+  emit({ bench: BENCH, metric: `memcpy_fresh${suffix}`, value: round(fresh, 3), unit: "GB/s", ...stats("memcpy_fresh"), what: "new Float32Array(n).set(src) in this process" });
+  emit({ bench: BENCH, metric: `raw_tcp_bulk${suffix}`, value: round(tcp, 3), unit: "GB/s", ...stats("raw_tcp_bulk"), what: TCP_BASELINE_KIND });
+  emit({
+    bench: BENCH,
+    metric: `raw_tcp_bulk_fresh${suffix}`,
+    value: round(bandwidth("raw_tcp_bulk_fresh"), 3),
+    unit: "GB/s",
+    ...stats("raw_tcp_bulk_fresh"),
+    what: "the same, into a fresh buffer per message on the sink",
+  });
+  for (const path of ["head_to_worker", "worker_to_head", "worker_to_worker", "put", "get"] as const) {
+    const value = bandwidth(path);
+    const common = { ...stats(path), what: WHAT[path] };
+    const tcpRatio = value / tcp;
+    emit({
+      bench: BENCH,
+      metric: `${path}${suffix}`,
+      value: round(value, 3),
+      unit: "GB/s",
+      baseline: round(tcp, 3),
+      ratio: round(tcpRatio, 3),
+      baseline_kind: TCP_BASELINE_KIND,
+      ...common,
+      target: `ratio >= ${TCP_TARGET}`,
+      ok: tcpRatio >= TCP_TARGET,
+    });
+    const memcpyRatio = value / touched;
+    emit({
+      bench: BENCH,
+      metric: `${path}${suffix}_vs_memcpy`,
+      value: round(value, 3),
+      unit: "GB/s",
+      baseline: round(touched, 3),
+      ratio: round(memcpyRatio, 3),
+      baseline_kind: "in-process memcpy (dst.set(src)) into touched memory",
+      baseline_fresh: round(fresh, 3),
+      ratio_fresh: round(value / fresh, 3),
+      ...common,
+      ...(size.mib === MEMCPY_TARGET_MIB ? { target: `ratio >= ${MEMCPY_TARGET}`, ok: memcpyRatio >= MEMCPY_TARGET } : {}),
+    });
+  }
+}
+
+// ------------------------------------------------------------- main
+
+const ORDER: Path[] = ["raw_tcp_bulk", "head_to_worker", "memcpy_touched", "worker_to_head", "raw_tcp_bulk_fresh", "worker_to_worker", "memcpy_fresh", "put", "get"];
+
+function workerRss(): string {
+  return runtime.workers.map((worker) => `${worker.uid} ${Math.round((rssKiB(worker.pid) ?? NaN) / 1024)} MiB`).join(", ");
+}
+
+try {
+  const started = performance.now();
+  const [raw] = await Promise.all([BulkClient.start(), maker, summer]);
+  rawClient = raw;
+  for (const size of SIZES) {
+    const n = (size.mib * MiB) / Float32Array.BYTES_PER_ELEMENT;
+    const src = filled(n);
+    const dst = new Float32Array(n).fill(0);
+    const expected = sparseSum(src);
+    const prepared = await maker.prepare(n).result();
+    check(prepared === expected, `maker.prepare(n) returned ${prepared}, expected ${expected}`);
+    const samples = new Map<Path, number[]>(ORDER.map((path) => [path, []]));
+    const t0 = performance.now();
+    for (let rep = 0; rep < size.warmup + size.reps; rep++) {
+      for (const path of ORDER) {
+        const ms = await measureOnce(path, src, dst, raw, expected);
+        if (rep >= size.warmup) samples.get(path)!.push(ms);
+        await settle();
+      }
+    }
+    await maker.forget().result();
+    note(`${BENCH}: ${size.mib} MiB: ${size.warmup} + ${size.reps} repetitions in ${Math.round(performance.now() - t0)} ms; head ${Math.round(process.memoryUsage.rss() / MiB)} MiB, ${workerRss()}`);
+    note(`${BENCH}: ${size.mib} MiB medians (GB/s): ${ORDER.map((path) => `${path} ${round(gbps(size.mib * MiB, median(samples.get(path)!)), 2)}`).join(", ")}`);
+    report(size, samples);
+  }
+  note(`${BENCH}: done in ${Math.round(performance.now() - started)} ms`);
+} finally {
+  try {
+    rawClient?.socket.end();
+    await mosaic.stop();
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        process.kill(child.pid, "SIGTERM");
+        await child.exited;
+      }
+    }
+    exitGuard(BENCH);
+  }
+}
