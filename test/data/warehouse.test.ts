@@ -9,7 +9,7 @@ describe("the warehouse", () => {
   let run: ScenarioRun;
 
   beforeAll(() => {
-    run = ScenarioRun.start(["warehouse", "publish", "collected"], "data-fixture.ts");
+    run = ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory"], "data-fixture.ts");
   });
 
   afterAll(async () => {
@@ -47,6 +47,13 @@ describe("the warehouse", () => {
     const { before, held, after } = await run.value("collected");
     expect(sum(held)).toBe(sum(before) + 1);
     expect(sum(after)).toBe(sum(before));
+  });
+
+  test("dropping a 256 MiB object gives the worker's memory back", async () => {
+    const { before, held, after } = await run.value("dropFreesMemory");
+    const MiB = 2 ** 20;
+    const report = { before: Math.round(before / MiB), held: Math.round(held / MiB), after: Math.round(after / MiB) };
+    expect({ ...report, grew: held - before > 200 * MiB, shrank: after - before < 64 * MiB }).toEqual({ ...report, grew: true, shrank: true });
   });
 
   test("the head stops the tree when the program ends and leaves no process or port", async () => {
