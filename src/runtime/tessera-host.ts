@@ -14,6 +14,7 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
+import { Fifo } from "../core/fifo.ts";
 import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
@@ -48,7 +49,7 @@ interface HostedTessera {
   id: number;
   thread: TesseraThread;
   /** Calls waiting for their dependencies; later calls wait behind them to keep call order. */
-  backlog: Pending[];
+  backlog: Fifo<Pending>;
   resolving: boolean;
   created: PromiseWithResolvers<null> | undefined;
 }
@@ -140,7 +141,7 @@ export class TesseraHost {
     const thread = this.#pickThread();
     thread.tesserae++;
     const done = Promise.withResolvers<null>();
-    const hosted: HostedTessera = { id, thread, backlog: [], resolving: false, created: done };
+    const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done };
     this.#tesserae.set(id, hosted);
     this.#enqueue(hosted, { kind: "create", key, args, refs, done });
     return done.promise;
@@ -178,7 +179,7 @@ export class TesseraHost {
   async #drain(hosted: HostedTessera): Promise<void> {
     hosted.resolving = true;
     while (hosted.backlog.length > 0) {
-      const pending = hosted.backlog[0]!;
+      const pending = hosted.backlog.peek()!;
       try {
         const deps = pending.deps ? await pending.deps : null;
         hosted.backlog.shift();

@@ -12,6 +12,7 @@ import { describeError, type ErrorDescription, UnknownTesseraMethodError } from 
 import { findClass, classNameOf } from "../core/registry.ts";
 import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire.ts";
 import { compact, postBatch } from "./_thread-channel.ts";
+import { Fifo } from "../core/fifo.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
 export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
@@ -38,7 +39,7 @@ export type ThreadReport =
 interface ResidentTessera {
   instance: Record<string, unknown> | undefined;
   className: string;
-  queue: ThreadOp[];
+  queue: Fifo<ThreadOp>;
   running: boolean;
   error: ErrorDescription | undefined;
 }
@@ -129,7 +130,7 @@ function onOps(ops: ThreadOp[]): void {
     if (!resident) {
       if (op[0] === Op.Release) continue;
       const className = op[0] === Op.Create ? classNameOf(op[2]) : "tessera";
-      tesserae.set(op[1], (resident = { instance: undefined, className, queue: [], running: false, error: undefined }));
+      tesserae.set(op[1], (resident = { instance: undefined, className, queue: new Fifo(), running: false, error: undefined }));
     }
     resident.queue.push(op);
     if (!resident.running) void runQueue(resident);
