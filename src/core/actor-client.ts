@@ -104,8 +104,6 @@ class TesseraHandle implements TesseraEngine {
   error: Error | undefined;
   /** Calls made before the tessera (or a task they depend on) was placed. */
   outbox: QueuedCall[] = [];
-  /** Tasks submitted and not yet completed, in call order. */
-  readonly pending = new Set<TaskProxy<any>>();
 
   constructor(
     readonly key: string,
@@ -136,7 +134,6 @@ class TesseraHandle implements TesseraEngine {
       this.client.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;
     }
-    this.pending.add(task);
     this.outbox.push({ task, args });
     if (this.outbox.length === 1) this.flush();
     return task;
@@ -179,7 +176,8 @@ export class ActorClient implements TaskOwner {
   #runtime: Runtime;
   #links = new Map<string, WorkerLink>();
   #tesserae = new Map<string, TesseraHandle>();
-  #pendingTasks = new Map<number, { task: TaskProxy<any>; tessera: TesseraHandle }>();
+  /** Tasks submitted and not completed, by id (in submission order). */
+  #pendingTasks = new Map<number, TaskProxy<any>>();
   #toPlace: TesseraHandle[] = [];
   /** Workers seen dying here (the monitor may hear of it later): never placed on again. */
   #lostWorkers = new Set<string>();
@@ -194,10 +192,14 @@ export class ActorClient implements TaskOwner {
    * registration per generation instead of per task (it was a third of the
    * cost of a call); holding one proxy keeps at most that many results alive.
    */
-  #collectedTasks = new FinalizationRegistry<[TesseraHandle, number][]>((entries) => {
-    for (const [tessera, id] of entries) if (tessera.worker) this.queueRelease(tessera.worker, "tasks", id);
+  #collectedTasks = new FinalizationRegistry<(TesseraHandle | number)[]>((entries) => {
+    for (let i = 0; i < entries.length; i += 2) {
+      const tessera = entries[i] as TesseraHandle;
+      if (tessera.worker) this.queueRelease(tessera.worker, "tasks", entries[i + 1] as number);
+    }
   });
-  #generation: { token: object; entries: [TesseraHandle, number][] } | undefined;
+  /** The generation being filled: [tessera, task id] pairs, flat. */
+  #generation: { token: object; entries: (TesseraHandle | number)[] } | undefined;
 
   constructor(runtime: Runtime) {
     this.#runtime = runtime;
@@ -285,7 +287,7 @@ export class ActorClient implements TaskOwner {
     handle.error = error;
     handle.readiness.reject(error);
     for (const { task } of handle.outbox.splice(0)) this.complete(task, error);
-    for (const task of [...handle.pending]) this.complete(task, error);
+    for (const task of this.#tasksOn(handle)) this.complete(task, error);
   }
 
   link(worker: string): WorkerLink {
@@ -295,13 +297,13 @@ export class ActorClient implements TaskOwner {
   }
 
   track(task: TaskProxy<any>, tessera: TesseraHandle): void {
-    this.#pendingTasks.set(task.id, { task, tessera });
+    this.#pendingTasks.set(task.id, task);
     let generation = this.#generation;
-    if (!generation || generation.entries.length >= GENERATION_SIZE) {
+    if (!generation || generation.entries.length >= 2 * GENERATION_SIZE) {
       generation = this.#generation = { token: {}, entries: [] };
       this.#collectedTasks.register(generation.token, generation.entries);
     }
-    generation.entries.push([tessera, task.id]);
+    generation.entries.push(tessera, task.id);
     task.generation = generation.token;
   }
 
@@ -309,11 +311,14 @@ export class ActorClient implements TaskOwner {
     this.#tesserae.delete(handle.uid);
   }
 
+  /** Pending tasks of one tessera, in call order (a scan: only for failures). */
+  #tasksOn(handle: TesseraHandle): TaskProxy<any>[] {
+    return [...this.#pendingTasks.values()].filter((task) => task.placement === handle);
+  }
+
   /** Settles a task (error: failed) and lets it go from the pending set. */
   complete(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
-    const entry = this.#pendingTasks.get(task.id);
     this.#pendingTasks.delete(task.id);
-    entry?.tessera.pending.delete(task);
     settleTask(task, error);
     if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
@@ -321,16 +326,16 @@ export class ActorClient implements TaskOwner {
   /** Workers report completed tasks in batches. */
   onCompleted(ids: number[]): void {
     for (const id of ids) {
-      const entry = this.#pendingTasks.get(id);
-      if (entry) this.complete(entry.task);
+      const task = this.#pendingTasks.get(id);
+      if (task) this.complete(task);
     }
   }
 
   /** Workers know tasks by number: name the task, tessera and method here. */
   onFailed(failures: [number, ErrorDescription][]): void {
     for (const [id, error] of failures) {
-      const entry = this.#pendingTasks.get(id);
-      if (entry) this.complete(entry.task, localError({ ...error, task: entry.task.uid, tessera: entry.tessera.uid, method: entry.task.method }));
+      const task = this.#pendingTasks.get(id);
+      if (task) this.complete(task, localError({ ...error, task: task.uid, tessera: task.tessera, method: task.method }));
     }
   }
 
@@ -341,15 +346,17 @@ export class ActorClient implements TaskOwner {
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;
     for (const handle of this.#tesserae.values()) {
       if (handle.worker !== worker || handle.state === "failed") continue;
-      const running = [...handle.pending][0];
+      const running = this.#tasksOn(handle)[0];
       const what = running ? ` while running ${running.uid} (${handle.className}.${running.method})` : "";
       this.#fail(handle, new WorkerDiedError(worker, `${worker} holding tessera ${handle.uid} died${what}: ${reason}`));
     }
   }
 
   isSent(task: TaskProxy<any>): boolean {
-    const entry = this.#pendingTasks.get(task.id);
-    return entry !== undefined && entry.tessera.worker !== undefined && !entry.tessera.outbox.some((queued) => queued.task === task);
+    if (!this.#pendingTasks.has(task.id)) return false;
+    const tessera = task.placement as TesseraHandle;
+    // The outbox holds only calls waiting for a placement: it is empty in the common case.
+    return tessera.worker !== undefined && (tessera.outbox.length === 0 || !tessera.outbox.some((queued) => queued.task === task));
   }
 
   fetchResult(task: TaskProxy<any>): Promise<unknown> {

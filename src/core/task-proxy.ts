@@ -61,6 +61,11 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   dependencies: TaskProxy<any>[] | undefined;
   #state: TaskState = "pending";
   #tessera: { readonly worker: string | undefined; readonly className: string };
+
+  /** Internal: the engine of the tessera this task runs on. */
+  get placement(): { readonly worker: string | undefined; readonly className: string } {
+    return this.#tessera;
+  }
   #owner: TaskOwner;
   /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
   #completion: PromiseWithResolvers<void> | undefined;
