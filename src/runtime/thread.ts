@@ -11,7 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
 import { findClass, classNameOf } from "../core/registry.ts";
 import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire.ts";
-import { compact, postBatch } from "./_thread-channel.ts";
+import { compact, postBatch, sharePayload } from "./_thread-channel.ts";
 import { Fifo } from "../core/fifo.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
@@ -115,8 +115,8 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
       const encoded = encodeValue(result);
-      // Shared memory goes across as it is; other memory is copied once (posting a view would copy its whole buffer).
-      report([Report.Done, task, [compact(encoded.bytes), encoded.payloads.map(compact)]]);
+      // Shared memory goes across as it is; other memory is copied once into shared memory.
+      report([Report.Done, task, [compact(encoded.bytes), encoded.payloads.map(sharePayload)]]);
     } catch (error) {
       report([Report.Failed, task, describeFailure(error)]);
     }
