@@ -16,7 +16,11 @@ import {
   UnknownMethodError,
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { FrameReader, FrameWriter, type PayloadAllocator, type RejectedPayloads } from "./framing.ts";
+import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, readPathField, type RejectedPayloads, type SharedSizes } from "./framing.ts";
+import { mapSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
+
+/** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
+const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
 import { checkProof, createNonce, proveSecret } from "./handshake.ts";
 import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
@@ -95,8 +99,8 @@ export class Connection {
     this.authenticated.catch(() => {});
     this.closed = this.#close.promise;
     this.#writer = new FrameWriter(options.socket);
-    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads, rejected) =>
-      this.#onFrame(body, payloads, rejected),
+    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads, rejected, shared) =>
+      this.#onFrame(body, payloads, rejected, shared),
     );
     if (options.allocate) this.#reader.allocate = options.allocate;
     this.#reader.admit = options.admit;
@@ -178,6 +182,7 @@ export class Connection {
 
   #endSocket(): void {
     this.#writer.close();
+    removeSegments(this.#segments); // the peer will not map what it has not received by now
     try {
       this.#options.socket.end();
     } catch {}
@@ -211,11 +216,34 @@ export class Connection {
 
   #send(message: Message, payloads?: Uint8Array[]): void {
     this.lastSent = performance.now();
-    this.#writer.writeFrame(encodeMessage(message), payloads);
+    this.#writer.writeFrame(encodeMessage(message), payloads && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads);
   }
 
-  #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads): void {
+  /** Same machine: large payloads go through /dev/shm, the socket carries their paths. */
+  get #sharesMemory(): boolean {
+    return SHARE_MEMORY && this.peer?.machine !== undefined && this.peer.machine === this.#options.self.machine;
+  }
+
+  #segments = new Set<string>();
+
+  #viaSharedMemory(payloads: Uint8Array[]): OutgoingPayload[] {
+    return payloads.map((payload) => (payload.byteLength >= SHM_MIN_BYTES ? { path: writeSegment(payload, this.#segments), size: payload.byteLength } : payload));
+  }
+
+  #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes): void {
     if (!this.#isOpen) return;
+    if (shared) {
+      for (let i = 0; i < shared.length; i++) {
+        const size = shared[i];
+        if (size === undefined) continue;
+        const path = readPathField(payloads[i]!);
+        try {
+          payloads[i] = mapSegment(path, size);
+        } catch (error) {
+          throw new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
+        }
+      }
+    }
     const message = decodeMessage(body);
     if (!this.peer) return this.#onHandshake(message);
     const tooBig = rejected && this.#outOfMemory(rejected.bytes, message);

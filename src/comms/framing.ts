@@ -7,7 +7,23 @@
  * copies them once, from the socket chunks straight into their final memory.
  */
 import { ProtocolError } from "../errors.ts";
-import { FRAME_HEADER_BYTES, FrameKind } from "./protocol.ts";
+import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
+import { SHM_PATH_FIELD } from "./shared-memory.ts";
+
+/** A payload that the sender put in a shared-memory segment: only its path crosses the socket. */
+export interface SharedPayload {
+  path: string;
+  size: number;
+}
+
+export type OutgoingPayload = Uint8Array | SharedPayload;
+
+function pathField(path: string): Uint8Array {
+  const field = new Uint8Array(SHM_PATH_FIELD);
+  const { written } = new TextEncoder().encodeInto(path, field);
+  if (written !== path.length || written === SHM_PATH_FIELD) throw new ProtocolError(`shared segment path too long: ${path}`);
+  return field;
+}
 
 /** Something that takes bytes and says how many it took (a Bun socket). */
 export interface ByteSink {
@@ -46,7 +62,7 @@ export class FrameWriter {
     return this.#queuedBytes + this.#stageLength;
   }
 
-  writeFrame(body: Uint8Array, payloads?: readonly Uint8Array[]): void {
+  writeFrame(body: Uint8Array, payloads?: readonly OutgoingPayload[]): void {
     if (this.#closed) return;
     const count = payloads?.length ?? 0;
     const prefix = count > 0 ? 2 + 8 * count : 0;
@@ -62,13 +78,17 @@ export class FrameWriter {
       view.setUint16(at, count, true);
       at += 2;
       for (const payload of payloads!) {
-        view.setBigUint64(at, BigInt(payload.byteLength), true);
+        if (payload instanceof Uint8Array) view.setBigUint64(at, BigInt(payload.byteLength), true);
+        else view.setBigUint64(at, BigInt(payload.size) | SHARED_PAYLOAD_FLAG, true);
         at += 8;
       }
     }
     this.#stageLength = at;
     this.#append(body);
-    for (let i = 0; i < count; i++) this.#append(payloads![i]!);
+    for (let i = 0; i < count; i++) {
+      const payload = payloads![i]!;
+      this.#append(payload instanceof Uint8Array ? payload : pathField(payload.path));
+    }
     this.#schedule();
   }
 
@@ -178,7 +198,7 @@ export const allocateArrayBuffer: PayloadAllocator = (bytes) => new Uint8Array(b
 type ReadState =
   | { step: "header" }
   | { step: "body"; kind: number; into: Uint8Array; filled: number }
-  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number }
+  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[] }
   | { step: "discard"; body: Uint8Array; remaining: number; total: number };
 
 /** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
@@ -187,12 +207,26 @@ export interface RejectedPayloads {
 }
 
 /**
+ * For each payload of a frame, its size when it is in a shared-memory segment
+ * (the payload bytes are then the segment's path field), else undefined.
+ */
+export type SharedSizes = (number | undefined)[] | undefined;
+
+/** The path written in a shared payload's path field. */
+export function readPathField(field: Uint8Array): string {
+  const end = field.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
+}
+
+/**
  * Turns socket chunks (at most 512 KiB each, fresh every time: BUN-NOTES trap 2)
  * back into frames. Bodies that sit whole inside one chunk are decoded in place;
  * larger ones are assembled in one buffer sized from the header.
  */
+type FrameCallback = (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes) => void;
+
 export class FrameReader {
-  #onFrame: (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads) => void;
+  #onFrame: FrameCallback;
   #state: ReadState = { step: "header" };
   #header = new Uint8Array(FRAME_HEADER_BYTES);
   #headerFilled = 0;
@@ -201,7 +235,7 @@ export class FrameReader {
   /** Asked before a frame's payloads are allocated: false skips them (the frame arrives as rejected). */
   admit: ((bytes: number) => boolean) | undefined;
 
-  constructor(limits: FrameLimits, onFrame: (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads) => void) {
+  constructor(limits: FrameLimits, onFrame: FrameCallback) {
     this.limits = limits;
     this.#onFrame = onFrame;
   }
@@ -253,10 +287,7 @@ export class FrameReader {
         const take = Math.min(state.remaining, chunk.length - at);
         state.remaining -= take;
         at += take;
-        if (state.remaining === 0) {
-          this.#state = { step: "header" };
-          this.#onFrame(state.body, [], { bytes: state.total });
-        }
+        if (state.remaining === 0) this.#nextDiscard();
       } else {
         const target = state.payloads[state.payloads.length - 1]!;
         const take = Math.min(target.length - state.filled, chunk.length - at);
@@ -287,17 +318,25 @@ export class FrameReader {
     const count = view.getUint16(0, true);
     if (body.length < 2 + 8 * count) throw new ProtocolError(`payload frame too short for ${count} payload sizes`);
     const sizes: number[] = [];
+    const shared: (number | undefined)[] = [];
+    let total = 0;
     for (let i = 0; i < count; i++) {
-      const size = view.getBigUint64(2 + 8 * i, true);
+      let size = view.getBigUint64(2 + 8 * i, true);
+      const isShared = (size & SHARED_PAYLOAD_FLAG) !== 0n;
+      size &= ~SHARED_PAYLOAD_FLAG;
       if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`payload size ${size} is not a valid size`);
-      sizes.push(Number(size));
+      total += Number(size);
+      // A shared payload's bytes on the socket are its path field; its memory comes from the segment.
+      sizes.push(isShared ? SHM_PATH_FIELD : Number(size));
+      shared.push(isShared ? Number(size) : undefined);
     }
-    const total = sizes.reduce((a, b) => a + b, 0);
+    const transmitted = sizes.reduce((a, b) => a + b, 0);
     if (total > 0 && this.admit && !this.admit(total)) {
-      this.#state = { step: "discard", body: body.subarray(2 + 8 * count), remaining: total, total };
+      this.#state = { step: "discard", body: body.subarray(2 + 8 * count), remaining: transmitted, total };
+      if (transmitted === 0) this.#nextDiscard();
       return;
     }
-    const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0 };
+    const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0, shared };
     this.#nextPayload(state);
   }
 
@@ -305,7 +344,8 @@ export class FrameReader {
     // Zero-length payloads complete at once; skip over them.
     while (state.payloads.length < state.sizes.length) {
       const size = state.sizes[state.payloads.length]!;
-      state.payloads.push(size === 0 ? new Uint8Array(0) : this.allocate(size));
+      const isPath = state.shared[state.payloads.length] !== undefined;
+      state.payloads.push(size === 0 ? new Uint8Array(0) : isPath ? new Uint8Array(size) : this.allocate(size));
       state.filled = 0;
       if (size > 0) {
         this.#state = state;
@@ -313,6 +353,12 @@ export class FrameReader {
       }
     }
     this.#state = { step: "header" };
-    this.#onFrame(state.body, state.payloads);
+    this.#onFrame(state.body, state.payloads, undefined, state.shared.some((size) => size !== undefined) ? state.shared : undefined);
+  }
+
+  #nextDiscard(): void {
+    const state = this.#state as Extract<ReadState, { step: "discard" }>;
+    this.#state = { step: "header" };
+    this.#onFrame(state.body, [], { bytes: state.total });
   }
 }

@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const MessageKind = {
   Request: 0,
@@ -26,6 +26,8 @@ export interface PeerInfo {
   address: string;
   port: number;
   pid: number;
+  /** Machine (and boot) identity: runtimes with the same one can share memory. */
+  machine?: string;
 }
 
 export type RequestMessage = [kind: 0, id: number, method: string, args: unknown];
@@ -56,9 +58,16 @@ export type Message =
 export const FrameKind = {
   /** Body is one message. */
   Message: 1,
-  /** Body is [u16 count][u64 size]*count then one message; `count` raw payloads follow the frame. */
+  /**
+   * Body is [u16 count][u64 size]*count then one message; `count` raw payloads
+   * follow the frame. A size with SHARED_PAYLOAD_FLAG set is a payload in a
+   * shared-memory segment: what follows is its path (SHM_PATH_FIELD bytes).
+   */
   MessageWithPayloads: 2,
 } as const;
+
+/** Marks a payload size as "in a shared-memory segment" (bit 62). */
+export const SHARED_PAYLOAD_FLAG = 1n << 62n;
 
 /** 4-byte little-endian body length + 1-byte frame kind. */
 export const FRAME_HEADER_BYTES = 5;

@@ -5,6 +5,7 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
 import { WATCH_PARENT_ENV } from "./launch.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
@@ -15,6 +16,7 @@ export abstract class ChildRole extends Runtime {
   readonly parentUid: string;
   #pendingLines: [string, LogStream, string[]][] = [];
   #exiting = false;
+  #orphaned = false;
 
   constructor(config: RoleConfig, parentUid: string, secret: string, logger: RuntimeLogger) {
     super(config.role, config.indices, config.options, secret, logger);
@@ -45,16 +47,21 @@ export abstract class ChildRole extends Runtime {
   }
 
   protected override onPeerLost(uid: string, reason: MosaicError): void {
-    if (uid === this.parentUid) void this.exit(`lost parent ${uid}: ${reason.message}`);
+    if (uid === this.parentUid) void this.exit(`lost parent ${uid}: ${reason.message}`, 0, true);
   }
 
   /** Stops children, flushes what is queued for the parent, and ends the process. */
-  async exit(reason: string, code = 0): Promise<never> {
+  async exit(reason: string, code = 0, orphaned = false): Promise<never> {
+    // Several paths may ask at once (pipe closed, then stopped): an orphan stays one.
+    this.#orphaned ||= orphaned;
     if (!this.#exiting) {
       this.#exiting = true;
       this.logger.debug(`stopping: ${reason}`);
       await this.stop();
     }
+    removeSegments();
+    // Without a parent the cluster is going down: nobody will map its segments any more.
+    if (this.#orphaned) removeClusterSegments();
     process.exit(code);
   }
 
@@ -72,11 +79,11 @@ export abstract class ChildRole extends Runtime {
           // nothing is ever written; reading just waits for EOF
         }
       } catch {}
-      void this.exit("parent process closed its pipe");
+      void this.exit("parent process closed its pipe", 0, true);
     })();
     // Checked on each heartbeat: no timer of its own (idle wake-ups cost CPU).
     this.onBeat = () => {
-      if (process.ppid !== parentPid) void this.exit("parent process is gone");
+      if (process.ppid !== parentPid) void this.exit("parent process is gone", 0, true);
     };
   }
 }

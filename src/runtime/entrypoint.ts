@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "citty";
 import { takeSecretFromEnv, createSecret } from "../comms/handshake.ts";
+import { CLUSTER_ENV } from "../comms/shared-memory.ts";
 import { HandshakeError } from "../errors.ts";
 import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
 import { state } from "./_state.ts";
@@ -16,6 +17,8 @@ import { WorkerRuntime } from "./worker.ts";
 /** Starts the head of a new runtime; stops whatever started if it fails. */
 export async function startHead(options: InitOptions = {}): Promise<HeadRuntime> {
   const resolved = resolveOptions(options);
+  // Names this cluster's shared-memory segments; children inherit it.
+  process.env[CLUSTER_ENV] = String(process.pid);
   const logger = createLogger("head", resolved.logLevel, prefixedReporter());
   const head = new HeadRuntime(resolved, createSecret(), logger);
   state.runtime = head;

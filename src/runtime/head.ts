@@ -5,6 +5,7 @@
 import { type ErrorDescription, InvalidArgumentError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../core/actor-client.ts";
+import { removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
 import type { ObjectRef } from "../core/object-ref.ts";
 import { type PutOptions, WarehouseClient } from "../warehouse/warehouse-client.ts";
 import type { ChildRuntime } from "./child-runtime.ts";
@@ -55,6 +56,12 @@ export class HeadRuntime extends Runtime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    removeSegments();
+    removeClusterSegments(); // what children wrote and the head never mapped
   }
 
   relayLines(uid: string, stream: LogStream, lines: string[]): void {

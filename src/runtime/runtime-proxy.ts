@@ -2,6 +2,9 @@
  * A handle on another runtime of the network, as the head sees it.
  */
 import type { ResourceSample } from "./resources.ts";
+import type { sharedMemoryStats } from "../comms/shared-memory.ts";
+
+export type RuntimeStatus = ResourceSample & { uid: string; pid: number; sharedMemory: typeof sharedMemoryStats };
 import type { Runtime, RuntimeInfo } from "./runtime.ts";
 
 export class RuntimeProxy {
@@ -24,8 +27,8 @@ export class RuntimeProxy {
     return this.#owner.request<string>(this.uid, "ping", null, timeout);
   }
 
-  /** CPU load (percent of a core since the last sample), RSS and memory limit of the runtime. */
-  status(timeout?: number): Promise<ResourceSample & { uid: string; pid: number }> {
+  /** CPU load (percent of a core since the last sample), RSS, memory limit, and shared-memory transfers of the runtime. */
+  status(timeout?: number): Promise<RuntimeStatus> {
     return this.#owner.request(this.uid, "status", null, timeout);
   }
 

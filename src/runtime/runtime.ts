@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
 import type { PayloadAllocator } from "../comms/framing.ts";
+import { MACHINE_ID, sharedMemoryStats } from "../comms/shared-memory.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
 import { ConnectionClosedError, MosaicError, type OutOfMemoryError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
@@ -67,7 +68,7 @@ export abstract class Runtime implements ConnectionHandler {
     this.logger = logger;
     this.resources = new ResourceMonitor(options.memoryFraction, options.memoryLimit, role === "worker" ? options.numWorkers : 1);
     this.methods.ping = () => this.uid;
-    this.methods.status = () => ({ uid: this.uid, pid: process.pid, ...this.resources.sample() });
+    this.methods.status = () => ({ uid: this.uid, pid: process.pid, ...this.resources.sample(), sharedMemory: { ...sharedMemoryStats } });
     this.commands.log = ([uid, stream, lines]: [string, LogStream, string[]]) => this.relayLines(uid, stream, lines);
   }
 
@@ -80,7 +81,7 @@ export abstract class Runtime implements ConnectionHandler {
   }
 
   get info(): RuntimeInfo {
-    return { uid: this.uid, role: this.role, address: this.address, port: this.port, pid: process.pid };
+    return { uid: this.uid, role: this.role, address: this.address, port: this.port, pid: process.pid, machine: MACHINE_ID };
   }
 
   /** Resolves once this runtime has stopped (for roles that live until told otherwise). */
@@ -90,7 +91,7 @@ export abstract class Runtime implements ConnectionHandler {
 
   protected listen(port = 0): void {
     this.server = new TcpServer(this.options.address, port, {
-      self: { uid: this.uid, address: this.options.address, pid: process.pid },
+      self: { uid: this.uid, address: this.options.address, pid: process.pid, machine: MACHINE_ID },
       secret: this.secret,
       handler: this,
       log: (message) => this.logger.warning(message),

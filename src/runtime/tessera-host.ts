@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { TaskReference } from "../core/wire.ts";
 import { THREAD_MARKER } from "./_state.ts";
-import { compact, postBatch } from "./_thread-channel.ts";
+import { postBatch, sharePayload } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
@@ -18,6 +18,11 @@ import { Fifo } from "../core/fifo.ts";
 import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
+
+/** Payloads that are not shared memory yet (mapped from /dev/shm) are copied into it once for the thread. */
+function shareValue(value: Value): Value {
+  return value[1].every((payload) => payload.buffer instanceof SharedArrayBuffer) ? value : [value[0], value[1].map(sharePayload)];
+}
 
 /** A `result` reply as a Value (payloads come wrapped when there are any). */
 export function toValue(reply: Uint8Array | WithPayloads<Uint8Array>): Value {
@@ -222,8 +227,10 @@ export class TesseraHost {
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
-    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, pending.args, deps]);
-    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, pending.args, deps]);
+    const args = shareValue(pending.args);
+    if (deps) for (const id in deps) deps[id] = shareValue(deps[id]!);
+    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, args, deps]);
+    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps]);
   }
 
   onReport(report: ThreadReport): void {
@@ -238,6 +245,10 @@ export class TesseraHost {
         return this.#finishTask(report[1], report[2], undefined);
       case Report.Failed:
         return this.#finishTask(report[1], undefined, report[2]);
+      case Report.Collected:
+        this.#collections.get(report[1])?.();
+        this.#collections.delete(report[1]);
+        return;
       case Report.Log: {
         const [, stream, text] = report;
         const lines = text.split("\n");
@@ -343,6 +354,22 @@ export class TesseraHost {
       hosted.thread.tesserae--;
       hosted.thread.post([Op.Release, uid]);
     }
+  }
+
+  #collections = new Map<number, () => void>();
+  #nextCollection = 0;
+
+  /** Collects garbage in every tessera thread (tools and tests that measure memory). */
+  async collectGarbage(): Promise<void> {
+    await Promise.all(
+      this.#threads.map((thread) => {
+        const request = this.#nextCollection++;
+        const { promise, resolve } = Promise.withResolvers<void>();
+        this.#collections.set(request, resolve);
+        thread.post([Op.CollectGarbage, request]);
+        return promise;
+      }),
+    );
   }
 
   /** Counts, for tests and status. */

@@ -20,21 +20,23 @@ export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
 export type Dependencies = Record<number, Value> | null;
 
 /** Main thread → tessera thread, as tuples (cheaper to encode than objects). */
-export const Op = { Create: 0, Call: 1, Release: 2 } as const;
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Value, deps: Dependencies]
   | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies]
-  | [op: 2, tessera: number];
+  | [op: 2, tessera: number]
+  | [op: 3, request: number];
 
 /** Tessera thread → main thread. */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6 } as const;
 export type ThreadReport =
   | [op: 0]
   | [op: 1, tessera: number]
   | [op: 2, tessera: number, error: ErrorDescription]
   | [op: 3, task: number, result: Value]
   | [op: 4, task: number, error: ErrorDescription]
-  | [op: 5, stream: "stdout" | "stderr", text: string];
+  | [op: 5, stream: "stdout" | "stderr", text: string]
+  | [op: 6, request: number];
 
 interface ResidentTessera {
   instance: Record<string, unknown> | undefined;
@@ -106,7 +108,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       }
       continue;
     }
-    const [, , task, name, args, deps] = op;
+    const [, , task, name, args, deps] = op as Extract<ThreadOp, [1, ...unknown[]]>;
     try {
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
       const method = resident.instance?.[name];
@@ -126,6 +128,11 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
 
 function onOps(ops: ThreadOp[]): void {
   for (const op of ops) {
+    if (op[0] === Op.CollectGarbage) {
+      Bun.gc(true);
+      report([Report.Collected, op[1]]);
+      continue;
+    }
     let resident = tesserae.get(op[1]);
     if (!resident) {
       if (op[0] === Op.Release) continue;

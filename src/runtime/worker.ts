@@ -23,8 +23,11 @@ export class WorkerRuntime extends ChildRole {
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
     // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
-    this.methods.hostCounts = (options?: { gc?: boolean }) => {
-      if (options?.gc) Bun.gc(true);
+    this.methods.hostCounts = async (options?: { gc?: boolean }) => {
+      if (options?.gc) {
+        await this.#host.collectGarbage();
+        Bun.gc(true);
+      }
       return this.#host.counts;
     };
     this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);

@@ -7,7 +7,7 @@ describe("values on the wire", () => {
   let run: ScenarioRun;
 
   beforeAll(() => {
-    run = ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable"], "data-fixture.ts");
+    run = ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory"], "data-fixture.ts");
   });
 
   afterAll(async () => {
@@ -42,6 +42,15 @@ describe("values on the wire", () => {
     expect(cycle).toMatchObject({ message: expect.stringContaining("args[0].self is a cycle") });
     expect(socket).toMatchObject({ message: expect.stringContaining("args[0].server is an instance of") });
     expect(stillWorks).toBe("ok");
+  });
+
+  test("large payloads between the head and a worker on the same machine move through /dev/shm, leaving no segment behind", async () => {
+    const { sum, back, mapped, written, segments } = await run.value("sharedMemory");
+    expect(sum).toBe((4 * 2 ** 20) / 4096);
+    expect(back).toEqual([2 ** 20, 5, 5]);
+    // The worker mapped the 16 MiB argument and wrote the 4 MiB result; the 4 KB argument took the socket.
+    expect({ mapped, written }).toEqual({ mapped: 1, written: 1 });
+    expect(segments).toEqual([]);
   });
 
   test("the head stops the tree when the program ends and leaves no process or port", async () => {

@@ -1,0 +1,109 @@
+/**
+ * Large payloads between runtimes on the same machine go through files in
+ * /dev/shm instead of the socket: the sender writes the bytes once into a new
+ * segment, the frame carries only its path, and the receiver maps it (a
+ * private, copy-on-write mapping) and unlinks it at once, so nothing is left
+ * in /dev/shm once it has arrived. Segments that never arrived are removed by
+ * their sender when the connection closes or the process stops, and by the
+ * other runtimes of the cluster when its head is gone.
+ */
+import { closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const SHM_DIRECTORY = "/dev/shm";
+/** Payloads at least this big go through shared memory (when the peer is on this machine). */
+export const SHM_MIN_BYTES = 1 << 20;
+/** Bytes of the path field that replaces a shared payload's bytes in a frame. */
+export const SHM_PATH_FIELD = 128;
+/** Environment variable naming the cluster in segment names (the head's pid). */
+export const CLUSTER_ENV = "MOSAIC_CLUSTER";
+
+const available = process.platform === "linux" && existsSync(SHM_DIRECTORY);
+
+/** Identifies this machine (and boot): peers with the same value share /dev/shm. */
+export const MACHINE_ID = (() => {
+  try {
+    return `${hostname()}/${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}`;
+  } catch {
+    return hostname();
+  }
+})();
+
+export function sharedMemoryAvailable(): boolean {
+  return available;
+}
+
+export function clusterId(): string {
+  return (process.env[CLUSTER_ENV] ??= String(process.pid));
+}
+
+/** Segments written here and maybe not mapped yet (the most recent ones: older ones have long arrived). */
+const created = new Set<string>();
+
+/** What went through shared memory in this process (for status and tests). */
+export const sharedMemoryStats = { written: 0, writtenBytes: 0, mapped: 0, mappedBytes: 0 };
+const REMEMBERED = 4096;
+let sequence = 0;
+
+function remember(set: Set<string>, path: string): void {
+  set.add(path);
+  if (set.size > REMEMBERED) set.delete(set.values().next().value!);
+}
+
+/** Writes `payload` into a new segment and returns its path (also noted in `owner`, if given). */
+export function writeSegment(payload: Uint8Array, owner?: Set<string>): string {
+  const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}-${sequence++}`);
+  const fd = openSync(path, "w", 0o600);
+  remember(created, path);
+  if (owner) remember(owner, path);
+  try {
+    for (let at = 0; at < payload.byteLength; ) at += writeSync(fd, payload, at, payload.byteLength - at);
+  } finally {
+    closeSync(fd);
+  }
+  sharedMemoryStats.written++;
+  sharedMemoryStats.writtenBytes += payload.byteLength;
+  return path;
+}
+
+/** Maps a segment that a peer wrote (copy-on-write) and removes its file. */
+export function mapSegment(path: string, size: number): Uint8Array {
+  if (!path.startsWith(`${SHM_DIRECTORY}/mosaic-`) || path.includes("..")) throw new Error(`not a mosaic segment: ${path}`);
+  try {
+    const mapped = size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
+    if (mapped.byteLength !== size) throw new Error(`segment ${path} holds ${mapped.byteLength} bytes, ${size} expected`);
+    sharedMemoryStats.mapped++;
+    sharedMemoryStats.mappedBytes += size;
+    return mapped;
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+}
+
+/** Removes segments written here that nobody mapped (all of this process's, by default). */
+export function removeSegments(paths: Set<string> = created): void {
+  for (const path of paths) {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+  paths.clear();
+}
+
+/** Removes every segment of the cluster (when its head is gone, nobody will map them). */
+export function removeClusterSegments(cluster = clusterId()): void {
+  if (!available) return;
+  const prefix = `mosaic-${cluster}-`;
+  for (const name of readdirSync(SHM_DIRECTORY)) {
+    if (!name.startsWith(prefix)) continue;
+    try {
+      unlinkSync(join(SHM_DIRECTORY, name));
+    } catch {}
+  }
+}
+
+process.on("exit", () => removeSegments());
