@@ -146,6 +146,13 @@ export class Connection {
     if (this.#isOpen) this.#send([MessageKind.Command, method, args], payloads);
   }
 
+  /** Sends a message that the caller encoded already (a hot path's own encoder). */
+  sendEncoded(body: Uint8Array, payloads?: Uint8Array[]): void {
+    if (!this.#isOpen) return;
+    this.lastSent = performance.now();
+    this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads);
+  }
+
   heartbeat(): void {
     if (!this.#isOpen || !this.peer) return;
     this.lastSent = performance.now();
@@ -216,7 +223,7 @@ export class Connection {
 
   #send(message: Message, payloads?: Uint8Array[]): void {
     this.lastSent = performance.now();
-    this.#writer.writeFrame(encodeMessage(message), payloads && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads);
+    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads);
   }
 
   /** Same machine: large payloads go through /dev/shm, the socket carries their paths. */

@@ -20,6 +20,7 @@ import { classNameOf } from "./registry.ts";
 import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
 import { decodeValue, type Encoded, encodeArguments, encodeValue, findUnsendable } from "./wire.ts";
+import { encodeCallMessage } from "./_call-message.ts";
 import { WithPayloads } from "../comms/connection.ts";
 
 /** Task proxies watched for garbage collection together (see #collectedTasks). */
@@ -74,6 +75,12 @@ class WorkerLink {
   command(method: string, args: unknown, payloads?: Uint8Array[]): void {
     if (this.connection) this.connection.command(method, args, payloads);
     else if (!this.#failure) this.#queue.push((connection) => connection?.command(method, args, payloads));
+  }
+
+  /** A message encoded by the caller, in order with the rest. */
+  sendEncoded(body: Uint8Array, payloads?: Uint8Array[]): void {
+    if (this.connection) this.connection.sendEncoded(body, payloads);
+    else if (!this.#failure) this.#queue.push((connection) => connection?.sendEncoded(body, payloads));
   }
 
   request<T>(method: string, args: unknown, payloads?: Uint8Array[]): Promise<T> {
@@ -155,7 +162,7 @@ class TesseraHandle implements TesseraEngine {
       try {
         // Checked in call() already: encode without walking the arguments again.
         const { bytes, references, payloads } = encodeValue(args);
-        this.client.link(this.worker).command("call", [this.id, task.id, task.method, bytes, references], payloads);
+        this.client.link(this.worker).sendEncoded(encodeCallMessage(this.id, task.id, task.method, bytes, references), payloads);
       } catch (error) {
         this.client.complete(task, error as Error);
       }

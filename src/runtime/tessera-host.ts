@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { TaskReference } from "../core/wire.ts";
 import { THREAD_MARKER } from "./_state.ts";
-import { postBatch, sharePayload } from "./_thread-channel.ts";
+import { compact, postBatch, sharePayload } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
@@ -19,9 +19,13 @@ import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
 
-/** Payloads that are not shared memory yet (mapped from /dev/shm) are copied into it once for the thread. */
-function shareValue(value: Value): Value {
-  return value[1].every((payload) => payload.buffer instanceof SharedArrayBuffer) ? value : [value[0], value[1].map(sharePayload)];
+/**
+ * A value ready to post to a thread: its body in memory of its own (it may be
+ * a view of a socket chunk, which posting would copy whole), and payloads in
+ * shared memory (those mapped from /dev/shm are copied into it once).
+ */
+function shareValue([bytes, payloads]: Value): Value {
+  return [compact(bytes), payloads.every((payload) => payload.buffer instanceof SharedArrayBuffer) ? payloads : payloads.map(sharePayload)];
 }
 
 /** A `result` reply as a Value (payloads come wrapped when there are any). */

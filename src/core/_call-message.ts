@@ -1,0 +1,92 @@
+/**
+ * The hot path of the head: every method call is one `call` command. Encoding
+ * it by hand (msgpack of [Command, "call", [tessera, task, method, args, refs]])
+ * skips a generic pack of a tuple that only wraps already-encoded arguments,
+ * and sends the arguments as msgpack `bin`, which the receiver reads in place.
+ */
+import "../comms/_native-off.ts";
+import { Packr } from "msgpackr";
+import { MessageKind } from "../comms/protocol.ts";
+import type { TaskReference } from "./wire.ts";
+
+const refsPackr = new Packr({ useRecords: false, mapsAsObjects: true });
+const textEncoder = new TextEncoder();
+const strings = new Map<string, Uint8Array>();
+
+/** msgpack str of `text`, cached (method names repeat). */
+function str(text: string): Uint8Array {
+  let encoded = strings.get(text);
+  if (!encoded) {
+    const utf8 = textEncoder.encode(text);
+    if (utf8.length < 32) encoded = Uint8Array.of(0xa0 | utf8.length, ...utf8);
+    else if (utf8.length < 256) encoded = Uint8Array.of(0xd9, utf8.length, ...utf8);
+    else {
+      encoded = new Uint8Array(3 + utf8.length);
+      encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
+      encoded.set(utf8, 3);
+    }
+    if (strings.size < 4096) strings.set(text, encoded);
+  }
+  return encoded;
+}
+
+const CALL = str("call");
+const EMPTY_ARRAY = 0x90;
+
+/** Bytes of a non-negative integer as msgpack (uint 32 or smaller; ids stay below 2^32 here). */
+function writeUint(target: Uint8Array, at: number, value: number): number {
+  if (value < 128) {
+    target[at] = value;
+    return at + 1;
+  }
+  if (value < 0x10000) {
+    target[at] = 0xcd;
+    target[at + 1] = value >> 8;
+    target[at + 2] = value & 0xff;
+    return at + 3;
+  }
+  if (value < 0x1_0000_0000) {
+    target[at] = 0xce;
+    new DataView(target.buffer, target.byteOffset + at + 1, 4).setUint32(0, value);
+    return at + 5;
+  }
+  target[at] = 0xcb; // float 64: ids past 2^32 stay exact up to 2^53
+  new DataView(target.buffer, target.byteOffset + at + 1, 8).setFloat64(0, value);
+  return at + 9;
+}
+
+export function encodeCallMessage(tessera: number, task: number, method: string, args: Uint8Array, refs: readonly TaskReference[]): Uint8Array {
+  const name = str(method);
+  const packedRefs = refs.length > 0 ? refsPackr.pack(refs) : undefined;
+  const binHeader = args.length < 256 ? 2 : args.length < 0x10000 ? 3 : 5;
+  const body = new Uint8Array(3 + CALL.length + 1 + 9 + 9 + name.length + binHeader + args.length + (packedRefs?.length ?? 1));
+  let at = 0;
+  body[at++] = 0x93; // [kind, "call", details]
+  body[at++] = MessageKind.Command;
+  body.set(CALL, at);
+  at += CALL.length;
+  body[at++] = 0x95; // [tessera, task, method, args, refs]
+  at = writeUint(body, at, tessera);
+  at = writeUint(body, at, task);
+  body.set(name, at);
+  at += name.length;
+  if (binHeader === 2) {
+    body[at++] = 0xc4;
+    body[at++] = args.length;
+  } else if (binHeader === 3) {
+    body[at++] = 0xc5;
+    body[at++] = args.length >> 8;
+    body[at++] = args.length & 0xff;
+  } else {
+    body[at++] = 0xc6;
+    new DataView(body.buffer, at, 4).setUint32(0, args.length);
+    at += 4;
+  }
+  body.set(args, at);
+  at += args.length;
+  if (packedRefs) {
+    body.set(packedRefs, at);
+    at += packedRefs.length;
+  } else body[at++] = EMPTY_ARRAY;
+  return body.subarray(0, at);
+}
