@@ -15,6 +15,7 @@ import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type V
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
 import { Fifo } from "../core/fifo.ts";
+import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
 import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
@@ -121,12 +122,20 @@ export class TesseraHost {
   #taskOwners = new Map<number, Connection>();
   #reports = new Map<Connection, { done: number[]; failed: [number, ErrorDescription][] }>();
 
+  readonly #remote: RemoteResults;
+
+  /** Results for another worker's dependencies, in one reply per request. */
+  async resultValues(items: [number, boolean][]): Promise<ResultEntry[] | WithPayloads<ResultEntry[]>> {
+    return resultsReply(await Promise.allSettled(items.map((item) => this.resultValue(item))), this.uid);
+  }
+
   /** Stored values past half the worker's memory budget go to disk, coldest first. */
   readonly #spill: SpillStore;
 
   constructor(runtime: Runtime, maxThreads: number) {
     this.runtime = runtime;
     this.#spill = new SpillStore(Math.floor(runtime.resources.memoryLimit / 2), runtime.uid);
+    this.#remote = new RemoteResults(runtime);
     this.uid = runtime.uid;
     this.#maxThreads = maxThreads;
     // One thread is started with the worker; more are added as tesserae arrive.
@@ -218,7 +227,7 @@ export class TesseraHost {
           const local = ref.worker === this.uid || ref.worker === PUBLISHED || this.#tasks.get(ref.id)?.state === "done";
           const value = local
             ? await this.resultValue([ref.id, ref.data])
-            : toValue(await this.runtime.request<Uint8Array | WithPayloads<Uint8Array>>(ref.worker, "result", [ref.id, ref.data]));
+            : await this.#remote.fetch(ref.worker, ref.id, ref.data);
           // Warehouse objects read here are kept for later calls (dropping one clears every worker).
           if (!local && ref.data && ref.task.startsWith("obj-")) this.#store(ref.id, value);
           if (ref.data) deps[ref.id] = value;

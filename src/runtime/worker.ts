@@ -22,6 +22,7 @@ export class WorkerRuntime extends ChildRole {
     this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
+    this.methods.results = (items) => this.#host.resultValues(items);
     // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
     this.methods.hostCounts = async (options?: { gc?: boolean }) => {
       if (options?.gc) {
