@@ -2,7 +2,8 @@
  * Mutual proof of the per-cluster secret. Neither side ever sends the secret:
  * each proves it by an HMAC over the other side's fresh nonce.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+// Bun's own hasher and Web Crypto rather than node:crypto: every runtime
+// process loads this, and node:crypto alone costs several MiB of memory.
 import { HandshakeError } from "../errors.ts";
 
 export const NONCE_BYTES = 16;
@@ -10,19 +11,27 @@ export const NONCE_BYTES = 16;
 export const SECRET_ENV = "MOSAIC_SECRET";
 
 export function createNonce(): Uint8Array {
-  return new Uint8Array(randomBytes(NONCE_BYTES));
+  return crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
 }
 
 export function createSecret(): string {
-  return randomBytes(32).toString("hex");
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 }
 
 export function proveSecret(secret: string, side: "client" | "server", nonce: Uint8Array, uid: string): Uint8Array {
-  return new Uint8Array(createHmac("sha256", secret).update(side).update(nonce).update(uid).digest());
+  const hmac = new Bun.CryptoHasher("sha256", secret);
+  return new Uint8Array(hmac.update(side).update(nonce).update(uid).digest());
+}
+
+/** Compares in time independent of where the inputs differ. */
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ (b[i] ?? 0);
+  return difference === 0;
 }
 
 export function checkProof(expected: Uint8Array, received: unknown, who: string): void {
-  if (!(received instanceof Uint8Array) || received.length !== expected.length || !timingSafeEqual(expected, received)) {
+  if (!(received instanceof Uint8Array) || received.length !== expected.length || !constantTimeEqual(expected, received)) {
     throw new HandshakeError(`${who} did not prove the cluster secret (wrong MOSAIC_SECRET?)`);
   }
 }

@@ -2,7 +2,6 @@
  * Starting this process as one role: the head from options, or a monitor,
  * node or worker from the flags its parent gave it.
  */
-import { parseArgs } from "citty";
 import { takeSecretFromEnv, createSecret } from "../comms/handshake.ts";
 import { CLUSTER_ENV } from "../comms/shared-memory.ts";
 import { HandshakeError } from "../errors.ts";
@@ -31,8 +30,21 @@ export async function startHead(options: InitOptions = {}): Promise<HeadRuntime>
   return head;
 }
 
+/**
+ * The role flags as the parent wrote them (`--name value` pairs). A small parser
+ * of its own: every worker runs this, and the CLI library is several MiB.
+ */
 export function roleConfigFromArgv(argv: string[]): RoleConfig {
-  return roleConfigFromFlags(parseArgs(argv, roleArgsDefinition) as Record<string, string | undefined>);
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) continue;
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (!(name in roleArgsDefinition)) continue; // the user's program may have flags of its own
+    flags[name] = eq > 0 ? arg.slice(eq + 1) : (argv[++i] ?? "");
+  }
+  return roleConfigFromFlags(flags);
 }
 
 /**
