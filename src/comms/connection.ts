@@ -17,7 +17,7 @@ import {
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, readPathField, type RejectedPayloads, type SharedSizes } from "./framing.ts";
-import { mapSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
+import { mapSegment, readSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
@@ -40,6 +40,8 @@ export interface ConnectionHandler {
   onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: OutOfMemoryError): void;
   /** The peer proved the secret; `connection.peer` is set. */
   onAuthenticated?(connection: Connection): void;
+  /** Whether payloads of `method` that came through shared memory should be copied into the allocator's memory (default) or mapped. */
+  readSharedPayloads?(method: string | undefined): boolean;
   onClose?(connection: Connection, reason: MosaicError): void;
 }
 
@@ -239,19 +241,8 @@ export class Connection {
 
   #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes): void {
     if (!this.#isOpen) return;
-    if (shared) {
-      for (let i = 0; i < shared.length; i++) {
-        const size = shared[i];
-        if (size === undefined) continue;
-        const path = readPathField(payloads[i]!);
-        try {
-          payloads[i] = mapSegment(path, size);
-        } catch (error) {
-          throw new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
-        }
-      }
-    }
     const message = decodeMessage(body);
+    if (shared) this.#receiveShared(message, payloads, shared);
     if (!this.peer) return this.#onHandshake(message);
     const tooBig = rejected && this.#outOfMemory(rejected.bytes, message);
     switch (message[0]) {
@@ -284,6 +275,27 @@ export class Connection {
         return this.close(new RemoteError(message[1]));
       default:
         throw new ProtocolError(`unexpected message kind ${message[0]} after handshake`);
+    }
+  }
+
+  /**
+   * Payloads that came through /dev/shm: mapped (no copy), or read into memory
+   * from the runtime's allocator when it asks for that (workers: shared memory
+   * for their threads, where the kernel's copy beats mapping and copying).
+   */
+  #receiveShared(message: Message, payloads: Uint8Array[], shared: NonNullable<SharedSizes>): void {
+    const method = message[0] === MessageKind.Request ? message[2] : message[0] === MessageKind.Command ? message[1] : undefined;
+    // Tried: mapping objects that are put (faster put) made every later read of them slower.
+    const read = this.#options.allocate !== undefined && this.#options.handler.readSharedPayloads?.(method) !== false;
+    for (let i = 0; i < shared.length; i++) {
+      const size = shared[i];
+      if (size === undefined) continue;
+      const path = readPathField(payloads[i]!);
+      try {
+        payloads[i] = read ? readSegment(path, size, this.#options.allocate!) : mapSegment(path, size);
+      } catch (error) {
+        throw new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
+      }
     }
   }
 

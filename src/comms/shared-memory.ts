@@ -7,7 +7,7 @@
  * their sender when the connection closes or the process stops, and by the
  * other runtimes of the cluster when its head is gone.
  */
-import { closeSync, existsSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -70,7 +70,7 @@ export function writeSegment(payload: Uint8Array, owner?: Set<string>): string {
 
 /** Maps a segment that a peer wrote (copy-on-write) and removes its file. */
 export function mapSegment(path: string, size: number): Uint8Array {
-  if (!path.startsWith(`${SHM_DIRECTORY}/mosaic-`) || path.includes("..")) throw new Error(`not a mosaic segment: ${path}`);
+  checkSegmentPath(path);
   try {
     const mapped = size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
     if (mapped.byteLength !== size) throw new Error(`segment ${path} holds ${mapped.byteLength} bytes, ${size} expected`);
@@ -82,6 +82,39 @@ export function mapSegment(path: string, size: number): Uint8Array {
       unlinkSync(path);
     } catch {}
   }
+}
+
+/**
+ * Reads a segment into memory from `allocate` and removes its file: for
+ * receivers that want the bytes in memory of their own kind (workers: shared
+ * memory for their threads). The kernel's copy beats mapping and copying.
+ */
+export function readSegment(path: string, size: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
+  checkSegmentPath(path);
+  try {
+    const into = allocate(size);
+    const fd = openSync(path, "r");
+    try {
+      for (let at = 0; at < size; ) {
+        const read = readSync(fd, into, at, size - at, at);
+        if (read === 0) throw new Error(`segment ${path} ends after ${at} of ${size} bytes`);
+        at += read;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    sharedMemoryStats.mapped++;
+    sharedMemoryStats.mappedBytes += size;
+    return into;
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+}
+
+function checkSegmentPath(path: string): void {
+  if (!path.startsWith(`${SHM_DIRECTORY}/mosaic-`) || path.includes("..") || path.includes("\0")) throw new Error(`not a mosaic segment: ${path}`);
 }
 
 /** Removes segments written here that nobody mapped (all of this process's, by default). */
