@@ -17,11 +17,11 @@ import {
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, readPathField, type RejectedPayloads, type SharedSizes } from "./framing.ts";
-import { mapSegment, readSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
+import { discardSegment, mapSegment, readSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
-import { checkProof, createNonce, proveSecret } from "./handshake.ts";
+import { checkNonce, checkProof, createNonce, proveSecret } from "./handshake.ts";
 import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
 /** The heartbeat message, encoded once. */
@@ -71,6 +71,8 @@ export interface ConnectionOptions {
   handler: ConnectionHandler;
   log: (message: string) => void;
   allocate?: PayloadAllocator;
+  /** The uid this client dialled: a server answering with another is refused. */
+  expectedPeer?: string;
   /** Asked before raw payloads are allocated; false skips them and fails what they belonged to. */
   admit?: (bytes: number) => boolean;
   handshakeTimeout?: number;
@@ -140,7 +142,13 @@ export class Connection {
       }, options.timeout);
     }
     this.#pending.set(id, pending);
-    this.#send([MessageKind.Request, id, method, args], options.payloads);
+    try {
+      this.#send([MessageKind.Request, id, method, args], options.payloads);
+    } catch (error) {
+      this.#pending.delete(id);
+      clearTimeout(pending.timer);
+      reject(error as Error);
+    }
     return promise;
   }
 
@@ -201,7 +209,9 @@ export class Connection {
   fail(error: MosaicError): void {
     if (!this.#isOpen) return;
     this.#options.log(`dropping ${this.#peerName}: ${error.message}`);
-    this.#send([MessageKind.Fatal, describeError(error, this.#options.self.uid)]);
+    // An unauthenticated peer learns what was wrong, not our stack, pid or host.
+    const description = this.peer ? describeError(error, this.#options.self.uid) : { name: error.name, code: error.code, message: error.message };
+    this.#send([MessageKind.Fatal, description]);
     this.close(error);
   }
 
@@ -236,11 +246,21 @@ export class Connection {
   #segments = new Set<string>();
 
   #viaSharedMemory(payloads: Uint8Array[]): OutgoingPayload[] {
-    return payloads.map((payload) => (payload.byteLength >= SHM_MIN_BYTES ? { path: writeSegment(payload, this.#segments), size: payload.byteLength } : payload));
+    return payloads.map((payload) => {
+      if (payload.byteLength < SHM_MIN_BYTES) return payload;
+      try {
+        return { path: writeSegment(payload, this.#segments), size: payload.byteLength };
+      } catch (error) {
+        // /dev/shm full (or unusable): this payload takes the socket.
+        this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);
+        return payload;
+      }
+    });
   }
 
   #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes): void {
     if (!this.#isOpen) return;
+    if (rejected) for (const segment of rejected.segments) discardSegment(segment);
     const message = decodeMessage(body);
     if (shared) this.#receiveShared(message, payloads, shared);
     if (!this.peer) return this.#onHandshake(message);
@@ -315,7 +335,8 @@ export class Connection {
     const failure = (error: unknown) => this.#send([MessageKind.Failure, id, describeError(error, this.#options.self.uid)]);
     try {
       const result = this.#options.handler.onRequest(this, method, args, payloads);
-      if (result instanceof Promise) result.then(reply, failure);
+      // A reply that cannot be sent (say, a value that cannot be encoded) becomes a failure, never silence.
+      if (result instanceof Promise) result.then(reply).catch(failure);
       else reply(result);
     } catch (error) {
       if (error instanceof UnknownMethodError) this.#options.log(`${this.#peerName} called unknown method "${method}"`);
@@ -332,6 +353,10 @@ export class Connection {
     if (side === "client" && message[0] === MessageKind.Challenge) {
       const [, version, serverUid, serverNonce] = message;
       this.#checkVersion(version);
+      checkNonce(serverNonce, "server");
+      if (this.#options.expectedPeer !== undefined && serverUid !== this.#options.expectedPeer) {
+        throw new HandshakeError(`dialled ${this.#options.expectedPeer} but ${String(serverUid)} answered`);
+      }
       const proof = proveSecret(secret, "client", serverNonce, self.uid);
       this.#pendingServerUid = serverUid;
       this.#send([MessageKind.Hello, PROTOCOL_VERSION, self, this.#nonce, proof]);
@@ -340,6 +365,7 @@ export class Connection {
     if (side === "server" && message[0] === MessageKind.Hello) {
       const [, version, info, clientNonce, proof] = message;
       this.#checkVersion(version);
+      checkNonce(clientNonce, "client");
       if (!isPeerInfo(info)) throw new HandshakeError("hello carries no valid runtime description");
       checkProof(proveSecret(secret, "client", this.#nonce, info.uid), proof, `peer claiming to be ${info.uid}`);
       this.#send([MessageKind.Welcome, self, proveSecret(secret, "server", clientNonce, self.uid)]);

@@ -65,6 +65,7 @@ export class FrameWriter {
   writeFrame(body: Uint8Array, payloads?: readonly OutgoingPayload[]): void {
     if (this.#closed) return;
     const count = payloads?.length ?? 0;
+    if (count > 0xffff) throw new ProtocolError(`a frame carries at most 65535 raw payloads, not ${count}`);
     const prefix = count > 0 ? 2 + 8 * count : 0;
     const length = prefix + body.length;
     if (length > 0xffffffff) throw new ProtocolError(`frame body of ${length} bytes exceeds the 4 GiB frame limit`);
@@ -199,11 +200,13 @@ type ReadState =
   | { step: "header" }
   | { step: "body"; kind: number; into: Uint8Array; filled: number }
   | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[] }
-  | { step: "discard"; body: Uint8Array; remaining: number; total: number };
+  | { step: "discard"; body: Uint8Array; remaining: number; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; index: number; sizes: number[]; filled: number };
 
 /** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
 export interface RejectedPayloads {
   bytes: number;
+  /** Shared-memory segments of the skipped payloads (to remove). */
+  segments: string[];
 }
 
 /**
@@ -284,10 +287,17 @@ export class FrameReader {
           this.#onBody(state.kind, state.into);
         }
       } else if (state.step === "discard") {
-        const take = Math.min(state.remaining, chunk.length - at);
-        state.remaining -= take;
+        // Skipped, except the path fields of shared payloads: those segments must still be removed.
+        const size = state.sizes[state.index]!;
+        const take = Math.min(size - state.filled, chunk.length - at);
+        if (state.shared[state.index] !== undefined) state.paths[state.index]!.set(chunk.subarray(at, at + take), state.filled);
+        state.filled += take;
         at += take;
-        if (state.remaining === 0) this.#nextDiscard();
+        if (state.filled === size) {
+          state.index++;
+          state.filled = 0;
+          this.#skipEmpty(state);
+        }
       } else {
         const target = state.payloads[state.payloads.length - 1]!;
         const take = Math.min(target.length - state.filled, chunk.length - at);
@@ -332,8 +342,10 @@ export class FrameReader {
     }
     const transmitted = sizes.reduce((a, b) => a + b, 0);
     if (total > 0 && this.admit && !this.admit(total)) {
-      this.#state = { step: "discard", body: body.subarray(2 + 8 * count), remaining: transmitted, total };
-      if (transmitted === 0) this.#nextDiscard();
+      const paths = shared.map((size) => new Uint8Array(size === undefined ? 0 : SHM_PATH_FIELD));
+      const discard = { step: "discard" as const, body: body.subarray(2 + 8 * count), remaining: transmitted, total, paths, shared, index: 0, sizes, filled: 0 };
+      this.#state = discard;
+      this.#skipEmpty(discard);
       return;
     }
     const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0, shared };
@@ -356,9 +368,12 @@ export class FrameReader {
     this.#onFrame(state.body, state.payloads, undefined, state.shared.some((size) => size !== undefined) ? state.shared : undefined);
   }
 
-  #nextDiscard(): void {
-    const state = this.#state as Extract<ReadState, { step: "discard" }>;
+  /** Moves past empty payloads of a skipped frame; delivers the frame once all are skipped. */
+  #skipEmpty(state: Extract<ReadState, { step: "discard" }>): void {
+    while (state.index < state.sizes.length && state.sizes[state.index] === 0) state.index++;
+    if (state.index < state.sizes.length) return;
     this.#state = { step: "header" };
-    this.#onFrame(state.body, [], { bytes: state.total });
+    const paths = state.paths.filter((_, i) => state.shared[i] !== undefined).map(readPathField);
+    this.#onFrame(state.body, [], { bytes: state.total, segments: paths });
   }
 }

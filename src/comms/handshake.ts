@@ -18,9 +18,18 @@ export function createSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
 }
 
+/** HMAC over length-prefixed fields, so that no two different inputs read the same. */
 export function proveSecret(secret: string, side: "client" | "server", nonce: Uint8Array, uid: string): Uint8Array {
   const hmac = new Bun.CryptoHasher("sha256", secret);
-  return new Uint8Array(hmac.update(side).update(nonce).update(uid).digest());
+  for (const field of [new TextEncoder().encode(side), nonce, new TextEncoder().encode(uid)]) {
+    hmac.update(new Uint8Array(new Uint32Array([field.length]).buffer)).update(field);
+  }
+  return new Uint8Array(hmac.digest());
+}
+
+export function checkNonce(nonce: unknown, who: string): Uint8Array {
+  if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw new HandshakeError(`${who} sent no valid nonce`);
+  return nonce;
 }
 
 /** Compares in time independent of where the inputs differ. */

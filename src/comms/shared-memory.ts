@@ -7,7 +7,7 @@
  * their sender when the connection closes or the process stops, and by the
  * other runtimes of the cluster when its head is gone.
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -54,12 +54,19 @@ function remember(set: Set<string>, path: string): void {
 
 /** Writes `payload` into a new segment and returns its path (also noted in `owner`, if given). */
 export function writeSegment(payload: Uint8Array, owner?: Set<string>): string {
-  const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}-${sequence++}`);
-  const fd = openSync(path, "w", 0o600);
+  // A random part, and O_EXCL ("wx"): nobody can prepare the file (or a link) for us to write into.
+  const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}-${sequence++}-${randomSuffix()}`);
+  const fd = openSync(path, "wx", 0o600);
   remember(created, path);
   if (owner) remember(owner, path);
   try {
     for (let at = 0; at < payload.byteLength; ) at += writeSync(fd, payload, at, payload.byteLength - at);
+  } catch (error) {
+    // Typically ENOSPC (a small /dev/shm): leave nothing behind; the caller sends over the socket instead.
+    try {
+      unlinkSync(path);
+    } catch {}
+    throw error;
   } finally {
     closeSync(fd);
   }
@@ -68,10 +75,23 @@ export function writeSegment(payload: Uint8Array, owner?: Set<string>): string {
   return path;
 }
 
+function randomSuffix(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
+}
+
+/** A segment must be a regular file of ours, of the announced size (not a link, a FIFO, another user's file). */
+function checkSegmentFile(path: string, size: number): void {
+  const stat = lstatSync(path);
+  if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
+  if (typeof process.getuid === "function" && stat.uid !== process.getuid()) throw new Error(`${path} belongs to another user`);
+  if (stat.size !== size) throw new Error(`${path} holds ${stat.size} bytes, ${size} expected`);
+}
+
 /** Maps a segment that a peer wrote (copy-on-write) and removes its file. */
 export function mapSegment(path: string, size: number): Uint8Array {
   checkSegmentPath(path);
   try {
+    checkSegmentFile(path, size);
     const mapped = size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
     if (mapped.byteLength !== size) throw new Error(`segment ${path} holds ${mapped.byteLength} bytes, ${size} expected`);
     sharedMemoryStats.mapped++;
@@ -92,6 +112,7 @@ export function mapSegment(path: string, size: number): Uint8Array {
 export function readSegment(path: string, size: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
   checkSegmentPath(path);
   try {
+    checkSegmentFile(path, size);
     const into = allocate(size);
     const fd = openSync(path, "r");
     try {
@@ -111,6 +132,14 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
       unlinkSync(path);
     } catch {}
   }
+}
+
+/** Removes a segment that will not be read (its frame was refused). */
+export function discardSegment(path: string): void {
+  try {
+    checkSegmentPath(path);
+    unlinkSync(path);
+  } catch {}
 }
 
 function checkSegmentPath(path: string): void {

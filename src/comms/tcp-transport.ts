@@ -14,6 +14,7 @@ export interface TransportOptions {
   log: (message: string) => void;
   allocate?: PayloadAllocator;
   admit?: (bytes: number) => boolean;
+  expectedPeer?: string;
 }
 
 type ConnSocket = Socket<Connection | undefined>;

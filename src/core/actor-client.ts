@@ -6,6 +6,7 @@
  */
 import type { Connection } from "../comms/connection.ts";
 import {
+  DependencyError,
   describeError,
   localError,
   type ErrorDescription,
@@ -19,7 +20,8 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { classNameOf } from "./registry.ts";
 import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
-import { decodeValue, type Encoded, encodeArguments, encodeValue, findUnsendable } from "./wire.ts";
+import { decodeValue, type Encoded, encodeArguments, encodeValue, findUnsendable, type ReferenceLike } from "./wire.ts";
+import type { ObjectRef } from "./object-ref.ts";
 import { encodeCallMessage } from "./_call-message.ts";
 import { WithPayloads } from "../comms/connection.ts";
 
@@ -100,6 +102,22 @@ interface QueuedCall {
   args: unknown[];
 }
 
+/** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
+type Dependency = TaskProxy<any> | ObjectRef<any>;
+
+function dependenciesOf(references: ReferenceLike[]): Dependency[] {
+  return references.map((reference) => (reference instanceof TaskOutput || reference instanceof DoneMarker ? reference.task : (reference as Dependency)));
+}
+
+/** Whether every task among `dependencies` has a worker (so references to it can be written). */
+function placed(dependencies: Dependency[] | undefined): boolean {
+  return !dependencies || dependencies.every((dependency) => !(dependency instanceof TaskProxy) || dependency.runtime !== undefined);
+}
+
+function failedDependency(dependencies: Dependency[] | undefined): TaskProxy<any> | undefined {
+  return dependencies?.find((dependency): dependency is TaskProxy<any> => dependency instanceof TaskProxy && dependency.state === "failed");
+}
+
 class TesseraHandle implements TesseraEngine {
   readonly id = nextId++;
   readonly uid: string;
@@ -111,6 +129,10 @@ class TesseraHandle implements TesseraEngine {
   error: Error | undefined;
   /** Calls made before the tessera (or a task they depend on) was placed. */
   outbox: QueuedCall[] = [];
+  /** Tasks and objects its constructor arguments refer to. */
+  dependencies: Dependency[] | undefined;
+  /** The worker picked for it while its constructor arguments wait for tasks to be placed. */
+  assigned: string | undefined;
 
   constructor(
     readonly key: string,
@@ -129,14 +151,12 @@ class TesseraHandle implements TesseraEngine {
   }
 
   call(method: string, args: unknown[]): TaskProxy<any> {
-    const unsendable = findUnsendable(args);
+    const references: ReferenceLike[] = [];
+    const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
     const task = new TaskProxy(nextId++, this.uid, method, this, this.client, uidSuffix);
     this.client.track(task, this);
-    for (const arg of args) {
-      const upstream = arg instanceof TaskProxy ? arg : arg instanceof TaskOutput || arg instanceof DoneMarker ? arg.task : undefined;
-      if (upstream) (task.dependencies ??= []).push(upstream);
-    }
+    if (references.length > 0) task.dependencies = dependenciesOf(references);
     if (this.state === "failed" || this.state === "released") {
       this.client.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;
@@ -154,7 +174,14 @@ class TesseraHandle implements TesseraEngine {
     if (this.worker === undefined) return false;
     while (this.outbox.length > 0) {
       const { task, args } = this.outbox[0]!;
-      if (task.dependencies?.some((dependency) => dependency.runtime === undefined)) {
+      const failed = failedDependency(task.dependencies);
+      if (failed) {
+        // Never sent: it would wait on its worker for a result that will not come.
+        this.outbox.shift();
+        this.client.complete(task, new DependencyError(`${task.uid} not run: its dependency ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
+        continue;
+      }
+      if (!placed(task.dependencies)) {
         this.client.waitForPlacement(this);
         return true;
       }
@@ -165,17 +192,20 @@ class TesseraHandle implements TesseraEngine {
         this.client.link(this.worker).sendEncoded(encodeCallMessage(this.id, task.id, task.method, bytes, references), payloads);
       } catch (error) {
         this.client.complete(task, error as Error);
+        continue;
       }
+      // Released before it was sent: its result is let go right after it.
+      if (task.released) this.client.queueRelease(this.worker, "tasks", task.id);
     }
     return false;
   }
 
   release(): void {
     if (this.state === "released") return;
-    const worker = this.worker;
     this.state = "released";
     this.client.forget(this);
-    if (worker) this.client.queueRelease(worker, "tesserae", this.id);
+    // Not placed yet: it is still created, its queued calls sent, and then released (see ActorClient.#place).
+    if (this.worker) this.client.queueRelease(this.worker, "tesserae", this.id);
   }
 }
 
@@ -214,9 +244,11 @@ export class ActorClient implements TaskOwner {
 
   /** Creates a tessera remotely; the proxy is returned at once. */
   create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: PlacementOptions = {}): TesseraProxy<T> {
-    const unsendable = findUnsendable(args);
+    const references: ReferenceLike[] = [];
+    const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${unsendable}`);
     const handle = new TesseraHandle(key, args, methods, this);
+    if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);
     this.#collectedTesserae.register(proxy, handle, handle);
@@ -253,11 +285,24 @@ export class ActorClient implements TaskOwner {
     );
   }
 
+  /**
+   * Creates the tessera on `worker` (once the tasks its constructor arguments
+   * refer to have workers) and sends the calls queued meanwhile. A tessera
+   * released before this is still created, gets its calls, and is then released.
+   */
   #place(handle: TesseraHandle, worker: string): void {
-    if (handle.state === "released") return;
+    if (handle.state === "failed") return;
     if (this.#lostWorkers.has(worker)) {
       return this.#fail(handle, new WorkerDiedError(worker, `cannot create ${handle.className} on ${worker}: that worker died`));
     }
+    const failed = failedDependency(handle.dependencies);
+    if (failed) return this.#fail(handle, new DependencyError(`${handle.uid} not created: its argument ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
+    if (!placed(handle.dependencies)) {
+      handle.assigned = worker;
+      this.#deferredCreates.add(handle);
+      return;
+    }
+    this.#deferredCreates.delete(handle);
     handle.worker = worker;
     let encoded: Encoded;
     try {
@@ -275,26 +320,40 @@ export class ActorClient implements TaskOwner {
         (error: Error) => this.#fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error),
       );
     handle.flush();
-    // Calls elsewhere may have waited for this tessera's tasks to have a worker.
+    if (handle.state === "released") this.queueRelease(worker, "tesserae", handle.id);
+    this.#retryWaiting();
+  }
+
+  /** Calls and creations elsewhere may have waited for a task to get a worker (or to fail). */
+  #retryWaiting(): void {
     for (const other of [...this.#waitingForPlacement]) {
       this.#waitingForPlacement.delete(other);
       other.flush();
     }
+    for (const deferred of [...this.#deferredCreates]) this.#place(deferred, deferred.assigned!);
   }
 
   #waitingForPlacement = new Set<TesseraHandle>();
+  #deferredCreates = new Set<TesseraHandle>();
 
   waitForPlacement(handle: TesseraHandle): void {
     this.#waitingForPlacement.add(handle);
   }
 
   #fail(handle: TesseraHandle, error: Error): void {
-    if (handle.state === "failed") return;
-    handle.state = handle.state === "released" ? "released" : "failed";
+    if (handle.state === "failed" || handle.error) return;
+    if (handle.state !== "released") handle.state = "failed";
     handle.error = error;
     handle.readiness.reject(error);
-    for (const { task } of handle.outbox.splice(0)) this.complete(task, error);
+    this.#deferredCreates.delete(handle);
+    const unsent = handle.outbox.splice(0);
+    // Another worker may already wait for these results: tell their worker they will not come.
+    if (handle.worker && unsent.length > 0 && !this.#lostWorkers.has(handle.worker)) {
+      this.link(handle.worker).command("abandon", [unsent.map(({ task }) => task.id), describeError(error)]);
+    }
+    for (const { task } of unsent) this.complete(task, error);
     for (const task of this.#tasksOn(handle)) this.complete(task, error);
+    this.#retryWaiting(); // calls that depend on these now fail instead of waiting
   }
 
   link(worker: string): WorkerLink {
@@ -351,12 +410,25 @@ export class ActorClient implements TaskOwner {
     this.#links.delete(worker);
     this.#lostWorkers.add(worker);
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;
-    for (const handle of this.#tesserae.values()) {
-      if (handle.worker !== worker || handle.state === "failed") continue;
+    const died = (handle: TesseraHandle) => {
       const running = this.#tasksOn(handle)[0];
       const what = running ? ` while running ${running.uid} (${handle.className}.${running.method})` : "";
-      this.#fail(handle, new WorkerDiedError(worker, `${worker} holding tessera ${handle.uid} died${what}: ${reason}`));
+      return new WorkerDiedError(worker, `${worker} holding tessera ${handle.uid} died${what}: ${reason}`);
+    };
+    for (const handle of this.#tesserae.values()) {
+      if (handle.worker === worker && handle.state !== "failed") this.#fail(handle, died(handle));
     }
+    // Released tesserae are no longer listed, but their calls may still be pending there.
+    for (const task of [...this.#pendingTasks.values()]) {
+      const handle = task.placement as TesseraHandle;
+      if (handle.worker === worker) this.complete(task, died(handle));
+    }
+  }
+
+  /** The runtime stops: nothing pending will complete any more. */
+  shutdown(reason: string): void {
+    for (const task of [...this.#pendingTasks.values()]) this.complete(task, new RuntimeStateError(`${task.uid} did not complete: ${reason}`));
+    for (const handle of this.#tesserae.values()) if (handle.state === "pending") handle.readiness.reject(new RuntimeStateError(`${handle.uid} was not created: ${reason}`));
   }
 
   isSent(task: TaskProxy<any>): boolean {

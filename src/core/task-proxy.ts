@@ -4,6 +4,7 @@
  * on the worker until `result()` fetches it.
  */
 import { DependencyError, InvalidArgumentError, RemoteError, type ErrorDescription } from "../errors.ts";
+import type { ObjectRef } from "./object-ref.ts";
 import { registerReferenceClass, type ReferenceLike, type TaskReference } from "./wire.ts";
 
 export type TaskState = "pending" | "done" | "failed";
@@ -57,8 +58,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   readonly tessera: string;
   /** Token of the group of proxies collected together (held only to keep it alive). */
   generation: object | undefined;
-  /** Upstream tasks kept alive until this one completes, so their results are still there to fetch. */
-  dependencies: TaskProxy<any>[] | undefined;
+  /** Upstream tasks (and warehouse objects) kept alive until this one completes, so their results are still there to fetch. */
+  dependencies: (TaskProxy<any> | ObjectRef<any>)[] | undefined;
   #state: TaskState = "pending";
   #tessera: { readonly worker: string | undefined; readonly className: string };
 

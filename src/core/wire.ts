@@ -112,7 +112,8 @@ function kindOf(value: object): number {
 function packBinary(value: ArrayBufferView | ArrayBufferLike): Uint8Array {
   const kind = kindOf(value);
   const bytes = bytesOf(value);
-  if (encoding && bytes.byteLength >= PAYLOAD_MIN) {
+  // A frame carries at most 65,535 raw payloads; past that, binary values go inline.
+  if (encoding && bytes.byteLength >= PAYLOAD_MIN && encoding.payloads.length < 0xffff) {
     const header = new Uint8Array(6);
     header[0] = kind;
     header[1] = 1;
@@ -200,19 +201,22 @@ export function decodeValue(bytes: Uint8Array, payloads: readonly Uint8Array[] =
   }
 }
 
-/** Finds the first value of `value` that cannot travel, with its path, e.g. `args[1].callback`. */
-export function findUnsendable(value: unknown, root = "args"): string | undefined {
+/**
+ * Finds the first value of `value` that cannot travel, with its path, e.g.
+ * `args[1].callback`; task and object references met on the way go to `found`.
+ */
+export function findUnsendable(value: unknown, root = "args", found?: ReferenceLike[]): string | undefined {
   // Fast path for the common case: a flat list of primitives (no allocation).
   if (Array.isArray(value) && value.every((item) => item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol"))) {
     return undefined;
   }
   const path: string[] = [root];
-  const problem = walk(value, path, new Set());
+  const problem = walk(value, path, new Set(), found);
   return problem === undefined ? undefined : `${path.join("")} ${problem}`;
 }
 
 /** Returns what is wrong at the end of `path` (left pointing there), or undefined. */
-function walk(value: unknown, path: string[], seen: Set<unknown>): string | undefined {
+function walk(value: unknown, path: string[], seen: Set<unknown>, found: ReferenceLike[] | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
   const type = typeof value;
   if (type === "function") return "is a function";
@@ -221,34 +225,37 @@ function walk(value: unknown, path: string[], seen: Set<unknown>): string | unde
   if (seen.has(value)) return "is a cycle (an object that contains itself cannot be sent)";
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return undefined;
   if (value instanceof Date || value instanceof RegExp || value instanceof Error) return undefined;
-  if (referenceClasses.has((value as object).constructor)) return undefined;
+  if (referenceClasses.has((value as object).constructor)) {
+    found?.push(value as ReferenceLike);
+    return undefined;
+  }
   seen.add(value);
   const visit = (item: unknown, segment: string) => {
     path.push(segment);
-    const found = walk(item, path, seen);
-    if (found === undefined) path.pop();
-    return found;
+    const problem = walk(item, path, seen, found);
+    if (problem === undefined) path.pop();
+    return problem;
   };
   try {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const found = visit(value[i], `[${i}]`);
-        if (found) return found;
+        const problem = visit(value[i], `[${i}]`);
+        if (problem) return problem;
       }
       return undefined;
     }
     if (value instanceof Map) {
       for (const [key, item] of value) {
-        const found = visit(key, `<key ${JSON.stringify(String(key))}>`) ?? visit(item, `.get(${JSON.stringify(String(key))})`);
-        if (found) return found;
+        const problem = visit(key, `<key ${JSON.stringify(String(key))}>`) ?? visit(item, `.get(${JSON.stringify(String(key))})`);
+        if (problem) return problem;
       }
       return undefined;
     }
     if (value instanceof Set) {
       let i = 0;
       for (const item of value) {
-        const found = visit(item, `<set item ${i++}>`);
-        if (found) return found;
+        const problem = visit(item, `<set item ${i++}>`);
+        if (problem) return problem;
       }
       return undefined;
     }
@@ -257,8 +264,8 @@ function walk(value: unknown, path: string[], seen: Set<unknown>): string | unde
       return `is an instance of ${(value as object).constructor?.name ?? "a class"}, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)`;
     }
     for (const key in value as object) {
-      const found = visit((value as Record<string, unknown>)[key], `.${key}`);
-      if (found) return found;
+      const problem = visit((value as Record<string, unknown>)[key], `.${key}`);
+      if (problem) return problem;
     }
     return undefined;
   } finally {

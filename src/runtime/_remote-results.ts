@@ -1,15 +1,20 @@
 /**
  * Results of tasks held by other workers, fetched for the dependencies of
- * calls: every fetch of one tick to one worker goes in a single `results`
- * request (a stream of dependent calls costs one round trip per batch, not per call).
+ * calls. Every fetch of one tick to one worker goes in a single `results`
+ * request, answered at once with what is ready there; what is not ready yet is
+ * then asked for one by one (a batch must never wait for a result that may
+ * itself wait for this worker: that would deadlock the two).
  */
 import { WithPayloads } from "../comms/connection.ts";
 import { describeError, type ErrorDescription, localError } from "../errors.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Value } from "./thread.ts";
 
-/** One entry of a `results` reply: [ok, body or error, how many of the reply's payloads are this value's]. */
-export type ResultEntry = [ok: true, bytes: Uint8Array, payloads: number] | [ok: false, error: ErrorDescription, payloads: 0];
+/** One entry of a `results` reply: ready (with how many of the reply's payloads are its own), failed, or not done yet. */
+export type ResultEntry =
+  | [state: 0, bytes: Uint8Array, payloads: number]
+  | [state: 1, error: ErrorDescription]
+  | [state: 2];
 
 interface Batch {
   items: [id: number, data: boolean][];
@@ -45,8 +50,15 @@ export class RemoteResults {
           const [entries, payloads] = reply instanceof WithPayloads ? [reply.value, reply.payloads] : [reply, []];
           let at = 0;
           entries.forEach((entry, i) => {
-            if (entry[0]) waiters[i]!.resolve([entry[1], payloads.slice(at, (at += entry[2]))]);
-            else waiters[i]!.reject(localError(entry[1]));
+            const waiter = waiters[i]!;
+            if (entry[0] === 0) waiter.resolve([entry[1], payloads.slice(at, (at += entry[2]))]);
+            else if (entry[0] === 1) waiter.reject(localError(entry[1]));
+            else {
+              // Not done yet: this one waits on its own, so it holds up nothing else.
+              this.#runtime
+                .request<Uint8Array | WithPayloads<Uint8Array>>(worker, "result", items[i])
+                .then((one) => waiter.resolve(one instanceof WithPayloads ? [one.value, one.payloads] : [one, []]), waiter.reject);
+            }
           });
         },
         (error: Error) => {
@@ -57,15 +69,19 @@ export class RemoteResults {
   }
 }
 
-/** Builds a `results` reply from settled values (the worker side). */
-export function resultsReply(settled: PromiseSettledResult<Value>[], runtime: string): ResultEntry[] | WithPayloads<ResultEntry[]> {
-  const entries: ResultEntry[] = [];
+/** Builds a `results` reply from what is stored now (the worker side). */
+export function resultsReply(
+  entries: ({ ready: Value } | { failed: unknown } | undefined)[],
+  runtime: string,
+): ResultEntry[] | WithPayloads<ResultEntry[]> {
+  const reply: ResultEntry[] = [];
   const payloads: Uint8Array[] = [];
-  for (const outcome of settled) {
-    if (outcome.status === "fulfilled") {
-      entries.push([true, outcome.value[0], outcome.value[1].length]);
-      payloads.push(...outcome.value[1]);
-    } else entries.push([false, describeError(outcome.reason, runtime), 0]);
+  for (const entry of entries) {
+    if (entry === undefined) reply.push([2]);
+    else if ("ready" in entry) {
+      reply.push([0, entry.ready[0], entry.ready[1].length]);
+      payloads.push(...entry.ready[1]);
+    } else reply.push([1, describeError(entry.failed, runtime)]);
   }
-  return payloads.length > 0 ? new WithPayloads(entries, payloads) : entries;
+  return payloads.length > 0 ? new WithPayloads(reply, payloads) : reply;
 }

@@ -60,6 +60,7 @@ export class HeadRuntime extends Runtime {
 
   override async stop(): Promise<void> {
     await super.stop();
+    this.actors.shutdown("the runtime was stopped");
     removeSegments();
     removeClusterSegments(); // what children wrote and the head never mapped
   }

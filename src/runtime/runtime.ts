@@ -115,6 +115,7 @@ export abstract class Runtime implements ConnectionHandler {
         log: (message) => this.logger.warning(message),
         allocate: this.payloadAllocator,
         admit: this.#admit,
+        expectedPeer: peer.uid,
       }).finally(() => this.#dialing.delete(peer.uid));
       this.#dialing.set(peer.uid, dialing);
     }
@@ -138,19 +139,20 @@ export abstract class Runtime implements ConnectionHandler {
 
   // ConnectionHandler
   onRequest(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): unknown {
-    const handler = this.methods[method];
+    // Own properties only: a peer must not reach "constructor", "valueOf" and the like.
+    const handler = Object.hasOwn(this.methods, method) ? this.methods[method] : undefined;
     if (!handler) throw new UnknownMethodError(method, this.uid);
     return handler.call(this, args, connection, payloads);
   }
 
   onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: OutOfMemoryError): void {
-    const handler = this.commands[method];
+    const handler = Object.hasOwn(this.commands, method) ? this.commands[method] : undefined;
     if (!handler) {
       this.logger.warning(`${connection.peer?.uid} sent unknown command "${method}"`);
       return;
     }
     if (rejected) {
-      const onRejected = this.rejectedCommands[method];
+      const onRejected = Object.hasOwn(this.rejectedCommands, method) ? this.rejectedCommands[method] : undefined;
       if (onRejected) onRejected.call(this, args, connection, rejected);
       else this.logger.error(rejected.message);
       return;

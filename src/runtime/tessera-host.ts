@@ -62,6 +62,8 @@ interface HostedTessera {
   backlog: Fifo<Pending>;
   resolving: boolean;
   created: PromiseWithResolvers<null> | undefined;
+  /** Released while calls still waited for dependencies: the thread lets it go after them. */
+  releaseAfterBacklog?: boolean;
 }
 
 /** Ops (and reports) per message between threads during a burst. */
@@ -124,9 +126,46 @@ export class TesseraHost {
 
   readonly #remote: RemoteResults;
 
-  /** Results for another worker's dependencies, in one reply per request. */
-  async resultValues(items: [number, boolean][]): Promise<ResultEntry[] | WithPayloads<ResultEntry[]>> {
-    return resultsReply(await Promise.allSettled(items.map((item) => this.resultValue(item))), this.uid);
+  /**
+   * Ids released, dropped or abandoned here (the most recent ones): a late
+   * request for one fails at once instead of waiting for a call that will not come.
+   */
+  #gone = new Map<number, string>();
+
+  #markGone(id: number, reason: string): void {
+    this.#gone.set(id, reason);
+    if (this.#gone.size > 100_000) this.#gone.delete(this.#gone.keys().next().value!);
+  }
+
+  #goneError(id: number): Error {
+    return new RuntimeStateError(`result or object #${id} is no longer on ${this.uid}: ${this.#gone.get(id)}`);
+  }
+
+  /** The head gave up on calls it never sent (their tessera failed): whoever waits for them fails. */
+  abandon([ids, error]: [number[], ErrorDescription]): void {
+    for (const id of ids) {
+      this.#markGone(id, `its call was abandoned (${error.message})`);
+      const record = this.#tasks.get(id);
+      if (record?.state === "pending") this.#finishTask(id, undefined, error);
+    }
+  }
+
+  /** Results for another worker's dependencies: what is settled now, in one reply (the rest is asked for one by one). */
+  resultValues(items: [number, boolean][]): ResultEntry[] | WithPayloads<ResultEntry[]> {
+    return resultsReply(
+      items.map(([id, data]) => {
+        const record = this.#tasks.get(id);
+        if (record?.state === "done") {
+          if (!data) return { ready: EMPTY };
+          this.#spill.touch(id, record);
+          return { ready: record.result! };
+        }
+        if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
+        if (this.#gone.has(id)) return { failed: this.#goneError(id) };
+        return undefined;
+      }),
+      this.uid,
+    );
   }
 
   /** Stored values past half the worker's memory budget go to disk, coldest first. */
@@ -178,7 +217,7 @@ export class TesseraHost {
 
   /** A call that could not be taken (its arguments did not fit in memory): it fails at once. */
   failCall(task: number, owner: Connection, error: Error): void {
-    this.#tasks.set(task, { state: "pending", released: false, waiters: [] });
+    if (!this.#tasks.has(task)) this.#tasks.set(task, { state: "pending", released: false, waiters: [] });
     this.#taskOwners.set(task, owner);
     this.#finishTask(task, undefined, describeError(error, this.uid));
   }
@@ -210,6 +249,7 @@ export class TesseraHost {
       }
     }
     hosted.resolving = false;
+    if (hosted.releaseAfterBacklog) hosted.thread.post([Op.Release, hosted.id]);
   }
 
   async #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
@@ -282,7 +322,10 @@ export class TesseraHost {
       record.result = result;
       record.error = error;
       this.#spill.add(uid, record);
-    } else this.#tasks.delete(uid);
+    } else {
+      this.#tasks.delete(uid);
+      this.#markGone(uid, "released");
+    }
     for (const waiter of record.waiters.splice(0)) {
       if (error) waiter.reject(new RemoteError(error));
       else waiter.resolve(result!);
@@ -337,6 +380,7 @@ export class TesseraHost {
   /** The encoded result of a task (an empty value when `data` is false), once it is done. */
   resultValue([uid, data]: [number, boolean]): Promise<Value> {
     let record = this.#tasks.get(uid);
+    if (!record && this.#gone.has(uid)) return Promise.reject(this.#goneError(uid));
     // A dependent may ask before the call itself has reached us: wait for it.
     if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false, waiters: [] }));
     if (record.state === "done") {
@@ -353,11 +397,15 @@ export class TesseraHost {
   release([tesserae, tasks]: [number[], number[]]): void {
     for (const uid of tasks) {
       const record = this.#tasks.get(uid);
-      if (!record) continue;
+      if (!record) {
+        this.#markGone(uid, "released");
+        continue;
+      }
       if (record.state === "pending") record.released = true;
       else {
         this.#tasks.delete(uid);
         this.#spill.remove(uid, record);
+        this.#markGone(uid, "released");
       }
     }
     for (const uid of tesserae) {
@@ -365,7 +413,9 @@ export class TesseraHost {
       if (!hosted) continue;
       this.#tesserae.delete(uid);
       hosted.thread.tesserae--;
-      hosted.thread.post([Op.Release, uid]);
+      // Calls still waiting for their dependencies go first; the release follows them.
+      if (hosted.backlog.length > 0) hosted.releaseAfterBacklog = true;
+      else hosted.thread.post([Op.Release, uid]);
     }
   }
 

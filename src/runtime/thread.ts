@@ -136,8 +136,12 @@ function onOps(ops: ThreadOp[]): void {
     let resident = tesserae.get(op[1]);
     if (!resident) {
       if (op[0] === Op.Release) continue;
-      const className = op[0] === Op.Create ? classNameOf(op[2]) : "tessera";
-      tesserae.set(op[1], (resident = { instance: undefined, className, queue: new Fifo(), running: false, error: undefined }));
+      if (op[0] === Op.Call) {
+        // Released already (or never created here): the call fails instead of creating an empty entry.
+        report([Report.Failed, op[2], describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`))]);
+        continue;
+      }
+      tesserae.set(op[1], (resident = { instance: undefined, className: classNameOf(op[2]), queue: new Fifo(), running: false, error: undefined }));
     }
     resident.queue.push(op);
     if (!resident.running) void runQueue(resident);

@@ -23,6 +23,7 @@ export class WorkerRuntime extends ChildRole {
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
     this.methods.results = (items) => this.#host.resultValues(items);
+    this.commands.abandon = (args) => this.#host.abandon(args);
     // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
     this.methods.hostCounts = async (options?: { gc?: boolean }) => {
       if (options?.gc) {
