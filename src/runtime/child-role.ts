@@ -46,6 +46,15 @@ export abstract class ChildRole extends Runtime {
     else this.#pendingLines.push([uid, stream, lines]);
   }
 
+  /**
+   * The head runs the user's program, which may block for a long time: a
+   * silent head (or parent) is busy, not dead. Its death shows otherwise: the
+   * stdin pipe closes along the tree, and sockets close.
+   */
+  protected override toleratesSilenceOf(uid: string): boolean {
+    return uid === this.parentUid || uid === "head";
+  }
+
   protected override onPeerLost(uid: string, reason: MosaicError): void {
     if (uid === this.parentUid) void this.exit(`lost parent ${uid}: ${reason.message}`, 0, true);
   }

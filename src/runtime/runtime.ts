@@ -205,17 +205,33 @@ export abstract class Runtime implements ConnectionHandler {
 
   // Runs every heartbeatInterval in every process: allocation-free, since each
   // idle wake-up that allocates is followed by a garbage-collection pass.
+  #lastBeat = performance.now();
+
   #beat(): void {
     this.onBeat?.();
     const now = performance.now();
+    const stalled = now - this.#lastBeat > 2 * this.options.heartbeatInterval;
+    this.#lastBeat = now;
+    if (stalled) {
+      // This process was frozen (the user's code blocked the head, say): the silence was ours.
+      // What peers sent meanwhile is still unread; judge them from the next beat on.
+      for (const connection of this.connections.values()) connection.lastReceived = now;
+      if (this.server) for (const connection of this.server.connections) connection.lastReceived = now;
+      return;
+    }
     for (const connection of this.connections.values()) this.#check(connection, now);
     // Accepted links whose peer has another registered link (or none) are checked too.
     if (this.server) for (const connection of this.server.connections) if (this.connections.get(connection.peer?.uid ?? "") !== connection) this.#check(connection, now);
   }
 
+  /** Links whose silence is not fatal (a child's parent: its death shows as a closed pipe, not as silence). */
+  protected toleratesSilenceOf(_uid: string): boolean {
+    return false;
+  }
+
   #check(connection: Connection, now: number): void {
     if (!connection.isAuthenticated) return;
-    if (now - connection.lastReceived > this.options.heartbeatTimeout) {
+    if (now - connection.lastReceived > this.options.heartbeatTimeout && !this.toleratesSilenceOf(connection.peer!.uid)) {
       connection.close(
         new ConnectionClosedError(`${connection.peer!.uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`),
       );

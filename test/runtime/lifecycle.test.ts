@@ -163,6 +163,22 @@ describe("life cycle of a head process", () => {
     expect(head.lines.stderr.filter((line) => /died|killed|error/i.test(line))).toEqual([]);
   });
 
+  test("a head whose program blocks longer than the heartbeat timeout finds its tree intact afterwards", async () => {
+    // Heartbeats every 100 ms, a peer silent for 300 ms is dead: the head blocks for 1.5 s.
+    await using head = spawnFixture("head-fixture.ts", [], {
+      env: { FIXTURE_OPTIONS: JSON.stringify({ heartbeatInterval: 100, heartbeatTimeout: 300 }) },
+    });
+    const tree = await readyTree(head);
+    await head.waitForLine(/^pong 0 /);
+    head.send("block 1500");
+    await head.waitForLine(/^unblocked$/);
+    expect(await pingThroughHead(head)).toEqual(["worker:0:0", "worker:0:1"]);
+    expect(head.lines.stderr.filter((line) => /died|lost|heartbeat/i.test(line))).toEqual([]);
+    head.closeStdin();
+    expect(await head.waitForExit()).toEqual({ code: 0, signal: null });
+    await expectTreeGone(tree, { within: 0 });
+  });
+
   test("a worker killed with SIGKILL is reported by the head at once and the other worker keeps answering", async () => {
     // Heartbeats would notice only after a minute: the report must come from the process exit.
     await using head = spawnFixture("head-fixture.ts", [], {
