@@ -54,6 +54,8 @@ export interface RequestOptions {
   /** Milliseconds before the request fails with TimeoutError (default: none; closing fails it). */
   timeout?: number;
   payloads?: Uint8Array[];
+  /** Send the payloads as they are now, even if the caller changes them right after (see FrameWriter). */
+  snapshot?: boolean;
 }
 
 interface PendingRequest {
@@ -143,7 +145,7 @@ export class Connection {
     }
     this.#pending.set(id, pending);
     try {
-      this.#send([MessageKind.Request, id, method, args], options.payloads);
+      this.#send([MessageKind.Request, id, method, args], options.payloads, options.snapshot);
     } catch (error) {
       this.#pending.delete(id);
       clearTimeout(pending.timer);
@@ -157,10 +159,10 @@ export class Connection {
   }
 
   /** Sends a message that the caller encoded already (a hot path's own encoder). */
-  sendEncoded(body: Uint8Array, payloads?: Uint8Array[]): void {
+  sendEncoded(body: Uint8Array, payloads?: Uint8Array[], snapshot = false): void {
     if (!this.#isOpen) return;
     this.lastSent = performance.now();
-    this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads);
+    this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads, snapshot);
   }
 
   heartbeat(): void {
@@ -233,9 +235,9 @@ export class Connection {
     return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress})`;
   }
 
-  #send(message: Message, payloads?: Uint8Array[]): void {
+  #send(message: Message, payloads?: Uint8Array[], snapshot = false): void {
     this.lastSent = performance.now();
-    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads);
+    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads, snapshot);
   }
 
   /** Same machine: large payloads go through /dev/shm, the socket carries their paths. */

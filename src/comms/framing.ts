@@ -55,6 +55,7 @@ export class FrameWriter {
 
   constructor(sink: ByteSink) {
     this.#sink = sink;
+    this.#owned.add(this.#stage.buffer);
   }
 
   /** Bytes accepted but not yet handed to the kernel. */
@@ -62,7 +63,12 @@ export class FrameWriter {
     return this.#queuedBytes + this.#stageLength;
   }
 
-  writeFrame(body: Uint8Array, payloads?: readonly OutgoingPayload[]): void {
+  /**
+   * Queues a frame. With `snapshot`, payloads are taken as they are now: what
+   * the socket does not accept at once is copied (the caller may change its
+   * arrays right after a call; large payloads are otherwise sent from where they are).
+   */
+  writeFrame(body: Uint8Array, payloads?: readonly OutgoingPayload[], snapshot = false): void {
     if (this.#closed) return;
     const count = payloads?.length ?? 0;
     if (count > 0xffff) throw new ProtocolError(`a frame carries at most 65535 raw payloads, not ${count}`);
@@ -86,11 +92,31 @@ export class FrameWriter {
     }
     this.#stageLength = at;
     this.#append(body);
+    let borrowed = false;
     for (let i = 0; i < count; i++) {
       const payload = payloads![i]!;
+      borrowed ||= payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES;
       this.#append(payload instanceof Uint8Array ? payload : pathField(payload.path));
     }
+    if (snapshot && borrowed) {
+      this.flush();
+      this.#adoptQueue();
+    }
     this.#schedule();
+  }
+
+  /** Memory this writer owns (its stages, copies it made): never copied again. */
+  #owned = new WeakSet<ArrayBufferLike>();
+
+  /** Copies queued bytes that still live in a caller's memory. */
+  #adoptQueue(): void {
+    for (let i = 0; i < this.#queue.length; i++) {
+      const chunk = this.#queue[i]!;
+      if (this.#owned.has(chunk.buffer)) continue;
+      const copy = Uint8Array.prototype.slice.call(chunk);
+      this.#owned.add(copy.buffer);
+      this.#queue[i] = copy;
+    }
   }
 
   /** Writes what the socket takes now; the rest waits for `onDrain`. */
@@ -172,6 +198,7 @@ export class FrameWriter {
 
   #newStage(size = STAGE_BYTES): void {
     this.#stage = new Uint8Array(Math.max(size, STAGE_BYTES));
+    this.#owned.add(this.#stage.buffer);
     this.#stageView = new DataView(this.#stage.buffer);
     this.#stageLength = 0;
   }

@@ -80,18 +80,23 @@ class WorkerLink {
   }
 
   /** A message encoded by the caller, in order with the rest. */
+  /** A call, with its arguments taken as they are now (the caller may change them right after). */
   sendEncoded(body: Uint8Array, payloads?: Uint8Array[]): void {
-    if (this.connection) this.connection.sendEncoded(body, payloads);
-    else if (!this.#failure) this.#queue.push((connection) => connection?.sendEncoded(body, payloads));
+    if (this.connection) this.connection.sendEncoded(body, payloads, true);
+    else if (!this.#failure) {
+      const taken = payloads?.map((payload) => Uint8Array.prototype.slice.call(payload)); // waiting for the link: keep a copy
+      this.#queue.push((connection) => connection?.sendEncoded(body, taken, true));
+    }
   }
 
   request<T>(method: string, args: unknown, payloads?: Uint8Array[]): Promise<T> {
-    if (this.connection) return this.connection.request<T>(method, args, { payloads });
+    if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true });
     if (this.#failure) return Promise.reject(this.#failure);
     const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const taken = payloads?.map((payload) => Uint8Array.prototype.slice.call(payload));
     this.#queue.push((connection) => {
       if (!connection) reject(this.#failure);
-      else connection.request<T>(method, args, { payloads }).then(resolve, reject);
+      else connection.request<T>(method, args, { payloads: taken, snapshot: true }).then(resolve, reject);
     });
     return promise;
   }

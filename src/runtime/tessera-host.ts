@@ -20,6 +20,14 @@ import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
 
+function copyValue([bytes, payloads]: Value): Value {
+  return [bytes, payloads.map((payload) => {
+    const copy = new Uint8Array(new SharedArrayBuffer(payload.byteLength));
+    copy.set(payload);
+    return copy;
+  })];
+}
+
 /**
  * A value ready to post to a thread: its body in memory of its own (it may be
  * a view of a socket chunk, which posting would copy whole), and payloads in
@@ -41,6 +49,8 @@ export function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<U
 
 interface TaskRecord extends Spillable {
   state: "pending" | "done" | "failed";
+  /** The thread a call was handed to (its failure fails only what ran there). */
+  thread?: TesseraThread;
   result?: Value;
   error?: ErrorDescription;
   released: boolean;
@@ -179,18 +189,21 @@ export class TesseraHost {
     this.#maxThreads = maxThreads;
     // One thread is started with the worker; more are added as tesserae arrive.
     this.#threads.push(new TesseraThread(0, this));
+    this.#threadCount = 1;
   }
 
   /** The least loaded thread; a new one while every thread already hosts a tessera. */
   #pickThread(): TesseraThread {
-    let best = this.#threads[0]!;
-    for (const thread of this.#threads) if (thread.tesserae < best.tesserae) best = thread;
-    if (best.tesserae > 0 && this.#threads.length < this.#maxThreads) {
-      best = new TesseraThread(this.#threads.length, this);
+    let best = this.#threads[0];
+    for (const thread of this.#threads) if (thread.tesserae < best!.tesserae) best = thread;
+    if (!best || (best.tesserae > 0 && this.#threads.length < this.#maxThreads)) {
+      best = new TesseraThread(this.#threadCount++, this);
       this.#threads.push(best);
     }
     return best;
   }
+
+  #threadCount = 1;
 
   create([id, key, bytes, refs]: [number, string, Uint8Array, TaskReference[]], payloads: Uint8Array[]): Promise<null> {
     const args: Value = [bytes, payloads];
@@ -265,9 +278,8 @@ export class TesseraHost {
       [...wanted.values()].map(async (ref) => {
         try {
           const local = ref.worker === this.uid || ref.worker === PUBLISHED || this.#tasks.get(ref.id)?.state === "done";
-          const value = local
-            ? await this.resultValue([ref.id, ref.data])
-            : await this.#remote.fetch(ref.worker, ref.id, ref.data);
+          // A stored value read here is copied: the consumer may change its argument, the stored one must stay.
+          const value = local ? copyValue(await this.resultValue([ref.id, ref.data])) : await this.#remote.fetch(ref.worker, ref.id, ref.data);
           // Warehouse objects read here are kept for later calls (dropping one clears every worker).
           if (!local && ref.data && ref.task.startsWith("obj-")) this.#store(ref.id, value);
           if (ref.data) deps[ref.id] = value;
@@ -283,7 +295,11 @@ export class TesseraHost {
     const args = shareValue(pending.args);
     if (deps) for (const id in deps) deps[id] = shareValue(deps[id]!);
     if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, args, deps]);
-    else hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps]);
+    else {
+      const record = this.#tasks.get(pending.task);
+      if (record) record.thread = hosted.thread;
+      hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps]);
+    }
   }
 
   onReport(report: ThreadReport): void {
@@ -451,13 +467,14 @@ export class TesseraHost {
   onThreadExit(thread: TesseraThread, code: number): void {
     this.#threads = this.#threads.filter((t) => t !== thread);
     if (this.runtime.state === "stopping" || this.runtime.state === "stopped") return;
-    const error = describeError(new WorkerDiedError(this.uid, `tessera thread of ${this.uid} exited with code ${code}`), this.uid);
+    const error = describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid);
     for (const [uid, hosted] of this.#tesserae) {
       if (hosted.thread !== thread) continue;
       hosted.created?.reject(new RemoteError(error));
       this.#tesserae.delete(uid);
     }
-    for (const [uid, record] of this.#tasks) if (record.state === "pending") this.#finishTask(uid, undefined, error);
+    // Only what ran (or waited) on that thread: the worker and its other threads go on.
+    for (const [uid, record] of this.#tasks) if (record.state === "pending" && record.thread === thread) this.#finishTask(uid, undefined, error);
   }
 
   async stop(): Promise<void> {
