@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "./actor-scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const SCENARIOS = [
+  "crossDependencies",
+  "releasedBeforePlacement",
+  "abandonedDependency",
+  "releaseWithBacklog",
+  "localAliasing",
+  "argumentsTakenAtCall",
+  "nestedReferences",
+  "stopWithPending",
+];
+
+describe("edge cases", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(SCENARIOS, "actor-edge-fixture.ts");
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("dependencies that go back and forth between two workers within one tick do not deadlock", async () => {
+    expect(await run.value("crossDependencies")).toBe(16);
+  });
+
+  test("a tessera released before it had a worker still runs the calls made on it", async () => {
+    expect(await run.value("releasedBeforePlacement")).toEqual([12, 4]);
+  });
+
+  test("a call on a result that will never exist fails instead of waiting", async () => {
+    const error = await run.value("abandonedDependency");
+    expect(error).toMatchObject({ message: expect.stringContaining("no such thing") });
+  });
+
+  test("a tessera released while a call on it waits for a dependency still runs that call", async () => {
+    expect(await run.value("releaseWithBacklog")).toBe(42);
+  });
+
+  test("tesserae on one worker reading one stored result each get their own copy", async () => {
+    expect(await run.value("localAliasing")).toEqual({ changed: 101, seen: 1, fetched: 1 });
+  });
+
+  test("an array changed right after a call does not change what the call receives, whatever its size", async () => {
+    expect(await run.value("argumentsTakenAtCall")).toEqual([1, 1, 1]);
+  });
+
+  test("tasks nested in arguments, and tasks as constructor arguments, are dependencies", async () => {
+    expect(await run.value("nestedReferences")).toEqual({ echoed: { inside: 4, list: [6] }, built: 20 });
+  });
+
+  test("stopping the runtime with work pending fails that work and resolves barrier()", async () => {
+    const { task, barrier } = await run.value("stopWithPending");
+    expect(task).toMatchObject({ class: "RuntimeStateError", message: expect.stringContaining("stopped") });
+    expect(barrier).toBe("resolved");
+  });
+
+  test("the head exits with code 0 and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});
