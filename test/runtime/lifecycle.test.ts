@@ -51,6 +51,11 @@ describe("life cycle in the calling process", () => {
     const statuses = await Promise.all(runtime.workers.map((worker) => worker.status(10_000)));
     expect(statuses.map(({ uid, pid }) => ({ uid, pid }))).toEqual(runtime.workers.map(({ uid, pid }) => ({ uid, pid })));
     for (const status of statuses) expect(status.memoryLimit).toBeGreaterThan(0);
+    // Only the runtime's own methods answer: not what every object inherits.
+    for (const method of ["valueOf", "constructor", "toString", "no-such-method"]) {
+      const failure = await runtime.request("worker:0:0", method, null, 10_000).catch((error) => error);
+      expect({ method, name: failure?.remoteName }).toEqual({ method, name: "UnknownMethodError" });
+    }
     await mosaic.stop();
   });
 
