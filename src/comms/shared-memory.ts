@@ -87,21 +87,25 @@ function checkSegmentFile(path: string, size: number): void {
   if (stat.size !== size) throw new Error(`${path} holds ${stat.size} bytes, ${size} expected`);
 }
 
-/** Maps a segment that a peer wrote (copy-on-write) and removes its file. */
-export function mapSegment(path: string, size: number): Uint8Array {
+/** Checks a segment, takes its bytes with `take`, and removes its file whatever happens. */
+function consumeSegment(path: string, size: number, take: () => Uint8Array): Uint8Array {
   checkSegmentPath(path);
   try {
     checkSegmentFile(path, size);
-    const mapped = size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false });
-    if (mapped.byteLength !== size) throw new Error(`segment ${path} holds ${mapped.byteLength} bytes, ${size} expected`);
+    const bytes = take();
     sharedMemoryStats.mapped++;
     sharedMemoryStats.mappedBytes += size;
-    return mapped;
+    return bytes;
   } finally {
     try {
       unlinkSync(path);
     } catch {}
   }
+}
+
+/** Maps a segment that a peer wrote (copy-on-write) and removes its file. */
+export function mapSegment(path: string, size: number): Uint8Array {
+  return consumeSegment(path, size, () => (size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false })));
 }
 
 /**
@@ -110,9 +114,7 @@ export function mapSegment(path: string, size: number): Uint8Array {
  * memory for their threads). The kernel's copy beats mapping and copying.
  */
 export function readSegment(path: string, size: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
-  checkSegmentPath(path);
-  try {
-    checkSegmentFile(path, size);
+  return consumeSegment(path, size, () => {
     const into = allocate(size);
     const fd = openSync(path, "r");
     try {
@@ -124,14 +126,8 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
     } finally {
       closeSync(fd);
     }
-    sharedMemoryStats.mapped++;
-    sharedMemoryStats.mappedBytes += size;
     return into;
-  } finally {
-    try {
-      unlinkSync(path);
-    } catch {}
-  }
+  });
 }
 
 /** Removes a segment that will not be read (its frame was refused). */
