@@ -53,7 +53,7 @@ describe("life cycle in the calling process", () => {
     for (const status of statuses) expect(status.memoryLimit).toBeGreaterThan(0);
     // Only the runtime's own methods answer: not what every object inherits.
     for (const method of ["valueOf", "constructor", "toString", "no-such-method"]) {
-      const failure = await runtime.request("worker:0:0", method, null, 10_000).catch((error) => error);
+      const failure = (await runtime.request("worker:0:0", method, null, 10_000).catch((error) => error)) as { remoteName?: string };
       expect({ method, name: failure?.remoteName }).toEqual({ method, name: "UnknownMethodError" });
     }
     await mosaic.stop();
