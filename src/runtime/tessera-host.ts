@@ -54,7 +54,10 @@ interface TaskRecord extends Spillable {
   result?: Value;
   error?: ErrorDescription;
   released: boolean;
-  waiters: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
+  /** Who waits for the result here (dependencies, `result` requests); made when the first one comes. */
+  waiters?: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
+  /** The connection of the runtime that made the call: it hears of the completion. */
+  owner?: Connection;
 }
 
 type Pending = (
@@ -131,7 +134,6 @@ export class TesseraHost {
   #threads: TesseraThread[] = [];
   #tesserae = new Map<number, HostedTessera>();
   #tasks = new Map<number, TaskRecord>();
-  #taskOwners = new Map<number, Connection>();
   #reports = new Map<Connection, { done: number[]; failed: [number, ErrorDescription][] }>();
 
   readonly #remote: RemoteResults;
@@ -219,8 +221,9 @@ export class TesseraHost {
 
   call([tessera, task, method, bytes, refs]: [number, number, string, Uint8Array, TaskReference[]], owner: Connection, payloads: Uint8Array[]): void {
     const args: Value = [bytes, payloads];
-    this.#tasks.set(task, this.#tasks.get(task) ?? { state: "pending", released: false, waiters: [] });
-    this.#taskOwners.set(task, owner);
+    const record = this.#tasks.get(task);
+    if (record) record.owner = owner;
+    else this.#tasks.set(task, { state: "pending", released: false, owner });
     const hosted = this.#tesserae.get(tessera);
     if (!hosted) {
       return this.#finishTask(task, undefined, describeError(new RuntimeStateError(`the tessera is not on ${this.uid} (released?)`), this.uid));
@@ -230,8 +233,9 @@ export class TesseraHost {
 
   /** A call that could not be taken (its arguments did not fit in memory): it fails at once. */
   failCall(task: number, owner: Connection, error: Error): void {
-    if (!this.#tasks.has(task)) this.#tasks.set(task, { state: "pending", released: false, waiters: [] });
-    this.#taskOwners.set(task, owner);
+    const record = this.#tasks.get(task);
+    if (record) record.owner = owner;
+    else this.#tasks.set(task, { state: "pending", released: false, owner });
     this.#finishTask(task, undefined, describeError(error, this.uid));
   }
 
@@ -342,12 +346,14 @@ export class TesseraHost {
       this.#tasks.delete(uid);
       this.#markGone(uid, "released");
     }
-    for (const waiter of record.waiters.splice(0)) {
+    const waiters = record.waiters;
+    record.waiters = undefined;
+    if (waiters) for (const waiter of waiters) {
       if (error) waiter.reject(new RemoteError(error));
       else waiter.resolve(result!);
     }
-    const owner = this.#taskOwners.get(uid);
-    this.#taskOwners.delete(uid);
+    const owner = record.owner;
+    record.owner = undefined;
     if (owner) this.#report(owner, uid, error);
   }
 
@@ -387,7 +393,7 @@ export class TesseraHost {
     const record = this.#tasks.get(id);
     if (record && record.state !== "pending") return;
     const waiters = record?.waiters ?? [];
-    const stored: TaskRecord = { state: "done", result: value, released: false, waiters: [] };
+    const stored: TaskRecord = { state: "done", result: value, released: false };
     this.#tasks.set(id, stored);
     this.#spill.add(id, stored);
     for (const waiter of waiters) waiter.resolve(value);
@@ -398,7 +404,7 @@ export class TesseraHost {
     let record = this.#tasks.get(uid);
     if (!record && this.#gone.has(uid)) return Promise.reject(this.#goneError(uid));
     // A dependent may ask before the call itself has reached us: wait for it.
-    if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false, waiters: [] }));
+    if (!record) this.#tasks.set(uid, (record = { state: "pending", released: false }));
     if (record.state === "done") {
       if (!data) return Promise.resolve(EMPTY);
       this.#spill.touch(uid, record);
@@ -406,7 +412,7 @@ export class TesseraHost {
     }
     if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
     const { promise, resolve, reject } = Promise.withResolvers<Value>();
-    record.waiters.push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
+    (record.waiters ??= []).push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
     return promise;
   }
 

@@ -46,6 +46,20 @@ interface ResidentTessera {
   error: ErrorDescription | undefined;
 }
 
+/** Encodings of the commonest results (nothing, small integers, booleans), made once. */
+const SMALL_RESULTS = new Map<unknown, Value>();
+for (const value of [undefined, null, true, false, ...Array.from({ length: 128 }, (_, i) => i)]) {
+  SMALL_RESULTS.set(value, [compact(encodeValue(value).bytes), []]);
+}
+
+function encodeResult(result: unknown): Value {
+  const small = SMALL_RESULTS.get(result);
+  if (small) return small;
+  const encoded = encodeValue(result);
+  // Shared memory goes across as it is; other memory is copied once into shared memory.
+  return [compact(encoded.bytes), encoded.payloads.map(sharePayload)];
+}
+
 let started = false;
 const workerUid: string = (workerData as { uid?: string } | undefined)?.uid ?? "worker";
 const threadIndex: number = (workerData as { thread?: number } | undefined)?.thread ?? 0;
@@ -71,8 +85,11 @@ function flushReports(): void {
   postBatch(parentPort!, batch);
 }
 
+/** msgpack of [] : the arguments of most calls. */
+const NO_ARGUMENTS = 0x90;
+
 function decodeArgs([bytes, payloads]: Value, deps: Dependencies): unknown[] {
-  if (deps === null) return decodeValue(bytes, payloads) as unknown[];
+  if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
   const values = new Map<number, unknown>();
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") return DONE;
@@ -116,9 +133,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       let result = method.apply(resident.instance, decodeArgs(args, deps));
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
-      const encoded = encodeValue(result);
-      // Shared memory goes across as it is; other memory is copied once into shared memory.
-      report([Report.Done, task, [compact(encoded.bytes), encoded.payloads.map(sharePayload)]]);
+      report([Report.Done, task, encodeResult(result)]);
     } catch (error) {
       report([Report.Failed, task, describeFailure(error)]);
     }
