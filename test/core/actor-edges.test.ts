@@ -11,6 +11,7 @@ const SCENARIOS = [
   "localAliasing",
   "argumentsTakenAtCall",
   "nestedReferences",
+  "silentWorker",
   "stopWithPending",
 ];
 
@@ -52,6 +53,17 @@ describe("edge cases", () => {
 
   test("tasks nested in arguments, and tasks as constructor arguments, are dependencies", async () => {
     expect(await run.value("nestedReferences")).toEqual({ echoed: { inside: 4, list: [6] }, built: 20 });
+  });
+
+  test("a worker that stops answering is found out by heartbeats: its task fails with WorkerDiedError within seconds", async () => {
+    const { outcome, withinSeconds, fresh, placed } = await run.value("silentWorker");
+    const message: string = outcome.message;
+    expect({ class: outcome.class, names: message.includes("worker:0:1"), why: /heartbeat|sent nothing/.test(message) }).toEqual({
+      class: "WorkerDiedError",
+      names: true,
+      why: true,
+    });
+    expect({ withinSeconds, fresh, placed }).toEqual({ withinSeconds: true, fresh: 8, placed: "worker:0:0" });
   });
 
   test("stopping the runtime with work pending fails that work and resolves barrier()", async () => {
