@@ -143,8 +143,8 @@ export class FrameWriter {
       this.#stageLength = 0; // the kernel has it all: the stage can be reused
       return;
     }
-    // The kernel kept a reference-free copy of the head only; hand the tail over
-    // to the queue and start a fresh stage so we never overwrite unsent bytes.
+    // The kernel took only the head of the stage: the queue keeps the unsent
+    // tail (a view of this stage), so later frames go to a fresh stage.
     this.#queue.push(staged.subarray(written));
     this.#queuedBytes += staged.length - written;
     this.#newStage();
