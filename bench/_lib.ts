@@ -1,6 +1,7 @@
 /**
  * Helpers shared by the benchmarks: JSON-line output, statistics, /proc
- * readers and a partial-write-safe socket writer for the raw baselines.
+ * readers, CPU affinity and latency measured against a raw baseline. The raw
+ * baselines' sockets and peer processes are in _raw.ts.
  *
  * Benchmarks print JSON lines only on stdout (one object per measurement);
  * commentary goes to stderr through `note()`.
@@ -172,52 +173,94 @@ export function setAffinity(pid: number, list: string): boolean {
   return result.exitCode === 0;
 }
 
-// ---------------------------------------------------------------- sockets
+/** The CPUs this process may run on; none without taskset. */
+export function ownCpus(): number[] {
+  return canSetAffinity() ? parseCpuList(getAffinity(process.pid) ?? "") : [];
+}
 
-/** What the writer needs from a Bun socket. */
-export interface WritableSocket {
-  write(data: Uint8Array): number;
+/** Runs `body`, then gives each of `pids` back the CPU list it had before (where taskset could read it). */
+export async function keepingAffinity<T>(pids: readonly number[], body: () => Promise<T>): Promise<T> {
+  const original = new Map(pids.map((pid) => [pid, canSetAffinity() ? getAffinity(pid) : undefined]));
+  try {
+    return await body();
+  } finally {
+    for (const [pid, list] of original) if (list) setAffinity(pid, list);
+  }
+}
+
+// ---------------------------------------------------------------- latency against a raw baseline
+
+export interface LatencySamples {
+  /** Microseconds per round trip. */
+  raw: number[];
+  mosaic: number[];
 }
 
 /**
- * Bun's socket.write() takes only what the kernel accepts and keeps nothing
- * (BUN-NOTES trap 1): queue the unsent tail and resume on `drain`.
+ * `warmup` unmeasured, then `count` measured sequential round trips,
+ * alternating raw / mosaic so that both see the same machine state.
  */
-export class SocketWriter {
-  #socket: WritableSocket;
-  #queue: Uint8Array[] = [];
-
-  constructor(socket: WritableSocket) {
-    this.#socket = socket;
+export async function alternate(warmup: number, count: number, raw: () => Promise<unknown>, mosaicCall: () => Promise<unknown>): Promise<LatencySamples> {
+  const samples: LatencySamples = { raw: [], mosaic: [] };
+  for (let i = 0; i < warmup + count; i++) {
+    const t0 = Bun.nanoseconds();
+    await raw();
+    const t1 = Bun.nanoseconds();
+    await mosaicCall();
+    const t2 = Bun.nanoseconds();
+    if (i < warmup) continue;
+    samples.raw.push((t1 - t0) / 1000);
+    samples.mosaic.push((t2 - t1) / 1000);
   }
+  return samples;
+}
 
-  get pending(): boolean {
-    return this.#queue.length > 0;
-  }
+export interface LatencyReport {
+  bench: string;
+  /** Metrics `<name>_median<suffix>` and `<name>_p99<suffix>`. */
+  name: string;
+  suffix: string;
+  /** What the commentary line calls the pair. */
+  label: string;
+  samples: LatencySamples;
+  /** Fields of both measurements... */
+  fields: Record<string, unknown>;
+  /** ...and of the median alone. */
+  medianFields?: Record<string, unknown>;
+  /** Target on the median's ratio, if any. */
+  maxRatio?: number;
+}
 
-  write(bytes: Uint8Array): void {
-    if (this.#queue.length > 0) {
-      this.#queue.push(bytes);
-      return;
-    }
-    const written = this.#socket.write(bytes);
-    if (written < 0) throw new Error("socket closed");
-    if (written < bytes.length) this.#queue.push(bytes.subarray(written));
-  }
-
-  /** Call from the socket's `drain` handler. */
-  onDrain(): void {
-    while (this.#queue.length > 0) {
-      const chunk = this.#queue[0]!;
-      const written = this.#socket.write(chunk);
-      if (written < 0) throw new Error("socket closed");
-      if (written < chunk.length) {
-        this.#queue[0] = chunk.subarray(written);
-        return;
-      }
-      this.#queue.shift();
-    }
-  }
+/** Notes the medians and emits the median and p99 of the mosaic samples (us) with the raw ones as baseline. */
+export function emitLatency({ bench, name, suffix, label, samples, fields, medianFields, maxRatio }: LatencyReport): void {
+  const mosaicMedian = median(samples.mosaic);
+  const rawMedian = median(samples.raw);
+  const ratio = mosaicMedian / rawMedian;
+  note(`${bench}: ${label}: mosaic median ${round(mosaicMedian, 1)} us, raw ${round(rawMedian, 1)} us`);
+  emit({
+    bench,
+    metric: `${name}_median${suffix}`,
+    value: round(mosaicMedian, 2),
+    unit: "us",
+    baseline: round(rawMedian, 2),
+    ratio: round(ratio, 2),
+    samples: samples.mosaic.length,
+    ...fields,
+    ...medianFields,
+    ...(maxRatio === undefined ? {} : { target: `ratio <= ${maxRatio}`, ok: ratio <= maxRatio }),
+  });
+  const mosaicP99 = percentile(samples.mosaic, 99);
+  const rawP99 = percentile(samples.raw, 99);
+  emit({
+    bench,
+    metric: `${name}_p99${suffix}`,
+    value: round(mosaicP99, 2),
+    unit: "us",
+    baseline: round(rawP99, 2),
+    ratio: round(mosaicP99 / rawP99, 2),
+    samples: samples.mosaic.length,
+    ...fields,
+  });
 }
 
 /**

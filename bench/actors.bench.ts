@@ -26,22 +26,10 @@
  * so nothing below it runs there.
  */
 import type { Socket, Subprocess } from "bun";
-import { join } from "node:path";
 import * as mosaic from "../src/index.ts";
 import { tessera, TimeoutError, type HeadRuntime, type TaskProxy } from "../src/index.ts";
-import {
-  canSetAffinity,
-  emit,
-  exitGuard,
-  getAffinity,
-  median,
-  note,
-  parseCpuList,
-  percentile,
-  round,
-  setAffinity,
-  SocketWriter,
-} from "./_lib.ts";
+import { alternate, emit, emitLatency, exitGuard, keepingAffinity, median, note, ownCpus, round, setAffinity } from "./_lib.ts";
+import { connectPing, connectWithWriter, PING_BASELINE_KIND, type SocketWriter, spawnPeer, stopPeers } from "./_raw.ts";
 
 const Noop = tessera(
   class Noop {
@@ -61,7 +49,6 @@ const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
 const LATENCY_WARMUP = 2000;
 const LATENCY_PHASE_WARMUP = 300;
 const LATENCY_COUNT = 5000;
-const PING_BYTES = 32;
 
 const PIPELINED_CALLS = 300_000;
 const PIPELINED_WARMUP_CALLS = 100_000;
@@ -76,6 +63,7 @@ const PHASE_BUDGET_MS = 8_000;
 const MESSAGE_BYTES = 64;
 /** Stage size for coalesced raw writes: the runtime's FrameWriter stages 64 KiB too. */
 const STAGE_BYTES = 64 * 1024;
+const ECHO_BASELINE_KIND = `raw pipelined ${MESSAGE_BYTES} B messages echoed by a child Bun process over one TCP connection (round trips/s), coalesced into ${STAGE_BYTES / 1024} KiB writes`;
 /** No round may hang the benchmark. */
 const BARRIER_TIMEOUT_MS = 30_000;
 
@@ -91,35 +79,6 @@ const sockets: Socket<undefined>[] = [];
 let failures = 0;
 
 // ------------------------------------------------------------- raw peers
-
-async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  const reader = stream.getReader();
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text.split("\n")[0]!.trim();
-}
-
-/** Starts a fixture that prints its port on stdout and lives until its stdin closes. */
-async function spawnPeer(fixture: string): Promise<{ port: number; pid: number }> {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", fixture)], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  children.push(child);
-  const port = Number(await readLine(child.stdout));
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`${fixture} did not report its port`);
-  return { port, pid: child.pid };
-}
 
 /** Calls `onMessage(bytes, at)` for every fixed-size message of a byte stream cut into chunks. */
 class FixedSplitter {
@@ -185,20 +144,10 @@ class PipelinedClient {
             client.#ack(client.#acked + 1);
           })
         : new FixedSplitter(8, (bytes, at) => client.#ack(new DataView(bytes.buffer, bytes.byteOffset + at, 8).getFloat64(0, true)));
-    client.socket = await Bun.connect<undefined>({
-      hostname: "127.0.0.1",
-      port,
-      socket: {
-        data(_socket, chunk) {
-          splitter.push(chunk);
-        },
-        drain() {
-          client.#writer.onDrain();
-        },
-      },
-    });
-    sockets.push(client.socket);
-    client.#writer = new SocketWriter(client.socket);
+    const { socket, writer } = await connectWithWriter(port, (chunk) => splitter.push(chunk));
+    sockets.push(socket);
+    client.socket = socket;
+    client.#writer = writer;
     return client;
   }
 
@@ -241,40 +190,6 @@ class PipelinedClient {
     else await promise;
     return performance.now() - t0;
   }
-}
-
-/** Sequential 32 B ping-pong with the echo peer. */
-async function pingClient(port: number): Promise<() => Promise<void>> {
-  const message = new Uint8Array(PING_BYTES).fill(0x2a);
-  let received = 0;
-  let waiting: (() => void) | undefined;
-  let writer: SocketWriter | undefined;
-  const socket = await Bun.connect<undefined>({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_socket, chunk) {
-        received += chunk.length;
-        if (received >= PING_BYTES && waiting) {
-          received -= PING_BYTES;
-          const wake = waiting;
-          waiting = undefined;
-          wake();
-        }
-      },
-      drain() {
-        writer?.onDrain();
-      },
-    },
-  });
-  sockets.push(socket);
-  writer = new SocketWriter(socket);
-  return () => {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    waiting = resolve;
-    writer!.write(message);
-    return promise;
-  };
 }
 
 // ------------------------------------------------------------- mosaic helpers
@@ -322,19 +237,6 @@ async function settle(): Promise<void> {
 
 // ------------------------------------------------------------- latency
 
-/** Sequential round trips alternating raw / mosaic; samples in microseconds. */
-async function alternate(count: number, raw: () => Promise<unknown>, mosaicCall: () => Promise<unknown>, rawInto?: number[], mosaicInto?: number[]): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const t0 = Bun.nanoseconds();
-    await raw();
-    const t1 = Bun.nanoseconds();
-    await mosaicCall();
-    const t2 = Bun.nanoseconds();
-    rawInto?.push((t1 - t0) / 1000);
-    mosaicInto?.push((t2 - t1) / 1000);
-  }
-}
-
 interface LatencyCase {
   metric: string;
   what: string;
@@ -346,37 +248,14 @@ interface LatencyCase {
 async function latency(ping: () => Promise<void>, cases: LatencyCase[], placement: string, suffix: string, headline: boolean): Promise<void> {
   for (const { metric, what, call, maxRatio } of cases) {
     await settle();
-    await alternate(LATENCY_PHASE_WARMUP, ping, call);
-    const rawSamples: number[] = [];
-    const mosaicSamples: number[] = [];
-    await alternate(LATENCY_COUNT, ping, call, rawSamples, mosaicSamples);
-    const mosaicMedian = median(mosaicSamples);
-    const rawMedian = median(rawSamples);
-    const ratio = mosaicMedian / rawMedian;
-    note(`${BENCH}: ${metric} (${placement}): mosaic median ${round(mosaicMedian, 1)} us, raw ${round(rawMedian, 1)} us`);
-    const extra = { placement, what, baseline_kind: `raw Bun TCP ping-pong, ${PING_BYTES} B, to a child Bun process` };
-    emit({
+    emitLatency({
       bench: BENCH,
-      metric: `${metric}_median${suffix}`,
-      value: round(mosaicMedian, 2),
-      unit: "us",
-      baseline: round(rawMedian, 2),
-      ratio: round(ratio, 2),
-      samples: mosaicSamples.length,
-      ...extra,
-      ...(headline && maxRatio !== undefined ? { target: `ratio <= ${maxRatio}`, ok: ratio <= maxRatio } : {}),
-    });
-    const mosaicP99 = percentile(mosaicSamples, 99);
-    const rawP99 = percentile(rawSamples, 99);
-    emit({
-      bench: BENCH,
-      metric: `${metric}_p99${suffix}`,
-      value: round(mosaicP99, 2),
-      unit: "us",
-      baseline: round(rawP99, 2),
-      ratio: round(mosaicP99 / rawP99, 2),
-      samples: mosaicSamples.length,
-      ...extra,
+      name: metric,
+      suffix,
+      label: `${metric} (${placement})`,
+      samples: await alternate(LATENCY_PHASE_WARMUP, LATENCY_COUNT, ping, call),
+      fields: { placement, what, baseline_kind: PING_BASELINE_KIND },
+      maxRatio: headline ? maxRatio : undefined,
     });
   }
 }
@@ -399,22 +278,19 @@ async function latencies(ping: () => Promise<void>, echoPid: number): Promise<vo
       },
     },
   ];
-  await alternate(LATENCY_WARMUP, ping, cases[0]!.call);
+  await alternate(LATENCY_WARMUP, 0, ping, cases[0]!.call);
   // As scheduled by the OS: what a program sees (on a VM, wake-ups of an idle vCPU included).
   await latency(ping, cases, "os-scheduled", "", true);
 
   // Pinned: the head, every thread of worker:0:0 and the echo peer on one CPU (as runtime.bench.ts does).
-  const cpus = canSetAffinity() ? parseCpuList(getAffinity(process.pid) ?? "") : [];
+  const cpus = ownCpus();
   if (cpus.length === 0) return note(`${BENCH}: taskset unavailable: no same-CPU latency figures`);
   const worker = runtime.getWorker("worker:0:0");
   const pids = [process.pid, worker.pid, echoPid];
-  const original = new Map(pids.map((pid) => [pid, getAffinity(pid)]));
-  try {
+  await keepingAffinity(pids, async () => {
     if (!pids.every((pid) => setAffinity(pid, String(cpus[0])))) throw new Error("could not pin processes to one CPU");
     await latency(ping, cases, `same-cpu (all on CPU ${cpus[0]})`, "_same_cpu", false);
-  } finally {
-    for (const [pid, list] of original) if (list) setAffinity(pid, list);
-  }
+  });
 }
 
 // ------------------------------------------------------------- throughput
@@ -468,39 +344,24 @@ async function rateRounds(label: string, mosaicRound: () => Promise<RoundResult>
 function emitRate(metric: string, unit: string, rounds: Rounds, count: number, extra: Record<string, unknown>, minimum: number): void {
   const healthy = rounds.failed === 0;
   const failure = healthy ? {} : { failed_tasks: rounds.failed, error: rounds.error };
-  const mosaicMedian = median(rounds.mosaic);
-  const rawMedian = median(rounds.raw);
-  emit({
-    bench: BENCH,
-    metric: `${metric}_median`,
-    value: Math.round(mosaicMedian),
-    unit,
-    baseline: Math.round(rawMedian),
-    ratio: round(mosaicMedian / rawMedian, 4),
-    rounds: rounds.mosaic.length,
-    count,
-    submit_ms_median: round(median(rounds.submitMs), 1),
-    ...extra,
-    ...failure,
-    target: `>= ${minimum}`,
-    ok: healthy && mosaicMedian >= minimum,
-  });
-  const mosaicBest = Math.max(...rounds.mosaic);
-  const rawBest = Math.max(...rounds.raw);
-  emit({
-    bench: BENCH,
-    metric: `${metric}_best`,
-    value: Math.round(mosaicBest),
-    unit,
-    baseline: Math.round(rawBest),
-    ratio: round(mosaicBest / rawBest, 4),
-    rounds: rounds.mosaic.length,
-    count,
-    ...extra,
-    ...failure,
-    target: `>= ${minimum}`,
-    ok: healthy && mosaicBest >= minimum,
-  });
+  const figure = (statistic: string, mosaicRate: number, rawRate: number, fields: Record<string, unknown>) =>
+    emit({
+      bench: BENCH,
+      metric: `${metric}_${statistic}`,
+      value: Math.round(mosaicRate),
+      unit,
+      baseline: Math.round(rawRate),
+      ratio: round(mosaicRate / rawRate, 4),
+      rounds: rounds.mosaic.length,
+      count,
+      ...fields,
+      ...extra,
+      ...failure,
+      target: `>= ${minimum}`,
+      ok: healthy && mosaicRate >= minimum,
+    });
+  figure("median", median(rounds.mosaic), median(rounds.raw), { submit_ms_median: round(median(rounds.submitMs), 1) });
+  figure("best", Math.max(...rounds.mosaic), Math.max(...rounds.raw), {});
 }
 
 /** Waits for every task submitted so far (within BARRIER_TIMEOUT_MS), then checks them all. */
@@ -556,70 +417,91 @@ async function createRound(count: number): Promise<RoundResult> {
   return error === undefined && failed === 0 ? { ms, submitMs: t1 - t0, failed } : { ms, submitMs: t1 - t0, failed, error: error ?? "tessera not ready" };
 }
 
+interface RateFigure {
+  /** Names the rounds in the commentary. */
+  label: string;
+  metric: string;
+  unit: string;
+  /** Operations in a measured round, and in the warm-up round. */
+  count: number;
+  warmup: number;
+  mosaicRound: (count: number) => Promise<RoundResult>;
+  raw: PipelinedClient;
+  what: string;
+  baselineKind: string;
+  /** Target: at least this many per second. */
+  minimum: number;
+}
+
+/** A warm-up round of each, then alternating measured rounds, emitted as `<metric>_median` and `<metric>_best`. */
+async function rateFigure(figure: RateFigure): Promise<void> {
+  const { label, metric, unit, count, warmup, mosaicRound, raw, what, baselineKind, minimum } = figure;
+  await settle();
+  await raw.round(warmup);
+  await mosaicRound(warmup);
+  const rounds = await rateRounds(label, () => mosaicRound(count), () => raw.round(count), count);
+  emitRate(metric, unit, rounds, count, { what, baseline_kind: baselineKind }, minimum);
+}
+
 // ------------------------------------------------------------- main
 
 try {
-  const [echoPeer, sinkPeer] = await Promise.all([spawnPeer("echo-server.ts"), spawnPeer("actors-sink.ts")]);
-  const ping = await pingClient(echoPeer.port);
+  const [echoPeer, sinkPeer] = await Promise.all([spawnPeer(children, "echo-server.ts"), spawnPeer(children, "actors-sink.ts")]);
+  const { socket: pingSocket, ping } = await connectPing(echoPeer.port);
+  sockets.push(pingSocket);
   const echo = await PipelinedClient.connect(echoPeer.port, "echo");
   const sink = await PipelinedClient.connect(sinkPeer.port, "counts");
   await placePair();
 
   // 1 and 2: latency of one call.
-  await latencies(ping, echoPeer.pid);
+  await latencies(ping, echoPeer.process.pid);
 
   // 3. Pipelined calls to two tesserae on different workers.
   await ensureRuntime();
-  await settle();
-  await sink.round(PIPELINED_WARMUP_CALLS);
-  await pipelinedRound(PIPELINED_WARMUP_CALLS);
-  emitRate(
-    "pipelined_calls_per_s",
-    "calls/s",
-    await rateRounds("pipelined calls", () => pipelinedRound(PIPELINED_CALLS), () => sink.round(PIPELINED_CALLS), PIPELINED_CALLS),
-    PIPELINED_CALLS,
-    {
-      what: "(i & 1 ? a : b).noop() from the head, a on worker:0:0, b on worker:0:1, then runtime.barrier()",
-      baseline_kind: `raw pipelined ${MESSAGE_BYTES} B one-way messages over one TCP connection, coalesced into ${STAGE_BYTES / 1024} KiB writes, to a child Bun process that checks each and acknowledges counts`,
-    },
-    250_000,
-  );
+  await rateFigure({
+    label: "pipelined calls",
+    metric: "pipelined_calls_per_s",
+    unit: "calls/s",
+    count: PIPELINED_CALLS,
+    warmup: PIPELINED_WARMUP_CALLS,
+    mosaicRound: pipelinedRound,
+    raw: sink,
+    what: "(i & 1 ? a : b).noop() from the head, a on worker:0:0, b on worker:0:1, then runtime.barrier()",
+    baselineKind: `raw pipelined ${MESSAGE_BYTES} B one-way messages over one TCP connection, coalesced into ${STAGE_BYTES / 1024} KiB writes, to a child Bun process that checks each and acknowledges counts`,
+    minimum: 250_000,
+  });
 
   // 4. Dependent tasks across workers.
   await ensureRuntime();
   const check = await b.add(a.add(41)).result();
   if (check !== 43) throw new Error(`b.add(a.add(41)) returned ${check}, expected 43`);
-  await settle();
-  await echo.round(DEPENDENT_WARMUP_PAIRS);
-  await dependentRound(DEPENDENT_WARMUP_PAIRS);
-  emitRate(
-    "dependent_tasks_per_s",
-    "tasks/s",
-    await rateRounds("dependent tasks", () => dependentRound(DEPENDENT_PAIRS), () => echo.round(DEPENDENT_PAIRS), DEPENDENT_PAIRS),
-    DEPENDENT_PAIRS,
-    {
-      what: "b.add(a.add(i)) from the head, a on worker:0:0, b on worker:0:1, then runtime.barrier(); counts the N dependent tasks (2N tasks run)",
-      baseline_kind: `raw pipelined ${MESSAGE_BYTES} B messages echoed by a child Bun process over one TCP connection (round trips/s), coalesced into ${STAGE_BYTES / 1024} KiB writes`,
-    },
-    50_000,
-  );
+  await rateFigure({
+    label: "dependent tasks",
+    metric: "dependent_tasks_per_s",
+    unit: "tasks/s",
+    count: DEPENDENT_PAIRS,
+    warmup: DEPENDENT_WARMUP_PAIRS,
+    mosaicRound: dependentRound,
+    raw: echo,
+    what: "b.add(a.add(i)) from the head, a on worker:0:0, b on worker:0:1, then runtime.barrier(); counts the N dependent tasks (2N tasks run)",
+    baselineKind: ECHO_BASELINE_KIND,
+    minimum: 50_000,
+  });
 
   // 5. Creating tesserae.
   await ensureRuntime();
-  await settle();
-  await echo.round(CREATED_WARMUP);
-  await createRound(CREATED_WARMUP);
-  emitRate(
-    "tesserae_created_per_s",
-    "tesserae/s",
-    await rateRounds("tessera creation", () => createRound(CREATED_TESSERAE), () => echo.round(CREATED_TESSERAE), CREATED_TESSERAE),
-    CREATED_TESSERAE,
-    {
-      what: "Array.from({ length: N }, () => Noop.remote()) (placed by the monitor), then await Promise.all(proxies); released afterwards",
-      baseline_kind: `raw pipelined ${MESSAGE_BYTES} B messages echoed by a child Bun process over one TCP connection (round trips/s), coalesced into ${STAGE_BYTES / 1024} KiB writes`,
-    },
-    20_000,
-  );
+  await rateFigure({
+    label: "tessera creation",
+    metric: "tesserae_created_per_s",
+    unit: "tesserae/s",
+    count: CREATED_TESSERAE,
+    warmup: CREATED_WARMUP,
+    mosaicRound: createRound,
+    raw: echo,
+    what: "Array.from({ length: N }, () => Noop.remote()) (placed by the monitor), then await Promise.all(proxies); released afterwards",
+    baselineKind: ECHO_BASELINE_KIND,
+    minimum: 20_000,
+  });
 
   if (failures > 0) {
     note(`${BENCH}: tasks failed in ${failures} figure(s): see failed_tasks above`);
@@ -630,12 +512,7 @@ try {
     for (const socket of sockets) socket.end();
     await mosaic.stop();
   } finally {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        process.kill(child.pid, "SIGTERM");
-        await child.exited;
-      }
-    }
+    await stopPeers(children);
     exitGuard(BENCH);
   }
 }

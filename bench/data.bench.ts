@@ -39,10 +39,10 @@
  * so nothing below it runs there.
  */
 import type { Socket, Subprocess } from "bun";
-import { join } from "node:path";
 import * as mosaic from "../src/index.ts";
 import { tessera, type HeadRuntime } from "../src/index.ts";
-import { emit, exitGuard, max, median, min, note, round, rssKiB, SocketWriter } from "./_lib.ts";
+import { emit, exitGuard, max, median, min, note, round, rssKiB } from "./_lib.ts";
+import { connectWithWriter, type SocketWriter, spawnPeer, stopPeers } from "./_raw.ts";
 
 /** Methods read every STRIDE-th element (and the last): the data must be there, reading it costs nothing. */
 const STRIDE = 4096;
@@ -128,22 +128,6 @@ let rawClient: BulkClient | undefined;
 
 // ------------------------------------------------------------- raw TCP bulk
 
-async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  const reader = stream.getReader();
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text.split("\n")[0]!.trim();
-}
-
 /** Sends length-prefixed blobs to data-sink.ts and waits for its one-byte acknowledgement. */
 class BulkClient {
   socket!: Socket<undefined>;
@@ -151,33 +135,18 @@ class BulkClient {
   #waiting: ((byte: number) => void) | undefined;
 
   static async start(): Promise<BulkClient> {
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", "data-sink.ts"), String(MAX_BYTES)], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
-    children.push(child);
-    const port = Number(await readLine(child.stdout));
-    if (!Number.isInteger(port) || port <= 0) throw new Error("data-sink.ts did not report its port");
+    const { port } = await spawnPeer(children, "data-sink.ts", String(MAX_BYTES));
     const client = new BulkClient();
-    client.socket = await Bun.connect<undefined>({
-      hostname: "127.0.0.1",
-      port,
-      socket: {
-        data(_socket, chunk) {
-          for (const byte of chunk) {
-            const wake = client.#waiting;
-            if (!wake) throw new Error("data-sink.ts sent an acknowledgement nobody waited for");
-            client.#waiting = undefined;
-            wake(byte);
-          }
-        },
-        drain() {
-          client.#writer.onDrain();
-        },
-      },
+    const { socket, writer } = await connectWithWriter(port, (chunk) => {
+      for (const byte of chunk) {
+        const wake = client.#waiting;
+        if (!wake) throw new Error("data-sink.ts sent an acknowledgement nobody waited for");
+        client.#waiting = undefined;
+        wake(byte);
+      }
     });
-    client.#writer = new SocketWriter(client.socket);
+    client.socket = socket;
+    client.#writer = writer;
     return client;
   }
 
@@ -439,12 +408,7 @@ try {
     rawClient?.socket.end();
     await mosaic.stop();
   } finally {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        process.kill(child.pid, "SIGTERM");
-        await child.exited;
-      }
-    }
+    await stopPeers(children);
     exitGuard(BENCH);
   }
 }

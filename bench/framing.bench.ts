@@ -14,7 +14,8 @@ import { decodeMessage, encodeMessage } from "../src/comms/codec.ts";
 import type { Connection, ConnectionHandler } from "../src/comms/connection.ts";
 import { FRAME_HEADER_BYTES, MessageKind } from "../src/comms/protocol.ts";
 import { connectTcp, TcpServer } from "../src/comms/tcp-transport.ts";
-import { emit, exitGuard, median, note, round, SocketWriter } from "./_lib.ts";
+import { emit, exitGuard, median, note, round } from "./_lib.ts";
+import { connectWithWriter, listenWithWriter, type SocketWriter } from "./_raw.ts";
 
 const BENCH = "framing";
 const MESSAGE_BYTES = 64;
@@ -181,33 +182,28 @@ function msgpackrMessages(argument: string): RawProtocol {
 
 const rawMessage = new Uint8Array(MESSAGE_BYTES).fill(0x61);
 
+interface ServerState {
+  writer: SocketWriter;
+  outbox: Outbox;
+  splitter: Splitter;
+}
+
 interface RawPair {
-  listener: TCPSocketListener<{ writer: SocketWriter; outbox: Outbox; splitter: Splitter } | undefined>;
+  listener: TCPSocketListener<ServerState>;
   client: Socket<undefined>;
   round(): Promise<number>;
 }
 
 async function rawPair(protocol: RawProtocol, eager: boolean): Promise<RawPair> {
-  const listener = Bun.listen<{ writer: SocketWriter; outbox: Outbox; splitter: Splitter } | undefined>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(socket) {
-        const writer = new SocketWriter(socket);
-        socket.data = { writer, outbox: new Outbox(writer, eager), splitter: new Splitter(protocol.frameLength) };
-      },
-      data(socket, chunk) {
-        const { outbox, splitter } = socket.data!;
-        splitter.push(chunk, (request) => outbox.send(protocol.reply(request)));
-      },
-      drain(socket) {
-        socket.data!.writer.onDrain();
-      },
+  const listener = listenWithWriter<ServerState>(
+    (writer) => ({ writer, outbox: new Outbox(writer, eager), splitter: new Splitter(protocol.frameLength) }),
+    (socket, chunk) => {
+      const { outbox, splitter } = socket.data;
+      splitter.push(chunk, (request) => outbox.send(protocol.reply(request)));
     },
-  });
+  );
   let outstanding = 0;
   let done: (() => void) | undefined;
-  let writer: SocketWriter | undefined;
   const splitter = new Splitter(protocol.frameLength);
   const onReply = (reply: Uint8Array) => {
     protocol.onReply(reply);
@@ -217,19 +213,7 @@ async function rawPair(protocol: RawProtocol, eager: boolean): Promise<RawPair> 
       wake();
     }
   };
-  const client = await Bun.connect<undefined>({
-    hostname: "127.0.0.1",
-    port: listener.port,
-    socket: {
-      data(_socket, chunk) {
-        splitter.push(chunk, onReply);
-      },
-      drain() {
-        writer?.onDrain();
-      },
-    },
-  });
-  writer = new SocketWriter(client);
+  const { socket: client, writer } = await connectWithWriter(listener.port, (chunk) => splitter.push(chunk, onReply));
   const outbox = new Outbox(writer, eager);
   return {
     listener,

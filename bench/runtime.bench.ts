@@ -9,32 +9,31 @@
  * hands the process (or thread) over and never returns, so nothing below the
  * guard runs there.
  */
-import type { Socket, Subprocess } from "bun";
+import type { Subprocess } from "bun";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as mosaic from "../src/index.ts";
 import type { HeadRuntime } from "../src/index.ts";
 import {
-  canSetAffinity,
+  alternate,
   clockTicksPerSecond,
   cpuNanos,
   cpuTicks,
   emit,
+  emitLatency,
   exitGuard,
-  getAffinity,
+  keepingAffinity,
   max,
   median,
   min,
   note,
-  parseCpuList,
-  percentile,
+  ownCpus,
   processState,
   procKiB,
   round,
   rssKiB,
   setAffinity,
-  SocketWriter,
 } from "./_lib.ts";
+import { connectPing, PING_BASELINE_KIND, spawnPeer, stopPeers } from "./_raw.ts";
 
 if (mosaic.role !== "head") await mosaic.init();
 
@@ -52,10 +51,9 @@ const PING_WARMUP = 2000;
 const PING_PLACEMENT_WARMUP = 300;
 /** Measured pings per side and placement. */
 const PING_COUNT = 3000;
-const PING_BYTES = 32;
 
-/** The raw echo peer, once spawned: killed by its pid at the end. */
-let rawProcess: Subprocess | undefined;
+/** The raw echo peer, once spawned: stopped at the end. */
+const children: Subprocess[] = [];
 
 // ------------------------------------------------------------- start / stop
 
@@ -229,86 +227,6 @@ async function idleCpu(runtime: HeadRuntime): Promise<void> {
 
 // ------------------------------------------------------------- ping
 
-interface RawPeer {
-  process: Subprocess<"pipe", "pipe", "inherit">;
-  socket: Socket<undefined>;
-  ping(): Promise<void>;
-}
-
-async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  const reader = stream.getReader();
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text.split("\n")[0]!.trim();
-}
-
-async function startRawPeer(): Promise<RawPeer> {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", "echo-server.ts")], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  rawProcess = child;
-  const port = Number(await readLine(child.stdout));
-  if (!Number.isInteger(port) || port <= 0) throw new Error("echo server did not report its port");
-
-  const message = new Uint8Array(PING_BYTES).fill(0x2a);
-  let received = 0;
-  let waiting: (() => void) | undefined;
-  let writer: SocketWriter | undefined;
-  const socket = await Bun.connect<undefined>({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_socket, chunk) {
-        received += chunk.length;
-        if (received >= PING_BYTES && waiting) {
-          received -= PING_BYTES;
-          const wake = waiting;
-          waiting = undefined;
-          wake();
-        }
-      },
-      drain() {
-        writer?.onDrain();
-      },
-    },
-  });
-  writer = new SocketWriter(socket);
-  return {
-    process: child,
-    socket,
-    ping() {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      waiting = resolve;
-      writer!.write(message);
-      return promise;
-    },
-  };
-}
-
-/** Sequential pings alternating raw / mosaic, so that both see the same machine state. */
-async function alternate(count: number, raw: () => Promise<unknown>, mosaicPing: () => Promise<unknown>, rawInto: number[], mosaicInto: number[]): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const t0 = Bun.nanoseconds();
-    await raw();
-    const t1 = Bun.nanoseconds();
-    await mosaicPing();
-    const t2 = Bun.nanoseconds();
-    rawInto.push((t1 - t0) / 1000);
-    mosaicInto.push((t2 - t1) / 1000);
-  }
-}
-
 interface Placement {
   name: "same-cpu" | "cross-cpu" | "os-scheduled";
   /** CPU of this (head) process, and of the peer process (worker or echo server). */
@@ -325,7 +243,7 @@ interface Placement {
  * (raw and mosaic) is measured with both ends pinned the same way.
  */
 function placements(): Placement[] {
-  const cpus = canSetAffinity() ? parseCpuList(getAffinity(process.pid) ?? "") : [];
+  const cpus = ownCpus();
   if (cpus.length === 0) return [{ name: "os-scheduled", suffix: "" }];
   const list: Placement[] = [{ name: "same-cpu", head: cpus[0], peer: cpus[0], suffix: "" }];
   if (cpus.length >= 2) list.push({ name: "cross-cpu", head: cpus[0], peer: cpus[1], suffix: "_cross_cpu" });
@@ -334,63 +252,36 @@ function placements(): Placement[] {
 
 async function pingRoundTrip(runtime: HeadRuntime): Promise<void> {
   const worker = runtime.workers[0]!;
-  const raw = await startRawPeer();
+  const peer = await spawnPeer(children, "echo-server.ts");
+  const raw = await connectPing(peer.port);
   const mosaicPing = () => worker.ping();
-  const pinned = [process.pid, worker.pid, raw.process.pid];
-  const original = new Map(pinned.map((pid) => [pid, getAffinityIfPossible(pid)]));
   try {
-    await alternate(PING_WARMUP, raw.ping, mosaicPing, [], []);
-    for (const placement of placements()) {
-      if (placement.head !== undefined && placement.peer !== undefined) {
-        const ok =
-          setAffinity(process.pid, String(placement.head)) &&
-          setAffinity(worker.pid, String(placement.peer)) &&
-          setAffinity(raw.process.pid, String(placement.peer));
-        if (!ok) throw new Error(`could not pin processes for ${placement.name}`);
+    await keepingAffinity([process.pid, worker.pid, peer.process.pid], async () => {
+      await alternate(PING_WARMUP, 0, raw.ping, mosaicPing);
+      for (const placement of placements()) {
+        if (placement.head !== undefined && placement.peer !== undefined) {
+          const ok =
+            setAffinity(process.pid, String(placement.head)) &&
+            setAffinity(worker.pid, String(placement.peer)) &&
+            setAffinity(peer.process.pid, String(placement.peer));
+          if (!ok) throw new Error(`could not pin processes for ${placement.name}`);
+        }
+        const where = placement.name === "os-scheduled" ? "not pinned" : placement.name === "same-cpu" ? `both on CPU ${placement.head}` : `CPU ${placement.head} <-> CPU ${placement.peer}`;
+        emitLatency({
+          bench: BENCH,
+          name: "ping_round_trip",
+          suffix: placement.suffix,
+          label: `ping ${placement.name} (${where})`,
+          samples: await alternate(PING_PLACEMENT_WARMUP, PING_COUNT, raw.ping, mosaicPing),
+          fields: { placement: placement.name },
+          medianFields: { baseline_kind: PING_BASELINE_KIND },
+          maxRatio: placement.suffix === "" ? 2 : undefined,
+        });
       }
-      const rawSamples: number[] = [];
-      const mosaicSamples: number[] = [];
-      await alternate(PING_PLACEMENT_WARMUP, raw.ping, mosaicPing, [], []);
-      await alternate(PING_COUNT, raw.ping, mosaicPing, rawSamples, mosaicSamples);
-      const rawMedian = median(rawSamples);
-      const mosaicMedian = median(mosaicSamples);
-      const ratio = mosaicMedian / rawMedian;
-      const where = placement.name === "os-scheduled" ? "not pinned" : placement.name === "same-cpu" ? `both on CPU ${placement.head}` : `CPU ${placement.head} <-> CPU ${placement.peer}`;
-      note(`${BENCH}: ping ${placement.name} (${where}): mosaic median ${round(mosaicMedian, 1)} us, raw ${round(rawMedian, 1)} us`);
-      const headline = placement.suffix === "";
-      emit({
-        bench: BENCH,
-        metric: `ping_round_trip_median${placement.suffix}`,
-        value: round(mosaicMedian, 2),
-        unit: "us",
-        baseline: round(rawMedian, 2),
-        ratio: round(ratio, 2),
-        samples: mosaicSamples.length,
-        placement: placement.name,
-        baseline_kind: `raw Bun TCP ping-pong, ${PING_BYTES} B, to a child Bun process`,
-        ...(headline ? { target: "ratio <= 2", ok: ratio <= 2 } : {}),
-      });
-      const rawP99 = percentile(rawSamples, 99);
-      const mosaicP99 = percentile(mosaicSamples, 99);
-      emit({
-        bench: BENCH,
-        metric: `ping_round_trip_p99${placement.suffix}`,
-        value: round(mosaicP99, 2),
-        unit: "us",
-        baseline: round(rawP99, 2),
-        ratio: round(mosaicP99 / rawP99, 2),
-        samples: mosaicSamples.length,
-        placement: placement.name,
-      });
-    }
+    });
   } finally {
-    for (const [pid, list] of original) if (list) setAffinity(pid, list);
     raw.socket.end();
   }
-}
-
-function getAffinityIfPossible(pid: number): string | undefined {
-  return canSetAffinity() ? getAffinity(pid) : undefined;
 }
 
 // ------------------------------------------------------------- main
@@ -409,10 +300,7 @@ try {
   try {
     await mosaic.stop();
   } finally {
-    if (rawProcess && rawProcess.exitCode === null && rawProcess.signalCode === null) {
-      process.kill(rawProcess.pid, "SIGTERM");
-      await rawProcess.exited;
-    }
+    await stopPeers(children);
     exitGuard(BENCH);
   }
 }

@@ -8,7 +8,7 @@
  * closes (the parent is gone) or on SIGTERM.
  */
 import type { Socket } from "bun";
-import { SocketWriter } from "../_lib.ts";
+import { listenWithWriter, serveUntilParentGone, type SocketWriter } from "../_raw.ts";
 
 const MESSAGE_BYTES = 64;
 
@@ -51,29 +51,5 @@ function onData(socket: Socket<SinkState>, chunk: Uint8Array): void {
   state.writer.write(reply);
 }
 
-const listener = Bun.listen<SinkState>({
-  hostname: "127.0.0.1",
-  port: 0,
-  socket: {
-    open(socket) {
-      socket.data = { writer: new SocketWriter(socket), carry: new Uint8Array(MESSAGE_BYTES), carried: 0, count: 0 };
-    },
-    data: onData,
-    drain(socket) {
-      socket.data.writer.onDrain();
-    },
-  },
-});
-
-process.on("SIGTERM", () => {
-  listener.stop(true);
-  process.exit(0);
-});
-
-process.stdout.write(`${listener.port}\n`);
-
-for await (const _ of Bun.stdin.stream()) {
-  // nothing is sent on stdin; reading just waits for the parent's end to close
-}
-listener.stop(true);
-process.exit(0);
+const listener = listenWithWriter<SinkState>((writer) => ({ writer, carry: new Uint8Array(MESSAGE_BYTES), carried: 0, count: 0 }), onData);
+await serveUntilParentGone(listener);

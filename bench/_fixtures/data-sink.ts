@@ -16,7 +16,7 @@
  * Exits when its stdin closes (the parent is gone) or on SIGTERM.
  */
 import type { Socket } from "bun";
-import { SocketWriter } from "../_lib.ts";
+import { listenWithWriter, serveUntilParentGone, type SocketWriter } from "../_raw.ts";
 
 const HEADER_BYTES = 8;
 const FLAG_FRESH = 1;
@@ -82,29 +82,5 @@ function onData(socket: Socket<SinkState>, chunk: Uint8Array): void {
   }
 }
 
-const listener = Bun.listen<SinkState>({
-  hostname: "127.0.0.1",
-  port: 0,
-  socket: {
-    open(socket) {
-      socket.data = { writer: new SocketWriter(socket), header: new Uint8Array(HEADER_BYTES), headerFilled: 0, into: undefined, length: 0, filled: 0 };
-    },
-    data: onData,
-    drain(socket) {
-      socket.data.writer.onDrain();
-    },
-  },
-});
-
-process.on("SIGTERM", () => {
-  listener.stop(true);
-  process.exit(0);
-});
-
-process.stdout.write(`${listener.port}\n`);
-
-for await (const _ of Bun.stdin.stream()) {
-  // nothing is sent on stdin; reading just waits for the parent's end to close
-}
-listener.stop(true);
-process.exit(0);
+const listener = listenWithWriter<SinkState>((writer) => ({ writer, header: new Uint8Array(HEADER_BYTES), headerFilled: 0, into: undefined, length: 0, filled: 0 }), onData);
+await serveUntilParentGone(listener);

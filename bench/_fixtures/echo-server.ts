@@ -5,6 +5,7 @@
  * gone) or on SIGTERM.
  */
 import type { Socket } from "bun";
+import { serveUntilParentGone } from "../_raw.ts";
 
 interface EchoState {
   queue: Uint8Array[];
@@ -45,10 +46,4 @@ const listener = Bun.listen<EchoState>({
   },
 });
 
-process.stdout.write(`${listener.port}\n`);
-
-for await (const _ of Bun.stdin.stream()) {
-  // nothing is sent on stdin; reading just waits for the parent's end to close
-}
-listener.stop(true);
-process.exit(0);
+await serveUntilParentGone(listener);
