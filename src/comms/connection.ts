@@ -17,7 +17,7 @@ import {
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, readPathField, type RejectedPayloads, type SharedSizes } from "./framing.ts";
-import { discardSegment, mapSegment, readSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
+import { createSegmentSet, discardSegment, mapSegment, readSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
@@ -245,7 +245,7 @@ export class Connection {
     return SHARE_MEMORY && this.peer?.machine !== undefined && this.peer.machine === this.#options.self.machine;
   }
 
-  #segments = new Set<string>();
+  #segments = createSegmentSet();
 
   #viaSharedMemory(payloads: Uint8Array[]): OutgoingPayload[] {
     return payloads.map((payload) => {

@@ -11,6 +11,7 @@ import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, unli
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Recent } from "../core/recent.ts";
 
 export const SHM_DIRECTORY = "/dev/shm";
 /** Payloads at least this big go through shared memory (when the peer is on this machine). */
@@ -40,20 +41,24 @@ export function clusterId(): string {
 }
 
 /** Segments written here and maybe not mapped yet (the most recent ones: older ones have long arrived). */
-const created = new Set<string>();
+export type SegmentSet = Recent<string, true>;
+
+export function createSegmentSet(): SegmentSet {
+  return new Recent<string, true>(4096);
+}
+
+const created = createSegmentSet();
 
 /** What went through shared memory in this process (for status and tests). */
 export const sharedMemoryStats = { written: 0, writtenBytes: 0, mapped: 0, mappedBytes: 0 };
-const REMEMBERED = 4096;
 let sequence = 0;
 
-function remember(set: Set<string>, path: string): void {
-  set.add(path);
-  if (set.size > REMEMBERED) set.delete(set.values().next().value!);
+function remember(set: SegmentSet, path: string): void {
+  set.set(path, true);
 }
 
 /** Writes `payload` into a new segment and returns its path (also noted in `owner`, if given). */
-export function writeSegment(payload: Uint8Array, owner?: Set<string>): string {
+export function writeSegment(payload: Uint8Array, owner?: SegmentSet): string {
   // A random part, and O_EXCL ("wx"): nobody can prepare the file (or a link) for us to write into.
   const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}-${sequence++}-${randomSuffix()}`);
   const fd = openSync(path, "wx", 0o600);
@@ -143,8 +148,8 @@ function checkSegmentPath(path: string): void {
 }
 
 /** Removes segments written here that nobody mapped (all of this process's, by default). */
-export function removeSegments(paths: Set<string> = created): void {
-  for (const path of paths) {
+export function removeSegments(paths: SegmentSet = created): void {
+  for (const path of paths.keys()) {
     try {
       unlinkSync(path);
     } catch {}

@@ -15,6 +15,7 @@ import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type V
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
 import { Fifo } from "../core/fifo.ts";
+import { Recent } from "../core/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
 import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
@@ -142,11 +143,10 @@ export class TesseraHost {
    * Ids released, dropped or abandoned here (the most recent ones): a late
    * request for one fails at once instead of waiting for a call that will not come.
    */
-  #gone = new Map<number, string>();
+  #gone = new Recent<number, string>(100_000);
 
   #markGone(id: number, reason: string): void {
     this.#gone.set(id, reason);
-    if (this.#gone.size > 100_000) this.#gone.delete(this.#gone.keys().next().value!);
   }
 
   #goneError(id: number): Error {
