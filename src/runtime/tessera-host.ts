@@ -67,6 +67,8 @@ type Pending = (
 ) & {
   /** Started when the call arrives, so that the fetches of queued calls overlap. */
   deps?: Promise<Dependencies>;
+  /** Set once `deps` settles (so the backlog can run on without waiting again). */
+  resolved?: { deps: Dependencies } | { error: Error };
 };
 
 interface HostedTessera {
@@ -243,56 +245,68 @@ export class TesseraHost {
     if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
     if (pending.refs.length > 0) {
       pending.deps = this.#resolveReferences(pending.refs);
-      pending.deps.catch(() => {});
+      pending.deps.then(
+        (deps) => (pending.resolved = { deps }),
+        (error: Error) => (pending.resolved = { error }),
+      );
     }
     hosted.backlog.push(pending);
     if (!hosted.resolving) void this.#drain(hosted);
   }
 
-  /** Resolves the dependencies of the backlog's head, in order. */
+  /**
+   * Dispatches the backlog in order, waiting only when its head's dependencies
+   * are not resolved yet: what resolved meanwhile goes out in one burst (one
+   * message to the thread, not one per call).
+   */
   async #drain(hosted: HostedTessera): Promise<void> {
     hosted.resolving = true;
     while (hosted.backlog.length > 0) {
       const pending = hosted.backlog.peek()!;
-      try {
-        const deps = pending.deps ? await pending.deps : null;
-        hosted.backlog.shift();
-        this.#dispatch(hosted, pending, deps);
-      } catch (error) {
-        hosted.backlog.shift();
-        const failure = error as Error;
-        if (pending.kind === "create") pending.done.reject(failure);
-        else this.#finishTask(pending.task, undefined, describeError(failure, this.uid));
+      if (pending.deps && !pending.resolved) {
+        await pending.deps.catch(() => {});
+        // `resolved` is set by a reaction registered before ours: it is there now.
+        continue;
       }
+      hosted.backlog.shift();
+      const resolved = pending.resolved;
+      if (resolved && "error" in resolved) {
+        if (pending.kind === "create") pending.done.reject(resolved.error);
+        else this.#finishTask(pending.task, undefined, describeError(resolved.error, this.uid));
+      } else this.#dispatch(hosted, pending, resolved?.deps ?? null);
     }
     hosted.resolving = false;
     if (hosted.releaseAfterBacklog) hosted.thread.post([Op.Release, hosted.id]);
   }
 
-  async #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
+  #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
     const deps: Record<number, Value> = {};
-    const wanted = new Map<number, TaskReference & { data: boolean }>();
+    // One reference (the common case): no bookkeeping of duplicates.
+    if (refs.length === 1) {
+      const ref = refs[0]!;
+      return this.#resolveReference(ref, ref.index !== "done", deps).then(() => deps);
+    }
+    const wanted = new Map<number, [TaskReference, boolean]>();
     for (const ref of refs) {
       const entry = wanted.get(ref.id);
       const data = ref.index !== "done";
-      if (entry) entry.data ||= data;
-      else wanted.set(ref.id, { ...ref, data });
+      if (entry) entry[1] ||= data;
+      else wanted.set(ref.id, [ref, data]);
     }
-    await Promise.all(
-      [...wanted.values()].map(async (ref) => {
-        try {
-          const local = ref.worker === this.uid || ref.worker === PUBLISHED || this.#tasks.get(ref.id)?.state === "done";
-          // A stored value read here is copied: the consumer may change its argument, the stored one must stay.
-          const value = local ? copyValue(await this.resultValue([ref.id, ref.data])) : await this.#remote.fetch(ref.worker, ref.id, ref.data);
-          // Warehouse objects read here are kept for later calls (dropping one clears every worker).
-          if (!local && ref.data && ref.task.startsWith("obj-")) this.#store(ref.id, value);
-          if (ref.data) deps[ref.id] = value;
-        } catch (error) {
-          throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
-        }
-      }),
-    );
-    return deps;
+    return Promise.all([...wanted.values()].map(([ref, data]) => this.#resolveReference(ref, data, deps))).then(() => deps);
+  }
+
+  async #resolveReference(ref: TaskReference, data: boolean, deps: Record<number, Value>): Promise<void> {
+    try {
+      const local = ref.worker === this.uid || ref.worker === PUBLISHED || this.#tasks.get(ref.id)?.state === "done";
+      // A stored value read here is copied: the consumer may change its argument, the stored one must stay.
+      const value = local ? copyValue(await this.resultValue([ref.id, data])) : await this.#remote.fetch(ref.worker, ref.id, data);
+      // Warehouse objects read here are kept for later calls (dropping one clears every worker).
+      if (!local && data && ref.task.startsWith("obj-")) this.#store(ref.id, value);
+      if (data) deps[ref.id] = value;
+    } catch (error) {
+      throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {

@@ -91,8 +91,12 @@ const NO_ARGUMENTS = 0x90;
 function decodeArgs([bytes, payloads]: Value, deps: Dependencies): unknown[] {
   if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
   const values = new Map<number, unknown>();
+  let done = false;
   const resolve = (reference: TaskReference) => {
-    if (reference.index === "done") return DONE;
+    if (reference.index === "done") {
+      done = true;
+      return DONE;
+    }
     if (!values.has(reference.id)) {
       const [depBytes, depPayloads] = deps[reference.id]!;
       values.set(reference.id, decodeValue(depBytes, depPayloads));
@@ -102,7 +106,7 @@ function decodeArgs([bytes, payloads]: Value, deps: Dependencies): unknown[] {
   };
   const args = decodeValue(bytes, payloads, resolve) as unknown[];
   // `outputs.done` only orders the call: it is not an argument of the method.
-  return args.filter((arg) => arg !== DONE);
+  return done ? args.filter((arg) => arg !== DONE) : args;
 }
 
 async function runQueue(resident: ResidentTessera): Promise<void> {
