@@ -32,6 +32,8 @@ export interface ByteSink {
 
 /** Small writes are gathered in a staging buffer and sent in one syscall. */
 const STAGE_BYTES = 64 * 1024;
+/** A writer that wrote less than this many milliseconds ago is busy: it coalesces over a loop turn. */
+const BUSY_MS = 0.05;
 /** Payloads at least this big are written from their own memory, not staged. */
 const DIRECT_BYTES = 32 * 1024;
 
@@ -122,6 +124,7 @@ export class FrameWriter {
   /** Writes what the socket takes now; the rest waits for `onDrain`. */
   flush(): void {
     this.#scheduled = false;
+    this.#lastFlush = performance.now();
     if (this.#blocked || this.#closed) return;
     while (this.#queue.length > 0) {
       const chunk = this.#queue[0]!;
@@ -206,9 +209,14 @@ export class FrameWriter {
   #schedule(): void {
     if (this.#scheduled || this.#blocked) return;
     this.#scheduled = true;
-    // Everything sent in this tick leaves in one write (BUN-NOTES trap 10).
-    queueMicrotask(this.#flushLater);
+    // Everything sent in this tick leaves in one write (BUN-NOTES trap 10). Under
+    // load (a write less than BUSY_MS ago) wait for the next turn of the event
+    // loop instead, so that what the next events send joins the same write.
+    if (performance.now() - this.#lastFlush < BUSY_MS) setImmediate(this.#flushLater);
+    else queueMicrotask(this.#flushLater);
   }
+
+  #lastFlush = 0;
 }
 
 export interface FrameLimits {
