@@ -25,7 +25,7 @@ import { checkNonce, checkProof, createNonce, proveSecret } from "./handshake.ts
 import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
 /** The heartbeat message, encoded once. */
-const HEARTBEAT_BODY = encodeMessage([MessageKind.Heartbeat]);
+const HEARTBEAT_BODY = Uint8Array.from(encodeMessage([MessageKind.Heartbeat]));
 
 /** Before the handshake only tiny frames are accepted. */
 const HANDSHAKE_MAX_BODY = 4 * 1024;
@@ -262,6 +262,8 @@ export class Connection {
 
   #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes): void {
     if (!this.#isOpen) return;
+    // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
+    if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
     if (rejected) for (const segment of rejected.segments) discardSegment(segment);
     const message = decodeMessage(body);
     if (shared) this.#receiveShared(message, payloads, shared);

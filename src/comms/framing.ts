@@ -285,9 +285,9 @@ export class FrameReader {
       const state = this.#state;
       if (state.step === "header") {
         if (this.#headerFilled === 0 && chunk.length - at >= FRAME_HEADER_BYTES) {
-          const view = new DataView(chunk.buffer, chunk.byteOffset + at, FRAME_HEADER_BYTES);
-          const length = view.getUint32(0, true);
-          const kind = view.getUint8(4);
+          // Read in place (no DataView per frame: this runs for every message).
+          const length = (chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16)) + chunk[at + 3]! * 0x1000000;
+          const kind = chunk[at + 4]!;
           at += FRAME_HEADER_BYTES;
           this.#checkHeader(length, kind);
           if (chunk.length - at >= length) {
