@@ -498,7 +498,13 @@ export class TesseraHost {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#threads.map((thread) => thread.terminate()));
     this.#spill.close();
+    // A thread inside a blocking method (Bun.sleepSync, a tight loop) does not
+    // end on terminate(): do not wait long for it, the process exit ends it.
+    const terminated = Promise.all(this.#threads.map((thread) => thread.terminate()));
+    const { promise: late, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, 100);
+    await Promise.race([terminated, late]);
+    clearTimeout(timer);
   }
 }
