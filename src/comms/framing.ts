@@ -110,16 +110,26 @@ export class FrameWriter {
   /** Memory this writer owns (its stages, copies it made): never copied again. */
   #owned = new WeakSet<ArrayBufferLike>();
 
-  /** Copies queued bytes that still live in a caller's memory. */
+  /**
+   * Copies queued bytes that still live in a caller's memory. Those are the
+   * chunks appended since the last adoption, at the end of the queue: walk back
+   * from there only (a blocked socket with a long queue must not cost O(n) per call).
+   */
   #adoptQueue(): void {
-    for (let i = 0; i < this.#queue.length; i++) {
+    let remaining = this.#borrowed;
+    for (let i = this.#queue.length - 1; i >= 0 && remaining > 0; i--) {
       const chunk = this.#queue[i]!;
       if (this.#owned.has(chunk.buffer)) continue;
       const copy = Uint8Array.prototype.slice.call(chunk);
       this.#owned.add(copy.buffer);
       this.#queue[i] = copy;
+      remaining--;
     }
+    this.#borrowed = 0;
   }
+
+  /** Queued chunks appended from a caller's memory since the last adoption. */
+  #borrowed = 0;
 
   /** Writes what the socket takes now; the rest waits for `onDrain`. */
   flush(): void {
@@ -173,6 +183,7 @@ export class FrameWriter {
   #append(bytes: Uint8Array): void {
     if (bytes.length >= DIRECT_BYTES) {
       this.#seal();
+      if (!this.#owned.has(bytes.buffer)) this.#borrowed++;
       this.#queue.push(bytes);
       this.#queuedBytes += bytes.length;
       return;

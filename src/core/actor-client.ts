@@ -20,7 +20,7 @@ import type { Runtime } from "../runtime/runtime.ts";
 import { classNameOf } from "./registry.ts";
 import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
-import { decodeValue, type Encoded, encodeArguments, encodeValue, findUnsendable, type ReferenceLike } from "./wire.ts";
+import { decodeValue, type Encoded, encodeValue, findUnsendable, type ReferenceLike, type TaskReference } from "./wire.ts";
 import type { ObjectRef } from "./object-ref.ts";
 import { encodeCallMessage } from "./_call-message.ts";
 import { WithPayloads } from "../comms/connection.ts";
@@ -104,7 +104,14 @@ class WorkerLink {
 
 interface QueuedCall {
   task: TaskProxy<any>;
-  args: unknown[];
+  /** The arguments, encoded when the call was made (their values then), references filled in when sent. */
+  encoded: Encoded;
+  references: ReferenceLike[];
+}
+
+/** Binary payloads of a call that waits: copied, so that later changes by the caller do not reach it. */
+function keep(encoded: Encoded): void {
+  encoded.payloads = encoded.payloads.map((payload) => Uint8Array.prototype.slice.call(payload));
 }
 
 /** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
@@ -141,7 +148,10 @@ class TesseraHandle implements TesseraEngine {
 
   constructor(
     readonly key: string,
-    readonly args: unknown[],
+    /** Constructor arguments, encoded at create() time (their values then). */
+    readonly encodedArgs: Encoded,
+    /** The task and object references among them (their workers are filled in when it is created). */
+    readonly argReferences: ReferenceLike[],
     methods: ReadonlySet<string>,
     private readonly client: ActorClient,
   ) {
@@ -159,6 +169,8 @@ class TesseraHandle implements TesseraEngine {
     const references: ReferenceLike[] = [];
     const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
+    // Encoded now: the call gets the values its arguments have now, even if it has to wait.
+    const encoded = encodeValue(args, true);
     const task = new TaskProxy(nextId++, this.uid, method, this, this.client, uidSuffix);
     this.client.track(task, this);
     if (references.length > 0) task.dependencies = dependenciesOf(references);
@@ -166,9 +178,17 @@ class TesseraHandle implements TesseraEngine {
       this.client.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;
     }
-    this.outbox.push({ task, args });
+    const queued: QueuedCall = { task, encoded, references };
+    this.outbox.push(queued);
     if (this.outbox.length === 1) this.flush();
+    if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) keep(encoded);
     return task;
+  }
+
+  /** A call that will not be sent: its worker is told, in case others already wait for its result there. */
+  #drop(task: TaskProxy<any>, error: Error): void {
+    if (this.worker) this.client.abandon(this.worker, [task.id], error);
+    this.client.complete(task, error);
   }
 
   /**
@@ -178,12 +198,12 @@ class TesseraHandle implements TesseraEngine {
   flush(): boolean {
     if (this.worker === undefined) return false;
     while (this.outbox.length > 0) {
-      const { task, args } = this.outbox[0]!;
+      const { task, encoded, references } = this.outbox[0]!;
       const failed = failedDependency(task.dependencies);
       if (failed) {
         // Never sent: it would wait on its worker for a result that will not come.
         this.outbox.shift();
-        this.client.complete(task, new DependencyError(`${task.uid} not run: its dependency ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
+        this.#drop(task, new DependencyError(`${task.uid} not run: its dependency ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
         continue;
       }
       if (!placed(task.dependencies)) {
@@ -192,25 +212,33 @@ class TesseraHandle implements TesseraEngine {
       }
       this.outbox.shift();
       try {
-        // Checked in call() already: encode without walking the arguments again.
-        const { bytes, references, payloads } = encodeValue(args);
-        this.client.link(this.worker).sendEncoded(encodeCallMessage(this.id, task.id, task.method, bytes, references), payloads);
+        const refs = references.map((reference) => reference.toReference());
+        this.client.link(this.worker).sendEncoded(encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs), encoded.payloads);
       } catch (error) {
-        this.client.complete(task, error as Error);
+        this.#drop(task, error as Error);
         continue;
       }
       // Released before it was sent: its result is let go right after it.
       if (task.released) this.client.queueRelease(this.worker, "tasks", task.id);
     }
+    // Released while calls waited here: the release follows them.
+    if (this.state === "released" && !this.releaseSent) this.#sendRelease();
     return false;
+  }
+
+  releaseSent = false;
+
+  #sendRelease(): void {
+    this.releaseSent = true;
+    this.client.queueRelease(this.worker!, "tesserae", this.id);
   }
 
   release(): void {
     if (this.state === "released") return;
     this.state = "released";
     this.client.forget(this);
-    // Not placed yet: it is still created, its queued calls sent, and then released (see ActorClient.#place).
-    if (this.worker) this.client.queueRelease(this.worker, "tesserae", this.id);
+    // Not placed yet, or calls still waiting: it goes after them (see flush() and ActorClient.#place).
+    if (this.worker && this.outbox.length === 0) this.#sendRelease();
   }
 }
 
@@ -252,7 +280,8 @@ export class ActorClient implements TaskOwner {
     const references: ReferenceLike[] = [];
     const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${unsendable}`);
-    const handle = new TesseraHandle(key, args, methods, this);
+    const encodedArgs = encodeValue(args, true);
+    const handle = new TesseraHandle(key, encodedArgs, references, methods, this);
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);
@@ -268,6 +297,8 @@ export class ActorClient implements TaskOwner {
       this.#toPlace.push(handle);
       if (this.#toPlace.length === 1) queueMicrotask(() => this.#requestPlacement());
     }
+    // Created later (placement pending): the arguments keep the values they have now.
+    if (handle.worker === undefined) keep(encodedArgs);
     return proxy;
   }
 
@@ -296,7 +327,7 @@ export class ActorClient implements TaskOwner {
    * released before this is still created, gets its calls, and is then released.
    */
   #place(handle: TesseraHandle, worker: string): void {
-    if (handle.state === "failed") return;
+    if (handle.state === "failed" || handle.worker !== undefined) return; // placed once only
     if (this.#lostWorkers.has(worker)) {
       return this.#fail(handle, new WorkerDiedError(worker, `cannot create ${handle.className} on ${worker}: that worker died`));
     }
@@ -309,14 +340,15 @@ export class ActorClient implements TaskOwner {
     }
     this.#deferredCreates.delete(handle);
     handle.worker = worker;
-    let encoded: Encoded;
+    let refs: TaskReference[];
     try {
-      encoded = encodeArguments(handle.args);
+      refs = handle.argReferences.map((reference) => reference.toReference());
     } catch (error) {
       return this.#fail(handle, error as Error);
     }
+    const encoded = handle.encodedArgs;
     this.link(worker)
-      .request("createTessera", [handle.id, handle.key, encoded.bytes, encoded.references], encoded.payloads)
+      .request("createTessera", [handle.id, handle.key, encoded.bytes, refs], encoded.payloads)
       .then(
         () => {
           if (handle.state === "pending") handle.state = "ready";
@@ -324,18 +356,41 @@ export class ActorClient implements TaskOwner {
         },
         (error: Error) => this.#fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error),
       );
-    handle.flush();
-    if (handle.state === "released") this.queueRelease(worker, "tesserae", handle.id);
+    handle.flush(); // sends its queued calls, then its release if it was released meanwhile
     this.#retryWaiting();
   }
 
-  /** Calls and creations elsewhere may have waited for a task to get a worker (or to fail). */
+  #retrying = false;
+
+  /**
+   * Calls and creations elsewhere may have waited for a task to get a worker
+   * (or to fail). Loops until nothing moves, instead of recursing through #place.
+   */
   #retryWaiting(): void {
-    for (const other of [...this.#waitingForPlacement]) {
-      this.#waitingForPlacement.delete(other);
-      other.flush();
+    if (this.#retrying) {
+      this.#retryAgain = true;
+      return;
     }
-    for (const deferred of [...this.#deferredCreates]) this.#place(deferred, deferred.assigned!);
+    this.#retrying = true;
+    try {
+      do {
+        this.#retryAgain = false;
+        for (const other of [...this.#waitingForPlacement]) {
+          this.#waitingForPlacement.delete(other);
+          other.flush();
+        }
+        for (const deferred of [...this.#deferredCreates]) if (this.#deferredCreates.has(deferred)) this.#place(deferred, deferred.assigned!);
+      } while (this.#retryAgain);
+    } finally {
+      this.#retrying = false;
+    }
+  }
+
+  #retryAgain = false;
+
+  /** Tells a worker that calls it never received will not come (whoever waits there for their results fails). */
+  abandon(worker: string, ids: number[], error: Error): void {
+    if (!this.#lostWorkers.has(worker)) this.link(worker).command("abandon", [ids, describeError(error)]);
   }
 
   #waitingForPlacement = new Set<TesseraHandle>();
@@ -353,9 +408,7 @@ export class ActorClient implements TaskOwner {
     this.#deferredCreates.delete(handle);
     const unsent = handle.outbox.splice(0);
     // Another worker may already wait for these results: tell their worker they will not come.
-    if (handle.worker && unsent.length > 0 && !this.#lostWorkers.has(handle.worker)) {
-      this.link(handle.worker).command("abandon", [unsent.map(({ task }) => task.id), describeError(error)]);
-    }
+    if (handle.worker && unsent.length > 0) this.abandon(handle.worker, unsent.map(({ task }) => task.id), error);
     for (const { task } of unsent) this.complete(task, error);
     for (const task of this.#tasksOn(handle)) this.complete(task, error);
     this.#retryWaiting(); // calls that depend on these now fail instead of waiting

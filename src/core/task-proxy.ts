@@ -22,8 +22,8 @@ export class TaskOutput<T = unknown> implements ReferenceLike {
   /** Phantom member: makes TaskOutput<string> unassignable where TaskOutput<number> is wanted. */
   declare readonly __mosaicValue?: T;
   constructor(readonly task: TaskProxy<any>, readonly index: number) {}
-  toReference(): TaskReference {
-    return { ...this.task.toReference(), index: this.index };
+  toReference(unplaced = false): TaskReference {
+    return { ...this.task.toReference(unplaced), index: this.index };
   }
 }
 
@@ -32,8 +32,8 @@ export class DoneMarker implements ReferenceLike {
   /** Phantom member so that a DoneMarker is not assignable to ordinary parameter types. */
   declare readonly __mosaicDone: true;
   constructor(readonly task: TaskProxy<any>) {}
-  toReference(): TaskReference {
-    return { ...this.task.toReference(), index: "done" };
+  toReference(unplaced = false): TaskReference {
+    return { ...this.task.toReference(unplaced), index: "done" };
   }
 }
 
@@ -182,10 +182,10 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     return this.#released;
   }
 
-  toReference(): TaskReference {
+  toReference(unplaced = false): TaskReference {
     const worker = this.#tessera.worker;
-    if (!worker) throw new DependencyError(`task ${this.uid} is not placed yet`);
-    return { id: this.id, task: this.uid, worker };
+    if (!worker && !unplaced) throw new DependencyError(`task ${this.uid} is not placed yet`);
+    return { id: this.id, task: this.uid, worker: worker ?? "" };
   }
 
   /** Internal: called by the submitting layer. */

@@ -30,7 +30,8 @@ export interface TaskReference {
 
 /** Anything that stands for a task's result on the wire (TaskProxy, TaskOutput, DoneMarker). */
 export interface ReferenceLike {
-  toReference(): TaskReference;
+  /** `unplaced`: a task without a worker yet gives worker "" instead of failing (the sender fills the real list in later). */
+  toReference(unplaced?: boolean): TaskReference;
 }
 
 /** An encoded value: the msgpackr body, the task references in it, its raw payloads. */
@@ -52,6 +53,7 @@ const BINARY_TYPE = 0x4f;
 interface EncodeContext {
   references: TaskReference[];
   payloads: Uint8Array[];
+  unplaced: boolean;
 }
 interface DecodeContext {
   payloads: readonly Uint8Array[];
@@ -70,7 +72,7 @@ export function registerReferenceClass(Class: new (...args: any[]) => ReferenceL
     Class,
     type: REFERENCE_TYPE,
     write(instance: ReferenceLike) {
-      const reference = instance.toReference();
+      const reference = instance.toReference(encoding?.unplaced);
       encoding?.references.push(reference);
       return [reference.id, reference.task, reference.worker, reference.index ?? null];
     },
@@ -177,9 +179,13 @@ for (const kind of BINARY_KINDS) {
 // message carries its own record definitions, so no state is shared between peers.
 const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: true });
 
-/** Encodes a value, collecting its task references and raw payloads. */
-export function encodeValue(value: unknown): Encoded {
-  const context: EncodeContext = { references: [], payloads: [] };
+/**
+ * Encodes a value, collecting its task references and raw payloads. With
+ * `unplaced`, references to tasks that have no worker yet are allowed (the
+ * decoder uses only ids; the caller builds the list of references later).
+ */
+export function encodeValue(value: unknown, unplaced = false): Encoded {
+  const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   try {
     return { bytes: packr.pack(value), references: context.references, payloads: context.payloads };

@@ -77,7 +77,8 @@ export function resultsReply(
   const reply: ResultEntry[] = [];
   const payloads: Uint8Array[] = [];
   for (const entry of entries) {
-    if (entry === undefined) reply.push([2]);
+    // A frame carries at most 65,535 payloads: a value that would pass that is fetched on its own.
+    if (entry === undefined || ("ready" in entry && payloads.length + entry.ready[1].length > 0xffff)) reply.push([2]);
     else if ("ready" in entry) {
       reply.push([0, entry.ready[0], entry.ready[1].length]);
       payloads.push(...entry.ready[1]);

@@ -109,6 +109,13 @@ class TesseraThread {
     });
   }
 
+  /** Garbage collections asked of this thread and not yet reported (settled if it exits). */
+  collections: (() => void)[] = [];
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
   post(op: ThreadOp): void {
     if (this.#exited) return;
     this.#outbox.push(op);
@@ -301,8 +308,9 @@ export class TesseraHost {
       const local = ref.worker === this.uid || ref.worker === PUBLISHED || this.#tasks.get(ref.id)?.state === "done";
       // A stored value read here is copied: the consumer may change its argument, the stored one must stay.
       const value = local ? copyValue(await this.resultValue([ref.id, data])) : await this.#remote.fetch(ref.worker, ref.id, data);
-      // Warehouse objects read here are kept for later calls (dropping one clears every worker).
-      if (!local && data && ref.task.startsWith("obj-")) this.#store(ref.id, value);
+      // Warehouse objects read here are kept for later calls (dropping one clears every worker);
+      // the call gets the fetched memory, the cache a copy of its own.
+      if (!local && data && ref.task.startsWith("obj-")) this.#store(ref.id, copyValue(value));
       if (data) deps[ref.id] = value;
     } catch (error) {
       throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
@@ -310,6 +318,12 @@ export class TesseraHost {
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
+    if (hosted.thread.exited) {
+      const error = describeError(new WorkerDiedError(this.uid, `the tessera thread of this call on ${this.uid} has exited`), this.uid);
+      if (pending.kind === "create") pending.done.reject(new RemoteError(error));
+      else this.#finishTask(pending.task, undefined, error);
+      return;
+    }
     const args = shareValue(pending.args);
     if (deps) for (const id in deps) deps[id] = shareValue(deps[id]!);
     if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, args, deps]);
@@ -350,7 +364,7 @@ export class TesseraHost {
 
   #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined): void {
     const record = this.#tasks.get(uid);
-    if (!record) return;
+    if (!record || record.state !== "pending") return;
     record.state = error ? "failed" : "done";
     if (!record.released) {
       record.result = result;
@@ -465,6 +479,7 @@ export class TesseraHost {
         const request = this.#nextCollection++;
         const { promise, resolve } = Promise.withResolvers<void>();
         this.#collections.set(request, resolve);
+        thread.collections.push(resolve);
         thread.post([Op.CollectGarbage, request]);
         return promise;
       }),
@@ -492,7 +507,13 @@ export class TesseraHost {
       if (hosted.thread !== thread) continue;
       hosted.created?.reject(new RemoteError(error));
       this.#tesserae.delete(uid);
+      // Calls still waiting for their dependencies would go to a dead thread.
+      for (let pending = hosted.backlog.shift(); pending; pending = hosted.backlog.shift()) {
+        if (pending.kind === "create") pending.done.reject(new RemoteError(error));
+        else this.#finishTask(pending.task, undefined, error);
+      }
     }
+    for (const resolve of thread.collections.splice(0)) resolve();
     // Only what ran (or waited) on that thread: the worker and its other threads go on.
     for (const [uid, record] of this.#tasks) if (record.state === "pending" && record.thread === thread) this.#finishTask(uid, undefined, error);
   }

@@ -11,6 +11,13 @@ const SCENARIOS = [
   "localAliasing",
   "argumentsTakenAtCall",
   "nestedReferences",
+  "argumentsTakenWhileWaiting",
+  "cachedObjectIsACopy",
+  "twoDeferredCreates",
+  "droppedCallAbandoned",
+  "releaseWithQueuedCalls",
+  "manyPayloads",
+  "threadDeath",
   "silentWorker",
   "stopWithPending",
 ];
@@ -53,6 +60,38 @@ describe("edge cases", () => {
 
   test("tasks nested in arguments, and tasks as constructor arguments, are dependencies", async () => {
     expect(await run.value("nestedReferences")).toEqual({ echoed: { inside: 4, list: [6] }, built: 20 });
+  });
+
+  test("calls that wait for a placement, and constructors, get their arguments' values at call time", async () => {
+    expect(await run.value("argumentsTakenWhileWaiting")).toEqual({ seen: [1, 2, 3], kept: 5 });
+  });
+
+  test("a warehouse object changed by one tessera is read unchanged by another on the same worker", async () => {
+    expect(await run.value("cachedObjectIsACopy")).toEqual({ changed: 101, seen: 1 });
+  });
+
+  test("two tesserae whose constructors wait for one unplaced task are each created once", async () => {
+    expect(await run.value("twoDeferredCreates")).toEqual([23, 43]);
+  });
+
+  test("a call dropped on the head because its dependency failed fails what depends on it elsewhere", async () => {
+    const { waiting, dependent } = await run.value("droppedCallAbandoned");
+    expect(waiting).toBe(4);
+    expect(dependent).toMatchObject({ class: "RemoteError" });
+  });
+
+  test("a tessera released while calls wait in its queue runs them before it goes", async () => {
+    expect(await run.value("releaseWithQueuedCalls")).toBe(4);
+  });
+
+  test("dependency results carrying more than 65,535 payloads together still arrive", async () => {
+    expect(await run.value("manyPayloads")).toBe(80_000);
+  });
+
+  test("a tessera thread that dies fails the calls that wait for it, and nothing stays pending", async () => {
+    const { outcome, pending } = await run.value("threadDeath");
+    expect({ class: outcome.class, pending }).toEqual({ class: "RemoteError", pending: 0 });
+    expect(outcome.remoteName).toBe("WorkerDiedError");
   });
 
   test("a worker that stops answering is found out by heartbeats: its task fails with WorkerDiedError within seconds", async () => {
