@@ -11,7 +11,7 @@ import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, unli
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Recent } from "../core/recent.ts";
+import { Recent } from "../_util/recent.ts";
 
 export const SHM_DIRECTORY = "/dev/shm";
 /** Payloads at least this big go through shared memory (when the peer is on this machine). */

@@ -14,8 +14,8 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
-import { Fifo } from "../core/fifo.ts";
-import { Recent } from "../core/recent.ts";
+import { Fifo } from "../_util/fifo.ts";
+import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
 import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 

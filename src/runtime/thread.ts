@@ -12,7 +12,7 @@ import { describeError, type ErrorDescription, UnknownTesseraMethodError } from 
 import { findClass, classNameOf } from "../core/registry.ts";
 import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire.ts";
 import { compact, postBatch, sharePayload } from "./_thread-channel.ts";
-import { Fifo } from "../core/fifo.ts";
+import { Fifo } from "../_util/fifo.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
 export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
