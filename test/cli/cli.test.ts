@@ -117,6 +117,7 @@ describe("compiled binaries", () => {
   let dir = "";
   let mosaicBinary = "";
   let programBinary = "";
+  let tutorialBinary = "";
 
   async function build(args: string[]): Promise<void> {
     await using build = new SpawnedProcess([process.execPath, "build", "--compile", ...args]);
@@ -128,7 +129,9 @@ describe("compiled binaries", () => {
     dir = mkdtempSync(join(tmpdir(), "mosaic-cli-test-"));
     mosaicBinary = join(dir, "mosaic");
     programBinary = join(dir, "program");
+    tutorialBinary = join(dir, "tutorial");
     await Promise.all([
+      build([join(REPO_ROOT, "examples/tutorial.ts"), "--outfile", tutorialBinary]),
       // The flags of `bun run build` (package.json), into the temporary directory.
       build(["--minify-whitespace", "--minify-syntax", MOSAIC_MAIN, "--outfile", mosaicBinary]),
       build([join(FIXTURES, "run-fixture.ts"), "--outfile", programBinary]),
@@ -146,6 +149,17 @@ describe("compiled binaries", () => {
     expect(runtimes.map((r) => r.uid).toSorted()).toEqual(["head", "monitor", "node:0", "worker:0:0", "worker:0:1"]);
     const pings = cli.lines.stdout.filter((line) => /^HEAD\s+ping worker:0:[01]: \d+ us$/.test(line));
     expect(pings).toHaveLength(2);
+    await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: runtimes.map((r) => r.port) }, { within: 0 });
+  });
+
+  test("the compiled tutorial runs its tesserae (threads, dependencies, worker output) without node_modules", async () => {
+    await using tutorial = new SpawnedProcess([tutorialBinary], { cwd: dir, env: { TUTORIAL_SLEEP_MS: "50" } });
+    expect(await tutorial.waitForExit()).toEqual({ code: 0, signal: null });
+    const lines = tutorial.lines.stdout;
+    for (const line of ["WORKER:0:0      Solve 1", "WORKER:0:1      Solve 2", "WORKER:0:0      Done More 1", "WORKER:0:1      Done More 2"]) {
+      expect(lines).toContain(line);
+    }
+    const runtimes = listeningLines(lines);
     await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: runtimes.map((r) => r.port) }, { within: 0 });
   });
 
