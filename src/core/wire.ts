@@ -278,10 +278,3 @@ function walk(value: unknown, path: string[], seen: Set<unknown>, found: Referen
     seen.delete(value); // a value shared by two branches is fine; only a cycle is not
   }
 }
-
-/** Encodes call arguments, refusing (with the path) values that cannot travel, before anything is sent. */
-export function encodeArguments(args: unknown[]): Encoded {
-  const unsendable = findUnsendable(args);
-  if (unsendable) throw new InvalidArgumentError(`cannot send arguments: ${unsendable}`);
-  return encodeValue(args);
-}

@@ -38,11 +38,6 @@ function shareValue([bytes, payloads]: Value): Value {
   return [compact(bytes), payloads.every((payload) => payload.buffer instanceof SharedArrayBuffer) ? payloads : payloads.map(sharePayload)];
 }
 
-/** A `result` reply as a Value (payloads come wrapped when there are any). */
-export function toValue(reply: Uint8Array | WithPayloads<Uint8Array>): Value {
-  return reply instanceof WithPayloads ? [reply.value, reply.payloads] : [reply, []];
-}
-
 /** A Value as a reply: raw payloads travel beside the body. */
 export function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<Uint8Array> {
   return payloads.length > 0 ? new WithPayloads(bytes, payloads) : bytes;
