@@ -246,7 +246,7 @@ type ReadState =
   | { step: "header" }
   | { step: "body"; kind: number; into: Uint8Array; filled: number }
   | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[] }
-  | { step: "discard"; body: Uint8Array; remaining: number; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; index: number; sizes: number[]; filled: number };
+  | { step: "discard"; body: Uint8Array; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; index: number; sizes: number[]; filled: number };
 
 /** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
 export interface RejectedPayloads {
@@ -386,10 +386,9 @@ export class FrameReader {
       sizes.push(isShared ? SHM_PATH_FIELD : Number(size));
       shared.push(isShared ? Number(size) : undefined);
     }
-    const transmitted = sizes.reduce((a, b) => a + b, 0);
     if (total > 0 && this.admit && !this.admit(total)) {
       const paths = shared.map((size) => new Uint8Array(size === undefined ? 0 : SHM_PATH_FIELD));
-      const discard = { step: "discard" as const, body: body.subarray(2 + 8 * count), remaining: transmitted, total, paths, shared, index: 0, sizes, filled: 0 };
+      const discard = { step: "discard" as const, body: body.subarray(2 + 8 * count), total, paths, shared, index: 0, sizes, filled: 0 };
       this.#state = discard;
       this.#skipEmpty(discard);
       return;

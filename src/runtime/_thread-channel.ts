@@ -19,7 +19,11 @@ export function compact(view: Uint8Array): Uint8Array {
  * runs several times slower than a plain copy, and copies the whole buffer).
  */
 export function sharePayload(view: Uint8Array): Uint8Array {
-  if (view.buffer instanceof SharedArrayBuffer) return view;
+  return view.buffer instanceof SharedArrayBuffer ? view : copyToShared(view);
+}
+
+/** A copy of `view` in shared memory of its own. */
+export function copyToShared(view: Uint8Array): Uint8Array {
   const shared = new Uint8Array(new SharedArrayBuffer(view.byteLength));
   shared.set(view);
   return shared;

@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import { DependencyError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { TaskReference } from "../core/wire.ts";
 import { THREAD_MARKER } from "./_state.ts";
-import { compact, postBatch, sharePayload } from "./_thread-channel.ts";
+import { compact, copyToShared, postBatch, sharePayload } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
 import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
@@ -22,11 +22,7 @@ import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 const EMPTY: Value = [new Uint8Array(0), []];
 
 function copyValue([bytes, payloads]: Value): Value {
-  return [bytes, payloads.map((payload) => {
-    const copy = new Uint8Array(new SharedArrayBuffer(payload.byteLength));
-    copy.set(payload);
-    return copy;
-  })];
+  return [bytes, payloads.map(copyToShared)];
 }
 
 /**
