@@ -165,6 +165,11 @@ export class Connection {
     this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads, snapshot);
   }
 
+  /** Hands what is queued to the kernel now (before the caller blocks, say), not at the end of the tick. */
+  flush(): void {
+    if (this.#isOpen) this.#writer.flush();
+  }
+
   heartbeat(): void {
     if (!this.#isOpen || !this.peer) return;
     this.lastSent = performance.now();

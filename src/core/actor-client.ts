@@ -18,7 +18,7 @@ import {
 } from "../errors.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import { classNameOf } from "./registry.ts";
-import { DoneMarker, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
+import { DoneMarker, inlineResultOf, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
 import { decodeValue, type Encoded, encodeValue, findUnsendable, type ReferenceLike, type TaskReference } from "./wire.ts";
 import type { ObjectRef } from "./object-ref.ts";
@@ -145,6 +145,8 @@ class TesseraHandle implements TesseraEngine {
   dependencies: Dependency[] | undefined;
   /** The worker picked for it while its constructor arguments wait for tasks to be placed. */
   assigned: string | undefined;
+  /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
+  largeResults: Set<string> | undefined;
 
   constructor(
     readonly key: string,
@@ -451,11 +453,34 @@ export class ActorClient implements TaskOwner {
     if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
+  /** Tessera threads report completions with small results: [task, encoded result or null, ...]. */
+  onDone(entries: (number | Uint8Array | null)[]): void {
+    for (let i = 0; i < entries.length; i += 2) {
+      const task = this.#pendingTasks.get(entries[i] as number);
+      if (!task) continue;
+      const inline = entries[i + 1] as Uint8Array | null;
+      const handle = task.placement as TesseraHandle;
+      if (inline) handle.largeResults?.delete(task.method);
+      else (handle.largeResults ??= new Set()).add(task.method);
+      this.#pendingTasks.delete(task.id);
+      // Copied: the bytes are a view of a received chunk, which must not be kept alive (or be reused) for it.
+      settleTask(task, undefined, inline ? Uint8Array.prototype.slice.call(inline) : undefined);
+    }
+    if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  expectsInlineResult(task: TaskProxy<any>): boolean {
+    return !(task.placement as TesseraHandle).largeResults?.has(task.method);
+  }
+
   /** Workers report completed tasks in batches. */
   onCompleted(ids: number[]): void {
     for (const id of ids) {
       const task = this.#pendingTasks.get(id);
-      if (task) this.complete(task);
+      if (!task) continue;
+      // No result with it (the thread could not reach the head directly): `result()` asks at once next time.
+      ((task.placement as TesseraHandle).largeResults ??= new Set()).add(task.method);
+      this.complete(task);
     }
   }
 
@@ -501,9 +526,17 @@ export class ActorClient implements TaskOwner {
   }
 
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
+    if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
+    const inline = inlineResultOf(task);
+    if (inline) {
+      try {
+        return Promise.resolve(decodeValue(inline));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const worker = task.runtime;
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
-    if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
     return this.link(worker)
       .request<Uint8Array | WithPayloads<Uint8Array>>("result", [task.id, true])
       .then(

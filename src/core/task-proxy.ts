@@ -15,6 +15,8 @@ export interface TaskOwner {
   /** Whether the call has been written to its worker (so a result request may follow it). */
   isSent(task: TaskProxy<any>): boolean;
   releaseTask(task: TaskProxy<any>): void;
+  /** Whether the task's method has been returning small results, which come with completions. */
+  expectsInlineResult(task: TaskProxy<any>): boolean;
 }
 
 /** Stands for element `index` of a task's (array) result when passed as an argument. */
@@ -49,6 +51,7 @@ export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly
   : { readonly [index: number]: TaskOutput<unknown> });
 
 const TASK_ID = Symbol("mosaic.task");
+const INLINE_RESULT = Symbol("mosaic.inline-result");
 
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
   /** Wire id, unique per head. */
@@ -71,6 +74,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
   #completion: PromiseWithResolvers<void> | undefined;
   #result: Promise<T> | undefined;
+  /** The encoded result, when it was small enough to come with the completion. */
+  #inline: Uint8Array | undefined;
   #error: Error | undefined;
   #released = false;
 
@@ -158,8 +163,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
    */
   result(): Promise<T> {
     if (!this.#result) {
+      // A method whose results come with its completions is waited for, not asked.
       this.#result =
-        this.#state === "pending" && this.#owner.isSent(this)
+        this.#state === "pending" && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)
           ? (this.#owner.fetchResult(this) as Promise<T>)
           : this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
       this.#result.catch(() => {});
@@ -171,6 +177,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#inline = undefined;
     this.#owner.releaseTask(this);
   }
 
@@ -189,9 +196,10 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   /** Internal: called by the submitting layer. */
-  [TASK_ID](outcome: { error?: ErrorDescription | Error }): void {
+  [TASK_ID](outcome: { error?: ErrorDescription | Error; inline?: Uint8Array }): void {
     if (this.#state !== "pending") return;
     this.dependencies = undefined;
+    this.#inline = outcome.inline;
     if (outcome.error) {
       this.#state = "failed";
       this.#error = outcome.error instanceof Error ? outcome.error : new RemoteError(outcome.error);
@@ -200,6 +208,11 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
       this.#state = "done";
       this.#completion?.resolve();
     }
+  }
+
+  /** Internal: the encoded result if it came with the completion. */
+  get [INLINE_RESULT](): Uint8Array | undefined {
+    return this.#inline;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -211,7 +224,12 @@ registerReferenceClass(TaskProxy);
 registerReferenceClass(TaskOutput);
 registerReferenceClass(DoneMarker);
 
+/** The encoded result of a done task if it came with its completion (small results do). */
+export function inlineResultOf(task: TaskProxy<any>): Uint8Array | undefined {
+  return task[INLINE_RESULT];
+}
+
 /** Marks a task done (no error) or failed. */
-export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
-  task[TASK_ID]({ error });
+export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array): void {
+  task[TASK_ID]({ error, inline });
 }

@@ -32,3 +32,12 @@ export function copyToShared(view: Uint8Array): Uint8Array {
 export function postBatch(port: { postMessage(value: unknown): void }, batch: readonly unknown[]): void {
   port.postMessage(batch);
 }
+
+/** The uid a tessera thread uses on its own link to the head: `worker:0:1/thread:2`. */
+export function threadUid(worker: string, thread: number): string {
+  return `${worker}/thread:${thread}`;
+}
+
+export function isThreadUid(uid: string): boolean {
+  return uid.includes("/thread:");
+}

@@ -36,6 +36,8 @@ export class HeadRuntime extends Runtime {
       this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
     this.commands.runtimeDied = ({ uid, reason }: { uid: string; reason: string }) => this.#onRuntimeDied(uid, reason);
     this.commands.completed = (ids: number[]) => this.actors.onCompleted(ids);
+    // From tessera threads: [task, small result or null, ...].
+    this.commands.done = (entries: (number | Uint8Array | null)[]) => this.actors.onDone(entries);
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
   }
 

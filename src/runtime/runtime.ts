@@ -16,6 +16,7 @@ import { SECRET_ENV } from "../comms/handshake.ts";
 import { type ResolvedOptions, type Role, type RoleConfig, roleConfigToArgv, uidOf } from "./options.ts";
 import { programCommand } from "./launch.ts";
 import { ResourceMonitor } from "./resources.ts";
+import { isThreadUid } from "./_thread-channel.ts";
 
 /** A runtime as the network knows it. */
 export interface RuntimeInfo extends PeerInfo {
@@ -229,8 +230,17 @@ export abstract class Runtime implements ConnectionHandler {
     return false;
   }
 
+  /**
+   * Links that neither send nor expect heartbeats: a tessera thread's link to
+   * the head (the thread may block for minutes; its worker's own link is
+   * watched, and the thread's death closes the socket).
+   */
+  protected isQuietLink(uid: string): boolean {
+    return isThreadUid(uid);
+  }
+
   #check(connection: Connection, now: number): void {
-    if (!connection.isAuthenticated) return;
+    if (!connection.isAuthenticated || this.isQuietLink(connection.peer!.uid)) return;
     if (now - connection.lastReceived > this.options.heartbeatTimeout && !this.toleratesSilenceOf(connection.peer!.uid)) {
       connection.close(
         new ConnectionClosedError(`${connection.peer!.uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`),

@@ -11,7 +11,7 @@ import { THREAD_MARKER } from "./_state.ts";
 import { compact, copyToShared, postBatch, sharePayload } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
-import { type Dependencies, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
+import { type Dependencies, type HeadAddress, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
 import { Fifo } from "../_util/fifo.ts";
@@ -84,7 +84,7 @@ class TesseraThread {
   #exited = false;
 
   constructor(index: number, host: TesseraHost) {
-    this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index } });
+    this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index, head: host.headAddress() } });
     this.worker.on("message", (reports: ThreadReport[]) => {
       for (const report of reports) {
         if (report[0] === Report.Ready) {
@@ -183,8 +183,12 @@ export class TesseraHost {
   /** Stored values past half the worker's memory budget go to disk, coldest first. */
   readonly #spill: SpillStore;
 
-  constructor(runtime: Runtime, maxThreads: number) {
+  /** Where tessera threads dial the head (their own link for completions); undefined: through this thread. */
+  readonly headAddress: () => HeadAddress | undefined;
+
+  constructor(runtime: Runtime, maxThreads: number, headAddress: () => HeadAddress | undefined = () => undefined) {
     this.runtime = runtime;
+    this.headAddress = headAddress;
     this.#spill = new SpillStore(Math.floor(runtime.resources.memoryLimit / 2), runtime.uid);
     this.#remote = new RemoteResults(runtime);
     this.uid = runtime.uid;
@@ -321,7 +325,7 @@ export class TesseraHost {
     else {
       const record = this.#tasks.get(pending.task);
       if (record) record.thread = hosted.thread;
-      hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps]);
+      hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps, pending.owner.peer?.uid === "head"]);
     }
   }
 
@@ -334,9 +338,9 @@ export class TesseraHost {
         this.#tesserae.get(report[1])?.created?.reject(new RemoteError(report[2]));
         return;
       case Report.Done:
-        return this.#finishTask(report[1], report[2], undefined);
+        return this.#finishTask(report[1], report[2], undefined, report[3]);
       case Report.Failed:
-        return this.#finishTask(report[1], undefined, report[2]);
+        return this.#finishTask(report[1], undefined, report[2], report[3]);
       case Report.Collected:
         this.#collections.get(report[1])?.();
         this.#collections.delete(report[1]);
@@ -353,7 +357,8 @@ export class TesseraHost {
     }
   }
 
-  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined): void {
+  /** `reported`: the tessera thread told the caller already (over its own link to the head). */
+  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined, reported = false): void {
     const record = this.#tasks.get(uid);
     if (!record || record.state !== "pending") return;
     record.state = error ? "failed" : "done";
@@ -373,7 +378,7 @@ export class TesseraHost {
     }
     const owner = record.owner;
     record.owner = undefined;
-    if (owner) this.#report(owner, uid, error);
+    if (owner && !reported) this.#report(owner, uid, error);
   }
 
   /** Completions go back to each caller in one command per tick. */

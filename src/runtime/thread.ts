@@ -11,8 +11,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import { describeError, type ErrorDescription, UnknownTesseraMethodError } from "../errors.ts";
 import { findClass, classNameOf } from "../core/registry.ts";
 import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire.ts";
-import { compact, postBatch, sharePayload } from "./_thread-channel.ts";
+import { compact, postBatch, sharePayload, threadUid } from "./_thread-channel.ts";
 import { Fifo } from "../_util/fifo.ts";
+import type { Connection, ConnectionHandler } from "../comms/connection.ts";
+import { MACHINE_ID } from "../comms/shared-memory.ts";
+import { connectTcp } from "../comms/tcp-transport.ts";
+import { UnknownMethodError } from "../errors.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
 export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
@@ -23,18 +27,25 @@ export type Dependencies = Record<number, Value> | null;
 export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Value, deps: Dependencies]
-  | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies]
+  | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies, fromHead: boolean]
   | [op: 2, tessera: number]
   | [op: 3, request: number];
 
-/** Tessera thread → main thread. */
+/** Where a thread dials the head, and the secret it proves. */
+export interface HeadAddress {
+  address: string;
+  port: number;
+  secret: string;
+}
+
+/** Tessera thread → main thread. `reported`: the head has heard of it over the thread's own link. */
 export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6 } as const;
 export type ThreadReport =
   | [op: 0]
   | [op: 1, tessera: number]
   | [op: 2, tessera: number, error: ErrorDescription]
-  | [op: 3, task: number, result: Value]
-  | [op: 4, task: number, error: ErrorDescription]
+  | [op: 3, task: number, result: Value, reported?: boolean]
+  | [op: 4, task: number, error: ErrorDescription, reported?: boolean]
   | [op: 5, stream: "stdout" | "stderr", text: string]
   | [op: 6, request: number];
 
@@ -61,8 +72,80 @@ function encodeResult(result: unknown): Value {
 }
 
 let started = false;
-const workerUid: string = (workerData as { uid?: string } | undefined)?.uid ?? "worker";
-const threadIndex: number = (workerData as { thread?: number } | undefined)?.thread ?? 0;
+const threadData = workerData as { uid?: string; thread?: number; head?: HeadAddress } | undefined;
+const workerUid: string = threadData?.uid ?? "worker";
+const threadIndex: number = threadData?.thread ?? 0;
+
+/** Results up to this size (and without raw payloads) go to the head with their completion, as in the original. */
+export const INLINE_RESULT_BYTES = 1024;
+
+/**
+ * The thread's own link to the head. Completions (with small results) and
+ * console lines of the head's calls go straight to it: one hop instead of two
+ * through the worker's main thread. The main thread still hears of every
+ * result (it serves them to other workers and keeps them until released).
+ */
+let head: Connection | undefined;
+/** Completions for the head, in one command per tick: [task, small result or null, ...]; failures beside. */
+let headDone: (number | Uint8Array | null)[] = [];
+let headFailed: [number, ErrorDescription][] = [];
+
+const headHandler: ConnectionHandler = {
+  onRequest(_connection, method) {
+    throw new UnknownMethodError(method, threadUid(workerUid, threadIndex));
+  },
+  onCommand() {},
+};
+
+/** Dials the head; without it (no address, or it fails) everything goes through the main thread. */
+async function dialHead(): Promise<void> {
+  const target = threadData?.head;
+  if (!target) return;
+  try {
+    const link = await connectTcp(target.address, target.port, {
+      self: { uid: threadUid(workerUid, threadIndex), address: target.address, port: 0, pid: process.pid, machine: MACHINE_ID },
+      secret: target.secret,
+      handler: headHandler,
+      log: () => {},
+      expectedPeer: "head",
+    });
+    head = link;
+    void link.closed.then(() => {
+      if (head === link) head = undefined;
+    });
+  } catch {
+    head = undefined;
+  }
+}
+
+function toHead(task: number, result: Value | undefined, error: ErrorDescription | undefined): void {
+  if (headDone.length === 0 && headFailed.length === 0 && outbox.length === 0) queueMicrotask(flushReports);
+  if (error) headFailed.push([task, error]);
+  else {
+    const [bytes, payloads] = result!;
+    headDone.push(task, payloads.length === 0 && bytes.length <= INLINE_RESULT_BYTES ? bytes : null);
+  }
+}
+
+function flushHead(): void {
+  if (!head) return;
+  if (headDone.length > 0) {
+    head.command("done", headDone);
+    headDone = [];
+  }
+  if (headFailed.length > 0) {
+    head.command("failed", headFailed);
+    headFailed = [];
+  }
+}
+
+/** Reports a call's outcome: over the thread's link when the head made it, and always to the main thread. */
+function settle(task: number, fromHead: boolean, result: Value | undefined, error: ErrorDescription | undefined): void {
+  const direct = fromHead && head?.isOpen === true;
+  if (direct) toHead(task, result, error);
+  if (error) report([Report.Failed, task, error, direct]);
+  else report([Report.Done, task, result!, direct]);
+}
 
 /** Errors name the worker (what `runtime.getWorker()` knows); the thread goes in `data`. */
 function describeFailure(error: unknown): ErrorDescription {
@@ -79,6 +162,7 @@ function report(message: ThreadReport): void {
 }
 
 function flushReports(): void {
+  flushHead();
   if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
@@ -129,7 +213,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       }
       continue;
     }
-    const [, , task, name, args, deps] = op as Extract<ThreadOp, [1, ...unknown[]]>;
+    const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
     try {
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
       const method = resident.instance?.[name];
@@ -137,9 +221,9 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       let result = method.apply(resident.instance, decodeArgs(args, deps));
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
-      report([Report.Done, task, encodeResult(result)]);
+      settle(task, fromHead, encodeResult(result), undefined);
     } catch (error) {
-      report([Report.Failed, task, describeFailure(error)]);
+      settle(task, fromHead, undefined, describeFailure(error));
     }
   }
   resident.running = false;
@@ -157,7 +241,7 @@ function onOps(ops: ThreadOp[]): void {
       if (op[0] === Op.Release) continue;
       if (op[0] === Op.Call) {
         // Released already (or never created here): the call fails instead of creating an empty entry.
-        report([Report.Failed, op[2], describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`))]);
+        settle(op[2], op[6], undefined, describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`)));
         continue;
       }
       tesserae.set(op[1], (resident = { instance: undefined, className: classNameOf(op[2]), queue: new Fifo(), running: false, error: undefined }));
@@ -174,8 +258,15 @@ function onOps(ops: ThreadOp[]): void {
 function captureConsole(): void {
   // Sent at once (with what is queued before it): a method that then blocks must not hold its lines back.
   const capture = (stream: "stdout" | "stderr") => (...args: unknown[]) => {
-    outbox.push([Report.Log, stream, format(...args)]);
-    flushReports();
+    const text = format(...args);
+    if (head?.isOpen) {
+      flushHead(); // completions of earlier calls first: lines and completions keep their order
+      head.command("log", [workerUid, stream, text.split("\n")]);
+      head.flush();
+    } else {
+      outbox.push([Report.Log, stream, text]);
+      flushReports();
+    }
   };
   console.log = console.info = console.debug = capture("stdout");
   console.warn = console.error = capture("stderr");
@@ -187,7 +278,8 @@ export function startThread(): Promise<never> {
     started = true;
     captureConsole();
     parentPort!.on("message", onOps);
-    report([Report.Ready]);
+    // Ready once the head's link is up (or known to be unavailable): calls never race it.
+    void dialHead().then(() => report([Report.Ready]));
   }
   return new Promise<never>(() => {});
 }

@@ -8,6 +8,7 @@ import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
 import { fromValue, TesseraHost } from "./tessera-host.ts";
+import type { HeadAddress } from "./thread.ts";
 
 export class WorkerRuntime extends ChildRole {
   host: TesseraHost | undefined;
@@ -39,7 +40,13 @@ export class WorkerRuntime extends ChildRole {
   }
 
   get #host(): TesseraHost {
-    return (this.host ??= new TesseraHost(this, this.options.numThreads));
+    return (this.host ??= new TesseraHost(this, this.options.numThreads, () => this.#headAddress()));
+  }
+
+  /** The head as this worker's link to it knows it (threads dial it for their own link). */
+  #headAddress(): HeadAddress | undefined {
+    const head = this.connections.get("head")?.peer;
+    return head && head.port > 0 ? { address: head.address, port: head.port, secret: this.secret } : undefined;
   }
 
   protected async startRole(): Promise<void> {
