@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const MessageKind = {
   Request: 0,

@@ -49,8 +49,41 @@ export function createSegmentSet(): SegmentSet {
 
 const created = createSegmentSet();
 
-/** What went through shared memory in this process (for status and tests). */
-export const sharedMemoryStats = { written: 0, writtenBytes: 0, mapped: 0, mappedBytes: 0 };
+/** Counters of the whole process: a worker's tessera threads adopt their main thread's (see adoptSharedMemoryCounters). */
+let counters = new BigInt64Array(new SharedArrayBuffer(4 * 8));
+const WRITTEN = 0;
+const WRITTEN_BYTES = 1;
+const MAPPED = 2;
+const MAPPED_BYTES = 3;
+
+function count(index: number, by: number): void {
+  Atomics.add(counters, index, BigInt(by));
+}
+
+/** The memory behind this process's counters, for threads to share. */
+export function sharedMemoryCounters(): SharedArrayBuffer {
+  return counters.buffer as SharedArrayBuffer;
+}
+
+export function adoptSharedMemoryCounters(buffer: SharedArrayBuffer): void {
+  counters = new BigInt64Array(buffer);
+}
+
+/** What went through shared memory in this process, all threads (for status and tests). */
+export const sharedMemoryStats = {
+  get written(): number {
+    return Number(Atomics.load(counters, WRITTEN));
+  },
+  get writtenBytes(): number {
+    return Number(Atomics.load(counters, WRITTEN_BYTES));
+  },
+  get mapped(): number {
+    return Number(Atomics.load(counters, MAPPED));
+  },
+  get mappedBytes(): number {
+    return Number(Atomics.load(counters, MAPPED_BYTES));
+  },
+};
 let sequence = 0;
 
 function remember(set: SegmentSet, path: string): void {
@@ -75,8 +108,8 @@ export function writeSegment(payload: Uint8Array, owner?: SegmentSet): string {
   } finally {
     closeSync(fd);
   }
-  sharedMemoryStats.written++;
-  sharedMemoryStats.writtenBytes += payload.byteLength;
+  count(WRITTEN, 1);
+  count(WRITTEN_BYTES, payload.byteLength);
   return path;
 }
 
@@ -98,8 +131,8 @@ function consumeSegment(path: string, size: number, take: () => Uint8Array): Uin
   try {
     checkSegmentFile(path, size);
     const bytes = take();
-    sharedMemoryStats.mapped++;
-    sharedMemoryStats.mappedBytes += size;
+    count(MAPPED, 1);
+    count(MAPPED_BYTES, size);
     return bytes;
   } finally {
     try {

@@ -55,17 +55,22 @@ function writeUint(target: Uint8Array, at: number, value: number): number {
   return at + 9;
 }
 
-export function encodeCallMessage(tessera: number, task: number, method: string, args: Uint8Array, refs: readonly TaskReference[]): Uint8Array {
+/**
+ * `seq`: the call's place among its tessera's calls (1, 2, ...). Calls travel
+ * by two routes (straight to the tessera's thread, or through its worker's main
+ * thread when they have dependencies to resolve): the thread runs them by it.
+ */
+export function encodeCallMessage(tessera: number, task: number, method: string, args: Uint8Array, refs: readonly TaskReference[], seq: number): Uint8Array {
   const name = str(method);
   const packedRefs = refs.length > 0 ? refsPackr.pack(refs) : undefined;
   const binHeader = args.length < 256 ? 2 : args.length < 0x10000 ? 3 : 5;
-  const body = new Uint8Array(3 + CALL.length + 1 + 9 + 9 + name.length + binHeader + args.length + (packedRefs?.length ?? 1));
+  const body = new Uint8Array(3 + CALL.length + 1 + 9 + 9 + name.length + binHeader + args.length + (packedRefs?.length ?? 1) + 9);
   let at = 0;
   body[at++] = 0x93; // [kind, "call", details]
   body[at++] = MessageKind.Command;
   body.set(CALL, at);
   at += CALL.length;
-  body[at++] = 0x95; // [tessera, task, method, args, refs]
+  body[at++] = 0x96; // [tessera, task, method, args, refs, seq]
   at = writeUint(body, at, tessera);
   at = writeUint(body, at, task);
   body.set(name, at);
@@ -88,5 +93,6 @@ export function encodeCallMessage(tessera: number, task: number, method: string,
     body.set(packedRefs, at);
     at += packedRefs.length;
   } else body[at++] = EMPTY_ARRAY;
+  at = writeUint(body, at, seq);
   return body.subarray(0, at);
 }

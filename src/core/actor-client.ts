@@ -24,6 +24,7 @@ import { decodeValue, type Encoded, encodeValue, findUnsendable, type ReferenceL
 import type { ObjectRef } from "./object-ref.ts";
 import { encodeCallMessage } from "./_call-message.ts";
 import { WithPayloads } from "../comms/connection.ts";
+import { threadUid } from "../runtime/_thread-channel.ts";
 
 /** Task proxies watched for garbage collection together (see #collectedTasks). */
 const GENERATION_SIZE = 64;
@@ -145,6 +146,11 @@ class TesseraHandle implements TesseraEngine {
   dependencies: Dependency[] | undefined;
   /** The worker picked for it while its constructor arguments wait for tasks to be placed. */
   assigned: string | undefined;
+  /** The worker thread it lives on (from its creation's reply), and that thread's own link to this head. */
+  thread: number | undefined;
+  direct: Connection | undefined;
+  /** Calls sent so far: each carries its place (`seq`), by which its thread runs them whatever way they went. */
+  sent = 0;
   /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
   largeResults: Set<string> | undefined;
 
@@ -216,7 +222,14 @@ class TesseraHandle implements TesseraEngine {
         }
         try {
           const refs = references.map((reference) => reference.toReference());
-          this.client.link(this.worker).sendEncoded(encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs), encoded.payloads);
+          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, this.sent + 1);
+          this.sent++;
+          // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
+          const direct = refs.length === 0 ? this.direct : undefined;
+          if (direct?.isOpen) {
+            direct.sendEncoded(frame, encoded.payloads, true);
+            task.direct = true;
+          } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads);
         } catch (error) {
           this.#drop(task, error as Error);
           continue;
@@ -236,7 +249,7 @@ class TesseraHandle implements TesseraEngine {
 
   #sendRelease(): void {
     this.releaseSent = true;
-    this.client.queueRelease(this.worker!, "tesserae", this.id);
+    this.client.queueRelease(this.worker!, "tesserae", this.id, this.sent);
   }
 
   release(): void {
@@ -354,9 +367,11 @@ export class ActorClient implements TaskOwner {
     }
     const encoded = handle.encodedArgs;
     this.link(worker)
-      .request("createTessera", [handle.id, handle.key, encoded.bytes, refs], encoded.payloads)
+      .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs], encoded.payloads)
       .then(
-        () => {
+        (thread) => {
+          handle.thread = thread;
+          handle.direct = this.#runtime.connections.get(threadUid(worker, thread));
           if (handle.state === "pending") handle.state = "ready";
           handle.readiness.resolve();
         },
@@ -492,16 +507,35 @@ export class ActorClient implements TaskOwner {
     }
   }
 
+  #diedError(worker: string, handle: TesseraHandle, reason: string): WorkerDiedError {
+    const running = this.#tasksOn(handle)[0];
+    const what = running ? ` while running ${running.uid} (${handle.className}.${running.method})` : "";
+    return new WorkerDiedError(worker, `${worker} holding tessera ${handle.uid} died${what}: ${reason}`);
+  }
+
+  /**
+   * A tessera thread's own link closed: calls sent over it fail now (its
+   * worker's main thread never saw them); later calls go through the worker,
+   * which fails them if the thread is gone.
+   */
+  onThreadLost(uid: string, reason: string): void {
+    const lost = new Map<TesseraHandle, WorkerDiedError>();
+    for (const task of [...this.#pendingTasks.values()]) {
+      const handle = task.placement as TesseraHandle;
+      if (!task.direct || handle.direct?.peer?.uid !== uid) continue;
+      let error = lost.get(handle);
+      if (!error) lost.set(handle, (error = this.#diedError(handle.worker!, handle, `the link to its tessera thread closed (${reason})`)));
+      this.complete(task, error);
+    }
+    for (const handle of this.#tesserae.values()) if (handle.direct?.peer?.uid === uid) handle.direct = undefined;
+  }
+
   /** Everything that lived on a dead worker fails now, and so does every later call on it. */
   onWorkerLost(worker: string, reason: string): void {
     this.#links.delete(worker);
     this.#lostWorkers.add(worker);
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;
-    const died = (handle: TesseraHandle) => {
-      const running = this.#tasksOn(handle)[0];
-      const what = running ? ` while running ${running.uid} (${handle.className}.${running.method})` : "";
-      return new WorkerDiedError(worker, `${worker} holding tessera ${handle.uid} died${what}: ${reason}`);
-    };
+    const died = (handle: TesseraHandle) => this.#diedError(worker, handle, reason);
     for (const handle of this.#tesserae.values()) {
       if (handle.worker === worker && handle.state !== "failed") this.#fail(handle, died(handle));
     }
@@ -510,6 +544,8 @@ export class ActorClient implements TaskOwner {
       const handle = task.placement as TesseraHandle;
       if (handle.worker === worker) this.complete(task, died(handle));
     }
+    // Its threads' links too (a silent worker's sockets may still be open), once its calls have failed with the reason above.
+    for (const [uid, connection] of this.#runtime.connections) if (uid.startsWith(`${worker}/`)) connection.close();
   }
 
   /** The runtime stops: nothing pending will complete any more. */
@@ -537,6 +573,7 @@ export class ActorClient implements TaskOwner {
     }
     const worker = task.runtime;
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
+    if (this.#lostWorkers.has(worker)) return Promise.reject(new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, which died`));
     return this.link(worker)
       .request<Uint8Array | WithPayloads<Uint8Array>>("result", [task.id, true])
       .then(
@@ -552,10 +589,12 @@ export class ActorClient implements TaskOwner {
     if (worker) this.queueRelease(worker, "tasks", task.id);
   }
 
-  queueRelease(worker: string, kind: "tasks" | "tesserae", id: number): void {
+  /** Releases go out in one command per worker and tick; a tessera's carries the number of calls sent to it (they run first). */
+  queueRelease(worker: string, kind: "tasks" | "tesserae", id: number, calls = 0): void {
     let batch = this.#releases.get(worker);
     if (!batch) this.#releases.set(worker, (batch = { tesserae: [], tasks: [] }));
-    batch[kind].push(id);
+    if (kind === "tasks") batch.tasks.push(id);
+    else batch.tesserae.push(id, calls);
     if (this.#releaseScheduled) return;
     this.#releaseScheduled = true;
     setTimeout(() => {

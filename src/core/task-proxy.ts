@@ -61,6 +61,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   readonly tessera: string;
   /** Token of the group of proxies collected together (held only to keep it alive). */
   generation: object | undefined;
+  /** Internal: sent straight to its tessera's thread (its worker's main thread never saw it). */
+  direct = false;
   /** Upstream tasks (and warehouse objects) kept alive until this one completes, so their results are still there to fetch. */
   dependencies: (TaskProxy<any> | ObjectRef<any>)[] | undefined;
   #state: TaskState = "pending";

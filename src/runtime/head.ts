@@ -2,7 +2,8 @@
  * The head: the user's program. Starts the monitor (which starts everything
  * else), learns the network, and is where every log line ends up.
  */
-import { type ErrorDescription, InvalidArgumentError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import { isThreadUid } from "./_thread-channel.ts";
+import { type ErrorDescription, InvalidArgumentError, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../core/actor-client.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
@@ -69,6 +70,10 @@ export class HeadRuntime extends Runtime {
 
   relayLines(uid: string, stream: LogStream, lines: string[]): void {
     for (const line of lines) this.logger.remote(uid, stream, line);
+  }
+
+  protected override onPeerLost(uid: string, reason: MosaicError): void {
+    if (isThreadUid(uid)) this.actors.onThreadLost(uid, reason.message);
   }
 
   protected override onChildExit(child: ChildRuntime): void {

@@ -14,6 +14,7 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, type HeadAddress, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
+import { sharedMemoryCounters } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
@@ -53,8 +54,8 @@ interface TaskRecord extends Spillable {
 }
 
 type Pending = (
-  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; done: PromiseWithResolvers<null> }
-  | { kind: "call"; task: number; method: string; args: Value; refs: TaskReference[]; owner: Connection }
+  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; done: PromiseWithResolvers<number> }
+  | { kind: "call"; task: number; method: string; args: Value; refs: TaskReference[]; owner: Connection; seq: number }
 ) & {
   /** Started when the call arrives, so that the fetches of queued calls overlap. */
   deps?: Promise<Dependencies>;
@@ -68,23 +69,32 @@ interface HostedTessera {
   /** Calls waiting for their dependencies; later calls wait behind them to keep call order. */
   backlog: Fifo<Pending>;
   resolving: boolean;
-  created: PromiseWithResolvers<null> | undefined;
-  /** Released while calls still waited for dependencies: the thread lets it go after them. */
-  releaseAfterBacklog?: boolean;
+  created: PromiseWithResolvers<number> | undefined;
+  /** Released while calls still waited for dependencies: the thread lets it go after them (and after call `seq`). */
+  releaseAfterBacklog?: { calls: number };
 }
+
+/** A `call` command: [tessera, task, method, encoded arguments, references, place among the tessera's calls]. */
+export type CallArgs = [tessera: number, task: number, method: string, args: Uint8Array, refs: TaskReference[], seq: number];
 
 /** Ops (and reports) per message between threads during a burst. */
 const BATCH_SLICE = 256;
 
 class TesseraThread {
   readonly worker: Worker;
+  readonly index: number;
   tesserae = 0;
   #ready = false;
   #outbox: ThreadOp[] = [];
   #exited = false;
 
   constructor(index: number, host: TesseraHost) {
-    this.worker = new Worker(programEntry(), { workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index, head: host.headAddress() } });
+    this.index = index;
+    this.worker = new Worker(programEntry(), {
+      workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index, head: host.headAddress(), memoryLimit: host.runtime.resources.memoryLimit,
+        sharedMemoryCounters: sharedMemoryCounters(),
+      },
+    });
     this.worker.on("message", (reports: ThreadReport[]) => {
       for (const report of reports) {
         if (report[0] === Report.Ready) {
@@ -211,19 +221,20 @@ export class TesseraHost {
 
   #threadCount = 1;
 
-  create([id, key, bytes, refs]: [number, string, Uint8Array, TaskReference[]], payloads: Uint8Array[]): Promise<null> {
+  /** Resolves with the index of the thread it lives on (the head sends its calls there directly). */
+  create([id, key, bytes, refs]: [number, string, Uint8Array, TaskReference[]], payloads: Uint8Array[]): Promise<number> {
     const args: Value = [bytes, payloads];
     if (this.#tesserae.has(id)) return Promise.reject(new RuntimeStateError(`tessera #${id} exists already on ${this.uid}`));
     const thread = this.#pickThread();
     thread.tesserae++;
-    const done = Promise.withResolvers<null>();
+    const done = Promise.withResolvers<number>();
     const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done };
     this.#tesserae.set(id, hosted);
     this.#enqueue(hosted, { kind: "create", key, args, refs, done });
     return done.promise;
   }
 
-  call([tessera, task, method, bytes, refs]: [number, number, string, Uint8Array, TaskReference[]], owner: Connection, payloads: Uint8Array[]): void {
+  call([tessera, task, method, bytes, refs, seq]: CallArgs, owner: Connection, payloads: Uint8Array[]): void {
     const args: Value = [bytes, payloads];
     const record = this.#tasks.get(task);
     if (record) record.owner = owner;
@@ -232,11 +243,12 @@ export class TesseraHost {
     if (!hosted) {
       return this.#finishTask(task, undefined, describeError(new RuntimeStateError(`the tessera is not on ${this.uid} (released?)`), this.uid));
     }
-    this.#enqueue(hosted, { kind: "call", task, method, args, refs, owner });
+    this.#enqueue(hosted, { kind: "call", task, method, args, refs, owner, seq });
   }
 
   /** A call that could not be taken (its arguments did not fit in memory): it fails at once. */
-  failCall(task: number, owner: Connection, error: Error): void {
+  failCall([tessera, task, , , , seq]: CallArgs, owner: Connection, error: Error): void {
+    this.#skip(this.#tesserae.get(tessera), seq);
     const record = this.#tasks.get(task);
     if (record) record.owner = owner;
     else this.#tasks.set(task, { state: "pending", released: false, owner });
@@ -274,11 +286,19 @@ export class TesseraHost {
       const resolved = pending.resolved;
       if (resolved && "error" in resolved) {
         if (pending.kind === "create") pending.done.reject(resolved.error);
-        else this.#finishTask(pending.task, undefined, describeError(resolved.error, this.uid));
+        else {
+          this.#skip(hosted, pending.seq);
+          this.#finishTask(pending.task, undefined, describeError(resolved.error, this.uid));
+        }
       } else this.#dispatch(hosted, pending, resolved?.deps ?? null);
     }
     hosted.resolving = false;
-    if (hosted.releaseAfterBacklog) hosted.thread.post([Op.Release, hosted.id]);
+    if (hosted.releaseAfterBacklog) hosted.thread.post([Op.Release, hosted.id, hosted.releaseAfterBacklog.calls]);
+  }
+
+  /** A call that will not reach the thread: the thread must not wait for its place in the order. */
+  #skip(hosted: HostedTessera | undefined, seq: number): void {
+    if (hosted && !hosted.thread.exited) hosted.thread.post([Op.Skip, hosted.id, seq]);
   }
 
   #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
@@ -325,15 +345,17 @@ export class TesseraHost {
     else {
       const record = this.#tasks.get(pending.task);
       if (record) record.thread = hosted.thread;
-      hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps, pending.owner.peer?.uid === "head"]);
+      hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps, pending.owner.peer?.uid === "head", pending.seq]);
     }
   }
 
   onReport(report: ThreadReport): void {
     switch (report[0]) {
-      case Report.Created:
-        this.#tesserae.get(report[1])?.created?.resolve(null);
+      case Report.Created: {
+        const hosted = this.#tesserae.get(report[1]);
+        hosted?.created?.resolve(hosted.thread.index);
         return;
+      }
       case Report.CreateFailed:
         this.#tesserae.get(report[1])?.created?.reject(new RemoteError(report[2]));
         return;
@@ -359,7 +381,9 @@ export class TesseraHost {
 
   /** `reported`: the tessera thread told the caller already (over its own link to the head). */
   #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined, reported = false): void {
-    const record = this.#tasks.get(uid);
+    let record = this.#tasks.get(uid);
+    // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
+    if (!record && reported && !this.#gone.has(uid)) this.#tasks.set(uid, (record = { state: "pending", released: false }));
     if (!record || record.state !== "pending") return;
     record.state = error ? "failed" : "done";
     if (!record.released) {
@@ -440,6 +464,7 @@ export class TesseraHost {
     return promise;
   }
 
+  /** `tesserae`: [id, calls sent to it, ...]: the thread lets each go after those calls ran. */
   release([tesserae, tasks]: [number[], number[]]): void {
     for (const uid of tasks) {
       const record = this.#tasks.get(uid);
@@ -454,14 +479,16 @@ export class TesseraHost {
         this.#markGone(uid, "released");
       }
     }
-    for (const uid of tesserae) {
+    for (let i = 0; i < tesserae.length; i += 2) {
+      const uid = tesserae[i]!;
+      const calls = tesserae[i + 1]!;
       const hosted = this.#tesserae.get(uid);
       if (!hosted) continue;
       this.#tesserae.delete(uid);
       hosted.thread.tesserae--;
       // Calls still waiting for their dependencies go first; the release follows them.
-      if (hosted.backlog.length > 0) hosted.releaseAfterBacklog = true;
-      else hosted.thread.post([Op.Release, uid]);
+      if (hosted.backlog.length > 0) hosted.releaseAfterBacklog = { calls };
+      else hosted.thread.post([Op.Release, uid, calls]);
     }
   }
 

@@ -14,7 +14,7 @@ import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire
 import { compact, postBatch, sharePayload, threadUid } from "./_thread-channel.ts";
 import { Fifo } from "../_util/fifo.ts";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
-import { MACHINE_ID } from "../comms/shared-memory.ts";
+import { adoptSharedMemoryCounters, MACHINE_ID } from "../comms/shared-memory.ts";
 import { connectTcp } from "../comms/tcp-transport.ts";
 import { UnknownMethodError } from "../errors.ts";
 
@@ -23,13 +23,18 @@ export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
 /** Dependency values by task id; null when the call has none (the common, fast case). */
 export type Dependencies = Record<number, Value> | null;
 
-/** Main thread → tessera thread, as tuples (cheaper to encode than objects). */
-export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3 } as const;
+/**
+ * Main thread → tessera thread, as tuples (cheaper to encode than objects).
+ * Calls come this way or straight from the head; `seq` orders them either way
+ * (Skip: a call the main thread failed itself; Release: after `calls` calls).
+ */
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Value, deps: Dependencies]
-  | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies, fromHead: boolean]
-  | [op: 2, tessera: number]
-  | [op: 3, request: number];
+  | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies, fromHead: boolean, seq: number]
+  | [op: 2, tessera: number, calls: number]
+  | [op: 3, request: number]
+  | [op: 4, tessera: number, seq: number];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {
@@ -50,11 +55,18 @@ export type ThreadReport =
   | [op: 6, request: number];
 
 interface ResidentTessera {
+  id: number;
   instance: Record<string, unknown> | undefined;
   className: string;
+  /** Ops in the order they run. */
   queue: Fifo<ThreadOp>;
   running: boolean;
   error: ErrorDescription | undefined;
+  /** The place of the next call to run; calls that arrived before their turn wait in `early`. */
+  next: number;
+  early: Map<number, ThreadOp> | undefined;
+  /** Released after this many calls, which have not all arrived yet. */
+  releaseAfter: number | undefined;
 }
 
 /** Encodings of the commonest results (nothing, small integers, booleans), made once. */
@@ -72,7 +84,10 @@ function encodeResult(result: unknown): Value {
 }
 
 let started = false;
-const threadData = workerData as { uid?: string; thread?: number; head?: HeadAddress } | undefined;
+const threadData = workerData as
+  | { uid?: string; thread?: number; head?: HeadAddress; memoryLimit?: number; sharedMemoryCounters?: SharedArrayBuffer }
+  | undefined;
+if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters);
 const workerUid: string = threadData?.uid ?? "worker";
 const threadIndex: number = threadData?.thread ?? 0;
 
@@ -94,7 +109,22 @@ const headHandler: ConnectionHandler = {
   onRequest(_connection, method) {
     throw new UnknownMethodError(method, threadUid(workerUid, threadIndex));
   },
-  onCommand() {},
+  // Calls without dependencies, straight from the head.
+  onCommand(_connection, method, args, payloads, rejected) {
+    if (method !== "call") return;
+    const [tessera, task, name, bytes, refs, seq] = args as [number, number, string, Uint8Array, unknown[], number];
+    if (rejected) {
+      // Its arguments did not fit the worker's memory: it fails, and the calls after it still run.
+      settle(task, true, undefined, describeFailure(rejected));
+      return onOp([Op.Skip, tessera, seq]);
+    }
+    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy.
+    const op: ThreadOp = [Op.Call, tessera, task, name, [Uint8Array.prototype.slice.call(bytes), payloads], null, true, seq];
+    if (refs.length > 0) {
+      return settle(task, true, undefined, describeFailure(new UnknownTesseraMethodError(`a call with dependencies reached a tessera thread directly`)));
+    }
+    onOp(op);
+  },
 };
 
 /** Dials the head; without it (no address, or it fails) everything goes through the main thread. */
@@ -108,6 +138,8 @@ async function dialHead(): Promise<void> {
       handler: headHandler,
       log: () => {},
       expectedPeer: "head",
+      // The worker's memory budget holds for what comes this way too.
+      admit: (bytes) => threadData?.memoryLimit === undefined || process.memoryUsage.rss() + bytes <= threadData.memoryLimit,
     });
     head = link;
     void link.closed.then(() => {
@@ -230,25 +262,68 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
 }
 
 function onOps(ops: ThreadOp[]): void {
-  for (const op of ops) {
-    if (op[0] === Op.CollectGarbage) {
-      Bun.gc(true);
-      report([Report.Collected, op[1]]);
-      continue;
-    }
-    let resident = tesserae.get(op[1]);
-    if (!resident) {
-      if (op[0] === Op.Release) continue;
-      if (op[0] === Op.Call) {
-        // Released already (or never created here): the call fails instead of creating an empty entry.
-        settle(op[2], op[6], undefined, describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`)));
-        continue;
-      }
-      tesserae.set(op[1], (resident = { instance: undefined, className: classNameOf(op[2]), queue: new Fifo(), running: false, error: undefined }));
-    }
-    resident.queue.push(op);
-    if (!resident.running) void runQueue(resident);
+  for (const op of ops) onOp(op);
+}
+
+function onOp(op: ThreadOp): void {
+  if (op[0] === Op.CollectGarbage) {
+    Bun.gc(true);
+    report([Report.Collected, op[1]]);
+    return;
   }
+  const resident = tesserae.get(op[1]);
+  if (!resident) {
+    if (op[0] === Op.Call) {
+      // Released already (or never created here): the call fails instead of creating an empty entry.
+      settle(op[2], op[6], undefined, describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`)));
+    } else if (op[0] === Op.Create) {
+      const created: ResidentTessera = {
+        id: op[1],
+        instance: undefined,
+        className: classNameOf(op[2]),
+        queue: new Fifo(),
+        running: false,
+        error: undefined,
+        next: 1,
+        early: undefined,
+        releaseAfter: undefined,
+      };
+      tesserae.set(op[1], created);
+      enqueue(created, op);
+    }
+    return;
+  }
+  if (op[0] === Op.Release) {
+    if (resident.next > op[2]) enqueue(resident, op);
+    else resident.releaseAfter = op[2];
+    return;
+  }
+  if (op[0] !== Op.Call && op[0] !== Op.Skip) return;
+  const seq = op[0] === Op.Call ? op[7] : op[2];
+  if (seq !== resident.next) {
+    (resident.early ??= new Map()).set(seq, op);
+    return;
+  }
+  admit(resident, op);
+  for (let waiting = resident.early?.get(resident.next); waiting; waiting = resident.early?.get(resident.next)) {
+    resident.early!.delete(resident.next);
+    admit(resident, waiting);
+  }
+  if (resident.releaseAfter !== undefined && resident.next > resident.releaseAfter) {
+    enqueue(resident, [Op.Release, resident.id, resident.releaseAfter]);
+    resident.releaseAfter = undefined;
+  }
+}
+
+/** Takes the call (or skip) whose turn it is. */
+function admit(resident: ResidentTessera, op: ThreadOp): void {
+  resident.next++;
+  if (op[0] === Op.Call) enqueue(resident, op);
+}
+
+function enqueue(resident: ResidentTessera, op: ThreadOp): void {
+  resident.queue.push(op);
+  if (!resident.running) void runQueue(resident);
 }
 
 /**

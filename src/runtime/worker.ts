@@ -34,7 +34,7 @@ export class WorkerRuntime extends ChildRole {
       return this.#host.counts;
     };
     this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);
-    this.rejectedCommands.call = ([, task], connection: Connection, error) => this.#host.failCall(task, connection, error);
+    this.rejectedCommands.call = (args, connection: Connection, error) => this.#host.failCall(args, connection, error);
     this.commands.release = (args) => this.#host.release(args);
     this.methods.release = (args) => (this.#host.release(args), null);
   }

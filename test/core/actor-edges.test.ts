@@ -4,6 +4,7 @@ import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "./actor-scenarios.ts";
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const SCENARIOS = [
+  "mixedRoutes",
   "crossDependencies",
   "releasedBeforePlacement",
   "abandonedDependency",
@@ -31,6 +32,10 @@ describe("edge cases", () => {
 
   afterAll(async () => {
     await run?.[Symbol.asyncDispose]();
+  });
+
+  test("calls sent straight to a tessera's thread and calls resolved by its worker first run in call order, before a release", async () => {
+    expect(await run.value("mixedRoutes")).toEqual({ order: [1, 2, 3, 4], beforeRelease: [2], afterRelease: [2, 5] });
   });
 
   test("dependencies that go back and forth between two workers within one tick do not deadlock", async () => {

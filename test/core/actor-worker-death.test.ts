@@ -36,6 +36,12 @@ describe("a worker killed mid-task", () => {
     expect(laterError).toMatchObject({ class: "WorkerDiedError", message: expect.stringContaining("worker:0:0") });
   });
 
+  test("a small result (up to 1 KiB) came to the head with its completion and outlives the worker; a large one was left there", async () => {
+    const { smallAfterDeath, largeAfterDeath } = await run.value("workerDeath");
+    expect(smallAfterDeath).toBe(10);
+    expect(largeAfterDeath).toMatchObject({ class: "WorkerDiedError" });
+  });
+
   test("tesserae on the other worker keep working, and the network lists only the live worker", async () => {
     const { survivor, workers } = await run.value("workerDeath");
     expect({ survivor, workers }).toEqual({ survivor: "works", workers: ["worker:0:1"] });
