@@ -198,19 +198,23 @@ export interface LatencySamples {
 
 /**
  * `warmup` unmeasured, then `count` measured sequential round trips,
- * alternating raw / mosaic so that both see the same machine state.
+ * alternating raw / mosaic so that both see the same machine state, and
+ * swapping which goes first every time: unpinned, the one that follows the
+ * other was measured 6x slower here whichever it was (where the scheduler
+ * puts the second peer decides whether its wake-up crosses vCPUs).
  */
 export async function alternate(warmup: number, count: number, raw: () => Promise<unknown>, mosaicCall: () => Promise<unknown>): Promise<LatencySamples> {
   const samples: LatencySamples = { raw: [], mosaic: [] };
   for (let i = 0; i < warmup + count; i++) {
+    const rawFirst = i % 2 === 0;
     const t0 = Bun.nanoseconds();
-    await raw();
+    await (rawFirst ? raw() : mosaicCall());
     const t1 = Bun.nanoseconds();
-    await mosaicCall();
+    await (rawFirst ? mosaicCall() : raw());
     const t2 = Bun.nanoseconds();
     if (i < warmup) continue;
-    samples.raw.push((t1 - t0) / 1000);
-    samples.mosaic.push((t2 - t1) / 1000);
+    samples.raw.push((rawFirst ? t1 - t0 : t2 - t1) / 1000);
+    samples.mosaic.push((rawFirst ? t2 - t1 : t1 - t0) / 1000);
   }
   return samples;
 }
