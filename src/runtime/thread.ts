@@ -138,7 +138,8 @@ async function dialHead(): Promise<void> {
       handler: headHandler,
       log: () => {},
       expectedPeer: "head",
-      // The worker's memory budget holds for what comes this way too.
+      // Arrays land in shared memory here too (the worker's main thread may serve them), within the worker's budget.
+      allocate: (bytes) => new Uint8Array(new SharedArrayBuffer(bytes)),
       admit: (bytes) => threadData?.memoryLimit === undefined || process.memoryUsage.rss() + bytes <= threadData.memoryLimit,
     });
     head = link;

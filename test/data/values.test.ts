@@ -26,7 +26,7 @@ describe("values on the wire", () => {
   });
 
   test("large arrays that arrive for a tessera are in SharedArrayBuffer-backed memory on the worker", async () => {
-    expect(await run.value("sharedOnWorker")).toEqual({ large: true, small: false });
+    expect(await run.value("sharedOnWorker")).toEqual({ throughWorker: { large: true, small: false }, straightToThread: { large: true, small: false } });
   });
 
   test("an array result goes from one worker to a tessera on another as an argument", async () => {
