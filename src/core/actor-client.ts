@@ -430,9 +430,14 @@ export class ActorClient implements TaskOwner {
     const unsent = handle.outbox.splice(0);
     // Another worker may already wait for these results: tell their worker they will not come.
     if (handle.worker && unsent.length > 0) this.abandon(handle.worker, unsent.map(({ task }) => task.id), error);
-    for (const { task } of unsent) this.complete(task, error);
-    for (const task of this.#tasksOn(handle)) this.complete(task, error);
+    for (const { task } of unsent) this.complete(task, this.#forTask(task, error));
+    for (const task of this.#tasksOn(handle)) this.complete(task, this.#forTask(task, error));
     this.#retryWaiting(); // calls that depend on these now fail instead of waiting
+  }
+
+  /** A remote error as a task fails with it: naming the task and its method (whichever report of the failure comes first). */
+  #forTask(task: TaskProxy<any>, error: Error): Error {
+    return error instanceof RemoteError ? new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method }) : error;
   }
 
   link(worker: string): WorkerLink {
