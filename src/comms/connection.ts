@@ -17,7 +17,21 @@ import {
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, readPathField, type RejectedPayloads, type SharedSizes } from "./framing.ts";
-import { createSegmentSet, discardSegment, mapSegment, readSegment, removeSegments, sharedMemoryAvailable, SHM_MIN_BYTES, writeSegment } from "./shared-memory.ts";
+import {
+  createSegmentSet,
+  discardSegment,
+  isPooledSegment,
+  lendSegment,
+  mapSegment,
+  readSegment,
+  reclaimSegments,
+  removeSegments,
+  returnSegment,
+  sharedMemoryAvailable,
+  SHM_MIN_BYTES,
+  whenUnmapped,
+  writeSegment,
+} from "./shared-memory.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
@@ -207,6 +221,7 @@ export class Connection {
   #endSocket(): void {
     this.#writer.close();
     removeSegments(this.#segments); // the peer will not map what it has not received by now
+    reclaimSegments(this); // nor hold on to what it mapped
     try {
       this.#options.socket.end();
     } catch {}
@@ -256,7 +271,7 @@ export class Connection {
     return payloads.map((payload) => {
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
       try {
-        return { path: writeSegment(payload, this.#segments), size: payload.byteLength };
+        return { path: lendSegment(payload, this) ?? writeSegment(payload, this.#segments), size: payload.byteLength };
       } catch (error) {
         // /dev/shm full (or unusable): this payload takes the socket.
         this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);
@@ -269,7 +284,7 @@ export class Connection {
     if (!this.#isOpen) return;
     // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
-    if (rejected) for (const segment of rejected.segments) discardSegment(segment);
+    if (rejected) for (const segment of rejected.segments) isPooledSegment(segment) ? this.#giveBack(segment) : discardSegment(segment);
     const message = decodeMessage(body);
     if (shared) this.#receiveShared(message, payloads, shared);
     if (!this.peer) return this.#onHandshake(message);
@@ -299,6 +314,10 @@ export class Connection {
         return;
       case MessageKind.Heartbeat:
         return;
+      case MessageKind.SegmentsFree:
+        if (!Array.isArray(message[1])) throw new ProtocolError("segments-free message without a list of paths");
+        for (const path of message[1]) if (typeof path === "string") returnSegment(path, this);
+        return;
       case MessageKind.Fatal:
         this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
         return this.close(new RemoteError(message[1]));
@@ -321,11 +340,33 @@ export class Connection {
       if (size === undefined) continue;
       const path = readPathField(payloads[i]!);
       try {
-        payloads[i] = read ? readSegment(path, size, this.#options.allocate!) : mapSegment(path, size);
+        if (!isPooledSegment(path)) payloads[i] = read ? readSegment(path, size, this.#options.allocate!) : mapSegment(path, size);
+        else if (read) {
+          payloads[i] = readSegment(path, size, this.#options.allocate!);
+          this.#giveBack(path);
+        } else {
+          // Used in place: the sender gets the segment back once this memory is collected.
+          const bytes = mapSegment(path, size);
+          whenUnmapped(bytes, () => this.#giveBack(path));
+          payloads[i] = bytes;
+        }
       } catch (error) {
         throw new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
       }
     }
+  }
+
+  #freed: string[] = [];
+
+  /** Hands a pooled segment back to the peer that lent it (batched per tick). */
+  #giveBack(path: string): void {
+    if (!this.#isOpen) return;
+    if (this.#freed.push(path) > 1) return;
+    queueMicrotask(() => {
+      const paths = this.#freed;
+      this.#freed = [];
+      if (this.#isOpen && paths.length > 0) this.#send([MessageKind.SegmentsFree, paths]);
+    });
   }
 
   #outOfMemory(bytes: number, message: Message): OutOfMemoryError {

@@ -15,6 +15,8 @@ export const MessageKind = {
   Heartbeat: 4,
   /** Sent just before the sender closes the connection because of the peer. */
   Fatal: 5,
+  /** Pooled shared-memory segments the receiver no longer maps: the sender may reuse them. */
+  SegmentsFree: 6,
   Challenge: 10,
   Hello: 11,
   Welcome: 12,
@@ -36,6 +38,7 @@ export type FailureMessage = [kind: 2, id: number, error: ErrorDescription];
 export type CommandMessage = [kind: 3, method: string, args: unknown];
 export type HeartbeatMessage = [kind: 4];
 export type FatalMessage = [kind: 5, error: ErrorDescription];
+export type SegmentsFreeMessage = [kind: 6, paths: string[]];
 /** Server → client, first frame: protocol version, server uid, server nonce. */
 export type ChallengeMessage = [kind: 10, version: number, uid: string, nonce: Uint8Array];
 /** Client → server: proof = HMAC(secret, "client" | serverNonce | client uid). */
@@ -50,6 +53,7 @@ export type Message =
   | CommandMessage
   | HeartbeatMessage
   | FatalMessage
+  | SegmentsFreeMessage
   | ChallengeMessage
   | HelloMessage
   | WelcomeMessage;

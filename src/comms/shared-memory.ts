@@ -1,14 +1,23 @@
 /**
  * Large payloads between runtimes on the same machine go through files in
- * /dev/shm instead of the socket: the sender writes the bytes once into a new
- * segment, the frame carries only its path, and the receiver maps it (a
- * private, copy-on-write mapping) and unlinks it at once, so nothing is left
- * in /dev/shm once it has arrived. Segments that never arrived are removed by
- * their sender when the connection closes or the process stops, and by the
- * other runtimes of the cluster when its head is gone.
+ * /dev/shm instead of the socket; the frame carries only the path.
+ *
+ * Pooled segments (the common case): the sender keeps a few files mapped and
+ * copies a payload into one (memcpy into memory that is already there: fresh
+ * tmpfs pages cost 5-8x more than the copy itself); the receiver maps it
+ * (private, copy-on-write, no copy) and uses the bytes in place; when the
+ * receiver's memory is garbage collected it hands the segment back, and the
+ * sender reuses it. Free segments are removed after a few idle seconds.
+ *
+ * One-shot segments (pool full): written once, mapped or read by the receiver
+ * and unlinked on arrival.
+ *
+ * Whatever was not handed back is removed by its sender when the connection
+ * closes or the process stops, and by the cluster's other runtimes when its
+ * head is gone.
  */
-import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
+import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { hostname, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Recent } from "../_util/recent.ts";
@@ -117,33 +126,36 @@ function randomSuffix(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
 }
 
-/** A segment must be a regular file of ours, of the announced size (not a link, a FIFO, another user's file). */
-function checkSegmentFile(path: string, size: number): void {
+/** A segment must be a regular file of ours, of the announced size (not a link, a FIFO, another user's file); pooled ones may be larger. */
+function checkSegmentFile(path: string, size: number, pooled: boolean): void {
   const stat = lstatSync(path);
   if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) throw new Error(`${path} belongs to another user`);
-  if (stat.size !== size) throw new Error(`${path} holds ${stat.size} bytes, ${size} expected`);
+  if (pooled ? stat.size < size : stat.size !== size) throw new Error(`${path} holds ${stat.size} bytes, ${size} expected`);
 }
 
-/** Checks a segment, takes its bytes with `take`, and removes its file whatever happens. */
+/** Checks a segment, takes its bytes with `take`, and removes its file whatever happens (a pooled one is left to its owner). */
 function consumeSegment(path: string, size: number, take: () => Uint8Array): Uint8Array {
   checkSegmentPath(path);
+  const pooled = isPooledSegment(path);
   try {
-    checkSegmentFile(path, size);
+    checkSegmentFile(path, size, pooled);
     const bytes = take();
     count(MAPPED, 1);
     count(MAPPED_BYTES, size);
     return bytes;
   } finally {
-    try {
-      unlinkSync(path);
-    } catch {}
+    if (!pooled) {
+      try {
+        unlinkSync(path);
+      } catch {}
+    }
   }
 }
 
-/** Maps a segment that a peer wrote (copy-on-write) and removes its file. */
+/** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
-  return consumeSegment(path, size, () => (size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false })));
+  return consumeSegment(path, size, () => (size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false, size })));
 }
 
 /**
@@ -168,20 +180,175 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
   });
 }
 
-/** Removes a segment that will not be read (its frame was refused). */
+/** Removes a one-shot segment that will not be read (its frame was refused); a pooled one is for its owner to take back. */
 export function discardSegment(path: string): void {
   try {
     checkSegmentPath(path);
+    if (!isPooledSegment(path)) unlinkSync(path);
+  } catch {}
+}
+
+// ------------------------------------------------------------------ the pool
+
+/** Pooled segment names carry this mark (receivers hand them back instead of removing them). */
+const POOLED_MARK = "-pool-";
+
+export function isPooledSegment(path: string): boolean {
+  return path.includes(POOLED_MARK);
+}
+
+interface PooledSegment {
+  path: string;
+  capacity: number;
+  /** The sender's mapping (shared): kept, so that its pages stay there for the next payload. */
+  mapping: Uint8Array;
+  /** Who holds it now (a connection), or undefined when free. */
+  borrower: object | undefined;
+  freedAt: number;
+}
+
+/** Bytes of pooled segments a process may keep (lent and free together); past it, payloads take one-shot segments. */
+const POOL_LIMIT = Math.min(8 * 2 ** 30, Math.floor(totalmem() / 4));
+/** Free segments are removed after this long unused. */
+export const POOL_IDLE_MS = 2_000;
+const segments: PooledSegment[] = [];
+const byPath = new Map<string, PooledSegment>();
+let pooledBytes = 0;
+
+/** Room for a payload of `size`: its size rounded up to a power of two (tmpfs only takes pages that are written). */
+function capacityFor(size: number): number {
+  return Math.max(SHM_MIN_BYTES, 2 ** Math.ceil(Math.log2(size)));
+}
+
+/**
+ * Copies `payload` into a free pooled segment (a new one if none fits),
+ * lends it to `borrower`, and returns its path; undefined when the pool is
+ * full (the caller writes a one-shot segment instead).
+ */
+export function lendSegment(payload: Uint8Array, borrower: object): string | undefined {
+  const size = payload.byteLength;
+  let chosen: PooledSegment | undefined;
+  for (const segment of segments) {
+    if (segment.borrower || segment.capacity < size || segment.capacity > 2 * capacityFor(size)) continue;
+    if (!chosen || segment.capacity < chosen.capacity) chosen = segment;
+  }
+  if (!chosen) {
+    const capacity = capacityFor(size);
+    if (pooledBytes + capacity > POOL_LIMIT) return undefined;
+    chosen = createPooled(capacity);
+  }
+  chosen.mapping.set(payload);
+  chosen.borrower = borrower;
+  count(WRITTEN, 1);
+  count(WRITTEN_BYTES, size);
+  return chosen.path;
+}
+
+function createPooled(capacity: number): PooledSegment {
+  const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}${POOLED_MARK}${sequence++}-${randomSuffix()}`);
+  const fd = openSync(path, "wx", 0o600);
+  remember(created, path);
+  try {
+    ftruncateSync(fd, capacity);
+  } catch (error) {
+    unlinkQuietly(path);
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, freedAt: 0 };
+  segments.push(segment);
+  byPath.set(path, segment);
+  pooledBytes += capacity;
+  return segment;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
     unlinkSync(path);
   } catch {}
+}
+
+/** `borrower` is done with the segment at `path` (only a segment lent to it is taken back). */
+export function returnSegment(path: string, borrower: object): void {
+  const segment = byPath.get(path);
+  if (!segment || segment.borrower !== borrower) return;
+  segment.borrower = undefined;
+  segment.freedAt = performance.now();
+}
+
+/** Every segment lent to `borrower` is free again (its connection closed: nothing maps them there any more). */
+export function reclaimSegments(borrower: object): void {
+  const now = performance.now();
+  for (const segment of segments) {
+    if (segment.borrower !== borrower) continue;
+    segment.borrower = undefined;
+    segment.freedAt = now;
+  }
+}
+
+/** Removes free segments unused for `idleMs` (all free ones with 0): their memory goes back to the system. */
+export function trimSegments(idleMs = POOL_IDLE_MS): void {
+  const now = performance.now();
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const segment = segments[i]!;
+    if (segment.borrower || now - segment.freedAt < idleMs) continue;
+    segments.splice(i, 1);
+    byPath.delete(segment.path);
+    pooledBytes -= segment.capacity;
+    created.delete(segment.path);
+    unlinkQuietly(segment.path);
+  }
+}
+
+/** Pooled segments of this process: how many, their bytes, and how many are lent (for status and tests). */
+export function poolStats(): { segments: number; bytes: number; lent: number } {
+  return { segments: segments.length, bytes: pooledBytes, lent: segments.filter((segment) => segment.borrower).length };
+}
+
+// -------------------------------------- receivers: handing mapped segments back
+
+/** Bytes mapped from pooled segments here and not yet collected. */
+let mappedOutstanding = 0;
+/** Past this many outstanding bytes a garbage collection is run soon, so that segments go back to their senders. */
+const COLLECT_AFTER_BYTES = 256 * 2 ** 20;
+let collectionScheduled = false;
+
+const mappedSegments = new FinalizationRegistry<{ size: number; giveBack: () => void }>(({ size, giveBack }) => {
+  mappedOutstanding -= size;
+  giveBack();
+});
+
+/**
+ * Calls `giveBack` once `bytes` (a mapping of a pooled segment) is garbage
+ * collected. Mapped memory does not count for the collector's heuristics, so
+ * when much of it is outstanding a collection is run at the next turn of the
+ * event loop (after the code that uses the bytes now).
+ */
+export function whenUnmapped(bytes: Uint8Array, giveBack: () => void): void {
+  mappedSegments.register(bytes.buffer, { size: bytes.byteLength, giveBack });
+  mappedOutstanding += bytes.byteLength;
+  if (mappedOutstanding >= COLLECT_AFTER_BYTES && !collectionScheduled) {
+    collectionScheduled = true;
+    setTimeout(() => {
+      collectionScheduled = false;
+      Bun.gc(true);
+    }, 0);
+  }
 }
 
 function checkSegmentPath(path: string): void {
   if (!path.startsWith(`${SHM_DIRECTORY}/mosaic-`) || path.includes("..") || path.includes("\0")) throw new Error(`not a mosaic segment: ${path}`);
 }
 
-/** Removes segments written here that nobody mapped (all of this process's, by default). */
+/** Removes segments written here that nobody mapped (all of this process's, by default, the pool's too). */
 export function removeSegments(paths: SegmentSet = created): void {
+  if (paths === created) {
+    for (const segment of segments) unlinkQuietly(segment.path);
+    segments.length = 0;
+    byPath.clear();
+    pooledBytes = 0;
+  }
   for (const path of paths.keys()) {
     try {
       unlinkSync(path);

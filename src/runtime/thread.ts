@@ -109,6 +109,8 @@ const headHandler: ConnectionHandler = {
   onRequest(_connection, method) {
     throw new UnknownMethodError(method, threadUid(workerUid, threadIndex));
   },
+  // Large arrays from the head are used where they arrived (a mapped shared-memory segment): no copy.
+  readSharedPayloads: () => false,
   // Calls without dependencies, straight from the head.
   onCommand(_connection, method, args, payloads, rejected) {
     if (method !== "call") return;

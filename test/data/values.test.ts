@@ -44,13 +44,17 @@ describe("values on the wire", () => {
     expect(stillWorks).toBe("ok");
   });
 
-  test("large payloads between the head and a worker on the same machine move through /dev/shm, leaving no segment behind", async () => {
-    const { sum, back, mapped, written, segments } = await run.value("sharedMemory");
+  test("large payloads between the head and a worker on the same machine move through pooled /dev/shm segments, reused, then removed when idle", async () => {
+    const { sum, back, second, mapped, written, afterFirst, afterSecond } = await run.value("sharedMemory");
     expect(sum).toBe((4 * 2 ** 20) / 4096);
     expect(back).toEqual([2 ** 20, 5, 5]);
+    expect(second).toEqual({ sum, back });
     // The worker mapped the 16 MiB argument and wrote the 4 MiB result; the 4 KB argument took the socket.
     expect({ mapped, written }).toEqual({ mapped: 1, written: 1 });
-    expect(segments).toEqual([]);
+    // One pooled segment each way, handed back and used again by the second round (the scenario then waits for their removal).
+    expect(afterFirst).toHaveLength(2);
+    expect(afterFirst.every((name: string) => name.includes("-pool-"))).toBe(true);
+    expect(afterSecond).toEqual(afterFirst);
   });
 
   test("the head stops the tree when the program ends and leaves no process or port", async () => {
