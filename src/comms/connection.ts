@@ -20,6 +20,7 @@ import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, 
 import {
   createSegmentSet,
   discardSegment,
+  holdMapping,
   isPooledSegment,
   lendSegment,
   mapSegment,
@@ -222,6 +223,8 @@ export class Connection {
     this.#writer.close();
     removeSegments(this.#segments); // the peer will not map what it has not received by now
     reclaimSegments(this); // nor hold on to what it mapped
+    for (const releases of this.#passedOn.values()) for (const release of releases) release();
+    this.#passedOn.clear();
     try {
       this.#options.socket.end();
     } catch {}
@@ -266,10 +269,20 @@ export class Connection {
   }
 
   #segments = createSegmentSet();
+  /** Segments mapped here (lent by someone else) that were passed on to the peer by name: released when it hands them back. */
+  #passedOn = new Map<string, (() => void)[]>();
 
   #viaSharedMemory(payloads: Uint8Array[]): OutgoingPayload[] {
     return payloads.map((payload) => {
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
+      // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.
+      const held = holdMapping(payload);
+      if (held) {
+        let releases = this.#passedOn.get(held.path);
+        if (!releases) this.#passedOn.set(held.path, (releases = []));
+        releases.push(held.release);
+        return { path: held.path, size: payload.byteLength };
+      }
       try {
         return { path: lendSegment(payload, this) ?? writeSegment(payload, this.#segments), size: payload.byteLength };
       } catch (error) {
@@ -316,7 +329,15 @@ export class Connection {
         return;
       case MessageKind.SegmentsFree:
         if (!Array.isArray(message[1])) throw new ProtocolError("segments-free message without a list of paths");
-        for (const path of message[1]) if (typeof path === "string") returnSegment(path, this);
+        for (const path of message[1]) {
+          if (typeof path !== "string") continue;
+          const releases = this.#passedOn.get(path);
+          if (!releases) returnSegment(path, this);
+          else {
+            releases.pop()!();
+            if (releases.length === 0) this.#passedOn.delete(path);
+          }
+        }
         return;
       case MessageKind.Fatal:
         this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
@@ -347,7 +368,7 @@ export class Connection {
         } else {
           // Used in place: the sender gets the segment back once this memory is collected.
           const bytes = mapSegment(path, size);
-          whenUnmapped(bytes, () => this.#giveBack(path));
+          whenUnmapped(bytes, path, () => this.#giveBack(path));
           payloads[i] = bytes;
         }
       } catch (error) {

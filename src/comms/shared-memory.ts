@@ -59,11 +59,12 @@ export function createSegmentSet(): SegmentSet {
 const created = createSegmentSet();
 
 /** Counters of the whole process: a worker's tessera threads adopt their main thread's (see adoptSharedMemoryCounters). */
-let counters = new BigInt64Array(new SharedArrayBuffer(4 * 8));
+let counters = new BigInt64Array(new SharedArrayBuffer(5 * 8));
 const WRITTEN = 0;
 const WRITTEN_BYTES = 1;
 const MAPPED = 2;
 const MAPPED_BYTES = 3;
+const LENT = 4;
 
 function count(index: number, by: number): void {
   Atomics.add(counters, index, BigInt(by));
@@ -91,6 +92,10 @@ export const sharedMemoryStats = {
   },
   get mappedBytes(): number {
     return Number(Atomics.load(counters, MAPPED_BYTES));
+  },
+  /** Pooled segments of this process that a receiver holds now. */
+  get lent(): number {
+    return Number(Atomics.load(counters, LENT));
   },
 };
 let sequence = 0;
@@ -239,6 +244,7 @@ export function lendSegment(payload: Uint8Array, borrower: object): string | und
   }
   chosen.mapping.set(payload);
   chosen.borrower = borrower;
+  count(LENT, 1);
   count(WRITTEN, 1);
   count(WRITTEN_BYTES, size);
   return chosen.path;
@@ -275,6 +281,21 @@ export function returnSegment(path: string, borrower: object): void {
   if (!segment || segment.borrower !== borrower) return;
   segment.borrower = undefined;
   segment.freedAt = performance.now();
+  count(LENT, -1);
+  scheduleTrim();
+}
+
+let trimTimer: Timer | undefined;
+
+/** Free segments are removed once idle, also where no heartbeat ticks (tessera threads). */
+function scheduleTrim(): void {
+  if (trimTimer) return;
+  trimTimer = setTimeout(() => {
+    trimTimer = undefined;
+    trimSegments();
+    if (segments.some((segment) => !segment.borrower)) scheduleTrim();
+  }, POOL_IDLE_MS + 100);
+  trimTimer.unref();
 }
 
 /** Every segment lent to `borrower` is free again (its connection closed: nothing maps them there any more). */
@@ -284,7 +305,9 @@ export function reclaimSegments(borrower: object): void {
     if (segment.borrower !== borrower) continue;
     segment.borrower = undefined;
     segment.freedAt = now;
+    count(LENT, -1);
   }
+  scheduleTrim();
 }
 
 /** Removes free segments unused for `idleMs` (all free ones with 0): their memory goes back to the system. */
@@ -306,6 +329,32 @@ export function poolStats(): { segments: number; bytes: number; lent: number } {
   return { segments: segments.length, bytes: pooledBytes, lent: segments.filter((segment) => segment.borrower).length };
 }
 
+/** Whether `bytes` is a whole mapping of a pooled segment (passed on by name, mapped copy-on-write by whoever reads it). */
+export function isSegmentMapping(bytes: Uint8Array): boolean {
+  const entry = mappings.get(bytes.buffer);
+  return entry !== undefined && bytes.byteOffset === 0 && bytes.byteLength === entry.size;
+}
+
+/**
+ * When `bytes` is a whole mapping of a pooled segment, it can be passed on by
+ * name instead of copied: holds it (its owner does not get it back before
+ * `release`) and returns its path.
+ */
+export function holdMapping(bytes: Uint8Array): { path: string; release: () => void } | undefined {
+  const entry = mappings.get(bytes.buffer);
+  if (!entry || bytes.byteOffset !== 0 || bytes.byteLength !== entry.size) return undefined;
+  entry.holders++;
+  let released = false;
+  return {
+    path: entry.path,
+    release: () => {
+      if (released) return;
+      released = true;
+      releaseMapping(entry);
+    },
+  };
+}
+
 // -------------------------------------- receivers: handing mapped segments back
 
 /** Bytes mapped from pooled segments here and not yet collected. */
@@ -314,19 +363,43 @@ let mappedOutstanding = 0;
 const COLLECT_AFTER_BYTES = 256 * 2 ** 20;
 let collectionScheduled = false;
 
-const mappedSegments = new FinalizationRegistry<{ size: number; giveBack: () => void }>(({ size, giveBack }) => {
-  mappedOutstanding -= size;
-  giveBack();
-});
+/** A pooled segment mapped here: given back to its owner once nothing here holds it. */
+interface MappedSegment {
+  path: string;
+  size: number;
+  /** The mapping itself (until collected, or let go of), and whoever it was passed on to (a peer, a thread). */
+  holders: number;
+  /** Whether the mapping's own hold is gone (collected, or let go of by its owner). */
+  unmapped: boolean;
+  giveBack: () => void;
+}
+
+const mappings = new WeakMap<ArrayBufferLike, MappedSegment>();
+const mappedSegments = new FinalizationRegistry<MappedSegment>((entry) => letGo(entry));
+
+function letGo(entry: MappedSegment): void {
+  if (entry.unmapped) return;
+  entry.unmapped = true;
+  releaseMapping(entry);
+}
+
+function releaseMapping(entry: MappedSegment): void {
+  if (--entry.holders > 0) return;
+  mappedOutstanding -= entry.size;
+  entry.giveBack();
+}
 
 /**
- * Calls `giveBack` once `bytes` (a mapping of a pooled segment) is garbage
- * collected. Mapped memory does not count for the collector's heuristics, so
- * when much of it is outstanding a collection is run at the next turn of the
- * event loop (after the code that uses the bytes now).
+ * Calls `giveBack` once `bytes` (a mapping of the pooled segment `path`) is
+ * garbage collected and every hold on it (see holdMapping) is released.
+ * Mapped memory does not count for the collector's heuristics, so when much
+ * of it is outstanding a collection is run at the next turn of the event loop
+ * (after the code that uses the bytes now).
  */
-export function whenUnmapped(bytes: Uint8Array, giveBack: () => void): void {
-  mappedSegments.register(bytes.buffer, { size: bytes.byteLength, giveBack });
+export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => void): () => void {
+  const entry: MappedSegment = { path, size: bytes.byteLength, holders: 1, unmapped: false, giveBack };
+  mappings.set(bytes.buffer, entry);
+  mappedSegments.register(bytes.buffer, entry, entry);
   mappedOutstanding += bytes.byteLength;
   if (mappedOutstanding >= COLLECT_AFTER_BYTES && !collectionScheduled) {
     collectionScheduled = true;
@@ -335,6 +408,11 @@ export function whenUnmapped(bytes: Uint8Array, giveBack: () => void): void {
       Bun.gc(true);
     }, 0);
   }
+  // For an owner that knows when it is done with the bytes (a worker releasing a result): no need to wait for the collector.
+  return () => {
+    mappedSegments.unregister(entry);
+    letGo(entry);
+  };
 }
 
 function checkSegmentPath(path: string): void {
@@ -344,7 +422,10 @@ function checkSegmentPath(path: string): void {
 /** Removes segments written here that nobody mapped (all of this process's, by default, the pool's too). */
 export function removeSegments(paths: SegmentSet = created): void {
   if (paths === created) {
-    for (const segment of segments) unlinkQuietly(segment.path);
+    for (const segment of segments) {
+      unlinkQuietly(segment.path);
+      if (segment.borrower) count(LENT, -1);
+    }
     segments.length = 0;
     byPath.clear();
     pooledBytes = 0;

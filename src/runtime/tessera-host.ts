@@ -11,10 +11,10 @@ import { THREAD_MARKER } from "./_state.ts";
 import { compact, copyToShared, postBatch, sharePayload } from "./_thread-channel.ts";
 import { programEntry } from "./launch.ts";
 import type { Runtime } from "./runtime.ts";
-import { type Dependencies, type HeadAddress, Op, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
+import { type Dependencies, type HeadAddress, Op, type Posted, type PostedDependencies, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
-import { sharedMemoryCounters } from "../comms/shared-memory.ts";
+import { holdMapping, isSegmentMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
@@ -22,18 +22,15 @@ import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 
 const EMPTY: Value = [new Uint8Array(0), []];
 
+/**
+ * A copy that its reader may change without changing the original. Payloads
+ * mapped from pooled segments need none: they go to the reader by name, and
+ * its mapping is copy-on-write.
+ */
 function copyValue([bytes, payloads]: Value): Value {
-  return [bytes, payloads.map(copyToShared)];
+  return [bytes, payloads.map((payload) => (isSegmentMapping(payload) ? payload : copyToShared(payload)))];
 }
 
-/**
- * A value ready to post to a thread: its body in memory of its own (it may be
- * a view of a socket chunk, which posting would copy whole), and payloads in
- * shared memory (those mapped from /dev/shm are copied into it once).
- */
-function shareValue([bytes, payloads]: Value): Value {
-  return [compact(bytes), payloads.every((payload) => payload.buffer instanceof SharedArrayBuffer) ? payloads : payloads.map(sharePayload)];
-}
 
 /** A Value as a reply: raw payloads travel beside the body. */
 export function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<Uint8Array> {
@@ -51,6 +48,8 @@ interface TaskRecord extends Spillable {
   waiters?: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
   /** The connection of the runtime that made the call: it hears of the completion. */
   owner?: Connection;
+  /** Lets go of the shared-memory segments the result is mapped from (when the record goes). */
+  unmap?: () => void;
 }
 
 type Pending = (
@@ -100,7 +99,7 @@ class TesseraThread {
         if (report[0] === Report.Ready) {
           this.#ready = true;
           this.#flush();
-        } else host.onReport(report);
+        } else host.onReport(report, this);
       }
     });
     this.worker.on("error", (error: Error) => host.runtime.logger.error(`tessera thread ${index} failed: ${error.message}`));
@@ -339,18 +338,72 @@ export class TesseraHost {
       else this.#finishTask(pending.task, undefined, error);
       return;
     }
-    const args = shareValue(pending.args);
-    if (deps) for (const id in deps) deps[id] = shareValue(deps[id]!);
-    if (pending.kind === "create") hosted.thread.post([Op.Create, hosted.id, pending.key, args, deps]);
+    const thread = hosted.thread;
+    const args = this.#share(pending.args, thread);
+    let posted: PostedDependencies = null;
+    if (deps) {
+      posted = {};
+      for (const id in deps) posted[id] = this.#share(deps[id]!, thread);
+    }
+    if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted]);
     else {
       const record = this.#tasks.get(pending.task);
-      if (record) record.thread = hosted.thread;
-      hosted.thread.post([Op.Call, hosted.id, pending.task, pending.method, args, deps, pending.owner.peer?.uid === "head", pending.seq]);
+      if (record) record.thread = thread;
+      thread.post([Op.Call, hosted.id, pending.task, pending.method, args, posted, pending.owner.peer?.uid === "head", pending.seq]);
     }
   }
 
-  onReport(report: ThreadReport): void {
+  /** Holds on segments passed to tessera threads by name, by lease number, until the thread's mapping is collected. */
+  #leases = new Map<number, { thread: TesseraThread; release: () => void }>();
+  #nextLease = 1;
+
+  /**
+   * A value ready to post to `thread`: its body in memory of its own (it may
+   * be a view of a socket chunk, which posting would copy whole); payloads in
+   * shared memory as they are, mapped pooled segments by name (the thread maps
+   * them too), anything else copied into shared memory.
+   */
+  #share([bytes, payloads]: Value, thread: TesseraThread): Posted {
+    return [
+      compact(bytes),
+      payloads.map((payload) => {
+        if (payload.buffer instanceof SharedArrayBuffer) return payload;
+        const held = holdMapping(payload);
+        if (!held) return sharePayload(payload);
+        const lease = this.#nextLease++;
+        this.#leases.set(lease, { thread, release: held.release });
+        return { segment: held.path, size: payload.byteLength, lease };
+      }),
+    ];
+  }
+
+  /**
+   * A result from a thread: its segments mapped here. They go back to the
+   * thread once nothing holds them: this mapping (let go of when the result's
+   * record goes) and whoever it was passed on to.
+   */
+  #adopt([bytes, payloads]: Posted, thread: TesseraThread): { value: Value; unmap?: () => void } {
+    let unmaps: (() => void)[] | undefined;
+    const value: Value = [
+      bytes,
+      payloads.map((payload) => {
+        if (payload instanceof Uint8Array) return payload;
+        const mapped = mapSegment(payload.segment, payload.size);
+        (unmaps ??= []).push(whenUnmapped(mapped, payload.segment, () => thread.post([Op.SegmentFree, payload.segment])));
+        return mapped;
+      }),
+    ];
+    return { value, unmap: unmaps && (() => unmaps!.forEach((unmap) => unmap())) };
+  }
+
+  onReport(report: ThreadReport, thread: TesseraThread): void {
     switch (report[0]) {
+      case Report.Unmapped: {
+        const lease = this.#leases.get(report[1]);
+        this.#leases.delete(report[1]);
+        lease?.release();
+        return;
+      }
       case Report.Created: {
         const hosted = this.#tesserae.get(report[1]);
         hosted?.created?.resolve(hosted.thread.index);
@@ -359,8 +412,10 @@ export class TesseraHost {
       case Report.CreateFailed:
         this.#tesserae.get(report[1])?.created?.reject(new RemoteError(report[2]));
         return;
-      case Report.Done:
-        return this.#finishTask(report[1], report[2], undefined, report[3]);
+      case Report.Done: {
+        const { value, unmap } = this.#adopt(report[2], thread);
+        return this.#finishTask(report[1], value, undefined, report[3], unmap);
+      }
       case Report.Failed:
         return this.#finishTask(report[1], undefined, report[2], report[3]);
       case Report.Collected:
@@ -380,7 +435,7 @@ export class TesseraHost {
   }
 
   /** `reported`: the tessera thread told the caller already (over its own link to the head). */
-  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined, reported = false): void {
+  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined, reported = false, unmap?: () => void): void {
     let record = this.#tasks.get(uid);
     // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
     if (!record && reported && !this.#gone.has(uid)) this.#tasks.set(uid, (record = { state: "pending", released: false }));
@@ -389,8 +444,10 @@ export class TesseraHost {
     if (!record.released) {
       record.result = result;
       record.error = error;
+      record.unmap = unmap;
       this.#spill.add(uid, record);
     } else {
+      // Its segments go back once collected: waiters below may still pass them on.
       this.#tasks.delete(uid);
       this.#markGone(uid, "released");
     }
@@ -476,6 +533,7 @@ export class TesseraHost {
       else {
         this.#tasks.delete(uid);
         this.#spill.remove(uid, record);
+        record.unmap?.();
         this.#markGone(uid, "released");
       }
     }
@@ -537,6 +595,11 @@ export class TesseraHost {
       }
     }
     for (const resolve of thread.collections.splice(0)) resolve();
+    for (const [id, lease] of this.#leases) {
+      if (lease.thread !== thread) continue;
+      this.#leases.delete(id);
+      lease.release();
+    }
     // Only what ran (or waited) on that thread: the worker and its other threads go on.
     for (const [uid, record] of this.#tasks) if (record.state === "pending" && record.thread === thread) this.#finishTask(uid, undefined, error);
   }

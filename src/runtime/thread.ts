@@ -14,7 +14,15 @@ import { decodeValue, DONE, encodeValue, type TaskReference } from "../core/wire
 import { compact, postBatch, sharePayload, threadUid } from "./_thread-channel.ts";
 import { Fifo } from "../_util/fifo.ts";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
-import { adoptSharedMemoryCounters, MACHINE_ID } from "../comms/shared-memory.ts";
+import {
+  adoptSharedMemoryCounters,
+  lendSegment,
+  MACHINE_ID,
+  mapSegment,
+  returnSegment,
+  sharedMemoryAvailable,
+  SHM_MIN_BYTES,
+} from "../comms/shared-memory.ts";
 import { connectTcp } from "../comms/tcp-transport.ts";
 import { UnknownMethodError } from "../errors.ts";
 
@@ -24,17 +32,32 @@ export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
 export type Dependencies = Record<number, Value> | null;
 
 /**
+ * A payload in a pooled shared-memory segment, passed between a worker's
+ * threads by name: the receiving thread maps it (no copy). `lease`: the main
+ * thread's hold on it, released when the tessera thread's mapping is collected.
+ */
+export interface SegmentRef {
+  segment: string;
+  size: number;
+  lease?: number;
+}
+/** A value as posted between a worker's threads: payloads in shared memory, or named segments. */
+export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef)[]];
+export type PostedDependencies = Record<number, Posted> | null;
+
+/**
  * Main thread → tessera thread, as tuples (cheaper to encode than objects).
  * Calls come this way or straight from the head; `seq` orders them either way
  * (Skip: a call the main thread failed itself; Release: after `calls` calls).
  */
-export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4 } as const;
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5 } as const;
 export type ThreadOp =
-  | [op: 0, tessera: number, key: string, args: Value, deps: Dependencies]
-  | [op: 1, tessera: number, task: number, method: string, args: Value, deps: Dependencies, fromHead: boolean, seq: number]
+  | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies]
+  | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
   | [op: 2, tessera: number, calls: number]
   | [op: 3, request: number]
-  | [op: 4, tessera: number, seq: number];
+  | [op: 4, tessera: number, seq: number]
+  | [op: 5, segment: string];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {
@@ -44,15 +67,16 @@ export interface HeadAddress {
 }
 
 /** Tessera thread → main thread. `reported`: the head has heard of it over the thread's own link. */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7 } as const;
 export type ThreadReport =
   | [op: 0]
   | [op: 1, tessera: number]
   | [op: 2, tessera: number, error: ErrorDescription]
-  | [op: 3, task: number, result: Value, reported?: boolean]
+  | [op: 3, task: number, result: Posted, reported?: boolean]
   | [op: 4, task: number, error: ErrorDescription, reported?: boolean]
   | [op: 5, stream: "stdout" | "stderr", text: string]
-  | [op: 6, request: number];
+  | [op: 6, request: number]
+  | [op: 7, lease: number];
 
 interface ResidentTessera {
   id: number;
@@ -70,17 +94,52 @@ interface ResidentTessera {
 }
 
 /** Encodings of the commonest results (nothing, small integers, booleans), made once. */
-const SMALL_RESULTS = new Map<unknown, Value>();
+const SMALL_RESULTS = new Map<unknown, Posted>();
 for (const value of [undefined, null, true, false, ...Array.from({ length: 128 }, (_, i) => i)]) {
   SMALL_RESULTS.set(value, [compact(encodeValue(value).bytes), []]);
 }
 
-function encodeResult(result: unknown): Value {
+/** Who this thread lends its pooled segments to: its worker's main thread (which gives them back with Op.SegmentFree). */
+const MAIN_THREAD = {};
+
+/**
+ * Large results go to a pooled shared-memory segment of this thread (one
+ * memcpy into memory that is already there; the main thread maps it and
+ * passes it on by name); smaller ones are copied into shared memory; shared
+ * memory goes across as it is.
+ */
+function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
+  if (payload.buffer instanceof SharedArrayBuffer) return payload;
+  if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
+    try {
+      const segment = lendSegment(payload, MAIN_THREAD);
+      if (segment) return { segment, size: payload.byteLength };
+    } catch {} // /dev/shm full: shared memory of our own instead
+  }
+  return sharePayload(payload);
+}
+
+function encodeResult(result: unknown): Posted {
   const small = SMALL_RESULTS.get(result);
   if (small) return small;
   const encoded = encodeValue(result);
-  // Shared memory goes across as it is; other memory is copied once into shared memory.
-  return [compact(encoded.bytes), encoded.payloads.map(sharePayload)];
+  return [compact(encoded.bytes), encoded.payloads.map(stagePayload)];
+}
+
+/** The main thread's holds on segments it passed here by name: released when this thread's mapping is collected. */
+const leases = new FinalizationRegistry<number>((lease) => report([Report.Unmapped, lease]));
+
+/** Maps the segments among a posted value's payloads (no copy). */
+function materialize([bytes, payloads]: Posted): Value {
+  return [
+    bytes,
+    payloads.map((payload) => {
+      if (payload instanceof Uint8Array) return payload;
+      const mapped = mapSegment(payload.segment, payload.size);
+      if (payload.lease !== undefined) leases.register(mapped.buffer, payload.lease);
+      return mapped;
+    }),
+  ];
 }
 
 let started = false;
@@ -153,7 +212,7 @@ async function dialHead(): Promise<void> {
   }
 }
 
-function toHead(task: number, result: Value | undefined, error: ErrorDescription | undefined): void {
+function toHead(task: number, result: Posted | undefined, error: ErrorDescription | undefined): void {
   if (headDone.length === 0 && headFailed.length === 0 && outbox.length === 0) queueMicrotask(flushReports);
   if (error) headFailed.push([task, error]);
   else {
@@ -175,7 +234,7 @@ function flushHead(): void {
 }
 
 /** Reports a call's outcome: over the thread's link when the head made it, and always to the main thread. */
-function settle(task: number, fromHead: boolean, result: Value | undefined, error: ErrorDescription | undefined): void {
+function settle(task: number, fromHead: boolean, result: Posted | undefined, error: ErrorDescription | undefined): void {
   const direct = fromHead && head?.isOpen === true;
   if (direct) toHead(task, result, error);
   if (error) report([Report.Failed, task, error, direct]);
@@ -207,7 +266,8 @@ function flushReports(): void {
 /** msgpack of [] : the arguments of most calls. */
 const NO_ARGUMENTS = 0x90;
 
-function decodeArgs([bytes, payloads]: Value, deps: Dependencies): unknown[] {
+function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
+  const [bytes, payloads] = materialize(posted);
   if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
   const values = new Map<number, unknown>();
   let done = false;
@@ -217,7 +277,7 @@ function decodeArgs([bytes, payloads]: Value, deps: Dependencies): unknown[] {
       return DONE;
     }
     if (!values.has(reference.id)) {
-      const [depBytes, depPayloads] = deps[reference.id]!;
+      const [depBytes, depPayloads] = materialize(deps[reference.id]!);
       values.set(reference.id, decodeValue(depBytes, depPayloads));
     }
     const value = values.get(reference.id);
@@ -274,6 +334,7 @@ function onOp(op: ThreadOp): void {
     report([Report.Collected, op[1]]);
     return;
   }
+  if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD);
   const resident = tesserae.get(op[1]);
   if (!resident) {
     if (op[0] === Op.Call) {

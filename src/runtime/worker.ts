@@ -39,6 +39,17 @@ export class WorkerRuntime extends ChildRole {
     this.methods.release = (args) => (this.#host.release(args), null);
   }
 
+  /**
+   * Payloads that come through shared memory: requests and commands (calls
+   * with dependencies, puts: kept here, counted against this worker's memory,
+   * spilled when it runs short) are read into shared memory of this process;
+   * replies (results of other workers, fetched as dependencies) are mapped
+   * and passed on to the tessera thread by name, without a copy.
+   */
+  readSharedPayloads(method: string | undefined): boolean {
+    return method !== undefined;
+  }
+
   get #host(): TesseraHost {
     return (this.host ??= new TesseraHost(this, this.options.numThreads, () => this.#headAddress()));
   }

@@ -4,6 +4,7 @@ import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "./actor-scenarios.ts";
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const SCENARIOS = [
+  "sharedResultUnchanged",
   "mixedRoutes",
   "crossDependencies",
   "releasedBeforePlacement",
@@ -32,6 +33,10 @@ describe("edge cases", () => {
 
   afterAll(async () => {
     await run?.[Symbol.asyncDispose]();
+  });
+
+  test("a large result read by tesserae on other workers (mapped, copy-on-write) stays unchanged when they change their argument", async () => {
+    expect(await run.value("sharedResultUnchanged")).toEqual({ bumped: [101, 101], local: 101, after: 1, result: [1, 1 << 20] });
   });
 
   test("calls sent straight to a tessera's thread and calls resolved by its worker first run in call order, before a release", async () => {
