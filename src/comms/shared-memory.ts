@@ -329,12 +329,6 @@ export function poolStats(): { segments: number; bytes: number; lent: number } {
   return { segments: segments.length, bytes: pooledBytes, lent: segments.filter((segment) => segment.borrower).length };
 }
 
-/** Whether `bytes` is a whole mapping of a pooled segment (passed on by name, mapped copy-on-write by whoever reads it). */
-export function isSegmentMapping(bytes: Uint8Array): boolean {
-  const entry = mappings.get(bytes.buffer);
-  return entry !== undefined && bytes.byteOffset === 0 && bytes.byteLength === entry.size;
-}
-
 /**
  * When `bytes` is a whole mapping of a pooled segment, it can be passed on by
  * name instead of copied: holds it (its owner does not get it back before
@@ -357,9 +351,9 @@ export function holdMapping(bytes: Uint8Array): { path: string; release: () => v
 
 // -------------------------------------- receivers: handing mapped segments back
 
-/** Bytes mapped from pooled segments here and not yet collected. */
-let mappedOutstanding = 0;
-/** Past this many outstanding bytes a garbage collection is run soon, so that segments go back to their senders. */
+/** Bytes mapped from pooled segments since the last collection this module asked for. */
+let mappedSinceCollection = 0;
+/** After this many, a garbage collection is run soon, so that segments no longer used go back to their senders. */
 const COLLECT_AFTER_BYTES = 256 * 2 ** 20;
 let collectionScheduled = false;
 
@@ -385,24 +379,25 @@ function letGo(entry: MappedSegment): void {
 
 function releaseMapping(entry: MappedSegment): void {
   if (--entry.holders > 0) return;
-  mappedOutstanding -= entry.size;
   entry.giveBack();
 }
 
 /**
  * Calls `giveBack` once `bytes` (a mapping of the pooled segment `path`) is
  * garbage collected and every hold on it (see holdMapping) is released.
- * Mapped memory does not count for the collector's heuristics, so when much
- * of it is outstanding a collection is run at the next turn of the event loop
+ * Mapped memory does not count for the collector's heuristics, so after every
+ * 256 MiB mapped a collection is run at the next turn of the event loop
  * (after the code that uses the bytes now).
  */
 export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => void): () => void {
   const entry: MappedSegment = { path, size: bytes.byteLength, holders: 1, unmapped: false, giveBack };
   mappings.set(bytes.buffer, entry);
   mappedSegments.register(bytes.buffer, entry, entry);
-  mappedOutstanding += bytes.byteLength;
-  if (mappedOutstanding >= COLLECT_AFTER_BYTES && !collectionScheduled) {
+  mappedSinceCollection += bytes.byteLength;
+  // Counted from the last collection, not as what is still mapped: a program that keeps much mapped must not collect on every arrival.
+  if (mappedSinceCollection >= COLLECT_AFTER_BYTES && !collectionScheduled) {
     collectionScheduled = true;
+    mappedSinceCollection = 0;
     setTimeout(() => {
       collectionScheduled = false;
       Bun.gc(true);

@@ -14,7 +14,7 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, type HeadAddress, Op, type Posted, type PostedDependencies, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
-import { holdMapping, isSegmentMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
+import { holdMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
@@ -23,12 +23,11 @@ import { type Spillable, SpillStore } from "../warehouse/spill-store.ts";
 const EMPTY: Value = [new Uint8Array(0), []];
 
 /**
- * A copy that its reader may change without changing the original. Payloads
- * mapped from pooled segments need none: they go to the reader by name, and
- * its mapping is copy-on-write.
+ * A copy of a value kept here, for a reader that may change it (and that may
+ * still wait for other dependencies when the original's record is released).
  */
 function copyValue([bytes, payloads]: Value): Value {
-  return [bytes, payloads.map((payload) => (isSegmentMapping(payload) ? payload : copyToShared(payload)))];
+  return [bytes, payloads.map(copyToShared)];
 }
 
 
