@@ -381,7 +381,8 @@ export class TesseraHost {
    * thread once nothing holds them: this mapping (let go of when the result's
    * record goes) and whoever it was passed on to.
    */
-  #adopt([bytes, payloads]: Posted, thread: TesseraThread): { value: Value; unmap?: () => void } {
+  #adopt(posted: Posted, thread: TesseraThread): { value: Value; unmap?: () => void } {
+    const [bytes, payloads] = posted;
     let unmaps: (() => void)[] | undefined;
     const value: Value = [
       bytes,
@@ -412,6 +413,7 @@ export class TesseraHost {
         this.#tesserae.get(report[1])?.created?.reject(new RemoteError(report[2]));
         return;
       case Report.Done: {
+        if (report[2][1].length === 0) return this.#finishTask(report[1], report[2] as Value, undefined, report[3]);
         const { value, unmap } = this.#adopt(report[2], thread);
         return this.#finishTask(report[1], value, undefined, report[3], unmap);
       }

@@ -24,7 +24,7 @@ import {
   SHM_MIN_BYTES,
 } from "../comms/shared-memory.ts";
 import { connectTcp } from "../comms/tcp-transport.ts";
-import { UnknownMethodError } from "../errors.ts";
+import { ProtocolError, UnknownMethodError } from "../errors.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
 export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
@@ -130,7 +130,9 @@ function encodeResult(result: unknown): Posted {
 const leases = new FinalizationRegistry<number>((lease) => report([Report.Unmapped, lease]));
 
 /** Maps the segments among a posted value's payloads (no copy). */
-function materialize([bytes, payloads]: Posted): Value {
+function materialize(posted: Posted): Value {
+  const [bytes, payloads] = posted;
+  if (payloads.every((payload) => payload instanceof Uint8Array)) return posted as Value; // the common case: nothing to map
   return [
     bytes,
     payloads.map((payload) => {
@@ -179,12 +181,13 @@ const headHandler: ConnectionHandler = {
       settle(task, true, undefined, describeFailure(rejected));
       return onOp([Op.Skip, tessera, seq]);
     }
-    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy.
-    const op: ThreadOp = [Op.Call, tessera, task, name, [Uint8Array.prototype.slice.call(bytes), payloads], null, true, seq];
     if (refs.length > 0) {
-      return settle(task, true, undefined, describeFailure(new UnknownTesseraMethodError(`a call with dependencies reached a tessera thread directly`)));
+      // Dependencies are resolved by the worker's main thread: the head never sends those here.
+      settle(task, true, undefined, describeFailure(new ProtocolError(`call #${task} with dependencies came straight to a tessera thread`)));
+      return onOp([Op.Skip, tessera, seq]);
     }
-    onOp(op);
+    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy.
+    onOp([Op.Call, tessera, task, name, [Uint8Array.prototype.slice.call(bytes), payloads], null, true, seq]);
   },
 };
 
