@@ -33,7 +33,18 @@ function str(text: string): Uint8Array {
 const CALL = str("call");
 const EMPTY_ARRAY = 0x90;
 
-/** Bytes of a non-negative integer as msgpack (uint 32 or smaller; ids stay below 2^32 here). */
+/** Size of a non-negative integer as msgpack. */
+function uintSize(value: number): number {
+  return value < 128 ? 1 : value < 0x10000 ? 3 : value < 0x1_0000_0000 ? 5 : 9;
+}
+
+const float64 = new DataView(new ArrayBuffer(8));
+
+/**
+ * Writes a non-negative integer as msgpack (uint 32 or smaller, float 64 past
+ * 2^32: exact up to 2^53). Byte by byte: a DataView on `target` would make the
+ * engine materialise its ArrayBuffer, which cost more than the rest of a call.
+ */
 function writeUint(target: Uint8Array, at: number, value: number): number {
   if (value < 128) {
     target[at] = value;
@@ -47,11 +58,15 @@ function writeUint(target: Uint8Array, at: number, value: number): number {
   }
   if (value < 0x1_0000_0000) {
     target[at] = 0xce;
-    new DataView(target.buffer, target.byteOffset + at + 1, 4).setUint32(0, value);
+    target[at + 1] = value >>> 24;
+    target[at + 2] = (value >>> 16) & 0xff;
+    target[at + 3] = (value >>> 8) & 0xff;
+    target[at + 4] = value & 0xff;
     return at + 5;
   }
-  target[at] = 0xcb; // float 64: ids past 2^32 stay exact up to 2^53
-  new DataView(target.buffer, target.byteOffset + at + 1, 8).setFloat64(0, value);
+  target[at] = 0xcb;
+  float64.setFloat64(0, value);
+  for (let i = 0; i < 8; i++) target[at + 1 + i] = float64.getUint8(i);
   return at + 9;
 }
 
@@ -64,7 +79,10 @@ export function encodeCallMessage(tessera: number, task: number, method: string,
   const name = str(method);
   const packedRefs = refs.length > 0 ? refsPackr.pack(refs) : undefined;
   const binHeader = args.length < 256 ? 2 : args.length < 0x10000 ? 3 : 5;
-  const body = new Uint8Array(3 + CALL.length + 1 + 9 + 9 + name.length + binHeader + args.length + (packedRefs?.length ?? 1) + 9);
+  // Sized exactly: no subarray (a view) of a larger allocation.
+  const body = new Uint8Array(
+    2 + CALL.length + 1 + uintSize(tessera) + uintSize(task) + name.length + binHeader + args.length + (packedRefs?.length ?? 1) + uintSize(seq),
+  );
   let at = 0;
   body[at++] = 0x93; // [kind, "call", details]
   body[at++] = MessageKind.Command;
@@ -84,8 +102,10 @@ export function encodeCallMessage(tessera: number, task: number, method: string,
     body[at++] = args.length & 0xff;
   } else {
     body[at++] = 0xc6;
-    new DataView(body.buffer, at, 4).setUint32(0, args.length);
-    at += 4;
+    body[at++] = args.length >>> 24;
+    body[at++] = (args.length >>> 16) & 0xff;
+    body[at++] = (args.length >>> 8) & 0xff;
+    body[at++] = args.length & 0xff;
   }
   body.set(args, at);
   at += args.length;
@@ -94,5 +114,5 @@ export function encodeCallMessage(tessera: number, task: number, method: string,
     at += packedRefs.length;
   } else body[at++] = EMPTY_ARRAY;
   at = writeUint(body, at, seq);
-  return body.subarray(0, at);
+  return body;
 }

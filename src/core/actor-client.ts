@@ -473,18 +473,25 @@ export class ActorClient implements TaskOwner {
     if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
-  /** Tessera threads report completions with small results: [task, encoded result or null, ...]. */
-  onDone(entries: (number | Uint8Array | null)[]): void {
-    for (let i = 0; i < entries.length; i += 2) {
-      const task = this.#pendingTasks.get(entries[i] as number);
+  /**
+   * Tessera threads report completions with their small results: task ids,
+   * each one's result size (-1: too large, left on the worker), and the
+   * results end to end.
+   */
+  onDone([tasks, sizes, results]: [number[], number[], Uint8Array]): void {
+    let at = 0;
+    for (let i = 0; i < tasks.length; i++) {
+      const size = sizes[i]!;
+      // Copied out: `results` is a view of a received chunk, which must not be kept alive (or be reused) for one task.
+      const inline = size >= 0 ? Uint8Array.prototype.slice.call(results, at, at + size) : undefined;
+      if (size > 0) at += size;
+      const task = this.#pendingTasks.get(tasks[i]!);
       if (!task) continue;
-      const inline = entries[i + 1] as Uint8Array | null;
       const handle = task.placement as TesseraHandle;
       if (inline) handle.largeResults?.delete(task.method);
       else (handle.largeResults ??= new Set()).add(task.method);
       this.#pendingTasks.delete(task.id);
-      // Copied: the bytes are a view of a received chunk, which must not be kept alive (or be reused) for it.
-      settleTask(task, undefined, inline ? Uint8Array.prototype.slice.call(inline) : undefined);
+      settleTask(task, undefined, inline);
     }
     if (this.#pendingTasks.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }

@@ -37,8 +37,8 @@ export class HeadRuntime extends Runtime {
       this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
     this.commands.runtimeDied = ({ uid, reason }: { uid: string; reason: string }) => this.#onRuntimeDied(uid, reason);
     this.commands.completed = (ids: number[]) => this.actors.onCompleted(ids);
-    // From tessera threads: [task, small result or null, ...].
-    this.commands.done = (entries: (number | Uint8Array | null)[]) => this.actors.onDone(entries);
+    // From tessera threads: [task ids, result sizes, small results end to end].
+    this.commands.done = (report: [number[], number[], Uint8Array]) => this.actors.onDone(report);
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
   }
 

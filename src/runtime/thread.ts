@@ -162,8 +162,15 @@ export const INLINE_RESULT_BYTES = 1024;
  * result (it serves them to other workers and keeps them until released).
  */
 let head: Connection | undefined;
-/** Completions for the head, in one command per tick: [task, small result or null, ...]; failures beside. */
-let headDone: (number | Uint8Array | null)[] = [];
+/**
+ * Completions for the head, in one command per tick: task ids, the size of
+ * each one's small result (-1: too large, fetched on demand), and those
+ * results end to end in one binary (one object to decode, not one per task).
+ */
+let doneTasks: number[] = [];
+let doneSizes: number[] = [];
+let doneResults: Uint8Array[] = [];
+let doneBytes = 0;
 let headFailed: [number, ErrorDescription][] = [];
 
 const headHandler: ConnectionHandler = {
@@ -216,19 +223,30 @@ async function dialHead(): Promise<void> {
 }
 
 function toHead(task: number, result: Posted | undefined, error: ErrorDescription | undefined): void {
-  if (headDone.length === 0 && headFailed.length === 0 && outbox.length === 0) queueMicrotask(flushReports);
-  if (error) headFailed.push([task, error]);
-  else {
-    const [bytes, payloads] = result!;
-    headDone.push(task, payloads.length === 0 && bytes.length <= INLINE_RESULT_BYTES ? bytes : null);
-  }
+  if (doneTasks.length === 0 && headFailed.length === 0 && outbox.length === 0) queueMicrotask(flushReports);
+  if (error) return void headFailed.push([task, error]);
+  const [bytes, payloads] = result!;
+  doneTasks.push(task);
+  if (payloads.length > 0 || bytes.length > INLINE_RESULT_BYTES) return void doneSizes.push(-1);
+  doneSizes.push(bytes.length);
+  doneResults.push(bytes);
+  doneBytes += bytes.length;
 }
 
 function flushHead(): void {
   if (!head) return;
-  if (headDone.length > 0) {
-    head.command("done", headDone);
-    headDone = [];
+  if (doneTasks.length > 0) {
+    const results = new Uint8Array(doneBytes);
+    let at = 0;
+    for (const bytes of doneResults) {
+      results.set(bytes, at);
+      at += bytes.length;
+    }
+    head.command("done", [doneTasks, doneSizes, results]);
+    doneTasks = [];
+    doneSizes = [];
+    doneResults = [];
+    doneBytes = 0;
   }
   if (headFailed.length > 0) {
     head.command("failed", headFailed);
