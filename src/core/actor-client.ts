@@ -482,8 +482,8 @@ export class ActorClient implements TaskOwner {
     let at = 0;
     for (let i = 0; i < tasks.length; i++) {
       const size = sizes[i]!;
-      // Copied out: `results` is a view of a received chunk, which must not be kept alive (or be reused) for one task.
-      const inline = size >= 0 ? Uint8Array.prototype.slice.call(results, at, at + size) : undefined;
+      // A view: `results` is memory of its own (decoded from the message), small, shared by the batch's tasks.
+      const inline = size >= 0 ? results.subarray(at, at + size) : undefined;
       if (size > 0) at += size;
       const task = this.#pendingTasks.get(tasks[i]!);
       if (!task) continue;

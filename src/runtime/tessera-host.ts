@@ -177,7 +177,7 @@ export class TesseraHost {
         const record = this.#tasks.get(id);
         if (record?.state === "done") {
           if (!data) return { ready: EMPTY };
-          this.#spill.touch(id, record);
+          if (record.spilled || record.result![1].length > 0) this.#spill.touch(id, record);
           return { ready: record.result! };
         }
         if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
@@ -363,6 +363,7 @@ export class TesseraHost {
    * them too), anything else copied into shared memory.
    */
   #share([bytes, payloads]: Value, thread: TesseraThread): Posted {
+    if (payloads.length === 0) return [compact(bytes), payloads];
     return [
       compact(bytes),
       payloads.map((payload) => {
