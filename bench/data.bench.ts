@@ -8,15 +8,19 @@
  * - head -> worker: the array as an argument, `await summer.sum(array).result()`
  *   (the method reads every 4096th element and returns a number);
  * - worker -> head: `await maker.get().result()`, where `get()` returns an array
- *   the tessera prepared once (`prepare(n)`);
+ *   the tessera prepared once (`prepare(n)`): timed from the call, so it
+ *   includes the one copy of the result into its thread's pooled segment;
  * - worker -> worker (same node): `await summer.sum(maker.get()).result()`, maker
  *   on worker:0:0 holding the result of `get()` already, summer on worker:0:1;
- *   timed from submitting `sum` to its result;
+ *   timed from submitting `sum` to its result (the result went to shared memory
+ *   when it was made: the transfer itself copies nothing, which is why it can
+ *   beat memcpy);
  * - `await mosaic.put(array)`, and `await mosaic.get(ref)` (then `drop`, untimed);
+ *   a put object is the worker's own copy (it budgets and spills it), read into
+ *   fresh memory there;
  * - diagnostic, no target: worker -> head with the tessera's array in a
- *   SharedArrayBuffer (`getShared()`), which leaves the tessera thread without
- *   the structured-clone copy that a plain result pays on its way to the
- *   worker's main thread: the difference to worker -> head is that copy.
+ *   SharedArrayBuffer (`getShared()`): the result needs no staging copy on the
+ *   worker; the worker's main thread copies it into a segment of its own pool.
  *
  * Baselines: in-process `dst.set(src)` into touched memory and into a fresh
  * allocation of the same size; raw Bun TCP bulk transfer of the same bytes to
