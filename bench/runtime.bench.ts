@@ -10,7 +10,7 @@
  * guard runs there.
  */
 import type { Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as mosaic from "../src/index.ts";
 import type { HeadRuntime } from "../src/index.ts";
 import {
@@ -44,8 +44,10 @@ const EXPECTED_CHILDREN = 1 + 1 + OPTIONS.numWorkers;
 
 const START_WARMUP = 1;
 const START_CYCLES = 7;
-const IDLE_SETTLE_MS = 1000;
-const CPU_WINDOW_MS = 3000;
+/** Idle means steady state: the first seconds after start still compile and collect. */
+const IDLE_SETTLE_MS = 5000;
+/** Long enough for several heartbeats (2 s) per link. */
+const CPU_WINDOW_MS = 10_000;
 /** Alternating raw / mosaic pings before any measurement, and again after each re-pinning. */
 const PING_WARMUP = 2000;
 const PING_PLACEMENT_WARMUP = 300;
@@ -197,8 +199,9 @@ async function idleCpu(runtime: HeadRuntime): Promise<void> {
     window_ms: Math.round(elapsedMs),
     source: `/proc/<pid>/stat utime+stime (1/${hz} s ticks) + head process.cpuUsage()`,
     per_process: perProcess,
-    target: "< 0.5",
-    ok: total < 0.5,
+    // Ticks are sampled: one tick per child in the window is already 0.1% each. The target goes with the
+    // scheduler-exact figure below where the kernel has it.
+    ...(existsSync(`/proc/${process.pid}/schedstat`) ? {} : { target: "< 0.5", ok: total < 0.5 }),
   });
 
   // Cross-check with scheduler-exact per-thread run time (the ticks above are sampled).

@@ -187,9 +187,14 @@ export abstract class Runtime implements ConnectionHandler {
 
   protected spawnChild(config: RoleConfig): ChildRuntime {
     const uid = uidOf(config.role, config.indices);
-    const child = new ChildRuntime(uid, [...programCommand(), ...roleConfigToArgv(config)], { [SECRET_ENV]: this.secret }, (from, stream, lines) =>
-      this.relayLines(from, stream, lines),
-    );
+    const env = {
+      [SECRET_ENV]: this.secret,
+      // Bun's idle collector wakes every process each second (and all of its GC helper threads) for as
+      // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
+      // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
+      BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
+    };
+    const child = new ChildRuntime(uid, [...programCommand(), ...roleConfigToArgv(config)], env, (from, stream, lines) => this.relayLines(from, stream, lines));
     this.children.set(uid, child);
     child.exited.then(() => {
       if (this.state !== "stopping" && this.state !== "stopped") this.onChildExit(child);
@@ -214,17 +219,27 @@ export abstract class Runtime implements ConnectionHandler {
     const now = performance.now();
     const stalled = now - this.#lastBeat > 2 * this.options.heartbeatInterval;
     this.#lastBeat = now;
+    // forEach with callbacks made once: no iterator objects (an idle heap that never changes lets
+    // Bun's own collector timer slow down).
     if (stalled) {
       // This process was frozen (the user's code blocked the head, say): the silence was ours.
       // What peers sent meanwhile is still unread; judge them from the next beat on.
-      for (const connection of this.connections.values()) connection.lastReceived = now;
-      if (this.server) for (const connection of this.server.connections) connection.lastReceived = now;
+      this.connections.forEach(this.#forgiveSilence);
+      this.server?.connections.forEach(this.#forgiveSilence);
       return;
     }
-    for (const connection of this.connections.values()) this.#check(connection, now);
-    // Accepted links whose peer has another registered link (or none) are checked too.
-    if (this.server) for (const connection of this.server.connections) if (this.connections.get(connection.peer?.uid ?? "") !== connection) this.#check(connection, now);
+    this.connections.forEach(this.#checkRegistered);
+    this.server?.connections.forEach(this.#checkAccepted);
   }
+
+  readonly #forgiveSilence = (connection: Connection) => {
+    connection.lastReceived = this.#lastBeat;
+  };
+  readonly #checkRegistered = (connection: Connection) => this.#check(connection, this.#lastBeat);
+  /** Accepted links whose peer has another registered link (or none) are checked too. */
+  readonly #checkAccepted = (connection: Connection) => {
+    if (this.connections.get(connection.peer?.uid ?? "") !== connection) this.#check(connection, this.#lastBeat);
+  };
 
   /** Links whose silence is not fatal (a child's parent: its death shows as a closed pipe, not as silence). */
   protected toleratesSilenceOf(_uid: string): boolean {
