@@ -25,7 +25,7 @@ import {
   lendSegment,
   mapSegment,
   readSegment,
-  reclaimSegments,
+  forgetSegments,
   removeSegments,
   returnSegment,
   sharedMemoryAvailable,
@@ -52,11 +52,16 @@ export interface ConnectionHandler {
   /** Answers a request; the returned value (or thrown error) goes back to the caller. */
   onRequest(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): unknown;
   /** `rejected`: the command's raw payloads did not fit this runtime's memory and were skipped. */
-  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: OutOfMemoryError): void;
+  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: MosaicError): void;
   /** The peer proved the secret; `connection.peer` is set. */
   onAuthenticated?(connection: Connection): void;
   /** Whether payloads of `method` that came through shared memory should be copied into the allocator's memory (default) or mapped. */
   readSharedPayloads?(method: string | undefined): boolean;
+  /**
+   * Whether payloads it maps may be passed on by name to other runtimes and
+   * threads: only where no user code changes them (a worker's main thread).
+   */
+  readonly passesOnMappedPayloads?: boolean;
   onClose?(connection: Connection, reason: MosaicError): void;
 }
 
@@ -222,9 +227,9 @@ export class Connection {
   #endSocket(): void {
     this.#writer.close();
     removeSegments(this.#segments); // the peer will not map what it has not received by now
-    reclaimSegments(this); // nor hold on to what it mapped
-    for (const releases of this.#passedOn.values()) for (const release of releases) release();
-    this.#passedOn.clear();
+    // What it borrowed is not taken back for reuse (a peer whose link closed may be alive and still map it):
+    // segments of our pool leave it, and holds on segments we passed on stay.
+    forgetSegments(this);
     try {
       this.#options.socket.end();
     } catch {}
@@ -284,7 +289,7 @@ export class Connection {
         return { path: held.path, size: payload.byteLength };
       }
       try {
-        return { path: lendSegment(payload, this) ?? writeSegment(payload, this.#segments), size: payload.byteLength };
+        return { path: lendSegment(payload, this)?.path ?? writeSegment(payload, this.#segments), size: payload.byteLength };
       } catch (error) {
         // /dev/shm full (or unusable): this payload takes the socket.
         this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);
@@ -299,12 +304,20 @@ export class Connection {
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
     if (rejected) for (const segment of rejected.segments) isPooledSegment(segment) ? this.#giveBack(segment) : discardSegment(segment);
     const message = decodeMessage(body);
-    if (shared) this.#receiveShared(message, payloads, shared);
+    // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.
+    let unreadable: MosaicError | undefined;
+    if (shared) {
+      try {
+        this.#receiveShared(message, payloads, shared);
+      } catch (error) {
+        unreadable = error as MosaicError;
+      }
+    }
     if (!this.peer) return this.#onHandshake(message);
-    const tooBig = rejected && this.#outOfMemory(rejected.bytes, message);
+    const refused = (rejected && this.#outOfMemory(rejected.bytes, message)) || unreadable;
     switch (message[0]) {
       case MessageKind.Request:
-        if (tooBig) return this.#send([MessageKind.Failure, message[1], describeError(tooBig, this.#options.self.uid)]);
+        if (refused) return this.#send([MessageKind.Failure, message[1], describeError(refused, this.#options.self.uid)]);
         return this.#onRequest(message[1], message[2], message[3], payloads);
       case MessageKind.Reply:
       case MessageKind.Failure: {
@@ -312,7 +325,7 @@ export class Connection {
         if (!pending) return; // timed out already
         this.#pending.delete(message[1]);
         clearTimeout(pending.timer);
-        if (tooBig) pending.reject(tooBig);
+        if (refused) pending.reject(refused);
         else if (message[0] === MessageKind.Reply) {
           pending.resolve(payloads.length > 0 ? new WithPayloads(message[2], payloads) : message[2]);
         } else pending.reject(localError(message[2]));
@@ -320,7 +333,7 @@ export class Connection {
       }
       case MessageKind.Command:
         try {
-          this.#options.handler.onCommand(this, message[1], message[2], payloads, tooBig);
+          this.#options.handler.onCommand(this, message[1], message[2], payloads, refused);
         } catch (error) {
           this.#options.log(`command "${message[1]}" from ${this.#peerName} failed: ${(error as Error).message}`);
         }
@@ -368,7 +381,7 @@ export class Connection {
         } else {
           // Used in place: the sender gets the segment back once this memory is collected.
           const bytes = mapSegment(path, size);
-          whenUnmapped(bytes, path, () => this.#giveBack(path));
+          whenUnmapped(bytes, path, () => this.#giveBack(path), this.#options.handler.passesOnMappedPayloads === true);
           payloads[i] = bytes;
         }
       } catch (error) {

@@ -16,7 +16,8 @@
  * closes or the process stops, and by the cluster's other runtimes when its
  * head is gone.
  */
-import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 import { hostname, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -185,11 +186,15 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
   });
 }
 
-/** Removes a one-shot segment that will not be read (its frame was refused); a pooled one is for its owner to take back. */
-export function discardSegment(path: string): void {
+/**
+ * Removes a one-shot segment that will not be read (its frame was refused); a
+ * pooled one is for its owner to take back, unless `owned`: its owner is gone
+ * (a tessera thread that exited) and the caller removes it in its place.
+ */
+export function discardSegment(path: string, owned = false): void {
   try {
     checkSegmentPath(path);
-    if (!isPooledSegment(path)) unlinkSync(path);
+    if (owned || !isPooledSegment(path)) unlinkSync(path);
   } catch {}
 }
 
@@ -209,6 +214,8 @@ interface PooledSegment {
   mapping: Uint8Array;
   /** Who holds it now (a connection), or undefined when free. */
   borrower: object | undefined;
+  /** Counts its lendings: a late hand-back of an earlier one must not free the current one. */
+  lending: number;
   freedAt: number;
 }
 
@@ -230,7 +237,7 @@ function capacityFor(size: number): number {
  * lends it to `borrower`, and returns its path; undefined when the pool is
  * full (the caller writes a one-shot segment instead).
  */
-export function lendSegment(payload: Uint8Array, borrower: object): string | undefined {
+export function lendSegment(payload: Uint8Array, borrower: object): { path: string; lending: number } | undefined {
   const size = payload.byteLength;
   let chosen: PooledSegment | undefined;
   for (const segment of segments) {
@@ -239,30 +246,45 @@ export function lendSegment(payload: Uint8Array, borrower: object): string | und
   }
   if (!chosen) {
     const capacity = capacityFor(size);
-    if (pooledBytes + capacity > POOL_LIMIT) return undefined;
+    if (pooledBytes + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
     chosen = createPooled(capacity);
   }
   chosen.mapping.set(payload);
   chosen.borrower = borrower;
+  chosen.lending++;
   count(LENT, 1);
   count(WRITTEN, 1);
   count(WRITTEN_BYTES, size);
-  return chosen.path;
+  return { path: chosen.path, lending: chosen.lending };
 }
+
+function freeSharedMemory(): number {
+  try {
+    const stats = statfsSync(SHM_DIRECTORY);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return 0;
+  }
+}
+
+const ZEROS = new Uint8Array(1 << 20);
 
 function createPooled(capacity: number): PooledSegment {
   const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}${POOLED_MARK}${sequence++}-${randomSuffix()}`);
   const fd = openSync(path, "wx", 0o600);
   remember(created, path);
   try {
-    ftruncateSync(fd, capacity);
+    // Written, not just sized: tmpfs allocates pages on first touch, and a full /dev/shm must show
+    // here as ENOSPC (the caller falls back to the socket), not later as SIGBUS inside a memcpy.
+    for (let at = 0; at < capacity; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
   } catch (error) {
+    created.delete(path);
     unlinkQuietly(path);
     throw error;
   } finally {
     closeSync(fd);
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, freedAt: 0 };
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, lending: 0, freedAt: 0 };
   segments.push(segment);
   byPath.set(path, segment);
   pooledBytes += capacity;
@@ -275,10 +297,10 @@ function unlinkQuietly(path: string): void {
   } catch {}
 }
 
-/** `borrower` is done with the segment at `path` (only a segment lent to it is taken back). */
-export function returnSegment(path: string, borrower: object): void {
+/** `borrower` is done with the segment at `path` (only a segment lent to it, and only the `lending` given, if given). */
+export function returnSegment(path: string, borrower: object, lending?: number): void {
   const segment = byPath.get(path);
-  if (!segment || segment.borrower !== borrower) return;
+  if (!segment || segment.borrower !== borrower || (lending !== undefined && lending !== segment.lending)) return;
   segment.borrower = undefined;
   segment.freedAt = performance.now();
   count(LENT, -1);
@@ -298,16 +320,23 @@ function scheduleTrim(): void {
   trimTimer.unref();
 }
 
-/** Every segment lent to `borrower` is free again (its connection closed: nothing maps them there any more). */
-export function reclaimSegments(borrower: object): void {
-  const now = performance.now();
-  for (const segment of segments) {
-    if (segment.borrower !== borrower) continue;
-    segment.borrower = undefined;
-    segment.freedAt = now;
-    count(LENT, -1);
-  }
-  scheduleTrim();
+/**
+ * `borrower`'s connection closed: the segments lent to it leave the pool and
+ * their files go. Not reused: a peer whose link closed may still be alive and
+ * mapping them.
+ */
+export function forgetSegments(borrower: object): void {
+  for (let i = segments.length - 1; i >= 0; i--) if (segments[i]!.borrower === borrower) dropSegment(i);
+}
+
+/** Takes segment `index` out of the pool and removes its file (mappings elsewhere keep their pages). */
+function dropSegment(index: number): void {
+  const segment = segments.splice(index, 1)[0]!;
+  if (segment.borrower) count(LENT, -1);
+  byPath.delete(segment.path);
+  pooledBytes -= segment.capacity;
+  created.delete(segment.path);
+  unlinkQuietly(segment.path);
 }
 
 /** Removes free segments unused for `idleMs` (all free ones with 0): their memory goes back to the system. */
@@ -316,11 +345,7 @@ export function trimSegments(idleMs = POOL_IDLE_MS): void {
   for (let i = segments.length - 1; i >= 0; i--) {
     const segment = segments[i]!;
     if (segment.borrower || now - segment.freedAt < idleMs) continue;
-    segments.splice(i, 1);
-    byPath.delete(segment.path);
-    pooledBytes -= segment.capacity;
-    created.delete(segment.path);
-    unlinkQuietly(segment.path);
+    dropSegment(i);
   }
 }
 
@@ -336,7 +361,7 @@ export function poolStats(): { segments: number; bytes: number; lent: number } {
  */
 export function holdMapping(bytes: Uint8Array): { path: string; release: () => void } | undefined {
   const entry = mappings.get(bytes.buffer);
-  if (!entry || bytes.byteOffset !== 0 || bytes.byteLength !== entry.size) return undefined;
+  if (!entry || entry.holders <= 0 || bytes.byteOffset !== 0 || bytes.byteLength !== entry.size) return undefined;
   entry.holders++;
   let released = false;
   return {
@@ -389,9 +414,11 @@ function releaseMapping(entry: MappedSegment): void {
  * 256 MiB mapped a collection is run at the next turn of the event loop
  * (after the code that uses the bytes now).
  */
-export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => void): () => void {
+export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => void, passable = false): () => void {
   const entry: MappedSegment = { path, size: bytes.byteLength, holders: 1, unmapped: false, giveBack };
-  mappings.set(bytes.buffer, entry);
+  // Only memory that no user code changes may be passed on by name: a copy-on-write mapping that
+  // was written to no longer matches its file.
+  if (passable) mappings.set(bytes.buffer, entry);
   mappedSegments.register(bytes.buffer, entry, entry);
   mappedSinceCollection += bytes.byteLength;
   // Counted from the last collection, not as what is still mapped: a program that keeps much mapped must not collect on every arrival.
@@ -416,15 +443,7 @@ function checkSegmentPath(path: string): void {
 
 /** Removes segments written here that nobody mapped (all of this process's, by default, the pool's too). */
 export function removeSegments(paths: SegmentSet = created): void {
-  if (paths === created) {
-    for (const segment of segments) {
-      unlinkQuietly(segment.path);
-      if (segment.borrower) count(LENT, -1);
-    }
-    segments.length = 0;
-    byPath.clear();
-    pooledBytes = 0;
-  }
+  if (paths === created) for (let i = segments.length - 1; i >= 0; i--) dropSegment(i);
   for (const path of paths.keys()) {
     try {
       unlinkSync(path);
@@ -445,4 +464,6 @@ export function removeClusterSegments(cluster = clusterId()): void {
   }
 }
 
-process.on("exit", () => removeSegments());
+// A tessera thread that ends takes only its free segments with it: those it lent to its worker's main
+// thread are still mapped there, and that thread removes them once it is done with them.
+process.on("exit", () => (isMainThread ? removeSegments() : trimSegments(0)));

@@ -223,13 +223,13 @@ class TesseraHandle implements TesseraEngine {
         try {
           const refs = references.map((reference) => reference.toReference());
           const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, this.sent + 1);
-          this.sent++;
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;
           if (direct?.isOpen) {
             direct.sendEncoded(frame, encoded.payloads, true);
             task.direct = true;
           } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads);
+          this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
         } catch (error) {
           this.#drop(task, error as Error);
           continue;
@@ -526,20 +526,37 @@ export class ActorClient implements TaskOwner {
   }
 
   /**
-   * A tessera thread's own link closed: calls sent over it fail now (its
-   * worker's main thread never saw them); later calls go through the worker,
-   * which fails them if the thread is gone.
+   * A tessera thread's own link closed. If its worker died, the worker's
+   * death fails everything it held (with that reason). If only the thread is
+   * gone (or its link), its tesserae are: the calls sent over the link (which
+   * the worker's main thread never saw) are abandoned there, so that other
+   * workers waiting for their results hear of it, and the tesserae fail.
    */
   onThreadLost(uid: string, reason: string): void {
-    const lost = new Map<TesseraHandle, WorkerDiedError>();
-    for (const task of [...this.#pendingTasks.values()]) {
+    const worker = uid.slice(0, uid.indexOf("/"));
+    const handles = new Set<TesseraHandle>();
+    for (const handle of this.#tesserae.values()) if (handle.direct?.peer?.uid === uid) handles.add(handle);
+    for (const task of this.#pendingTasks.values()) {
       const handle = task.placement as TesseraHandle;
-      if (!task.direct || handle.direct?.peer?.uid !== uid) continue;
-      let error = lost.get(handle);
-      if (!error) lost.set(handle, (error = this.#diedError(handle.worker!, handle, `the link to its tessera thread closed (${reason})`)));
-      this.complete(task, error);
+      if (handle.direct?.peer?.uid === uid) handles.add(handle);
     }
-    for (const handle of this.#tesserae.values()) if (handle.direct?.peer?.uid === uid) handle.direct = undefined;
+    if (handles.size === 0 || this.#lostWorkers.has(worker)) return;
+    // Asked over the worker's own link: it answers if the worker lives (a hung one is found out by heartbeats).
+    this.link(worker)
+      .request("ping", null)
+      .then(
+        () => {
+          const error = new RemoteError(describeError(new WorkerDiedError(worker, `the tessera thread of ${worker} behind ${uid} is gone (${reason})`), worker));
+          const direct = [...this.#pendingTasks.values()].filter((task) => task.direct && handles.has(task.placement as TesseraHandle));
+          if (direct.length > 0) this.abandon(worker, direct.map((task) => task.id), error);
+          for (const handle of handles) {
+            handle.direct = undefined;
+            if (handle.state === "released") for (const task of this.#tasksOn(handle)) this.complete(task, this.#forTask(task, error));
+            else this.#fail(handle, error);
+          }
+        },
+        () => {}, // the worker is gone: its death fails what it held
+      );
   }
 
   /** Everything that lived on a dead worker fails now, and so does every later call on it. */

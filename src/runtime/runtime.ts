@@ -9,7 +9,7 @@ import type { PayloadAllocator } from "../comms/framing.ts";
 import { MACHINE_ID, sharedMemoryStats, trimSegments } from "../comms/shared-memory.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
-import { ConnectionClosedError, MosaicError, type OutOfMemoryError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
+import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ChildRuntime } from "./child-runtime.ts";
 import { SECRET_ENV } from "../comms/handshake.ts";
@@ -146,7 +146,7 @@ export abstract class Runtime implements ConnectionHandler {
     return handler.call(this, args, connection, payloads);
   }
 
-  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: OutOfMemoryError): void {
+  onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: MosaicError): void {
     const handler = Object.hasOwn(this.commands, method) ? this.commands[method] : undefined;
     if (!handler) {
       this.logger.warning(`${connection.peer?.uid} sent unknown command "${method}"`);
@@ -162,7 +162,7 @@ export abstract class Runtime implements ConnectionHandler {
   }
 
   /** What to do with a command whose payloads did not fit (e.g. fail the task it carried). */
-  protected readonly rejectedCommands: Record<string, (args: any, connection: Connection, error: OutOfMemoryError) => void> = {};
+  protected readonly rejectedCommands: Record<string, (args: any, connection: Connection, error: MosaicError) => void> = {};
 
   onAuthenticated(connection: Connection): void {
     const uid = connection.peer!.uid;

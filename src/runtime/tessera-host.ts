@@ -14,7 +14,7 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, type HeadAddress, Op, type Posted, type PostedDependencies, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
-import { holdMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
+import { discardSegment, holdMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
@@ -47,8 +47,6 @@ interface TaskRecord extends Spillable {
   waiters?: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
   /** The connection of the runtime that made the call: it hears of the completion. */
   owner?: Connection;
-  /** Lets go of the shared-memory segments the result is mapped from (when the record goes). */
-  unmap?: () => void;
 }
 
 type Pending = (
@@ -98,7 +96,13 @@ class TesseraThread {
         if (report[0] === Report.Ready) {
           this.#ready = true;
           this.#flush();
-        } else host.onReport(report, this);
+        } else {
+          try {
+            host.onReport(report, this);
+          } catch (error) {
+            host.runtime.logger.error(`report from tessera thread ${index} failed: ${(error as Error).message}`);
+          }
+        }
       }
     });
     this.worker.on("error", (error: Error) => host.runtime.logger.error(`tessera thread ${index} failed: ${error.message}`));
@@ -246,10 +250,15 @@ export class TesseraHost {
 
   /** A call that could not be taken (its arguments did not fit in memory): it fails at once. */
   failCall([tessera, task, , , , seq]: CallArgs, owner: Connection, error: Error): void {
-    this.#skip(this.#tesserae.get(tessera), seq);
     const record = this.#tasks.get(task);
     if (record) record.owner = owner;
     else this.#tasks.set(task, { state: "pending", released: false, owner });
+    const hosted = this.#tesserae.get(tessera);
+    // Behind what waits in the backlog (its creation, say): the thread learns of the skip in call order.
+    if (hosted && hosted.backlog.length > 0) {
+      return this.#enqueue(hosted, { kind: "call", task, method: "", args: EMPTY, refs: [], owner, seq, resolved: { error } });
+    }
+    this.#skip(hosted, seq);
     this.#finishTask(task, undefined, describeError(error, this.uid));
   }
 
@@ -382,19 +391,20 @@ export class TesseraHost {
    * thread once nothing holds them: this mapping (let go of when the result's
    * record goes) and whoever it was passed on to.
    */
-  #adopt(posted: Posted, thread: TesseraThread): { value: Value; unmap?: () => void } {
-    const [bytes, payloads] = posted;
-    let unmaps: (() => void)[] | undefined;
-    const value: Value = [
+  #adopt([bytes, payloads]: Posted, thread: TesseraThread): Value {
+    return [
       bytes,
       payloads.map((payload) => {
         if (payload instanceof Uint8Array) return payload;
-        const mapped = mapSegment(payload.segment, payload.size);
-        (unmaps ??= []).push(whenUnmapped(mapped, payload.segment, () => thread.post([Op.SegmentFree, payload.segment])));
+        const { segment, size, lending } = payload;
+        const mapped = mapSegment(segment, size);
+        // Back to the thread once collected here and handed back by whoever it was passed on to; once the
+        // thread has exited, the file is this thread's to remove.
+        const giveBack = () => (thread.exited ? discardSegment(segment, true) : thread.post([Op.SegmentFree, segment, lending!]));
+        whenUnmapped(mapped, segment, giveBack, true);
         return mapped;
       }),
     ];
-    return { value, unmap: unmaps && (() => unmaps!.forEach((unmap) => unmap())) };
   }
 
   onReport(report: ThreadReport, thread: TesseraThread): void {
@@ -415,8 +425,14 @@ export class TesseraHost {
         return;
       case Report.Done: {
         if (report[2][1].length === 0) return this.#finishTask(report[1], report[2] as Value, undefined, report[3]);
-        const { value, unmap } = this.#adopt(report[2], thread);
-        return this.#finishTask(report[1], value, undefined, report[3], unmap);
+        let value: Value;
+        try {
+          value = this.#adopt(report[2], thread);
+        } catch (error) {
+          // Its segment is gone (the thread exited meanwhile): this task fails, nothing else.
+          return this.#finishTask(report[1], undefined, describeError(new WorkerDiedError(this.uid, `the result of task #${report[1]} was lost with its tessera thread: ${(error as Error).message}`), this.uid));
+        }
+        return this.#finishTask(report[1], value, undefined, report[3]);
       }
       case Report.Failed:
         return this.#finishTask(report[1], undefined, report[2], report[3]);
@@ -437,19 +453,17 @@ export class TesseraHost {
   }
 
   /** `reported`: the tessera thread told the caller already (over its own link to the head). */
-  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined, reported = false, unmap?: () => void): void {
+  #finishTask(uid: number, result: Value | undefined, error: ErrorDescription | undefined, reported = false): void {
     let record = this.#tasks.get(uid);
     // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
-    if (!record && reported && !this.#gone.has(uid)) this.#tasks.set(uid, (record = { state: "pending", released: false }));
+    if (!record && !this.#gone.has(uid)) this.#tasks.set(uid, (record = { state: "pending", released: false }));
     if (!record || record.state !== "pending") return;
     record.state = error ? "failed" : "done";
     if (!record.released) {
       record.result = result;
       record.error = error;
-      record.unmap = unmap;
       this.#spill.add(uid, record);
     } else {
-      // Its segments go back once collected: waiters below may still pass them on.
       this.#tasks.delete(uid);
       this.#markGone(uid, "released");
     }
@@ -535,7 +549,6 @@ export class TesseraHost {
       else {
         this.#tasks.delete(uid);
         this.#spill.remove(uid, record);
-        record.unmap?.();
         this.#markGone(uid, "released");
       }
     }

@@ -40,6 +40,8 @@ export interface SegmentRef {
   segment: string;
   size: number;
   lease?: number;
+  /** Which lending of a thread's own segment this is (given back with it). */
+  lending?: number;
 }
 /** A value as posted between a worker's threads: payloads in shared memory, or named segments. */
 export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef)[]];
@@ -57,7 +59,7 @@ export type ThreadOp =
   | [op: 2, tessera: number, calls: number]
   | [op: 3, request: number]
   | [op: 4, tessera: number, seq: number]
-  | [op: 5, segment: string];
+  | [op: 5, segment: string, lending: number];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {
@@ -112,8 +114,8 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
     try {
-      const segment = lendSegment(payload, MAIN_THREAD);
-      if (segment) return { segment, size: payload.byteLength };
+      const lent = lendSegment(payload, MAIN_THREAD);
+      if (lent) return { segment: lent.path, size: payload.byteLength, lending: lent.lending };
     } catch {} // /dev/shm full: shared memory of our own instead
   }
   return sharePayload(payload);
@@ -128,6 +130,12 @@ function encodeResult(result: unknown): Posted {
 
 /** The main thread's holds on segments it passed here by name: released when this thread's mapping is collected. */
 const leases = new FinalizationRegistry<number>((lease) => report([Report.Unmapped, lease]));
+
+/** A call that will not run: the segments passed to it by name go back (once these mappings are collected). */
+function letGo(args: Posted, deps: PostedDependencies): void {
+  materialize(args);
+  if (deps) for (const id in deps) materialize(deps[id]!);
+}
 
 /** Maps the segments among a posted value's payloads (no copy). */
 function materialize(posted: Posted): Value {
@@ -320,8 +328,10 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     if (op[0] === Op.Create) {
       const [, tessera, key, args, deps] = op;
       try {
+        // Arguments first: the segments they map go back once collected, whatever happens next.
+        const values = decodeArgs(args, deps);
         const Class = findClass(key) as new (...args: unknown[]) => Record<string, unknown>;
-        resident.instance = new Class(...decodeArgs(args, deps));
+        resident.instance = new Class(...values);
         report([Report.Created, tessera]);
       } catch (error) {
         resident.error = describeFailure(error);
@@ -331,10 +341,11 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
     try {
+      const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
       const method = resident.instance?.[name];
       if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
-      let result = method.apply(resident.instance, decodeArgs(args, deps));
+      let result = method.apply(resident.instance, values);
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
       settle(task, fromHead, encodeResult(result), undefined);
@@ -355,11 +366,12 @@ function onOp(op: ThreadOp): void {
     report([Report.Collected, op[1]]);
     return;
   }
-  if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD);
+  if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD, op[2]);
   const resident = tesserae.get(op[1]);
   if (!resident) {
     if (op[0] === Op.Call) {
       // Released already (or never created here): the call fails instead of creating an empty entry.
+      letGo(op[4], op[5]);
       settle(op[2], op[6], undefined, describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`)));
     } else if (op[0] === Op.Create) {
       const created: ResidentTessera = {

@@ -39,6 +39,9 @@ export class WorkerRuntime extends ChildRole {
     this.methods.release = (args) => (this.#host.release(args), null);
   }
 
+  /** Mapped payloads here are never changed by user code (threads get their own mappings): they may be passed on by name. */
+  readonly passesOnMappedPayloads = true;
+
   /**
    * Payloads that come through shared memory: requests and commands (calls
    * with dependencies, puts: kept here, counted against this worker's memory,

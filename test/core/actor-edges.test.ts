@@ -4,6 +4,7 @@ import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "./actor-scenarios.ts";
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const SCENARIOS = [
+  "changedResultPassedOn",
   "sharedResultUnchanged",
   "mixedRoutes",
   "crossDependencies",
@@ -20,6 +21,7 @@ const SCENARIOS = [
   "releaseWithQueuedCalls",
   "manyPayloads",
   "threadDeath",
+  "threadDeathDirect",
   "silentWorker",
   "stopWithPending",
 ];
@@ -37,6 +39,20 @@ describe("edge cases", () => {
 
   test("a large result read by tesserae on other workers (mapped, copy-on-write) stays unchanged when they change their argument", async () => {
     expect(await run.value("sharedResultUnchanged")).toEqual({ bumped: [101, 101], local: 101, after: 1, result: [1, 1 << 20] });
+  });
+
+  test("a large result that the program changed and passes on reaches the tessera with the changes", async () => {
+    expect(await run.value("changedResultPassedOn")).toBe(99);
+  });
+
+  test("a call whose thread dies while running it fails, and so does a call depending on it on another worker", async () => {
+    const { dying, dependent } = await run.value("threadDeathDirect");
+    expect({ dying: dying.class, remoteName: dying.remoteName, dependent: dependent.class, dependentName: dependent.remoteName }).toEqual({
+      dying: "RemoteError",
+      remoteName: "WorkerDiedError",
+      dependent: "RemoteError",
+      dependentName: "DependencyError",
+    });
   });
 
   test("calls sent straight to a tessera's thread and calls resolved by its worker first run in call order, before a release", async () => {

@@ -22,6 +22,12 @@ describe("memory budget", () => {
     expect(small).toBe(256);
   });
 
+  test("a call refused for its size while its tessera waits to be created leaves the calls after it running", async () => {
+    const { refused, after } = await run.value("outOfMemory");
+    expect(refused).toMatchObject({ class: "OutOfMemoryError", message: expect.stringContaining('for "call"') });
+    expect(after).toBe(5);
+  });
+
   test("the head stops the tree when the program ends and leaves no process or port", async () => {
     await run.expectCleanExit();
   });
