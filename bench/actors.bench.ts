@@ -58,7 +58,7 @@ const LATENCY_COUNT = 5000;
 const PIPELINED_CALLS = 300_000;
 const PIPELINED_WARMUP_CALLS = 100_000;
 const DEPENDENT_PAIRS = 50_000;
-const DEPENDENT_WARMUP_PAIRS = 5_000;
+const DEPENDENT_WARMUP_PAIRS = 20_000;
 const CREATED_TESSERAE = 10_000;
 const CREATED_WARMUP = 1_000;
 /** Measured rounds per throughput figure (after one warm-up round)... */

@@ -75,9 +75,21 @@ function writeUint(target: Uint8Array, at: number, value: number): number {
  * by two routes (straight to the tessera's thread, or through its worker's main
  * thread when they have dependencies to resolve): the thread runs them by it.
  */
+/** A reference in a call message: [id, worker, task uid, index]. */
+export type WireReference = [id: number, worker: string, task: string, index?: number | "done"];
+
+function referenceToWire(reference: TaskReference): WireReference {
+  return reference.index === undefined ? [reference.id, reference.worker, reference.task] : [reference.id, reference.worker, reference.task, reference.index];
+}
+
+export function referenceFromWire([id, worker, task, index]: WireReference): TaskReference {
+  return index === undefined ? { id, worker, task } : { id, worker, task, index };
+}
+
 export function encodeCallMessage(tessera: number, task: number, method: string, args: Uint8Array, refs: readonly TaskReference[], seq: number): Uint8Array {
   const name = str(method);
-  const packedRefs = refs.length > 0 ? refsPackr.pack(refs) : undefined;
+  // As tuples, not objects: no key names to write and, on the worker, to decode for every reference.
+  const packedRefs = refs.length > 0 ? refsPackr.pack(refs.map(referenceToWire)) : undefined;
   const binHeader = args.length < 256 ? 2 : args.length < 0x10000 ? 3 : 5;
   // Sized exactly: no subarray (a view) of a larger allocation.
   const body = new Uint8Array(

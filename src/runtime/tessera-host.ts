@@ -14,6 +14,7 @@ import type { Runtime } from "./runtime.ts";
 import { type Dependencies, type HeadAddress, Op, type Posted, type PostedDependencies, Report, type ThreadOp, type ThreadReport, type Value } from "./thread.ts";
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
+import { referenceFromWire, type WireReference } from "../core/_call-message.ts";
 import { discardSegment, holdMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
@@ -71,7 +72,7 @@ interface HostedTessera {
 }
 
 /** A `call` command: [tessera, task, method, encoded arguments, references, place among the tessera's calls]. */
-export type CallArgs = [tessera: number, task: number, method: string, args: Uint8Array, refs: TaskReference[], seq: number];
+export type CallArgs = [tessera: number, task: number, method: string, args: Uint8Array, refs: WireReference[], seq: number];
 
 /** Ops (and reports) per message between threads during a burst. */
 const BATCH_SLICE = 256;
@@ -236,8 +237,9 @@ export class TesseraHost {
     return done.promise;
   }
 
-  call([tessera, task, method, bytes, refs, seq]: CallArgs, owner: Connection, payloads: Uint8Array[]): void {
+  call([tessera, task, method, bytes, wireRefs, seq]: CallArgs, owner: Connection, payloads: Uint8Array[]): void {
     const args: Value = [bytes, payloads];
+    const refs = wireRefs.length === 0 ? (wireRefs as []) : wireRefs.map(referenceFromWire);
     const record = this.#tasks.get(task);
     if (record) record.owner = owner;
     else this.#tasks.set(task, { state: "pending", released: false, owner });
