@@ -26,6 +26,15 @@ import { encodeCallMessage } from "./_call-message.ts";
 import { WithPayloads } from "../comms/connection.ts";
 import { threadUid } from "../runtime/_thread-channel.ts";
 
+/**
+ * The head does not watch the monitor by heartbeats (see Runtime.watches): a
+ * monitor that stops answering fails placements after this long instead.
+ */
+const PLACEMENT_TIMEOUT_MS = 30_000;
+
+/** How long a lost link waits for the process tree to say why its worker died (see ActorClient.#linkLost). */
+const LINK_LOSS_GRACE_MS = 500;
+
 /** Task proxies watched for garbage collection together (see #collectedTasks). */
 const GENERATION_SIZE = 64;
 
@@ -328,13 +337,13 @@ export class ActorClient implements TaskOwner {
 
   /** One worker picked by the monitor (round-robin), skipping those seen dead here. */
   placeOne(): Promise<string> {
-    return this.#runtime.request<string[]>("monitor", "place", [1, [...this.#lostWorkers]]).then((workers) => workers[0]!);
+    return this.#runtime.request<string[]>("monitor", "place", [1, [...this.#lostWorkers]], PLACEMENT_TIMEOUT_MS).then((workers) => workers[0]!);
   }
 
   /** Asks the monitor where to put every tessera created in this tick, in one request. */
   #requestPlacement(): void {
     const batch = this.#toPlace.splice(0);
-    this.#runtime.request<string[]>("monitor", "place", [batch.length, [...this.#lostWorkers]]).then(
+    this.#runtime.request<string[]>("monitor", "place", [batch.length, [...this.#lostWorkers]], PLACEMENT_TIMEOUT_MS).then(
       (workers) => batch.forEach((handle, i) => this.#place(handle, workers[i]!)),
       (error: Error) => batch.forEach((handle) => this.#fail(handle, error)),
     );
@@ -442,7 +451,7 @@ export class ActorClient implements TaskOwner {
 
   link(worker: string): WorkerLink {
     let link = this.#links.get(worker);
-    if (!link) this.#links.set(worker, (link = new WorkerLink(worker, this.#runtime, (uid, reason) => this.onWorkerLost(uid, reason))));
+    if (!link) this.#links.set(worker, (link = new WorkerLink(worker, this.#runtime, (uid, reason) => this.#linkLost(uid, reason))));
     return link;
   }
 
@@ -559,8 +568,26 @@ export class ActorClient implements TaskOwner {
       );
   }
 
+  #pendingLosses = new Map<string, Timer>();
+
+  /**
+   * The link to a worker closed. Its parent usually reports why within
+   * milliseconds (killed, crashed, ended for not answering): that report fails
+   * what the worker held, with its reason; this link's reason is used if none
+   * comes within LINK_LOSS_GRACE_MS.
+   */
+  #linkLost(worker: string, reason: string): void {
+    if (this.#lostWorkers.has(worker) || this.#pendingLosses.has(worker)) return;
+    if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return this.onWorkerLost(worker, reason);
+    const timer = setTimeout(() => this.onWorkerLost(worker, reason), LINK_LOSS_GRACE_MS);
+    timer.unref(); // the head's other links keep it running; a stopped head must not wait for this
+    this.#pendingLosses.set(worker, timer);
+  }
+
   /** Everything that lived on a dead worker fails now, and so does every later call on it. */
   onWorkerLost(worker: string, reason: string): void {
+    clearTimeout(this.#pendingLosses.get(worker));
+    this.#pendingLosses.delete(worker);
     this.#links.delete(worker);
     this.#lostWorkers.add(worker);
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;
@@ -579,6 +606,8 @@ export class ActorClient implements TaskOwner {
 
   /** The runtime stops: nothing pending will complete any more. */
   shutdown(reason: string): void {
+    for (const timer of this.#pendingLosses.values()) clearTimeout(timer);
+    this.#pendingLosses.clear();
     for (const task of [...this.#pendingTasks.values()]) this.complete(task, new RuntimeStateError(`${task.uid} did not complete: ${reason}`));
     for (const handle of this.#tesserae.values()) if (handle.state === "pending") handle.readiness.reject(new RuntimeStateError(`${handle.uid} was not created: ${reason}`));
   }

@@ -47,12 +47,22 @@ export abstract class ChildRole extends Runtime {
   }
 
   /**
-   * The head runs the user's program, which may block for a long time: a
-   * silent head (or parent) is busy, not dead. Its death shows otherwise: the
-   * stdin pipe closes along the tree, and sockets close.
+   * A child reports to its parent and is watched by it, below the head (the
+   * monitor does not report to the head: see Runtime.watches). A parent is not
+   * watched by heartbeats: its death shows as the stdin pipe closing along the
+   * tree, and as sockets closing.
    */
-  protected override toleratesSilenceOf(uid: string): boolean {
-    return uid === this.parentUid || uid === "head";
+  protected override reportsTo(uid: string): boolean {
+    return uid === this.parentUid && uid !== "head";
+  }
+
+  protected override watches(uid: string): boolean {
+    return this.children.has(uid);
+  }
+
+  /** A child that stopped answering is ended for good (its exit is then reported as its death, with this reason). */
+  protected override onSilent(uid: string, reason: string): void {
+    this.children.get(uid)?.kill(reason);
   }
 
   protected override onPeerLost(uid: string, reason: MosaicError): void {

@@ -56,9 +56,23 @@ export class ChildRuntime {
     }
   }
 
+  /** Why it was killed, when its parent killed it. */
+  #killedBecause: string | undefined;
+
+  /** SIGKILL at once (a stopped or hung process cannot handle SIGTERM), remembering why. */
+  kill(reason: string): void {
+    if (this.exit) return;
+    this.#killedBecause = reason;
+    this.process.kill("SIGKILL");
+  }
+
   describeExit(): string {
     const exit = this.exit ?? { code: this.process.exitCode, signal: this.process.signalCode?.toString() ?? null };
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const how = this.#killedBecause
+      ? `was killed by its parent: ${this.#killedBecause}`
+      : exit.signal
+        ? `was killed by ${exit.signal}`
+        : `exited with code ${exit.code}`;
     const tail = this.stderrTail.length > 0 ? `; last stderr lines:\n  ${this.stderrTail.join("\n  ")}` : "";
     return `${this.uid} (pid ${this.pid}) ${how}${tail}`;
   }

@@ -16,7 +16,6 @@ import { SECRET_ENV } from "../comms/handshake.ts";
 import { type ResolvedOptions, type Role, type RoleConfig, roleConfigToArgv, uidOf } from "./options.ts";
 import { programCommand } from "./launch.ts";
 import { ResourceMonitor } from "./resources.ts";
-import { isThreadUid } from "./_thread-channel.ts";
 
 /** A runtime as the network knows it. */
 export interface RuntimeInfo extends PeerInfo {
@@ -241,27 +240,34 @@ export abstract class Runtime implements ConnectionHandler {
     if (this.connections.get(connection.peer?.uid ?? "") !== connection) this.#check(connection, this.#lastBeat);
   };
 
-  /** Links whose silence is not fatal (a child's parent: its death shows as a closed pipe, not as silence). */
-  protected toleratesSilenceOf(_uid: string): boolean {
+  /**
+   * Heartbeats run along the process tree only: a child reports to its parent
+   * (`reportsTo`), and the parent watches it (`watches`): a child silent for
+   * heartbeatTimeout is killed and reported dead (see onSilent). Other links
+   * carry no heartbeats: a peer's death shows as a closed socket, a hung peer
+   * is found out by its own parent, and the head (the user's program, which
+   * may block for a long time) neither sends nor is sent any, so an idle head
+   * has nothing to wake up for.
+   */
+  protected watches(_uid: string): boolean {
     return false;
   }
 
-  /**
-   * Links that neither send nor expect heartbeats: a tessera thread's link to
-   * the head (the thread may block for minutes; its worker's own link is
-   * watched, and the thread's death closes the socket).
-   */
-  protected isQuietLink(uid: string): boolean {
-    return isThreadUid(uid);
+  protected reportsTo(_uid: string): boolean {
+    return false;
   }
 
+  /** A watched peer went silent: its link is closed; roles decide what else to do (a parent kills the child). */
+  protected onSilent(_uid: string, _reason: string): void {}
+
   #check(connection: Connection, now: number): void {
-    if (!connection.isAuthenticated || this.isQuietLink(connection.peer!.uid)) return;
-    if (now - connection.lastReceived > this.options.heartbeatTimeout && !this.toleratesSilenceOf(connection.peer!.uid)) {
-      connection.close(
-        new ConnectionClosedError(`${connection.peer!.uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`),
-      );
-    } else if (now - connection.lastSent >= this.options.heartbeatInterval * 0.9) {
+    if (!connection.isAuthenticated) return;
+    const uid = connection.peer!.uid;
+    if (this.watches(uid) && now - connection.lastReceived > this.options.heartbeatTimeout) {
+      const reason = `${uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`;
+      connection.close(new ConnectionClosedError(reason));
+      this.onSilent(uid, reason);
+    } else if (this.reportsTo(uid) && now - connection.lastSent >= this.options.heartbeatInterval * 0.9) {
       connection.heartbeat();
     }
   }

@@ -120,8 +120,9 @@ describe("edge cases", () => {
     expect(outcome.remoteName).toBe("WorkerDiedError");
   });
 
-  test("a worker that stops answering is found out by heartbeats: its task fails with WorkerDiedError within seconds", async () => {
-    const { outcome, withinSeconds, fresh, placed } = await run.value("silentWorker");
+  test("a worker that stops answering is found out by its node's heartbeats and ended: its task fails with WorkerDiedError within seconds", async () => {
+    const { outcome, withinSeconds, gone, fresh, placed } = await run.value("silentWorker");
+    expect(gone).toBe(true);
     const message: string = outcome.message;
     expect({ class: outcome.class, names: message.includes("worker:0:1"), why: /heartbeat|sent nothing/.test(message) }).toEqual({
       class: "WorkerDiedError",
