@@ -20,6 +20,7 @@ import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, 
 import {
   createSegmentSet,
   discardSegment,
+  finishReceive,
   holdMapping,
   isPooledSegment,
   lendSegment,
@@ -303,6 +304,7 @@ export class Connection {
     // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
     if (rejected) for (const segment of rejected.segments) isPooledSegment(segment) ? this.#giveBack(segment) : discardSegment(segment);
+    for (let i = 0; i < payloads.length; i++) payloads[i] = finishReceive(payloads[i]!);
     const message = decodeMessage(body);
     // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.
     let unreadable: MosaicError | undefined;

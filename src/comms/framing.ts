@@ -8,7 +8,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
-import { SHM_PATH_FIELD } from "./shared-memory.ts";
+import { receiveTarget, SHM_PATH_FIELD } from "./shared-memory.ts";
 
 /** A payload that the sender put in a shared-memory segment: only its path crosses the socket. */
 export interface SharedPayload {
@@ -240,7 +240,8 @@ export interface FrameLimits {
 /** Where a payload lands: an ArrayBuffer by default, a SharedArrayBuffer on workers. */
 export type PayloadAllocator = (bytes: number) => Uint8Array;
 
-export const allocateArrayBuffer: PayloadAllocator = (bytes) => new Uint8Array(bytes);
+/** Large payloads are copied into a warm pooled segment where one is free (see receiveTarget), others into fresh memory. */
+export const allocateArrayBuffer: PayloadAllocator = (bytes) => receiveTarget(bytes) ?? new Uint8Array(bytes);
 
 type ReadState =
   | { step: "header" }

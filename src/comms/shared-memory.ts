@@ -238,7 +238,16 @@ function capacityFor(size: number): number {
  * full (the caller writes a one-shot segment instead).
  */
 export function lendSegment(payload: Uint8Array, borrower: object): { path: string; lending: number } | undefined {
-  const size = payload.byteLength;
+  const chosen = takeSegment(payload.byteLength, borrower);
+  if (!chosen) return undefined;
+  chosen.mapping.set(payload);
+  count(WRITTEN, 1);
+  count(WRITTEN_BYTES, payload.byteLength);
+  return { path: chosen.path, lending: chosen.lending };
+}
+
+/** A free pooled segment of at least `size` bytes (a new one if none fits), now lent to `borrower`; undefined if the pool is full. */
+function takeSegment(size: number, borrower: object): PooledSegment | undefined {
   let chosen: PooledSegment | undefined;
   for (const segment of segments) {
     if (segment.borrower || segment.capacity < size || segment.capacity > 2 * capacityFor(size)) continue;
@@ -249,13 +258,53 @@ export function lendSegment(payload: Uint8Array, borrower: object): { path: stri
     if (pooledBytes + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
     chosen = createPooled(capacity);
   }
-  chosen.mapping.set(payload);
   chosen.borrower = borrower;
   chosen.lending++;
   count(LENT, 1);
-  count(WRITTEN, 1);
-  count(WRITTEN_BYTES, size);
-  return { path: chosen.path, lending: chosen.lending };
+  return chosen;
+}
+
+// ------------------------------------------- receiving from a socket into the pool
+
+/** Segments this process receives socket payloads into: lent to itself until the payload's memory is collected. */
+const RECEIVING = {};
+const receiveTargets = new WeakMap<Uint8Array, () => Uint8Array>();
+const received = new FinalizationRegistry<[path: string, lending: number]>(([path, lending]) => returnSegment(path, RECEIVING, lending));
+
+/**
+ * Where a large payload arriving on a socket (from another machine, or with
+ * shared memory off) is copied: this process's own mapping of a free pooled
+ * segment, whose pages are there already once the pool is warm, so the copy
+ * runs as into a reused buffer instead of faulting in fresh memory.
+ * `finishReceive` then gives the receiver a copy-on-write mapping of it.
+ * Undefined for small payloads or when the pool cannot help.
+ */
+export function receiveTarget(size: number): Uint8Array | undefined {
+  if (!available || size < SHM_MIN_BYTES) return undefined;
+  let segment: PooledSegment | undefined;
+  try {
+    segment = takeSegment(size, RECEIVING);
+  } catch {
+    return undefined; // /dev/shm full: fresh memory instead
+  }
+  if (!segment) return undefined;
+  const target = segment.mapping.subarray(0, size);
+  const { path, lending } = segment;
+  receiveTargets.set(target, () => {
+    const bytes = Bun.mmap(path, { shared: false, size });
+    received.register(bytes.buffer, [path, lending]);
+    noteMapped(size);
+    return bytes;
+  });
+  return target;
+}
+
+/** A payload as its receiver keeps it: a receive target becomes a mapping of its own, anything else stays. */
+export function finishReceive(payload: Uint8Array): Uint8Array {
+  const finish = receiveTargets.get(payload);
+  if (!finish) return payload;
+  receiveTargets.delete(payload);
+  return finish();
 }
 
 function freeSharedMemory(): number {
@@ -355,6 +404,23 @@ export function poolStats(): { segments: number; bytes: number; lent: number } {
 }
 
 /**
+ * Counts mapped bytes; after every COLLECT_AFTER_BYTES, a garbage collection
+ * at the next turn of the event loop. Counted from the last collection, not
+ * as what is still mapped: a program that keeps much mapped must not collect
+ * on every arrival.
+ */
+function noteMapped(bytes: number): void {
+  mappedSinceCollection += bytes;
+  if (mappedSinceCollection < COLLECT_AFTER_BYTES || collectionScheduled) return;
+  collectionScheduled = true;
+  mappedSinceCollection = 0;
+  setTimeout(() => {
+    collectionScheduled = false;
+    Bun.gc(true);
+  }, 0);
+}
+
+/**
  * When `bytes` is a whole mapping of a pooled segment, it can be passed on by
  * name instead of copied: holds it (its owner does not get it back before
  * `release`) and returns its path.
@@ -420,16 +486,7 @@ export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => vo
   // was written to no longer matches its file.
   if (passable) mappings.set(bytes.buffer, entry);
   mappedSegments.register(bytes.buffer, entry, entry);
-  mappedSinceCollection += bytes.byteLength;
-  // Counted from the last collection, not as what is still mapped: a program that keeps much mapped must not collect on every arrival.
-  if (mappedSinceCollection >= COLLECT_AFTER_BYTES && !collectionScheduled) {
-    collectionScheduled = true;
-    mappedSinceCollection = 0;
-    setTimeout(() => {
-      collectionScheduled = false;
-      Bun.gc(true);
-    }, 0);
-  }
+  noteMapped(bytes.byteLength);
   // For an owner that knows when it is done with the bytes (a worker releasing a result): no need to wait for the collector.
   return () => {
     mappedSegments.unregister(entry);

@@ -19,6 +19,7 @@ import {
   lendSegment,
   MACHINE_ID,
   mapSegment,
+  receiveTarget,
   returnSegment,
   sharedMemoryAvailable,
   SHM_MIN_BYTES,
@@ -218,7 +219,7 @@ async function dialHead(): Promise<void> {
       log: () => {},
       expectedPeer: "head",
       // Arrays land in shared memory here too (the worker's main thread may serve them), within the worker's budget.
-      allocate: (bytes) => new Uint8Array(new SharedArrayBuffer(bytes)),
+      allocate: (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes)),
       admit: (bytes) => threadData?.memoryLimit === undefined || process.memoryUsage.rss() + bytes <= threadData.memoryLimit,
     });
     head = link;

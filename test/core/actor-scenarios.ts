@@ -12,7 +12,7 @@ import { expect } from "bun:test";
 import { join } from "node:path";
 import type { ErrorInfo, ScenarioOutcome } from "../fixtures/actor-scenario-runner.ts";
 import type { TreeInfo } from "../fixtures/_tree.ts";
-import { expectTreeGone, FIXTURES, readyTree, type SpawnedProcess, spawnFixture, spawnMosaic } from "../_helpers/processes.ts";
+import { expectTreeGone, FIXTURES, readyTree, type SpawnedProcess, type SpawnOptions, spawnFixture, spawnMosaic } from "../_helpers/processes.ts";
 
 export type { ErrorInfo };
 
@@ -32,8 +32,8 @@ export class ScenarioRun implements AsyncDisposable {
   }
 
   /** `bun test/fixtures/actor-classes-fixture.ts <scenarios...>`: the fixture is the head's program. */
-  static start(scenarios: string[], fixture = ACTOR_FIXTURE): ScenarioRun {
-    return new ScenarioRun(spawnFixture(fixture, scenarios));
+  static start(scenarios: string[], fixture = ACTOR_FIXTURE, options: SpawnOptions = {}): ScenarioRun {
+    return new ScenarioRun(spawnFixture(fixture, scenarios, options));
   }
 
   /** `mosaic run <flags> actor-classes-fixture.ts <scenarios...>`: the fixture is a script under the CLI. */

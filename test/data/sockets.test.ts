@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+describe("large arrays over the sockets (shared memory off, as between machines)", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(["overSockets"], "data-fixture.ts", { env: { MOSAIC_SHARED_MEMORY: "0" } });
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("every transfer arrives whole, and arrays still held keep their values while the receive memory of others is reused", async () => {
+    const { kept, sums } = await run.value("overSockets");
+    expect(kept).toEqual([
+      [2, 2, true],
+      [4, 4, true],
+      [6, 6, true],
+    ]);
+    // Store.sum reads every 4096th element: 256 of them in 2^20.
+    expect(sums).toEqual([1, 2, 3, 4, 5, 6].flatMap((k) => [256 * k, 256 * k]));
+  });
+
+  test("the head stops the tree when the program ends and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});
