@@ -304,7 +304,6 @@ export class Connection {
     // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
     if (rejected) for (const segment of rejected.segments) isPooledSegment(segment) ? this.#giveBack(segment) : discardSegment(segment);
-    for (let i = 0; i < payloads.length; i++) payloads[i] = finishReceive(payloads[i]!);
     const message = decodeMessage(body);
     // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.
     let unreadable: MosaicError | undefined;
@@ -315,6 +314,9 @@ export class Connection {
         unreadable = error as MosaicError;
       }
     }
+    // Payloads copied into a pooled segment (from the socket, or read from a peer's segment) become mappings of their own.
+    const passable = this.#options.handler.passesOnMappedPayloads === true;
+    for (let i = 0; i < payloads.length; i++) payloads[i] = finishReceive(payloads[i]!, passable);
     if (!this.peer) return this.#onHandshake(message);
     const refused = (rejected && this.#outOfMemory(rejected.bytes, message)) || unreadable;
     switch (message[0]) {

@@ -268,8 +268,7 @@ function takeSegment(size: number, borrower: object): PooledSegment | undefined 
 
 /** Segments this process receives socket payloads into: lent to itself until the payload's memory is collected. */
 const RECEIVING = {};
-const receiveTargets = new WeakMap<Uint8Array, () => Uint8Array>();
-const received = new FinalizationRegistry<[path: string, lending: number]>(([path, lending]) => returnSegment(path, RECEIVING, lending));
+const receiveTargets = new WeakMap<Uint8Array, (passable: boolean) => Uint8Array>();
 
 /**
  * Where a large payload arriving on a socket (from another machine, or with
@@ -290,21 +289,23 @@ export function receiveTarget(size: number): Uint8Array | undefined {
   if (!segment) return undefined;
   const target = segment.mapping.subarray(0, size);
   const { path, lending } = segment;
-  receiveTargets.set(target, () => {
+  receiveTargets.set(target, (passable) => {
     const bytes = Bun.mmap(path, { shared: false, size });
-    received.register(bytes.buffer, [path, lending]);
-    noteMapped(size);
+    whenUnmapped(bytes, path, () => returnSegment(path, RECEIVING, lending), passable);
     return bytes;
   });
   return target;
 }
 
-/** A payload as its receiver keeps it: a receive target becomes a mapping of its own, anything else stays. */
-export function finishReceive(payload: Uint8Array): Uint8Array {
+/**
+ * A payload as its receiver keeps it: a receive target becomes a mapping of
+ * its own (`passable`: see whenUnmapped), anything else stays.
+ */
+export function finishReceive(payload: Uint8Array, passable = false): Uint8Array {
   const finish = receiveTargets.get(payload);
   if (!finish) return payload;
   receiveTargets.delete(payload);
-  return finish();
+  return finish(passable);
 }
 
 function freeSharedMemory(): number {

@@ -9,6 +9,7 @@ import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
 import { fromValue, TesseraHost } from "./tessera-host.ts";
 import type { HeadAddress } from "./thread.ts";
+import { receiveTarget } from "../comms/shared-memory.ts";
 
 export class WorkerRuntime extends ChildRole {
   host: TesseraHost | undefined;
@@ -16,7 +17,8 @@ export class WorkerRuntime extends ChildRole {
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, `node:${config.indices[0]}`, secret, logger);
     // Arrays that arrive here land in shared memory: the tessera threads use them in place.
-    this.payloadAllocator = (bytes) => new Uint8Array(new SharedArrayBuffer(bytes));
+    // Large ones from a socket land in a warm pooled segment instead (passed on to threads by name).
+    this.payloadAllocator = (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes));
     this.commands.network = (network: NetworkSnapshot) => {
       this.network = network;
     };
