@@ -399,11 +399,6 @@ export function trimSegments(idleMs = POOL_IDLE_MS): void {
   }
 }
 
-/** Pooled segments of this process: how many, their bytes, and how many are lent (for status and tests). */
-export function poolStats(): { segments: number; bytes: number; lent: number } {
-  return { segments: segments.length, bytes: pooledBytes, lent: segments.filter((segment) => segment.borrower).length };
-}
-
 /**
  * Counts mapped bytes; after every COLLECT_AFTER_BYTES, a garbage collection
  * at the next turn of the event loop. Counted from the last collection, not
@@ -453,21 +448,13 @@ let collectionScheduled = false;
 interface MappedSegment {
   path: string;
   size: number;
-  /** The mapping itself (until collected, or let go of), and whoever it was passed on to (a peer, a thread). */
+  /** The mapping itself (until collected), and whoever it was passed on to (a peer, a thread). */
   holders: number;
-  /** Whether the mapping's own hold is gone (collected, or let go of by its owner). */
-  unmapped: boolean;
   giveBack: () => void;
 }
 
 const mappings = new WeakMap<ArrayBufferLike, MappedSegment>();
-const mappedSegments = new FinalizationRegistry<MappedSegment>((entry) => letGo(entry));
-
-function letGo(entry: MappedSegment): void {
-  if (entry.unmapped) return;
-  entry.unmapped = true;
-  releaseMapping(entry);
-}
+const mappedSegments = new FinalizationRegistry<MappedSegment>((entry) => releaseMapping(entry));
 
 function releaseMapping(entry: MappedSegment): void {
   if (--entry.holders > 0) return;
@@ -481,18 +468,13 @@ function releaseMapping(entry: MappedSegment): void {
  * 256 MiB mapped a collection is run at the next turn of the event loop
  * (after the code that uses the bytes now).
  */
-export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => void, passable = false): () => void {
-  const entry: MappedSegment = { path, size: bytes.byteLength, holders: 1, unmapped: false, giveBack };
+export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => void, passable = false): void {
+  const entry: MappedSegment = { path, size: bytes.byteLength, holders: 1, giveBack };
   // Only memory that no user code changes may be passed on by name: a copy-on-write mapping that
   // was written to no longer matches its file.
   if (passable) mappings.set(bytes.buffer, entry);
-  mappedSegments.register(bytes.buffer, entry, entry);
+  mappedSegments.register(bytes.buffer, entry);
   noteMapped(bytes.byteLength);
-  // For an owner that knows when it is done with the bytes (a worker releasing a result): no need to wait for the collector.
-  return () => {
-    mappedSegments.unregister(entry);
-    letGo(entry);
-  };
 }
 
 function checkSegmentPath(path: string): void {
