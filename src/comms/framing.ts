@@ -8,7 +8,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
-import { receiveTarget, SHM_PATH_FIELD } from "./shared-memory.ts";
+import { receiveTarget, scratchCopy, SHM_PATH_FIELD } from "./shared-memory.ts";
 
 /** A payload that the sender put in a shared-memory segment: only its path crosses the socket. */
 export interface SharedPayload {
@@ -120,7 +120,10 @@ export class FrameWriter {
     for (let i = this.#queue.length - 1; i >= 0 && remaining > 0; i--) {
       const chunk = this.#queue[i]!;
       if (this.#owned.has(chunk.buffer)) continue;
-      const copy = Uint8Array.prototype.slice.call(chunk);
+      // Large tails go to warm shared memory (a memcpy); fresh memory would fault in every page.
+      const scratch = scratchCopy(chunk);
+      const copy = scratch?.copy ?? Uint8Array.prototype.slice.call(chunk);
+      if (scratch) this.#scratch.set(copy.buffer, scratch.release);
       this.#owned.add(copy.buffer);
       this.#queue[i] = copy;
       remaining--;
@@ -130,6 +133,17 @@ export class FrameWriter {
 
   /** Queued chunks appended from a caller's memory since the last adoption. */
   #borrowed = 0;
+
+  /** Scratch segments holding queued copies (one chunk each), released once written. */
+  #scratch = new Map<ArrayBufferLike, () => void>();
+
+  #written(chunk: Uint8Array): void {
+    if (this.#scratch.size === 0) return;
+    const release = this.#scratch.get(chunk.buffer);
+    if (!release) return;
+    this.#scratch.delete(chunk.buffer);
+    release();
+  }
 
   /** Writes what the socket takes now; the rest waits for `onDrain`. */
   flush(): void {
@@ -146,7 +160,7 @@ export class FrameWriter {
         this.#blocked = true;
         return;
       }
-      this.#queue.shift();
+      this.#written(this.#queue.shift()!);
     }
     if (this.#stageLength === 0) return;
     const staged = this.#stage.subarray(0, this.#stageLength);
@@ -175,6 +189,9 @@ export class FrameWriter {
 
   close(): void {
     this.#closed = true;
+    // Never to be written: scratch segments go back.
+    for (const release of this.#scratch.values()) release();
+    this.#scratch.clear();
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#stageLength = 0;

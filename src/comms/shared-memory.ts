@@ -264,6 +264,32 @@ function takeSegment(size: number, borrower: object): PooledSegment | undefined 
   return chosen;
 }
 
+// ------------------------------------------- scratch copies for socket writers
+
+/** Segments used as scratch memory by this process's socket writers. */
+const SCRATCH = {};
+
+/**
+ * A copy of `bytes` in a free pooled segment (pages there already once the
+ * pool is warm: a memcpy, not page faults), for a socket writer that must keep
+ * what a caller may change; `release` when written. Undefined for small
+ * payloads or when the pool cannot help (copy into fresh memory instead).
+ */
+export function scratchCopy(bytes: Uint8Array): { copy: Uint8Array; release: () => void } | undefined {
+  if (!available || bytes.byteLength < SHM_MIN_BYTES) return undefined;
+  let segment: PooledSegment | undefined;
+  try {
+    segment = takeSegment(bytes.byteLength, SCRATCH);
+  } catch {
+    return undefined;
+  }
+  if (!segment) return undefined;
+  const copy = segment.mapping.subarray(0, bytes.byteLength);
+  copy.set(bytes);
+  const { path, lending } = segment;
+  return { copy, release: () => returnSegment(path, SCRATCH, lending) };
+}
+
 // ------------------------------------------- receiving from a socket into the pool
 
 /** Segments this process receives socket payloads into: lent to itself until the payload's memory is collected. */

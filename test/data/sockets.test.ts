@@ -25,6 +25,11 @@ describe("large arrays over the sockets (shared memory off, as between machines)
     expect(sums).toEqual([1, 2, 3, 4, 5, 6].flatMap((k) => [256 * k, 256 * k]));
   });
 
+  test("an array changed right after the call is received as it was at the call", async () => {
+    const { takenSum } = await run.value("overSockets");
+    expect(takenSum).toBe(1024 * 7);
+  });
+
   test("the head stops the tree when the program ends and leaves no process or port", async () => {
     await run.expectCleanExit();
   });
