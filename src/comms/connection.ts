@@ -373,12 +373,20 @@ export class Connection {
     const method = message[0] === MessageKind.Request ? message[2] : message[0] === MessageKind.Command ? message[1] : undefined;
     // Tried: mapping objects that are put (faster put) made every later read of them slower.
     const read = this.#options.allocate !== undefined && this.#options.handler.readSharedPayloads?.(method) !== false;
+    let failure: ProtocolError | undefined;
     for (let i = 0; i < shared.length; i++) {
       const size = shared[i];
       if (size === undefined) continue;
       const path = readPathField(payloads[i]!);
+      const pooled = isPooledSegment(path);
+      if (failure) {
+        // The message fails anyway: its other segments go back (pooled) or away (one-shot) all the same.
+        if (pooled) this.#giveBack(path);
+        else discardSegment(path);
+        continue;
+      }
       try {
-        if (!isPooledSegment(path)) payloads[i] = read ? readSegment(path, size, this.#options.allocate!) : mapSegment(path, size);
+        if (!pooled) payloads[i] = read ? readSegment(path, size, this.#options.allocate!) : mapSegment(path, size);
         else if (read) {
           payloads[i] = readSegment(path, size, this.#options.allocate!);
           this.#giveBack(path);
@@ -389,9 +397,11 @@ export class Connection {
           payloads[i] = bytes;
         }
       } catch (error) {
-        throw new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
+        if (pooled) this.#giveBack(path);
+        failure = new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
       }
     }
+    if (failure) throw failure;
   }
 
   #freed: string[] = [];

@@ -227,7 +227,7 @@ const segments: PooledSegment[] = [];
 const byPath = new Map<string, PooledSegment>();
 let pooledBytes = 0;
 
-/** Room for a payload of `size`: its size rounded up to a power of two (tmpfs only takes pages that are written). */
+/** Room for a payload of `size`: its size rounded up to a power of two, so that segments fit later payloads of about that size. */
 function capacityFor(size: number): number {
   return Math.max(SHM_MIN_BYTES, 2 ** Math.ceil(Math.log2(size)));
 }
@@ -246,15 +246,19 @@ export function lendSegment(payload: Uint8Array, borrower: object): { path: stri
   return { path: chosen.path, lending: chosen.lending };
 }
 
-/** A free pooled segment of at least `size` bytes (a new one if none fits), now lent to `borrower`; undefined if the pool is full. */
-function takeSegment(size: number, borrower: object): PooledSegment | undefined {
+/**
+ * A free pooled segment of at least `size` bytes (a new one if none fits),
+ * now lent to `borrower`; undefined if the pool is full. `exact`: a new one
+ * is sized to the payload (rounded to 1 MiB), for memory that may be kept long.
+ */
+function takeSegment(size: number, borrower: object, exact = false): PooledSegment | undefined {
   let chosen: PooledSegment | undefined;
   for (const segment of segments) {
     if (segment.borrower || segment.capacity < size || segment.capacity > 2 * capacityFor(size)) continue;
     if (!chosen || segment.capacity < chosen.capacity) chosen = segment;
   }
   if (!chosen) {
-    const capacity = capacityFor(size);
+    const capacity = exact ? Math.ceil(size / SHM_MIN_BYTES) * SHM_MIN_BYTES : capacityFor(size);
     if (pooledBytes + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
     chosen = createPooled(capacity);
   }
@@ -295,6 +299,8 @@ export function scratchCopy(bytes: Uint8Array): { copy: Uint8Array; release: () 
 /** Segments this process receives socket payloads into: lent to itself until the payload's memory is collected. */
 const RECEIVING = {};
 const receiveTargets = new WeakMap<Uint8Array, (passable: boolean) => Uint8Array>();
+/** A target never finished (its frame was cut off, its message undecodable) goes back once nothing can write it. */
+const abandonedTargets = new FinalizationRegistry<[path: string, lending: number]>(([path, lending]) => returnSegment(path, RECEIVING, lending));
 
 /**
  * Where a large payload arriving on a socket (from another machine, or with
@@ -308,15 +314,23 @@ export function receiveTarget(size: number): Uint8Array | undefined {
   if (!available || size < SHM_MIN_BYTES) return undefined;
   let segment: PooledSegment | undefined;
   try {
-    segment = takeSegment(size, RECEIVING);
+    segment = takeSegment(size, RECEIVING, true); // kept as long as the receiver keeps the value: sized to it
   } catch {
     return undefined; // /dev/shm full: fresh memory instead
   }
   if (!segment) return undefined;
   const target = segment.mapping.subarray(0, size);
   const { path, lending } = segment;
+  abandonedTargets.register(target, [path, lending], target);
   receiveTargets.set(target, (passable) => {
-    const bytes = Bun.mmap(path, { shared: false, size });
+    abandonedTargets.unregister(target);
+    let bytes: Uint8Array;
+    try {
+      bytes = Bun.mmap(path, { shared: false, size });
+    } catch (error) {
+      returnSegment(path, RECEIVING, lending);
+      throw error;
+    }
     whenUnmapped(bytes, path, () => returnSegment(path, RECEIVING, lending), passable);
     return bytes;
   });

@@ -337,13 +337,13 @@ export class ActorClient implements TaskOwner {
 
   /** One worker picked by the monitor (round-robin), skipping those seen dead here. */
   placeOne(): Promise<string> {
-    return this.#runtime.request<string[]>("monitor", "place", [1, [...this.#lostWorkers]], PLACEMENT_TIMEOUT_MS).then((workers) => workers[0]!);
+    return this.#runtime.request<string[]>("monitor", "place", [1, this.#avoided()], PLACEMENT_TIMEOUT_MS).then((workers) => workers[0]!);
   }
 
   /** Asks the monitor where to put every tessera created in this tick, in one request. */
   #requestPlacement(): void {
     const batch = this.#toPlace.splice(0);
-    this.#runtime.request<string[]>("monitor", "place", [batch.length, [...this.#lostWorkers]], PLACEMENT_TIMEOUT_MS).then(
+    this.#runtime.request<string[]>("monitor", "place", [batch.length, this.#avoided()], PLACEMENT_TIMEOUT_MS).then(
       (workers) => batch.forEach((handle, i) => this.#place(handle, workers[i]!)),
       (error: Error) => batch.forEach((handle) => this.#fail(handle, error)),
     );
@@ -569,6 +569,12 @@ export class ActorClient implements TaskOwner {
   }
 
   #pendingLosses = new Map<string, Timer>();
+  /** Workers whose link closed, waiting for the report of their death: placement avoids them too. */
+  #suspects = new Set<string>();
+
+  #avoided(): string[] {
+    return this.#suspects.size === 0 ? [...this.#lostWorkers] : [...this.#lostWorkers, ...this.#suspects];
+  }
 
   /**
    * The link to a worker closed. Its parent usually reports why within
@@ -578,6 +584,7 @@ export class ActorClient implements TaskOwner {
    */
   #linkLost(worker: string, reason: string): void {
     if (this.#lostWorkers.has(worker) || this.#pendingLosses.has(worker)) return;
+    this.#suspects.add(worker); // not placed on meanwhile
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return this.onWorkerLost(worker, reason);
     const timer = setTimeout(() => this.onWorkerLost(worker, reason), LINK_LOSS_GRACE_MS);
     timer.unref(); // the head's other links keep it running; a stopped head must not wait for this
@@ -588,6 +595,7 @@ export class ActorClient implements TaskOwner {
   onWorkerLost(worker: string, reason: string): void {
     clearTimeout(this.#pendingLosses.get(worker));
     this.#pendingLosses.delete(worker);
+    this.#suspects.delete(worker);
     this.#links.delete(worker);
     this.#lostWorkers.add(worker);
     if (this.#runtime.state === "stopping" || this.#runtime.state === "stopped") return;

@@ -5,7 +5,19 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
-import { removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
+import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
+
+/** Whether the cluster's head process still exists (the cluster id is its pid). */
+function headAlive(): boolean {
+  const pid = Number(clusterId());
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 import { WATCH_PARENT_ENV } from "./launch.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
@@ -80,7 +92,9 @@ export abstract class ChildRole extends Runtime {
     }
     removeSegments();
     // Without a parent the cluster is going down: nobody will map its segments any more.
-    if (this.#orphaned) removeClusterSegments();
+    // Without a head the cluster is going down: nobody will map its segments any more. A parent that is gone
+    // while the head lives (a node ended for not answering) is not that: the other runtimes keep theirs.
+    if (this.#orphaned && !headAlive()) removeClusterSegments();
     process.exit(code);
   }
 

@@ -65,8 +65,9 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
   if (port > 65535) throw new InvalidArgumentError(`option port must be at most 65535, got ${port}`);
   const heartbeatInterval = positiveInteger("heartbeatInterval", options.heartbeatInterval, 2000);
   const heartbeatTimeout = positiveInteger("heartbeatTimeout", options.heartbeatTimeout, Math.max(6000, 3 * heartbeatInterval));
-  if (heartbeatTimeout <= heartbeatInterval) {
-    throw new InvalidArgumentError(`option heartbeatTimeout (${heartbeatTimeout} ms) must be longer than heartbeatInterval (${heartbeatInterval} ms)`);
+  // A parent ends a child silent for heartbeatTimeout: leave room for a late beat or two.
+  if (heartbeatTimeout < 2 * heartbeatInterval) {
+    throw new InvalidArgumentError(`option heartbeatTimeout (${heartbeatTimeout} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
   }
   return {
     numNodes: positiveInteger("numNodes", options.numNodes, 1),

@@ -267,7 +267,8 @@ export abstract class Runtime implements ConnectionHandler {
       const reason = `${uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`;
       connection.close(new ConnectionClosedError(reason));
       this.onSilent(uid, reason);
-    } else if (this.reportsTo(uid) && now - connection.lastSent >= this.options.heartbeatInterval * 0.9) {
+    } else if (this.reportsTo(uid) && now - connection.lastSent >= this.options.heartbeatInterval * 0.5) {
+      // Half an interval: at most about one interval between two heartbeats, well inside the timeout (silence is fatal).
       connection.heartbeat();
     }
   }
