@@ -5,17 +5,18 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { readFileSync } from "node:fs";
 import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
 
-/** Whether the cluster's head process still exists (the cluster id is its pid). */
+/** Whether the cluster's head process still runs (the cluster id is its pid); a killed head not yet reaped (a zombie) does not. */
 function headAlive(): boolean {
   const pid = Number(clusterId());
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false; // gone (or no /proc: then clean up, as before)
   }
 }
 import { WATCH_PARENT_ENV } from "./launch.ts";
