@@ -99,14 +99,14 @@ class WorkerLink {
     }
   }
 
-  request<T>(method: string, args: unknown, payloads?: Uint8Array[]): Promise<T> {
-    if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true });
+  request<T>(method: string, args: unknown, payloads?: Uint8Array[], timeout?: number): Promise<T> {
+    if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true, timeout });
     if (this.#failure) return Promise.reject(this.#failure);
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const taken = payloads?.map((payload) => Uint8Array.prototype.slice.call(payload));
     this.#queue.push((connection) => {
       if (!connection) reject(this.#failure);
-      else connection.request<T>(method, args, { payloads: taken, snapshot: true }).then(resolve, reject);
+      else connection.request<T>(method, args, { payloads: taken, snapshot: true, timeout }).then(resolve, reject);
     });
     return promise;
   }
@@ -551,8 +551,9 @@ export class ActorClient implements TaskOwner {
     }
     if (handles.size === 0 || this.#lostWorkers.has(worker)) return;
     // Asked over the worker's own link: it answers if the worker lives (a hung one is found out by heartbeats).
+    // Bounded: a worker too hung to answer is its node's to end (and then its death fails everything).
     this.link(worker)
-      .request("ping", null)
+      .request("ping", null, undefined, this.#runtime.options.heartbeatTimeout)
       .then(
         () => {
           const error = new RemoteError(describeError(new WorkerDiedError(worker, `the tessera thread of ${worker} behind ${uid} is gone (${reason})`), worker));

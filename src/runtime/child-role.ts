@@ -75,7 +75,7 @@ export abstract class ChildRole extends Runtime {
 
   /** A child that stopped answering is ended for good (its exit is then reported as its death, with this reason). */
   protected override onSilent(uid: string, reason: string): void {
-    this.children.get(uid)?.kill(reason);
+    this.endChild(uid, reason);
   }
 
   protected override onPeerLost(uid: string, reason: MosaicError): void {

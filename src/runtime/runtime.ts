@@ -195,10 +195,29 @@ export abstract class Runtime implements ConnectionHandler {
     };
     const child = new ChildRuntime(uid, [...programCommand(), ...roleConfigToArgv(config)], env, (from, stream, lines) => this.relayLines(from, stream, lines));
     this.children.set(uid, child);
-    child.exited.then(() => {
-      if (this.state !== "stopping" && this.state !== "stopped") this.onChildExit(child);
-    });
+    child.exited.then(() => this.#childGone(child));
     return child;
+  }
+
+  /** Children whose end was handled (exit, or a kill that did not take): each once. */
+  #goneChildren = new WeakSet<ChildRuntime>();
+
+  #childGone(child: ChildRuntime): void {
+    if (this.#goneChildren.has(child)) return;
+    this.#goneChildren.add(child);
+    if (this.state !== "stopping" && this.state !== "stopped") this.onChildExit(child);
+  }
+
+  /**
+   * Ends a child that stopped answering. Reported dead when it exits; if even
+   * SIGKILL does not end it within a heartbeat timeout (a process stuck in
+   * the kernel), reported dead all the same, so that nobody waits on it.
+   */
+  protected endChild(uid: string, reason: string): void {
+    const child = this.children.get(uid);
+    if (!child) return;
+    child.kill(reason);
+    setTimeout(() => this.#childGone(child), this.options.heartbeatTimeout).unref();
   }
 
   protected onChildExit(child: ChildRuntime): void {
