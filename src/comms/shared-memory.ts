@@ -399,7 +399,7 @@ export function returnSegment(path: string, borrower: object, lending?: number):
 
 let trimTimer: Timer | undefined;
 
-/** Free segments are removed once idle, also where no heartbeat ticks (tessera threads). */
+/** Free segments are removed once idle: a timer armed when one is handed back (the only way a segment becomes free). */
 function scheduleTrim(): void {
   if (trimTimer) return;
   trimTimer = setTimeout(() => {

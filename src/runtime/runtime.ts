@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
 import type { PayloadAllocator } from "../comms/framing.ts";
-import { MACHINE_ID, sharedMemoryStats, trimSegments } from "../comms/shared-memory.ts";
+import { MACHINE_ID, sharedMemoryStats } from "../comms/shared-memory.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
@@ -233,7 +233,6 @@ export abstract class Runtime implements ConnectionHandler {
 
   #beat(): void {
     this.onBeat?.();
-    trimSegments(); // pooled shared memory unused for a while goes back to the system
     const now = performance.now();
     const stalled = now - this.#lastBeat > 2 * this.options.heartbeatInterval;
     this.#lastBeat = now;

@@ -162,7 +162,7 @@ const workerUid: string = threadData?.uid ?? "worker";
 const threadIndex: number = threadData?.thread ?? 0;
 
 /** Results up to this size (and without raw payloads) go to the head with their completion, as in the original. */
-export const INLINE_RESULT_BYTES = 1024;
+const INLINE_RESULT_BYTES = 1024;
 
 /**
  * The thread's own link to the head. Completions (with small results) and
