@@ -56,8 +56,13 @@ export interface ConnectionHandler {
   onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: MosaicError): void;
   /** The peer proved the secret; `connection.peer` is set. */
   onAuthenticated?(connection: Connection): void;
-  /** Whether payloads of `method` that came through shared memory should be copied into the allocator's memory (default) or mapped. */
-  readSharedPayloads?(method: string | undefined): boolean;
+  /**
+   * Whether payloads of `method` that came through shared memory should be
+   * copied into the allocator's memory (default) or mapped; `pooled`: the
+   * segment is one of the peer's pool (a mapping of it can be kept and passed
+   * on by name), not a one-shot file.
+   */
+  readSharedPayloads?(method: string | undefined, pooled: boolean): boolean;
   /**
    * Whether payloads it maps may be passed on by name to other runtimes and
    * threads: only where no user code changes them (a worker's main thread).
@@ -371,14 +376,13 @@ export class Connection {
    */
   #receiveShared(message: Message, payloads: Uint8Array[], shared: NonNullable<SharedSizes>): void {
     const method = message[0] === MessageKind.Request ? message[2] : message[0] === MessageKind.Command ? message[1] : undefined;
-    // Tried: mapping objects that are put (faster put) made every later read of them slower.
-    const read = this.#options.allocate !== undefined && this.#options.handler.readSharedPayloads?.(method) !== false;
     let failure: ProtocolError | undefined;
     for (let i = 0; i < shared.length; i++) {
       const size = shared[i];
       if (size === undefined) continue;
       const path = readPathField(payloads[i]!);
       const pooled = isPooledSegment(path);
+      const read = this.#options.allocate !== undefined && this.#options.handler.readSharedPayloads?.(method, pooled) !== false;
       if (failure) {
         // The message fails anyway: its other segments go back (pooled) or away (one-shot) all the same.
         if (pooled) this.#giveBack(path);

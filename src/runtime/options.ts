@@ -34,6 +34,12 @@ export interface InitOptions {
   memoryFraction?: number;
   /** Bytes each runtime process may use, instead of memoryFraction. 0: use memoryFraction. */
   memoryLimit?: number;
+  /**
+   * Milliseconds a free shared-memory segment is kept for the next large
+   * transfer before its memory goes back to the system. Default 30000: long
+   * enough for an iterative program's next round to find its memory there.
+   */
+  segmentIdleTime?: number;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -51,7 +57,7 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
   if (typeof options !== "object") throw new InvalidArgumentError(`options must be an object, got ${typeof options}`);
   const known = new Set([
     "numNodes", "numWorkers", "numThreads", "address", "port", "logLevel",
-    "heartbeatInterval", "heartbeatTimeout", "startTimeout", "memoryFraction", "memoryLimit",
+    "heartbeatInterval", "heartbeatTimeout", "startTimeout", "memoryFraction", "memoryLimit", "segmentIdleTime",
   ]);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(`unknown option "${key}": known options are ${[...known].join(", ")}`);
@@ -81,6 +87,7 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
     startTimeout: positiveInteger("startTimeout", options.startTimeout, 30000),
     memoryFraction: fraction,
     memoryLimit: positiveInteger("memoryLimit", options.memoryLimit, 0, 0),
+    segmentIdleTime: positiveInteger("segmentIdleTime", options.segmentIdleTime, 30000, 0),
   };
 }
 
@@ -112,6 +119,7 @@ export function roleConfigToArgv(config: RoleConfig): string[] {
     "--start-timeout", String(options.startTimeout),
     "--memory-fraction", String(options.memoryFraction),
     "--memory-limit", String(options.memoryLimit),
+    "--segment-idle-time", String(options.segmentIdleTime),
   ];
   if (config.script) argv.push("--script", config.script);
   return argv;
@@ -133,6 +141,7 @@ export const roleArgsDefinition = {
   "start-timeout": { type: "string", default: "30000" },
   "memory-fraction": { type: "string", default: "0.9" },
   "memory-limit": { type: "string", description: "Bytes each runtime may use (0: use --memory-fraction)", default: "0" },
+  "segment-idle-time": { type: "string", description: "Milliseconds a free shared-memory segment is kept for reuse", default: "30000" },
   script: { type: "string", description: "Program whose tessera classes this runtime loads" },
 } as const;
 
@@ -176,6 +185,7 @@ export function roleConfigFromFlags(flags: Record<string, string | boolean | und
       startTimeout: integerFlag("start-timeout", text("start-timeout") ?? "30000", 1),
       memoryFraction: Number(text("memory-fraction") ?? "0.9"),
       memoryLimit: integerFlag("memory-limit", text("memory-limit") ?? "0"),
+      segmentIdleTime: integerFlag("segment-idle-time", text("segment-idle-time") ?? "30000"),
     }),
   };
 }

@@ -4,6 +4,28 @@
  */
 import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
+import { sharedMemoryStats } from "../comms/shared-memory.ts";
+
+const PAGE_BYTES = 4096;
+
+/**
+ * Bytes this process uses for its own data: its resident memory without
+ * pooled shared-memory segments that are free or lent to another runtime
+ * (mapped here, resident once touched, but not this runtime's data: a worker
+ * holding an object put into one budgets it). Never less than the resident
+ * memory that is not shared (file or shmem) pages.
+ */
+export function residentBytes(): number {
+  const rss = process.memoryUsage.rss();
+  const notOurs = sharedMemoryStats.pooledNotOurs;
+  if (notOurs <= 0) return rss;
+  let shared = 0;
+  try {
+    // statm: size resident shared text lib data dt, in pages; "shared" is resident file and shmem pages.
+    shared = Number(readFileSync("/proc/self/statm", "latin1").split(" ")[2]) * PAGE_BYTES;
+  } catch {}
+  return rss - Math.min(notOurs, shared || 0);
+}
 
 /** The cgroup v2 limit when one is set, or the machine's memory. */
 function machineMemory(): number {
@@ -45,7 +67,7 @@ export class ResourceMonitor {
   }
 
   fitsInMemory(bytes: number): boolean {
-    return process.memoryUsage.rss() + this.committedBytes + bytes <= this.memoryLimit;
+    return residentBytes() + this.committedBytes + bytes <= this.memoryLimit;
   }
 
   sample(): ResourceSample {

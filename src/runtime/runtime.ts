@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
 import type { PayloadAllocator } from "../comms/framing.ts";
-import { MACHINE_ID, sharedMemoryStats } from "../comms/shared-memory.ts";
+import { MACHINE_ID, setSegmentIdleTime, sharedMemoryStats } from "../comms/shared-memory.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/tcp-transport.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
@@ -67,6 +67,7 @@ export abstract class Runtime implements ConnectionHandler {
     this.secret = secret;
     this.logger = logger;
     this.resources = new ResourceMonitor(options.memoryFraction, options.memoryLimit, role === "worker" ? options.numWorkers : 1);
+    setSegmentIdleTime(options.segmentIdleTime);
     this.methods.ping = () => this.uid;
     this.methods.status = () => ({ uid: this.uid, pid: process.pid, ...this.resources.sample(), sharedMemory: { ...sharedMemoryStats } });
     this.commands.log = ([uid, stream, lines]: [string, LogStream, string[]]) => this.relayLines(uid, stream, lines);

@@ -15,7 +15,7 @@ import { type Dependencies, type HeadAddress, Op, type Posted, type PostedDepend
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
 import { referenceFromWire, type WireReference } from "../core/_call-message.ts";
-import { discardSegment, holdMapping, mapSegment, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
+import { discardSegment, holdMapping, mapSegment, segmentIdleTime, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
@@ -89,7 +89,7 @@ class TesseraThread {
     this.index = index;
     this.worker = new Worker(programEntry(), {
       workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index, head: host.headAddress(), memoryLimit: host.runtime.resources.memoryLimit,
-        sharedMemoryCounters: sharedMemoryCounters(),
+        sharedMemoryCounters: sharedMemoryCounters(), segmentIdleTime: segmentIdleTime(),
       },
     });
     this.worker.on("message", (reports: ThreadReport[]) => {

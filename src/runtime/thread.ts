@@ -21,10 +21,12 @@ import {
   mapSegment,
   receiveTarget,
   returnSegment,
+  setSegmentIdleTime,
   sharedMemoryAvailable,
   SHM_MIN_BYTES,
 } from "../comms/shared-memory.ts";
 import { connectTcp } from "../comms/tcp-transport.ts";
+import { residentBytes } from "./resources.ts";
 import { ProtocolError, UnknownMethodError } from "../errors.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
@@ -115,7 +117,7 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
     try {
-      const lent = lendSegment(payload, MAIN_THREAD);
+      const lent = lendSegment(payload, MAIN_THREAD, false);
       if (lent) return { segment: lent.path, size: payload.byteLength, lending: lent.lending };
     } catch {} // /dev/shm full: shared memory of our own instead
   }
@@ -155,9 +157,10 @@ function materialize(posted: Posted): Value {
 
 let started = false;
 const threadData = workerData as
-  | { uid?: string; thread?: number; head?: HeadAddress; memoryLimit?: number; sharedMemoryCounters?: SharedArrayBuffer }
+  | { uid?: string; thread?: number; head?: HeadAddress; memoryLimit?: number; sharedMemoryCounters?: SharedArrayBuffer; segmentIdleTime?: number }
   | undefined;
 if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters);
+if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.segmentIdleTime);
 const workerUid: string = threadData?.uid ?? "worker";
 const threadIndex: number = threadData?.thread ?? 0;
 
@@ -220,7 +223,7 @@ async function dialHead(): Promise<void> {
       expectedPeer: "head",
       // Arrays land in shared memory here too (the worker's main thread may serve them), within the worker's budget.
       allocate: (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes)),
-      admit: (bytes) => threadData?.memoryLimit === undefined || process.memoryUsage.rss() + bytes <= threadData.memoryLimit,
+      admit: (bytes) => threadData?.memoryLimit === undefined || residentBytes() + bytes <= threadData.memoryLimit,
     });
     head = link;
     void link.closed.then(() => {

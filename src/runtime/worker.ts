@@ -45,14 +45,17 @@ export class WorkerRuntime extends ChildRole {
   readonly passesOnMappedPayloads = true;
 
   /**
-   * Payloads that come through shared memory: requests and commands (calls
-   * with dependencies, puts: kept here, counted against this worker's memory,
-   * spilled when it runs short) are read into shared memory of this process;
-   * replies (results of other workers, fetched as dependencies) are mapped
-   * and passed on to the tessera thread by name, without a copy.
+   * Payloads that come through shared memory: replies (results of other
+   * workers, fetched as dependencies) and objects put in a pooled segment of
+   * the head are mapped, kept as they are and passed on to tessera threads by
+   * name, without a copy (a put object keeps the head's segment lent for as
+   * long as it lives here; it counts against this worker's memory and is
+   * spilled like any other). Other requests and commands (calls with
+   * dependencies, objects in one-shot segments) are copied into memory of
+   * this process.
    */
-  readSharedPayloads(method: string | undefined): boolean {
-    return method !== undefined;
+  readSharedPayloads(method: string | undefined, pooled: boolean): boolean {
+    return method !== undefined && !(pooled && method === "put");
   }
 
   get #host(): TesseraHost {

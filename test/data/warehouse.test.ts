@@ -49,7 +49,7 @@ describe("the warehouse", () => {
     expect(sum(after)).toBe(sum(before));
   });
 
-  test("dropping a 256 MiB object gives the worker's memory back", async () => {
+  test("dropping a 256 MiB object gives its memory back (the worker's RSS and /dev/shm)", async () => {
     const { before, held, after } = await run.value("dropFreesMemory");
     const MiB = 2 ** 20;
     const report = { before: Math.round(before / MiB), held: Math.round(held / MiB), after: Math.round(after / MiB) };
