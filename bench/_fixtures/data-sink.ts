@@ -11,7 +11,10 @@
  * The receive buffer is reused across messages (flags bit 0 clear), allocated
  * and touched up front to `argv[2]` bytes and grown when a bigger payload
  * comes. With flags bit 0 set, the message lands in a fresh allocation
- * instead, as a receiver without a reusable buffer would do.
+ * instead, as a receiver without a reusable buffer would do. With flags bit 1
+ * set (and no payload), the sink collects its garbage before it answers: the
+ * benchmark asks for that between measurements, so that freeing the fresh
+ * buffers of earlier messages does not land in a later measurement.
  *
  * Exits when its stdin closes (the parent is gone) or on SIGTERM.
  */
@@ -20,6 +23,7 @@ import { listenWithWriter, serveUntilParentGone, type SocketWriter } from "../_r
 
 const HEADER_BYTES = 8;
 const FLAG_FRESH = 1;
+const FLAG_COLLECT = 2;
 
 interface SinkState {
   writer: SocketWriter;
@@ -52,6 +56,7 @@ function begin(state: SinkState): void {
   state.length = length;
   state.filled = 0;
   state.headerFilled = 0;
+  if (flags & FLAG_COLLECT) Bun.gc(true);
 }
 
 function complete(state: SinkState): void {
