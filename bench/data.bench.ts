@@ -33,10 +33,10 @@
  * a child Bun process (data-sink.ts: 8-byte header + payload, copied into a
  * reused pre-sized buffer, one byte back when complete; partial writes resumed
  * on drain), and the same into a fresh buffer per message. Each mosaic figure
- * is reported twice: against raw TCP bulk (target over TCP: ratio >= 0.7) and
- * against memcpy into touched memory (target with shared memory at 256 MiB:
- * ratio >= 0.5), with the fresh allocation figure beside it (`baseline_fresh`,
- * `ratio_fresh`).
+ * is reported twice: against raw TCP bulk (target over TCP at 256 MiB: ratio
+ * >= 0.7) and against memcpy into touched memory (target with shared memory at
+ * 256 MiB: ratio >= 0.5), with the fresh allocation figure beside it
+ * (`baseline_fresh`, `ratio_fresh`).
  *
  * Between transfers (untimed) the head collects garbage and results are
  * released on the workers, so that memory stays at a few times the largest
@@ -133,8 +133,12 @@ const MAX_BYTES = Math.max(...SIZES.map((size) => size.mib * MiB));
 
 const TCP_TARGET = 0.7;
 const MEMCPY_TARGET = 0.5;
-/** The memcpy target (same-node transfers) applies to this size. */
-const MEMCPY_TARGET_MIB = 256;
+/**
+ * The targets apply to this size (the issue's 256 MiB fields). Smaller sizes
+ * are reported with their ratios and no target: at 1 MiB a transfer takes
+ * about as long as the call around it (~0.4 ms after an idle gap).
+ */
+const TARGET_MIB = 256;
 
 const runtime: HeadRuntime = await mosaic.init(OPTIONS);
 
@@ -351,7 +355,7 @@ function report(size: SizeCase, samples: Map<Path, number[]>): void {
       ratio: round(tcpRatio, 3),
       baseline_kind: TCP_BASELINE_KIND,
       ...common,
-      ...(targeted && OVER_TCP ? { target: `ratio >= ${TCP_TARGET}`, ok: tcpRatio >= TCP_TARGET } : {}),
+      ...(targeted && OVER_TCP && size.mib === TARGET_MIB ? { target: `ratio >= ${TCP_TARGET}`, ok: tcpRatio >= TCP_TARGET } : {}),
     });
     const memcpyRatio = value / touched;
     line(
@@ -365,7 +369,7 @@ function report(size: SizeCase, samples: Map<Path, number[]>): void {
         baseline_fresh: round(fresh, 3),
         ratio_fresh: round(value / fresh, 3),
         ...common,
-        ...(targeted && !OVER_TCP && size.mib === MEMCPY_TARGET_MIB ? { target: `ratio >= ${MEMCPY_TARGET}`, ok: memcpyRatio >= MEMCPY_TARGET } : {}),
+        ...(targeted && !OVER_TCP && size.mib === TARGET_MIB ? { target: `ratio >= ${MEMCPY_TARGET}`, ok: memcpyRatio >= MEMCPY_TARGET } : {}),
       },
       "_vs_memcpy",
     );

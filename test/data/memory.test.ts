@@ -32,3 +32,30 @@ describe("memory budget", () => {
     await run.expectCleanExit();
   });
 });
+
+describe("memory budget and objects put on workers", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(["headBudget"], "data-fixture.ts");
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("objects put on workers count against the workers' budgets, not the head's, although they stay in the head's segments", async () => {
+    const { lent, rss, back, limit } = await run.value("headBudget");
+    const MiB = 2 ** 20;
+    expect(limit).toBe(600 * MiB);
+    // The four 128 MiB objects live in segments of the head's pool, lent to the workers: mapped in the head,
+    // resident there (its RSS is past its budget)...
+    expect({ lentMiB: Math.round(lent / MiB), overBudget: rss > limit }).toEqual({ lentMiB: 512, overBudget: true });
+    // ...yet the head still takes 128 MiB more: they are not its data.
+    expect(back).toEqual([32 * MiB, 2, 2]);
+  });
+
+  test("the head stops the tree when the program ends and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});
