@@ -38,6 +38,7 @@ import {
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
 import { checkNonce, checkProof, createNonce, proveSecret } from "./handshake.ts";
+import { processGone } from "../_util/process-state.ts";
 import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
 /** The heartbeat message, encoded once. */
@@ -82,6 +83,8 @@ export interface RequestOptions {
   payloads?: Uint8Array[];
   /** Send the payloads as they are now, even if the caller changes them right after (see FrameWriter). */
   snapshot?: boolean;
+  /** The peer keeps the payloads long (an object put there): shared-memory segments are sized to them. */
+  lasting?: boolean;
 }
 
 interface PendingRequest {
@@ -171,7 +174,7 @@ export class Connection {
     }
     this.#pending.set(id, pending);
     try {
-      this.#send([MessageKind.Request, id, method, args], options.payloads, options.snapshot);
+      this.#send([MessageKind.Request, id, method, args], options.payloads, options.snapshot, options.lasting);
     } catch (error) {
       this.#pending.delete(id);
       clearTimeout(pending.timer);
@@ -234,11 +237,30 @@ export class Connection {
     this.#writer.close();
     removeSegments(this.#segments); // the peer will not map what it has not received by now
     // What it borrowed is not taken back for reuse (a peer whose link closed may be alive and still map it):
-    // segments of our pool leave it, and holds on segments we passed on stay.
+    // segments of our pool leave it, and holds on segments we passed on stay until the peer's process is gone.
     forgetSegments(this);
+    this.#releasePassedOnWhenGone();
     try {
       this.#options.socket.end();
     } catch {}
+  }
+
+  /**
+   * Holds on segments passed on to a peer whose link closed are released once
+   * its process is seen gone (it maps nothing any more; its socket closes
+   * while it exits, a moment before that shows), checked a few times over
+   * about a minute. A peer still running after that keeps them.
+   */
+  #releasePassedOnWhenGone(delays = [50, 500, 5_000, 60_000]): void {
+    const pid = this.peer?.pid;
+    if (this.#passedOn.size === 0 || pid === undefined || pid === process.pid) return;
+    const [delay, ...later] = delays;
+    if (delay === undefined) return;
+    setTimeout(() => {
+      if (!processGone(pid)) return this.#releasePassedOnWhenGone(later);
+      for (const releases of this.#passedOn.values()) for (const release of releases) release();
+      this.#passedOn.clear();
+    }, delay).unref();
   }
 
   /** Sends a fatal error to the peer, logs it and drops the connection. */
@@ -269,9 +291,9 @@ export class Connection {
     return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress})`;
   }
 
-  #send(message: Message, payloads?: Uint8Array[], snapshot = false): void {
+  #send(message: Message, payloads?: Uint8Array[], snapshot = false, lasting = false): void {
     this.lastSent = performance.now();
-    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads, snapshot);
+    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads, lasting) : payloads, snapshot);
   }
 
   /** Same machine: large payloads go through /dev/shm, the socket carries their paths. */
@@ -283,7 +305,7 @@ export class Connection {
   /** Segments mapped here (lent by someone else) that were passed on to the peer by name: released when it hands them back. */
   #passedOn = new Map<string, (() => void)[]>();
 
-  #viaSharedMemory(payloads: Uint8Array[]): OutgoingPayload[] {
+  #viaSharedMemory(payloads: Uint8Array[], lasting = false): OutgoingPayload[] {
     return payloads.map((payload) => {
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
       // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.
@@ -295,7 +317,7 @@ export class Connection {
         return { path: held.path, size: payload.byteLength };
       }
       try {
-        return { path: lendSegment(payload, this)?.path ?? writeSegment(payload, this.#segments), size: payload.byteLength };
+        return { path: lendSegment(payload, this, true, lasting)?.path ?? writeSegment(payload, this.#segments), size: payload.byteLength };
       } catch (error) {
         // /dev/shm full (or unusable): this payload takes the socket.
         this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);

@@ -61,14 +61,17 @@ export function createSegmentSet(): SegmentSet {
 const created = createSegmentSet();
 
 /** Counters of the whole process: a worker's tessera threads adopt their main thread's (see adoptSharedMemoryCounters). */
-let counters = new BigInt64Array(new SharedArrayBuffer(6 * 8));
+let counters = new BigInt64Array(new SharedArrayBuffer(8 * 8));
 const WRITTEN = 0;
 const WRITTEN_BYTES = 1;
 const MAPPED = 2;
 const MAPPED_BYTES = 3;
 const LENT = 4;
-/** Bytes of pooled segments that are free, or lent to another runtime (see pooledNotOurs). */
-const NOT_OURS_BYTES = 5;
+/** Bytes of this process's pooled segments that are not lent to another runtime (see ownedSharedBytes). */
+const POOLED_OURS_BYTES = 5;
+/** Bytes of segments mapped here by mapSegment and not collected yet (see ownedSharedBytes). */
+const MAPPED_HELD_BYTES = 6;
+const LENT_AWAY_BYTES = 7;
 
 function count(index: number, by: number): void {
   Atomics.add(counters, index, BigInt(by));
@@ -102,13 +105,19 @@ export const sharedMemoryStats = {
     return Number(Atomics.load(counters, LENT));
   },
   /**
-   * Bytes of this process's pooled segments (all threads) that are not its
-   * data although they are mapped here: free ones, kept for reuse, and ones
-   * lent to another runtime, which holds (and budgets) what is in them, like
-   * a worker holding an object put there. Memory budgets leave them out.
+   * Shared memory (/dev/shm) that this process (all threads) holds as its
+   * own: its pooled segments, free or in use here, except those lent to
+   * another runtime (which holds and budgets what is in them, like a worker
+   * holding an object put there), and the segments of others it maps (counted
+   * whole, read or not, until the mapping is collected). Memory budgets count
+   * this instead of shared pages in the resident set.
    */
-  get pooledNotOurs(): number {
-    return Number(Atomics.load(counters, NOT_OURS_BYTES));
+  get ownedSharedBytes(): number {
+    return Number(Atomics.load(counters, POOLED_OURS_BYTES)) + Number(Atomics.load(counters, MAPPED_HELD_BYTES));
+  },
+  /** Bytes of this process's pooled segments lent to other runtimes. */
+  get lentAwayBytes(): number {
+    return Number(Atomics.load(counters, LENT_AWAY_BYTES));
   },
 };
 let sequence = 0;
@@ -171,9 +180,18 @@ function consumeSegment(path: string, size: number, take: () => Uint8Array): Uin
   }
 }
 
+/** Mappings made by mapSegment: counted as held (see ownedSharedBytes) until collected. */
+const heldMappings = new FinalizationRegistry<number>((size) => count(MAPPED_HELD_BYTES, -size));
+
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
-  return consumeSegment(path, size, () => (size === 0 ? new Uint8Array(0) : Bun.mmap(path, { shared: false, size })));
+  return consumeSegment(path, size, () => {
+    if (size === 0) return new Uint8Array(0);
+    const bytes = Bun.mmap(path, { shared: false, size });
+    count(MAPPED_HELD_BYTES, size);
+    heldMappings.register(bytes.buffer, size);
+    return bytes;
+  });
 }
 
 /**
@@ -181,13 +199,16 @@ export function mapSegment(path: string, size: number): Uint8Array {
  * receivers that want the bytes in memory of their own kind (workers: shared
  * memory for their threads). Into a warm receive target, mapping and copying
  * is fastest (here 36 ms for 256 MiB, against 61 ms for read(2)); into fresh
- * memory the kernel's copy is (100 ms, against 168 ms).
+ * memory the kernel's copy is (100 ms, against 168 ms), and for a one-shot
+ * segment too (its pages go with the file, not when a mapping is collected).
  */
 export function readSegment(path: string, size: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
   return consumeSegment(path, size, () => {
     const into = allocate(size);
-    if (receiveTargets.has(into)) {
+    if (receiveTargets.has(into) && isPooledSegment(path)) {
+      // The mapping holds the source's pages in this process until it is collected: count it for that.
       into.set(Bun.mmap(path, { shared: false, size }));
+      noteMapped(size);
       return into;
     }
     const fd = openSync(path, "r");
@@ -266,14 +287,16 @@ function capacityFor(size: number): number {
  * lends it to `borrower`, and returns its path; undefined when the pool is
  * full (the caller writes a one-shot segment instead). `away`: the borrower
  * is another runtime, which budgets what it holds (not a thread of this
- * process).
+ * process). `exact`: the borrower may keep it long (an object put there), so
+ * it gets a segment of about the payload's size (see takeSegment).
  */
-export function lendSegment(payload: Uint8Array, borrower: object, away = true): { path: string; lending: number } | undefined {
-  const chosen = takeSegment(payload.byteLength, borrower);
+export function lendSegment(payload: Uint8Array, borrower: object, away = true, exact = false): { path: string; lending: number } | undefined {
+  const chosen = takeSegment(payload.byteLength, borrower, exact);
   if (!chosen) return undefined;
   if (away) {
     chosen.lentAway = true;
-    count(NOT_OURS_BYTES, chosen.capacity);
+    count(POOLED_OURS_BYTES, -chosen.capacity);
+    count(LENT_AWAY_BYTES, chosen.capacity);
   }
   chosen.mapping.set(payload);
   count(WRITTEN, 1);
@@ -288,8 +311,10 @@ export function lendSegment(payload: Uint8Array, borrower: object, away = true):
  */
 function takeSegment(size: number, borrower: object, exact = false): PooledSegment | undefined {
   let chosen: PooledSegment | undefined;
+  // Memory kept long is not to pin much more than it holds: at most an eighth (or 1 MiB) more.
+  const largest = exact ? size + Math.max(SHM_MIN_BYTES, size / 8) : 2 * capacityFor(size);
   for (const segment of segments) {
-    if (segment.borrower || segment.capacity < size || segment.capacity > 2 * capacityFor(size)) continue;
+    if (segment.borrower || segment.capacity < size || segment.capacity > largest) continue;
     if (!chosen || segment.capacity < chosen.capacity) chosen = segment;
   }
   if (!chosen) {
@@ -300,7 +325,6 @@ function takeSegment(size: number, borrower: object, exact = false): PooledSegme
   chosen.borrower = borrower;
   chosen.lending++;
   count(LENT, 1);
-  count(NOT_OURS_BYTES, -chosen.capacity); // no longer free: lendSegment counts it again if it goes to a peer
   return chosen;
 }
 
@@ -414,7 +438,7 @@ function createPooled(capacity: number): PooledSegment {
   segments.push(segment);
   byPath.set(path, segment);
   pooledBytes += capacity;
-  count(NOT_OURS_BYTES, capacity);
+  count(POOLED_OURS_BYTES, capacity);
   return segment;
 }
 
@@ -431,7 +455,10 @@ export function returnSegment(path: string, borrower: object, lending?: number):
   segment.borrower = undefined;
   segment.freedAt = performance.now();
   count(LENT, -1);
-  if (!segment.lentAway) count(NOT_OURS_BYTES, segment.capacity);
+  if (segment.lentAway) {
+    count(POOLED_OURS_BYTES, segment.capacity);
+    count(LENT_AWAY_BYTES, -segment.capacity);
+  }
   segment.lentAway = false;
   scheduleTrim();
 }
@@ -462,7 +489,8 @@ export function forgetSegments(borrower: object): void {
 function dropSegment(index: number): void {
   const segment = segments.splice(index, 1)[0]!;
   if (segment.borrower) count(LENT, -1);
-  if (!segment.borrower || segment.lentAway) count(NOT_OURS_BYTES, -segment.capacity);
+  if (segment.lentAway) count(LENT_AWAY_BYTES, -segment.capacity);
+  else count(POOLED_OURS_BYTES, -segment.capacity);
   byPath.delete(segment.path);
   pooledBytes -= segment.capacity;
   created.delete(segment.path);
@@ -487,13 +515,34 @@ export function trimSegments(idleMs = poolIdleMs): void {
  */
 function noteMapped(bytes: number): void {
   mappedSinceCollection += bytes;
-  if (mappedSinceCollection < COLLECT_AFTER_BYTES || collectionScheduled) return;
+  if (mappedSinceCollection >= COLLECT_AFTER_BYTES) collectSoon();
+}
+
+/** A garbage collection at the next turn of the event loop (mappings let go of are unmapped then). */
+function collectSoon(): void {
+  if (collectionScheduled) return;
   collectionScheduled = true;
   mappedSinceCollection = 0;
   setTimeout(() => {
     collectionScheduled = false;
     Bun.gc(true);
   }, 0);
+}
+
+/**
+ * Memory is short: removes every free segment of this thread's pool now (not
+ * after segmentIdleTime), their mappings collected soon after; returns their
+ * bytes.
+ */
+export function releaseFreeSegments(): number {
+  let bytes = 0;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    if (segments[i]!.borrower) continue;
+    bytes += segments[i]!.capacity;
+    dropSegment(i);
+  }
+  if (bytes > 0) collectSoon();
+  return bytes;
 }
 
 /**

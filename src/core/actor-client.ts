@@ -99,14 +99,15 @@ class WorkerLink {
     }
   }
 
-  request<T>(method: string, args: unknown, payloads?: Uint8Array[], timeout?: number): Promise<T> {
-    if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true, timeout });
+  /** `lasting`: the worker keeps the payloads (see RequestOptions). */
+  request<T>(method: string, args: unknown, payloads?: Uint8Array[], timeout?: number, lasting = false): Promise<T> {
+    if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true, timeout, lasting });
     if (this.#failure) return Promise.reject(this.#failure);
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const taken = payloads?.map((payload) => Uint8Array.prototype.slice.call(payload));
     this.#queue.push((connection) => {
       if (!connection) reject(this.#failure);
-      else connection.request<T>(method, args, { payloads: taken, snapshot: true, timeout }).then(resolve, reject);
+      else connection.request<T>(method, args, { payloads: taken, snapshot: true, timeout, lasting }).then(resolve, reject);
     });
     return promise;
   }

@@ -5,23 +5,16 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
-import { readFileSync } from "node:fs";
 import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory.ts";
-
-/** Whether the cluster's head process still runs (the cluster id is its pid); a killed head not yet reaped (a zombie) does not. */
-function headAlive(): boolean {
-  const pid = Number(clusterId());
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false; // gone (or no /proc: then clean up, as before)
-  }
-}
+import { processGone } from "../_util/process-state.ts";
 import { WATCH_PARENT_ENV } from "./launch.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
+
+/** Whether the cluster's head process still runs (the cluster id is its pid); a killed head not yet reaped (a zombie) does not. */
+function headAlive(): boolean {
+  return !processGone(Number(clusterId()));
+}
 
 export abstract class ChildRole extends Runtime {
   protected readonly config: RoleConfig;

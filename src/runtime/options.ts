@@ -44,6 +44,8 @@ export interface InitOptions {
 
 export type ResolvedOptions = Required<InitOptions>;
 
+const MAX_SEGMENT_IDLE_TIME = 86_400_000;
+
 function positiveInteger(name: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
@@ -75,6 +77,11 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
   if (heartbeatTimeout < 2 * heartbeatInterval) {
     throw new InvalidArgumentError(`option heartbeatTimeout (${heartbeatTimeout} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`);
   }
+  const segmentIdleTime = positiveInteger("segmentIdleTime", options.segmentIdleTime, 30000, 0);
+  // Timers of 2^31 ms or more fire at once in Bun (and would then re-arm every millisecond).
+  if (segmentIdleTime > MAX_SEGMENT_IDLE_TIME) {
+    throw new InvalidArgumentError(`option segmentIdleTime must be at most ${MAX_SEGMENT_IDLE_TIME} ms (a day), got ${segmentIdleTime}`);
+  }
   return {
     numNodes: positiveInteger("numNodes", options.numNodes, 1),
     numWorkers: positiveInteger("numWorkers", options.numWorkers, Math.max(1, availableParallelism())),
@@ -87,7 +94,7 @@ export function resolveOptions(options: InitOptions | null = {}): ResolvedOption
     startTimeout: positiveInteger("startTimeout", options.startTimeout, 30000),
     memoryFraction: fraction,
     memoryLimit: positiveInteger("memoryLimit", options.memoryLimit, 0, 0),
-    segmentIdleTime: positiveInteger("segmentIdleTime", options.segmentIdleTime, 30000, 0),
+    segmentIdleTime,
   };
 }
 

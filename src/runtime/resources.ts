@@ -4,27 +4,41 @@
  */
 import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { sharedMemoryStats } from "../comms/shared-memory.ts";
+import { releaseFreeSegments, sharedMemoryStats } from "../comms/shared-memory.ts";
 
 const PAGE_BYTES = 4096;
 
 /**
- * Bytes this process uses for its own data: its resident memory without
- * pooled shared-memory segments that are free or lent to another runtime
- * (mapped here, resident once touched, but not this runtime's data: a worker
- * holding an object put into one budgets it). Never less than the resident
- * memory that is not shared (file or shmem) pages.
+ * Bytes this process uses, as memory budgets count them: its resident memory
+ * that is not shared pages (its heap, SharedArrayBuffers, written copy-on-write
+ * pages), plus the shared memory it holds as its own (its pooled /dev/shm
+ * segments except those lent to another runtime, and the segments of others
+ * it maps: see sharedMemoryStats.ownedSharedBytes). Shared pages in the
+ * resident set are left out: they are either counted that way or not this
+ * runtime's (the program's code, a segment holding an object put on a worker).
  */
-export function residentBytes(): number {
-  const rss = process.memoryUsage.rss();
-  const notOurs = sharedMemoryStats.pooledNotOurs;
-  if (notOurs <= 0) return rss;
+export function usedMemory(): number {
+  let resident = 0;
   let shared = 0;
   try {
     // statm: size resident shared text lib data dt, in pages; "shared" is resident file and shmem pages.
-    shared = Number(readFileSync("/proc/self/statm", "latin1").split(" ")[2]) * PAGE_BYTES;
-  } catch {}
-  return rss - Math.min(notOurs, shared || 0);
+    const fields = readFileSync("/proc/self/statm", "latin1").split(" ");
+    resident = Number(fields[1]) * PAGE_BYTES;
+    shared = Number(fields[2]) * PAGE_BYTES;
+  } catch {
+    return process.memoryUsage.rss();
+  }
+  return resident - shared + sharedMemoryStats.ownedSharedBytes;
+}
+
+/**
+ * Whether `bytes` more fit in `limit`. When they do not, the free segments of
+ * this thread's pool go first (kept for reuse, they are the first memory to
+ * give up), and the check is made again.
+ */
+export function fitsMemory(bytes: number, limit: number): boolean {
+  if (usedMemory() + bytes <= limit) return true;
+  return releaseFreeSegments() > 0 && usedMemory() + bytes <= limit;
 }
 
 /** The cgroup v2 limit when one is set, or the machine's memory. */
@@ -67,7 +81,7 @@ export class ResourceMonitor {
   }
 
   fitsInMemory(bytes: number): boolean {
-    return residentBytes() + this.committedBytes + bytes <= this.memoryLimit;
+    return fitsMemory(this.committedBytes + bytes, this.memoryLimit);
   }
 
   sample(): ResourceSample {

@@ -26,7 +26,7 @@ import {
   SHM_MIN_BYTES,
 } from "../comms/shared-memory.ts";
 import { connectTcp } from "../comms/tcp-transport.ts";
-import { residentBytes } from "./resources.ts";
+import { fitsMemory } from "./resources.ts";
 import { ProtocolError, UnknownMethodError } from "../errors.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
@@ -223,7 +223,7 @@ async function dialHead(): Promise<void> {
       expectedPeer: "head",
       // Arrays land in shared memory here too (the worker's main thread may serve them), within the worker's budget.
       allocate: (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes)),
-      admit: (bytes) => threadData?.memoryLimit === undefined || residentBytes() + bytes <= threadData.memoryLimit,
+      admit: (bytes) => threadData?.memoryLimit === undefined || fitsMemory(bytes, threadData.memoryLimit),
     });
     head = link;
     void link.closed.then(() => {

@@ -4,7 +4,7 @@
  * everywhere it may be (holders and the workers that cached it). References
  * the program lets go of are dropped when garbage collected.
  */
-import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
+import { ConnectionClosedError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { ActorClient } from "../core/actor-client.ts";
 import { nextWireId, uidSuffix } from "../core/actor-client.ts";
 import { ObjectRef, type ObjectOwner, PUBLISHED } from "../core/object-ref.ts";
@@ -37,7 +37,8 @@ export class WarehouseClient implements ObjectOwner {
     const holders = options.publish ? this.#actors.liveWorkers() : [options.worker ?? (await this.#actors.placeOne())];
     if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
     const id = nextWireId();
-    await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads)));
+    // The worker keeps the payloads as they arrive (on this machine: in this process's segment, lent to it).
+    await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads, undefined, true)));
     const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, options.publish ? PUBLISHED : holders[0]!, size, this);
     this.#collected.register(ref, { id, holder: ref.holder }, ref);
     return ref;
@@ -51,10 +52,22 @@ export class WarehouseClient implements ObjectOwner {
     return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply);
   }
 
-  /** Resolves once every worker has let the object go. */
+  /**
+   * Resolves once every worker has let the object go. A worker whose link
+   * closes meanwhile (it died) holds nothing any more: not a failure of drop.
+   */
   async dropObject(ref: ObjectRef<any>): Promise<void> {
     this.#collected.unregister(ref);
-    await Promise.all(this.#actors.liveWorkers().map((worker) => this.#actors.link(worker).request("release", [[], [ref.id]])));
+    await Promise.all(
+      this.#actors.liveWorkers().map((worker) =>
+        this.#actors
+          .link(worker)
+          .request("release", [[], [ref.id]])
+          .catch((error: unknown) => {
+            if (!(error instanceof ConnectionClosedError || error instanceof WorkerDiedError)) throw error;
+          }),
+      ),
+    );
   }
 
   /** Every worker may hold a copy (published) or a cached one (read as an argument). */

@@ -60,3 +60,23 @@ describe("the warehouse", () => {
     await run.expectCleanExit();
   });
 });
+
+describe("the warehouse when a reader dies", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(["readerDies"], "data-fixture.ts");
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("an object passed on to a worker that is then killed goes back to the head's pool once dropped", async () => {
+    expect(await run.value("readerDies")).toEqual({ lentWhileKept: 1, lentAfter: 0 });
+  });
+
+  test("the head stops the tree when the program ends and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});

@@ -137,6 +137,8 @@ describe("life cycle in the calling process", () => {
       { address: 42 },
       { address: "" },
       { heartbeatInterval: 1000, heartbeatTimeout: 10 },
+      { segmentIdleTime: -1 },
+      { segmentIdleTime: 2 ** 31 }, // a timer that long fires at once in Bun
     ];
     for (const bad of invalid) {
       await expect(mosaic.init(bad as mosaic.InitOptions)).rejects.toBeInstanceOf(InvalidArgumentError);
