@@ -55,6 +55,22 @@ describe("memory budget and objects put on workers", () => {
     expect(back).toEqual([32 * MiB, 2, 2]);
   });
 
+  test("an object kept on a worker pins a segment of its own size, not the next power of two", async () => {
+    const { oddLent } = await run.value("headBudget");
+    expect(oddLent).toBe(20 * 2 ** 20);
+  });
+
+  test("free segments count against their process's budget, and are given up first when memory runs short", async () => {
+    const { ownedWhenFree, backAgain, ownedAfter, limit } = await run.value("headBudget");
+    const MiB = 2 ** 20;
+    // Five segments back in the head's pool (4 x 128 + 20 MiB), free: the head's own memory now...
+    expect(ownedWhenFree).toBeGreaterThanOrEqual(532 * MiB);
+    // ...which, with its heap, leaves no room for 128 MiB more: a get succeeds once the free ones are given up.
+    expect(backAgain).toEqual([32 * MiB, 4, 4]);
+    expect(ownedAfter).toBeLessThan(ownedWhenFree - 256 * MiB);
+    expect(limit).toBe(600 * MiB);
+  });
+
   test("the head stops the tree when the program ends and leaves no process or port", async () => {
     await run.expectCleanExit();
   });
