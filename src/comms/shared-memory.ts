@@ -75,6 +75,21 @@ const LENT_AWAY_BYTES = 7;
 
 function count(index: number, by: number): void {
   Atomics.add(counters, index, BigInt(by));
+  if (index === MAPPED_HELD_BYTES) Atomics.add(realm, REALM_MAPPED_HELD, BigInt(by));
+}
+
+/**
+ * What this thread (realm) has of the process's counts, for its worker's main
+ * thread: the mappings it holds (they go with it when it exits, its collector
+ * never reports them) and the bytes of its free pooled segments (memory it
+ * gives up when asked, see requestThreadTrim).
+ */
+let realm = new BigInt64Array(new SharedArrayBuffer(2 * 8));
+const REALM_MAPPED_HELD = 0;
+const REALM_FREE = 1;
+
+function countFree(by: number): void {
+  Atomics.add(realm, REALM_FREE, BigInt(by));
 }
 
 /** The memory behind this process's counters, for threads to share. */
@@ -82,8 +97,48 @@ export function sharedMemoryCounters(): SharedArrayBuffer {
   return counters.buffer as SharedArrayBuffer;
 }
 
-export function adoptSharedMemoryCounters(buffer: SharedArrayBuffer): void {
+/** A tessera thread counts into its main thread's counters, and its own part into `realmBuffer` (see threadRealm). */
+export function adoptSharedMemoryCounters(buffer: SharedArrayBuffer, realmBuffer?: SharedArrayBuffer): void {
   counters = new BigInt64Array(buffer);
+  if (realmBuffer) realm = new BigInt64Array(realmBuffer);
+}
+
+/** The tessera threads' parts, seen from their worker's main thread. */
+const threadRealms = new Set<BigInt64Array>();
+let trimThreads: (() => void) | undefined;
+
+/**
+ * For a tessera thread about to start: the memory its part of the counts goes
+ * to, and `end` for when it has exited (the mappings it held are gone; its
+ * free segments, if its exit did not remove them, no longer count).
+ */
+export function threadRealm(): { buffer: SharedArrayBuffer; end: () => void } {
+  const part = new BigInt64Array(new SharedArrayBuffer(2 * 8));
+  threadRealms.add(part);
+  return {
+    buffer: part.buffer as SharedArrayBuffer,
+    end: () => {
+      if (!threadRealms.delete(part)) return;
+      count(MAPPED_HELD_BYTES, -Number(Atomics.exchange(part, REALM_MAPPED_HELD, 0n)));
+      count(POOLED_OURS_BYTES, -Number(Atomics.exchange(part, REALM_FREE, 0n)));
+    },
+  };
+}
+
+/** How the main thread asks its tessera threads to give up their free segments (they hold them in pools of their own). */
+export function onThreadTrimRequest(ask: () => void): void {
+  trimThreads = ask;
+}
+
+/**
+ * Bytes of free segments in the pools of this process's tessera threads, and
+ * asks them to give those up (they do at their next turn of the event loop).
+ */
+export function requestThreadTrim(): number {
+  let free = 0;
+  for (const part of threadRealms) free += Number(Atomics.load(part, REALM_FREE));
+  if (free > 0) trimThreads?.();
+  return free;
 }
 
 /** What went through shared memory in this process, all threads (for status and tests). */
@@ -188,8 +243,12 @@ export function mapSegment(path: string, size: number): Uint8Array {
   return consumeSegment(path, size, () => {
     if (size === 0) return new Uint8Array(0);
     const bytes = Bun.mmap(path, { shared: false, size });
-    count(MAPPED_HELD_BYTES, size);
-    heldMappings.register(bytes.buffer, size);
+    // A segment of this process's pools (a thread's staged result, a receive target passed to a thread) is
+    // counted once, by the pool that owns it.
+    if (!path.startsWith(ownPoolPrefix())) {
+      count(MAPPED_HELD_BYTES, size);
+      heldMappings.register(bytes.buffer, size);
+    }
     return bytes;
   });
 }
@@ -233,6 +292,7 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
 export function discardSegment(path: string, owned = false): void {
   try {
     checkSegmentPath(path);
+    if (owned && isPooledSegment(path)) count(POOLED_OURS_BYTES, -lstatSync(path).size); // counted by the pool of the thread that is gone
     if (owned || !isPooledSegment(path)) unlinkSync(path);
   } catch {}
 }
@@ -241,6 +301,10 @@ export function discardSegment(path: string, owned = false): void {
 
 /** Pooled segment names carry this mark (receivers hand them back instead of removing them). */
 const POOLED_MARK = "-pool-";
+
+function ownPoolPrefix(): string {
+  return join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}${POOLED_MARK}`);
+}
 
 export function isPooledSegment(path: string): boolean {
   return path.includes(POOLED_MARK);
@@ -325,6 +389,7 @@ function takeSegment(size: number, borrower: object, exact = false): PooledSegme
   chosen.borrower = borrower;
   chosen.lending++;
   count(LENT, 1);
+  countFree(-chosen.capacity);
   return chosen;
 }
 
@@ -420,7 +485,7 @@ function freeSharedMemory(): number {
 const ZEROS = new Uint8Array(1 << 20);
 
 function createPooled(capacity: number): PooledSegment {
-  const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}${POOLED_MARK}${sequence++}-${randomSuffix()}`);
+  const path = `${ownPoolPrefix()}${sequence++}-${randomSuffix()}`;
   const fd = openSync(path, "wx", 0o600);
   remember(created, path);
   try {
@@ -439,6 +504,7 @@ function createPooled(capacity: number): PooledSegment {
   byPath.set(path, segment);
   pooledBytes += capacity;
   count(POOLED_OURS_BYTES, capacity);
+  countFree(capacity);
   return segment;
 }
 
@@ -455,6 +521,7 @@ export function returnSegment(path: string, borrower: object, lending?: number):
   segment.borrower = undefined;
   segment.freedAt = performance.now();
   count(LENT, -1);
+  countFree(segment.capacity);
   if (segment.lentAway) {
     count(POOLED_OURS_BYTES, segment.capacity);
     count(LENT_AWAY_BYTES, -segment.capacity);
@@ -489,6 +556,7 @@ export function forgetSegments(borrower: object): void {
 function dropSegment(index: number): void {
   const segment = segments.splice(index, 1)[0]!;
   if (segment.borrower) count(LENT, -1);
+  else countFree(-segment.capacity);
   if (segment.lentAway) count(LENT_AWAY_BYTES, -segment.capacity);
   else count(POOLED_OURS_BYTES, -segment.capacity);
   byPath.delete(segment.path);

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { releaseFreeSegments, sharedMemoryStats } from "../comms/shared-memory.ts";
+import { releaseFreeSegments, requestThreadTrim, sharedMemoryStats } from "../comms/shared-memory.ts";
 
 const PAGE_BYTES = 4096;
 
@@ -32,13 +32,15 @@ export function usedMemory(): number {
 }
 
 /**
- * Whether `bytes` more fit in `limit`. When they do not, the free segments of
- * this thread's pool go first (kept for reuse, they are the first memory to
- * give up), and the check is made again.
+ * Whether `bytes` more fit in `limit`. When they do not, free pooled segments
+ * go first (kept for reuse, they are the first memory to give up): this
+ * thread's at once, and a worker's tessera threads are asked to give up
+ * theirs (they do at their next turn, so they are not counted here).
  */
 export function fitsMemory(bytes: number, limit: number): boolean {
   if (usedMemory() + bytes <= limit) return true;
-  return releaseFreeSegments() > 0 && usedMemory() + bytes <= limit;
+  releaseFreeSegments();
+  return usedMemory() - requestThreadTrim() + bytes <= limit;
 }
 
 /** The cgroup v2 limit when one is set, or the machine's memory. */

@@ -15,7 +15,7 @@ import { type Dependencies, type HeadAddress, Op, type Posted, type PostedDepend
 import { type Connection, WithPayloads } from "../comms/connection.ts";
 import { PUBLISHED } from "../core/object-ref.ts";
 import { referenceFromWire, type WireReference } from "../core/_call-message.ts";
-import { discardSegment, holdMapping, mapSegment, segmentIdleTime, sharedMemoryCounters, whenUnmapped } from "../comms/shared-memory.ts";
+import { discardSegment, holdMapping, mapSegment, onThreadTrimRequest, segmentIdleTime, sharedMemoryCounters, threadRealm, whenUnmapped } from "../comms/shared-memory.ts";
 import { Fifo } from "../_util/fifo.ts";
 import { Recent } from "../_util/recent.ts";
 import { RemoteResults, type ResultEntry, resultsReply } from "./_remote-results.ts";
@@ -87,9 +87,10 @@ class TesseraThread {
 
   constructor(index: number, host: TesseraHost) {
     this.index = index;
+    const realm = threadRealm();
     this.worker = new Worker(programEntry(), {
       workerData: { marker: THREAD_MARKER, uid: host.uid, thread: index, head: host.headAddress(), memoryLimit: host.runtime.resources.memoryLimit,
-        sharedMemoryCounters: sharedMemoryCounters(), segmentIdleTime: segmentIdleTime(),
+        sharedMemoryCounters: sharedMemoryCounters(), realmCounters: realm.buffer, segmentIdleTime: segmentIdleTime(),
       },
     });
     this.worker.on("message", (reports: ThreadReport[]) => {
@@ -109,6 +110,7 @@ class TesseraThread {
     this.worker.on("error", (error: Error) => host.runtime.logger.error(`tessera thread ${index} failed: ${error.message}`));
     this.worker.on("exit", (code) => {
       this.#exited = true;
+      realm.end();
       host.onThreadExit(this, code);
     });
   }
@@ -206,6 +208,10 @@ export class TesseraHost {
     this.#remote = new RemoteResults(runtime);
     this.uid = runtime.uid;
     this.#maxThreads = maxThreads;
+    // Memory runs short (see fitsMemory): the threads give up the free segments of their pools.
+    onThreadTrimRequest(() => {
+      for (const thread of this.#threads) thread.post([Op.TrimPool]);
+    });
     // One thread is started with the worker; more are added as tesserae arrive.
     this.#threads.push(new TesseraThread(0, this));
     this.#threadCount = 1;

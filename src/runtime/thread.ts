@@ -20,6 +20,7 @@ import {
   MACHINE_ID,
   mapSegment,
   receiveTarget,
+  releaseFreeSegments,
   returnSegment,
   setSegmentIdleTime,
   sharedMemoryAvailable,
@@ -55,14 +56,15 @@ export type PostedDependencies = Record<number, Posted> | null;
  * Calls come this way or straight from the head; `seq` orders them either way
  * (Skip: a call the main thread failed itself; Release: after `calls` calls).
  */
-export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5 } as const;
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies]
   | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
   | [op: 2, tessera: number, calls: number]
   | [op: 3, request: number]
   | [op: 4, tessera: number, seq: number]
-  | [op: 5, segment: string, lending: number];
+  | [op: 5, segment: string, lending: number]
+  | [op: 6];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {
@@ -157,9 +159,9 @@ function materialize(posted: Posted): Value {
 
 let started = false;
 const threadData = workerData as
-  | { uid?: string; thread?: number; head?: HeadAddress; memoryLimit?: number; sharedMemoryCounters?: SharedArrayBuffer; segmentIdleTime?: number }
+  | { uid?: string; thread?: number; head?: HeadAddress; memoryLimit?: number; sharedMemoryCounters?: SharedArrayBuffer; realmCounters?: SharedArrayBuffer; segmentIdleTime?: number }
   | undefined;
-if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters);
+if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters, threadData.realmCounters);
 if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.segmentIdleTime);
 const workerUid: string = threadData?.uid ?? "worker";
 const threadIndex: number = threadData?.thread ?? 0;
@@ -371,6 +373,7 @@ function onOp(op: ThreadOp): void {
     return;
   }
   if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD, op[2]);
+  if (op[0] === Op.TrimPool) return void releaseFreeSegments(); // the worker's memory runs short
   const resident = tesserae.get(op[1]);
   if (!resident) {
     if (op[0] === Op.Call) {

@@ -75,3 +75,24 @@ describe("memory budget and objects put on workers", () => {
     await run.expectCleanExit();
   });
 });
+
+describe("shared memory a worker counts as its own", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(["sharedAccounting"], "data-fixture.ts");
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("a mapped argument and a staged result count once each, and stop counting when their thread dies or they are released", async () => {
+    // 16 MiB mapped by the thread + 32 MiB staged in its segment (and mapped by the main thread: not twice).
+    expect(await run.value("sharedAccounting")).toEqual({ kept: 48 * 2 ** 20 });
+  });
+
+  test("the head stops the tree when the program ends and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});
