@@ -265,8 +265,12 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
   return consumeSegment(path, size, () => {
     const into = allocate(size);
     if (receiveTargets.has(into) && isPooledSegment(path)) {
-      // The mapping holds the source's pages in this process until it is collected: count it for that.
-      into.set(Bun.mmap(path, { shared: false, size }));
+      // The mapping holds the source's pages in this process until it is collected (the source may be removed
+      // before that): count it as held, and for a collection soon.
+      const source = Bun.mmap(path, { shared: false, size });
+      into.set(source);
+      count(MAPPED_HELD_BYTES, size);
+      heldMappings.register(source.buffer, size);
       noteMapped(size);
       return into;
     }
