@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { Connection, type ConnectionHandler, WithPayloads } from "../../src/comms/connection.ts";
+import { removeSegments } from "../../src/comms/shared-memory.ts";
 import { connectTcp, TcpServer } from "../../src/comms/tcp-transport.ts";
 import { HandshakeError, RemoteError, UnknownMethodError } from "../../src/errors.ts";
 
@@ -7,6 +9,12 @@ const secret = "s3cret-for-tests";
 const servers: TcpServer[] = [];
 afterEach(() => {
   for (const server of servers.splice(0)) server.stop();
+});
+// The connections run in this process: large payloads were received into its /dev/shm pool, which a runtime
+// removes when it stops (the test runner does not run exit handlers: remove it here, and check).
+afterAll(() => {
+  removeSegments();
+  expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${process.pid}-`))).toEqual([]);
 });
 
 function echoServer(logs: string[] = []): TcpServer {
