@@ -235,8 +235,13 @@ function consumeSegment(path: string, size: number, take: () => Uint8Array): Uin
   }
 }
 
-/** Mappings made by mapSegment: counted as held (see ownedSharedBytes) until collected. */
+/** Mappings of other processes' segments: counted as held (see ownedSharedBytes) until collected. */
 const heldMappings = new FinalizationRegistry<number>((size) => count(MAPPED_HELD_BYTES, -size));
+
+function countHeld(mapping: Uint8Array): void {
+  count(MAPPED_HELD_BYTES, mapping.byteLength);
+  heldMappings.register(mapping.buffer, mapping.byteLength);
+}
 
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
@@ -245,10 +250,7 @@ export function mapSegment(path: string, size: number): Uint8Array {
     const bytes = Bun.mmap(path, { shared: false, size });
     // A segment of this process's pools (a thread's staged result, a receive target passed to a thread) is
     // counted once, by the pool that owns it.
-    if (!path.startsWith(ownPoolPrefix())) {
-      count(MAPPED_HELD_BYTES, size);
-      heldMappings.register(bytes.buffer, size);
-    }
+    if (!path.startsWith(ownPoolPrefix())) countHeld(bytes);
     return bytes;
   });
 }
@@ -269,8 +271,7 @@ export function readSegment(path: string, size: number, allocate: (bytes: number
       // before that): count it as held, and for a collection soon.
       const source = Bun.mmap(path, { shared: false, size });
       into.set(source);
-      count(MAPPED_HELD_BYTES, size);
-      heldMappings.register(source.buffer, size);
+      countHeld(source);
       noteMapped(size);
       return into;
     }
@@ -569,14 +570,17 @@ function dropSegment(index: number): void {
   unlinkQuietly(segment.path);
 }
 
-/** Removes free segments unused for `idleMs` (all free ones with 0): their memory goes back to the system. */
-export function trimSegments(idleMs = poolIdleMs): void {
+/** Removes free segments unused for `idleMs` (all free ones with 0): their memory goes back to the system. Returns their bytes. */
+export function trimSegments(idleMs = poolIdleMs): number {
   const now = performance.now();
+  let bytes = 0;
   for (let i = segments.length - 1; i >= 0; i--) {
     const segment = segments[i]!;
     if (segment.borrower || now - segment.freedAt < idleMs) continue;
+    bytes += segment.capacity;
     dropSegment(i);
   }
+  return bytes;
 }
 
 /**
@@ -607,12 +611,7 @@ function collectSoon(): void {
  * bytes.
  */
 export function releaseFreeSegments(): number {
-  let bytes = 0;
-  for (let i = segments.length - 1; i >= 0; i--) {
-    if (segments[i]!.borrower) continue;
-    bytes += segments[i]!.capacity;
-    dropSegment(i);
-  }
+  const bytes = trimSegments(0);
   if (bytes > 0) collectSoon();
   return bytes;
 }

@@ -8,7 +8,7 @@
  * program up to init(), and under the test runner that program is the mosaic
  * CLI, which declares no tessera classes.
  */
-import { expect } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { ErrorInfo, ScenarioOutcome } from "../fixtures/actor-scenario-runner.ts";
 import type { TreeInfo } from "../fixtures/_tree.ts";
@@ -66,6 +66,29 @@ export class ScenarioRun implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.head[Symbol.asyncDispose]();
   }
+}
+
+/** What a suite's tests see of its run (started in beforeAll, after the tests are declared). */
+export type ScenarioHandle = Pick<ScenarioRun, "value" | "outcome">;
+
+/**
+ * A suite on one head process: `start` runs in beforeAll, `tests` are
+ * declared with a handle on the run, and a last test checks that the head
+ * stopped the tree and left no process or port.
+ */
+export function describeScenarios(title: string, start: () => ScenarioRun, tests: (run: ScenarioHandle) => void): void {
+  describe(title, () => {
+    let run: ScenarioRun | undefined;
+    const started = () => run ?? (run = start());
+    beforeAll(() => void started());
+    afterAll(async () => {
+      await run?.[Symbol.asyncDispose]();
+    });
+    tests({ value: (name) => started().value(name), outcome: (name) => started().outcome(name) });
+    test("the head stops the tree when the program ends and leaves no process or port", async () => {
+      await started().expectCleanExit();
+    });
+  });
 }
 
 /** Whether the intervals [a.start, a.end] and [b.start, b.end] overlap. */

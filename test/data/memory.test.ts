@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../core/actor-scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describe("memory budget", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["outOfMemory"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("memory budget", () => ScenarioRun.start(["outOfMemory"], "data-fixture.ts"), (run) => {
   test("a put or a call argument that does not fit a worker's budget fails with OutOfMemoryError, and the worker keeps serving", async () => {
     const { put, call, small, limit } = await run.value("outOfMemory");
     expect(limit).toBe(160 * 2 ** 20);
@@ -27,23 +17,9 @@ describe("memory budget", () => {
     expect(refused).toMatchObject({ class: "OutOfMemoryError", message: expect.stringContaining('for "call"') });
     expect(after).toBe(5);
   });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
-  });
 });
 
-describe("memory budget and objects put on workers", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["headBudget"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("memory budget and objects put on workers", () => ScenarioRun.start(["headBudget"], "data-fixture.ts"), (run) => {
   test("objects put on workers count against the workers' budgets, not the head's, although they stay in the head's segments", async () => {
     const { lent, rss, back, limit } = await run.value("headBudget");
     const MiB = 2 ** 20;
@@ -70,29 +46,11 @@ describe("memory budget and objects put on workers", () => {
     expect(ownedAfter).toBeLessThan(ownedWhenFree - 256 * MiB);
     expect(limit).toBe(600 * MiB);
   });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
-  });
 });
 
-describe("shared memory a worker counts as its own", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["sharedAccounting"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("shared memory a worker counts as its own", () => ScenarioRun.start(["sharedAccounting"], "data-fixture.ts"), (run) => {
   test("a mapped argument and a staged result count once each, and stop counting when their thread dies or they are released", async () => {
     // 16 MiB mapped by the thread + 32 MiB staged in its segment (and mapped by the main thread: not twice).
     expect(await run.value("sharedAccounting")).toEqual({ kept: 48 * 2 ** 20 });
-  });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../core/actor-scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describe("large arrays over the sockets (shared memory off, as between machines)", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["overSockets"], "data-fixture.ts", { env: { MOSAIC_SHARED_MEMORY: "0" } });
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("large arrays over the sockets (shared memory off, as between machines)", () => ScenarioRun.start(["overSockets"], "data-fixture.ts", { env: { MOSAIC_SHARED_MEMORY: "0" } }), (run) => {
   test("every transfer arrives whole, and arrays still held keep their values while the receive memory of others is reused", async () => {
     const { kept, sums } = await run.value("overSockets");
     expect(kept).toEqual([
@@ -28,9 +18,5 @@ describe("large arrays over the sockets (shared memory off, as between machines)
   test("an array changed right after the call is received as it was at the call", async () => {
     const { takenSum } = await run.value("overSockets");
     expect(takenSum).toBe(1024 * 7);
-  });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

@@ -1,21 +1,11 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../core/actor-scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const MiB = 2 ** 20;
 
-describe("spilling to disk", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["spill"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("spilling to disk", () => ScenarioRun.start(["spill"], "data-fixture.ts"), (run) => {
   test("past its budget a worker moves the coldest stored values to disk and reads them back on demand, intact", async () => {
     const { afterPuts, values, afterGets, sums, afterDrops } = await run.value("spill");
     // Three 96 MiB objects against a 200 MiB store budget: the oldest went to disk.
@@ -26,9 +16,5 @@ describe("spilling to disk", () => {
     expect(afterGets.spilled + afterGets.residentBytes / (96 * MiB)).toBe(3);
     expect(sums).toEqual([1, 2, 3].map((k) => (k * n) / 4096));
     expect(afterDrops).toMatchObject({ objects: 0, spilled: 0, spilledBytes: 0, residentBytes: 0 });
-  });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../core/actor-scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describe("values on the wire", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory"], "data-fixture.ts"), (run) => {
   test("every supported kind of value reaches a worker and comes back as the same kind with the same content", async () => {
     const { sent, there, back } = await run.value("roundTrip");
     expect(there).toEqual(sent);
@@ -56,9 +46,5 @@ describe("values on the wire", () => {
     expect(afterFirst).toHaveLength(2);
     expect(afterFirst.every((name: string) => name.includes("-pool-"))).toBe(true);
     expect(afterSecond).toEqual(afterFirst);
-  });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

@@ -1,21 +1,11 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../core/actor-scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../core/actor-scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-describe("the warehouse", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory"], "data-fixture.ts"), (run) => {
   test("put stores an object on one worker; a tessera elsewhere reads it through its reference and caches it; get returns it; drop frees it everywhere", async () => {
     const { holder, before, afterPut, seen, seenAgain, afterRead, got, afterDrop, getAfterDrop, inspect } = await run.value("warehouse");
     expect(["worker:0:0", "worker:0:1"]).toContain(holder);
@@ -55,28 +45,10 @@ describe("the warehouse", () => {
     const report = { before: Math.round(before / MiB), held: Math.round(held / MiB), after: Math.round(after / MiB) };
     expect({ ...report, grew: held - before > 200 * MiB, shrank: after - before < 64 * MiB }).toEqual({ ...report, grew: true, shrank: true });
   });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
-  });
 });
 
-describe("the warehouse when a reader dies", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["readerDies"], "data-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("the warehouse when a reader dies", () => ScenarioRun.start(["readerDies"], "data-fixture.ts"), (run) => {
   test("an object passed on to a worker that is then killed goes back to the head's pool once dropped", async () => {
     expect(await run.value("readerDies")).toEqual({ lentWhileKept: 1, lentAfter: 0 });
-  });
-
-  test("the head stops the tree when the program ends and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });
