@@ -13,7 +13,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { decodeMessage, encodeMessage } from "../src/comms/codec.ts";
 import type { Connection, ConnectionHandler } from "../src/comms/connection.ts";
 import { FRAME_HEADER_BYTES, MessageKind } from "../src/comms/protocol.ts";
-import { connectTcp, TcpServer } from "../src/comms/tcp-transport.ts";
+import { connectTcp, TcpServer } from "../src/comms/transports/tcp.ts";
 import { emit, exitGuard, median, note, round } from "./_lib.ts";
 import { connectWithWriter, listenWithWriter, type SocketWriter } from "./_raw.ts";
 

@@ -11,8 +11,8 @@ import { currentRole } from "./api/lifecycle.ts";
 
 export { init, stop, interactive, run, runtime } from "./api/lifecycle.ts";
 export { put, get, drop } from "./api/warehouse.ts";
-export { ObjectRef } from "./core/object-ref.ts";
-export type { PutOptions } from "./warehouse/warehouse-client.ts";
+export { ObjectRef } from "./actors/head/object-ref.ts";
+export type { PutOptions } from "./actors/head/warehouse-client.ts";
 export {
   MosaicError,
   ProtocolError,
@@ -28,18 +28,19 @@ export {
   DependencyError,
   UnknownTesseraMethodError,
 } from "./errors.ts";
-export { HeadRuntime } from "./runtime/head.ts";
-export { tessera, Tessera } from "./core/tessera.ts";
-export type { TesseraStatics } from "./core/tessera.ts";
-export { TaskProxy, TaskOutput, DoneMarker } from "./core/task-proxy.ts";
-export type { TaskState, TaskOutputs } from "./core/task-proxy.ts";
-export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod } from "./core/tessera-proxy.ts";
-export type { PlacementOptions } from "./core/actor-client.ts";
-export { ClassNotFoundError } from "./core/registry.ts";
-export { RuntimeProxy } from "./runtime/runtime-proxy.ts";
-export type { InitOptions, Role } from "./runtime/options.ts";
+export { HeadRuntime } from "./cluster/head.ts";
+export { tessera, Tessera } from "./actors/head/tessera.ts";
+export type { TesseraStatics } from "./actors/head/tessera.ts";
+export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";
+export type { TaskState, TaskOutputs } from "./actors/head/task-proxy.ts";
+export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod } from "./actors/head/tessera-proxy.ts";
+export type { PlacementOptions } from "./actors/head/actor-client.ts";
+export { ClassNotFoundError } from "./actors/registry.ts";
+export { RuntimeProxy } from "./cluster/runtime-proxy.ts";
+export type { InitOptions } from "./cluster/options.ts";
+export type { Role } from "./types.ts";
 export type { LogLevel } from "./logging/logger.ts";
-export type { RuntimeInfo } from "./runtime/runtime.ts";
+export type { RuntimeInfo } from "./cluster/runtime.ts";
 
 /** The role of this process: "head" in the user's program, else "monitor", "node" or "worker". */
 export const role = currentRole();

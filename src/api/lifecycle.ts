@@ -7,11 +7,12 @@
  * rest of the user's program only runs in the head.
  */
 import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
-import { state } from "../runtime/_state.ts";
-import { roleConfigFromArgv, startHead, startRole } from "../runtime/entrypoint.ts";
-import type { HeadRuntime } from "../runtime/head.ts";
-import type { InitOptions, Role } from "../runtime/options.ts";
-import { startThread } from "../runtime/thread.ts";
+import { state } from "../cluster/state.ts";
+import { roleConfigFromArgv, startHead, startRole } from "../cluster/entrypoint.ts";
+import type { HeadRuntime } from "../cluster/head.ts";
+import type { InitOptions } from "../cluster/options.ts";
+import type { Role } from "../types.ts";
+import { startThread } from "../actors/thread/thread.ts";
 
 // A tessera thread whose program never calls init() (a script under `mosaic run`
 // may only use mosaic.runtime()) still starts serving once the program is loaded.

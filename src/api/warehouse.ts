@@ -2,8 +2,8 @@
  * The warehouse, as the seeds' `put` / `get` / `drop`, on the running runtime.
  */
 import { InvalidArgumentError } from "../errors.ts";
-import { ObjectRef } from "../core/object-ref.ts";
-import type { PutOptions } from "../warehouse/warehouse-client.ts";
+import { ObjectRef } from "../actors/head/object-ref.ts";
+import type { PutOptions } from "../actors/head/warehouse-client.ts";
 import { runtime } from "./lifecycle.ts";
 
 /**

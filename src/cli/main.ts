@@ -6,11 +6,11 @@
 import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
 import packageJson from "../../package.json" with { type: "json" };
 import { splitAtScript } from "./_flags.ts";
-import { pingCommand } from "./ping-command.ts";
-import { roleCommand } from "./role-command.ts";
-import { runCommand as runSubcommand } from "./run-command.ts";
-import { state } from "../runtime/_state.ts";
-import { startThread } from "../runtime/thread.ts";
+import { pingCommand } from "./commands/ping.ts";
+import { roleCommand } from "./commands/role.ts";
+import { runCommand as runSubcommand } from "./commands/run.ts";
+import { state } from "../cluster/state.ts";
+import { startThread } from "../actors/thread/thread.ts";
 
 // This entry also runs as a worker's tessera thread when no script is involved.
 if (state.role === "thread") await startThread();

@@ -33,7 +33,7 @@ import {
   SHM_MIN_BYTES,
   whenUnmapped,
   writeSegment,
-} from "./shared-memory.ts";
+} from "./shared-memory/index.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";

@@ -8,7 +8,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
-import { receiveTarget, scratchCopy, SHM_PATH_FIELD } from "./shared-memory.ts";
+import { receiveTarget, scratchCopy, SHM_PATH_FIELD } from "./shared-memory/index.ts";
 
 /** A payload that the sender put in a shared-memory segment: only its path crosses the socket. */
 export interface SharedPayload {

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { Connection, type ConnectionHandler, WithPayloads } from "../../src/comms/connection.ts";
-import { removeSegments } from "../../src/comms/shared-memory.ts";
-import { connectTcp, TcpServer } from "../../src/comms/tcp-transport.ts";
+import { removeSegments } from "../../src/comms/shared-memory/index.ts";
+import { connectTcp, TcpServer } from "../../src/comms/transports/tcp.ts";
 import { HandshakeError, RemoteError, UnknownMethodError } from "../../src/errors.ts";
 
 const secret = "s3cret-for-tests";

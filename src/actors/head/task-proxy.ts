@@ -1,0 +1,237 @@
+/**
+ * The head's handle on a task: a method call submitted to the worker that
+ * holds its tessera. Awaiting it waits for completion only; the result stays
+ * on the worker until `result()` fetches it.
+ */
+import { DependencyError, InvalidArgumentError, RemoteError, type ErrorDescription } from "../../errors.ts";
+import type { ObjectRef } from "./object-ref.ts";
+import { registerReferenceClass, type ReferenceLike, type TaskReference } from "../wire/value-codec.ts";
+
+export type TaskState = "pending" | "done" | "failed";
+
+/** What a TaskProxy needs from the layer that submits it. */
+export interface TaskOwner {
+  fetchResult(task: TaskProxy<any>): Promise<unknown>;
+  /** Whether the call has been written to its worker (so a result request may follow it). */
+  isSent(task: TaskProxy<any>): boolean;
+  releaseTask(task: TaskProxy<any>): void;
+  /** Whether the task's method has been returning small results, which come with completions. */
+  expectsInlineResult(task: TaskProxy<any>): boolean;
+}
+
+/** Stands for element `index` of a task's (array) result when passed as an argument. */
+export class TaskOutput<T = unknown> implements ReferenceLike {
+  /** Phantom member: makes TaskOutput<string> unassignable where TaskOutput<number> is wanted. */
+  declare readonly __mosaicValue?: T;
+  constructor(readonly task: TaskProxy<any>, readonly index: number) {}
+  toReference(unplaced = false): TaskReference {
+    return { ...this.task.toReference(unplaced), index: this.index };
+  }
+}
+
+/** `task.outputs.done`: a pure ordering dependency, not passed to the method. */
+export class DoneMarker implements ReferenceLike {
+  /** Phantom member so that a DoneMarker is not assignable to ordinary parameter types. */
+  declare readonly __mosaicDone: true;
+  constructor(readonly task: TaskProxy<any>) {}
+  toReference(unplaced = false): TaskReference {
+    return { ...this.task.toReference(unplaced), index: "done" };
+  }
+}
+
+/** `task.outputs`: `.done`, and `[i]` for element i of an array result. */
+type TupleOutputs<T extends readonly unknown[]> = { readonly [K in keyof T as K extends `${number}` ? K : never]: TaskOutput<T[K]> };
+/** Element type of an array result (unknown otherwise). */
+export type ElementOf<T> = T extends readonly (infer E)[] ? E : unknown;
+
+export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly unknown[]
+  ? number extends T["length"]
+    ? { readonly [index: number]: TaskOutput<T[number]> }
+    : TupleOutputs<T>
+  : { readonly [index: number]: TaskOutput<unknown> });
+
+const TASK_ID = Symbol("mosaic.task");
+const INLINE_RESULT = Symbol("mosaic.inline-result");
+
+export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
+  /** Wire id, unique per head. */
+  readonly id: number;
+  readonly method: string;
+  /** Uid of the tessera this task runs on. */
+  readonly tessera: string;
+  /** Token of the group of proxies collected together (held only to keep it alive). */
+  generation: object | undefined;
+  /** Internal: sent straight to its tessera's thread (its worker's main thread never saw it). */
+  direct = false;
+  /** Upstream tasks (and warehouse objects) kept alive until this one completes, so their results are still there to fetch. */
+  dependencies: (TaskProxy<any> | ObjectRef<any>)[] | undefined;
+  #state: TaskState = "pending";
+  #tessera: { readonly worker: string | undefined; readonly className: string };
+
+  /** Internal: the engine of the tessera this task runs on. */
+  get placement(): { readonly worker: string | undefined; readonly className: string } {
+    return this.#tessera;
+  }
+  #owner: TaskOwner;
+  /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
+  #completion: PromiseWithResolvers<void> | undefined;
+  #result: Promise<T> | undefined;
+  /** The encoded result, when it was small enough to come with the completion. */
+  #inline: Uint8Array | undefined;
+  #error: Error | undefined;
+  #released = false;
+
+  constructor(
+    id: number,
+    tessera: string,
+    method: string,
+    placement: { readonly worker: string | undefined; readonly className: string },
+    owner: TaskOwner,
+    uidSuffix: (id: number) => string,
+  ) {
+    this.id = id;
+    this.#uidSuffix = uidSuffix;
+    this.tessera = tessera;
+    this.method = method;
+    this.#tessera = placement;
+    this.#owner = owner;
+  }
+
+  #uid: string | undefined;
+  #uidSuffix: (id: number) => string;
+
+  /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
+  get uid(): string {
+    return (this.#uid ??= `task-${this.#tessera.className.toLowerCase()}-${this.method}-${this.#uidSuffix(this.id)}`);
+  }
+
+  /** Same as `outputs[index]`, typed without `| undefined` for array results. */
+  output(index: number): TaskOutput<ElementOf<T>> {
+    if (!Number.isInteger(index) || index < 0) throw new InvalidArgumentError(`output() takes an element index >= 0, got ${index}`);
+    return (this.outputs as unknown as Record<number, TaskOutput<ElementOf<T>>>)[index]!;
+  }
+
+  get #completed(): Promise<void> {
+    if (!this.#completion) {
+      this.#completion = Promise.withResolvers<void>();
+      this.#completion.promise.catch(() => {});
+      if (this.#state === "done") this.#completion.resolve();
+      else if (this.#state === "failed") this.#completion.reject(this.#error);
+    }
+    return this.#completion.promise;
+  }
+
+  #outputs: TaskOutputs<T> | undefined;
+
+  /** `outputs.done` (ordering only) and `outputs[i]` (element i of the result), to pass as arguments. */
+  get outputs(): TaskOutputs<T> {
+    this.#outputs ??= new Proxy({} as Record<string | symbol, unknown>, {
+      get: (cache, key) => {
+        if (key === "done") return (cache.done ??= new DoneMarker(this));
+        if (typeof key === "string" && /^\d+$/.test(key)) return (cache[key] ??= new TaskOutput(this, Number(key)));
+        return undefined;
+      },
+    }) as unknown as TaskOutputs<T>;
+    return this.#outputs;
+  }
+
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  /** Uid of the worker that runs (ran) the task, once its tessera is placed. */
+  get runtime(): string | undefined {
+    return this.#tessera.worker;
+  }
+
+  /** The error the task failed with, if it failed. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** Waits until the task has run; rejects with the remote error if it failed. Does not fetch the result. */
+  then<A = void, B = never>(onDone?: ((value: void) => A | PromiseLike<A>) | null, onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.#completed.then(onDone, onFailed);
+  }
+
+  catch<B = never>(onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<void | B> {
+    return this.#completed.catch(onFailed);
+  }
+
+  /**
+   * Fetches the value the method returned (from the worker, once; later calls
+   * share it). Once the call is on its way, the request follows it on the same
+   * connection and the worker answers when the task is done: one round trip.
+   */
+  result(): Promise<T> {
+    if (!this.#result) {
+      // A method whose results come with its completions is waited for, not asked.
+      this.#result =
+        this.#state === "pending" && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)
+          ? (this.#owner.fetchResult(this) as Promise<T>)
+          : this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
+      this.#result.catch(() => {});
+    }
+    return this.#result;
+  }
+
+  /** Frees the result on the worker now instead of when this proxy is garbage collected. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#inline = undefined;
+    this.#owner.releaseTask(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  toReference(unplaced = false): TaskReference {
+    const worker = this.#tessera.worker;
+    if (!worker && !unplaced) throw new DependencyError(`task ${this.uid} is not placed yet`);
+    return { id: this.id, task: this.uid, worker: worker ?? "" };
+  }
+
+  /** Internal: called by the submitting layer. */
+  [TASK_ID](outcome: { error?: ErrorDescription | Error; inline?: Uint8Array }): void {
+    if (this.#state !== "pending") return;
+    this.dependencies = undefined;
+    this.#inline = outcome.inline;
+    if (outcome.error) {
+      this.#state = "failed";
+      this.#error = outcome.error instanceof Error ? outcome.error : new RemoteError(outcome.error);
+      this.#completion?.reject(this.#error);
+    } else {
+      this.#state = "done";
+      this.#completion?.resolve();
+    }
+  }
+
+  /** Internal: the encoded result if it came with the completion. */
+  get [INLINE_RESULT](): Uint8Array | undefined {
+    return this.#inline;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `<TaskProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.#state}>`;
+  }
+}
+
+registerReferenceClass(TaskProxy);
+registerReferenceClass(TaskOutput);
+registerReferenceClass(DoneMarker);
+
+/** The encoded result of a done task if it came with its completion (small results do). */
+export function inlineResultOf(task: TaskProxy<any>): Uint8Array | undefined {
+  return task[INLINE_RESULT];
+}
+
+/** Marks a task done (no error) or failed. */
+export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array): void {
+  task[TASK_ID]({ error, inline });
+}

@@ -1,0 +1,106 @@
+/**
+ * The head's handle on a remote tessera. Method calls on it return TaskProxy
+ * objects at once and are submitted at once; awaiting it waits until the
+ * object exists on its worker.
+ */
+import { UnknownTesseraMethodError } from "../../errors.ts";
+import type { ObjectRef } from "./object-ref.ts";
+import type { DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
+
+export type TesseraState = "pending" | "ready" | "failed" | "released";
+
+/** A parameter of a remote method also accepts a task (or task output) producing that type, or a warehouse reference to one. */
+export type Remote<T> = T | TaskProxy<T> | TaskOutput<T> | ObjectRef<T>;
+export type RemoteArgs<A extends readonly unknown[]> = { [I in keyof A]: Remote<A[I]> };
+
+type AnyFunction = (...args: any[]) => any;
+export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFunction ? (K extends string ? K : never) : never }[keyof T];
+
+/** A method of T as called through a proxy: same parameters (or tasks), returns a TaskProxy; `outputs.done` markers may follow. */
+export type RemoteMethod<F> = F extends (...args: infer A) => infer R
+  ? (...args: [...RemoteArgs<A>, ...DoneMarker[]]) => TaskProxy<Awaited<R>>
+  : never;
+
+/** What the engine behind a proxy provides (see actor-client.ts). */
+export interface TesseraEngine {
+  readonly uid: string;
+  readonly className: string;
+  readonly methods: ReadonlySet<string>;
+  readonly state: TesseraState;
+  readonly worker: string | undefined;
+  readonly ready: Promise<void>;
+  call(method: string, args: unknown[]): TaskProxy<any>;
+  release(): void;
+}
+
+/** Members every tessera proxy has besides the class's methods. */
+export interface TesseraProxyBase {
+  readonly uid: string;
+  readonly state: TesseraState;
+  /** Uid of the worker the tessera lives on, once placed. */
+  readonly runtime: string | undefined;
+  /** Waits until the object exists on its worker; rejects if its constructor threw. */
+  then<A = void, B = never>(onReady?: ((value: void) => A | PromiseLike<A>) | null, onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B>;
+  /** Frees the remote object (after the calls already made on it) instead of waiting for garbage collection. */
+  release(): void;
+  [Symbol.dispose](): void;
+}
+
+export type TesseraProxy<T> = { readonly [K in Exclude<MethodNames<T>, keyof TesseraProxyBase>]: RemoteMethod<T[K]> } & TesseraProxyBase;
+
+/** Property names that tools probe on any object; never treated as remote methods. */
+const PROBED = new Set(["asymmetricMatch", "$$typeof", "nodeType", "toJSON", "constructor", "inspect", "catch", "finally"]);
+
+class ProxyBase implements TesseraProxyBase {
+  readonly #engine: TesseraEngine;
+  constructor(engine: TesseraEngine) {
+    this.#engine = engine;
+  }
+  get uid() {
+    return this.#engine.uid;
+  }
+  get state() {
+    return this.#engine.state;
+  }
+  get runtime() {
+    return this.#engine.worker;
+  }
+  then<A = void, B = never>(onReady?: ((value: void) => A | PromiseLike<A>) | null, onFailed?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.#engine.ready.then(onReady, onFailed);
+  }
+  release(): void {
+    this.#engine.release();
+  }
+  [Symbol.dispose](): void {
+    this.#engine.release();
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `<TesseraProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.state}>`;
+  }
+}
+
+export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
+  const base = new ProxyBase(engine);
+  const callers = new Map<string, (...args: unknown[]) => TaskProxy<any>>();
+  return new Proxy(base, {
+    get(target, key) {
+      if (typeof key === "symbol" || key in target || PROBED.has(key)) {
+        // Members of the base read its private fields: call them on the base, not on the proxy.
+        const value = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      let caller = callers.get(key);
+      if (!caller) {
+        caller = engine.methods.has(key)
+          ? (...args: unknown[]) => engine.call(key, args)
+          : () => {
+              throw new UnknownTesseraMethodError(
+                `${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`,
+              );
+            };
+        callers.set(key, caller);
+      }
+      return caller;
+    },
+  }) as unknown as TesseraProxy<T>;
+}

@@ -1,0 +1,88 @@
+/**
+ * Declaring actors: `@tessera` on a class (or `tessera(class ...)`), then
+ * `X.remote(...args)` creates one on a worker and returns its proxy.
+ */
+import { InvalidArgumentError } from "../../errors.ts";
+import { currentClient } from "./context.ts";
+import type { PlacementOptions } from "./actor-client.ts";
+import { registerClass } from "../registry.ts";
+import type { RemoteArgs, TesseraProxy } from "./tessera-proxy.ts";
+
+type AnyClass = abstract new (...args: any[]) => any;
+
+/** Static members that `tessera` adds to a class. */
+export interface TesseraStatics<C extends AnyClass> {
+  /** Creates an instance on a worker chosen by the monitor; returns its proxy at once. */
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>>;
+  /** Options form: `X.options({ worker: "worker:0:1" }).remote(...)`. */
+  options(options: PlacementOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> };
+}
+
+const KEY = Symbol.for("mosaic.tessera.key");
+const METHODS = Symbol.for("mosaic.tessera.methods");
+
+function methodNames(Class: Function): Set<string> {
+  const names = new Set<string>();
+  for (let proto = Class.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (name !== "constructor" && typeof descriptor?.value === "function") names.add(name);
+    }
+  }
+  return names;
+}
+
+function createRemote(Class: Function, args: unknown[], options?: PlacementOptions): TesseraProxy<any> {
+  const key = (Class as unknown as Record<symbol, string>)[KEY]!;
+  const methods = (Class as unknown as Record<symbol, Set<string>>)[METHODS]!;
+  return currentClient(`${Class.name}.remote()`).create(key, methods, args, options);
+}
+
+/**
+ * Makes a class a tessera: instances are created on workers with `.remote()`.
+ * Works as a standard decorator and as a function (which keeps full typing).
+ *
+ * @example
+ * const Counter = tessera(class Counter {
+ *   n = 0;
+ *   add(k: number) { return (this.n += k); }
+ * });
+ * const counter = Counter.remote();
+ * const task = counter.add(2);   // TaskProxy<number>, submitted at once
+ * console.log(await task.result()); // 2
+ */
+export function tessera<C extends AnyClass>(Class: C, context?: ClassDecoratorContext<C>): C & TesseraStatics<C> {
+  if (typeof Class !== "function") throw new InvalidArgumentError("tessera() takes a class");
+  const name = context?.name ?? Class.name;
+  const key = registerClass(Class, name);
+  Object.defineProperties(Class, {
+    [KEY]: { value: key },
+    [METHODS]: { value: methodNames(Class) },
+    remote: { value: (...args: unknown[]) => createRemote(Class, args), configurable: true, writable: true },
+    options: {
+      value: (options: PlacementOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
+      configurable: true,
+      writable: true,
+    },
+  });
+  return Class as C & TesseraStatics<C>;
+}
+
+/**
+ * Optional base class that gives decorated classes typed `remote()`/`options()`:
+ * `@tessera class Solver extends Tessera { ... }` then `Solver.remote(...)`.
+ */
+export abstract class Tessera {
+  static remote<C extends AnyClass>(this: C, ...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> {
+    if (!(KEY in this)) throw new InvalidArgumentError(`${this.name} extends Tessera but is not decorated with @tessera`);
+    return createRemote(this, args) as TesseraProxy<InstanceType<C>>;
+  }
+
+  static options<C extends AnyClass>(this: C, options: PlacementOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> } {
+    return { remote: (...args) => createRemote(this, args, options) as TesseraProxy<InstanceType<C>> };
+  }
+}
+
+export function tesseraKey(Class: Function): string | undefined {
+  return (Class as unknown as Record<symbol, string | undefined>)[KEY];
+}

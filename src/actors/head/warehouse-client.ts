@@ -1,0 +1,77 @@
+/**
+ * The head's side of the warehouse: `put` stores an encoded object on a worker
+ * (or on every worker, `publish`), `get` fetches it back, `drop` frees it
+ * everywhere it may be (holders and the workers that cached it). References
+ * the program lets go of are dropped when garbage collected.
+ */
+import { ConnectionClosedError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
+import type { ActorClient } from "./actor-client.ts";
+import { nextWireId, uidSuffix } from "./actor-client.ts";
+import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
+import { decodeValue, encodeValue, findUnsendable } from "../wire/value-codec.ts";
+import { WithPayloads } from "../../comms/connection.ts";
+
+export interface PutOptions {
+  /** Send the object once to every worker, so that all of them read it locally. Default false. */
+  publish?: boolean;
+  /** Worker to hold the object, e.g. "worker:0:1". Default: the monitor picks one. */
+  worker?: string;
+}
+
+export class WarehouseClient implements ObjectOwner {
+  #actors: ActorClient;
+  #collected = new FinalizationRegistry<{ id: number; holder: string }>(({ id, holder }) => this.#release(id, holder));
+
+  constructor(actors: ActorClient) {
+    this.#actors = actors;
+  }
+
+  async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
+    const unsendable = findUnsendable(value, "value");
+    if (unsendable) throw new InvalidArgumentError(`cannot put: ${unsendable}`);
+    const { bytes, payloads } = encodeValue(value);
+    const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
+    if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
+      throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);
+    }
+    const holders = options.publish ? this.#actors.liveWorkers() : [options.worker ?? (await this.#actors.placeOne())];
+    if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
+    const id = nextWireId();
+    // The worker keeps the payloads as they arrive (on this machine: in this process's segment, lent to it).
+    await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads, undefined, true)));
+    const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, options.publish ? PUBLISHED : holders[0]!, size, this);
+    this.#collected.register(ref, { id, holder: ref.holder }, ref);
+    return ref;
+  }
+
+  async getObject(ref: ObjectRef<any>): Promise<unknown> {
+    if (ref.dropped) throw new RuntimeStateError(`${ref.uid} was dropped: its object is gone`);
+    const holder = ref.published ? this.#actors.liveWorkers()[0] : ref.holder;
+    if (!holder) throw new RuntimeStateError("no live worker holds the object");
+    const reply = await this.#actors.link(holder).request<Uint8Array | WithPayloads<Uint8Array>>("result", [ref.id, true]);
+    return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply);
+  }
+
+  /**
+   * Resolves once every worker has let the object go. A worker whose link
+   * closes meanwhile (it died) holds nothing any more: not a failure of drop.
+   */
+  async dropObject(ref: ObjectRef<any>): Promise<void> {
+    this.#collected.unregister(ref);
+    await Promise.all(
+      this.#actors.liveWorkers().map((worker) =>
+        this.#actors
+          .link(worker)
+          .request("release", [[], [ref.id]])
+          .catch((error: unknown) => {
+            if (!(error instanceof ConnectionClosedError || error instanceof WorkerDiedError)) throw error;
+          }),
+      ),
+    );
+  }
+
+  /** Every worker may hold a copy (published) or a cached one (read as an argument). */
+  #release(id: number, _holder: string): void {
+    for (const worker of this.#actors.liveWorkers()) this.#actors.queueRelease(worker, "tasks", id);
+  }
+}

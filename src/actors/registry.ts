@@ -1,0 +1,63 @@
+/**
+ * Tessera classes by a key that is the same in every process of one program:
+ * the path of the module that declared the class, and the class name.
+ */
+import { basename } from "node:path";
+import { InvalidArgumentError, MosaicError } from "../errors.ts";
+
+/**
+ * Kept on globalThis under a registered symbol: two copies of the library in
+ * one process (the compiled CLI and a script it loads from source) share it.
+ */
+const classes: Map<string, Function> = ((globalThis as Record<symbol, Map<string, Function> | undefined>)[Symbol.for("mosaic.tessera-classes")] ??= new Map());
+
+/** A worker was asked for a class that its copy of the program never declared. */
+export class ClassNotFoundError extends MosaicError {
+  override readonly code = "CLASS_NOT_FOUND";
+}
+
+const LIBRARY_DIR = new URL("..", import.meta.url).pathname;
+
+/** The file of the first stack frame outside this library: the module declaring the class. */
+function declaringModule(): string {
+  const frames = new Error().stack?.split("\n").slice(1) ?? [];
+  for (const frame of frames) {
+    const match = /\(?((?:\/|[A-Za-z]:\\|file:\/\/)[^():]+?|\/\$bunfs\/[^():]+?):\d+:\d+\)?\s*$/.exec(frame);
+    const file = match?.[1];
+    if (file && !file.startsWith(LIBRARY_DIR) && !file.startsWith("bun:")) return file.replace(/^file:\/\//, "");
+  }
+  return "<unknown module>";
+}
+
+export function registerClass(Class: Function, name = Class.name): string {
+  if (!name) throw new InvalidArgumentError("a tessera class needs a name: declare it as `class Name { ... }`");
+  const key = `${declaringModule()}#${name}`;
+  const existing = classes.get(key);
+  if (existing && existing !== Class) {
+    throw new InvalidArgumentError(`two tessera classes share the key ${describeKey(key)}: give one of them another name`);
+  }
+  classes.set(key, Class);
+  return key;
+}
+
+export function findClass(key: string): Function {
+  const Class = classes.get(key);
+  if (!Class) {
+    const known = [...classes.keys()].map(describeKey).join(", ") || "none";
+    throw new ClassNotFoundError(
+      `tessera class ${describeKey(key)} is not declared in this worker's program (known: ${known}). ` +
+        "Declare tessera classes at module level, before calling mosaic.init()/run()/interactive().",
+    );
+  }
+  return Class;
+}
+
+/** `Solver1 (tutorial.ts)` for messages. */
+export function describeKey(key: string): string {
+  const at = key.lastIndexOf("#");
+  return `${key.slice(at + 1)} (${basename(key.slice(0, at))})`;
+}
+
+export function classNameOf(key: string): string {
+  return key.slice(key.lastIndexOf("#") + 1);
+}

@@ -1,0 +1,193 @@
+/**
+ * How values (arguments, results, warehouse objects) are encoded.
+ *
+ * - Any structured-clone-like value: primitives, plain objects and arrays, Map,
+ *   Set, Date, BigInt, Error, RegExp, ArrayBuffer, every TypedArray and DataView.
+ *   msgpackr records keep plain objects and Maps apart.
+ * - Typed arrays and buffers of PAYLOAD_MIN bytes or more leave the msgpackr
+ *   body: the body holds a small descriptor, and their memory goes out as a raw
+ *   payload (see comms/framing.ts), written from where it is and read once into
+ *   its final memory, where the decoded array is a view (aligned, no copy).
+ * - Task proxies, task outputs and `outputs.done` markers travel as references:
+ *   the encoder collects them (the receiver fetches their values first), the
+ *   decoder replaces them by those values.
+ */
+import "../../comms/_native-off.ts";
+import { addExtension, Packr } from "msgpackr";
+import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
+import { InvalidArgumentError } from "../../errors.ts";
+
+/** Stands for "every worker has a copy" in a reference to a warehouse object. */
+export const PUBLISHED = "*";
+
+/** A reference to the result of a task, or to one element of it, or to its completion only. */
+export interface TaskReference {
+  /** Task uid (for messages). */
+  task: string;
+  /** Task id on the wire (unique per head). */
+  id: number;
+  /** Worker that holds the result. */
+  worker: string;
+  /** Element index for `outputs[i]`, "done" for `outputs.done`, undefined for the whole result. */
+  index?: number | "done";
+}
+
+/** Anything that stands for a task's result on the wire (TaskProxy, TaskOutput, DoneMarker). */
+export interface ReferenceLike {
+  /** `unplaced`: a task without a worker yet gives worker "" instead of failing (the sender fills the real list in later). */
+  toReference(unplaced?: boolean): TaskReference;
+}
+
+/** An encoded value: the msgpackr body, the task references in it, its raw payloads. */
+export interface Encoded {
+  bytes: Uint8Array;
+  references: TaskReference[];
+  payloads: Uint8Array[];
+}
+
+/** Marker left where a `outputs.done` argument was: it is removed from the argument list. */
+export const DONE = Symbol.for("mosaic.done");
+
+
+interface EncodeContext {
+  references: TaskReference[];
+  payloads: Uint8Array[];
+  unplaced: boolean;
+}
+interface DecodeContext {
+  resolve: ((reference: TaskReference) => unknown) | undefined;
+}
+let encoding: EncodeContext | undefined;
+let decoding: DecodeContext | undefined;
+
+const referenceClasses = new Set<Function>();
+
+/** Makes instances of `Class` travel as task references. */
+export function registerReferenceClass(Class: new (...args: any[]) => ReferenceLike): void {
+  if (referenceClasses.has(Class)) return;
+  referenceClasses.add(Class);
+  addExtension({
+    Class,
+    type: EXTENSION_TYPES.reference,
+    write(instance: ReferenceLike) {
+      const reference = instance.toReference(encoding?.unplaced);
+      encoding?.references.push(reference);
+      return [reference.id, reference.task, reference.worker, reference.index ?? null];
+    },
+    read([id, task, worker, index]: [number, string, string, number | "done" | null]) {
+      const reference: TaskReference = { id, task, worker, index: index ?? undefined };
+      return decoding?.resolve ? decoding.resolve(reference) : reference;
+    },
+  });
+}
+
+// ---------------------------------------------------------------- encode / decode
+
+// Records keep plain objects apart from Maps (which decode as Map); each
+// message carries its own record definitions, so no state is shared between peers.
+const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: true });
+
+/**
+ * Encodes a value, collecting its task references and raw payloads. With
+ * `unplaced`, references to tasks that have no worker yet are allowed (the
+ * decoder uses only ids; the caller builds the list of references later).
+ */
+export function encodeValue(value: unknown, unplaced = false): Encoded {
+  const context: EncodeContext = { references: [], payloads: [], unplaced };
+  encoding = context;
+  binaryPayloads.encoding = context.payloads;
+  try {
+    return { bytes: packr.pack(value), references: context.references, payloads: context.payloads };
+  } catch (error) {
+    throw new InvalidArgumentError(`value cannot be sent to another runtime: ${(error as Error).message}`, { cause: error });
+  } finally {
+    encoding = undefined;
+    binaryPayloads.encoding = undefined;
+  }
+}
+
+/** Decodes a value; task references become what `resolve` returns (or stay references). */
+export function decodeValue(bytes: Uint8Array, payloads: readonly Uint8Array[] = [], resolve?: (reference: TaskReference) => unknown): unknown {
+  const previous = decoding;
+  const previousPayloads = binaryPayloads.decoding;
+  decoding = { resolve };
+  binaryPayloads.decoding = payloads;
+  try {
+    return packr.unpack(bytes);
+  } finally {
+    decoding = previous;
+    binaryPayloads.decoding = previousPayloads;
+  }
+}
+
+/**
+ * Finds the first value of `value` that cannot travel, with its path, e.g.
+ * `args[1].callback`; task and object references met on the way go to `found`.
+ */
+export function findUnsendable(value: unknown, root = "args", found?: ReferenceLike[]): string | undefined {
+  // Fast path for the common case: a flat list of primitives (no allocation).
+  if (Array.isArray(value) && value.every((item) => item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol"))) {
+    return undefined;
+  }
+  const path: string[] = [root];
+  const problem = walk(value, path, new Set(), found);
+  return problem === undefined ? undefined : `${path.join("")} ${problem}`;
+}
+
+/** Returns what is wrong at the end of `path` (left pointing there), or undefined. */
+function walk(value: unknown, path: string[], seen: Set<unknown>, found: ReferenceLike[] | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const type = typeof value;
+  if (type === "function") return "is a function";
+  if (type === "symbol") return "is a symbol";
+  if (type !== "object") return undefined;
+  if (seen.has(value)) return "is a cycle (an object that contains itself cannot be sent)";
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return undefined;
+  if (value instanceof Date || value instanceof RegExp || value instanceof Error) return undefined;
+  if (referenceClasses.has((value as object).constructor)) {
+    found?.push(value as ReferenceLike);
+    return undefined;
+  }
+  seen.add(value);
+  const visit = (item: unknown, segment: string) => {
+    path.push(segment);
+    const problem = walk(item, path, seen, found);
+    if (problem === undefined) path.pop();
+    return problem;
+  };
+  try {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const problem = visit(value[i], `[${i}]`);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    if (value instanceof Map) {
+      for (const [key, item] of value) {
+        const problem = visit(key, `<key ${JSON.stringify(String(key))}>`) ?? visit(item, `.get(${JSON.stringify(String(key))})`);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    if (value instanceof Set) {
+      let i = 0;
+      for (const item of value) {
+        const problem = visit(item, `<set item ${i++}>`);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+      return `is an instance of ${(value as object).constructor?.name ?? "a class"}, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)`;
+    }
+    for (const key in value as object) {
+      const problem = visit((value as Record<string, unknown>)[key], `.${key}`);
+      if (problem) return problem;
+    }
+    return undefined;
+  } finally {
+    seen.delete(value); // a value shared by two branches is fine; only a cycle is not
+  }
+}

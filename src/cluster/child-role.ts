@@ -1,0 +1,116 @@
+/**
+ * The part shared by monitor, node and worker: a parent to connect to, log
+ * lines relayed up to it, and the rule that no runtime outlives its parent.
+ */
+import type { Connection } from "../comms/connection.ts";
+import type { MosaicError } from "../errors.ts";
+import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { processGone } from "../_util/process-state.ts";
+import { WATCH_PARENT_ENV } from "../launch/program.ts";
+import type { RoleConfig } from "./options.ts";
+import { Runtime } from "./runtime.ts";
+
+/** Whether the cluster's head process still runs (the cluster id is its pid); a killed head not yet reaped (a zombie) does not. */
+function headAlive(): boolean {
+  return !processGone(Number(clusterId()));
+}
+
+export abstract class ChildRole extends Runtime {
+  protected readonly config: RoleConfig;
+  protected parent: Connection | undefined;
+  readonly parentUid: string;
+  #pendingLines: [string, LogStream, string[]][] = [];
+  #exiting = false;
+  #orphaned = false;
+
+  constructor(config: RoleConfig, parentUid: string, secret: string, logger: RuntimeLogger) {
+    super(config.role, config.indices, config.options, secret, logger);
+    this.config = config;
+    this.parentUid = parentUid;
+    this.commands.stop = () => void this.exit("asked to stop");
+  }
+
+  async start(): Promise<void> {
+    this.state = "starting";
+    this.#watchParentProcess();
+    process.on("SIGTERM", () => void this.exit("SIGTERM"));
+    // Ctrl-C reaches the whole process group: the head decides, children follow it.
+    process.on("SIGINT", () => {});
+    this.listen();
+    this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
+    for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);
+    await this.startRole();
+    if (this.state === "starting") this.state = "running";
+  }
+
+  /** Role-specific start: spawn children, wait for them, report ready. */
+  protected abstract startRole(): Promise<void>;
+
+  relayLines(uid: string, stream: LogStream, lines: string[]): void {
+    if (this.parent?.isOpen) this.parent.command("log", [uid, stream, lines]);
+    else this.#pendingLines.push([uid, stream, lines]);
+  }
+
+  /**
+   * A child reports to its parent and is watched by it, below the head (the
+   * monitor does not report to the head: see Runtime.watches). A parent is not
+   * watched by heartbeats: its death shows as the stdin pipe closing along the
+   * tree, and as sockets closing.
+   */
+  protected override reportsTo(uid: string): boolean {
+    return uid === this.parentUid && uid !== "head";
+  }
+
+  protected override watches(uid: string): boolean {
+    return this.children.has(uid);
+  }
+
+  /** A child that stopped answering is ended for good (its exit is then reported as its death, with this reason). */
+  protected override onSilent(uid: string, reason: string): void {
+    this.endChild(uid, reason);
+  }
+
+  protected override onPeerLost(uid: string, reason: MosaicError): void {
+    if (uid === this.parentUid) void this.exit(`lost parent ${uid}: ${reason.message}`, 0, true);
+  }
+
+  /** Stops children, flushes what is queued for the parent, and ends the process. */
+  async exit(reason: string, code = 0, orphaned = false): Promise<never> {
+    // Several paths may ask at once (pipe closed, then stopped): an orphan stays one.
+    this.#orphaned ||= orphaned;
+    if (!this.#exiting) {
+      this.#exiting = true;
+      this.logger.debug(`stopping: ${reason}`);
+      await this.stop();
+    }
+    removeSegments();
+    // Without a parent the cluster is going down: nobody will map its segments any more.
+    // Without a head the cluster is going down: nobody will map its segments any more. A parent that is gone
+    // while the head lives (a node ended for not answering) is not that: the other runtimes keep theirs.
+    if (this.#orphaned && !headAlive()) removeClusterSegments();
+    process.exit(code);
+  }
+
+  /**
+   * The parent gave us a stdin pipe that it never writes: when it closes, the
+   * parent is gone (even after SIGKILL). The parent pid changing is a backstop.
+   */
+  #watchParentProcess(): void {
+    if (process.env[WATCH_PARENT_ENV] !== "1") return;
+    delete process.env[WATCH_PARENT_ENV];
+    const parentPid = process.ppid;
+    (async () => {
+      try {
+        for await (const _ of Bun.stdin.stream()) {
+          // nothing is ever written; reading just waits for EOF
+        }
+      } catch {}
+      void this.exit("parent process closed its pipe", 0, true);
+    })();
+    // Checked on each heartbeat: no timer of its own (idle wake-ups cost CPU).
+    this.onBeat = () => {
+      if (process.ppid !== parentPid) void this.exit("parent process is gone", 0, true);
+    };
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Starting this process as one role: the head from options, or a monitor,
+ * node or worker from the flags its parent gave it.
+ */
+import { takeSecretFromEnv, createSecret } from "../comms/handshake.ts";
+import { CLUSTER_ENV } from "../comms/shared-memory/index.ts";
+import { HandshakeError } from "../errors.ts";
+import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
+import { state } from "./state.ts";
+import { HeadRuntime } from "./head.ts";
+import { MonitorRuntime } from "./monitor.ts";
+import { NodeRuntime } from "./node.ts";
+import { type InitOptions, type RoleConfig, resolveOptions, roleArgsDefinition, roleConfigFromFlags } from "./options.ts";
+import { uidOf } from "../types.ts";
+import { WorkerRuntime } from "./worker.ts";
+
+/** Starts the head of a new runtime; stops whatever started if it fails. */
+export async function startHead(options: InitOptions = {}): Promise<HeadRuntime> {
+  const resolved = resolveOptions(options);
+  // Names this cluster's shared-memory segments; children inherit it.
+  process.env[CLUSTER_ENV] = String(process.pid);
+  const logger = createLogger("head", resolved.logLevel, prefixedReporter());
+  const head = new HeadRuntime(resolved, createSecret(), logger);
+  state.runtime = head;
+  try {
+    await head.start();
+  } catch (error) {
+    state.runtime = undefined;
+    throw error;
+  }
+  return head;
+}
+
+/**
+ * The role flags as the parent wrote them (`--name value` pairs). A small parser
+ * of its own: every worker runs this, and the CLI library is several MiB.
+ */
+export function roleConfigFromArgv(argv: string[]): RoleConfig {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) continue;
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (!(name in roleArgsDefinition)) continue; // the user's program may have flags of its own
+    flags[name] = eq > 0 ? arg.slice(eq + 1) : (argv[++i] ?? "");
+  }
+  return roleConfigFromFlags(flags);
+}
+
+/**
+ * Runs this process as the role its flags name, until that runtime stops (the
+ * process then exits). Child roles print bare lines: their parent prefixes them.
+ */
+export async function startRole(config: RoleConfig): Promise<never> {
+  const secret = takeSecretFromEnv();
+  if (!secret) throw new HandshakeError("MOSAIC_SECRET is not set: a child runtime gets the cluster secret from its parent's environment");
+  const logger = createLogger(uidOf(config.role, config.indices), config.options.logLevel, bareReporter());
+  const Role = { monitor: MonitorRuntime, node: NodeRuntime, worker: WorkerRuntime }[config.role];
+  const runtime = new Role(config, secret, logger);
+  state.role = config.role;
+  state.runtime = runtime;
+  try {
+    await runtime.start();
+  } catch (error) {
+    logger.error(`failed to start: ${(error as Error).message}`);
+    return runtime.exit("start failed", 1);
+  }
+  await runtime.stopped;
+  return runtime.exit("stopped");
+}

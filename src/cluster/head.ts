@@ -1,0 +1,240 @@
+/**
+ * The head: the user's program. Starts the monitor (which starts everything
+ * else), learns the network, and is where every log line ends up.
+ */
+import { isThreadUid, isWorkerUid, isWorkerUnder } from "../types.ts";
+import { type ErrorDescription, InvalidArgumentError, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { ActorClient } from "../actors/head/actor-client.ts";
+import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import type { ObjectRef } from "../actors/head/object-ref.ts";
+import { type PutOptions, WarehouseClient } from "../actors/head/warehouse-client.ts";
+import type { ChildRuntime } from "../launch/local.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { RuntimeProxy } from "./runtime-proxy.ts";
+import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
+
+export class HeadRuntime extends Runtime {
+  #ready = Promise.withResolvers<void>();
+  #monitor: ChildRuntime | undefined;
+  #proxies = new Map<string, RuntimeProxy>();
+  /** Called with the uid of every runtime that dies after start (the actor layer listens). */
+  readonly deathListeners = new Set<(uid: string, reason: string) => void>();
+  /** Tesserae and tasks created from this head. */
+  readonly actors = new ActorClient(this.links);
+  /** Objects put in the warehouse from this head. */
+  readonly warehouse = new WarehouseClient(this.actors);
+
+  constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
+    super("head", [], options, secret, logger);
+    this.#ready.promise.catch(() => {});
+    this.commands.ready = (network: NetworkSnapshot) => {
+      this.#setNetwork(network);
+      this.#ready.resolve();
+    };
+    this.commands.network = (network: NetworkSnapshot) => this.#setNetwork(network);
+    this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
+      this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
+    this.commands.runtimeDied = ({ uid, reason }: { uid: string; reason: string }) => this.#onRuntimeDied(uid, reason);
+    this.commands.completed = (ids: number[]) => this.actors.onCompleted(ids);
+    // From tessera threads: [task ids, result sizes, small results end to end].
+    this.commands.done = (report: [number[], number[], Uint8Array]) => this.actors.onDone(report);
+    this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
+  }
+
+  async start(): Promise<void> {
+    this.state = "starting";
+    this.listen(this.options.port);
+    this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), options: this.options });
+    const timer = setTimeout(
+      () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
+      this.options.startTimeout,
+    );
+    try {
+      await this.#ready.promise;
+      this.state = "running";
+    } catch (error) {
+      await this.stop();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    this.actors.shutdown("the runtime was stopped");
+    removeSegments();
+    removeClusterSegments(); // what children wrote and the head never mapped
+  }
+
+  relayLines(uid: string, stream: LogStream, lines: string[]): void {
+    for (const line of lines) this.logger.remote(uid, stream, line);
+  }
+
+  protected override onPeerLost(uid: string, reason: MosaicError): void {
+    if (isThreadUid(uid)) this.actors.onThreadLost(uid, reason.message);
+  }
+
+  protected override onChildExit(child: ChildRuntime): void {
+    const reason = child.describeExit();
+    if (this.state === "starting") this.#ready.reject(new RuntimeDiedError(child.uid, `runtime failed to start: ${reason}`));
+    else this.#onRuntimeDied(child.uid, reason);
+  }
+
+  #workersOf(uid: string): string[] {
+    if (isWorkerUid(uid)) return [uid];
+    return this.network.workers.filter((w) => isWorkerUnder(w.uid, uid)).map((w) => w.uid);
+  }
+
+  #onRuntimeDied(uid: string, reason: string): void {
+    this.logger.error(`runtime died: ${reason}`);
+    const lost = this.#workersOf(uid);
+    // A dead node takes its workers with it.
+    this.#setNetwork({ ...this.network, workers: this.network.workers.filter((w) => !lost.includes(w.uid)) });
+    for (const worker of lost) this.actors.onWorkerLost(worker, reason);
+    for (const listener of this.deathListeners) listener(uid, reason);
+  }
+
+  #setNetwork(network: NetworkSnapshot): void {
+    this.network = { ...network, head: this.info };
+    this.#proxies.clear();
+  }
+
+  #proxy(info: RuntimeInfo): RuntimeProxy {
+    let proxy = this.#proxies.get(info.uid);
+    if (!proxy) this.#proxies.set(info.uid, (proxy = new RuntimeProxy(info, this)));
+    return proxy;
+  }
+
+  get nodes(): RuntimeProxy[] {
+    return this.network.nodes.map((n) => this.#proxy(n));
+  }
+
+  get workers(): RuntimeProxy[] {
+    return this.network.workers.map((w) => this.#proxy(w));
+  }
+
+  get monitor(): RuntimeProxy | undefined {
+    return this.network.monitor && this.#proxy(this.network.monitor);
+  }
+
+  get numNodes(): number {
+    return this.network.nodes.length;
+  }
+
+  get numWorkers(): number {
+    return this.network.workers.length;
+  }
+
+  getWorker(uid: string): RuntimeProxy {
+    const info = this.network.workers.find((w) => w.uid === uid);
+    if (!info) throw new RuntimeStateError(`no worker "${uid}": the workers are ${this.network.workers.map((w) => w.uid).join(", ") || "none"}`);
+    return this.#proxy(info);
+  }
+
+  getNode(uid: string): RuntimeProxy {
+    const info = this.network.nodes.find((n) => n.uid === uid);
+    if (!info) throw new RuntimeStateError(`no node "${uid}": the nodes are ${this.network.nodes.map((n) => n.uid).join(", ") || "none"}`);
+    return this.#proxy(info);
+  }
+
+  /**
+   * Waits until every task submitted from this head so far has completed or
+   * failed. With a timeout (ms), rejects with TimeoutError if tasks remain.
+   */
+  barrier(timeout?: number): Promise<void> {
+    if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`barrier timeout must be >= 0 ms, got ${timeout}`));
+    return this.actors.barrier(timeout);
+  }
+
+  /**
+   * Runs `body(worker, item, index)` for every item, spreading the items over
+   * the workers: each worker takes the next item as soon as its previous one is
+   * done. Resolves with the results in item order; if a body throws, no new
+   * item starts and the first error is thrown once the running ones finish.
+   *
+   * @example
+   * const sums = await runtime.asyncFor(shots, async (worker, shot) => {
+   *   const solver = Solver.options({ worker: worker.uid }).remote();
+   *   return solver.solve(shot).result();
+   * });
+   */
+  async asyncFor<T, R>(items: Iterable<T> | AsyncIterable<T>, body: (worker: RuntimeProxy, item: T, index: number) => R | Promise<R>): Promise<R[]> {
+    if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
+    const workers = this.workers;
+    if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");
+    const iterator = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
+    const results: R[] = [];
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const lane = async (worker: RuntimeProxy) => {
+      while (!failure) {
+        const step = await iterator.next();
+        if (step.done || failure) return;
+        const index = next++;
+        try {
+          results[index] = await body(worker, step.value, index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(workers.map(lane));
+    if (failure) throw failure.error;
+    return results;
+  }
+
+  /**
+   * Stores a value in the warehouse, on a worker (or, with `publish`, on every
+   * worker), and returns a reference to pass as an argument or to `get` later.
+   *
+   * @example
+   * const model = await runtime.put(velocity, { publish: true });
+   * const shots = workers.map((w) => solvers[w].forward(model));
+   */
+  put<T>(value: T, options?: PutOptions): Promise<ObjectRef<T>> {
+    return this.warehouse.put(value, options);
+  }
+
+  /** Fetches a warehouse object. */
+  get<T>(ref: ObjectRef<T>): Promise<T> {
+    return ref.get();
+  }
+
+  /** Frees a warehouse object on every worker that holds or cached it. */
+  drop(ref: ObjectRef<unknown>): Promise<void> {
+    return ref.drop();
+  }
+
+  /** CPU load of the head process, in percent of one core since the last call. */
+  cpuLoad(): number {
+    return this.resources.cpuLoad();
+  }
+
+  /** Bytes of memory this runtime may use. */
+  memoryLimit(): number {
+    return this.resources.memoryLimit;
+  }
+
+  fitsInMemory(bytes: number): boolean {
+    return this.resources.fitsInMemory(bytes);
+  }
+
+  /** Process ids of every runtime process of this tree (for tools and tests). */
+  get pids(): number[] {
+    const { monitor, nodes, workers } = this.network;
+    return [this.#monitor?.pid ?? monitor?.pid, ...nodes.map((n) => n.pid), ...workers.map((w) => w.pid)].filter(
+      (pid): pid is number => pid !== undefined,
+    );
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `<HeadRuntime uid=head, address=${this.address}, port=${this.port}, state=${this.state}, nodes=${this.numNodes}, workers=${this.numWorkers}>`;
+  }
+}
+
+/** Set by the CLI when the head's program is a script it loaded, so children load it too. */
+export function scriptForChildren(): string | undefined {
+  return (globalThis as { [key: symbol]: unknown })[Symbol.for("mosaic.script")] as string | undefined;
+}

@@ -1,0 +1,78 @@
+/**
+ * The monitor: starts the nodes, assembles the network from what they report,
+ * tells the head when everything is ready, and who died.
+ */
+import { RuntimeStateError } from "../errors.ts";
+import type { RuntimeLogger } from "../logging/logger.ts";
+import type { ChildRuntime } from "../launch/local.ts";
+import { ChildRole } from "./child-role.ts";
+import type { RoleConfig } from "./options.ts";
+import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
+
+export class MonitorRuntime extends ChildRole {
+  #nodes = new Map<string, { node: RuntimeInfo; workers: RuntimeInfo[] }>();
+
+  constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
+    super(config, "head", secret, logger);
+    this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }) => {
+      this.#nodes.set(report.node.uid, report);
+      if (this.#nodes.size === this.options.numNodes) this.#announceNetwork("ready");
+    };
+    this.commands.startFailed = (failure: { uid: string; reason: string }) => this.parent?.command("startFailed", failure);
+    this.commands.runtimeDied = (death: { uid: string; reason: string }) => {
+      for (const report of this.#nodes.values()) report.workers = report.workers.filter((w) => w.uid !== death.uid);
+      this.parent?.command("runtimeDied", death);
+      this.#announceNetwork("network");
+    };
+    this.methods.network = () => this.#snapshot();
+    this.methods.place = ([count, exclude]: [number, string[]]) => this.#place(count, new Set(exclude));
+  }
+
+  protected async startRole(): Promise<void> {
+    for (let i = 0; i < this.options.numNodes; i++) {
+      this.spawnChild({
+        role: "node",
+        indices: [i],
+        parentAddress: this.address,
+        parentPort: this.port,
+        script: this.config.script,
+        options: this.options,
+      });
+    }
+  }
+
+  #nextWorker = 0;
+
+  /** Round-robin over the live workers, as the original does. */
+  /** `exclude`: workers the caller already saw die, before their node reported it here. */
+  #place(count: number, exclude: Set<string>): string[] {
+    const workers = this.network.workers.filter((worker) => !exclude.has(worker.uid));
+    if (workers.length === 0) throw new RuntimeStateError("no live worker to place a tessera on");
+    const placed: string[] = [];
+    for (let i = 0; i < count; i++) placed.push(workers[this.#nextWorker++ % workers.length]!.uid);
+    return placed;
+  }
+
+  #snapshot(): NetworkSnapshot {
+    const reports = [...this.#nodes.values()].sort((a, b) => a.node.uid.localeCompare(b.node.uid, "en", { numeric: true }));
+    return {
+      monitor: this.info,
+      nodes: reports.map((r) => r.node),
+      workers: reports.flatMap((r) => r.workers),
+    };
+  }
+
+  #announceNetwork(command: "ready" | "network"): void {
+    this.network = this.#snapshot();
+    this.parent?.command(command, this.network);
+    for (const node of this.network.nodes) this.connections.get(node.uid)?.command("network", this.network);
+  }
+
+  protected override onChildExit(child: ChildRuntime): void {
+    const reason = child.describeExit();
+    this.logger.error(reason);
+    const command = this.state === "starting" || this.#nodes.size < this.options.numNodes ? "startFailed" : "runtimeDied";
+    this.parent?.command(command, { uid: child.uid, reason });
+    if (this.#nodes.delete(child.uid)) this.#announceNetwork("network");
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A worker runtime: the process where tesserae live and tasks run (on its
+ * tessera threads; this main thread keeps the sockets).
+ */
+import type { Connection } from "../comms/connection.ts";
+import type { RuntimeLogger } from "../logging/logger.ts";
+import { ChildRole } from "./child-role.ts";
+import { programEntry } from "../launch/program.ts";
+import type { RoleConfig } from "./options.ts";
+import type { NetworkSnapshot } from "./runtime.ts";
+import { fromValue, TesseraHost } from "../actors/worker/tessera-host.ts";
+import type { HeadAddress } from "../actors/thread/thread.ts";
+import { receiveTarget } from "../comms/shared-memory/index.ts";
+
+export class WorkerRuntime extends ChildRole {
+  host: TesseraHost | undefined;
+
+  constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
+    super(config, `node:${config.indices[0]}`, secret, logger);
+    // Arrays that arrive here land in shared memory: the tessera threads use them in place.
+    // Large ones from a socket land in a warm pooled segment instead (passed on to threads by name).
+    this.payloadAllocator = (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes));
+    this.commands.network = (network: NetworkSnapshot) => {
+      this.network = network;
+    };
+    this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
+    this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
+    this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
+    this.methods.results = (items) => this.#host.resultValues(items);
+    this.commands.abandon = (args) => this.#host.abandon(args);
+    // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
+    this.methods.hostCounts = async (options?: { gc?: boolean }) => {
+      if (options?.gc) {
+        await this.#host.collectGarbage();
+        Bun.gc(true);
+      }
+      return this.#host.counts;
+    };
+    this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);
+    this.rejectedCommands.call = (args, connection: Connection, error) => this.#host.failCall(args, connection, error);
+    this.commands.release = (args) => this.#host.release(args);
+    this.methods.release = (args) => (this.#host.release(args), null);
+  }
+
+  /** Mapped payloads here are never changed by user code (threads get their own mappings): they may be passed on by name. */
+  readonly passesOnMappedPayloads = true;
+
+  /**
+   * Payloads that come through shared memory: replies (results of other
+   * workers, fetched as dependencies) and objects put in a pooled segment of
+   * the head are mapped, kept as they are and passed on to tessera threads by
+   * name, without a copy (a put object keeps the head's segment lent for as
+   * long as it lives here; it counts against this worker's memory and is
+   * spilled like any other). Other requests and commands (calls with
+   * dependencies, objects in one-shot segments) are copied into memory of
+   * this process.
+   */
+  readSharedPayloads(method: string | undefined, pooled: boolean): boolean {
+    return method !== undefined && !(pooled && method === "put");
+  }
+
+  get #host(): TesseraHost {
+    return (this.host ??= new TesseraHost(this.links, {
+      maxThreads: this.options.numThreads,
+      program: programEntry(),
+      memoryLimit: this.resources.memoryLimit,
+      headAddress: () => this.#headAddress(),
+    }));
+  }
+
+  /** The head as this worker's link to it knows it (threads dial it for their own link). */
+  #headAddress(): HeadAddress | undefined {
+    const head = this.connections.get("head")?.peer;
+    return head && head.port > 0 ? { address: head.address, port: head.port, secret: this.secret } : undefined;
+  }
+
+  protected async startRole(): Promise<void> {
+    // Tessera threads start with the first tessera: an idle worker stays small.
+  }
+
+  protected override async beforeStop(): Promise<void> {
+    await this.host?.stop();
+  }
+}

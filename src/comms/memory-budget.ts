@@ -1,0 +1,43 @@
+/**
+ * What a process's memory budget counts, and whether more bytes fit in it:
+ * received payloads are only admitted when they do (see Connection's `admit`).
+ */
+import { readFileSync } from "node:fs";
+import { releaseFreeSegments, requestThreadTrim, sharedMemoryStats } from "./shared-memory/index.ts";
+
+const PAGE_BYTES = 4096;
+
+/**
+ * Bytes this process uses, as memory budgets count them: its resident memory
+ * that is not shared pages (its heap, SharedArrayBuffers, written copy-on-write
+ * pages), plus the shared memory it holds as its own (its pooled /dev/shm
+ * segments except those lent to another runtime, and the segments of others
+ * it maps: see sharedMemoryStats.ownedSharedBytes). Shared pages in the
+ * resident set are left out: they are either counted that way or not this
+ * runtime's (the program's code, a segment holding an object put on a worker).
+ */
+export function usedMemory(): number {
+  let resident = 0;
+  let shared = 0;
+  try {
+    // statm: size resident shared text lib data dt, in pages; "shared" is resident file and shmem pages.
+    const fields = readFileSync("/proc/self/statm", "latin1").split(" ");
+    resident = Number(fields[1]) * PAGE_BYTES;
+    shared = Number(fields[2]) * PAGE_BYTES;
+  } catch {
+    return process.memoryUsage.rss();
+  }
+  return resident - shared + sharedMemoryStats.ownedSharedBytes;
+}
+
+/**
+ * Whether `bytes` more fit in `limit`. When they do not, free pooled segments
+ * go first (kept for reuse, they are the first memory to give up): this
+ * thread's at once, and a worker's tessera threads are asked to give up
+ * theirs (they do at their next turn, so they are not counted here).
+ */
+export function fitsMemory(bytes: number, limit: number): boolean {
+  if (usedMemory() + bytes <= limit) return true;
+  releaseFreeSegments();
+  return usedMemory() - requestThreadTrim() + bytes <= limit;
+}

@@ -1,0 +1,100 @@
+/**
+ * TCP transport: Bun.listen / Bun.connect wired to Connection objects.
+ */
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import { ConnectionClosedError, MosaicError } from "../../errors.ts";
+import { Connection, type ConnectionHandler } from "../connection.ts";
+import type { PayloadAllocator } from "../framing.ts";
+import type { PeerInfo } from "../protocol.ts";
+
+export interface TransportOptions {
+  self: PeerInfo;
+  secret: string;
+  handler: ConnectionHandler;
+  log: (message: string) => void;
+  allocate?: PayloadAllocator;
+  admit?: (bytes: number) => boolean;
+  expectedPeer?: string;
+}
+
+type ConnSocket = Socket<Connection | undefined>;
+
+function socketHandlers(
+  makeConnection: (socket: ConnSocket) => Connection,
+): SocketHandler<Connection | undefined> {
+  return {
+    open(socket) {
+      socket.data = makeConnection(socket);
+    },
+    data(socket, chunk) {
+      socket.data?.onData(chunk);
+    },
+    drain(socket) {
+      socket.data?.onDrain();
+    },
+    close(socket, error) {
+      socket.data?.close(
+        new ConnectionClosedError(`connection to ${socket.data.peer?.uid ?? "peer"} closed${error ? `: ${error.message}` : ""}`),
+      );
+    },
+    error(socket, error) {
+      socket.data?.close(new ConnectionClosedError(`socket error: ${error.message}`, { cause: error }));
+    },
+    connectError(socket, error) {
+      socket.data?.close(new ConnectionClosedError(`connect failed: ${error.message}`, { cause: error }));
+    },
+  };
+}
+
+export class TcpServer {
+  readonly listener: TCPSocketListener<Connection | undefined>;
+  readonly connections = new Set<Connection>();
+
+  constructor(hostname: string, port: number, options: Omit<TransportOptions, "self"> & { self: Omit<PeerInfo, "port"> }) {
+    const self: PeerInfo = { ...options.self, port: 0 };
+    this.listener = Bun.listen<Connection | undefined>({
+      hostname,
+      port,
+      socket: socketHandlers((socket) => {
+        const connection = new Connection({ ...options, self, socket, side: "server" });
+        this.connections.add(connection);
+        connection.closed.then(() => this.connections.delete(connection));
+        return connection;
+      }),
+    });
+    self.port = this.listener.port;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  stop(): void {
+    for (const connection of this.connections) connection.close();
+    this.listener.stop(true);
+  }
+}
+
+/** Connects and completes the handshake; rejects with a typed error otherwise. */
+export async function connectTcp(address: string, port: number, options: TransportOptions): Promise<Connection> {
+  let connection: Connection | undefined;
+  try {
+    await Bun.connect<Connection | undefined>({
+      hostname: address,
+      port,
+      socket: socketHandlers((socket) => {
+        connection = new Connection({ ...options, socket, side: "client" });
+        return connection;
+      }),
+    });
+  } catch (error) {
+    throw new ConnectionClosedError(`cannot connect to ${address}:${port}: ${(error as Error).message}`, { cause: error });
+  }
+  if (!connection) throw new ConnectionClosedError(`cannot connect to ${address}:${port}`);
+  try {
+    await connection.authenticated;
+  } catch (error) {
+    throw error instanceof MosaicError ? error : new ConnectionClosedError(String(error));
+  }
+  return connection;
+}

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const SCENARIOS = ["taskArgument", "dependentStartsAfter", "outputs", "doneOrdering", "failedDependency"];
+
+// One runtime tree (head, monitor, node, two workers) for the whole file.
+describe("tasks as arguments", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(SCENARIOS);
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("a task passed as an argument is replaced by its value on the worker that runs the dependent task", async () => {
+    expect(await run.value("taskArgument")).toEqual({
+      value: 10,
+      producerRuntime: "worker:0:0",
+      consumerRuntime: "worker:0:1",
+      upstream: [1, 2, 3, 4],
+    });
+  });
+
+  test("a dependent task starts only after the task it takes as an argument has finished", async () => {
+    const { napEnd, start, received } = await run.value("dependentStartsAfter");
+    expect(received).toEqual([{ start: expect.any(Number), end: napEnd }]);
+    expect(start).toBeGreaterThanOrEqual(napEnd);
+  });
+
+  test("outputs[i] passes element i of an array result", async () => {
+    expect(await run.value("outputs")).toEqual({ second: 4, last: 10, both: [1, 3] });
+  });
+
+  test("outputs.done orders a call after another task without being passed to the method", async () => {
+    const { napEnd, count, args, start, onlyDone } = await run.value("doneOrdering");
+    expect({ count, args, onlyDone }).toEqual({ count: 1, args: [7], onlyDone: 0 });
+    expect(start).toBeGreaterThanOrEqual(napEnd);
+  });
+
+  test("a task whose dependency failed fails with a DependencyError naming the upstream task, and its tessera keeps working", async () => {
+    const { broken, error, state, viaOutput, viaDone, downstreamStillWorks } = await run.value("failedDependency");
+    expect(state).toBe("failed");
+    const dependencyFailure = {
+      class: "RemoteError",
+      remoteName: "DependencyError",
+      remoteCode: "DEPENDENCY_FAILED",
+      runtime: "worker:0:1",
+      message: expect.stringMatching(new RegExp(`^DependencyError: dependency ${broken} \\(on worker:0:0\\) failed: TypeError: upstream broke`)),
+    };
+    expect(error).toMatchObject({ ...dependencyFailure, method: "double" });
+    expect(viaOutput).toMatchObject({ ...dependencyFailure, method: "double" });
+    expect(viaDone).toMatchObject({ ...dependencyFailure, method: "count" });
+    expect(downstreamStillWorks).toBe(42);
+  });
+
+  test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+// One runtime tree for the file. `lifetimes` runs first, on a worker that
+// nothing else has used, so that its counts are its own.
+describe("lifetimes of remote objects", () => {
+  let run: ScenarioRun;
+
+  beforeAll(() => {
+    run = ScenarioRun.start(["lifetimes", "memory"]);
+  });
+
+  afterAll(async () => {
+    await run?.[Symbol.asyncDispose]();
+  });
+
+  test("task.release() frees the result on the worker, after which result() rejects", async () => {
+    const { start, held, tasksReleased, afterRelease, resultOfReleased } = await run.value("lifetimes");
+    expect({ tesserae: held.tesserae - start.tesserae, tasks: held.tasks - start.tasks }).toEqual({ tesserae: 1, tasks: 10 });
+    expect(tasksReleased.tasks).toBe(start.tasks);
+    // Async APIs report misuse by rejecting, not by throwing.
+    expect(afterRelease).toBeNull();
+    expect(resultOfReleased).toMatchObject({ class: "RuntimeStateError", message: expect.stringContaining("was released") });
+  });
+
+  test("proxy.release() frees the tessera on the worker, and later calls on it reject", async () => {
+    const { start, tesseraReleased, callAfterRelease } = await run.value("lifetimes");
+    expect(tesseraReleased.tesserae).toBe(start.tesserae);
+    expect(callAfterRelease).toMatchObject({ class: "RuntimeStateError", message: expect.stringContaining("was released") });
+  });
+
+  test("`using` frees a tessera and a task when the scope ends", async () => {
+    const { start, end } = await run.value("lifetimes");
+    expect({ tesserae: end.tesserae, tasks: end.tasks }).toEqual({ tesserae: start.tesserae, tasks: start.tasks });
+  });
+
+  test("100,000 calls whose proxies are dropped leave few results on the worker once the head collects the proxies", async () => {
+    const { counts, samples, pending, seconds } = await run.value("memory");
+    const report = { counts, samples, pending, seconds };
+    expect({ ...report, flat: counts.tasks < 20_000 && samples.every((tasks: number) => tasks < 20_000) }).toEqual({ ...report, flat: true });
+    expect(pending).toBe(0);
+    expect(counts.tesserae).toBe(1);
+  });
+
+  test("the worker's memory stays flat over those 100,000 calls", async () => {
+    const { rss } = await run.value("memory");
+    // From the second checkpoint (code warm) to the last: the worker does not keep what the head dropped.
+    const growthMiB = (Math.max(...rss.slice(1)) - rss[1]) / 2 ** 20;
+    expect({ rss, flat: growthMiB < 48 }).toEqual({ rss, flat: true });
+  });
+
+  test("tessera proxies that are garbage collected free their objects on the worker", async () => {
+    const { dropped, caller } = await run.value("memory");
+    // Twenty were created next to the one that made the calls (still referenced); only that one is left.
+    expect({ dropped, caller }).toEqual({ dropped: { before: 21, after: 1 }, caller: "ready" });
+  });
+
+  test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {
+    await run.expectCleanExit();
+  });
+});

@@ -1,0 +1,50 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory"], "data-fixture.ts"), (run) => {
+  test("every supported kind of value reaches a worker and comes back as the same kind with the same content", async () => {
+    const { sent, there, back } = await run.value("roundTrip");
+    expect(there).toEqual(sent);
+    expect(back).toEqual(sent);
+    // Spot checks that the description really looks at types.
+    expect(sent.map[0]).toBe("Map");
+    expect(sent.large.f32.slice(0, 2)).toEqual(["Float32Array", 4096]);
+    expect(sent.slice.slice(0, 2)).toEqual(["Float32Array", 2000]);
+    expect(sent.large.bi64[2]).toEqual(["-5", "-4", "-3"]);
+  });
+
+  test("large arrays that arrive for a tessera are in SharedArrayBuffer-backed memory on the worker", async () => {
+    expect(await run.value("sharedOnWorker")).toEqual({ throughWorker: { large: true, small: false }, straightToThread: { large: true, small: false } });
+  });
+
+  test("an array result goes from one worker to a tessera on another as an argument", async () => {
+    const { sum, element } = await run.value("workerToWorker");
+    expect(sum).toBe(2 * (1 << 20) / 4096);
+    expect(element.slice(0, 4)).toEqual(["Float32Array", 1 << 20, ["2", "2", "2"], "2"]);
+  });
+
+  test("values that cannot travel fail before anything is sent, naming the path", async () => {
+    const { fn, map, cycle, socket, stillWorks } = await run.value("unsendable");
+    expect(fn).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("args[0].list[1].callback is a function") });
+    expect(map).toMatchObject({ message: expect.stringContaining('args[0].get("k").f is a symbol') });
+    expect(cycle).toMatchObject({ message: expect.stringContaining("args[0].self is a cycle") });
+    expect(socket).toMatchObject({ message: expect.stringContaining("args[0].server is an instance of") });
+    expect(stillWorks).toBe("ok");
+  });
+
+  test("large payloads between the head and a worker on the same machine move through pooled /dev/shm segments, reused, then removed when idle", async () => {
+    const { sum, back, second, mapped, written, afterFirst, afterSecond } = await run.value("sharedMemory");
+    expect(sum).toBe((4 * 2 ** 20) / 4096);
+    expect(back).toEqual([2 ** 20, 5, 5]);
+    expect(second).toEqual({ sum, back });
+    // The worker's tessera thread mapped the 16 MiB argument and wrote the 4 MiB result once, into a segment that
+    // its main thread mapped and passed on to the head by name; the 4 KB argument took the socket.
+    expect({ mapped, written }).toEqual({ mapped: 2, written: 1 });
+    // One pooled segment each way, handed back and used again by the second round (the scenario then waits for their removal).
+    expect(afterFirst).toHaveLength(2);
+    expect(afterFirst.every((name: string) => name.includes("-pool-"))).toBe(true);
+    expect(afterSecond).toEqual(afterFirst);
+  });
+});

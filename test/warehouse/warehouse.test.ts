@@ -1,0 +1,54 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory"], "data-fixture.ts"), (run) => {
+  test("put stores an object on one worker; a tessera elsewhere reads it through its reference and caches it; get returns it; drop frees it everywhere", async () => {
+    const { holder, before, afterPut, seen, seenAgain, afterRead, got, afterDrop, getAfterDrop, inspect } = await run.value("warehouse");
+    expect(["worker:0:0", "worker:0:1"]).toContain(holder);
+    expect(sum(afterPut) - sum(before)).toBe(1);
+    expect(afterPut[holder]).toBe(before[holder] + 1);
+    expect(seen).toEqual({ field: ["Float32Array", 50_000, ["3", "3", "3"], "3", true], label: "model" });
+    expect(seenAgain).toEqual(seen);
+    expect(got).toEqual(seen);
+    // The reader's worker keeps a copy once it has read it (unless it is the holder).
+    expect(afterRead["worker:0:1"]).toBe(1);
+    // Dropped on the holder and in the reader's cache.
+    expect(afterDrop).toEqual(before);
+    expect(getAfterDrop).toMatchObject({ message: expect.stringContaining("was dropped") });
+    expect(inspect).toContain("<ObjectRef uid=obj-");
+  });
+
+  test("publish sends the object to every worker, each reads its own copy, and drop frees them all", async () => {
+    const { before, afterPut, seen, afterDrop, published } = await run.value("publish");
+    expect(published).toBe(true);
+    for (const worker of Object.keys(before)) expect(afterPut[worker]).toBe(before[worker] + 1);
+    expect(seen).toEqual([
+      ["Float64Array", 10_000, ["1.25", "1.25", "1.25"], "1.25", true],
+      ["Float64Array", 10_000, ["1.25", "1.25", "1.25"], "1.25", true],
+    ]);
+    expect(afterDrop).toEqual(before);
+  });
+
+  test("a reference the program drops is freed on its worker once garbage collected", async () => {
+    const { before, held, after } = await run.value("collected");
+    expect(sum(held)).toBe(sum(before) + 1);
+    expect(sum(after)).toBe(sum(before));
+  });
+
+  test("dropping a 256 MiB object gives its memory back (the worker's RSS and /dev/shm)", async () => {
+    const { before, held, after } = await run.value("dropFreesMemory");
+    const MiB = 2 ** 20;
+    const report = { before: Math.round(before / MiB), held: Math.round(held / MiB), after: Math.round(after / MiB) };
+    expect({ ...report, grew: held - before > 200 * MiB, shrank: after - before < 64 * MiB }).toEqual({ ...report, grew: true, shrank: true });
+  });
+});
+
+describeScenarios("the warehouse when a reader dies", () => ScenarioRun.start(["readerDies"], "data-fixture.ts"), (run) => {
+  test("an object passed on to a worker that is then killed goes back to the head's pool once dropped", async () => {
+    expect(await run.value("readerDies")).toEqual({ lentWhileKept: 1, lentAfter: 0 });
+  });
+});
