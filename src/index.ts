@@ -41,6 +41,8 @@ export type { InitOptions } from "./cluster/options.ts";
 export type { Role } from "./types.ts";
 export type { LogLevel } from "./logging/logger.ts";
 export type { RuntimeInfo } from "./cluster/runtime.ts";
+export { events, EventStream } from "./observe/events.ts";
+export type { RuntimeEvent, RuntimeEventType, EventOf } from "./observe/events.ts";
 
 /** The role of this process: "head" in the user's program, else "monitor", "node" or "worker". */
 export const role = currentRole();

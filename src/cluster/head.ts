@@ -13,15 +13,17 @@ import type { ChildRuntime } from "../launch/local.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
+import { events, type EventStream, type RuntimeEventType, WORKER_EVENT_TYPES, type WireEvent } from "../observe/events.ts";
 
 export class HeadRuntime extends Runtime {
   #ready = Promise.withResolvers<void>();
   #monitor: ChildRuntime | undefined;
   #proxies = new Map<string, RuntimeProxy>();
-  /** Called with the uid of every runtime that dies after start (the actor layer listens). */
-  readonly deathListeners = new Set<(uid: string, reason: string) => void>();
+  /** What the runtime does, as it happens (the process's stream: see observe/events.ts). */
+  readonly events: EventStream = events;
   /** Tesserae and tasks created from this head. */
-  readonly actors = new ActorClient(this.links);
+  readonly actors = new ActorClient(this.links, events);
+  #stopObserving: (() => void) | undefined;
   /** Objects put in the warehouse from this head. */
   readonly warehouse = new WarehouseClient(this.actors);
 
@@ -31,6 +33,10 @@ export class HeadRuntime extends Runtime {
     this.commands.ready = (network: NetworkSnapshot) => {
       this.#setNetwork(network);
       this.#ready.resolve();
+    };
+    // Worker-side events (task starts, transfers, spills, memory pressure) come up in batches, while asked for.
+    this.commands.events = (batch: WireEvent[]) => {
+      for (const event of batch) if (events.wants(event.type)) events.emit(event);
     };
     this.commands.network = (network: NetworkSnapshot) => this.#setNetwork(network);
     this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
@@ -53,6 +59,9 @@ export class HeadRuntime extends Runtime {
     try {
       await this.#ready.promise;
       this.state = "running";
+      this.#stopObserving = events.onInterest((types) => this.#askWorkersFor(types));
+      this.#askWorkersFor(events.wantedTypes);
+      if (events.wants("runtime.started")) events.emit({ type: "runtime.started", uid: this.uid, workers: this.network.workers.map((w) => w.uid), time: Date.now() });
     } catch (error) {
       await this.stop();
       throw error;
@@ -62,6 +71,8 @@ export class HeadRuntime extends Runtime {
   }
 
   override async stop(): Promise<void> {
+    this.#stopObserving?.();
+    this.#stopObserving = undefined;
     await super.stop();
     this.actors.shutdown("the runtime was stopped");
     removeSegments();
@@ -93,12 +104,37 @@ export class HeadRuntime extends Runtime {
     // A dead node takes its workers with it.
     this.#setNetwork({ ...this.network, workers: this.network.workers.filter((w) => !lost.includes(w.uid)) });
     for (const worker of lost) this.actors.onWorkerLost(worker, reason);
-    for (const listener of this.deathListeners) listener(uid, reason);
+    if (events.wants("runtime.lost")) {
+      const time = Date.now();
+      for (const one of new Set([uid, ...lost])) events.emit({ type: "runtime.lost", uid: one, reason, time });
+    }
   }
+
+  /** Uids of the runtimes this head has seen on the network (joined), so each joins once. */
+  #seen = new Set<string>();
 
   #setNetwork(network: NetworkSnapshot): void {
     this.network = { ...network, head: this.info };
     this.#proxies.clear();
+    const { monitor, nodes, workers } = this.network;
+    for (const info of [monitor, ...nodes, ...workers]) {
+      if (!info || this.#seen.has(info.uid)) continue;
+      this.#seen.add(info.uid);
+      if (events.wants("runtime.joined")) {
+        events.emit({ type: "runtime.joined", uid: info.uid, role: info.role, address: info.address, port: info.port, pid: info.pid, time: Date.now() });
+      }
+    }
+  }
+
+  /** Tells every worker which worker-side events to produce now (none: they produce nothing). */
+  #askWorkersFor(types: RuntimeEventType[]): void {
+    const wanted = types.filter((type) => WORKER_EVENT_TYPES.includes(type));
+    for (const worker of this.network.workers) {
+      this.links.connect(worker.uid).then(
+        (connection) => connection.command("observe", wanted),
+        () => {}, // a worker that cannot be reached is reported lost by the tree
+      );
+    }
   }
 
   #proxy(info: RuntimeInfo): RuntimeProxy {

@@ -6,6 +6,7 @@ import type { Connection } from "../comms/connection.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import { ChildRole } from "./child-role.ts";
 import { programEntry } from "../launch/program.ts";
+import type { RuntimeEventType } from "../observe/events.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
 import { fromValue, TesseraHost } from "../actors/worker/tessera-host.ts";
@@ -14,6 +15,7 @@ import { receiveTarget } from "../comms/shared-memory/index.ts";
 
 export class WorkerRuntime extends ChildRole {
   host: TesseraHost | undefined;
+  observing: ReadonlySet<RuntimeEventType> = new Set();
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, `node:${config.indices[0]}`, secret, logger);
@@ -22,6 +24,10 @@ export class WorkerRuntime extends ChildRole {
     this.payloadAllocator = (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes));
     this.commands.network = (network: NetworkSnapshot) => {
       this.network = network;
+    };
+    // The worker-side event types the head has listeners for (see observe/events.ts): only these are produced here.
+    this.commands.observe = (types: RuntimeEventType[]) => {
+      this.observing = new Set(types);
     };
     this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);

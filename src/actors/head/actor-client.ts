@@ -17,6 +17,7 @@ import {
   WorkerDiedError,
 } from "../../errors.ts";
 import type { RuntimeLinks } from "../links.ts";
+import type { EventStream } from "../../observe/events.ts";
 import { classNameOf } from "../registry.ts";
 import { DoneMarker, inlineResultOf, settleTask, TaskOutput, TaskProxy, type TaskOwner } from "./task-proxy.ts";
 import { createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
@@ -299,8 +300,12 @@ export class ActorClient implements TaskOwner {
   /** The generation being filled: [tessera, task id] pairs, flat. */
   #generation: { token: object; entries: (TesseraHandle | number)[] } | undefined;
 
-  constructor(runtime: RuntimeLinks) {
+  /** Where the head's actor events go (see observe/events.ts): emitted only when wanted. */
+  readonly events: EventStream;
+
+  constructor(runtime: RuntimeLinks, events: EventStream) {
     this.#runtime = runtime;
+    this.events = events;
   }
 
   /** Creates a tessera remotely; the proxy is returned at once. */
