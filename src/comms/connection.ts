@@ -16,30 +16,14 @@ import {
   UnknownMethodError,
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, readPathField, type RejectedPayloads, type SharedSizes } from "./framing.ts";
-import {
-  createSegmentSet,
-  discardSegment,
-  finishReceive,
-  holdMapping,
-  isPooledSegment,
-  lendSegment,
-  mapSegment,
-  readSegment,
-  forgetSegments,
-  removeSegments,
-  returnSegment,
-  sharedMemoryAvailable,
-  SHM_MIN_BYTES,
-  whenUnmapped,
-  writeSegment,
-} from "./shared-memory/index.ts";
+import { FrameReader, FrameWriter, type PayloadAllocator, type RejectedPayloads, type SharedSizes } from "./framing.ts";
+import { Handshake } from "./handshake.ts";
+import { MessageKind, type Message, type PeerInfo } from "./protocol.ts";
+import { SharedPayloads } from "./shared-payloads.ts";
+import { finishReceive, sharedMemoryAvailable } from "./shared-memory/index.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
-import { checkNonce, checkProof, createNonce, proveSecret } from "./handshake.ts";
-import { processGone } from "../_util/process-state.ts";
-import { MessageKind, PROTOCOL_VERSION, type Message, type PeerInfo } from "./protocol.ts";
 
 /** The heartbeat message, encoded once. */
 const HEARTBEAT_BODY = Uint8Array.from(encodeMessage([MessageKind.Heartbeat]));
@@ -122,7 +106,8 @@ export class Connection {
   #reader: FrameReader;
   #nextId = 1;
   #pending = new Map<number, PendingRequest>();
-  #nonce = createNonce();
+  #handshake: Handshake;
+  #shared: SharedPayloads;
   #isOpen = true;
   #authenticate = Promise.withResolvers<PeerInfo>();
   #close = Promise.withResolvers<MosaicError>();
@@ -143,9 +128,18 @@ export class Connection {
       () => this.close(new HandshakeError(`handshake not completed within ${options.handshakeTimeout ?? 5000} ms`)),
       options.handshakeTimeout ?? 5000,
     );
-    if (options.side === "server") {
-      this.#send([MessageKind.Challenge, PROTOCOL_VERSION, options.self.uid, this.#nonce]);
-    }
+    this.#shared = new SharedPayloads({
+      send: (message) => {
+        if (this.#isOpen) this.#send(message);
+      },
+      log: options.log,
+      allocate: options.allocate,
+      readShared: (method, pooled) => options.handler.readSharedPayloads?.(method, pooled) !== false,
+      passable: () => options.handler.passesOnMappedPayloads === true,
+    });
+    this.#handshake = new Handshake(options.side, options.self, options.secret, options.expectedPeer);
+    const opening = this.#handshake.opening();
+    if (opening) this.#send(opening);
   }
 
   get isOpen(): boolean {
@@ -191,7 +185,7 @@ export class Connection {
   sendEncoded(body: Uint8Array, payloads?: Uint8Array[], snapshot = false): void {
     if (!this.#isOpen) return;
     this.lastSent = performance.now();
-    this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads) : payloads, snapshot);
+    this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#shared.outgoing(payloads) : payloads, snapshot);
   }
 
   /** Hands what is queued to the kernel now (before the caller blocks, say), not at the end of the tick. */
@@ -235,32 +229,10 @@ export class Connection {
 
   #endSocket(): void {
     this.#writer.close();
-    removeSegments(this.#segments); // the peer will not map what it has not received by now
-    // What it borrowed is not taken back for reuse (a peer whose link closed may be alive and still map it):
-    // segments of our pool leave it, and holds on segments we passed on stay until the peer's process is gone.
-    forgetSegments(this);
-    this.#releasePassedOnWhenGone();
+    this.#shared.close(this.peer?.pid);
     try {
       this.#options.socket.end();
     } catch {}
-  }
-
-  /**
-   * Holds on segments passed on to a peer whose link closed are released once
-   * its process is seen gone (it maps nothing any more; its socket closes
-   * while it exits, a moment before that shows), checked a few times over
-   * about a minute. A peer still running after that keeps them.
-   */
-  #releasePassedOnWhenGone(delays = [50, 500, 5_000, 60_000]): void {
-    const pid = this.peer?.pid;
-    if (this.#passedOn.size === 0 || pid === undefined || pid === process.pid) return;
-    const [delay, ...later] = delays;
-    if (delay === undefined) return;
-    setTimeout(() => {
-      if (!processGone(pid)) return this.#releasePassedOnWhenGone(later);
-      for (const releases of this.#passedOn.values()) for (const release of releases) release();
-      this.#passedOn.clear();
-    }, delay).unref();
   }
 
   /** Sends a fatal error to the peer, logs it and drops the connection. */
@@ -293,7 +265,7 @@ export class Connection {
 
   #send(message: Message, payloads?: Uint8Array[], snapshot = false, lasting = false): void {
     this.lastSent = performance.now();
-    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#viaSharedMemory(payloads, lasting) : payloads, snapshot);
+    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#shared.outgoing(payloads, lasting) : payloads, snapshot);
   }
 
   /** Same machine: large payloads go through /dev/shm, the socket carries their paths. */
@@ -301,42 +273,17 @@ export class Connection {
     return SHARE_MEMORY && this.peer?.machine !== undefined && this.peer.machine === this.#options.self.machine;
   }
 
-  #segments = createSegmentSet();
-  /** Segments mapped here (lent by someone else) that were passed on to the peer by name: released when it hands them back. */
-  #passedOn = new Map<string, (() => void)[]>();
-
-  #viaSharedMemory(payloads: Uint8Array[], lasting = false): OutgoingPayload[] {
-    return payloads.map((payload) => {
-      if (payload.byteLength < SHM_MIN_BYTES) return payload;
-      // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.
-      const held = holdMapping(payload);
-      if (held) {
-        let releases = this.#passedOn.get(held.path);
-        if (!releases) this.#passedOn.set(held.path, (releases = []));
-        releases.push(held.release);
-        return { path: held.path, size: payload.byteLength };
-      }
-      try {
-        return { path: lendSegment(payload, this, true, lasting)?.path ?? writeSegment(payload, this.#segments), size: payload.byteLength };
-      } catch (error) {
-        // /dev/shm full (or unusable): this payload takes the socket.
-        this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);
-        return payload;
-      }
-    });
-  }
-
   #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes): void {
     if (!this.#isOpen) return;
     // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
-    if (rejected) for (const segment of rejected.segments) isPooledSegment(segment) ? this.#giveBack(segment) : discardSegment(segment);
+    if (rejected) this.#shared.dismiss(rejected.segments);
     const message = decodeMessage(body);
     // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.
     let unreadable: MosaicError | undefined;
     if (shared) {
       try {
-        this.#receiveShared(message, payloads, shared);
+        this.#shared.receive(message, payloads, shared, this.#peerName);
       } catch (error) {
         unreadable = error as MosaicError;
       }
@@ -372,75 +319,13 @@ export class Connection {
       case MessageKind.Heartbeat:
         return;
       case MessageKind.SegmentsFree:
-        if (!Array.isArray(message[1])) throw new ProtocolError("segments-free message without a list of paths");
-        for (const path of message[1]) {
-          if (typeof path !== "string") continue;
-          const releases = this.#passedOn.get(path);
-          if (!releases) returnSegment(path, this);
-          else {
-            releases.pop()!();
-            if (releases.length === 0) this.#passedOn.delete(path);
-          }
-        }
-        return;
+        return this.#shared.onSegmentsFree(message[1]);
       case MessageKind.Fatal:
         this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
         return this.close(new RemoteError(message[1]));
       default:
         throw new ProtocolError(`unexpected message kind ${message[0]} after handshake`);
     }
-  }
-
-  /**
-   * Payloads that came through /dev/shm: mapped (no copy), or read into memory
-   * from the runtime's allocator when it asks for that (workers: shared memory
-   * for their threads, where the kernel's copy beats mapping and copying).
-   */
-  #receiveShared(message: Message, payloads: Uint8Array[], shared: NonNullable<SharedSizes>): void {
-    const method = message[0] === MessageKind.Request ? message[2] : message[0] === MessageKind.Command ? message[1] : undefined;
-    let failure: ProtocolError | undefined;
-    for (let i = 0; i < shared.length; i++) {
-      const size = shared[i];
-      if (size === undefined) continue;
-      const path = readPathField(payloads[i]!);
-      const pooled = isPooledSegment(path);
-      const read = this.#options.allocate !== undefined && this.#options.handler.readSharedPayloads?.(method, pooled) !== false;
-      if (failure) {
-        // The message fails anyway: its other segments go back (pooled) or away (one-shot) all the same.
-        if (pooled) this.#giveBack(path);
-        else discardSegment(path);
-        continue;
-      }
-      try {
-        if (!pooled) payloads[i] = read ? readSegment(path, size, this.#options.allocate!) : mapSegment(path, size);
-        else if (read) {
-          payloads[i] = readSegment(path, size, this.#options.allocate!);
-          this.#giveBack(path);
-        } else {
-          // Used in place: the sender gets the segment back once this memory is collected.
-          const bytes = mapSegment(path, size);
-          whenUnmapped(bytes, path, () => this.#giveBack(path), this.#options.handler.passesOnMappedPayloads === true);
-          payloads[i] = bytes;
-        }
-      } catch (error) {
-        if (pooled) this.#giveBack(path);
-        failure = new ProtocolError(`${this.#peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
-      }
-    }
-    if (failure) throw failure;
-  }
-
-  #freed: string[] = [];
-
-  /** Hands a pooled segment back to the peer that lent it (batched per tick). */
-  #giveBack(path: string): void {
-    if (!this.#isOpen) return;
-    if (this.#freed.push(path) > 1) return;
-    queueMicrotask(() => {
-      const paths = this.#freed;
-      this.#freed = [];
-      if (this.#isOpen && paths.length > 0) this.#send([MessageKind.SegmentsFree, paths]);
-    });
   }
 
   #outOfMemory(bytes: number, message: Message): OutOfMemoryError {
@@ -469,47 +354,13 @@ export class Connection {
   }
 
   #onHandshake(message: Message): void {
-    const { secret, self, side } = this.#options;
     if (message[0] === MessageKind.Fatal) {
       const refusal = new RemoteError(message[1]);
       return this.close(new HandshakeError(`${this.#peerName} refused the handshake: ${message[1].message}`, { cause: refusal }));
     }
-    if (side === "client" && message[0] === MessageKind.Challenge) {
-      const [, version, serverUid, serverNonce] = message;
-      this.#checkVersion(version);
-      checkNonce(serverNonce, "server");
-      if (this.#options.expectedPeer !== undefined && serverUid !== this.#options.expectedPeer) {
-        throw new HandshakeError(`dialled ${this.#options.expectedPeer} but ${String(serverUid)} answered`);
-      }
-      const proof = proveSecret(secret, "client", serverNonce, self.uid);
-      this.#pendingServerUid = serverUid;
-      this.#send([MessageKind.Hello, PROTOCOL_VERSION, self, this.#nonce, proof]);
-      return;
-    }
-    if (side === "server" && message[0] === MessageKind.Hello) {
-      const [, version, info, clientNonce, proof] = message;
-      this.#checkVersion(version);
-      checkNonce(clientNonce, "client");
-      if (!isPeerInfo(info)) throw new HandshakeError("hello carries no valid runtime description");
-      checkProof(proveSecret(secret, "client", this.#nonce, info.uid), proof, `peer claiming to be ${info.uid}`);
-      this.#send([MessageKind.Welcome, self, proveSecret(secret, "server", clientNonce, self.uid)]);
-      return this.#authenticated(info);
-    }
-    if (side === "client" && message[0] === MessageKind.Welcome) {
-      const [, info, proof] = message;
-      if (!isPeerInfo(info) || info.uid !== this.#pendingServerUid) throw new HandshakeError("welcome from an unexpected runtime");
-      checkProof(proveSecret(secret, "server", this.#nonce, info.uid), proof, `server ${info.uid}`);
-      return this.#authenticated(info);
-    }
-    throw new HandshakeError(`unexpected message kind ${message[0]} during handshake`);
-  }
-
-  #pendingServerUid: string | undefined;
-
-  #checkVersion(version: unknown): void {
-    if (version !== PROTOCOL_VERSION) {
-      throw new HandshakeError(`protocol version mismatch: peer speaks ${String(version)}, this runtime ${PROTOCOL_VERSION}`);
-    }
+    const { reply, peer } = this.#handshake.step(message);
+    if (reply) this.#send(reply);
+    if (peer) this.#authenticated(peer);
   }
 
   #authenticated(info: PeerInfo): void {
@@ -519,16 +370,4 @@ export class Connection {
     this.#authenticate.resolve(info);
     this.#options.handler.onAuthenticated?.(this);
   }
-}
-
-function isPeerInfo(value: unknown): value is PeerInfo {
-  const info = value as PeerInfo;
-  return (
-    typeof info === "object" &&
-    info !== null &&
-    typeof info.uid === "string" &&
-    typeof info.address === "string" &&
-    typeof info.port === "number" &&
-    typeof info.pid === "number"
-  );
 }

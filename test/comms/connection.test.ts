@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { Connection, type ConnectionHandler, WithPayloads } from "../../src/comms/connection.ts";
-import { removeSegments } from "../../src/comms/shared-memory/index.ts";
+import { clusterId, removeSegments } from "../../src/comms/shared-memory/index.ts";
 import { connectTcp, TcpServer } from "../../src/comms/transports/tcp.ts";
 import { HandshakeError, RemoteError, UnknownMethodError } from "../../src/errors.ts";
 
@@ -14,7 +14,7 @@ afterEach(() => {
 // removes when it stops (the test runner does not run exit handlers: remove it here, and check).
 afterAll(() => {
   removeSegments();
-  expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${process.pid}-`))).toEqual([]);
+  expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${clusterId()}-${process.pid}-`))).toEqual([]);
 });
 
 function echoServer(logs: string[] = []): TcpServer {

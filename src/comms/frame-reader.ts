@@ -1,0 +1,201 @@
+/**
+ * The receiving half of framing (see framing.ts): socket chunks back into
+ * frames, raw payloads copied once into their final memory.
+ */
+import { ProtocolError } from "../errors.ts";
+import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
+import { receiveTarget, SHM_PATH_FIELD } from "./shared-memory/index.ts";
+
+export interface FrameLimits {
+  /** Largest message body accepted (payloads excluded). */
+  maxBodyBytes: number;
+  /** Whether raw payloads may follow a frame (not before the handshake). */
+  allowPayloads: boolean;
+}
+
+/** Where a payload lands: an ArrayBuffer by default, a SharedArrayBuffer on workers. */
+export type PayloadAllocator = (bytes: number) => Uint8Array;
+
+/** Large payloads are copied into a warm pooled segment where one is free (see receiveTarget), others into fresh memory. */
+export const allocateArrayBuffer: PayloadAllocator = (bytes) => receiveTarget(bytes) ?? new Uint8Array(bytes);
+
+type ReadState =
+  | { step: "header" }
+  | { step: "body"; kind: number; into: Uint8Array; filled: number }
+  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[] }
+  | { step: "discard"; body: Uint8Array; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; index: number; sizes: number[]; filled: number };
+
+/** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
+export interface RejectedPayloads {
+  bytes: number;
+  /** Shared-memory segments of the skipped payloads (to remove). */
+  segments: string[];
+}
+
+/**
+ * For each payload of a frame, its size when it is in a shared-memory segment
+ * (the payload bytes are then the segment's path field), else undefined.
+ */
+export type SharedSizes = (number | undefined)[] | undefined;
+
+/** The path written in a shared payload's path field. */
+export function readPathField(field: Uint8Array): string {
+  const end = field.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
+}
+
+type FrameCallback = (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes) => void;
+
+/**
+ * Turns socket chunks (at most 512 KiB each, fresh every time: BUN-NOTES trap 2)
+ * back into frames. Bodies that sit whole inside one chunk are decoded in place;
+ * larger ones are assembled in one buffer sized from the header.
+ */
+export class FrameReader {
+  #onFrame: FrameCallback;
+  #state: ReadState = { step: "header" };
+  #header = new Uint8Array(FRAME_HEADER_BYTES);
+  #headerFilled = 0;
+  limits: FrameLimits;
+  allocate: PayloadAllocator = allocateArrayBuffer;
+  /** Asked before a frame's payloads are allocated: false skips them (the frame arrives as rejected). */
+  admit: ((bytes: number) => boolean) | undefined;
+
+  constructor(limits: FrameLimits, onFrame: FrameCallback) {
+    this.limits = limits;
+    this.#onFrame = onFrame;
+  }
+
+  /** Feeds one chunk; throws ProtocolError on a frame that breaks the rules. */
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    while (at < chunk.length) {
+      const state = this.#state;
+      if (state.step === "header") {
+        if (this.#headerFilled === 0 && chunk.length - at >= FRAME_HEADER_BYTES) {
+          // Read in place (no DataView per frame: this runs for every message).
+          const length = (chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16)) + chunk[at + 3]! * 0x1000000;
+          const kind = chunk[at + 4]!;
+          at += FRAME_HEADER_BYTES;
+          this.#checkHeader(length, kind);
+          if (chunk.length - at >= length) {
+            // Common case: the whole body is in this chunk; no copy.
+            this.#onBody(kind, chunk.subarray(at, at + length));
+            at += length;
+          } else {
+            this.#state = { step: "body", kind, into: new Uint8Array(length), filled: 0 };
+          }
+          continue;
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - this.#headerFilled, chunk.length - at);
+        this.#header.set(chunk.subarray(at, at + take), this.#headerFilled);
+        this.#headerFilled += take;
+        at += take;
+        if (this.#headerFilled === FRAME_HEADER_BYTES) {
+          this.#headerFilled = 0;
+          const view = new DataView(this.#header.buffer);
+          const length = view.getUint32(0, true);
+          const kind = view.getUint8(4);
+          this.#checkHeader(length, kind);
+          if (length === 0) this.#onBody(kind, new Uint8Array(0));
+          else this.#state = { step: "body", kind, into: new Uint8Array(length), filled: 0 };
+        }
+      } else if (state.step === "body") {
+        const take = Math.min(state.into.length - state.filled, chunk.length - at);
+        state.into.set(chunk.subarray(at, at + take), state.filled);
+        state.filled += take;
+        at += take;
+        if (state.filled === state.into.length) {
+          this.#state = { step: "header" };
+          this.#onBody(state.kind, state.into);
+        }
+      } else if (state.step === "discard") {
+        // Skipped, except the path fields of shared payloads: those segments must still be removed.
+        const size = state.sizes[state.index]!;
+        const take = Math.min(size - state.filled, chunk.length - at);
+        if (state.shared[state.index] !== undefined) state.paths[state.index]!.set(chunk.subarray(at, at + take), state.filled);
+        state.filled += take;
+        at += take;
+        if (state.filled === size) {
+          state.index++;
+          state.filled = 0;
+          this.#skipEmpty(state);
+        }
+      } else {
+        const target = state.payloads[state.payloads.length - 1]!;
+        const take = Math.min(target.length - state.filled, chunk.length - at);
+        target.set(chunk.subarray(at, at + take), state.filled);
+        state.filled += take;
+        at += take;
+        if (state.filled === target.length) this.#nextPayload(state);
+      }
+    }
+  }
+
+  #checkHeader(length: number, kind: number): void {
+    if (kind !== FrameKind.Message && kind !== FrameKind.MessageWithPayloads) {
+      throw new ProtocolError(`unknown frame kind ${kind}`);
+    }
+    if (kind === FrameKind.MessageWithPayloads && !this.limits.allowPayloads) {
+      throw new ProtocolError("raw payloads are not allowed before the handshake completes");
+    }
+    if (length > this.limits.maxBodyBytes) {
+      throw new ProtocolError(`frame body of ${length} bytes exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
+    }
+  }
+
+  #onBody(kind: number, body: Uint8Array): void {
+    if (kind === FrameKind.Message) return this.#onFrame(body, []);
+    if (body.length < 2) throw new ProtocolError("payload frame too short for its payload count");
+    const view = new DataView(body.buffer, body.byteOffset, body.length);
+    const count = view.getUint16(0, true);
+    if (body.length < 2 + 8 * count) throw new ProtocolError(`payload frame too short for ${count} payload sizes`);
+    const sizes: number[] = [];
+    const shared: (number | undefined)[] = [];
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      let size = view.getBigUint64(2 + 8 * i, true);
+      const isShared = (size & SHARED_PAYLOAD_FLAG) !== 0n;
+      size &= ~SHARED_PAYLOAD_FLAG;
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`payload size ${size} is not a valid size`);
+      total += Number(size);
+      // A shared payload's bytes on the socket are its path field; its memory comes from the segment.
+      sizes.push(isShared ? SHM_PATH_FIELD : Number(size));
+      shared.push(isShared ? Number(size) : undefined);
+    }
+    if (total > 0 && this.admit && !this.admit(total)) {
+      const paths = shared.map((size) => new Uint8Array(size === undefined ? 0 : SHM_PATH_FIELD));
+      const discard = { step: "discard" as const, body: body.subarray(2 + 8 * count), total, paths, shared, index: 0, sizes, filled: 0 };
+      this.#state = discard;
+      this.#skipEmpty(discard);
+      return;
+    }
+    const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0, shared };
+    this.#nextPayload(state);
+  }
+
+  #nextPayload(state: Extract<ReadState, { step: "payloads" }>): void {
+    // Zero-length payloads complete at once; skip over them.
+    while (state.payloads.length < state.sizes.length) {
+      const size = state.sizes[state.payloads.length]!;
+      const isPath = state.shared[state.payloads.length] !== undefined;
+      state.payloads.push(size === 0 ? new Uint8Array(0) : isPath ? new Uint8Array(size) : this.allocate(size));
+      state.filled = 0;
+      if (size > 0) {
+        this.#state = state;
+        return;
+      }
+    }
+    this.#state = { step: "header" };
+    this.#onFrame(state.body, state.payloads, undefined, state.shared.some((size) => size !== undefined) ? state.shared : undefined);
+  }
+
+  /** Moves past empty payloads of a skipped frame; delivers the frame once all are skipped. */
+  #skipEmpty(state: Extract<ReadState, { step: "discard" }>): void {
+    while (state.index < state.sizes.length && state.sizes[state.index] === 0) state.index++;
+    if (state.index < state.sizes.length) return;
+    this.#state = { step: "header" };
+    const paths = state.paths.filter((_, i) => state.shared[i] !== undefined).map(readPathField);
+    this.#onFrame(state.body, [], { bytes: state.total, segments: paths });
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The sending half of framing (see framing.ts): frames queued, coalesced into
+ * large writes, and written as the socket accepts them.
+ */
+import { ProtocolError } from "../errors.ts";
+import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
+import { scratchCopy, SHM_PATH_FIELD } from "./shared-memory/index.ts";
+
+/** A payload that the sender put in a shared-memory segment: only its path crosses the socket. */
+export interface SharedPayload {
+  path: string;
+  size: number;
+}
+
+export type OutgoingPayload = Uint8Array | SharedPayload;
+
+function pathField(path: string): Uint8Array {
+  const field = new Uint8Array(SHM_PATH_FIELD);
+  const { written } = new TextEncoder().encodeInto(path, field);
+  if (written !== path.length || written === SHM_PATH_FIELD) throw new ProtocolError(`shared segment path too long: ${path}`);
+  return field;
+}
+
+/** Something that takes bytes and says how many it took (a Bun socket). */
+export interface ByteSink {
+  write(data: Uint8Array): number;
+}
+
+/** Small writes are gathered in a staging buffer and sent in one syscall. */
+const STAGE_BYTES = 64 * 1024;
+/** A writer that wrote less than this many milliseconds ago is busy: it coalesces over a loop turn. */
+const BUSY_MS = 0.05;
+/** Payloads at least this big are written from their own memory, not staged. */
+const DIRECT_BYTES = 32 * 1024;
+
+/**
+ * Queues frames and writes them when the socket accepts them. Bun's
+ * `socket.write` takes only what the kernel accepts and buffers nothing
+ * (BUN-NOTES trap 1): the unsent tail stays here until `drain`.
+ */
+export class FrameWriter {
+  #sink: ByteSink;
+  #queue: Uint8Array[] = [];
+  #stage = new Uint8Array(STAGE_BYTES);
+  #stageView = new DataView(this.#stage.buffer);
+  #stageLength = 0;
+  #blocked = false;
+  #scheduled = false;
+  #closed = false;
+  #queuedBytes = 0;
+
+  readonly #flushLater = () => this.flush();
+
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+    this.#owned.add(this.#stage.buffer);
+  }
+
+  /** Bytes accepted but not yet handed to the kernel. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#stageLength;
+  }
+
+  /**
+   * Queues a frame. With `snapshot`, payloads are taken as they are now: what
+   * the socket does not accept at once is copied (the caller may change its
+   * arrays right after a call; large payloads are otherwise sent from where they are).
+   */
+  writeFrame(body: Uint8Array, payloads?: readonly OutgoingPayload[], snapshot = false): void {
+    if (this.#closed) return;
+    const count = payloads?.length ?? 0;
+    if (count > 0xffff) throw new ProtocolError(`a frame carries at most 65535 raw payloads, not ${count}`);
+    const prefix = count > 0 ? 2 + 8 * count : 0;
+    const length = prefix + body.length;
+    if (length > 0xffffffff) throw new ProtocolError(`frame body of ${length} bytes exceeds the 4 GiB frame limit`);
+    this.#reserve(FRAME_HEADER_BYTES + prefix + Math.min(body.length, DIRECT_BYTES));
+    const view = this.#stageView;
+    let at = this.#stageLength;
+    view.setUint32(at, length, true);
+    view.setUint8(at + 4, count > 0 ? FrameKind.MessageWithPayloads : FrameKind.Message);
+    at += FRAME_HEADER_BYTES;
+    if (count > 0) {
+      view.setUint16(at, count, true);
+      at += 2;
+      for (const payload of payloads!) {
+        if (payload instanceof Uint8Array) view.setBigUint64(at, BigInt(payload.byteLength), true);
+        else view.setBigUint64(at, BigInt(payload.size) | SHARED_PAYLOAD_FLAG, true);
+        at += 8;
+      }
+    }
+    this.#stageLength = at;
+    this.#append(body);
+    let borrowed = false;
+    for (let i = 0; i < count; i++) {
+      const payload = payloads![i]!;
+      borrowed ||= payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES;
+      this.#append(payload instanceof Uint8Array ? payload : pathField(payload.path));
+    }
+    if (snapshot && borrowed) {
+      this.flush();
+      this.#adoptQueue();
+    }
+    this.#schedule();
+  }
+
+  /** Memory this writer owns (its stages, copies it made): never copied again. */
+  #owned = new WeakSet<ArrayBufferLike>();
+
+  /**
+   * Copies queued bytes that still live in a caller's memory. Those are the
+   * chunks appended since the last adoption, at the end of the queue: walk back
+   * from there only (a blocked socket with a long queue must not cost O(n) per call).
+   */
+  #adoptQueue(): void {
+    let remaining = this.#borrowed;
+    for (let i = this.#queue.length - 1; i >= 0 && remaining > 0; i--) {
+      const chunk = this.#queue[i]!;
+      if (this.#owned.has(chunk.buffer)) continue;
+      // Large tails go to warm shared memory (a memcpy); fresh memory would fault in every page.
+      const scratch = scratchCopy(chunk);
+      const copy = scratch?.copy ?? Uint8Array.prototype.slice.call(chunk);
+      if (scratch) this.#scratch.set(copy.buffer, scratch.release);
+      this.#owned.add(copy.buffer);
+      this.#queue[i] = copy;
+      remaining--;
+    }
+    this.#borrowed = 0;
+  }
+
+  /** Queued chunks appended from a caller's memory since the last adoption. */
+  #borrowed = 0;
+
+  /** Scratch segments holding queued copies (one chunk each), released once written. */
+  #scratch = new Map<ArrayBufferLike, () => void>();
+
+  #written(chunk: Uint8Array): void {
+    if (this.#scratch.size === 0) return;
+    const release = this.#scratch.get(chunk.buffer);
+    if (!release) return;
+    this.#scratch.delete(chunk.buffer);
+    release();
+  }
+
+  /** Writes what the socket takes now; the rest waits for `onDrain`. */
+  flush(): void {
+    this.#scheduled = false;
+    this.#lastFlush = performance.now();
+    if (this.#blocked || this.#closed) return;
+    while (this.#queue.length > 0) {
+      const chunk = this.#queue[0]!;
+      const written = this.#sink.write(chunk);
+      if (written < 0) return this.close();
+      this.#queuedBytes -= Math.max(written, 0);
+      if (written < chunk.length) {
+        this.#queue[0] = chunk.subarray(written);
+        this.#blocked = true;
+        return;
+      }
+      this.#written(this.#queue.shift()!);
+    }
+    if (this.#stageLength === 0) return;
+    const staged = this.#stage.subarray(0, this.#stageLength);
+    const written = this.#sink.write(staged);
+    if (written < 0) return this.close();
+    if (written === staged.length) {
+      this.#stageLength = 0; // the kernel has it all: the stage can be reused
+      return;
+    }
+    // The kernel took only the head of the stage: the queue keeps the unsent
+    // tail (a view of this stage), so later frames go to a fresh stage.
+    this.#queue.push(staged.subarray(written));
+    this.#queuedBytes += staged.length - written;
+    this.#newStage();
+    this.#blocked = true;
+  }
+
+  /** Called once everything queued has been handed to the kernel (used when closing). */
+  onEmpty: (() => void) | undefined;
+
+  onDrain(): void {
+    this.#blocked = false;
+    this.flush();
+    if (this.onEmpty && this.pendingBytes === 0) this.onEmpty();
+  }
+
+  close(): void {
+    this.#closed = true;
+    // Never to be written: scratch segments go back.
+    for (const release of this.#scratch.values()) release();
+    this.#scratch.clear();
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#stageLength = 0;
+  }
+
+  #append(bytes: Uint8Array): void {
+    if (bytes.length >= DIRECT_BYTES) {
+      this.#seal();
+      if (!this.#owned.has(bytes.buffer)) this.#borrowed++;
+      this.#queue.push(bytes);
+      this.#queuedBytes += bytes.length;
+      return;
+    }
+    this.#reserve(bytes.length);
+    this.#stage.set(bytes, this.#stageLength);
+    this.#stageLength += bytes.length;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#stageLength + bytes <= this.#stage.length) return;
+    this.#seal();
+    // A full stage goes out now, not at the end of the tick: a caller looping
+    // over many sends keeps the peer busy meanwhile instead of stop-and-go.
+    if (!this.#blocked) this.flush();
+    if (bytes > this.#stage.length) this.#newStage(bytes);
+  }
+
+  /** Moves staged bytes to the queue (keeping order with direct payloads). */
+  #seal(): void {
+    if (this.#stageLength === 0) return;
+    this.#queue.push(this.#stage.subarray(0, this.#stageLength));
+    this.#queuedBytes += this.#stageLength;
+    this.#newStage();
+  }
+
+  #newStage(size = STAGE_BYTES): void {
+    this.#stage = new Uint8Array(Math.max(size, STAGE_BYTES));
+    this.#owned.add(this.#stage.buffer);
+    this.#stageView = new DataView(this.#stage.buffer);
+    this.#stageLength = 0;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#blocked) return;
+    this.#scheduled = true;
+    // Everything sent in this tick leaves in one write (BUN-NOTES trap 10). Under
+    // load (a write less than BUSY_MS ago) wait for the next turn of the event
+    // loop instead, so that what the next events send joins the same write.
+    if (performance.now() - this.#lastFlush < BUSY_MS) setImmediate(this.#flushLater);
+    else queueMicrotask(this.#flushLater);
+  }
+
+  #lastFlush = 0;
+}

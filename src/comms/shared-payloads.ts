@@ -1,0 +1,172 @@
+/**
+ * A connection's large payloads through /dev/shm, when its peer is on this
+ * machine: sent as segment paths (lent from the pool, passed on by name, or
+ * written once), received by mapping or reading them, and handed back.
+ */
+import { Batcher } from "../_util/tick-batcher.ts";
+import { processGone } from "../_util/process-state.ts";
+import { ProtocolError } from "../errors.ts";
+import { type OutgoingPayload, readPathField, type SharedSizes } from "./framing.ts";
+import { MessageKind, type Message } from "./protocol.ts";
+import {
+  createSegmentSet,
+  discardSegment,
+  forgetSegments,
+  holdMapping,
+  isPooledSegment,
+  lendSegment,
+  mapSegment,
+  readSegment,
+  removeSegments,
+  returnSegment,
+  SHM_MIN_BYTES,
+  whenUnmapped,
+  writeSegment,
+} from "./shared-memory/index.ts";
+
+export interface SharedPayloadsOptions {
+  /** Sends a message to the peer (nothing once the connection is closed). */
+  send(message: Message): void;
+  log(message: string): void;
+  /** Memory that payloads are read into, when the runtime reads them (see readShared). */
+  allocate: ((bytes: number) => Uint8Array) | undefined;
+  /** Whether payloads of `method` are read into `allocate`'s memory (true) or mapped (see ConnectionHandler). */
+  readShared(method: string | undefined, pooled: boolean): boolean;
+  /** Whether mappings may be passed on by name (see ConnectionHandler.passesOnMappedPayloads). */
+  passable(): boolean;
+}
+
+export class SharedPayloads {
+  readonly #options: SharedPayloadsOptions;
+  /** One-shot segments written for the peer: removed when the link closes (it will not map them any more). */
+  #segments = createSegmentSet();
+  /** Segments mapped here (lent by someone else) that were passed on to the peer by name: released when it hands them back. */
+  #passedOn = new Map<string, (() => void)[]>();
+  /** Pooled segments of the peer's that this side is done with, handed back once per tick. */
+  #freed: Batcher<string>;
+
+  constructor(options: SharedPayloadsOptions) {
+    this.#options = options;
+    this.#freed = new Batcher((paths) => options.send([MessageKind.SegmentsFree, paths]));
+  }
+
+  /** Large payloads become segment paths; the rest (and what /dev/shm cannot take) go over the socket. */
+  outgoing(payloads: Uint8Array[], lasting = false): OutgoingPayload[] {
+    return payloads.map((payload) => {
+      if (payload.byteLength < SHM_MIN_BYTES) return payload;
+      // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.
+      const held = holdMapping(payload);
+      if (held) {
+        let releases = this.#passedOn.get(held.path);
+        if (!releases) this.#passedOn.set(held.path, (releases = []));
+        releases.push(held.release);
+        return { path: held.path, size: payload.byteLength };
+      }
+      try {
+        return { path: lendSegment(payload, this, true, lasting)?.path ?? writeSegment(payload, this.#segments), size: payload.byteLength };
+      } catch (error) {
+        // /dev/shm full (or unusable): this payload takes the socket.
+        this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);
+        return payload;
+      }
+    });
+  }
+
+  /**
+   * Payloads that came through /dev/shm: mapped (no copy), or read into memory
+   * from the runtime's allocator when it asks for that (workers: shared memory
+   * for their threads, where the kernel's copy beats mapping and copying).
+   * Throws ProtocolError when one cannot be had (the message fails, not the link).
+   */
+  receive(message: Message, payloads: Uint8Array[], shared: NonNullable<SharedSizes>, peerName: string): void {
+    const method = message[0] === MessageKind.Request ? message[2] : message[0] === MessageKind.Command ? message[1] : undefined;
+    const { allocate } = this.#options;
+    let failure: ProtocolError | undefined;
+    for (let i = 0; i < shared.length; i++) {
+      const size = shared[i];
+      if (size === undefined) continue;
+      const path = readPathField(payloads[i]!);
+      const pooled = isPooledSegment(path);
+      if (failure) {
+        // The message fails anyway: its other segments go back (pooled) or away (one-shot) all the same.
+        this.#dismiss(path);
+        continue;
+      }
+      const read = allocate !== undefined && this.#options.readShared(method, pooled);
+      try {
+        if (!pooled) payloads[i] = read ? readSegment(path, size, allocate) : mapSegment(path, size);
+        else if (read) {
+          payloads[i] = readSegment(path, size, allocate);
+          this.giveBack(path);
+        } else {
+          // Used in place: the sender gets the segment back once this memory is collected.
+          const bytes = mapSegment(path, size);
+          whenUnmapped(bytes, path, () => this.giveBack(path), this.#options.passable());
+          payloads[i] = bytes;
+        }
+      } catch (error) {
+        if (pooled) this.giveBack(path);
+        failure = new ProtocolError(`${peerName} sent a shared-memory payload that cannot be mapped: ${(error as Error).message}`);
+      }
+    }
+    if (failure) throw failure;
+  }
+
+  /** Segments of a message that will not be read: pooled ones go back to the peer, one-shot ones are removed. */
+  dismiss(paths: string[]): void {
+    for (const path of paths) this.#dismiss(path);
+  }
+
+  #dismiss(path: string): void {
+    if (isPooledSegment(path)) this.giveBack(path);
+    else discardSegment(path);
+  }
+
+  /** Hands a pooled segment back to the peer that lent it (batched per tick). */
+  giveBack(path: string): void {
+    this.#freed.add(path);
+  }
+
+  /** The peer is done with these segments: ours go back to the pool, held ones passed on are released. */
+  onSegmentsFree(paths: unknown): void {
+    if (!Array.isArray(paths)) throw new ProtocolError("segments-free message without a list of paths");
+    for (const path of paths) {
+      if (typeof path !== "string") continue;
+      const releases = this.#passedOn.get(path);
+      if (!releases) returnSegment(path, this);
+      else {
+        releases.pop()!();
+        if (releases.length === 0) this.#passedOn.delete(path);
+      }
+    }
+  }
+
+  /**
+   * The link closed: the peer will not map what it has not received by now.
+   * What it borrowed is not taken back for reuse (a peer whose link closed may
+   * be alive and still map it): segments of our pool leave it, and holds on
+   * segments we passed on stay until the peer's process (`peerPid`) is gone.
+   */
+  close(peerPid: number | undefined): void {
+    removeSegments(this.#segments);
+    forgetSegments(this);
+    this.#releasePassedOnWhenGone(peerPid);
+  }
+
+  /**
+   * Holds on segments passed on to a peer whose link closed are released once
+   * its process is seen gone (it maps nothing any more; its socket closes
+   * while it exits, a moment before that shows), checked a few times over
+   * about a minute. A peer still running after that keeps them.
+   */
+  #releasePassedOnWhenGone(pid: number | undefined, delays = [50, 500, 5_000, 60_000]): void {
+    if (this.#passedOn.size === 0 || pid === undefined || pid === process.pid) return;
+    const [delay, ...later] = delays;
+    if (delay === undefined) return;
+    setTimeout(() => {
+      if (!processGone(pid)) return this.#releasePassedOnWhenGone(pid, later);
+      for (const releases of this.#passedOn.values()) for (const release of releases) release();
+      this.#passedOn.clear();
+    }, delay).unref();
+  }
+}
