@@ -91,8 +91,8 @@ export function oneOf<const T extends string>(choices: readonly T[], noun: strin
     hint: choices.join("|"),
     fromText: (text) => text as T,
     toText: (value) => value,
-    refusal: (value, _label, shown) =>
-      (choices as readonly unknown[]).includes(value) ? undefined : `unknown ${noun} ${shown}: use one of ${choices.join(", ")}`,
+    refusal: (value, label, shown) =>
+      (choices as readonly unknown[]).includes(value) ? undefined : `unknown ${noun} ${shown} (${label}): use one of ${choices.join(", ")}`,
     show: (value) => `"${String(value)}"`,
   };
 }
