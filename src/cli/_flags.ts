@@ -25,7 +25,7 @@ function optionArgs(place: "run" | "role"): ArgsDef {
     const flag = place === "run" ? runFlagOf(name) : roleFlagOf(name);
     if (!flag) continue;
     const spec = specOf(name);
-    const fallback = spec.defaultHelp ?? spec.kind.toText(spec.default);
+    const fallback = spec.defaultHelp ?? spec.kind.toText(spec.default as unknown);
     const description = `${spec.help} (default: ${fallback}${place === "run" ? `; env ${envName(name)}` : ""})`;
     const alias = place === "run" ? spec.run?.alias : undefined;
     // On a role command line every flag has a value (children get `--flag true`).

@@ -53,12 +53,16 @@ export interface InitOptions {
 
 export type ResolvedOptions = Required<InitOptions>;
 
-export interface OptionSpec<T> {
+/**
+ * The value when neither code nor the environment gives one. A function sees
+ * the options before it in the table, and needs words for `--help`.
+ */
+type DefaultOf<T> =
+  | { default: T; defaultHelp?: undefined }
+  | { default: (before: Partial<ResolvedOptions>) => T; defaultHelp: string };
+
+export type OptionSpec<T> = DefaultOf<T> & {
   kind: Kind<T>;
-  /** The value when neither code nor the environment gives one; a function sees the options before it in the table. */
-  default: T | ((before: Partial<ResolvedOptions>) => T);
-  /** The default as `--help` says it, when it is a function. */
-  defaultHelp?: string;
   /** One line for `--help` and the README. */
   help: string;
   /** A rule tying this option to others: the message refusing the combination, or undefined. */
@@ -67,7 +71,7 @@ export interface OptionSpec<T> {
   run?: { flag?: string; alias?: string };
   /** Passed to every child runtime as `--<kebab-name>` (so all runtimes of a tree agree on it). */
   carried: boolean;
-}
+};
 
 /** Timers of 2^31 ms or more fire at once in Bun (and would then re-arm every millisecond). */
 const A_DAY = 86_400_000;
