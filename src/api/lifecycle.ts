@@ -8,9 +8,9 @@
  */
 import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
 import { state } from "../cluster/state.ts";
-import { roleConfigFromArgv, startHead, startRole } from "../cluster/entrypoint.ts";
+import { startHead, startRole } from "../cluster/entrypoint.ts";
 import type { HeadRuntime } from "../cluster/head.ts";
-import type { InitOptions } from "../cluster/options.ts";
+import { type InitOptions, roleConfigFromArgv } from "../cluster/options.ts";
 import type { Role } from "../types.ts";
 import { startThread } from "../actors/thread/thread.ts";
 

@@ -10,7 +10,7 @@ import { state } from "./state.ts";
 import { HeadRuntime } from "./head.ts";
 import { MonitorRuntime } from "./monitor.ts";
 import { NodeRuntime } from "./node.ts";
-import { type InitOptions, type RoleConfig, resolveOptions, roleArgsDefinition, roleConfigFromFlags } from "./options.ts";
+import { type InitOptions, type RoleConfig, resolveOptions } from "./options.ts";
 import { uidOf } from "../types.ts";
 import { WorkerRuntime } from "./worker.ts";
 
@@ -29,23 +29,6 @@ export async function startHead(options: InitOptions = {}): Promise<HeadRuntime>
     throw error;
   }
   return head;
-}
-
-/**
- * The role flags as the parent wrote them (`--name value` pairs). A small parser
- * of its own: every worker runs this, and the CLI library is several MiB.
- */
-export function roleConfigFromArgv(argv: string[]): RoleConfig {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) continue;
-    const eq = arg.indexOf("=");
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (!(name in roleArgsDefinition)) continue; // the user's program may have flags of its own
-    flags[name] = eq > 0 ? arg.slice(eq + 1) : (argv[++i] ?? "");
-  }
-  return roleConfigFromFlags(flags);
 }
 
 /**

@@ -41,6 +41,14 @@ describe("mosaic run", () => {
     await expectTreeGone(result.tree, { within: 0 });
   });
 
+  test("takes options from MOSAIC_ environment variables, and a flag wins over its variable", async () => {
+    await using fromEnv = spawnMosaic(["run", RUN_FIXTURE], { env: { MOSAIC_NUM_WORKERS: "3", MOSAIC_NUM_THREADS: "1" } });
+    await using fromFlag = spawnMosaic(["run", "-w", "1", RUN_FIXTURE], { env: { MOSAIC_NUM_WORKERS: "3" } });
+    const [envResult, flagResult] = await Promise.all([runResult(fromEnv), runResult(fromFlag)]);
+    expect(await Promise.all([fromEnv.waitForExit(), fromFlag.waitForExit()])).toEqual([{ code: 0, signal: null }, { code: 0, signal: null }]);
+    expect({ env: envResult.uids.toSorted(), flag: flagResult.uids }).toEqual({ env: ["worker:0:0", "worker:0:1", "worker:0:2"], flag: ["worker:0:0"] });
+  });
+
   test("reports a script that throws, stops the runtime and exits with code 1", async () => {
     await using cli = spawnMosaic(["run", "-w", "1", RUN_FIXTURE, "--throw"]);
     const result = await runResult(cli);
@@ -71,6 +79,7 @@ describe("mosaic run", () => {
   test.each([
     [["run", "-w", "x", RUN_FIXTURE], /^mosaic: --nworkers must be an integer >= 1, got "x"$/],
     [["run", "-n", "0", RUN_FIXTURE], /^mosaic: --nnodes must be an integer >= 1, got "0"$/],
+    [["run", "--heartbeat-interval", "1000", "--heartbeat-timeout", "1500", RUN_FIXTURE], /^mosaic: option heartbeatTimeout \(1500 ms\) must be at least twice/],
     [["run", "--log-level", "loud", RUN_FIXTURE], /^mosaic: unknown log level "loud"/],
     [["ping", "-w", "x"], /^mosaic: --nworkers must be an integer >= 1, got "x"$/],
     [["run"], /^mosaic: mosaic run needs a script/],
@@ -101,6 +110,8 @@ describe("mosaic run", () => {
     await using cli = spawnMosaic(["run", "--help"]);
     expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
     expect(cli.lines.stdout.join("\n")).toContain("--nworkers");
+    // Every option users may set, with its environment variable.
+    for (const text of ["--heartbeat-interval", "--memory-limit", "--segment-idle-time", "MOSAIC_NUM_WORKERS"]) expect(cli.lines.stdout.join("\n")).toContain(text);
   });
 
   // Bug: src/cli/main.ts takes the first argument after `run` that does not start

@@ -5,8 +5,7 @@
  */
 import { defineCommand } from "citty";
 import { startHead } from "../../cluster/entrypoint.ts";
-import { rejectUnknownFlags } from "../_flags.ts";
-import { InvalidArgumentError } from "../../errors.ts";
+import { rejectUnknownFlags, runOptionsFromArgs } from "../_flags.ts";
 
 const pingArgs = {
   nnodes: { type: "string", alias: "n", description: "Number of nodes", default: "1" },
@@ -14,19 +13,13 @@ const pingArgs = {
   "log-level": { type: "string", description: "error, warning, info, perf or debug", default: "info" },
 } as const;
 
-function count(flag: string, value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`--${flag} must be an integer >= 1, got "${value}"`);
-  return parsed;
-}
-
 export const pingCommand = defineCommand({
   meta: { name: "ping", description: "Start a local runtime, ping every worker and stop" },
   args: pingArgs,
   async run({ args, rawArgs }) {
     rejectUnknownFlags(rawArgs, pingArgs);
     const started = performance.now();
-    const head = await startHead({ numNodes: count("nnodes", args.nnodes), numWorkers: count("nworkers", args.nworkers), logLevel: args["log-level"] as "info" });
+    const head = await startHead(runOptionsFromArgs(args));
     const ready = performance.now();
     try {
       for (const worker of head.workers) {

@@ -3,15 +3,15 @@
  * start their children this way, and cluster launchers on other machines will.
  */
 import { defineCommand } from "citty";
-import { roleArgsDefinition, roleConfigFromFlags } from "../../cluster/options.ts";
+import { roleConfigFromFlags } from "../../cluster/options.ts";
 import { runRole } from "../../cluster/script.ts";
-import { rejectUnknownFlags } from "../_flags.ts";
+import { rejectUnknownFlags, roleArgs } from "../_flags.ts";
 
 export const roleCommand = defineCommand({
   meta: { name: "mosaic", description: "Run one runtime of a Mosaic tree (started by its parent)" },
-  args: roleArgsDefinition,
+  args: roleArgs,
   async run({ args, rawArgs }) {
-    rejectUnknownFlags(rawArgs, roleArgsDefinition);
-    await runRole(roleConfigFromFlags(args as Record<string, string | undefined>));
+    rejectUnknownFlags(rawArgs, roleArgs);
+    await runRole(roleConfigFromFlags(args));
   },
 });

@@ -1,0 +1,133 @@
+/**
+ * Every runtime option, described once. Validation and defaults
+ * (resolve.ts), the flags carried to child runtimes (argv.ts), the flags of
+ * `mosaic run` and `mosaic --role` (cli/_flags.ts) and the `MOSAIC_*`
+ * environment variables all derive from this table. A new option is one line
+ * in `InitOptions` (its type and documentation, as users see it) and one entry
+ * in `OPTIONS`; the compiler refuses the one without the other.
+ */
+import { availableParallelism } from "node:os";
+import { upperSnakeCase } from "../../_util/parse.ts";
+import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
+import { fraction, host, integer, type Kind, oneOf } from "./kinds.ts";
+
+/**
+ * Options of `init()`, `interactive()` and `run()` (camelCase versions of the
+ * original's). Each may also come from the environment variable named
+ * `MOSAIC_` + its name in UPPER_SNAKE_CASE (`MOSAIC_NUM_WORKERS=4`); an option
+ * given in code wins over the environment.
+ *
+ * @example
+ * await mosaic.init({ numWorkers: 4, logLevel: "debug" });
+ */
+export interface InitOptions {
+  /** Nodes to start (local mode: processes on this machine). Default 1. */
+  numNodes?: number;
+  /** Workers per node. Default: the number of cores, at least 1. */
+  numWorkers?: number;
+  /** Threads a worker may use for tesserae. Default 2. */
+  numThreads?: number;
+  /** Address runtimes listen on. Default 127.0.0.1. */
+  address?: string;
+  /** Port for the head (0: any free port). Children always take any free port. */
+  port?: number;
+  /** error, warning, info, perf or debug. Default info. */
+  logLevel?: LogLevel;
+  /** Milliseconds between heartbeats on an idle connection. Default 2000. */
+  heartbeatInterval?: number;
+  /** Milliseconds of silence after which a peer is declared dead. Default 6000 (at least 3 heartbeat intervals). */
+  heartbeatTimeout?: number;
+  /** Milliseconds allowed for the whole runtime to come up. Default 30000. */
+  startTimeout?: number;
+  /** Fraction of the machine's memory that the runtime may use (workers of a node share it). Default 0.9. */
+  memoryFraction?: number;
+  /** Bytes each runtime process may use, instead of memoryFraction. 0: use memoryFraction. */
+  memoryLimit?: number;
+  /**
+   * Milliseconds a free shared-memory segment is kept for the next large
+   * transfer before its memory goes back to the system. Default 30000: long
+   * enough for an iterative program's next round to find its memory there.
+   */
+  segmentIdleTime?: number;
+}
+
+export type ResolvedOptions = Required<InitOptions>;
+
+/**
+ * The value when neither code nor the environment gives one. A function sees
+ * the options before it in the table, and needs words for `--help`.
+ */
+type DefaultOf<T> =
+  | { default: T; defaultHelp?: undefined }
+  | { default: (before: Partial<ResolvedOptions>) => T; defaultHelp: string };
+
+export type OptionSpec<T> = DefaultOf<T> & {
+  kind: Kind<T>;
+  /** One line for `--help` and the README. */
+  help: string;
+  /** A rule tying this option to others: the message refusing the combination, or undefined. */
+  relation?: (value: T, options: ResolvedOptions) => string | undefined;
+  /** The option's `mosaic run` flag (default: its name in kebab-case) and alias; absent: not settable there. */
+  run?: { flag?: string; alias?: string };
+  /** Passed to every child runtime as `--<kebab-name>` (so all runtimes of a tree agree on it). */
+  carried: boolean;
+};
+
+/** Timers of 2^31 ms or more fire at once in Bun (and would then re-arm every millisecond). */
+const A_DAY = 86_400_000;
+
+/** Table order matters where a default or a relation reads an option before it. */
+export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K]> } = {
+  numNodes: { kind: integer({ min: 1 }), default: 1, help: "Number of nodes", run: { flag: "nnodes", alias: "n" }, carried: true },
+  numWorkers: {
+    kind: integer({ min: 1 }),
+    default: () => Math.max(1, availableParallelism()),
+    defaultHelp: "number of cores",
+    help: "Workers per node",
+    run: { flag: "nworkers", alias: "w" },
+    carried: true,
+  },
+  numThreads: { kind: integer({ min: 1 }), default: 2, help: "Threads per worker", run: { flag: "nthreads" }, carried: true },
+  address: { kind: host(), default: "127.0.0.1", help: "Address to listen on", run: {}, carried: true },
+  // Children always listen on any free port: only the head's is chosen.
+  port: { kind: integer({ min: 0, max: 65535 }), default: 0, help: "Port of the head (0: any)", run: {}, carried: false },
+  logLevel: { kind: oneOf(LOG_LEVELS, "log level"), default: "info", help: "Log level", run: {}, carried: true },
+  heartbeatInterval: { kind: integer({ min: 1 }), default: 2000, help: "Milliseconds between heartbeats on an idle connection", run: {}, carried: true },
+  heartbeatTimeout: {
+    kind: integer({ min: 1 }),
+    default: (before) => Math.max(6000, 3 * before.heartbeatInterval!),
+    defaultHelp: "6000, at least 3 heartbeat intervals",
+    help: "Milliseconds of silence after which a peer is declared dead",
+    // A parent ends a child silent for heartbeatTimeout: leave room for a late beat or two.
+    relation: (timeout, { heartbeatInterval }) =>
+      timeout < 2 * heartbeatInterval
+        ? `option heartbeatTimeout (${timeout} ms) must be at least twice heartbeatInterval (${heartbeatInterval} ms)`
+        : undefined,
+    run: {},
+    carried: true,
+  },
+  startTimeout: { kind: integer({ min: 1 }), default: 30000, help: "Milliseconds allowed for the whole runtime to come up", run: {}, carried: true },
+  memoryFraction: { kind: fraction(), default: 0.9, help: "Fraction of the machine's memory the runtime may use", run: {}, carried: true },
+  memoryLimit: { kind: integer({ min: 0 }), default: 0, help: "Bytes each runtime process may use (0: use the memory fraction)", run: {}, carried: true },
+  segmentIdleTime: {
+    kind: integer({ min: 0, max: A_DAY, maxNote: "ms (a day)" }),
+    default: 30000,
+    help: "Milliseconds a free shared-memory segment is kept for reuse",
+    run: {},
+    carried: true,
+  },
+};
+
+export type OptionName = keyof InitOptions;
+
+export const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
+
+/** The environment variable of an option: `numWorkers` → `MOSAIC_NUM_WORKERS`. */
+export function envName(name: OptionName): string {
+  return `MOSAIC_${upperSnakeCase(name)}`;
+}
+
+/** The spec of `name`, typed loosely for code that walks the whole table. */
+export function specOf(name: OptionName): OptionSpec<unknown> {
+  return OPTIONS[name] as OptionSpec<unknown>;
+}
