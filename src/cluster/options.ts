@@ -102,6 +102,8 @@ export interface RoleConfig {
   indices: number[];
   parentAddress: string;
   parentPort: number;
+  /** Where the cluster's head listens (absent: the parent is the head). */
+  head?: { address: string; port: number };
   /** Script that holds the user's tessera classes, when the program is the mosaic CLI. */
   script?: string;
   options: ResolvedOptions;
@@ -126,6 +128,7 @@ export function roleConfigToArgv(config: RoleConfig): string[] {
     "--memory-limit", String(options.memoryLimit),
     "--segment-idle-time", String(options.segmentIdleTime),
   ];
+  if (config.head) argv.push("--head-address", config.head.address, "--head-port", String(config.head.port));
   if (config.script) argv.push("--script", config.script);
   return argv;
 }
@@ -136,6 +139,8 @@ export const roleArgsDefinition = {
   indices: { type: "string", description: "Indices of the runtime, e.g. 0 for node:0, 0,1 for worker:0:1", default: "" },
   "parent-address": { type: "string", description: "Address of the parent runtime", required: true },
   "parent-port": { type: "string", description: "Port of the parent runtime", required: true },
+  "head-address": { type: "string", description: "Address of the head (default: the parent's)" },
+  "head-port": { type: "string", description: "Port of the head (default: the parent's)" },
   address: { type: "string", description: "Address to listen on", default: "127.0.0.1" },
   "num-nodes": { type: "string", description: "Nodes in the runtime", default: "1" },
   "num-workers": { type: "string", description: "Workers per node", default: "1" },
@@ -178,6 +183,7 @@ export function roleConfigFromFlags(flags: Record<string, string | boolean | und
     indices,
     parentAddress,
     parentPort: integerFlag("parent-port", text("parent-port"), 1),
+    head: text("head-address") ? { address: text("head-address")!, port: integerFlag("head-port", text("head-port"), 1) } : undefined,
     script: text("script"),
     options: resolveOptions({
       address: text("address") ?? "127.0.0.1",
