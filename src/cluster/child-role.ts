@@ -5,16 +5,17 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
-import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
-import { processGone } from "../_util/process-state.ts";
-import { WATCH_PARENT_ENV } from "../launch/program.ts";
+import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { watchParent } from "../launch/parent-watch.ts";
+import { runtimeReachable } from "../launch/reachable.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
 
-/** Whether the cluster's head process still runs (the cluster id is its pid); a killed head not yet reaped (a zombie) does not. */
-function headAlive(): boolean {
-  return !processGone(Number(clusterId()));
-}
+/**
+ * How long an orphan waits to learn whether the head still listens. A dead
+ * head's machine refuses at once; only an unreachable one takes this long.
+ */
+const HEAD_PROBE_TIMEOUT_MS = 1000;
 
 export abstract class ChildRole extends Runtime {
   protected readonly config: RoleConfig;
@@ -33,7 +34,8 @@ export abstract class ChildRole extends Runtime {
 
   async start(): Promise<void> {
     this.state = "starting";
-    this.#watchParentProcess();
+    const watch = watchParent((reason) => void this.exit(reason, 0, true));
+    if (watch) this.onBeat = () => watch.poll();
     process.on("SIGTERM", () => void this.exit("SIGTERM"));
     // Ctrl-C reaches the whole process group: the head decides, children follow it.
     process.on("SIGINT", () => {});
@@ -42,6 +44,11 @@ export abstract class ChildRole extends Runtime {
     for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);
     await this.startRole();
     if (this.state === "starting") this.state = "running";
+  }
+
+  /** Where the cluster's head listens: the monitor's parent is the head; others are told (--head-address). */
+  protected get head(): { address: string; port: number } {
+    return this.config.head ?? { address: this.config.parentAddress, port: this.config.parentPort };
   }
 
   /** Role-specific start: spawn children, wait for them, report ready. */
@@ -85,32 +92,10 @@ export abstract class ChildRole extends Runtime {
       await this.stop();
     }
     removeSegments();
-    // Without a parent the cluster is going down: nobody will map its segments any more.
     // Without a head the cluster is going down: nobody will map its segments any more. A parent that is gone
     // while the head lives (a node ended for not answering) is not that: the other runtimes keep theirs.
-    if (this.#orphaned && !headAlive()) removeClusterSegments();
+    // Asked over TCP, not this machine's /proc: the head may run on another machine.
+    if (this.#orphaned && !(await runtimeReachable(this.head.address, this.head.port, HEAD_PROBE_TIMEOUT_MS))) removeClusterSegments();
     process.exit(code);
-  }
-
-  /**
-   * The parent gave us a stdin pipe that it never writes: when it closes, the
-   * parent is gone (even after SIGKILL). The parent pid changing is a backstop.
-   */
-  #watchParentProcess(): void {
-    if (process.env[WATCH_PARENT_ENV] !== "1") return;
-    delete process.env[WATCH_PARENT_ENV];
-    const parentPid = process.ppid;
-    (async () => {
-      try {
-        for await (const _ of Bun.stdin.stream()) {
-          // nothing is ever written; reading just waits for EOF
-        }
-      } catch {}
-      void this.exit("parent process closed its pipe", 0, true);
-    })();
-    // Checked on each heartbeat: no timer of its own (idle wake-ups cost CPU).
-    this.onBeat = () => {
-      if (process.ppid !== parentPid) void this.exit("parent process is gone", 0, true);
-    };
   }
 }

@@ -17,8 +17,9 @@ import { WorkerRuntime } from "./worker.ts";
 /** Starts the head of a new runtime; stops whatever started if it fails. */
 export async function startHead(options: InitOptions = {}): Promise<HeadRuntime> {
   const resolved = resolveOptions(options);
-  // Names this cluster's shared-memory segments; children inherit it.
-  process.env[CLUSTER_ENV] = String(process.pid);
+  // Names this cluster's shared-memory segments; children get it from their launcher. Random, not the head's
+  // pid: runtimes on several machines share the cluster, and pids repeat across machines.
+  process.env[CLUSTER_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
   const logger = createLogger("head", resolved.logLevel, prefixedReporter());
   const head = new HeadRuntime(resolved, createSecret(), logger);
   state.runtime = head;

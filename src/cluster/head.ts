@@ -9,7 +9,7 @@ import { ActorClient } from "../actors/head/actor-client.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import type { ObjectRef } from "../actors/head/object-ref.ts";
 import { type PutOptions, WarehouseClient } from "../actors/head/warehouse-client.ts";
-import type { ChildRuntime } from "../launch/local.ts";
+import type { LaunchedRuntime } from "../launch/launcher.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
@@ -17,7 +17,7 @@ import { events, type EventStream, type RuntimeEventType, WORKER_EVENT_TYPES, ty
 
 export class HeadRuntime extends Runtime {
   #ready = Promise.withResolvers<void>();
-  #monitor: ChildRuntime | undefined;
+  #monitor: LaunchedRuntime | undefined;
   #proxies = new Map<string, RuntimeProxy>();
   /** What the runtime does, as it happens (the process's stream: see observe/events.ts). */
   readonly events: EventStream = events;
@@ -87,7 +87,7 @@ export class HeadRuntime extends Runtime {
     if (isThreadUid(uid)) this.actors.onThreadLost(uid, reason.message);
   }
 
-  protected override onChildExit(child: ChildRuntime): void {
+  protected override onChildExit(child: LaunchedRuntime): void {
     const reason = child.describeExit();
     if (this.state === "starting") this.#ready.reject(new RuntimeDiedError(child.uid, `runtime failed to start: ${reason}`));
     else this.#onRuntimeDied(child.uid, reason);

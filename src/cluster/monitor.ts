@@ -4,7 +4,7 @@
  */
 import { RuntimeStateError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
-import type { ChildRuntime } from "../launch/local.ts";
+import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
@@ -35,6 +35,7 @@ export class MonitorRuntime extends ChildRole {
         indices: [i],
         parentAddress: this.address,
         parentPort: this.port,
+        head: this.head,
         script: this.config.script,
         options: this.options,
       });
@@ -68,7 +69,7 @@ export class MonitorRuntime extends ChildRole {
     for (const node of this.network.nodes) this.connections.get(node.uid)?.command("network", this.network);
   }
 
-  protected override onChildExit(child: ChildRuntime): void {
+  protected override onChildExit(child: LaunchedRuntime): void {
     const reason = child.describeExit();
     this.logger.error(reason);
     const command = this.state === "starting" || this.#nodes.size < this.options.numNodes ? "startFailed" : "runtimeDied";

@@ -5,7 +5,7 @@
 import type { Connection } from "../comms/connection.ts";
 import { RuntimeDiedError, TimeoutError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
-import type { ChildRuntime } from "../launch/local.ts";
+import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
@@ -30,6 +30,7 @@ export class NodeRuntime extends ChildRole {
         indices: [nodeIndex, i],
         parentAddress: this.address,
         parentPort: this.port,
+        head: this.head,
         script: this.config.script,
         options: this.options,
       });
@@ -57,7 +58,7 @@ export class NodeRuntime extends ChildRole {
     if (this.#workers.size === this.options.numWorkers) this.#allConnected.resolve();
   }
 
-  protected override onChildExit(child: ChildRuntime): void {
+  protected override onChildExit(child: LaunchedRuntime): void {
     const reason = child.describeExit();
     this.logger.error(reason);
     if (this.state === "starting") {

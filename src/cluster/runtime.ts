@@ -6,16 +6,15 @@
 import { hostname } from "node:os";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
 import type { PayloadAllocator } from "../comms/framing.ts";
-import { MACHINE_ID, setSegmentIdleTime, sharedMemoryStats } from "../comms/shared-memory/index.ts";
+import { CLUSTER_ENV, clusterId, MACHINE_ID, setSegmentIdleTime, sharedMemoryStats } from "../comms/shared-memory/index.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/transports/tcp.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
-import { ChildRuntime } from "../launch/local.ts";
-import { SECRET_ENV } from "../comms/handshake.ts";
+import type { LaunchedRuntime, Launcher } from "../launch/launcher.ts";
+import { LocalLauncher } from "../launch/local.ts";
 import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
 import { type Role, uidOf } from "../types.ts";
-import { programCommand } from "../launch/program.ts";
 import { ResourceMonitor } from "./resources.ts";
 import type { RuntimeLinks } from "../actors/links.ts";
 
@@ -46,7 +45,7 @@ export abstract class Runtime implements ConnectionHandler {
   state: RuntimeState = "created";
   /** Authenticated connections by the uid of the runtime on the other side. */
   readonly connections = new Map<string, Connection>();
-  readonly children = new Map<string, ChildRuntime>();
+  readonly children = new Map<string, LaunchedRuntime>();
   network: NetworkSnapshot = { nodes: [], workers: [] };
 
   protected readonly secret: string;
@@ -59,6 +58,8 @@ export abstract class Runtime implements ConnectionHandler {
   /** Where raw payloads received by this runtime land (workers: shared memory). */
   protected payloadAllocator: PayloadAllocator | undefined;
   #heartbeatTimer: Timer | undefined;
+  /** How this runtime starts its children (a role may pick another, e.g. to reach other machines). */
+  protected launcher: Launcher = new LocalLauncher();
   #stopped = Promise.withResolvers<void>();
 
   constructor(role: Role, indices: number[], options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
@@ -209,25 +210,30 @@ export abstract class Runtime implements ConnectionHandler {
   /** Lines printed by a child (or relayed from further down): shown by the head, relayed by others. */
   abstract relayLines(uid: string, stream: LogStream, lines: string[]): void;
 
-  protected spawnChild(config: RoleConfig): ChildRuntime {
-    const uid = uidOf(config.role, config.indices);
-    const env = {
-      [SECRET_ENV]: this.secret,
-      // Bun's idle collector wakes every process each second (and all of its GC helper threads) for as
-      // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
-      // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
-      BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
-    };
-    const child = new ChildRuntime(uid, [...programCommand(), ...roleConfigToArgv(config)], env, (from, stream, lines) => this.relayLines(from, stream, lines));
-    this.children.set(uid, child);
+  protected spawnChild(config: RoleConfig): LaunchedRuntime {
+    const child = this.launcher.launch({
+      uid: uidOf(config.role, config.indices),
+      args: roleConfigToArgv(config),
+      env: {
+        // Names this cluster's shared-memory segments: passed on explicitly, a remote child inherits nothing.
+        [CLUSTER_ENV]: clusterId(),
+        // Bun's idle collector wakes every process each second (and all of its GC helper threads) for as
+        // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
+        // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
+        BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
+      },
+      secret: this.secret,
+      output: (from, stream, lines) => this.relayLines(from, stream, lines),
+    });
+    this.children.set(child.uid, child);
     child.exited.then(() => this.#childGone(child));
     return child;
   }
 
   /** Children whose end was handled (exit, or a kill that did not take): each once. */
-  #goneChildren = new WeakSet<ChildRuntime>();
+  #goneChildren = new WeakSet<LaunchedRuntime>();
 
-  #childGone(child: ChildRuntime): void {
+  #childGone(child: LaunchedRuntime): void {
     if (this.#goneChildren.has(child)) return;
     this.#goneChildren.add(child);
     if (this.state !== "stopping" && this.state !== "stopped") this.onChildExit(child);
@@ -245,11 +251,11 @@ export abstract class Runtime implements ConnectionHandler {
     setTimeout(() => this.#childGone(child), this.options.heartbeatTimeout).unref();
   }
 
-  protected onChildExit(child: ChildRuntime): void {
+  protected onChildExit(child: LaunchedRuntime): void {
     this.logger.error(`${child.describeExit()}`);
   }
 
-  /** Extra work done on each heartbeat tick (children check their parent's pid). */
+  /** Extra work done on each heartbeat tick (children poll their parent watch). */
   protected onBeat: (() => void) | undefined;
 
   // Runs every heartbeatInterval in every process: allocation-free, since each

@@ -4,18 +4,10 @@
  */
 import { resolve } from "node:path";
 
-/** Environment flag: the child watches its stdin and exits when the parent's end closes. */
-export const WATCH_PARENT_ENV = "MOSAIC_WATCH_PARENT";
-
 export function isCompiledBinary(): boolean {
   return Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 }
 
-/**
- * The command line that re-runs the current program. Under `bun test` the entry
- * is the test runner, which cannot be re-run as a role: children then run the
- * mosaic CLI entry instead (they hold no user classes in that case).
- */
 /** The module a tessera thread runs: the user's program (the CLI's script, if any). */
 export function programEntry(): string {
   const script = (globalThis as Record<symbol, unknown>)[Symbol.for("mosaic.script")];
@@ -24,6 +16,11 @@ export function programEntry(): string {
   return command.length > 1 ? command[1]! : Bun.main;
 }
 
+/**
+ * The command line that re-runs the current program. Under `bun test` the entry
+ * is the test runner, which cannot be re-run as a role: children then run the
+ * mosaic CLI entry instead (they hold no user classes in that case).
+ */
 export function programCommand(): string[] {
   if (isCompiledBinary()) return [process.execPath];
   if (process.env.NODE_ENV === "test" && /\.(test|spec)\.[cm]?[jt]sx?$/.test(Bun.main)) {

@@ -15,6 +15,8 @@ export interface RoleConfig {
   indices: number[];
   parentAddress: string;
   parentPort: number;
+  /** Where the cluster's head listens (absent: the parent is the head). */
+  head?: { address: string; port: number };
   /** Script that holds the user's tessera classes, when the program is the mosaic CLI. */
   script?: string;
   options: ResolvedOptions;
@@ -28,6 +30,8 @@ export const PLACE_FLAGS = {
   indices: { help: "Indices of the runtime, e.g. 0 for node:0, 0,1 for worker:0:1" },
   "parent-address": { help: "Address of the parent runtime", required: true },
   "parent-port": { help: "Port of the parent runtime", required: true },
+  "head-address": { help: "Address of the head (default: the parent's)" },
+  "head-port": { help: "Port of the head (default: the parent's)" },
   script: { help: "Program whose tessera classes this runtime loads" },
 } as const satisfies Record<string, { help: string; required?: boolean; choices?: readonly string[] }>;
 
@@ -49,6 +53,7 @@ export function roleConfigToArgv(config: RoleConfig): string[] {
     const flag = roleFlagOf(name);
     if (flag) argv.push(`--${flag}`, specOf(name).kind.toText(config.options[name]));
   }
+  if (config.head) argv.push("--head-address", config.head.address, "--head-port", String(config.head.port));
   if (config.script) argv.push("--script", config.script);
   return argv;
 }
@@ -81,6 +86,7 @@ export function roleConfigFromFlags(flags: Record<string, unknown>): RoleConfig 
     indices,
     parentAddress,
     parentPort: integerFlag("parent-port", text("parent-port"), 1),
+    head: text("head-address") ? { address: text("head-address")!, port: integerFlag("head-port", text("head-port"), 1) } : undefined,
     script: text("script"),
     options: resolveOptions(optionsFromFlags(flags, roleFlagOf), {}),
   };

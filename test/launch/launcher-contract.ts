@@ -1,0 +1,179 @@
+/**
+ * What every launcher must do, declared once and run against each
+ * implementation (test/launch/<name>.test.ts). The runtimes it starts are
+ * test/fixtures/launch-child-fixture.ts in one of its modes.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Socket } from "bun";
+import { join } from "node:path";
+import type { LaunchedRuntime, LaunchSpec } from "../../src/launch/launcher.ts";
+import type { LogStream } from "../../src/logging/logger.ts";
+import { expectProcessesGone, FIXTURES } from "../_helpers/processes.ts";
+import { type LauncherName, LAUNCHERS, type LauncherUnderTest } from "../fixtures/_launchers.ts";
+
+const FIXTURE = join(FIXTURES, "launch-child-fixture.ts");
+
+/** Long enough for a few process starts on a loaded 2-core machine. */
+const TIMEOUT = 20_000;
+
+/** What a launched runtime printed, by stream, and a way to wait for a line. */
+class Output {
+  readonly lines: { stdout: string[]; stderr: string[] } = { stdout: [], stderr: [] };
+  readonly uids = new Set<string>();
+  #waiters: { match: string; resolve: () => void }[] = [];
+
+  readonly sink = (uid: string, stream: LogStream, lines: string[]): void => {
+    this.uids.add(uid);
+    if (stream !== "stdout" && stream !== "stderr") throw new Error(`a launched runtime's output came as "${stream}"`);
+    this.lines[stream].push(...lines);
+    for (const waiter of this.#waiters) if (lines.includes(waiter.match)) waiter.resolve();
+  };
+
+  /** Resolves when stdout has held `line`; rejects if the runtime exits first. */
+  stdoutLine(line: string, runtime: LaunchedRuntime): Promise<void> {
+    if (this.lines.stdout.includes(line)) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#waiters.push({ match: line, resolve });
+    runtime.exited.then(() => reject(new Error(`${runtime.describeExit()} before printing "${line}"; stdout: ${this.lines.stdout.join(" | ")}`)));
+    return promise;
+  }
+}
+
+/** A TCP listener on loopback that collects the lines each connection sends. */
+function lineServer() {
+  const lines: string[] = [];
+  const closed = Promise.withResolvers<void>();
+  const hello = Promise.withResolvers<number>();
+  const gone = Promise.withResolvers<string>();
+  const listener = Bun.listen<{ partial: string }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket: Socket<{ partial: string }>) {
+        socket.data = { partial: "" };
+      },
+      data(socket, chunk) {
+        const parts = (socket.data.partial + chunk.toString()).split("\n");
+        socket.data.partial = parts.pop()!;
+        for (const line of parts) {
+          lines.push(line);
+          if (line.startsWith("hello ")) hello.resolve(Number(line.slice("hello ".length)));
+          if (line.startsWith("gone ")) gone.resolve(line.slice("gone ".length));
+        }
+      },
+      close() {
+        closed.resolve();
+      },
+    },
+  });
+  return { port: listener.port, lines, hello: hello.promise, gone: gone.promise, closed: closed.promise, stop: () => listener.stop(true) };
+}
+
+/** Declares the launcher contract for the launcher of this name in test/fixtures/_launchers.ts. */
+export function describeLauncherContract(name: LauncherName): void {
+  const subject: LauncherUnderTest = LAUNCHERS[name];
+  const launcher = subject.create([process.execPath, FIXTURE]);
+  const started: LaunchedRuntime[] = [];
+
+  function launch(args: string[], overrides: Partial<LaunchSpec> = {}): { runtime: LaunchedRuntime; output: Output } {
+    const output = new Output();
+    const runtime = launcher.launch({ uid: `test:${started.length}`, args, env: {}, secret: "s3cret-for-tests", host: subject.host, output: output.sink, ...overrides });
+    started.push(runtime);
+    return { runtime, output };
+  }
+
+  // A failed test must not leave its runtimes running.
+  afterEach(async () => {
+    for (const runtime of started.splice(0)) {
+      runtime.kill("the test ended");
+      await runtime.exited;
+    }
+  });
+
+  describe(`${name} launcher`, () => {
+    test("output lines reach the sink in order with their stream, the last one without a newline too, before exited resolves with the exit code", async () => {
+      const { runtime, output } = launch(["lines", "2000", "7"], { uid: "node:3" });
+      const exit = await runtime.exited;
+      const numbered = (prefix: string) => Array.from({ length: 2000 }, (_, i) => `${prefix} ${i}`);
+      expect({ exit, uids: [...output.uids], ...output.lines }).toEqual({
+        exit: { code: 7, signal: null },
+        uids: ["node:3"],
+        stdout: [...numbered("out"), "out last"],
+        stderr: numbered("err"),
+      });
+      expect(runtime.exit).toEqual(exit);
+      expect(runtime.describeExit()).toStartWith("node:3 ");
+      expect(runtime.describeExit()).toContain("exited with code 7; last stderr lines:\n  err 1980\n");
+    }, TIMEOUT);
+
+    test("a runtime ended by a signal reports the signal and no code", async () => {
+      const { runtime } = launch(["signal", "SIGHUP"]);
+      expect(await runtime.exited).toEqual({ code: null, signal: "SIGHUP" });
+      expect(runtime.describeExit()).toContain("was killed by SIGHUP");
+    }, TIMEOUT);
+
+    test("the spec's environment and the secret reach the runtime, the secret not on its command line", async () => {
+      const secret = `secret-${crypto.randomUUID()}`;
+      const { runtime, output } = launch(["env", "--flag", "x"], { env: { LAUNCH_TEST_VALUE: "from the spec" }, secret });
+      expect(await runtime.exited).toEqual({ code: 0, signal: null });
+      const report = JSON.parse(output.lines.stdout.find((line) => line.startsWith("env "))!.slice("env ".length));
+      expect({ args: report.argv.slice(-3), value: report.value, secret: report.secret, secretInArgv: report.argv.some((arg: string) => arg.includes(secret)) }).toEqual({
+        args: ["env", "--flag", "x"],
+        value: "from the spec",
+        secret,
+        secretInArgv: false,
+      });
+      expect(runtime.pid).toBe(subject.knowsPid ? report.pid : undefined);
+    }, TIMEOUT);
+
+    test("terminate() asks with SIGTERM: a runtime that ends on it is not killed", async () => {
+      const { runtime, output } = launch(["wait"]);
+      await output.stdoutLine("ready", runtime);
+      expect(await runtime.terminate(60_000)).toEqual({ code: null, signal: "SIGTERM" });
+    }, TIMEOUT);
+
+    test("terminate() sends SIGKILL after the grace to a runtime that ignores SIGTERM", async () => {
+      const { runtime, output } = launch(["ignore-term"]);
+      await output.stdoutLine("ready", runtime);
+      const terminated = runtime.terminate(300);
+      await output.stdoutLine("got SIGTERM", runtime);
+      expect(await terminated).toEqual({ code: null, signal: "SIGKILL" });
+      expect(runtime.describeExit()).toContain("was killed by SIGKILL");
+    }, TIMEOUT);
+
+    test("kill(reason) ends the runtime at once and describeExit() gives the reason", async () => {
+      const { runtime, output } = launch(["ignore-term"], { uid: "worker:0:1" });
+      await output.stdoutLine("ready", runtime);
+      runtime.kill("sent nothing for 6000 ms (heartbeat timeout)");
+      expect(await runtime.exited).toEqual({ code: null, signal: "SIGKILL" });
+      expect(output.lines.stdout).not.toContain("got SIGTERM");
+      expect(runtime.describeExit()).toBe(`worker:0:1 (pid ${runtime.pid}) was killed by its parent: sent nothing for 6000 ms (heartbeat timeout)`);
+    }, TIMEOUT);
+
+    test("terminate() and kill() after the exit change nothing", async () => {
+      const { runtime } = launch(["lines", "1", "3"]);
+      const exit = await runtime.exited;
+      const described = runtime.describeExit();
+      runtime.kill("too late");
+      expect(await runtime.terminate(0)).toEqual(exit);
+      expect(runtime.describeExit()).toBe(described);
+    }, TIMEOUT);
+
+    test("a runtime's parent watch fires when the process that launched it dies, and nothing is left running", async () => {
+      const server = lineServer();
+      try {
+        const { runtime: middle } = launch(["middle", name, String(server.port)]);
+        const grandchild = await Promise.race([server.hello, middle.exited.then(() => Promise.reject(new Error(middle.describeExit())))]);
+        middle.kill("the test kills the launching process");
+        expect(await middle.exited).toEqual({ code: null, signal: "SIGKILL" });
+        const reason = await server.gone;
+        await server.closed;
+        expect(server.lines).toEqual([`hello ${grandchild}`, `gone ${reason}`]);
+        expect(reason).toMatch(/^parent process /);
+        await expectProcessesGone([grandchild]);
+      } finally {
+        server.stop();
+      }
+    }, TIMEOUT);
+  });
+}
