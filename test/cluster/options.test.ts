@@ -282,7 +282,7 @@ describe("flags of the CLI", () => {
 
   test("mosaic --role has the place flags and a flag for every carried option (not the head's port)", () => {
     expect(Object.keys(roleArgs)).toEqual([
-      "role", "indices", "parent-address", "parent-port", "script",
+      "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script",
       "num-nodes", "num-workers", "num-threads", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time",
     ]);
