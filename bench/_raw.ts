@@ -19,8 +19,8 @@ export interface WritableSocket {
 }
 
 /**
- * Bun's socket.write() takes only what the kernel accepts and keeps nothing
- * (BUN-NOTES trap 1): queue the unsent tail and resume on `drain`.
+ * Bun's socket.write() takes only what the kernel accepts (its return value)
+ * and keeps nothing: queue the unsent tail and resume on `drain`.
  */
 export class SocketWriter {
   #socket: WritableSocket;

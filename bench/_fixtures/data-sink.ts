@@ -4,7 +4,7 @@
  * stdout. Each message on a connection is an 8-byte header
  * [u32 LE payload length][u32 LE flags] followed by the payload; the sink
  * copies the payload out of Bun's socket chunks (fresh, at most 512 KiB each:
- * BUN-NOTES trap 2) into one receive buffer and, once the whole payload is
+ * Bun cannot read into a buffer of ours) into one receive buffer and, once the whole payload is
  * there, answers with one byte: the payload's last byte (0 for an empty one),
  * so the sender can check that the bytes arrived.
  *

@@ -47,7 +47,7 @@ export function readPathField(field: Uint8Array): string {
 type FrameCallback = (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes) => void;
 
 /**
- * Turns socket chunks (at most 512 KiB each, fresh every time: BUN-NOTES trap 2)
+ * Turns socket chunks (at most 512 KiB each, fresh every time: Bun reads into no buffer of ours)
  * back into frames. Bodies that sit whole inside one chunk are decoded in place;
  * larger ones are assembled in one buffer sized from the header.
  */

@@ -68,13 +68,19 @@ export class ScenarioRun implements AsyncDisposable {
   }
 }
 
-/** What a suite's tests see of its run (started in beforeAll, after the tests are declared). */
-export type ScenarioHandle = Pick<ScenarioRun, "value" | "outcome">;
+/**
+ * What a suite's tests see of its run (started in beforeAll, after the tests
+ * are declared): scenario outcomes, and the head process for what it printed.
+ */
+export interface ScenarioHandle extends Pick<ScenarioRun, "value" | "outcome"> {
+  readonly head: SpawnedProcess;
+}
 
 /**
- * A suite on one head process: `start` runs in beforeAll, `tests` are
- * declared with a handle on the run, and a last test checks that the head
- * stopped the tree and left no process or port.
+ * A suite on one head process: `start` runs in beforeAll (ScenarioRun.start
+ * for a fixture as the program, ScenarioRun.underCli for a script under
+ * `mosaic run`), `tests` are declared with a handle on the run, and a last
+ * test checks that the head stopped the tree and left no process or port.
  */
 export function describeScenarios(title: string, start: () => ScenarioRun, tests: (run: ScenarioHandle) => void): void {
   describe(title, () => {
@@ -84,8 +90,14 @@ export function describeScenarios(title: string, start: () => ScenarioRun, tests
     afterAll(async () => {
       await run?.[Symbol.asyncDispose]();
     });
-    tests({ value: (name) => started().value(name), outcome: (name) => started().outcome(name) });
-    test("the head stops the tree when the program ends and leaves no process or port", async () => {
+    tests({
+      value: (name) => started().value(name),
+      outcome: (name) => started().outcome(name),
+      get head() {
+        return started().head;
+      },
+    });
+    test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {
       await started().expectCleanExit();
     });
   });

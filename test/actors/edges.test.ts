@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../_helpers/scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
@@ -26,17 +26,7 @@ const SCENARIOS = [
   "stopWithPending",
 ];
 
-describe("edge cases", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(SCENARIOS, "actor-edge-fixture.ts");
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("edge cases", () => ScenarioRun.start(SCENARIOS, "actor-edge-fixture.ts"), (run) => {
   test("a large result read by tesserae on other workers (mapped, copy-on-write) stays unchanged when they change their argument", async () => {
     expect(await run.value("sharedResultUnchanged")).toEqual({ bumped: [101, 101], local: 101, after: 1, result: [1, 1 << 20] });
   });
@@ -136,9 +126,5 @@ describe("edge cases", () => {
     const { task, barrier } = await run.value("stopWithPending");
     expect(task).toMatchObject({ class: "RuntimeStateError", message: expect.stringContaining("stopped") });
     expect(barrier).toBe("resolved");
-  });
-
-  test("the head exits with code 0 and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

@@ -1,21 +1,11 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../_helpers/scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 // One runtime tree for the file. `lifetimes` runs first, on a worker that
 // nothing else has used, so that its counts are its own.
-describe("lifetimes of remote objects", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["lifetimes", "memory"]);
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("lifetimes of remote objects", () => ScenarioRun.start(["lifetimes", "memory"]), (run) => {
   test("task.release() frees the result on the worker, after which result() rejects", async () => {
     const { start, held, tasksReleased, afterRelease, resultOfReleased } = await run.value("lifetimes");
     expect({ tesserae: held.tesserae - start.tesserae, tasks: held.tasks - start.tasks }).toEqual({ tesserae: 1, tasks: 10 });
@@ -55,9 +45,5 @@ describe("lifetimes of remote objects", () => {
     const { dropped, caller } = await run.value("memory");
     // Twenty were created next to the one that made the calls (still referenced); only that one is left.
     expect({ dropped, caller }).toEqual({ dropped: { before: 21, after: 1 }, caller: "ready" });
-  });
-
-  test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

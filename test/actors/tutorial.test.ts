@@ -1,6 +1,6 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { expectProcessesGone, listeningLines, REPO_ROOT, SpawnedProcess } from "../_helpers/processes.ts";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../_helpers/scenarios.ts";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
@@ -51,12 +51,12 @@ describe("the tutorial", () => {
     expect(pids).toHaveLength(4);
     await expectProcessesGone(pids);
   });
+});
 
-  test("a script run with `mosaic run -w 2` declares its tessera classes on the workers of the CLI's runtime", async () => {
-    await using run = ScenarioRun.underCli(["-w", "2"], ["decorator", "taskArgument", "missingClass"]);
+describeScenarios("a script under `mosaic run -w 2`", () => ScenarioRun.underCli(["-w", "2"], ["decorator", "taskArgument", "missingClass"]), (run) => {
+  test("its tessera classes are declared on the workers of the CLI's runtime", async () => {
     expect(await run.value("decorator")).toEqual({ greeting: "Hello, Mosaic!", later: "Hey, Bun!", placedOn: "worker:0:1" });
     expect(await run.value("taskArgument")).toMatchObject({ value: 10, consumerRuntime: "worker:0:1" });
     expect((await run.value("missingClass")).creation).toMatchObject({ remoteName: "ClassNotFoundError" });
-    await run.expectCleanExit();
   });
 });

@@ -1,21 +1,11 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../_helpers/scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 // One runtime tree for the file: the scenario SIGKILLs worker:0:0 while a
 // method that would block for 20 s runs on it.
-describe("a worker killed mid-task", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(["workerDeath"]);
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("a worker killed mid-task", () => ScenarioRun.start(["workerDeath"]), (run) => {
   test("the running task rejects at once with WorkerDiedError naming the worker and the task it was running", async () => {
     const { running, runningError, runningState, rejectedAfterMs } = await run.value("workerDeath");
     expect(runningState).toBe("failed");
@@ -59,9 +49,5 @@ describe("a worker killed mid-task", () => {
       freshErrors: [null, null, null],
       freshWork: [null, null, null],
     });
-  });
-
-  test("the head still stops the rest of the tree, exits with code 0 and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

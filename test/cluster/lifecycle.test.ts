@@ -12,7 +12,7 @@ import {
 } from "../_helpers/processes.ts";
 
 // In this file the test process itself is the head for the API tests; its
-// children run the mosaic CLI entry with --role (see runtime/launch.ts).
+// children run the mosaic CLI entry with --role (see src/launch/program.ts).
 const options: mosaic.InitOptions = { numNodes: 1, numWorkers: 2, logLevel: "warning" };
 
 afterEach(async () => {
@@ -126,7 +126,7 @@ describe("life cycle in the calling process", () => {
     expect(childrenOf(process.pid)).toEqual(children);
   });
 
-  // Bug: src/runtime/options.ts resolveOptions() checks neither the port range, nor
+  // Regression: resolveOptions() (src/cluster/options.ts) once checked neither the port range, nor
   // the address, nor that the heartbeat timeout exceeds the interval (with
   // heartbeatTimeout <= heartbeatInterval every idle link is cut at the first beat
   // and the tree falls apart a second after start).

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { FrameReader, FrameWriter, readPathField, type RejectedPayloads, type SharedSizes } from "../../src/comms/framing.ts";
 import { ProtocolError } from "../../src/errors.ts";
 
-/** A socket stand-in: takes at most `accept` bytes per write (all by default), like Bun's socket.write (BUN-NOTES trap 1). */
+/** A socket stand-in: takes at most `accept` bytes per write (all by default), like Bun's socket.write, which buffers nothing it did not take. */
 class Sink {
   writes: Uint8Array[] = [];
   accept = Infinity;

@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, ScenarioRun } from "../../_helpers/scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpers/scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const SCENARIOS = ["taskArgument", "dependentStartsAfter", "outputs", "doneOrdering", "failedDependency"];
 
 // One runtime tree (head, monitor, node, two workers) for the whole file.
-describe("tasks as arguments", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(SCENARIOS);
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("tasks as arguments", () => ScenarioRun.start(SCENARIOS), (run) => {
   test("a task passed as an argument is replaced by its value on the worker that runs the dependent task", async () => {
     expect(await run.value("taskArgument")).toEqual({
       value: 10,
@@ -56,9 +46,5 @@ describe("tasks as arguments", () => {
     expect(viaOutput).toMatchObject({ ...dependencyFailure, method: "double" });
     expect(viaDone).toMatchObject({ ...dependencyFailure, method: "count" });
     expect(downstreamStillWorks).toBe(42);
-  });
-
-  test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

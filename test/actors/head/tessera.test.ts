@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ACTOR_TEST_TIMEOUT, type ErrorInfo, ScenarioRun } from "../../_helpers/scenarios.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, type ErrorInfo, ScenarioRun } from "../../_helpers/scenarios.ts";
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
@@ -18,17 +18,7 @@ const SCENARIOS = [
 ];
 
 // One runtime tree (head, monitor, node, two workers) for the whole file.
-describe("tesserae", () => {
-  let run: ScenarioRun;
-
-  beforeAll(() => {
-    run = ScenarioRun.start(SCENARIOS);
-  });
-
-  afterAll(async () => {
-    await run?.[Symbol.asyncDispose]();
-  });
-
+describeScenarios("tesserae", () => ScenarioRun.start(SCENARIOS), (run) => {
   test("remote() returns a pending proxy at once, and awaiting it resolves (with nothing) once the object exists on a worker", async () => {
     const { before, awaited, after } = await run.value("create");
     expect(before).toEqual({ state: "pending", inspect: `<TesseraProxy uid=${after.uid}, runtime=None, state=pending>` });
@@ -156,9 +146,5 @@ describe("tesserae", () => {
     await run.head.waitForLine(right!);
     expect(run.head.lines.stdout).toContain(`WORKER:0:0      ${left}`);
     expect(run.head.lines.stdout).toContain(`WORKER:0:1      ${right}`);
-  });
-
-  test("the head stops the tree when the program ends, exits with code 0 and leaves no process or port", async () => {
-    await run.expectCleanExit();
   });
 });

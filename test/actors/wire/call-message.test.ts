@@ -1,0 +1,97 @@
+/**
+ * The hand-written `call` message, decoded as its receivers decode it: the
+ * connection unpacks the frame body with the runtime's codec into
+ * [Command, "call", [tessera, task, method, args, refs, seq]], the worker
+ * turns each wire reference back with referenceFromWire, and the tessera's
+ * thread decodes the argument bytes with the value codec.
+ */
+import { describe, expect, test } from "bun:test";
+import { unpackMultiple } from "msgpackr";
+import { decodeMessage } from "../../../src/comms/codec.ts";
+import { MessageKind } from "../../../src/comms/protocol.ts";
+import { encodeCallMessage, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
+import { decodeValue, encodeValue, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
+
+interface Received {
+  tessera: number;
+  task: number;
+  method: string;
+  args: unknown;
+  refs: TaskReference[];
+  seq: number;
+}
+
+/** What a worker makes of the frame body (payloads travel beside it, as they do on the wire). */
+function receive(body: Uint8Array, payloads: Uint8Array[] = []): Received {
+  const message = decodeMessage(body) as unknown as [number, string, [number, number, string, Uint8Array, WireReference[], number]];
+  expect(message.slice(0, 2)).toEqual([MessageKind.Command, "call"]);
+  const [tessera, task, method, bytes, refs, seq] = message[2];
+  expect(bytes).toBeInstanceOf(Uint8Array);
+  return { tessera, task, method, args: decodeValue(bytes, payloads), refs: refs.map(referenceFromWire), seq };
+}
+
+function send(tessera: number, task: number, method: string, args: unknown[], refs: TaskReference[], seq: number): Received {
+  const encoded = encodeValue(args);
+  return receive(encodeCallMessage(tessera, task, method, encoded.bytes, refs, seq), encoded.payloads);
+}
+
+describe("the call message", () => {
+  test("a call decodes to its tessera, task, method, arguments, references and place in order", () => {
+    expect(send(1, 2, "append", [1, "two", { three: [3] }], [], 1)).toEqual({
+      tessera: 1,
+      task: 2,
+      method: "append",
+      args: [1, "two", { three: [3] }],
+      refs: [],
+      seq: 1,
+    });
+  });
+
+  test("ids and seq of every msgpack integer width come back exact, past 2^32 up to 2^53", () => {
+    for (const value of [0, 127, 128, 255, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]) {
+      const { tessera, task, seq } = send(value, value, "m", [], [], value);
+      expect({ value, tessera, task, seq }).toEqual({ value, tessera: value, task: value, seq: value });
+    }
+  });
+
+  test("method names of each msgpack string width it writes (fixstr, str 8, str 16), and non-ASCII ones, come back as they were", () => {
+    for (const method of ["a", "x".repeat(31), "x".repeat(32), "y".repeat(255), "z".repeat(256), "z".repeat(65_535), "größe", "计算"]) {
+      expect(send(1, 1, method, [], [], 1).method).toBe(method);
+    }
+  });
+
+  test("argument bodies of every msgpack bin width (under 256 bytes, under 64 KiB, larger) come back whole", () => {
+    for (const length of [0, 200, 255, 256, 60_000, 65_535, 65_536, 300_000]) {
+      // Strings stay in the body (arrays of 1 KiB or more would leave it as raw payloads).
+      const text = "s".repeat(length);
+      const { bytes } = encodeValue([text]);
+      const body = encodeCallMessage(3, 4, "echo", bytes, [], 5);
+      const [, , details] = decodeMessage(body) as unknown as [number, string, [number, number, string, Uint8Array]];
+      expect({ length, bytes: details[3].byteLength }).toEqual({ length, bytes: bytes.byteLength });
+      expect(decodeValue(details[3])).toEqual([text]);
+    }
+  });
+
+  test("large arrays among the arguments travel as raw payloads beside the message and decode from them", () => {
+    const large = Float64Array.from({ length: 4096 }, (_, i) => i / 2);
+    const encoded = encodeValue([large, "small"]);
+    expect(encoded.payloads.length).toBe(1);
+    const received = receive(encodeCallMessage(1, 2, "sum", encoded.bytes, [], 3), encoded.payloads);
+    expect(received.args).toEqual([large, "small"]);
+  });
+
+  test("task references, with whole results, elements and done markers, come back as the references they were", () => {
+    const refs: TaskReference[] = [
+      { id: 7, worker: "worker:0:0", task: "task-recorder-append-7" },
+      { id: 2 ** 40, worker: "worker:12:3", task: "task-numbers-range-x", index: 2 },
+      { id: 9, worker: "worker:0:1", task: "task-sleeper-nap-9", index: "done" },
+    ];
+    expect(send(1, 2, "sum", [1], refs, 4).refs).toEqual(refs);
+  });
+
+  test("the message is sized exactly: one msgpack value in memory of its own, nothing after it", () => {
+    const encoded = encodeValue([1, 2, 3]);
+    const body = encodeCallMessage(300, 70_000, "method", encoded.bytes, [{ id: 1, worker: "w", task: "t" }], 2 ** 33);
+    expect({ values: unpackMultiple(body).length, ownMemory: body.buffer.byteLength === body.byteLength }).toEqual({ values: 1, ownMemory: true });
+  });
+});
