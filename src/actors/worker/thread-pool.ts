@@ -95,6 +95,11 @@ export class TesseraThread {
     else this.#ops.add(op);
   }
 
+  /** Posts what is batched now, not at the end of the tick. */
+  flush(): void {
+    this.#ops.flush();
+  }
+
   #ready(): void {
     const early = this.#early!;
     this.#early = undefined;
@@ -150,7 +155,11 @@ export class ThreadPool {
   /** The worker-side event types the head wants now: threads produce only these. */
   observe(types: RuntimeEventType[]): void {
     this.#observing = types;
-    this.postAll([Op.Observe, types]);
+    // At once: before whatever the head sends after its `observe` (straight to the threads, or a reply it waits for).
+    for (const thread of this.#threads) {
+      thread.post([Op.Observe, types]);
+      thread.flush();
+    }
   }
 
   /** Collects garbage in every tessera thread (tools and tests that measure memory). */
