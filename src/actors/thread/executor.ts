@@ -4,7 +4,7 @@
  * they came (from the main thread, or straight from the head); skips stand for
  * calls that will not come, releases wait for the calls before them.
  */
-import { UnknownTesseraMethodError } from "../../errors.ts";
+import { type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
 import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
@@ -20,7 +20,7 @@ interface ResidentTessera {
   /** Ops in the order they run. */
   queue: Fifo<ThreadOp>;
   running: boolean;
-  error: ReturnType<typeof describeFailure> | undefined;
+  error: ErrorDescription | undefined;
   /** The place of the next call to run; calls that arrived before their turn wait in `early`. */
   next: number;
   early: Map<number, ThreadOp> | undefined;
