@@ -64,14 +64,20 @@ export class Batcher<T> {
   }
 }
 
-/** A batch per destination: every destination's items are handed over at the end of the same tick. */
+/**
+ * A batch per destination: every destination's items are handed over at the
+ * end of the same tick (`limit`: one destination's batch leaves at once when
+ * it reaches that many items).
+ */
 export class KeyedBatcher<K, T> {
   #batches = new Map<K, T[]>();
   readonly #deliver: (key: K, items: T[]) => void;
+  readonly #limit: number;
   readonly #tick: TickScheduler;
 
-  constructor(deliver: (key: K, items: T[]) => void, options: Omit<BatcherOptions, "limit"> = {}) {
+  constructor(deliver: (key: K, items: T[]) => void, options: BatcherOptions = {}) {
     this.#deliver = deliver;
+    this.#limit = options.limit ?? Infinity;
     this.#tick = new TickScheduler(() => this.flush(), options.macrotask ?? false);
   }
 
@@ -81,7 +87,10 @@ export class KeyedBatcher<K, T> {
       this.#batches.set(key, (batch = []));
       this.#tick.schedule();
     }
-    batch.push(item);
+    if (batch.push(item) >= this.#limit) {
+      this.#batches.delete(key);
+      this.#deliver(key, batch);
+    }
   }
 
   /** Hands over every destination's batch now. */

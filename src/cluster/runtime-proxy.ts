@@ -3,9 +3,43 @@
  */
 import type { ResourceSample } from "./resources.ts";
 import type { sharedMemoryStats } from "../comms/shared-memory/index.ts";
-
-export type RuntimeStatus = ResourceSample & { uid: string; pid: number; sharedMemory: typeof sharedMemoryStats };
 import type { Runtime, RuntimeInfo } from "./runtime.ts";
+
+/** What a worker holds for the actor model and the warehouse. */
+export interface WorkerHoldings {
+  /** Tesserae living on the worker. */
+  tesserae: number;
+  /** Task records kept: results not yet released, and calls still running or waiting. */
+  tasks: number;
+  /** Warehouse objects kept (put there, or cached when a call read them). */
+  objects: number;
+  /** Tessera threads running. */
+  threads: number;
+  /** Bytes of raw payloads of kept results and objects in memory (spilled ones not counted). */
+  residentBytes: number;
+  /** Kept results and objects whose payloads went to disk. */
+  spilled: number;
+  /** Bytes of those payloads on disk. */
+  spilledBytes: number;
+  /** Events sent up to the head by the worker and its threads since it started (only while the head asked for them). */
+  eventsSent: number;
+}
+
+export type RuntimeStatus = ResourceSample & {
+  uid: string;
+  pid: number;
+  /** Shared-memory transfers and holdings of the runtime's process (bytes and counts). */
+  sharedMemory: typeof sharedMemoryStats;
+  /** Workers only. */
+  worker?: WorkerHoldings;
+};
+
+export interface StatusOptions {
+  /** Run a full garbage collection first (in a worker, in its tessera threads too): for measuring memory. */
+  collect?: boolean;
+  /** Milliseconds before the request fails with TimeoutError (default: none). */
+  timeout?: number;
+}
 
 export class RuntimeProxy {
   readonly uid: string;
@@ -27,9 +61,17 @@ export class RuntimeProxy {
     return this.#owner.request<string>(this.uid, "ping", null, timeout);
   }
 
-  /** CPU load (percent of a core since the last sample), RSS, memory limit, and shared-memory transfers of the runtime. */
-  status(timeout?: number): Promise<RuntimeStatus> {
-    return this.#owner.request(this.uid, "status", null, timeout);
+  /**
+   * CPU load (percent of a core since the last sample), RSS (bytes), memory
+   * limit (bytes), shared-memory transfers of the runtime, and for a worker
+   * what it holds (see WorkerHoldings). A number is the timeout (ms).
+   *
+   * @example
+   * const { rss, worker } = await runtime.getWorker("worker:0:0").status({ collect: true });
+   */
+  status(options?: StatusOptions | number): Promise<RuntimeStatus> {
+    const { collect = false, timeout } = typeof options === "number" ? { timeout: options } : (options ?? {});
+    return this.#owner.request(this.uid, "status", { collect }, timeout);
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {

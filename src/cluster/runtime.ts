@@ -16,6 +16,7 @@ import { LocalLauncher } from "../launch/local.ts";
 import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
 import { type Role, uidOf } from "../types.ts";
 import { ResourceMonitor } from "./resources.ts";
+import type { RuntimeStatus, StatusOptions } from "./runtime-proxy.ts";
 import type { RuntimeLinks } from "../actors/links.ts";
 
 /** A runtime as the network knows it. */
@@ -54,7 +55,7 @@ export abstract class Runtime implements ConnectionHandler {
   protected readonly commands: Record<string, MethodHandler> = {};
   #dialing = new Map<string, Promise<Connection>>();
   /** Raw payloads are only received when they fit this runtime's memory budget. */
-  readonly #admit = (bytes: number) => this.resources.fitsInMemory(bytes);
+  readonly #admit = (bytes: number) => this.admitPayload(bytes);
   /** Where raw payloads received by this runtime land (workers: shared memory). */
   protected payloadAllocator: PayloadAllocator | undefined;
   #heartbeatTimer: Timer | undefined;
@@ -72,7 +73,7 @@ export abstract class Runtime implements ConnectionHandler {
     this.resources = new ResourceMonitor(options.memoryFraction, options.memoryLimit, role === "worker" ? options.numWorkers : 1);
     setSegmentIdleTime(options.segmentIdleTime);
     this.methods.ping = () => this.uid;
-    this.methods.status = () => ({ uid: this.uid, pid: process.pid, ...this.resources.sample(), sharedMemory: { ...sharedMemoryStats } });
+    this.methods.status = (options: Pick<StatusOptions, "collect"> | null) => this.describeStatus(options?.collect === true);
     this.commands.log = ([uid, stream, lines]: [string, LogStream, string[]]) => this.relayLines(uid, stream, lines);
     const runtime = this;
     this.links = {
@@ -93,6 +94,17 @@ export abstract class Runtime implements ConnectionHandler {
       request: (uid, method, args, timeout) => this.request(uid, method, args, timeout),
       relayLines: (from, stream, lines) => this.relayLines(from, stream, lines),
     };
+  }
+
+  /** What `RuntimeProxy.status()` shows; `collect`: after a full garbage collection. */
+  protected async describeStatus(collect: boolean): Promise<RuntimeStatus> {
+    if (collect) Bun.gc(true);
+    return { uid: this.uid, pid: process.pid, ...this.resources.sample(), sharedMemory: { ...sharedMemoryStats } };
+  }
+
+  /** Whether raw payloads of `bytes` fit this runtime's budget (received only if so). */
+  protected admitPayload(bytes: number): boolean {
+    return this.resources.fitsInMemory(bytes);
   }
 
   /** What the actor model may use of this runtime. */

@@ -10,12 +10,15 @@ import type { RuntimeEventType } from "../observe/events.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
 import { fromValue, TesseraHost } from "../actors/worker/tessera-host.ts";
-import type { HeadAddress } from "../actors/thread/thread.ts";
+import type { HeadAddress } from "../actors/thread/protocol.ts";
+import { EventSender } from "../actors/worker/event-sender.ts";
+import type { RuntimeStatus } from "./runtime-proxy.ts";
 import { receiveTarget } from "../comms/shared-memory/index.ts";
 
 export class WorkerRuntime extends ChildRole {
   host: TesseraHost | undefined;
-  observing: ReadonlySet<RuntimeEventType> = new Set();
+  /** Worker-side events, produced only while the head asks for them (`observe`). */
+  readonly events = new EventSender(this.links);
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, `node:${config.indices[0]}`, secret, logger);
@@ -27,25 +30,44 @@ export class WorkerRuntime extends ChildRole {
     };
     // The worker-side event types the head has listeners for (see observe/events.ts): only these are produced here.
     this.commands.observe = (types: RuntimeEventType[]) => {
-      this.observing = new Set(types);
+      this.events.observe(types);
+      this.host?.observe(types);
     };
     this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
     this.methods.results = (items) => this.#host.resultValues(items);
     this.commands.abandon = (args) => this.#host.abandon(args);
-    // For tests and tools: what this worker holds; `{ gc: true }` collects garbage first.
-    this.methods.hostCounts = async (options?: { gc?: boolean }) => {
-      if (options?.gc) {
-        await this.#host.collectGarbage();
-        Bun.gc(true);
-      }
-      return this.#host.counts;
-    };
     this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);
     this.rejectedCommands.call = (args, connection: Connection, error) => this.#host.failCall(args, connection, error);
     this.commands.release = (args) => this.#host.release(args);
     this.methods.release = (args) => (this.#host.release(args), null);
+  }
+
+  /** The runtime's status and what this worker holds; `collect`: after a garbage collection here and in every tessera thread. */
+  protected override async describeStatus(collect: boolean): Promise<RuntimeStatus> {
+    if (collect) await this.host?.collectGarbage();
+    const status = await super.describeStatus(collect);
+    const counts = this.host?.counts ?? { tesserae: 0, tasks: 0, objects: 0, residentBytes: 0, spilled: 0, spilledBytes: 0, threads: 0 };
+    return { ...status, worker: { ...counts, eventsSent: this.events.sent } };
+  }
+
+  /** Payloads refused for the budget are memory pressure (told to the head while it listens). */
+  protected override admitPayload(bytes: number): boolean {
+    if (super.admitPayload(bytes)) return true;
+    if (this.events.observing.pressure) {
+      this.events.emit({ type: "memory.pressure", runtime: this.uid, requested: bytes, limit: this.resources.memoryLimit, time: Date.now() });
+    }
+    return false;
+  }
+
+  /** Payloads received (put objects, calls with dependencies, results fetched from other workers): transfers. */
+  onPayloads(connection: Connection, sharedBytes: number, socketBytes: number): void {
+    if (!this.events.observing.transfer) return;
+    const from = connection.peer?.uid ?? "unknown";
+    const time = Date.now();
+    if (sharedBytes > 0) this.events.emit({ type: "transfer", from, to: this.uid, bytes: sharedBytes, route: "shm", time });
+    if (socketBytes > 0) this.events.emit({ type: "transfer", from, to: this.uid, bytes: socketBytes, route: "tcp", time });
   }
 
   /** Mapped payloads here are never changed by user code (threads get their own mappings): they may be passed on by name. */
@@ -71,6 +93,7 @@ export class WorkerRuntime extends ChildRole {
       program: programEntry(),
       memoryLimit: this.resources.memoryLimit,
       headAddress: () => this.#headAddress(),
+      events: this.events,
     }));
   }
 

@@ -53,6 +53,8 @@ export interface ConnectionHandler {
    * threads: only where no user code changes them (a worker's main thread).
    */
   readonly passesOnMappedPayloads?: boolean;
+  /** Raw payloads came with a message (before it is handled): bytes through shared memory and over the socket. */
+  onPayloads?(connection: Connection, sharedBytes: number, socketBytes: number): void;
   onClose?(connection: Connection, reason: MosaicError): void;
 }
 
@@ -291,6 +293,7 @@ export class Connection {
     // Payloads copied into a pooled segment (from the socket, or read from a peer's segment) become mappings of their own.
     const passable = this.#options.handler.passesOnMappedPayloads === true;
     for (let i = 0; i < payloads.length; i++) payloads[i] = finishReceive(payloads[i]!, passable);
+    if (payloads.length > 0 && this.#options.handler.onPayloads) this.#countPayloads(payloads, shared);
     if (!this.peer) return this.#onHandshake(message);
     const refused = (rejected && this.#outOfMemory(rejected.bytes, message)) || unreadable;
     switch (message[0]) {
@@ -326,6 +329,16 @@ export class Connection {
       default:
         throw new ProtocolError(`unexpected message kind ${message[0]} after handshake`);
     }
+  }
+
+  #countPayloads(payloads: Uint8Array[], shared: SharedSizes): void {
+    let sharedBytes = 0;
+    let socketBytes = 0;
+    for (let i = 0; i < payloads.length; i++) {
+      if (shared?.[i] !== undefined) sharedBytes += payloads[i]!.byteLength;
+      else socketBytes += payloads[i]!.byteLength;
+    }
+    this.#options.handler.onPayloads!(this, sharedBytes, socketBytes);
   }
 
   #outOfMemory(bytes: number, message: Message): OutOfMemoryError {

@@ -22,7 +22,12 @@ export class SpillStore {
   #spilledCount = 0;
   #spilledBytes = 0;
 
-  constructor(budget: number, private readonly name: string) {
+  /** `onMove`: a value's payloads went to disk (out) or came back (in), with their size. */
+  constructor(
+    budget: number,
+    private readonly name: string,
+    private readonly onMove?: (direction: "out" | "in", bytes: number) => void,
+  ) {
     this.budget = budget;
   }
 
@@ -87,6 +92,7 @@ export class SpillStore {
     this.#residentBytes -= size;
     this.#spilledCount++;
     this.#spilledBytes += size;
+    this.onMove?.("out", size);
   }
 
   #load(id: number, record: Spillable): void {
@@ -102,10 +108,12 @@ export class SpillStore {
       rmSync(file, { force: true });
       return payload;
     });
+    const size = sizes.reduce((a, b) => a + b, 0);
     this.#spilledCount--;
-    this.#spilledBytes -= sizes.reduce((a, b) => a + b, 0);
+    this.#spilledBytes -= size;
     record.spilled = undefined;
     record.result = [record.result![0], payloads];
+    this.onMove?.("in", size);
     this.add(id, record);
   }
 }

@@ -44,4 +44,16 @@ describe("tick batcher", () => {
     await Promise.resolve();
     expect(delivered).toEqual([["w1", [1, 3]], ["w2", [2]], ["w2", [4]]]);
   });
+
+  test("a keyed batcher hands over one destination's batch at its limit, the others at the end of the tick", async () => {
+    const delivered: [string, number[]][] = [];
+    const batcher = new KeyedBatcher<string, number>((key, items) => delivered.push([key, items]), { limit: 2 });
+    batcher.add("w1", 1);
+    batcher.add("w2", 2);
+    batcher.add("w1", 3);
+    expect(delivered).toEqual([["w1", [1, 3]]]);
+    batcher.add("w1", 5);
+    await Promise.resolve();
+    expect(delivered).toEqual([["w1", [1, 3]], ["w2", [2]], ["w1", [5]]]);
+  });
 });

@@ -8,7 +8,8 @@
 import { WithPayloads } from "../../comms/connection.ts";
 import { describeError, type ErrorDescription, localError } from "../../errors.ts";
 import type { RuntimeLinks } from "../links.ts";
-import type { Value } from "../thread/thread.ts";
+import { KeyedBatcher } from "../../_util/tick-batcher.ts";
+import type { Value } from "../thread/protocol.ts";
 
 /** One entry of a `results` reply: ready (with how many of the reply's payloads are its own), failed, or not done yet. */
 export type ResultEntry =
@@ -16,56 +17,44 @@ export type ResultEntry =
   | [state: 1, error: ErrorDescription]
   | [state: 2];
 
-interface Batch {
-  items: [id: number, data: boolean][];
-  waiters: PromiseWithResolvers<Value>[];
-}
+type Fetch = [id: number, data: boolean, waiter: PromiseWithResolvers<Value>];
 
 export class RemoteResults {
   #runtime: RuntimeLinks;
-  #batches = new Map<string, Batch>();
+  readonly #batches = new KeyedBatcher<string, Fetch>((worker, fetches) => this.#request(worker, fetches));
 
   constructor(runtime: RuntimeLinks) {
     this.#runtime = runtime;
   }
 
   fetch(worker: string, id: number, data: boolean): Promise<Value> {
-    let batch = this.#batches.get(worker);
-    if (!batch) {
-      this.#batches.set(worker, (batch = { items: [], waiters: [] }));
-      if (this.#batches.size === 1) queueMicrotask(() => this.#flush());
-    }
     const waiter = Promise.withResolvers<Value>();
-    batch.items.push([id, data]);
-    batch.waiters.push(waiter);
+    this.#batches.add(worker, [id, data, waiter]);
     return waiter.promise;
   }
 
-  #flush(): void {
-    const batches = this.#batches;
-    this.#batches = new Map();
-    for (const [worker, { items, waiters }] of batches) {
-      this.#runtime.request<ResultEntry[] | WithPayloads<ResultEntry[]>>(worker, "results", items).then(
-        (reply) => {
-          const [entries, payloads] = reply instanceof WithPayloads ? [reply.value, reply.payloads] : [reply, []];
-          let at = 0;
-          entries.forEach((entry, i) => {
-            const waiter = waiters[i]!;
-            if (entry[0] === 0) waiter.resolve([entry[1], payloads.slice(at, (at += entry[2]))]);
-            else if (entry[0] === 1) waiter.reject(localError(entry[1]));
-            else {
-              // Not done yet: this one waits on its own, so it holds up nothing else.
-              this.#runtime
-                .request<Uint8Array | WithPayloads<Uint8Array>>(worker, "result", items[i])
-                .then((one) => waiter.resolve(one instanceof WithPayloads ? [one.value, one.payloads] : [one, []]), waiter.reject);
-            }
-          });
-        },
-        (error: Error) => {
-          for (const waiter of waiters) waiter.reject(error);
-        },
-      );
-    }
+  #request(worker: string, fetches: Fetch[]): void {
+    const items = fetches.map(([id, data]): [number, boolean] => [id, data]);
+    this.#runtime.request<ResultEntry[] | WithPayloads<ResultEntry[]>>(worker, "results", items).then(
+      (reply) => {
+        const [entries, payloads] = reply instanceof WithPayloads ? [reply.value, reply.payloads] : [reply, []];
+        let at = 0;
+        entries.forEach((entry, i) => {
+          const waiter = fetches[i]![2];
+          if (entry[0] === 0) waiter.resolve([entry[1], payloads.slice(at, (at += entry[2]))]);
+          else if (entry[0] === 1) waiter.reject(localError(entry[1]));
+          else {
+            // Not done yet: this one waits on its own, so it holds up nothing else.
+            this.#runtime
+              .request<Uint8Array | WithPayloads<Uint8Array>>(worker, "result", items[i])
+              .then((one) => waiter.resolve(one instanceof WithPayloads ? [one.value, one.payloads] : [one, []]), waiter.reject);
+          }
+        });
+      },
+      (error: Error) => {
+        for (const fetch of fetches) fetch[2].reject(error);
+      },
+    );
   }
 }
 

@@ -1,0 +1,140 @@
+/**
+ * The tesserae living on this thread and the running of their methods: each
+ * tessera runs its calls one at a time, in call order (`seq`), whichever way
+ * they came (from the main thread, or straight from the head); skips stand for
+ * calls that will not come, releases wait for the calls before them.
+ */
+import { type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
+import { Fifo } from "../../_util/fifo.ts";
+import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
+import { classNameOf, findClass } from "../registry.ts";
+import { Op, Report, type ThreadOp } from "./protocol.ts";
+import { describeFailure, emit, observe, observing, report, settle } from "./outbox.ts";
+import { threadIndex, workerUid } from "./thread-data.ts";
+import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
+
+interface ResidentTessera {
+  id: number;
+  instance: Record<string, unknown> | undefined;
+  className: string;
+  /** Ops in the order they run. */
+  queue: Fifo<ThreadOp>;
+  running: boolean;
+  error: ErrorDescription | undefined;
+  /** The place of the next call to run; calls that arrived before their turn wait in `early`. */
+  next: number;
+  early: Map<number, ThreadOp> | undefined;
+  /** Released after this many calls, which have not all arrived yet. */
+  releaseAfter: number | undefined;
+}
+
+const tesserae = new Map<number, ResidentTessera>();
+
+async function runQueue(resident: ResidentTessera): Promise<void> {
+  resident.running = true;
+  while (resident.queue.length > 0) {
+    const op = resident.queue.shift()!;
+    if (op[0] === Op.Release) {
+      tesserae.delete(op[1]);
+      continue;
+    }
+    if (op[0] === Op.Create) {
+      const [, tessera, key, args, deps] = op;
+      try {
+        // Arguments first: the segments they map go back once collected, whatever happens next.
+        const values = decodeArgs(args, deps);
+        const Class = findClass(key) as new (...args: unknown[]) => Record<string, unknown>;
+        resident.instance = new Class(...values);
+        report([Report.Created, tessera]);
+      } catch (error) {
+        resident.error = describeFailure(error);
+        report([Report.CreateFailed, tessera, resident.error]);
+      }
+      continue;
+    }
+    const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
+    if (observing.started) emit({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
+    try {
+      const values = decodeArgs(args, deps); // first, as for creations
+      if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
+      const method = resident.instance?.[name];
+      if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
+      let result = method.apply(resident.instance, values);
+      // Only async methods pay for an await: synchronous ones run back to back.
+      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
+      settle(task, fromHead, encodeResult(result), undefined);
+    } catch (error) {
+      settle(task, fromHead, undefined, describeFailure(error));
+    }
+  }
+  resident.running = false;
+}
+
+export function onOps(ops: ThreadOp[]): void {
+  for (const op of ops) onOp(op);
+}
+
+export function onOp(op: ThreadOp): void {
+  if (op[0] === Op.CollectGarbage) {
+    Bun.gc(true);
+    report([Report.Collected, op[1]]);
+    return;
+  }
+  if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD, op[2]);
+  if (op[0] === Op.TrimPool) return void releaseFreeSegments(); // the worker's memory runs short
+  if (op[0] === Op.Observe) return observe(op[1]);
+  const resident = tesserae.get(op[1]);
+  if (!resident) {
+    if (op[0] === Op.Call) {
+      // Released already (or never created here): the call fails instead of creating an empty entry.
+      letGo(op[4], op[5]);
+      settle(op[2], op[6], undefined, describeFailure(new UnknownTesseraMethodError(`the tessera of this call is not on this worker (released?)`)));
+    } else if (op[0] === Op.Create) {
+      const created: ResidentTessera = {
+        id: op[1],
+        instance: undefined,
+        className: classNameOf(op[2]),
+        queue: new Fifo(),
+        running: false,
+        error: undefined,
+        next: 1,
+        early: undefined,
+        releaseAfter: undefined,
+      };
+      tesserae.set(op[1], created);
+      enqueue(created, op);
+    }
+    return;
+  }
+  if (op[0] === Op.Release) {
+    if (resident.next > op[2]) enqueue(resident, op);
+    else resident.releaseAfter = op[2];
+    return;
+  }
+  if (op[0] !== Op.Call && op[0] !== Op.Skip) return;
+  const seq = op[0] === Op.Call ? op[7] : op[2];
+  if (seq !== resident.next) {
+    (resident.early ??= new Map()).set(seq, op);
+    return;
+  }
+  admit(resident, op);
+  for (let waiting = resident.early?.get(resident.next); waiting; waiting = resident.early?.get(resident.next)) {
+    resident.early!.delete(resident.next);
+    admit(resident, waiting);
+  }
+  if (resident.releaseAfter !== undefined && resident.next > resident.releaseAfter) {
+    enqueue(resident, [Op.Release, resident.id, resident.releaseAfter]);
+    resident.releaseAfter = undefined;
+  }
+}
+
+/** Takes the call (or skip) whose turn it is. */
+function admit(resident: ResidentTessera, op: ThreadOp): void {
+  resident.next++;
+  if (op[0] === Op.Call) enqueue(resident, op);
+}
+
+function enqueue(resident: ResidentTessera, op: ThreadOp): void {
+  resident.queue.push(op);
+  if (!resident.running) void runQueue(resident);
+}

@@ -1,0 +1,79 @@
+/**
+ * A tessera thread's own link to the head: calls without dependencies come
+ * straight in over it, completions and console lines go straight out (see
+ * outbox.ts). Without it (no address, or the dial fails) everything goes
+ * through the worker's main thread.
+ */
+import type { ConnectionHandler } from "../../comms/connection.ts";
+import { fitsMemory } from "../../comms/memory-budget.ts";
+import { MACHINE_ID, receiveTarget } from "../../comms/shared-memory/index.ts";
+import { connectTcp } from "../../comms/transports/tcp.ts";
+import { ProtocolError, UnknownMethodError } from "../../errors.ts";
+import { threadUid } from "../../types.ts";
+import { onOp } from "./executor.ts";
+import { describeFailure, emit, headLink, observing, settle, useHeadLink } from "./outbox.ts";
+import { Op } from "./protocol.ts";
+import { threadData, threadIndex, workerUid } from "./thread-data.ts";
+
+const headHandler: ConnectionHandler = {
+  onRequest(_connection, method) {
+    throw new UnknownMethodError(method, threadUid(workerUid, threadIndex));
+  },
+  // Large arrays from the head are used where they arrived (a mapped shared-memory segment): no copy.
+  readSharedPayloads: () => false,
+  // Calls without dependencies, straight from the head.
+  onCommand(_connection, method, args, payloads, rejected) {
+    if (method !== "call") return;
+    const [tessera, task, name, bytes, refs, seq] = args as [number, number, string, Uint8Array, unknown[], number];
+    if (rejected) {
+      // Its arguments did not fit the worker's memory: it fails, and the calls after it still run.
+      settle(task, true, undefined, describeFailure(rejected));
+      return onOp([Op.Skip, tessera, seq]);
+    }
+    if (refs.length > 0) {
+      // Dependencies are resolved by the worker's main thread: the head never sends those here.
+      settle(task, true, undefined, describeFailure(new ProtocolError(`call #${task} with dependencies came straight to a tessera thread`)));
+      return onOp([Op.Skip, tessera, seq]);
+    }
+    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy.
+    onOp([Op.Call, tessera, task, name, [Uint8Array.prototype.slice.call(bytes), payloads], null, true, seq]);
+  },
+  onPayloads(_connection, sharedBytes, socketBytes) {
+    if (!observing.transfer) return;
+    const time = Date.now();
+    if (sharedBytes > 0) emit({ type: "transfer", from: "head", to: workerUid, bytes: sharedBytes, route: "shm", time });
+    if (socketBytes > 0) emit({ type: "transfer", from: "head", to: workerUid, bytes: socketBytes, route: "tcp", time });
+  },
+};
+
+/** Payloads from the head are taken only within the worker's budget; a refusal is memory pressure. */
+function admit(bytes: number): boolean {
+  const limit = threadData?.memoryLimit;
+  if (limit === undefined || fitsMemory(bytes, limit)) return true;
+  if (observing.pressure) emit({ type: "memory.pressure", runtime: workerUid, requested: bytes, limit, time: Date.now() });
+  return false;
+}
+
+/** Dials the head; resolves either way (without a link, the main thread carries everything). */
+export async function dialHead(): Promise<void> {
+  const target = threadData?.head;
+  if (!target) return;
+  try {
+    const link = await connectTcp(target.address, target.port, {
+      self: { uid: threadUid(workerUid, threadIndex), address: target.address, port: 0, pid: process.pid, machine: MACHINE_ID },
+      secret: target.secret,
+      handler: headHandler,
+      log: () => {},
+      expectedPeer: "head",
+      // Arrays land in shared memory here too (the worker's main thread may serve them), within the worker's budget.
+      allocate: (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes)),
+      admit,
+    });
+    useHeadLink(link);
+    void link.closed.then(() => {
+      if (headLink() === link) useHeadLink(undefined);
+    });
+  } catch {
+    useHeadLink(undefined);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * What a tessera thread sends, each kind in one batch per tick (slices during
+ * a burst): reports to its worker's main thread, and over its own link to the
+ * head the completions of the head's calls (with small results), console lines
+ * and events. Order holds where it matters: a method's console lines leave
+ * before its completion, a call's `task.started` before its completion.
+ */
+import { parentPort } from "node:worker_threads";
+import { describeError, type ErrorDescription } from "../../errors.ts";
+import type { Connection } from "../../comms/connection.ts";
+import { Batcher } from "../../_util/tick-batcher.ts";
+import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
+import { postBatch } from "./channel.ts";
+import { type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
+import { threadData, threadIndex, workerUid } from "./thread-data.ts";
+
+/** Ops (and reports) per message during a burst: the receiver starts while this side still runs. */
+export const BATCH_SLICE = 256;
+/** Results up to this size (and without raw payloads) go to the head with their completion, as in the original. */
+const INLINE_RESULT_BYTES = 1024;
+
+/**
+ * The thread's own link to the head (see head-link.ts). Completions (with
+ * small results) and console lines of the head's calls go straight to it: one
+ * hop instead of two through the worker's main thread, which still hears of
+ * every result (it serves them to other workers and keeps them until released).
+ */
+let head: Connection | undefined;
+
+export function useHeadLink(link: Connection | undefined): void {
+  head = link;
+}
+
+export function headLink(): Connection | undefined {
+  return head;
+}
+
+const toMain = new Batcher<ThreadReport>((batch) => postBatch(parentPort!, batch), { limit: BATCH_SLICE });
+
+/** Completions for the head, sent as one `done` command (ids, result sizes, small results end to end) and one `failed`. */
+const toHead = new Batcher<DoneReport | FailedReport>(sendCompletions, { limit: BATCH_SLICE });
+
+function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
+  events.flush(); // the task.started events of these calls go first
+  if (!head) return;
+  const tasks: number[] = [];
+  const sizes: number[] = [];
+  const inline: Uint8Array[] = [];
+  const failed: [number, ErrorDescription][] = [];
+  let bytes = 0;
+  for (const report of batch) {
+    if (report[0] === Report.Failed) {
+      failed.push([report[1], report[2]]);
+      continue;
+    }
+    const [body, payloads] = report[2];
+    tasks.push(report[1]);
+    if (payloads.length > 0 || body.length > INLINE_RESULT_BYTES) {
+      sizes.push(-1); // fetched from the worker's main thread on demand
+      continue;
+    }
+    sizes.push(body.length);
+    inline.push(body);
+    bytes += body.length;
+  }
+  if (tasks.length > 0) {
+    // One binary for the batch's small results: one object to decode on the head, not one per task.
+    const results = new Uint8Array(bytes);
+    let at = 0;
+    for (const body of inline) {
+      results.set(body, at);
+      at += body.length;
+    }
+    head.command("done", [tasks, sizes, results]);
+  }
+  if (failed.length > 0) head.command("failed", failed);
+}
+
+export function report(message: ThreadReport): void {
+  toMain.add(message);
+}
+
+/** Reports a call's outcome: over the thread's link when the head made it, and always to the main thread. */
+export function settle(task: number, fromHead: boolean, result: Posted | undefined, error: ErrorDescription | undefined): void {
+  const direct = fromHead && head?.isOpen === true;
+  const message: DoneReport | FailedReport = error ? [Report.Failed, task, error, direct] : [Report.Done, task, result!, direct];
+  if (direct) toHead.add(message);
+  toMain.add(message);
+}
+
+/** Errors name the worker (what `runtime.getWorker()` knows); the thread goes in `data`. */
+export function describeFailure(error: unknown): ErrorDescription {
+  const description = describeError(error, workerUid);
+  return { ...description, data: { ...description.data, thread: threadIndex } };
+}
+
+/** A console line: sent at once (with what is queued before it), so a method that then blocks does not hold it back. */
+export function sendLog(stream: "stdout" | "stderr", text: string): void {
+  if (head?.isOpen) {
+    toHead.flush(); // completions of earlier calls first: lines and completions keep their order
+    head.command("log", [workerUid, stream, text.split("\n")]);
+    head.flush();
+  } else {
+    toMain.add([Report.Log, stream, text]);
+    toMain.flush();
+  }
+}
+
+/**
+ * The worker-side event types the head has listeners for (Op.Observe):
+ * producers check one of these booleans before they build an event.
+ */
+export const observing = { started: false, transfer: false, pressure: false };
+
+export function observe(types: RuntimeEventType[]): void {
+  observing.started = types.includes("task.started");
+  observing.transfer = types.includes("transfer");
+  observing.pressure = types.includes("memory.pressure");
+}
+
+/** Events sent up by the worker and its threads (shared with the main thread: the worker's status shows it). */
+const eventCounter = threadData?.eventCounter ? new Int32Array(threadData.eventCounter) : new Int32Array(1);
+
+const events = new Batcher<WireEvent>((batch) => {
+  if (!head?.isOpen) return void toMain.add([Report.Events, batch]); // the main thread sends them up (and counts them)
+  Atomics.add(eventCounter, 0, batch.length);
+  head.command("events", batch);
+});
+
+export function emit(event: WireEvent): void {
+  // Without a link of its own, an event travels with the reports (the main thread sends it up before their completions).
+  if (!head?.isOpen) toMain.add([Report.Events, [event]]);
+  else events.add(event);
+}

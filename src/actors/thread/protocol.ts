@@ -1,0 +1,72 @@
+/**
+ * What a worker's main thread and its tessera threads say to each other
+ * (types and the two op tables only; behaviour lives in executor.ts,
+ * head-link.ts and the worker's thread-pool.ts). Messages are tuples: cheaper
+ * to clone than objects.
+ */
+import type { ErrorDescription } from "../../errors.ts";
+import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
+
+/** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
+export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
+/** Dependency values by task id; null when the call has none (the common, fast case). */
+export type Dependencies = Record<number, Value> | null;
+
+/**
+ * A payload in a pooled shared-memory segment, passed between a worker's
+ * threads by name: the receiving thread maps it (no copy). `lease`: the main
+ * thread's hold on it, released when the tessera thread's mapping is collected.
+ */
+export interface SegmentRef {
+  segment: string;
+  size: number;
+  lease?: number;
+  /** Which lending of a thread's own segment this is (given back with it). */
+  lending?: number;
+}
+/** A value as posted between a worker's threads: payloads in shared memory, or named segments. */
+export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef)[]];
+export type PostedDependencies = Record<number, Posted> | null;
+
+/**
+ * Main thread → tessera thread. Calls come this way or straight from the
+ * head; `seq` orders them either way (Skip: a call the main thread failed
+ * itself; Release: after `calls` calls; Observe: the worker-side event types
+ * the head wants now).
+ */
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7 } as const;
+export type ThreadOp =
+  | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies]
+  | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
+  | [op: 2, tessera: number, calls: number]
+  | [op: 3, request: number]
+  | [op: 4, tessera: number, seq: number]
+  | [op: 5, segment: string, lending: number]
+  | [op: 6]
+  | [op: 7, types: RuntimeEventType[]];
+
+/** Where a thread dials the head, and the secret it proves. */
+export interface HeadAddress {
+  address: string;
+  port: number;
+  secret: string;
+}
+
+/**
+ * Tessera thread → main thread. `reported`: the head has heard of it over the
+ * thread's own link. Events: a thread without a link of its own sends its
+ * events up through the main thread.
+ */
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8 } as const;
+export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
+export type FailedReport = [op: 4, task: number, error: ErrorDescription, reported?: boolean];
+export type ThreadReport =
+  | [op: 0]
+  | [op: 1, tessera: number]
+  | [op: 2, tessera: number, error: ErrorDescription]
+  | DoneReport
+  | FailedReport
+  | [op: 5, stream: "stdout" | "stderr", text: string]
+  | [op: 6, request: number]
+  | [op: 7, lease: number]
+  | [op: 8, events: WireEvent[]];

@@ -1,0 +1,30 @@
+/**
+ * What a worker's main thread hands a tessera thread when it starts it
+ * (`workerData`, see the worker's thread-pool.ts). Read once, when this module
+ * loads; outside a tessera thread (the head, a worker's main thread) it is
+ * absent and the defaults below are never used.
+ */
+import { workerData } from "node:worker_threads";
+import { adoptSharedMemoryCounters, setSegmentIdleTime } from "../../comms/shared-memory/index.ts";
+import type { HeadAddress } from "./protocol.ts";
+
+export interface ThreadData {
+  marker: string;
+  uid: string;
+  thread: number;
+  head: HeadAddress | undefined;
+  memoryLimit: number;
+  sharedMemoryCounters: SharedArrayBuffer;
+  realmCounters: SharedArrayBuffer;
+  segmentIdleTime: number;
+  /** One counter (Int32): events sent up by the worker and its threads, for its status. */
+  eventCounter: SharedArrayBuffer;
+}
+
+export const threadData = workerData as Partial<ThreadData> | undefined;
+if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters, threadData.realmCounters);
+if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.segmentIdleTime);
+
+/** The worker this thread belongs to: errors and events name it (what `runtime.getWorker()` knows). */
+export const workerUid: string = threadData?.uid ?? "worker";
+export const threadIndex: number = threadData?.thread ?? 0;

@@ -1,0 +1,92 @@
+/**
+ * Values in and out of a tessera thread: arguments decoded from what the
+ * main thread or the head posted (segments passed by name are mapped, not
+ * copied), results encoded into memory the main thread can use as it is.
+ */
+import { decodeValue, DONE, encodeValue, type TaskReference } from "../wire/value-codec.ts";
+import { lendSegment, mapSegment, sharedMemoryAvailable, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
+import { compact, sharePayload } from "./channel.ts";
+import { type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
+import { report } from "./outbox.ts";
+
+/** Encodings of the commonest results (nothing, small integers, booleans), made once. */
+const SMALL_RESULTS = new Map<unknown, Posted>();
+for (const value of [undefined, null, true, false, ...Array.from({ length: 128 }, (_, i) => i)]) {
+  SMALL_RESULTS.set(value, [compact(encodeValue(value).bytes), []]);
+}
+
+/** Who this thread lends its pooled segments to: its worker's main thread (which gives them back with Op.SegmentFree). */
+export const MAIN_THREAD = {};
+
+/**
+ * Large results go to a pooled shared-memory segment of this thread (one
+ * memcpy into memory that is already there; the main thread maps it and
+ * passes it on by name); smaller ones are copied into shared memory; shared
+ * memory goes across as it is.
+ */
+function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
+  if (payload.buffer instanceof SharedArrayBuffer) return payload;
+  if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
+    try {
+      const lent = lendSegment(payload, MAIN_THREAD, false);
+      if (lent) return { segment: lent.path, size: payload.byteLength, lending: lent.lending };
+    } catch {} // /dev/shm full: shared memory of our own instead
+  }
+  return sharePayload(payload);
+}
+
+export function encodeResult(result: unknown): Posted {
+  const small = SMALL_RESULTS.get(result);
+  if (small) return small;
+  const encoded = encodeValue(result);
+  return [compact(encoded.bytes), encoded.payloads.map(stagePayload)];
+}
+
+/** The main thread's holds on segments it passed here by name: released when this thread's mapping is collected. */
+const leases = new FinalizationRegistry<number>((lease) => report([Report.Unmapped, lease]));
+
+/** A call that will not run: the segments passed to it by name go back (once these mappings are collected). */
+export function letGo(args: Posted, deps: PostedDependencies): void {
+  materialize(args);
+  if (deps) for (const id in deps) materialize(deps[id]!);
+}
+
+/** Maps the segments among a posted value's payloads (no copy). */
+function materialize(posted: Posted): Value {
+  const [bytes, payloads] = posted;
+  if (payloads.every((payload) => payload instanceof Uint8Array)) return posted as Value; // the common case: nothing to map
+  return [
+    bytes,
+    payloads.map((payload) => {
+      if (payload instanceof Uint8Array) return payload;
+      const mapped = mapSegment(payload.segment, payload.size);
+      if (payload.lease !== undefined) leases.register(mapped.buffer, payload.lease);
+      return mapped;
+    }),
+  ];
+}
+
+/** msgpack of [] : the arguments of most calls. */
+const NO_ARGUMENTS = 0x90;
+
+export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
+  const [bytes, payloads] = materialize(posted);
+  if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
+  const values = new Map<number, unknown>();
+  let done = false;
+  const resolve = (reference: TaskReference) => {
+    if (reference.index === "done") {
+      done = true;
+      return DONE;
+    }
+    if (!values.has(reference.id)) {
+      const [depBytes, depPayloads] = materialize(deps[reference.id]!);
+      values.set(reference.id, decodeValue(depBytes, depPayloads));
+    }
+    const value = values.get(reference.id);
+    return reference.index === undefined ? value : (value as unknown[])[reference.index];
+  };
+  const args = decodeValue(bytes, payloads, resolve) as unknown[];
+  // `outputs.done` only orders the call: it is not an argument of the method.
+  return done ? args.filter((arg) => arg !== DONE) : args;
+}

@@ -1,0 +1,195 @@
+/**
+ * What a worker keeps for others (the warehouse's worker half): task results
+ * and warehouse objects, encoded, until released or dropped; who waits for a
+ * result not there yet; marks for what is gone (a late request fails at once);
+ * and the spill of stored values to disk past half the worker's budget.
+ */
+import type { Connection } from "../../comms/connection.ts";
+import { type ErrorDescription, RemoteError, RuntimeStateError } from "../../errors.ts";
+import { Recent } from "../../_util/recent.ts";
+import { type Spillable, SpillStore } from "../../warehouse/spill-store.ts";
+import type { Value } from "../thread/protocol.ts";
+import { type ResultEntry, resultsReply } from "./remote-results.ts";
+import type { TesseraThread } from "./thread-pool.ts";
+import type { WithPayloads } from "../../comms/connection.ts";
+
+export const EMPTY: Value = [new Uint8Array(0), []];
+
+interface TaskRecord extends Spillable {
+  state: "pending" | "done" | "failed";
+  /** The thread a call was handed to (its failure fails only what ran there). */
+  thread?: TesseraThread;
+  result?: Value;
+  error?: ErrorDescription;
+  released: boolean;
+  /** Who waits for the result here (dependencies, `result` requests); made when the first one comes. */
+  waiters?: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
+  /** The connection of the runtime that made the call: it hears of the completion. */
+  owner?: Connection;
+}
+
+/** What a worker holds, for its status. */
+export interface StoreCounts {
+  tasks: number;
+  objects: number;
+  residentBytes: number;
+  spilled: number;
+  spilledBytes: number;
+}
+
+export class ResultStore {
+  readonly #uid: string;
+  #tasks = new Map<number, TaskRecord>();
+  /** Ids of the warehouse objects held here (put or cached), for counts. */
+  #objects = new Set<number>();
+  /** Stored values past half the worker's memory budget go to disk, coldest first. */
+  readonly #spill: SpillStore;
+  /**
+   * Ids released, dropped or abandoned here (the most recent ones): a late
+   * request for one fails at once instead of waiting for a call that will not come.
+   */
+  #gone = new Recent<number, string>(100_000);
+
+  constructor(uid: string, spill: SpillStore) {
+    this.#uid = uid;
+    this.#spill = spill;
+  }
+
+  markGone(id: number, reason: string): void {
+    this.#gone.set(id, reason);
+  }
+
+  #goneError(id: number): Error {
+    return new RuntimeStateError(`result or object #${id} is no longer on ${this.#uid}: ${this.#gone.get(id)}`);
+  }
+
+  isPending(id: number): boolean {
+    return this.#tasks.get(id)?.state === "pending";
+  }
+
+  isDone(id: number): boolean {
+    return this.#tasks.get(id)?.state === "done";
+  }
+
+  /** A call arrived: its caller hears of its completion. */
+  expect(task: number, owner: Connection): void {
+    const record = this.#tasks.get(task);
+    if (record) record.owner = owner;
+    else this.#tasks.set(task, { state: "pending", released: false, owner });
+  }
+
+  /** The call went to `thread`: if that thread dies, it fails. */
+  assign(task: number, thread: TesseraThread): void {
+    const record = this.#tasks.get(task);
+    if (record) record.thread = thread;
+  }
+
+  /** Calls still running (or waiting) on `thread`. */
+  pendingOn(thread: TesseraThread): number[] {
+    const ids: number[] = [];
+    for (const [id, record] of this.#tasks) if (record.state === "pending" && record.thread === thread) ids.push(id);
+    return ids;
+  }
+
+  /**
+   * A task ended: its result is kept (unless released meanwhile) and whoever
+   * waits for it here is answered. Returns the caller to tell, if one is to be told.
+   */
+  settle(id: number, result: Value | undefined, error: ErrorDescription | undefined): Connection | undefined {
+    let record = this.#tasks.get(id);
+    // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
+    if (!record && !this.#gone.has(id)) this.#tasks.set(id, (record = { state: "pending", released: false }));
+    if (!record || record.state !== "pending") return undefined;
+    record.state = error ? "failed" : "done";
+    if (!record.released) {
+      record.result = result;
+      record.error = error;
+      this.#spill.add(id, record);
+    } else {
+      this.#tasks.delete(id);
+      this.markGone(id, "released");
+    }
+    const waiters = record.waiters;
+    record.waiters = undefined;
+    if (waiters) for (const waiter of waiters) {
+      if (error) waiter.reject(new RemoteError(error));
+      else waiter.resolve(result!);
+    }
+    const owner = record.owner;
+    record.owner = undefined;
+    return owner;
+  }
+
+  /** A warehouse object put here by the head, or read here from another worker and kept for later calls. */
+  store(id: number, value: Value): void {
+    this.#objects.add(id);
+    const record = this.#tasks.get(id);
+    if (record && record.state !== "pending") return;
+    const waiters = record?.waiters ?? [];
+    const stored: TaskRecord = { state: "done", result: value, released: false };
+    this.#tasks.set(id, stored);
+    this.#spill.add(id, stored);
+    for (const waiter of waiters) waiter.resolve(value);
+  }
+
+  /** The encoded result of a task (an empty value when `data` is false), once it is done. */
+  resultValue(id: number, data: boolean): Promise<Value> {
+    let record = this.#tasks.get(id);
+    if (!record && this.#gone.has(id)) return Promise.reject(this.#goneError(id));
+    // A dependent may ask before the call itself has reached us: wait for it.
+    if (!record) this.#tasks.set(id, (record = { state: "pending", released: false }));
+    if (record.state === "done") {
+      if (!data) return Promise.resolve(EMPTY);
+      this.#spill.touch(id, record);
+      return Promise.resolve(record.result!);
+    }
+    if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
+    const { promise, resolve, reject } = Promise.withResolvers<Value>();
+    (record.waiters ??= []).push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
+    return promise;
+  }
+
+  /** Results for another worker's dependencies: what is settled now, in one reply (the rest is asked for one by one). */
+  resultValues(items: [number, boolean][]): ResultEntry[] | WithPayloads<ResultEntry[]> {
+    return resultsReply(
+      items.map(([id, data]) => {
+        const record = this.#tasks.get(id);
+        if (record?.state === "done") {
+          if (!data) return { ready: EMPTY };
+          if (record.spilled || record.result![1].length > 0) this.#spill.touch(id, record);
+          return { ready: record.result! };
+        }
+        if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
+        if (this.#gone.has(id)) return { failed: this.#goneError(id) };
+        return undefined;
+      }),
+      this.#uid,
+    );
+  }
+
+  /** Results (and objects) the caller no longer needs: kept ones go now, pending ones when they end. */
+  release(ids: number[]): void {
+    for (const id of ids) {
+      const record = this.#tasks.get(id);
+      if (!record) {
+        this.markGone(id, "released");
+        continue;
+      }
+      if (record.state === "pending") record.released = true;
+      else {
+        this.#tasks.delete(id);
+        this.#spill.remove(id, record);
+        this.markGone(id, "released");
+      }
+    }
+  }
+
+  get counts(): StoreCounts {
+    for (const id of this.#objects) if (!this.#tasks.has(id)) this.#objects.delete(id);
+    return { tasks: this.#tasks.size - this.#objects.size, objects: this.#objects.size, ...this.#spill.stats };
+  }
+
+  close(): void {
+    this.#spill.close();
+  }
+}

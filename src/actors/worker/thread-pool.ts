@@ -1,0 +1,186 @@
+/**
+ * A worker's tessera threads: started as tesserae arrive (one with the
+ * worker's first tessera, a new one while every thread already hosts one, up
+ * to `maxThreads`), fed ops in batches, asked to collect garbage or trim their
+ * segment pools, and told which events to produce.
+ */
+import { Worker } from "node:worker_threads";
+import { segmentIdleTime, sharedMemoryCounters, threadRealm } from "../../comms/shared-memory/index.ts";
+import { Batcher } from "../../_util/tick-batcher.ts";
+import type { RuntimeEventType } from "../../observe/events.ts";
+import type { RuntimeLogger } from "../../logging/logger.ts";
+import { postBatch, THREAD_MARKER } from "../thread/channel.ts";
+import { type HeadAddress, Op, Report, type ThreadOp, type ThreadReport } from "../thread/protocol.ts";
+import type { ThreadData } from "../thread/thread-data.ts";
+
+/** Ops per message during a burst: the thread starts while the main thread still decodes. */
+const BATCH_SLICE = 256;
+
+export interface PoolSettings {
+  uid: string;
+  /** Threads it may start for tesserae. */
+  maxThreads: number;
+  /** The module a tessera thread runs: the user's program, which declares the tessera classes. */
+  program: string;
+  /** Bytes the worker may use (its threads check what they receive against it). */
+  memoryLimit: number;
+  /** Where tessera threads dial the head (their own link for completions); undefined: through the main thread. */
+  headAddress: () => HeadAddress | undefined;
+  /** Events sent up by the worker and its threads (one Int32, shared with them). */
+  eventCounter: SharedArrayBuffer;
+  logger: RuntimeLogger;
+  onReport(report: ThreadReport, thread: TesseraThread): void;
+  onExit(thread: TesseraThread, code: number): void;
+}
+
+export class TesseraThread {
+  readonly worker: Worker;
+  readonly index: number;
+  /** Tesserae living here (the pool picks the least loaded thread). */
+  tesserae = 0;
+  /** Ops posted before the thread said it is ready (its link to the head is up, or known to be unavailable). */
+  #early: ThreadOp[] | undefined = [];
+  readonly #ops = new Batcher<ThreadOp>((batch) => postBatch(this.worker, batch), { limit: BATCH_SLICE });
+  #exited = false;
+  /** Garbage collections asked of this thread and not yet reported (settled if it exits). */
+  readonly collections = new Map<number, () => void>();
+
+  constructor(index: number, settings: PoolSettings) {
+    this.index = index;
+    const realm = threadRealm();
+    const workerData: ThreadData = {
+      marker: THREAD_MARKER,
+      uid: settings.uid,
+      thread: index,
+      head: settings.headAddress(),
+      memoryLimit: settings.memoryLimit,
+      sharedMemoryCounters: sharedMemoryCounters(),
+      realmCounters: realm.buffer,
+      segmentIdleTime: segmentIdleTime(),
+      eventCounter: settings.eventCounter,
+    };
+    this.worker = new Worker(settings.program, { workerData });
+    this.worker.on("message", (reports: ThreadReport[]) => {
+      for (const report of reports) {
+        if (report[0] === Report.Ready) this.#ready();
+        else if (report[0] === Report.Collected) {
+          this.collections.get(report[1])?.();
+          this.collections.delete(report[1]);
+        } else {
+          try {
+            settings.onReport(report, this);
+          } catch (error) {
+            settings.logger.error(`report from tessera thread ${index} failed: ${(error as Error).message}`);
+          }
+        }
+      }
+    });
+    this.worker.on("error", (error: Error) => settings.logger.error(`tessera thread ${index} failed: ${error.message}`));
+    this.worker.on("exit", (code) => {
+      this.#exited = true;
+      realm.end();
+      for (const resolve of this.collections.values()) resolve();
+      this.collections.clear();
+      settings.onExit(this, code);
+    });
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  post(op: ThreadOp): void {
+    if (this.#exited) return;
+    if (this.#early) this.#early.push(op);
+    else this.#ops.add(op);
+  }
+
+  /** Posts what is batched now, not at the end of the tick. */
+  flush(): void {
+    this.#ops.flush();
+  }
+
+  #ready(): void {
+    const early = this.#early!;
+    this.#early = undefined;
+    if (early.length > 0) postBatch(this.worker, early);
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+export class ThreadPool {
+  readonly #settings: PoolSettings;
+  #threads: TesseraThread[] = [];
+  #started = 0;
+  #nextCollection = 0;
+  #observing: RuntimeEventType[] = [];
+
+  constructor(settings: PoolSettings) {
+    this.#settings = settings;
+    // One thread is started with the worker's host; more are added as tesserae arrive.
+    this.#start();
+  }
+
+  get size(): number {
+    return this.#threads.length;
+  }
+
+  #start(): TesseraThread {
+    const thread = new TesseraThread(this.#started++, this.#settings);
+    if (this.#observing.length > 0) thread.post([Op.Observe, this.#observing]);
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  /** The least loaded thread; a new one while every thread already hosts a tessera. */
+  pick(): TesseraThread {
+    let best = this.#threads[0];
+    for (const thread of this.#threads) if (thread.tesserae < best!.tesserae) best = thread;
+    if (!best || (best.tesserae > 0 && this.#threads.length < this.#settings.maxThreads)) best = this.#start();
+    return best;
+  }
+
+  /** A thread exited: it is no longer picked. */
+  remove(thread: TesseraThread): void {
+    this.#threads = this.#threads.filter((t) => t !== thread);
+  }
+
+  postAll(op: ThreadOp): void {
+    for (const thread of this.#threads) thread.post(op);
+  }
+
+  /** The worker-side event types the head wants now: threads produce only these. */
+  observe(types: RuntimeEventType[]): void {
+    this.#observing = types;
+    // At once: before whatever the head sends after its `observe` (straight to the threads, or a reply it waits for).
+    for (const thread of this.#threads) {
+      thread.post([Op.Observe, types]);
+      thread.flush();
+    }
+  }
+
+  /** Collects garbage in every tessera thread (tools and tests that measure memory). */
+  async collectGarbage(): Promise<void> {
+    await Promise.all(
+      this.#threads.map((thread) => {
+        const request = this.#nextCollection++;
+        const { promise, resolve } = Promise.withResolvers<void>();
+        thread.collections.set(request, resolve);
+        thread.post([Op.CollectGarbage, request]);
+        return promise;
+      }),
+    );
+  }
+
+  /** Ends every thread; one inside a blocking method (Bun.sleepSync, a tight loop) is not waited for long. */
+  async stop(): Promise<void> {
+    const terminated = Promise.all(this.#threads.map((thread) => thread.terminate()));
+    const { promise: late, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, 100);
+    await Promise.race([terminated, late]);
+    clearTimeout(timer);
+  }
+}

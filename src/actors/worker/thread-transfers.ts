@@ -1,0 +1,84 @@
+/**
+ * Values crossing between a worker's main thread and its tessera threads
+ * without copies where it can: payloads in pooled shared-memory segments go
+ * by name (the other thread maps them; a lease holds the segment until its
+ * mapping there is collected), other shared memory as it is, anything else
+ * copied once into shared memory.
+ */
+import { discardSegment, holdMapping, mapSegment, whenUnmapped } from "../../comms/shared-memory/index.ts";
+import { compact, copyToShared, sharePayload } from "../thread/channel.ts";
+import { Op, type Posted, type Value } from "../thread/protocol.ts";
+import type { TesseraThread } from "./thread-pool.ts";
+
+/**
+ * A copy of a value kept here, for a reader that may change it (and that may
+ * still wait for other dependencies when the original's record is released).
+ */
+export function copyValue([bytes, payloads]: Value): Value {
+  return [bytes, payloads.map(copyToShared)];
+}
+
+export class ThreadTransfers {
+  /** Holds on segments passed to tessera threads by name, by lease number, until the thread's mapping is collected. */
+  #leases = new Map<number, { thread: TesseraThread; release: () => void }>();
+  #nextLease = 1;
+
+  /**
+   * A value ready to post to `thread`: its body in memory of its own (it may
+   * be a view of a socket chunk, which posting would copy whole); payloads in
+   * shared memory as they are, mapped pooled segments by name (the thread maps
+   * them too), anything else copied into shared memory.
+   */
+  share([bytes, payloads]: Value, thread: TesseraThread): Posted {
+    if (payloads.length === 0) return [compact(bytes), payloads];
+    return [
+      compact(bytes),
+      payloads.map((payload) => {
+        if (payload.buffer instanceof SharedArrayBuffer) return payload;
+        const held = holdMapping(payload);
+        if (!held) return sharePayload(payload);
+        const lease = this.#nextLease++;
+        this.#leases.set(lease, { thread, release: held.release });
+        return { segment: held.path, size: payload.byteLength, lease };
+      }),
+    ];
+  }
+
+  /** The thread's mapping of a segment passed by name was collected. */
+  unmapped(lease: number): void {
+    const held = this.#leases.get(lease);
+    this.#leases.delete(lease);
+    held?.release();
+  }
+
+  /**
+   * A result from a thread: its segments mapped here. They go back to the
+   * thread once nothing holds them: this mapping (let go of when the result's
+   * record goes) and whoever it was passed on to. Throws when a segment is
+   * gone (the thread exited meanwhile).
+   */
+  adopt([bytes, payloads]: Posted, thread: TesseraThread): Value {
+    return [
+      bytes,
+      payloads.map((payload) => {
+        if (payload instanceof Uint8Array) return payload;
+        const { segment, size, lending } = payload;
+        const mapped = mapSegment(segment, size);
+        // Back to the thread once collected here and handed back by whoever it was passed on to; once the
+        // thread has exited, the file is this thread's to remove.
+        const giveBack = () => (thread.exited ? discardSegment(segment, true) : thread.post([Op.SegmentFree, segment, lending!]));
+        whenUnmapped(mapped, segment, giveBack, true);
+        return mapped;
+      }),
+    ];
+  }
+
+  /** A thread exited: its mappings are gone with it. */
+  threadExited(thread: TesseraThread): void {
+    for (const [id, lease] of this.#leases) {
+      if (lease.thread !== thread) continue;
+      this.#leases.delete(id);
+      lease.release();
+    }
+  }
+}
