@@ -63,10 +63,22 @@ export class MonitorRuntime extends ChildRole {
     };
   }
 
+  /**
+   * The head hears "ready" only once every node and worker holds the network:
+   * its first calls may make a worker fetch a dependency from another, which
+   * it must know by then. Later changes (a runtime lost) go out as they come.
+   */
   #announceNetwork(command: "ready" | "network"): void {
-    this.network = this.#snapshot();
-    this.parent?.command(command, this.network);
-    for (const node of this.network.nodes) this.connections.get(node.uid)?.command("network", this.network);
+    const network = (this.network = this.#snapshot());
+    if (command === "network") {
+      this.parent?.command(command, network);
+      for (const node of network.nodes) this.connections.get(node.uid)?.command("network", network);
+      return;
+    }
+    const timeout = this.options.startTimeout;
+    const adopted = network.nodes.map((node) => this.connections.get(node.uid)?.request("adoptNetwork", network, { timeout }));
+    // A node lost meanwhile is reported by its exit; the others are ready.
+    void Promise.allSettled(adopted).then(() => this.parent?.command(command, network));
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {

@@ -20,6 +20,13 @@ export class NodeRuntime extends ChildRole {
       this.network = network;
       for (const worker of this.#workers.keys()) this.connections.get(worker)?.command("network", network);
     };
+    // At start: answered once every worker of this node holds the network (see MonitorRuntime.#announceNetwork).
+    this.methods.adoptNetwork = async (network: NetworkSnapshot) => {
+      this.network = network;
+      const timeout = this.options.startTimeout;
+      await Promise.allSettled([...this.#workers.keys()].map((worker) => this.connections.get(worker)?.request("adoptNetwork", network, { timeout })));
+      return null;
+    };
   }
 
   protected async startRole(): Promise<void> {

@@ -28,6 +28,10 @@ export class WorkerRuntime extends ChildRole {
     this.commands.network = (network: NetworkSnapshot) => {
       this.network = network;
     };
+    this.methods.adoptNetwork = (network: NetworkSnapshot) => {
+      this.network = network;
+      return null;
+    };
     // The worker-side event types the head has listeners for (see observe/events.ts): only these are produced here.
     this.commands.observe = (types: RuntimeEventType[]) => {
       this.events.observe(types);
