@@ -20,10 +20,15 @@ function str(text: string): Uint8Array {
     const utf8 = textEncoder.encode(text);
     if (utf8.length < 32) encoded = Uint8Array.of(0xa0 | utf8.length, ...utf8);
     else if (utf8.length < 256) encoded = Uint8Array.of(0xd9, utf8.length, ...utf8);
-    else {
+    else if (utf8.length < 65536) {
       encoded = new Uint8Array(3 + utf8.length);
       encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
       encoded.set(utf8, 3);
+    } else {
+      encoded = new Uint8Array(5 + utf8.length);
+      new DataView(encoded.buffer).setUint32(1, utf8.length);
+      encoded[0] = 0xdb;
+      encoded.set(utf8, 5);
     }
     if (strings.size < 4096) strings.set(text, encoded);
   }
