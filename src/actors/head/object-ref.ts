@@ -20,8 +20,6 @@ export class ObjectRef<T = unknown> implements ReferenceLike {
   /** Worker holding the object, or every worker when published. */
   readonly holder: string;
   readonly size: number;
-  /** Keeps the group of references collected together alive (see ActorClient). */
-  generation: object | undefined;
   #owner: ObjectOwner;
   #dropped = false;
 

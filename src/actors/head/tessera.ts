@@ -4,18 +4,23 @@
  */
 import { InvalidArgumentError } from "../../errors.ts";
 import { currentClient } from "./context.ts";
-import type { PlacementOptions } from "./actor-client.ts";
 import { registerClass } from "../registry.ts";
 import type { RemoteArgs, TesseraProxy } from "./tessera-proxy.ts";
 
 type AnyClass = abstract new (...args: any[]) => any;
+
+/** Where and how a tessera is created: `X.options({ ... }).remote(...)`. */
+export interface TesseraOptions {
+  /** Uid of the worker to create the tessera on, e.g. "worker:0:1". Default: the monitor picks. */
+  worker?: string;
+}
 
 /** Static members that `tessera` adds to a class. */
 export interface TesseraStatics<C extends AnyClass> {
   /** Creates an instance on a worker chosen by the monitor; returns its proxy at once. */
   remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>>;
   /** Options form: `X.options({ worker: "worker:0:1" }).remote(...)`. */
-  options(options: PlacementOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> };
+  options(options: TesseraOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> };
 }
 
 const KEY = Symbol.for("mosaic.tessera.key");
@@ -32,7 +37,7 @@ function methodNames(Class: Function): Set<string> {
   return names;
 }
 
-function createRemote(Class: Function, args: unknown[], options?: PlacementOptions): TesseraProxy<any> {
+function createRemote(Class: Function, args: unknown[], options?: TesseraOptions): TesseraProxy<any> {
   const key = (Class as unknown as Record<symbol, string>)[KEY]!;
   const methods = (Class as unknown as Record<symbol, Set<string>>)[METHODS]!;
   return currentClient(`${Class.name}.remote()`).create(key, methods, args, options);
@@ -60,7 +65,7 @@ export function tessera<C extends AnyClass>(Class: C, context?: ClassDecoratorCo
     [METHODS]: { value: methodNames(Class) },
     remote: { value: (...args: unknown[]) => createRemote(Class, args), configurable: true, writable: true },
     options: {
-      value: (options: PlacementOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
+      value: (options: TesseraOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
       configurable: true,
       writable: true,
     },
@@ -78,7 +83,7 @@ export abstract class Tessera {
     return createRemote(this, args) as TesseraProxy<InstanceType<C>>;
   }
 
-  static options<C extends AnyClass>(this: C, options: PlacementOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> } {
+  static options<C extends AnyClass>(this: C, options: TesseraOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> } {
     return { remote: (...args) => createRemote(this, args, options) as TesseraProxy<InstanceType<C>> };
   }
 }
