@@ -27,8 +27,9 @@ export {
   WorkerDiedError,
   DependencyError,
   UnknownTesseraMethodError,
+  OutOfMemoryError,
 } from "./errors.ts";
-export { HeadRuntime } from "./cluster/head.ts";
+export { HeadRuntime } from "./api/head-runtime.ts";
 export { tessera, Tessera } from "./actors/head/tessera.ts";
 export type { TesseraStatics } from "./actors/head/tessera.ts";
 export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";

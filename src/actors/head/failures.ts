@@ -96,7 +96,7 @@ export class Failures {
       .request("ping", null, undefined, this.#runtime.heartbeatTimeout)
       .then(
         () => {
-          const error = new RemoteError(describeError(new WorkerDiedError(worker, `the tessera thread of ${worker} behind ${uid} is gone (${reason})`), worker));
+          const error = new WorkerDiedError(worker, `the tessera thread of ${worker} behind ${uid} is gone (${reason})`);
           const direct = [...tasks.values()].filter((task) => task[DIRECT] && handles.has(task[PLACEMENT] as TesseraHandle));
           if (direct.length > 0) this.abandon(worker, direct.map((task) => task.id), error);
           for (const handle of handles) {

@@ -60,6 +60,10 @@ export class ObjectRef<T = unknown> implements ReferenceLike {
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  toString(): string {
     return `<ObjectRef uid=${this.uid}, holder=${this.published ? "all workers" : this.holder}, size=${this.size}${this.#dropped ? ", dropped" : ""}>`;
   }
 }

@@ -27,6 +27,12 @@ export class TaskOutput<T = unknown> implements ReferenceLike {
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: this.index };
   }
+  toString(): string {
+    return `<TaskOutput ${this.index} of ${this.task.uid}>`;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
 }
 
 /** `task.outputs.done`: a pure ordering dependency, not passed to the method. */
@@ -36,6 +42,12 @@ export class DoneMarker implements ReferenceLike {
   constructor(readonly task: TaskProxy<any>) {}
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: "done" };
+  }
+  toString(): string {
+    return `<DoneMarker of ${this.task.uid}>`;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
   }
 }
 
@@ -228,8 +240,12 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     return this.#inline;
   }
 
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
+  toString(): string {
     return `<TaskProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.#state}>`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
   }
 }
 

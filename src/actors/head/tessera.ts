@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from "../../errors.ts";
 import { currentClient } from "./context.ts";
 import { registerClass } from "../registry.ts";
-import type { RemoteArgs, TesseraProxy } from "./tessera-proxy.ts";
+import { RESERVED_METHOD_NAMES, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 type AnyClass = abstract new (...args: any[]) => any;
 
@@ -26,12 +26,19 @@ export interface TesseraStatics<C extends AnyClass> {
 const KEY = Symbol.for("mosaic.tessera.key");
 const METHODS = Symbol.for("mosaic.tessera.methods");
 
-function methodNames(Class: Function): Set<string> {
+/** The class's methods; one named like a member of every proxy is refused (calls to it could never reach the tessera). */
+function methodNames(Class: Function, className: string): Set<string> {
   const names = new Set<string>();
   for (let proto = Class.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-      if (name !== "constructor" && typeof descriptor?.value === "function") names.add(name);
+      if (name === "constructor" || typeof descriptor?.value !== "function") continue;
+      if (RESERVED_METHOD_NAMES.has(name)) {
+        throw new InvalidArgumentError(
+          `${className} cannot be a tessera: its method "${name}" has the name of a member every tessera proxy has (reserved: ${[...RESERVED_METHOD_NAMES].filter((n) => n !== "constructor").join(", ")}); rename the method`,
+        );
+      }
+      names.add(name);
     }
   }
   return names;
@@ -59,10 +66,11 @@ function createRemote(Class: Function, args: unknown[], options?: TesseraOptions
 export function tessera<C extends AnyClass>(Class: C, context?: ClassDecoratorContext<C>): C & TesseraStatics<C> {
   if (typeof Class !== "function") throw new InvalidArgumentError("tessera() takes a class");
   const name = context?.name ?? Class.name;
+  const methods = methodNames(Class, name);
   const key = registerClass(Class, name);
   Object.defineProperties(Class, {
     [KEY]: { value: key },
-    [METHODS]: { value: methodNames(Class) },
+    [METHODS]: { value: methods },
     remote: { value: (...args: unknown[]) => createRemote(Class, args), configurable: true, writable: true },
     options: {
       value: (options: TesseraOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
