@@ -82,12 +82,27 @@ export class InvalidArgumentError extends MosaicError {
 
 /**
  * Failures of the runtime itself (not of user code) keep their class when
- * they come back from another runtime: an OutOfMemoryError stays one.
+ * they come back from another runtime: a dead worker or tessera thread is a
+ * WorkerDiedError, a failed dependency a DependencyError, a refused transfer
+ * an OutOfMemoryError. The remote error (where it happened, its stack, the
+ * task, and the remote cause chain) is kept as their `cause`.
  */
 export function localError(description: ErrorDescription): MosaicError {
   const remote = new RemoteError(description);
-  if (description.code === "OUT_OF_MEMORY") return new OutOfMemoryError(`${description.message} (on ${description.runtime ?? "a remote runtime"})`, { cause: remote });
-  return remote;
+  const where = description.runtime ?? "a remote runtime";
+  switch (description.code) {
+    case "OUT_OF_MEMORY":
+      return new OutOfMemoryError(`${description.message} (on ${where})`, { cause: remote });
+    case "WORKER_DIED": {
+      // The dead worker travels as the error's own field (see describeError's data).
+      const worker = typeof description.data?.runtime === "string" ? description.data.runtime : where;
+      return new WorkerDiedError(worker, description.message, { cause: remote });
+    }
+    case "DEPENDENCY_FAILED":
+      return new DependencyError(`${description.message} (on ${where})`, { cause: remote });
+    default:
+      return remote;
+  }
 }
 
 /** Serialised form of an error as it crosses the wire. */

@@ -27,14 +27,15 @@ export {
   WorkerDiedError,
   DependencyError,
   UnknownTesseraMethodError,
+  OutOfMemoryError,
 } from "./errors.ts";
-export { HeadRuntime } from "./cluster/head.ts";
+export { HeadRuntime } from "./api/head-runtime.ts";
 export { tessera, Tessera } from "./actors/head/tessera.ts";
 export type { TesseraStatics } from "./actors/head/tessera.ts";
 export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";
 export type { TaskState, TaskOutputs } from "./actors/head/task-proxy.ts";
 export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod } from "./actors/head/tessera-proxy.ts";
-export type { PlacementOptions } from "./actors/head/actor-client.ts";
+export type { TesseraOptions } from "./actors/head/tessera.ts";
 export { ClassNotFoundError } from "./actors/registry.ts";
 export { RuntimeProxy } from "./cluster/runtime-proxy.ts";
 export type { InitOptions } from "./cluster/options.ts";

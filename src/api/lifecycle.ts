@@ -9,7 +9,8 @@
 import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
 import { state } from "../cluster/state.ts";
 import { startHead, startRole } from "../cluster/entrypoint.ts";
-import type { HeadRuntime } from "../cluster/head.ts";
+import type { HeadNode } from "../cluster/head.ts";
+import { type HeadRuntime, publicRuntime } from "./head-runtime.ts";
 import { type InitOptions, roleConfigFromArgv } from "../cluster/options.ts";
 import type { Role } from "../types.ts";
 import { startThread } from "../actors/thread/thread.ts";
@@ -60,15 +61,15 @@ function removeSignalHandlers(): void {
 export async function init(options: InitOptions = {}): Promise<HeadRuntime> {
   if (state.role !== "head") return handOver();
   if (state.runtime) {
-    if (state.runtime.state === "running") return state.runtime as HeadRuntime;
+    if (state.runtime.state === "running") return publicRuntime(state.runtime as HeadNode);
     if (state.runtime.state === "stopping") await state.runtime.stopped;
   }
-  if (state.starting) return state.starting;
+  if (state.starting) return publicRuntime(await state.starting);
   state.starting = startHead(options);
   try {
     const head = await state.starting;
     installSignalHandlers();
-    return head;
+    return publicRuntime(head);
   } finally {
     state.starting = undefined;
   }
@@ -133,5 +134,5 @@ export function runtime(): HeadRuntime {
   if (state.role !== "head" || !state.runtime || state.runtime.state !== "running") {
     throw new RuntimeStateError("no runtime is running: call `await mosaic.init()` (or interactive(\"on\")) first");
   }
-  return state.runtime as HeadRuntime;
+  return publicRuntime(state.runtime as HeadNode);
 }

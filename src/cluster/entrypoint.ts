@@ -7,7 +7,7 @@ import { CLUSTER_ENV } from "../comms/shared-memory/index.ts";
 import { HandshakeError } from "../errors.ts";
 import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
 import { state } from "./state.ts";
-import { HeadRuntime } from "./head.ts";
+import { HeadNode } from "./head.ts";
 import { MonitorRuntime } from "./monitor.ts";
 import { NodeRuntime } from "./node.ts";
 import { type InitOptions, type RoleConfig, resolveOptions } from "./options.ts";
@@ -15,13 +15,13 @@ import { uidOf } from "../types.ts";
 import { WorkerRuntime } from "./worker.ts";
 
 /** Starts the head of a new runtime; stops whatever started if it fails. */
-export async function startHead(options: InitOptions = {}): Promise<HeadRuntime> {
+export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
   const resolved = resolveOptions(options);
   // Names this cluster's shared-memory segments; children get it from their launcher. Random, not the head's
   // pid: runtimes on several machines share the cluster, and pids repeat across machines.
   process.env[CLUSTER_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
   const logger = createLogger("head", resolved.logLevel, prefixedReporter());
-  const head = new HeadRuntime(resolved, createSecret(), logger);
+  const head = new HeadNode(resolved, createSecret(), logger);
   state.runtime = head;
   try {
     await head.start();

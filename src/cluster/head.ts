@@ -3,19 +3,23 @@
  * else), learns the network, and is where every log line ends up.
  */
 import { isThreadUid, isWorkerUid, isWorkerUnder } from "../types.ts";
-import { type ErrorDescription, InvalidArgumentError, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
-import type { ObjectRef } from "../actors/head/object-ref.ts";
-import { type PutOptions, WarehouseClient } from "../actors/head/warehouse-client.ts";
+import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
 import { events, type EventStream, type RuntimeEventType, WORKER_EVENT_TYPES, type WireEvent } from "../observe/events.ts";
 
-export class HeadRuntime extends Runtime {
+/**
+ * The head's runtime process. Users hold it through HeadRuntime (src/api/),
+ * which shows only the public members; the actor and warehouse clients, the
+ * connections and requests stay here.
+ */
+export class HeadNode extends Runtime {
   #ready = Promise.withResolvers<void>();
   #monitor: LaunchedRuntime | undefined;
   #proxies = new Map<string, RuntimeProxy>();
@@ -175,88 +179,6 @@ export class HeadRuntime extends Runtime {
     return this.#proxy(info);
   }
 
-  /**
-   * Waits until every task submitted from this head so far has completed or
-   * failed. With a timeout (ms), rejects with TimeoutError if tasks remain.
-   */
-  barrier(timeout?: number): Promise<void> {
-    if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`barrier timeout must be >= 0 ms, got ${timeout}`));
-    return this.actors.barrier(timeout);
-  }
-
-  /**
-   * Runs `body(worker, item, index)` for every item, spreading the items over
-   * the workers: each worker takes the next item as soon as its previous one is
-   * done. Resolves with the results in item order; if a body throws, no new
-   * item starts and the first error is thrown once the running ones finish.
-   *
-   * @example
-   * const sums = await runtime.asyncFor(shots, async (worker, shot) => {
-   *   const solver = Solver.options({ worker: worker.uid }).remote();
-   *   return solver.solve(shot).result();
-   * });
-   */
-  async asyncFor<T, R>(items: Iterable<T> | AsyncIterable<T>, body: (worker: RuntimeProxy, item: T, index: number) => R | Promise<R>): Promise<R[]> {
-    if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
-    const workers = this.workers;
-    if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");
-    const iterator = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
-    const results: R[] = [];
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const lane = async (worker: RuntimeProxy) => {
-      while (!failure) {
-        const step = await iterator.next();
-        if (step.done || failure) return;
-        const index = next++;
-        try {
-          results[index] = await body(worker, step.value, index);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    };
-    await Promise.all(workers.map(lane));
-    if (failure) throw failure.error;
-    return results;
-  }
-
-  /**
-   * Stores a value in the warehouse, on a worker (or, with `publish`, on every
-   * worker), and returns a reference to pass as an argument or to `get` later.
-   *
-   * @example
-   * const model = await runtime.put(velocity, { publish: true });
-   * const shots = workers.map((w) => solvers[w].forward(model));
-   */
-  put<T>(value: T, options?: PutOptions): Promise<ObjectRef<T>> {
-    return this.warehouse.put(value, options);
-  }
-
-  /** Fetches a warehouse object. */
-  get<T>(ref: ObjectRef<T>): Promise<T> {
-    return ref.get();
-  }
-
-  /** Frees a warehouse object on every worker that holds or cached it. */
-  drop(ref: ObjectRef<unknown>): Promise<void> {
-    return ref.drop();
-  }
-
-  /** CPU load of the head process, in percent of one core since the last call. */
-  cpuLoad(): number {
-    return this.resources.cpuLoad();
-  }
-
-  /** Bytes of memory this runtime may use. */
-  memoryLimit(): number {
-    return this.resources.memoryLimit;
-  }
-
-  fitsInMemory(bytes: number): boolean {
-    return this.resources.fitsInMemory(bytes);
-  }
-
   /** Process ids of every runtime process of this tree (for tools and tests). */
   get pids(): number[] {
     const { monitor, nodes, workers } = this.network;
@@ -266,7 +188,7 @@ export class HeadRuntime extends Runtime {
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return `<HeadRuntime uid=head, address=${this.address}, port=${this.port}, state=${this.state}, nodes=${this.numNodes}, workers=${this.numWorkers}>`;
+    return `<HeadNode uid=${this.uid}, address=${this.address}, port=${this.port}, state=${this.state}, nodes=${this.numNodes}, workers=${this.numWorkers}>`;
   }
 }
 

@@ -74,7 +74,11 @@ export class RuntimeProxy {
     return this.#owner.request(this.uid, "status", { collect }, timeout);
   }
 
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
+  toString(): string {
     return `<RuntimeProxy uid=${this.uid}, address=${this.address}, port=${this.port}, pid=${this.pid}>`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
   }
 }

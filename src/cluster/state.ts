@@ -4,7 +4,7 @@
  * and a script it loads from source) still share one runtime and one registry.
  */
 import { isMainThread, workerData } from "node:worker_threads";
-import type { HeadRuntime } from "./head.ts";
+import type { HeadNode } from "./head.ts";
 import type { Role } from "../types.ts";
 import { THREAD_MARKER } from "../actors/thread/channel.ts";
 import { setClientResolver } from "../actors/head/context.ts";
@@ -16,7 +16,7 @@ export interface MosaicState {
   /** The runtime of this process, once started. */
   runtime: Runtime | undefined;
   /** In flight while the head starts, so concurrent init() calls share it. */
-  starting: Promise<HeadRuntime> | undefined;
+  starting: Promise<HeadNode> | undefined;
   /** True when `mosaic run` started the runtime: the script's init()/stop() attach to it. */
   attached: boolean;
   /** Promises of `mosaic.run()` calls made by a script under `mosaic run`, awaited before teardown. */
@@ -53,7 +53,7 @@ setClientResolver((what) => {
   if (state.role !== "head") {
     throw new RuntimeStateError(`${what} called in a ${state.role}: only the head creates tesserae (guard with mosaic.role === "head")`);
   }
-  const runtime = state.runtime as HeadRuntime | undefined;
+  const runtime = state.runtime as HeadNode | undefined;
   if (!runtime || runtime.state !== "running") {
     throw new RuntimeStateError(`${what} needs a running runtime: call \`await mosaic.init()\` (or interactive("on")) first`);
   }

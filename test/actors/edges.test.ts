@@ -37,11 +37,11 @@ describeScenarios("edge cases", () => ScenarioRun.start(SCENARIOS, "actor-edge-f
 
   test("a call whose thread dies while running it fails, and so does a call depending on it on another worker", async () => {
     const { dying, dependent } = await run.value("threadDeathDirect");
-    expect({ dying: dying.class, remoteName: dying.remoteName, dependent: dependent.class, dependentName: dependent.remoteName }).toEqual({
-      dying: "RemoteError",
-      remoteName: "WorkerDiedError",
-      dependent: "RemoteError",
-      dependentName: "DependencyError",
+    expect({ dying: dying.class, code: dying.code, dependent: dependent.class, dependentCode: dependent.code }).toEqual({
+      dying: "WorkerDiedError",
+      code: "WORKER_DIED",
+      dependent: "DependencyError",
+      dependentCode: "DEPENDENCY_FAILED",
     });
   });
 
@@ -93,7 +93,7 @@ describeScenarios("edge cases", () => ScenarioRun.start(SCENARIOS, "actor-edge-f
   test("a call dropped on the head because its dependency failed fails what depends on it elsewhere", async () => {
     const { waiting, dependent } = await run.value("droppedCallAbandoned");
     expect(waiting).toBe(4);
-    expect(dependent).toMatchObject({ class: "RemoteError" });
+    expect(dependent).toMatchObject({ class: "DependencyError", code: "DEPENDENCY_FAILED" });
   });
 
   test("a tessera released while calls wait in its queue runs them before it goes", async () => {
@@ -106,8 +106,7 @@ describeScenarios("edge cases", () => ScenarioRun.start(SCENARIOS, "actor-edge-f
 
   test("a tessera thread that dies fails the calls that wait for it, and nothing stays pending", async () => {
     const { outcome, pending } = await run.value("threadDeath");
-    expect({ class: outcome.class, pending }).toEqual({ class: "RemoteError", pending: 0 });
-    expect(outcome.remoteName).toBe("WorkerDiedError");
+    expect({ class: outcome.class, code: outcome.code, pending }).toEqual({ class: "WorkerDiedError", code: "WORKER_DIED", pending: 0 });
   });
 
   test("a worker that stops answering is found out by its node's heartbeats and ended: its task fails with WorkerDiedError within seconds", async () => {

@@ -10,6 +10,7 @@ import {
   readyTree,
   spawnFixture,
 } from "../_helpers/processes.ts";
+import { headNodeOf } from "../../src/api/head-runtime.ts";
 
 // In this file the test process itself is the head for the API tests; its
 // children run the mosaic CLI entry with --role (see src/launch/program.ts).
@@ -53,7 +54,7 @@ describe("life cycle in the calling process", () => {
     for (const status of statuses) expect(status.memoryLimit).toBeGreaterThan(0);
     // Only the runtime's own methods answer: not what every object inherits.
     for (const method of ["valueOf", "constructor", "toString", "no-such-method"]) {
-      const failure = (await runtime.request("worker:0:0", method, null, 10_000).catch((error) => error)) as { remoteName?: string };
+      const failure = (await headNodeOf(runtime).request("worker:0:0", method, null, 10_000).catch((error) => error)) as { remoteName?: string };
       expect({ method, name: failure?.remoteName }).toEqual({ method, name: "UnknownMethodError" });
     }
     await mosaic.stop();

@@ -20,8 +20,6 @@ export class ObjectRef<T = unknown> implements ReferenceLike {
   /** Worker holding the object, or every worker when published. */
   readonly holder: string;
   readonly size: number;
-  /** Keeps the group of references collected together alive (see ActorClient). */
-  generation: object | undefined;
   #owner: ObjectOwner;
   #dropped = false;
 
@@ -62,6 +60,10 @@ export class ObjectRef<T = unknown> implements ReferenceLike {
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  toString(): string {
     return `<ObjectRef uid=${this.uid}, holder=${this.published ? "all workers" : this.holder}, size=${this.size}${this.#dropped ? ", dropped" : ""}>`;
   }
 }

@@ -27,6 +27,12 @@ export class TaskOutput<T = unknown> implements ReferenceLike {
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: this.index };
   }
+  toString(): string {
+    return `<TaskOutput ${this.index} of ${this.task.uid}>`;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
 }
 
 /** `task.outputs.done`: a pure ordering dependency, not passed to the method. */
@@ -36,6 +42,12 @@ export class DoneMarker implements ReferenceLike {
   constructor(readonly task: TaskProxy<any>) {}
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: "done" };
+  }
+  toString(): string {
+    return `<DoneMarker of ${this.task.uid}>`;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
   }
 }
 
@@ -52,6 +64,17 @@ export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly
 
 const TASK_ID = Symbol("mosaic.task");
 const INLINE_RESULT = Symbol("mosaic.inline-result");
+/** Internal members, symbol-keyed so that users see none of them (and none clashes with a name of theirs). */
+export const GENERATION = Symbol("mosaic.task.generation");
+export const DIRECT = Symbol("mosaic.task.direct");
+export const DEPENDENCIES = Symbol("mosaic.task.dependencies");
+export const PLACEMENT = Symbol("mosaic.task.placement");
+
+/** What a task knows of the tessera it runs on. */
+export interface TaskPlacement {
+  readonly worker: string | undefined;
+  readonly className: string;
+}
 
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
   /** Wire id, unique per head. */
@@ -60,16 +83,16 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Uid of the tessera this task runs on. */
   readonly tessera: string;
   /** Token of the group of proxies collected together (held only to keep it alive). */
-  generation: object | undefined;
-  /** Internal: sent straight to its tessera's thread (its worker's main thread never saw it). */
-  direct = false;
+  [GENERATION]: object | undefined = undefined;
+  /** Sent straight to its tessera's thread (its worker's main thread never saw it). */
+  [DIRECT] = false;
   /** Upstream tasks (and warehouse objects) kept alive until this one completes, so their results are still there to fetch. */
-  dependencies: (TaskProxy<any> | ObjectRef<any>)[] | undefined;
+  [DEPENDENCIES]: (TaskProxy<any> | ObjectRef<any>)[] | undefined = undefined;
   #state: TaskState = "pending";
-  #tessera: { readonly worker: string | undefined; readonly className: string };
+  #tessera: TaskPlacement;
 
-  /** Internal: the engine of the tessera this task runs on. */
-  get placement(): { readonly worker: string | undefined; readonly className: string } {
+  /** The engine of the tessera this task runs on. */
+  get [PLACEMENT](): TaskPlacement {
     return this.#tessera;
   }
   #owner: TaskOwner;
@@ -85,7 +108,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     id: number,
     tessera: string,
     method: string,
-    placement: { readonly worker: string | undefined; readonly className: string },
+    placement: TaskPlacement,
     owner: TaskOwner,
     uidSuffix: (id: number) => string,
   ) {
@@ -200,7 +223,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Internal: called by the submitting layer. */
   [TASK_ID](outcome: { error?: ErrorDescription | Error; inline?: Uint8Array }): void {
     if (this.#state !== "pending") return;
-    this.dependencies = undefined;
+    this[DEPENDENCIES] = undefined;
     this.#inline = outcome.inline;
     if (outcome.error) {
       this.#state = "failed";
@@ -217,8 +240,12 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     return this.#inline;
   }
 
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
+  toString(): string {
     return `<TaskProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.#state}>`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
   }
 }
 

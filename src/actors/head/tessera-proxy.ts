@@ -74,10 +74,25 @@ class ProxyBase implements TesseraProxyBase {
   [Symbol.dispose](): void {
     this.#engine.release();
   }
-  [Symbol.for("nodejs.util.inspect.custom")](): string {
+  // Symbol-keyed, unlike toString: String(proxy) and `${proxy}` read it, and it clashes with no method name.
+  [Symbol.toPrimitive](): string {
     return `<TesseraProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.state}>`;
   }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this[Symbol.toPrimitive]();
+  }
 }
+
+/**
+ * Names a tessera's method cannot have: the proxy answers them itself (its
+ * own members, what tools probe, what every object has), so calls to such a
+ * method would never reach the tessera.
+ */
+export const RESERVED_METHOD_NAMES: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(ProxyBase.prototype),
+  ...PROBED,
+  ...Object.getOwnPropertyNames(Object.prototype),
+]);
 
 export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
   const base = new ProxyBase(engine);

@@ -4,35 +4,47 @@
  */
 import { InvalidArgumentError } from "../../errors.ts";
 import { currentClient } from "./context.ts";
-import type { PlacementOptions } from "./actor-client.ts";
 import { registerClass } from "../registry.ts";
-import type { RemoteArgs, TesseraProxy } from "./tessera-proxy.ts";
+import { RESERVED_METHOD_NAMES, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 type AnyClass = abstract new (...args: any[]) => any;
+
+/** Where and how a tessera is created: `X.options({ ... }).remote(...)`. */
+export interface TesseraOptions {
+  /** Uid of the worker to create the tessera on, e.g. "worker:0:1". Default: the monitor picks. */
+  worker?: string;
+}
 
 /** Static members that `tessera` adds to a class. */
 export interface TesseraStatics<C extends AnyClass> {
   /** Creates an instance on a worker chosen by the monitor; returns its proxy at once. */
   remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>>;
   /** Options form: `X.options({ worker: "worker:0:1" }).remote(...)`. */
-  options(options: PlacementOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> };
+  options(options: TesseraOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> };
 }
 
 const KEY = Symbol.for("mosaic.tessera.key");
 const METHODS = Symbol.for("mosaic.tessera.methods");
 
-function methodNames(Class: Function): Set<string> {
+/** The class's methods; one named like a member of every proxy is refused (calls to it could never reach the tessera). */
+function methodNames(Class: Function, className: string): Set<string> {
   const names = new Set<string>();
   for (let proto = Class.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const name of Object.getOwnPropertyNames(proto)) {
       const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-      if (name !== "constructor" && typeof descriptor?.value === "function") names.add(name);
+      if (name === "constructor" || typeof descriptor?.value !== "function") continue;
+      if (RESERVED_METHOD_NAMES.has(name)) {
+        throw new InvalidArgumentError(
+          `${className} cannot be a tessera: its method "${name}" has the name of a member every tessera proxy has (reserved: ${[...RESERVED_METHOD_NAMES].filter((n) => n !== "constructor").join(", ")}); rename the method`,
+        );
+      }
+      names.add(name);
     }
   }
   return names;
 }
 
-function createRemote(Class: Function, args: unknown[], options?: PlacementOptions): TesseraProxy<any> {
+function createRemote(Class: Function, args: unknown[], options?: TesseraOptions): TesseraProxy<any> {
   const key = (Class as unknown as Record<symbol, string>)[KEY]!;
   const methods = (Class as unknown as Record<symbol, Set<string>>)[METHODS]!;
   return currentClient(`${Class.name}.remote()`).create(key, methods, args, options);
@@ -54,13 +66,14 @@ function createRemote(Class: Function, args: unknown[], options?: PlacementOptio
 export function tessera<C extends AnyClass>(Class: C, context?: ClassDecoratorContext<C>): C & TesseraStatics<C> {
   if (typeof Class !== "function") throw new InvalidArgumentError("tessera() takes a class");
   const name = context?.name ?? Class.name;
+  const methods = methodNames(Class, name);
   const key = registerClass(Class, name);
   Object.defineProperties(Class, {
     [KEY]: { value: key },
-    [METHODS]: { value: methodNames(Class) },
+    [METHODS]: { value: methods },
     remote: { value: (...args: unknown[]) => createRemote(Class, args), configurable: true, writable: true },
     options: {
-      value: (options: PlacementOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
+      value: (options: TesseraOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
       configurable: true,
       writable: true,
     },
@@ -78,7 +91,7 @@ export abstract class Tessera {
     return createRemote(this, args) as TesseraProxy<InstanceType<C>>;
   }
 
-  static options<C extends AnyClass>(this: C, options: PlacementOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> } {
+  static options<C extends AnyClass>(this: C, options: TesseraOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> } {
     return { remote: (...args) => createRemote(this, args, options) as TesseraProxy<InstanceType<C>> };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { ConnectionClosedError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { ActorClient } from "./actor-client.ts";
-import { nextWireId, uidSuffix } from "./actor-client.ts";
+import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
 import { decodeValue, encodeValue, findUnsendable } from "../wire/value-codec.ts";
 import { WithPayloads } from "../../comms/connection.ts";
@@ -72,6 +72,6 @@ export class WarehouseClient implements ObjectOwner {
 
   /** Every worker may hold a copy (published) or a cached one (read as an argument). */
   #release(id: number, _holder: string): void {
-    for (const worker of this.#actors.liveWorkers()) this.#actors.queueRelease(worker, "tasks", id);
+    for (const worker of this.#actors.liveWorkers()) this.#actors.queueRelease(worker, id);
   }
 }

@@ -35,16 +35,23 @@ describeScenarios("tasks as arguments", () => ScenarioRun.start(SCENARIOS), (run
   test("a task whose dependency failed fails with a DependencyError naming the upstream task, and its tessera keeps working", async () => {
     const { broken, error, state, viaOutput, viaDone, downstreamStillWorks } = await run.value("failedDependency");
     expect(state).toBe("failed");
-    const dependencyFailure = {
-      class: "RemoteError",
-      remoteName: "DependencyError",
-      remoteCode: "DEPENDENCY_FAILED",
-      runtime: "worker:0:1",
-      message: expect.stringMatching(new RegExp(`^DependencyError: dependency ${broken} \\(on worker:0:0\\) failed: TypeError: upstream broke`)),
-    };
-    expect(error).toMatchObject({ ...dependencyFailure, method: "double" });
-    expect(viaOutput).toMatchObject({ ...dependencyFailure, method: "double" });
-    expect(viaDone).toMatchObject({ ...dependencyFailure, method: "count" });
+    // The error is a DependencyError; the remote error (where, which task and method) is its cause.
+    const dependencyFailure = (method: string) => ({
+      class: "DependencyError",
+      code: "DEPENDENCY_FAILED",
+      message: expect.stringMatching(new RegExp(`^dependency ${broken} \\(on worker:0:0\\) failed: TypeError: upstream broke`)),
+      cause: {
+        class: "RemoteError",
+        remoteName: "DependencyError",
+        remoteCode: "DEPENDENCY_FAILED",
+        runtime: "worker:0:1",
+        method,
+        message: expect.stringMatching(new RegExp(`^DependencyError: dependency ${broken} \\(on worker:0:0\\) failed: TypeError: upstream broke`)),
+      },
+    });
+    expect(error).toMatchObject(dependencyFailure("double"));
+    expect(viaOutput).toMatchObject(dependencyFailure("double"));
+    expect(viaDone).toMatchObject(dependencyFailure("count"));
     expect(downstreamStillWorks).toBe(42);
   });
 });

@@ -1,0 +1,135 @@
+/**
+ * Where tesserae go: the monitor picks workers for every tessera created in
+ * one tick (one request); a tessera whose constructor arguments refer to
+ * tasks not placed yet is created once they are, and calls waiting for a
+ * dependency's placement are sent once it has one.
+ */
+import { DependencyError, describeError, RemoteError, WorkerDiedError } from "../../errors.ts";
+import type { TaskReference } from "../wire/value-codec.ts";
+import { threadUid } from "../../types.ts";
+import type { RuntimeLinks } from "../links.ts";
+import type { ActorClient } from "./actor-client.ts";
+import { failedDependency, placed, type TesseraHandle } from "./tessera-handle.ts";
+
+/**
+ * The head does not watch the monitor by heartbeats (see Runtime.watches): a
+ * monitor that stops answering fails placements after this long instead.
+ */
+const PLACEMENT_TIMEOUT_MS = 30_000;
+
+export class Placement {
+  readonly #client: ActorClient;
+  readonly #runtime: RuntimeLinks;
+  /** Created in this tick, for the monitor to place. */
+  #toPlace: TesseraHandle[] = [];
+  /** Tesserae with calls waiting for a dependency's placement. */
+  #waitingForPlacement = new Set<TesseraHandle>();
+  /** Tesserae whose constructor arguments wait for a dependency's placement (their worker is picked: `assigned`). */
+  #deferredCreates = new Set<TesseraHandle>();
+  #retrying = false;
+  #retryAgain = false;
+
+  constructor(client: ActorClient, runtime: RuntimeLinks) {
+    this.#client = client;
+    this.#runtime = runtime;
+  }
+
+  /** Places the tessera on `worker`, or where the monitor picks (with the others of this tick). */
+  place(handle: TesseraHandle, worker?: string): void {
+    if (worker !== undefined) return this.#place(handle, worker);
+    this.#toPlace.push(handle);
+    if (this.#toPlace.length === 1) queueMicrotask(() => this.#requestPlacement());
+  }
+
+  /** One worker picked by the monitor (round-robin), skipping those seen dead here. */
+  placeOne(): Promise<string> {
+    return this.#runtime.request<string[]>("monitor", "place", [1, this.#client.failures.avoided()], PLACEMENT_TIMEOUT_MS).then((workers) => workers[0]!);
+  }
+
+  waitForPlacement(handle: TesseraHandle): void {
+    this.#waitingForPlacement.add(handle);
+  }
+
+  /** The tessera failed: its creation waits no more. */
+  forget(handle: TesseraHandle): void {
+    this.#deferredCreates.delete(handle);
+  }
+
+  /** Asks the monitor where to put every tessera created in this tick, in one request. */
+  #requestPlacement(): void {
+    const batch = this.#toPlace.splice(0);
+    this.#runtime.request<string[]>("monitor", "place", [batch.length, this.#client.failures.avoided()], PLACEMENT_TIMEOUT_MS).then(
+      (workers) => batch.forEach((handle, i) => this.#place(handle, workers[i]!)),
+      (error: Error) => batch.forEach((handle) => this.#client.failures.fail(handle, error)),
+    );
+  }
+
+  /**
+   * Creates the tessera on `worker` (once the tasks its constructor arguments
+   * refer to have workers) and sends the calls queued meanwhile. A tessera
+   * released before this is still created, gets its calls, and is then released.
+   */
+  #place(handle: TesseraHandle, worker: string): void {
+    if (handle.state === "failed" || handle.worker !== undefined) return; // placed once only
+    const failures = this.#client.failures;
+    if (failures.isLost(worker)) {
+      return failures.fail(handle, new WorkerDiedError(worker, `cannot create ${handle.className} on ${worker}: that worker died`));
+    }
+    const failed = failedDependency(handle.dependencies);
+    if (failed) return failures.fail(handle, new DependencyError(`${handle.uid} not created: its argument ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
+    if (!placed(handle.dependencies)) {
+      handle.assigned = worker;
+      this.#deferredCreates.add(handle);
+      return;
+    }
+    this.#deferredCreates.delete(handle);
+    handle.worker = worker;
+    let refs: TaskReference[];
+    try {
+      refs = handle.argReferences.map((reference) => reference.toReference());
+    } catch (error) {
+      return failures.fail(handle, error as Error);
+    }
+    const encoded = handle.encodedArgs;
+    this.#client
+      .link(worker)
+      .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs], encoded.payloads)
+      .then(
+        (thread) => {
+          handle.thread = thread;
+          handle.direct = this.#runtime.connection(threadUid(worker, thread));
+          if (handle.state === "pending") handle.state = "ready";
+          handle.readiness.resolve();
+          const events = this.#client.events;
+          if (events.wants("tessera.created")) events.emit({ type: "tessera.created", tessera: handle.uid, className: handle.className, worker, thread, time: Date.now() });
+        },
+        (error: Error) => failures.fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error),
+      );
+    handle.flush(); // sends its queued calls, then its release if it was released meanwhile
+    this.retryWaiting();
+  }
+
+  /**
+   * Calls and creations elsewhere may have waited for a task to get a worker
+   * (or to fail). Loops until nothing moves, instead of recursing through #place.
+   */
+  retryWaiting(): void {
+    if (this.#retrying) {
+      this.#retryAgain = true;
+      return;
+    }
+    this.#retrying = true;
+    try {
+      do {
+        this.#retryAgain = false;
+        for (const other of [...this.#waitingForPlacement]) {
+          this.#waitingForPlacement.delete(other);
+          other.flush();
+        }
+        for (const deferred of [...this.#deferredCreates]) if (this.#deferredCreates.has(deferred)) this.#place(deferred, deferred.assigned!);
+      } while (this.#retryAgain);
+    } finally {
+      this.#retrying = false;
+    }
+  }
+}

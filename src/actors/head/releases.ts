@@ -1,0 +1,79 @@
+/**
+ * Letting go of what lives on workers: results of tasks and tesserae the
+ * program released, or whose proxies were garbage collected. Releases go out
+ * in one command per worker and tick.
+ */
+import { KeyedBatcher } from "../../_util/tick-batcher.ts";
+import type { ActorClient } from "./actor-client.ts";
+import { GENERATION, type TaskProxy } from "./task-proxy.ts";
+import type { TesseraHandle } from "./tessera-handle.ts";
+import type { TesseraProxy } from "./tessera-proxy.ts";
+
+/** Task proxies watched for garbage collection together (see Releases.#collectedTasks). */
+const GENERATION_SIZE = 64;
+
+/** A task's (or warehouse object's) id, or a tessera's [id, number of calls sent to it]. */
+type Release = number | [number, number];
+
+export class Releases {
+  readonly #client: ActorClient;
+  /** After a macrotask (setTimeout 0), not a microtask: a burst of collections or releases of one turn leaves together. */
+  readonly #batches = new KeyedBatcher<string, Release>((worker, items) => this.#send(worker, items), { macrotask: true });
+  readonly #collectedTesserae = new FinalizationRegistry<TesseraHandle>((handle) => handle.release());
+  /**
+   * Task proxies are watched for collection in generations of up to
+   * GENERATION_SIZE: each proxy holds its generation's token, and when every
+   * proxy of a generation is gone, their results are released together. One
+   * registration per generation instead of per task (it was a third of the
+   * cost of a call); holding one proxy keeps at most that many results alive.
+   */
+  readonly #collectedTasks = new FinalizationRegistry<(TesseraHandle | number)[]>((entries) => {
+    for (let i = 0; i < entries.length; i += 2) {
+      const tessera = entries[i] as TesseraHandle;
+      if (tessera.worker) this.releaseTask(tessera.worker, entries[i + 1] as number);
+    }
+  });
+  /** The generation being filled: [tessera, task id] pairs, flat. */
+  #generation: { token: object; entries: (TesseraHandle | number)[] } | undefined;
+
+  constructor(client: ActorClient) {
+    this.#client = client;
+  }
+
+  /** The tessera is released when its proxy is collected. */
+  watchTessera(proxy: TesseraProxy<any>, handle: TesseraHandle): void {
+    this.#collectedTesserae.register(proxy, handle, handle);
+  }
+
+  /** The task's result is released when its proxy (and the rest of its generation) is collected. */
+  watchTask(task: TaskProxy<any>, tessera: TesseraHandle): void {
+    let generation = this.#generation;
+    if (!generation || generation.entries.length >= 2 * GENERATION_SIZE) {
+      generation = this.#generation = { token: {}, entries: [] };
+      this.#collectedTasks.register(generation.token, generation.entries);
+    }
+    generation.entries.push(tessera, task.id);
+    task[GENERATION] = generation.token;
+  }
+
+  /** A task's result (or a warehouse object), freed on `worker`. */
+  releaseTask(worker: string, id: number): void {
+    this.#batches.add(worker, id);
+  }
+
+  /** A tessera, freed on `worker` once the `calls` sent to it have run. */
+  releaseTessera(worker: string, id: number, calls: number): void {
+    this.#batches.add(worker, [id, calls]);
+  }
+
+  #send(worker: string, items: Release[]): void {
+    if (this.#client.failures.isLost(worker)) return;
+    const tesserae: number[] = [];
+    const tasks: number[] = [];
+    for (const item of items) {
+      if (typeof item === "number") tasks.push(item);
+      else tesserae.push(item[0], item[1]);
+    }
+    this.#client.link(worker).command("release", [tesserae, tasks]);
+  }
+}

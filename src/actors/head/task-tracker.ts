@@ -1,0 +1,162 @@
+/**
+ * Tasks submitted from this head until they complete: completions as
+ * workers and tessera threads report them (with small results inline),
+ * failures named after their task, results fetched from workers, and the
+ * task events (submitted/done/failed) while someone listens.
+ */
+import { WithPayloads } from "../../comms/connection.ts";
+import { describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
+import type { EventStream } from "../../observe/events.ts";
+import { decodeValue } from "../wire/value-codec.ts";
+import type { ActorClient } from "./actor-client.ts";
+import { Barrier } from "./barrier.ts";
+import { inlineResultOf, PLACEMENT, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import type { TesseraHandle } from "./tessera-handle.ts";
+
+export class TaskTracker implements TaskOwner {
+  readonly #client: ActorClient;
+  readonly #events: EventStream;
+  /** Tasks submitted and not completed, by id (in submission order). */
+  readonly #pending = new Map<number, TaskProxy<any>>();
+  /** When each pending task was submitted: kept only while someone listens for task.done or task.failed. */
+  readonly #submitted = new Map<number, number>();
+  readonly barrier = new Barrier(() => this.#pending.size);
+
+  constructor(client: ActorClient, events: EventStream) {
+    this.#client = client;
+    this.#events = events;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Pending tasks, in submission order. */
+  values(): IterableIterator<TaskProxy<any>> {
+    return this.#pending.values();
+  }
+
+  track(task: TaskProxy<any>, tessera: TesseraHandle): void {
+    this.#pending.set(task.id, task);
+    this.#client.releases.watchTask(task, tessera);
+    if (this.#events.wants("task.done") || this.#events.wants("task.failed")) this.#submitted.set(task.id, Date.now());
+  }
+
+  /** Nobody listens for task ends any more: the submission times go. */
+  forgetTimes(): void {
+    this.#submitted.clear();
+  }
+
+  /** Pending tasks of one tessera, in call order (a scan: only for failures). */
+  on(handle: TesseraHandle): TaskProxy<any>[] {
+    return [...this.#pending.values()].filter((task) => task[PLACEMENT] === handle);
+  }
+
+  /** Settles a task (error: failed) and lets it go from the pending set. */
+  complete(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
+    const pending = this.#pending.delete(task.id);
+    settleTask(task, error);
+    if (pending && (this.#submitted.size > 0 || this.#events.wants(error ? "task.failed" : "task.done"))) this.#ended(task, undefined);
+    if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
+  }
+
+  /** The done or failed event, when wanted (`resultBytes`: the inline result's size). */
+  #ended(task: TaskProxy<any>, resultBytes: number | undefined): void {
+    const submitted = this.#submitted.size > 0 ? this.#submitted.get(task.id) : undefined;
+    if (submitted !== undefined) this.#submitted.delete(task.id);
+    const failed = task.state === "failed";
+    if (!this.#events.wants(failed ? "task.failed" : "task.done")) return;
+    // NaN: submitted before anyone listened.
+    const fields = { task: task.uid, tessera: task.tessera, method: task.method, worker: task.runtime, submitted: submitted ?? NaN, ended: Date.now() };
+    this.#events.emit(failed ? { type: "task.failed", ...fields, error: task.error! } : { type: "task.done", ...fields, resultBytes });
+  }
+
+  /**
+   * Tessera threads report completions with their small results: task ids,
+   * each one's result size (-1: too large, left on the worker), and the
+   * results end to end.
+   */
+  onDone([tasks, sizes, results]: [number[], number[], Uint8Array]): void {
+    const observed = this.#submitted.size > 0 || this.#events.wants("task.done");
+    let at = 0;
+    for (let i = 0; i < tasks.length; i++) {
+      const size = sizes[i]!;
+      // A view: `results` is memory of its own (decoded from the message), small, shared by the batch's tasks.
+      const inline = size >= 0 ? results.subarray(at, at + size) : undefined;
+      if (size > 0) at += size;
+      const task = this.#pending.get(tasks[i]!);
+      if (!task) continue;
+      const handle = task[PLACEMENT] as TesseraHandle;
+      if (inline) handle.largeResults?.delete(task.method);
+      else (handle.largeResults ??= new Set()).add(task.method);
+      this.#pending.delete(task.id);
+      settleTask(task, undefined, inline);
+      if (observed) this.#ended(task, inline ? size : undefined);
+    }
+    if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
+  }
+
+  expectsInlineResult(task: TaskProxy<any>): boolean {
+    return !(task[PLACEMENT] as TesseraHandle).largeResults?.has(task.method);
+  }
+
+  /** Workers report completed tasks in batches. */
+  onCompleted(ids: number[]): void {
+    for (const id of ids) {
+      const task = this.#pending.get(id);
+      if (!task) continue;
+      // No result with it (the thread could not reach the head directly): `result()` asks at once next time.
+      ((task[PLACEMENT] as TesseraHandle).largeResults ??= new Set()).add(task.method);
+      this.complete(task);
+    }
+  }
+
+  /** Workers know tasks by number: name the task, tessera and method here. */
+  onFailed(failures: [number, ErrorDescription][]): void {
+    for (const [id, error] of failures) {
+      const task = this.#pending.get(id);
+      if (task) this.complete(task, localError({ ...error, task: task.uid, tessera: task.tessera, method: task.method }));
+    }
+  }
+
+  /** The runtime stops: nothing pending will complete any more. */
+  shutdown(reason: string): void {
+    for (const task of [...this.#pending.values()]) this.complete(task, new RuntimeStateError(`${task.uid} did not complete: ${reason}`));
+  }
+
+  isSent(task: TaskProxy<any>): boolean {
+    if (!this.#pending.has(task.id)) return false;
+    const tessera = task[PLACEMENT] as TesseraHandle;
+    // The outbox holds only calls waiting for a placement: it is empty in the common case.
+    return tessera.worker !== undefined && (tessera.outbox.length === 0 || !tessera.outbox.some((queued) => queued.task === task));
+  }
+
+  fetchResult(task: TaskProxy<any>): Promise<unknown> {
+    if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
+    const inline = inlineResultOf(task);
+    if (inline) {
+      try {
+        return Promise.resolve(decodeValue(inline));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const worker = task.runtime;
+    if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
+    if (this.#client.failures.isLost(worker)) return Promise.reject(new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, which died`));
+    return this.#client
+      .link(worker)
+      .request<Uint8Array | WithPayloads<Uint8Array>>("result", [task.id, true])
+      .then(
+        (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply)),
+        (error: Error) => {
+          throw error instanceof RemoteError ? new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method }) : error;
+        },
+      );
+  }
+
+  releaseTask(task: TaskProxy<any>): void {
+    const worker = task.runtime;
+    if (worker) this.#client.releases.releaseTask(worker, task.id);
+  }
+}

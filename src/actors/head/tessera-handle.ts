@@ -1,0 +1,186 @@
+/**
+ * The head's engine behind one tessera proxy: its place, and the outbox of
+ * calls made before it (or a task they depend on) was placed. Calls leave in
+ * call order, each numbered with its place (`seq`), straight to the
+ * tessera's thread when they need nothing resolved on the worker.
+ */
+import type { Connection } from "../../comms/connection.ts";
+import { DependencyError, InvalidArgumentError, RuntimeStateError } from "../../errors.ts";
+import { classNameOf } from "../registry.ts";
+import { encodeCallMessage } from "../wire/call-message.ts";
+import { type Encoded, encodeValue, findUnsendable, type ReferenceLike } from "../wire/value-codec.ts";
+import type { ActorClient } from "./actor-client.ts";
+import { nextWireId, uidSuffix } from "./ids.ts";
+import type { ObjectRef } from "./object-ref.ts";
+import { DEPENDENCIES, DIRECT, DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
+import type { TesseraEngine, TesseraState } from "./tessera-proxy.ts";
+
+export interface QueuedCall {
+  task: TaskProxy<any>;
+  /** The arguments, encoded when the call was made (their values then), references filled in when sent. */
+  encoded: Encoded;
+  references: ReferenceLike[];
+}
+
+/** Binary payloads of a call that waits: copied, so that later changes by the caller do not reach it. */
+export function keep(encoded: Encoded): void {
+  encoded.payloads = encoded.payloads.map((payload) => Uint8Array.prototype.slice.call(payload));
+}
+
+/** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
+export type Dependency = TaskProxy<any> | ObjectRef<any>;
+
+export function dependenciesOf(references: ReferenceLike[]): Dependency[] {
+  return references.map((reference) => (reference instanceof TaskOutput || reference instanceof DoneMarker ? reference.task : (reference as Dependency)));
+}
+
+/** Whether every task among `dependencies` has a worker (so references to it can be written). */
+export function placed(dependencies: Dependency[] | undefined): boolean {
+  return !dependencies || dependencies.every((dependency) => !(dependency instanceof TaskProxy) || dependency.runtime !== undefined);
+}
+
+export function failedDependency(dependencies: Dependency[] | undefined): TaskProxy<any> | undefined {
+  return dependencies?.find((dependency): dependency is TaskProxy<any> => dependency instanceof TaskProxy && dependency.state === "failed");
+}
+
+/** Bytes of encoded arguments, raw payloads included. */
+export function encodedSize(encoded: Encoded): number {
+  let bytes = encoded.bytes.byteLength;
+  for (const payload of encoded.payloads) bytes += payload.byteLength;
+  return bytes;
+}
+
+export class TesseraHandle implements TesseraEngine {
+  readonly id = nextWireId();
+  readonly uid: string;
+  readonly className: string;
+  readonly methods: ReadonlySet<string>;
+  state: TesseraState = "pending";
+  worker: string | undefined;
+  readonly readiness = Promise.withResolvers<void>();
+  error: Error | undefined;
+  /** Calls made before the tessera (or a task they depend on) was placed. */
+  outbox: QueuedCall[] = [];
+  /** Tasks and objects its constructor arguments refer to. */
+  dependencies: Dependency[] | undefined;
+  /** The worker picked for it while its constructor arguments wait for tasks to be placed. */
+  assigned: string | undefined;
+  /** The worker thread it lives on (from its creation's reply), and that thread's own link to this head. */
+  thread: number | undefined;
+  direct: Connection | undefined;
+  /** Calls sent so far: each carries its place (`seq`), by which its thread runs them whatever way they went. */
+  sent = 0;
+  /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
+  largeResults: Set<string> | undefined;
+  releaseSent = false;
+
+  constructor(
+    readonly key: string,
+    /** Constructor arguments, encoded at create() time (their values then). */
+    readonly encodedArgs: Encoded,
+    /** The task and object references among them (their workers are filled in when it is created). */
+    readonly argReferences: ReferenceLike[],
+    methods: ReadonlySet<string>,
+    private readonly client: ActorClient,
+  ) {
+    this.className = classNameOf(key);
+    this.uid = `tess-${this.className.toLowerCase()}-${uidSuffix(this.id)}`;
+    this.methods = methods;
+    this.readiness.promise.catch(() => {});
+  }
+
+  get ready(): Promise<void> {
+    return this.readiness.promise;
+  }
+
+  call(method: string, args: unknown[]): TaskProxy<any> {
+    const references: ReferenceLike[] = [];
+    const unsendable = findUnsendable(args, "args", references);
+    if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
+    // Encoded now: the call gets the values its arguments have now, even if it has to wait.
+    const encoded = encodeValue(args, true);
+    const client = this.client;
+    const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
+    client.tasks.track(task, this);
+    if (client.events.wants("task.submitted")) {
+      client.events.emit({ type: "task.submitted", task: task.uid, tessera: this.uid, method, worker: this.worker, argumentBytes: encodedSize(encoded), time: Date.now() });
+    }
+    if (references.length > 0) task[DEPENDENCIES] = dependenciesOf(references);
+    if (this.state === "failed" || this.state === "released") {
+      client.tasks.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
+      return task;
+    }
+    const queued: QueuedCall = { task, encoded, references };
+    this.outbox.push(queued);
+    if (this.outbox.length === 1) this.flush();
+    if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) keep(encoded);
+    return task;
+  }
+
+  /** A call that will not be sent: its worker is told, in case others already wait for its result there. */
+  #drop(task: TaskProxy<any>, error: Error): void {
+    if (this.worker) this.client.failures.abandon(this.worker, [task.id], error);
+    this.client.tasks.complete(task, error);
+  }
+
+  /**
+   * Sends queued calls, in order, as far as their tessera and dependencies are
+   * placed. Returns true when a call still waits for a dependency's placement.
+   */
+  flush(): boolean {
+    if (this.worker === undefined) return false;
+    // Taken off the front in one splice at the end (shift() per call is quadratic on a long queue).
+    let sent = 0;
+    try {
+      for (; sent < this.outbox.length; sent++) {
+        const { task, encoded, references } = this.outbox[sent]!;
+        const failed = failedDependency(task[DEPENDENCIES]);
+        if (failed) {
+          // Never sent: it would wait on its worker for a result that will not come.
+          this.#drop(task, new DependencyError(`${task.uid} not run: its dependency ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
+          continue;
+        }
+        if (!placed(task[DEPENDENCIES])) {
+          this.client.placement.waitForPlacement(this);
+          return true;
+        }
+        try {
+          const refs = references.map((reference) => reference.toReference());
+          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, this.sent + 1);
+          // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
+          const direct = refs.length === 0 ? this.direct : undefined;
+          if (direct?.isOpen) {
+            direct.sendEncoded(frame, encoded.payloads, true);
+            task[DIRECT] = true;
+          } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads);
+          this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
+        } catch (error) {
+          this.#drop(task, error as Error);
+          continue;
+        }
+        // Released before it was sent: its result is let go right after it.
+        if (task.released) this.client.releases.releaseTask(this.worker, task.id);
+      }
+    } finally {
+      this.outbox.splice(0, sent);
+    }
+    // Released while calls waited here: the release follows them.
+    if (this.state === "released" && !this.releaseSent) this.#sendRelease();
+    return false;
+  }
+
+  #sendRelease(): void {
+    this.releaseSent = true;
+    this.client.releases.releaseTessera(this.worker!, this.id, this.sent);
+  }
+
+  release(): void {
+    if (this.state === "released") return;
+    this.state = "released";
+    this.client.forget(this);
+    const events = this.client.events;
+    if (events.wants("tessera.released")) events.emit({ type: "tessera.released", tessera: this.uid, className: this.className, worker: this.worker, time: Date.now() });
+    // Not placed yet, or calls still waiting: it goes after them (see flush() and Placement).
+    if (this.worker && this.outbox.length === 0) this.#sendRelease();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The runtime as the user's program sees it (`mosaic.init()`, `run()`,
+ * `runtime()`): the members the README lists, and nothing of the head's
+ * machinery (its actor client, warehouse client, connections, requests),
+ * which stays behind a private field.
+ */
+import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
+import type { ObjectRef } from "../actors/head/object-ref.ts";
+import type { PutOptions } from "../actors/head/warehouse-client.ts";
+import type { HeadNode } from "../cluster/head.ts";
+import type { RuntimeProxy } from "../cluster/runtime-proxy.ts";
+import type { RuntimeState } from "../cluster/runtime.ts";
+import type { RuntimeLogger } from "../logging/logger.ts";
+import type { EventStream } from "../observe/events.ts";
+
+let nodeOf: (runtime: HeadRuntime) => HeadNode;
+
+export class HeadRuntime {
+  readonly #head: HeadNode;
+
+  static {
+    nodeOf = (runtime) => runtime.#head;
+  }
+
+  /** Made by the library (see publicRuntime): one per head. */
+  constructor(head: HeadNode) {
+    this.#head = head;
+  }
+
+  get uid(): string {
+    return this.#head.uid;
+  }
+
+  get address(): string {
+    return this.#head.address;
+  }
+
+  get port(): number {
+    return this.#head.port;
+  }
+
+  get state(): RuntimeState {
+    return this.#head.state;
+  }
+
+  get nodes(): RuntimeProxy[] {
+    return this.#head.nodes;
+  }
+
+  get workers(): RuntimeProxy[] {
+    return this.#head.workers;
+  }
+
+  get monitor(): RuntimeProxy | undefined {
+    return this.#head.monitor;
+  }
+
+  get numNodes(): number {
+    return this.#head.numNodes;
+  }
+
+  get numWorkers(): number {
+    return this.#head.numWorkers;
+  }
+
+  /** The worker with this uid; throws RuntimeStateError naming the workers there are. */
+  getWorker(uid: string): RuntimeProxy {
+    return this.#head.getWorker(uid);
+  }
+
+  getNode(uid: string): RuntimeProxy {
+    return this.#head.getNode(uid);
+  }
+
+  /**
+   * Waits until every task submitted from this head so far has completed or
+   * failed. With a timeout (ms), rejects with TimeoutError if tasks remain.
+   */
+  barrier(timeout?: number): Promise<void> {
+    if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`barrier timeout must be >= 0 ms, got ${timeout}`));
+    return this.#head.actors.barrier(timeout);
+  }
+
+  /**
+   * Runs `body(worker, item, index)` for every item, spreading the items over
+   * the workers: each worker takes the next item as soon as its previous one is
+   * done. Resolves with the results in item order; if a body throws, no new
+   * item starts and the first error is thrown once the running ones finish.
+   *
+   * @example
+   * const sums = await runtime.asyncFor(shots, async (worker, shot) => {
+   *   const solver = Solver.options({ worker: worker.uid }).remote();
+   *   return solver.solve(shot).result();
+   * });
+   */
+  async asyncFor<T, R>(items: Iterable<T> | AsyncIterable<T>, body: (worker: RuntimeProxy, item: T, index: number) => R | Promise<R>): Promise<R[]> {
+    if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
+    const workers = this.workers;
+    if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");
+    const iterator = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
+    const results: R[] = [];
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const lane = async (worker: RuntimeProxy) => {
+      while (!failure) {
+        const step = await iterator.next();
+        if (step.done || failure) return;
+        const index = next++;
+        try {
+          results[index] = await body(worker, step.value, index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(workers.map(lane));
+    if (failure) throw failure.error;
+    return results;
+  }
+
+  /**
+   * Stores a value in the warehouse, on a worker (or, with `publish`, on every
+   * worker), and returns a reference to pass as an argument or to `get` later.
+   *
+   * @example
+   * const model = await runtime.put(velocity, { publish: true });
+   * const shots = workers.map((w) => solvers[w].forward(model));
+   */
+  put<T>(value: T, options?: PutOptions): Promise<ObjectRef<T>> {
+    return this.#head.warehouse.put(value, options);
+  }
+
+  /** Fetches a warehouse object. */
+  get<T>(ref: ObjectRef<T>): Promise<T> {
+    return ref.get();
+  }
+
+  /** Frees a warehouse object on every worker that holds or cached it. */
+  drop(ref: ObjectRef<unknown>): Promise<void> {
+    return ref.drop();
+  }
+
+  /** CPU load of the head process, in percent of one core since the last call. */
+  cpuLoad(): number {
+    return this.#head.resources.cpuLoad();
+  }
+
+  /** Bytes of memory this runtime may use. */
+  memoryLimit(): number {
+    return this.#head.resources.memoryLimit;
+  }
+
+  fitsInMemory(bytes: number): boolean {
+    return this.#head.resources.fitsInMemory(bytes);
+  }
+
+  get logger(): RuntimeLogger {
+    return this.#head.logger;
+  }
+
+  /** Process ids of every runtime process of this tree (for tools and tests). */
+  get pids(): number[] {
+    return this.#head.pids;
+  }
+
+  /** What the runtime does, as it happens (see observe/events.ts). */
+  get events(): EventStream {
+    return this.#head.events;
+  }
+
+  toString(): string {
+    return `<HeadRuntime uid=${this.uid}, address=${this.address}, port=${this.port}, state=${this.state}, nodes=${this.numNodes}, workers=${this.numWorkers}>`;
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}
+
+const facades = new WeakMap<HeadNode, HeadRuntime>();
+
+/** The user's handle on `head` (the same object every time). */
+export function publicRuntime(head: HeadNode): HeadRuntime {
+  let facade = facades.get(head);
+  if (!facade) facades.set(head, (facade = new HeadRuntime(head)));
+  return facade;
+}
+
+/**
+ * Internal: the head behind a runtime handle. For the library's own tools and
+ * tests (never exported from the package): what users need is on HeadRuntime.
+ */
+export function headNodeOf(runtime: HeadRuntime): HeadNode {
+  return nodeOf(runtime);
+}

@@ -1,0 +1,46 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const time = expect.any(Number);
+
+describeScenarios("the head's actor events", () => ScenarioRun.start(["events"], "actor-head-fixture.ts"), (run) => {
+  test("a tessera's creation, its calls (done, with or without their result, and failed), a failed creation and a release are reported in order", async () => {
+    const { recorder, faulty, tasks, events, wantedAfter } = await run.value("events");
+    const task = (uid: string, method: string) => ({ task: uid, tessera: recorder, method, worker: "worker:0:1" });
+    const ended = { submitted: time, ended: time };
+    const byTask = (uid: string) => events.filter((event: { task?: string }) => event.task === uid).map((event: { type: string }) => event.type);
+    expect(events.filter((event: { type: string }) => event.type.startsWith("tessera."))).toEqual([
+      { type: "tessera.created", tessera: recorder, className: "Recorder", worker: "worker:0:1", thread: expect.any(Number), time },
+      {
+        type: "tessera.failed",
+        tessera: faulty,
+        className: "Unknown",
+        worker: expect.stringMatching(/^worker:0:[01]$/),
+        error: { class: "RemoteError", message: expect.stringContaining("Unknown") },
+        time,
+      },
+      { type: "tessera.released", tessera: recorder, className: "Recorder", worker: "worker:0:1", time },
+    ]);
+    const ofTasks = events.filter((event: { type: string }) => event.type.startsWith("task."));
+    expect(ofTasks).toContainEqual({ type: "task.submitted", ...task(tasks.appended, "append"), argumentBytes: expect.any(Number), time });
+    // The Float32Array travels as a raw payload: it counts in the argument's bytes.
+    expect(ofTasks).toContainEqual({ type: "task.submitted", ...task(tasks.big, "echo"), argumentBytes: expect.any(Number), time });
+    const bigBytes = ofTasks.find((event: { type: string; task: string }) => event.type === "task.submitted" && event.task === tasks.big).argumentBytes;
+    expect(bigBytes).toBeGreaterThanOrEqual(4096);
+    expect(ofTasks).toContainEqual({ type: "task.done", ...task(tasks.appended, "append"), ...ended, resultBytes: expect.any(Number) });
+    expect(ofTasks).toContainEqual({ type: "task.done", ...task(tasks.big, "echo"), ...ended, resultBytes: undefined });
+    expect(ofTasks).toContainEqual({
+      type: "task.failed",
+      ...task(tasks.exploded, "explode"),
+      ...ended,
+      error: { class: "RemoteError", message: expect.stringContaining("TypeError: on purpose") },
+    });
+    for (const uid of Object.values(tasks) as string[]) expect(byTask(uid)).toHaveLength(2);
+    const done = ofTasks.find((event: { type: string; task: string }) => event.type === "task.done" && event.task === tasks.appended);
+    expect(done.ended).toBeGreaterThanOrEqual(done.submitted);
+    expect(done.resultBytes).toBeGreaterThan(0);
+    expect(wantedAfter).toEqual([]);
+  });
+});
