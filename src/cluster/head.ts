@@ -130,9 +130,14 @@ export class HeadNode extends Runtime {
     }
   }
 
-  /** Tells every worker which worker-side events to produce now (none: they produce nothing). */
+  /**
+   * Tells every worker which worker-side events to produce now (none: they
+   * produce nothing), and every tessera thread over its own link, so that a
+   * call sent after this on that link finds the thread observing.
+   */
   #askWorkersFor(types: RuntimeEventType[]): void {
     const wanted = types.filter((type) => WORKER_EVENT_TYPES.includes(type));
+    for (const [uid, connection] of this.connections) if (isThreadUid(uid) && connection.isOpen) connection.command("observe", wanted);
     for (const worker of this.network.workers) {
       this.links.connect(worker.uid).then(
         (connection) => connection.command("observe", wanted),

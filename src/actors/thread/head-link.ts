@@ -12,6 +12,7 @@ import { ProtocolError, UnknownMethodError } from "../../errors.ts";
 import { threadUid } from "../../types.ts";
 import { onOp } from "./executor.ts";
 import { describeFailure, emit, headLink, observing, settle, useHeadLink } from "./outbox.ts";
+import type { RuntimeEventType } from "../../observe/events.ts";
 import { Op } from "./protocol.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
@@ -23,6 +24,8 @@ const headHandler: ConnectionHandler = {
   readSharedPayloads: () => false,
   // Calls without dependencies, straight from the head.
   onCommand(_connection, method, args, payloads, rejected) {
+    // The head says here too what it observes: on this link, ahead of the calls that follow it.
+    if (method === "observe") return onOp([Op.Observe, args as RuntimeEventType[]]);
     if (method !== "call") return;
     const [tessera, task, name, bytes, refs, seq] = args as [number, number, string, Uint8Array, unknown[], number];
     if (rejected) {
