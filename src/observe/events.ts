@@ -7,7 +7,7 @@
  * Events that happen on workers (a task starting on its thread, transfers,
  * memory pressure, spills) are only produced there while the head has a
  * listener for them: the head tells its workers which of those types are
- * wanted (WORKER_EVENT_TYPES, see HeadRuntime) and they send them up in
+ * wanted (WORKER_EVENT_TYPES, see HeadNode in cluster/head.ts) and they send them up in
  * batches.
  *
  * @example
@@ -102,7 +102,8 @@ export interface TaskStartedEvent {
 
 export interface TaskDoneEvent extends TaskFields {
   type: "task.done";
-  submitted: Timestamp;
+  /** undefined when the task was submitted before anyone listened for its end. */
+  submitted: Timestamp | undefined;
   ended: Timestamp;
   /** Bytes of its encoded result when it came with the completion; undefined when it stays on the worker until fetched. */
   resultBytes: number | undefined;
@@ -110,7 +111,8 @@ export interface TaskDoneEvent extends TaskFields {
 
 export interface TaskFailedEvent extends TaskFields {
   type: "task.failed";
-  submitted: Timestamp;
+  /** undefined when the task was submitted before anyone listened for its end. */
+  submitted: Timestamp | undefined;
   ended: Timestamp;
   error: Error;
 }

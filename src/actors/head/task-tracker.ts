@@ -66,8 +66,8 @@ export class TaskTracker implements TaskOwner {
     if (submitted !== undefined) this.#submitted.delete(task.id);
     const failed = task.state === "failed";
     if (!this.#events.wants(failed ? "task.failed" : "task.done")) return;
-    // NaN: submitted before anyone listened.
-    const fields = { task: task.uid, tessera: task.tessera, method: task.method, worker: task.runtime, submitted: submitted ?? NaN, ended: Date.now() };
+    // undefined: submitted before anyone listened.
+    const fields = { task: task.uid, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, ended: Date.now() };
     this.#events.emit(failed ? { type: "task.failed", ...fields, error: task.error! } : { type: "task.done", ...fields, resultBytes });
   }
 
