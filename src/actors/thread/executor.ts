@@ -9,7 +9,7 @@ import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
-import { describeFailure, emit, observe, observing, report, settle } from "./outbox.ts";
+import { describeFailure, emitNow, observe, observing, report, settle } from "./outbox.ts";
 import { threadIndex, workerUid } from "./thread-data.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 
@@ -53,7 +53,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       continue;
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
-    if (observing.started) emit({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
+    if (observing.started) emitNow({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);

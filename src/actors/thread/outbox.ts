@@ -127,6 +127,22 @@ const events = new Batcher<WireEvent>((batch) => {
   head.command("events", batch);
 });
 
+/**
+ * An event sent at once, not at the end of the tick: a task starting (its
+ * method may block the thread for long). Earlier completions go first.
+ */
+export function emitNow(event: WireEvent): void {
+  if (head?.isOpen) {
+    toHead.flush();
+    events.add(event);
+    events.flush();
+    head.flush();
+  } else {
+    toMain.add([Report.Events, [event]]);
+    toMain.flush();
+  }
+}
+
 export function emit(event: WireEvent): void {
   // Without a link of its own, an event travels with the reports (the main thread sends it up before their completions).
   if (!head?.isOpen) toMain.add([Report.Events, [event]]);
