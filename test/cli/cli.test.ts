@@ -147,7 +147,7 @@ describe("compiled binaries", () => {
       build(["--minify-whitespace", "--minify-syntax", MOSAIC_MAIN, "--outfile", mosaicBinary]),
       build([join(FIXTURES, "run-fixture.ts"), "--outfile", programBinary]),
     ]);
-  });
+  }, 120_000); // three compilations at once: slow on a loaded machine
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

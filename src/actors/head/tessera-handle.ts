@@ -20,6 +20,8 @@ export interface QueuedCall {
   /** The arguments, encoded when the call was made (their values then), references filled in when sent. */
   encoded: Encoded;
   references: ReferenceLike[];
+  /** Its payloads are copies of its own (it waited here): nobody else changes them, sending needs no other copy. */
+  kept?: boolean;
 }
 
 /** Binary payloads of a call that waits: copied, so that later changes by the caller do not reach it. */
@@ -113,7 +115,10 @@ export class TesseraHandle implements TesseraEngine {
     const queued: QueuedCall = { task, encoded, references };
     this.outbox.push(queued);
     if (this.outbox.length === 1) this.flush();
-    if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) keep(encoded);
+    if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) {
+      keep(encoded);
+      queued.kept = true;
+    }
     return task;
   }
 
@@ -133,7 +138,7 @@ export class TesseraHandle implements TesseraEngine {
     let sent = 0;
     try {
       for (; sent < this.outbox.length; sent++) {
-        const { task, encoded, references } = this.outbox[sent]!;
+        const { task, encoded, references, kept } = this.outbox[sent]!;
         const failed = failedDependency(task[DEPENDENCIES]);
         if (failed) {
           // Never sent: it would wait on its worker for a result that will not come.
@@ -149,10 +154,12 @@ export class TesseraHandle implements TesseraEngine {
           const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, this.sent + 1);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;
+          // A call made just now is written from the caller's memory (a snapshot is taken only of what
+          // cannot be written at once); one that waited here has copies of its own: no other copy.
           if (direct?.isOpen) {
-            direct.sendEncoded(frame, encoded.payloads, true);
+            direct.sendEncoded(frame, encoded.payloads, !kept);
             task[DIRECT] = true;
-          } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads);
+          } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads, kept);
           this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
         } catch (error) {
           this.#drop(task, error as Error);

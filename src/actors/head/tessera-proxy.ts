@@ -21,7 +21,7 @@ export type RemoteMethod<F> = F extends (...args: infer A) => infer R
   ? (...args: [...RemoteArgs<A>, ...DoneMarker[]]) => TaskProxy<Awaited<R>>
   : never;
 
-/** What the engine behind a proxy provides (see actor-client.ts). */
+/** What the engine behind a proxy provides (see tessera-handle.ts). */
 export interface TesseraEngine {
   readonly uid: string;
   readonly className: string;
