@@ -7,7 +7,7 @@ import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { watchParent } from "../launch/parent-watch.ts";
-import { runtimeReachable } from "../launch/reachable.ts";
+import { clusterRuntimeAlive } from "../launch/reachable.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -94,8 +94,13 @@ export abstract class ChildRole extends Runtime {
     removeSegments();
     // Without a head the cluster is going down: nobody will map its segments any more. A parent that is gone
     // while the head lives (a node ended for not answering) is not that: the other runtimes keep theirs.
-    // Asked over TCP, not this machine's /proc: the head may run on another machine.
-    if (this.#orphaned && !(await runtimeReachable(this.head.address, this.head.port, HEAD_PROBE_TIMEOUT_MS))) removeClusterSegments();
+    // Asked over TCP, not this machine's /proc: the head may run on another machine. It must prove the
+    // cluster secret: its port may belong to another program by now.
+    if (this.#orphaned && !(await this.#headAlive())) removeClusterSegments();
     process.exit(code);
+  }
+
+  #headAlive(): Promise<boolean> {
+    return clusterRuntimeAlive({ uid: "head", ...this.head }, this.info, this.secret, HEAD_PROBE_TIMEOUT_MS);
   }
 }

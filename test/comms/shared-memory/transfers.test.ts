@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
-import { expectTreeGone, readyTree, spawnFixture } from "../../_helpers/processes.ts";
+import { createSecret } from "../../../src/comms/handshake.ts";
+import { TcpServer } from "../../../src/comms/transports/tcp.ts";
+import { expectProcessesGone, expectTreeGone, readyTree, spawnFixture } from "../../_helpers/processes.ts";
 
 function segmentsOf(cluster: string): string[] {
   return readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`));
@@ -18,6 +20,36 @@ describe("shared-memory segments", () => {
     head.kill("SIGKILL");
     await head.waitForExit();
     await expectTreeGone(tree, { within: 5000 });
+    expect(segmentsOf(tree.cluster)).toEqual([]);
+  });
+
+  // The orphans ask the head over TCP whether the cluster is going down: once the head is gone, its port
+  // may belong to another program (here a restarted head on the same fixed port, of another cluster).
+  test("SIGKILL of the head whose port another cluster's head takes at once still leaves no segment in /dev/shm", async () => {
+    const free = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = free.port;
+    free.stop(true);
+    await using head = spawnFixture("head-fixture.ts", [], { env: { FIXTURE_OPTIONS: JSON.stringify({ port }) } });
+    const tree = await readyTree(head);
+    const monitor = tree.runtimes.find((runtime) => runtime.uid === "monitor")!;
+    writeFileSync(`/dev/shm/mosaic-${tree.cluster}-${tree.headPid}-999999`, new Uint8Array(4096));
+    // The monitor (the head's orphan) is held until the port is taken: it then finds the newcomer there.
+    process.kill(monitor.pid, "SIGSTOP");
+    head.kill("SIGKILL");
+    await head.waitForExit();
+    const newcomer = new TcpServer("127.0.0.1", port, {
+      self: { uid: "head", address: "127.0.0.1", pid: process.pid, machine: "test" },
+      secret: createSecret(),
+      handler: { onRequest: () => null, onCommand: () => {} },
+      log: () => {},
+    });
+    try {
+      process.kill(monitor.pid, "SIGCONT");
+      await expectProcessesGone(tree.pids, { within: 5000 });
+    } finally {
+      newcomer.stop();
+    }
+    await expectTreeGone(tree, { within: 0 });
     expect(segmentsOf(tree.cluster)).toEqual([]);
   });
 });
