@@ -101,6 +101,8 @@ export abstract class ChildRole extends Runtime {
   }
 
   #headAlive(): Promise<boolean> {
-    return clusterRuntimeAlive({ uid: "head", ...this.head }, this.info, this.secret, HEAD_PROBE_TIMEOUT_MS);
+    // A uid of its own: the head must not take the probe for this runtime's link (and send it calls).
+    const self = { ...this.info, uid: `${this.uid}/probe` };
+    return clusterRuntimeAlive({ uid: "head", ...this.head }, self, this.secret, HEAD_PROBE_TIMEOUT_MS);
   }
 }

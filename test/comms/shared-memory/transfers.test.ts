@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { createSecret } from "../../../src/comms/handshake.ts";
 import { TcpServer } from "../../../src/comms/transports/tcp.ts";
 import { expectProcessesGone, expectTreeGone, readyTree, spawnFixture } from "../../_helpers/processes.ts";
@@ -50,6 +50,20 @@ describe("shared-memory segments", () => {
       newcomer.stop();
     }
     await expectTreeGone(tree, { within: 0 });
+    expect(segmentsOf(tree.cluster)).toEqual([]);
+  });
+
+  test("workers orphaned while the head lives (their node was killed) leave the cluster's segments to it", async () => {
+    await using head = spawnFixture("head-fixture.ts");
+    const tree = await readyTree(head);
+    const segment = `/dev/shm/mosaic-${tree.cluster}-${tree.headPid}-999999`;
+    writeFileSync(segment, new Uint8Array(4096));
+    const node = tree.runtimes.find((runtime) => runtime.uid === "node:0")!;
+    process.kill(node.pid, "SIGKILL");
+    await expectProcessesGone(tree.workers.map((worker) => worker.pid), { within: 5000 });
+    expect(existsSync(segment)).toBe(true);
+    head.closeStdin();
+    expect(await head.waitForExit()).toEqual({ code: 0, signal: null });
     expect(segmentsOf(tree.cluster)).toEqual([]);
   });
 });
