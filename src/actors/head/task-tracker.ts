@@ -67,7 +67,7 @@ export class TaskTracker implements TaskOwner {
     const failed = task.state === "failed";
     if (!this.#events.wants(failed ? "task.failed" : "task.done")) return;
     // undefined: submitted before anyone listened.
-    const fields = { task: task.uid, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, ended: Date.now() };
+    const fields = { task: task.uid, id: task.id, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, ended: Date.now() };
     this.#events.emit(failed ? { type: "task.failed", ...fields, error: task.error! } : { type: "task.done", ...fields, resultBytes });
   }
 
