@@ -77,6 +77,8 @@ export interface TesseraReleasedEvent {
 interface TaskFields {
   /** The task's uid (`task-<class>-<method>-<unique>`). */
   task: string;
+  /** The task's number on the wire: task.started, produced where no uid is known, names the task by it. */
+  id: number;
   tessera: string;
   method: string;
   /** The worker it runs on, once its tessera is placed. */
@@ -93,7 +95,7 @@ export interface TaskSubmittedEvent extends TaskFields {
 /** Produced on the worker (only while someone listens for it). */
 export interface TaskStartedEvent {
   type: "task.started";
-  /** The task's number on the wire (its uid is made on the head: see TaskSubmittedEvent for the pairing). */
+  /** The task's number on the wire (its uid is made on the head): the `id` of its task.submitted, task.done or task.failed. */
   id: number;
   worker: string;
   thread: number;

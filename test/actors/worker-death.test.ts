@@ -26,6 +26,11 @@ describeScenarios("a worker killed mid-task", () => ScenarioRun.start(["workerDe
     expect(laterError).toMatchObject({ class: "WorkerDiedError", message: expect.stringContaining("worker:0:0") });
   });
 
+  test("a result asked for while its task waited on the worker rejects with WorkerDiedError, as the task does (not with the closed link's error)", async () => {
+    const { waitingLargeError } = await run.value("workerDeath");
+    expect(waitingLargeError).toMatchObject({ class: "WorkerDiedError", code: "WORKER_DIED", message: expect.stringContaining("worker:0:0") });
+  });
+
   test("a small result (up to 1 KiB) came to the head with its completion and outlives the worker; a large one was left there", async () => {
     const { smallAfterDeath, largeAfterDeath } = await run.value("workerDeath");
     expect(smallAfterDeath).toBe(10);

@@ -8,7 +8,7 @@ const time = expect.any(Number);
 describeScenarios("the head's actor events", () => ScenarioRun.start(["events"], "actor-head-fixture.ts"), (run) => {
   test("a tessera's creation, its calls (done, with or without their result, and failed), a failed creation and a release are reported in order", async () => {
     const { recorder, faulty, tasks, events, wantedAfter } = await run.value("events");
-    const task = (uid: string, method: string) => ({ task: uid, tessera: recorder, method, worker: "worker:0:1" });
+    const task = (uid: string, method: string) => ({ task: uid, id: expect.any(Number), tessera: recorder, method, worker: "worker:0:1" });
     const ended = { submitted: time, ended: time };
     const byTask = (uid: string) => events.filter((event: { task?: string }) => event.task === uid).map((event: { type: string }) => event.type);
     expect(events.filter((event: { type: string }) => event.type.startsWith("tessera."))).toEqual([
@@ -42,5 +42,15 @@ describeScenarios("the head's actor events", () => ScenarioRun.start(["events"],
     expect(done.ended).toBeGreaterThanOrEqual(done.submitted);
     expect(done.resultBytes).toBeGreaterThan(0);
     expect(wantedAfter).toEqual([]);
+  });
+
+  test("a task's submitted, started and ended events carry one id: task.started (produced on the thread, which knows no uid) pairs with the others", async () => {
+    const { tasks, events } = await run.value("events");
+    for (const uid of Object.values(tasks) as string[]) {
+      const [submitted, ended] = events.filter((event: { task?: string }) => event.task === uid);
+      expect(typeof submitted.id).toBe("number");
+      const started = events.filter((event: { type: string; id?: number }) => event.type === "task.started" && event.id === submitted.id);
+      expect({ ended: ended.id, started: started.map((event: { worker: string }) => event.worker) }).toEqual({ ended: submitted.id, started: ["worker:0:1"] });
+    }
   });
 });

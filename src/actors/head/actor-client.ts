@@ -85,6 +85,11 @@ export class ActorClient {
     this.#links.forget(worker);
   }
 
+  /** The runtime is going down: links closing are expected, not deaths. */
+  get stopping(): boolean {
+    return this.#runtime.stopping;
+  }
+
   /** Workers that are alive as far as this head knows. */
   liveWorkers(): string[] {
     return this.#runtime.workers().filter((uid) => !this.failures.isLost(uid));

@@ -5,7 +5,7 @@
  * task events (submitted/done/failed) while someone listens.
  */
 import { WithPayloads } from "../../comms/connection.ts";
-import { describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
+import { ConnectionClosedError, describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
@@ -67,7 +67,7 @@ export class TaskTracker implements TaskOwner {
     const failed = task.state === "failed";
     if (!this.#events.wants(failed ? "task.failed" : "task.done")) return;
     // undefined: submitted before anyone listened.
-    const fields = { task: task.uid, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, ended: Date.now() };
+    const fields = { task: task.uid, id: task.id, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, ended: Date.now() };
     this.#events.emit(failed ? { type: "task.failed", ...fields, error: task.error! } : { type: "task.done", ...fields, resultBytes });
   }
 
@@ -150,7 +150,15 @@ export class TaskTracker implements TaskOwner {
       .then(
         (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply)),
         (error: Error) => {
-          throw error instanceof RemoteError ? new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method }) : error;
+          if (error instanceof RemoteError) throw new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method });
+          if (!(error instanceof ConnectionClosedError) || this.#client.stopping) throw error;
+          // The link closed under the request: the worker is gone (its death, or the lost link, fails what it held
+          // soon). The task's own failure says why; a result it had is gone with the worker.
+          return task.then(() => {
+            const kept = inlineResultOf(task);
+            if (kept) return decodeValue(kept);
+            throw new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, whose link closed: ${error.message}`, { cause: error });
+          });
         },
       );
   }

@@ -105,7 +105,7 @@ export class TesseraHandle implements TesseraEngine {
     const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
     client.tasks.track(task, this);
     if (client.events.wants("task.submitted")) {
-      client.events.emit({ type: "task.submitted", task: task.uid, tessera: this.uid, method, worker: this.worker, argumentBytes: encodedSize(encoded), time: Date.now() });
+      client.events.emit({ type: "task.submitted", task: task.uid, id: task.id, tessera: this.uid, method, worker: this.worker, argumentBytes: encodedSize(encoded), time: Date.now() });
     }
     if (references.length > 0) task[DEPENDENCIES] = dependenciesOf(references);
     if (this.state === "failed" || this.state === "released") {
