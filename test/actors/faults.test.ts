@@ -5,6 +5,12 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const stale = (what: RegExp) => ({ class: "RuntimeStateError", code: "RUNTIME_STATE", message: expect.stringMatching(what) });
 
+describeScenarios("what a dead worker leaves", () => ScenarioRun.start(["deadWorkerLeftovers"], "faults-fixture.ts"), (run) => {
+  test("a SIGKILLed worker's spill directory and shared-memory segments are removed by its node at once, not at stop", async () => {
+    expect(await run.value("deadWorkerLeftovers")).toEqual({ before: { spilled: true, segments: true }, after: { spilled: false, segments: [] } });
+  });
+});
+
 describeScenarios("faults made with handles", () => ScenarioRun.start(["releasedBeforeCreated", "staleHandles"], "faults-fixture.ts"), (run) => {
   test("awaiting a tessera released before its creation finished settles, and the worker goes on", async () => {
     expect(await run.value("releasedBeforeCreated")).toEqual({ created: "done", state: "released", next: 1 });
