@@ -57,7 +57,7 @@ export class ActorClient {
     if (options.worker !== undefined && (!isWorkerUid(options.worker) || !this.#runtime.knows(options.worker))) {
       throw new InvalidArgumentError(`no worker "${options.worker}" to place ${classNameOf(key)} on: the workers are ${this.#runtime.workers().join(", ")}`);
     }
-    const encodedArgs = encodeValue(args, true);
+    const encodedArgs = encodeValue(args, true, "args");
     const handle = new TesseraHandle(key, encodedArgs, references, methods, this);
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);

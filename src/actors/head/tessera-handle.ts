@@ -112,7 +112,7 @@ export class TesseraHandle implements TesseraEngine {
     const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
     // Encoded now: the call gets the values its arguments have now, even if it has to wait.
-    const encoded = encodeValue(args, true);
+    const encoded = encodeValue(args, true, "args");
     const client = this.client;
     const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
     client.tasks.track(task, this);
