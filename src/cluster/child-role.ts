@@ -60,13 +60,13 @@ export abstract class ChildRole extends Runtime {
   }
 
   /**
-   * A child reports to its parent and is watched by it, below the head (the
-   * monitor does not report to the head: see Runtime.watches). A parent is not
-   * watched by heartbeats: its death shows as the stdin pipe closing along the
-   * tree, and as sockets closing.
+   * A child reports to its parent and is watched by it (the monitor by the
+   * head too: a stopped monitor must not leave placements waiting). A parent
+   * is not watched by heartbeats: its death shows as the stdin pipe closing
+   * along the tree, and as sockets closing.
    */
   protected override reportsTo(uid: string): boolean {
-    return uid === this.parentUid && uid !== "head";
+    return uid === this.parentUid;
   }
 
   protected override watches(uid: string): boolean {

@@ -87,6 +87,15 @@ export class HeadNode extends Runtime {
     for (const line of lines) this.logger.remote(uid, stream, line);
   }
 
+  /** The monitor, the head's one child, reports by heartbeats: a silent one (stopped, hung) is ended and its tree reported dead. */
+  protected override watches(uid: string): boolean {
+    return uid === "monitor";
+  }
+
+  protected override onSilent(uid: string, reason: string): void {
+    this.endChild(uid, reason);
+  }
+
   protected override onPeerLost(uid: string, reason: MosaicError): void {
     if (isThreadUid(uid)) this.actors.onThreadLost(uid, reason.message);
   }

@@ -2,6 +2,9 @@
  * A node runtime: one per machine. Starts the workers of its machine, reports
  * them to the monitor, and watches them.
  */
+import { rmSync } from "node:fs";
+import { removeProcessSegments } from "../comms/shared-memory/index.ts";
+import { spillDirectory } from "../warehouse/spill-store.ts";
 import type { Connection } from "../comms/connection.ts";
 import { RuntimeDiedError, TimeoutError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
@@ -68,6 +71,11 @@ export class NodeRuntime extends ChildRole {
   protected override onChildExit(child: LaunchedRuntime): void {
     const reason = child.describeExit();
     this.logger.error(reason);
+    // What a dead worker kept on this machine is nobody's now: its spilled values and its segments.
+    if (child.pid !== undefined) {
+      rmSync(spillDirectory(child.uid, child.pid), { recursive: true, force: true });
+      removeProcessSegments(child.pid);
+    }
     if (this.state === "starting") {
       this.#allConnected.reject(new RuntimeDiedError(child.uid, reason));
     } else {

@@ -306,9 +306,9 @@ export abstract class Runtime implements ConnectionHandler {
    * (`reportsTo`), and the parent watches it (`watches`): a child silent for
    * heartbeatTimeout is killed and reported dead (see onSilent). Other links
    * carry no heartbeats: a peer's death shows as a closed socket, a hung peer
-   * is found out by its own parent, and the head (the user's program, which
-   * may block for a long time) neither sends nor is sent any, so an idle head
-   * has nothing to wake up for.
+   * is found out by its own parent. The head (the user's program, which may
+   * block for a long time) sends none; it watches the monitor, its one child,
+   * and forgives the silence of a time it was blocked itself.
    */
   protected watches(_uid: string): boolean {
     return false;

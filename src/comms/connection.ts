@@ -18,7 +18,7 @@ import {
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { FrameReader, FrameWriter, type PayloadAllocator, type RejectedPayloads, type SharedSizes } from "./framing.ts";
 import { Handshake } from "./handshake.ts";
-import { MessageKind, type Message, type PeerInfo } from "./protocol.ts";
+import { MAX_BODY_BYTES, MessageKind, type Message, type PeerInfo } from "./protocol.ts";
 import { SharedPayloads } from "./shared-payloads.ts";
 import { finishReceive, sharedMemoryAvailable } from "./shared-memory/index.ts";
 
@@ -30,8 +30,6 @@ const HEARTBEAT_BODY = Uint8Array.from(encodeMessage([MessageKind.Heartbeat]));
 
 /** Before the handshake only tiny frames are accepted. */
 const HANDSHAKE_MAX_BODY = 4 * 1024;
-/** After it, message bodies (not raw payloads) up to this size. */
-const MAX_BODY = 256 * 1024 * 1024;
 
 /** What a runtime does with incoming traffic. */
 export interface ConnectionHandler {
@@ -379,7 +377,7 @@ export class Connection {
   #authenticated(info: PeerInfo): void {
     clearTimeout(this.#handshakeTimer);
     this.peer = info;
-    this.#reader.limits = { maxBodyBytes: MAX_BODY, allowPayloads: true };
+    this.#reader.limits = { maxBodyBytes: MAX_BODY_BYTES, allowPayloads: true };
     this.#authenticate.resolve(info);
     this.#options.handler.onAuthenticated?.(this);
   }

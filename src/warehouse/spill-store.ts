@@ -8,6 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** What the store manages of a record: its body and payloads, or where they went. */
+/** Where the spill store of runtime `name` in process `pid` keeps its files (its parent removes them if it dies). */
+export function spillDirectory(name: string, pid: number): string {
+  return join(tmpdir(), `mosaic-spill-${name.replaceAll(":", "-")}-${pid}`);
+}
+
 export interface Spillable {
   result?: [bytes: Uint8Array, payloads: Uint8Array[]];
   spilled?: { files: string[]; sizes: number[] };
@@ -75,7 +80,7 @@ export class SpillStore {
   #spill(id: number, record: Spillable): void {
     const [bytes, payloads] = record.result!;
     this.#directory ??= (() => {
-      const directory = join(tmpdir(), `mosaic-spill-${this.name.replaceAll(":", "-")}-${process.pid}`);
+      const directory = spillDirectory(this.name, process.pid);
       mkdirSync(directory, { recursive: true });
       return directory;
     })();

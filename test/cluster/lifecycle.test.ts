@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as mosaic from "../../src/index.ts";
-import { InvalidArgumentError, RuntimeStateError } from "../../src/index.ts";
+import { InvalidArgumentError, RuntimeStateError, tessera, TimeoutError } from "../../src/index.ts";
 import { describeTree } from "../fixtures/_tree.ts";
 import {
   childrenOf,
@@ -145,6 +145,23 @@ describe("life cycle in the calling process", () => {
       await expect(mosaic.init(bad as mosaic.InitOptions)).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     expect(childrenOf(process.pid)).toEqual(children);
+  });
+});
+
+describe("a silent monitor", () => {
+  test("is found out by the head's heartbeats: it is ended, its tree reported lost, and a new tessera fails at once instead of waiting for placement", async () => {
+    const Probe = tessera(class Probe {});
+    const runtime = await mosaic.init({ ...options, heartbeatInterval: 200, heartbeatTimeout: 1000 });
+    const tree = describeTree(runtime);
+    const monitor = runtime.pids[0]!;
+    const lost = mosaic.events.next("runtime.lost", (event) => event.uid === "monitor", 20_000);
+    process.kill(monitor, "SIGSTOP");
+    expect((await lost).reason).toMatch(/monitor sent nothing for \d+ ms \(heartbeat timeout\)/);
+    const failure = await Promise.resolve(Probe.remote()).then(() => null, (error) => error);
+    expect(failure).toBeInstanceOf(mosaic.MosaicError);
+    expect(failure).not.toBeInstanceOf(TimeoutError);
+    await mosaic.stop();
+    await expectTreeGone(tree);
   });
 });
 

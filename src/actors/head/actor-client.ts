@@ -16,7 +16,7 @@ import { Failures } from "./failures.ts";
 import { Placement } from "./placement.ts";
 import { Releases } from "./releases.ts";
 import { TaskTracker } from "./task-tracker.ts";
-import { dependenciesOf, keep, TesseraHandle } from "./tessera-handle.ts";
+import { dependenciesOf, keep, staleDependency, TesseraHandle } from "./tessera-handle.ts";
 import { createTesseraProxy, type TesseraProxy } from "./tessera-proxy.ts";
 import type { TesseraOptions } from "./tessera.ts";
 import { type WorkerLink, WorkerLinks } from "./worker-link.ts";
@@ -52,10 +52,12 @@ export class ActorClient {
     const references: ReferenceLike[] = [];
     const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${unsendable}`);
+    const stale = references.length > 0 ? staleDependency(dependenciesOf(references)) : undefined;
+    if (stale) throw new RuntimeStateError(`cannot create ${classNameOf(key)}: ${stale}`);
     if (options.worker !== undefined && (!isWorkerUid(options.worker) || !this.#runtime.knows(options.worker))) {
       throw new InvalidArgumentError(`no worker "${options.worker}" to place ${classNameOf(key)} on: the workers are ${this.#runtime.workers().join(", ")}`);
     }
-    const encodedArgs = encodeValue(args, true);
+    const encodedArgs = encodeValue(args, true, "args");
     const handle = new TesseraHandle(key, encodedArgs, references, methods, this);
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
@@ -131,7 +133,11 @@ export class ActorClient {
   }
 
   /** The runtime stops: nothing pending will complete any more. */
+  /** Why this client's runtime stopped (undefined while it runs): its handles then fail at once. */
+  stoppedReason: string | undefined;
+
   shutdown(reason: string): void {
+    this.stoppedReason = reason;
     this.#stopObserving();
     this.failures.shutdown();
     this.tasks.shutdown(reason);

@@ -7,7 +7,12 @@ import { PUBLISHED, registerReferenceClass, type ReferenceLike, type TaskReferen
 
 export { PUBLISHED };
 
+/** On task proxies and object refs: why their runtime stopped (undefined while it runs). */
+export const RUNTIME_STOPPED = Symbol("mosaic.runtime-stopped");
+
 export interface ObjectOwner {
+  /** Why the runtime that holds the object stopped (undefined while it runs). */
+  readonly stoppedReason: string | undefined;
   getObject(ref: ObjectRef<any>): Promise<unknown>;
   dropObject(ref: ObjectRef<any>): Promise<void>;
 }
@@ -21,6 +26,11 @@ export class ObjectRef<T = unknown> implements ReferenceLike {
   readonly holder: string;
   readonly size: number;
   #owner: ObjectOwner;
+
+  /** Internal: why the runtime that holds the object stopped (undefined while it runs). */
+  get [RUNTIME_STOPPED](): string | undefined {
+    return this.#owner.stoppedReason;
+  }
   #dropped = false;
 
   constructor(id: number, uid: string, holder: string, size: number, owner: ObjectOwner) {

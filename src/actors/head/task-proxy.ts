@@ -4,13 +4,17 @@
  * on the worker until `result()` fetches it.
  */
 import { DependencyError, InvalidArgumentError, RemoteError, type ErrorDescription } from "../../errors.ts";
-import type { ObjectRef } from "./object-ref.ts";
+import { type ObjectRef, RUNTIME_STOPPED } from "./object-ref.ts";
+
+export { RUNTIME_STOPPED };
 import { registerReferenceClass, type ReferenceLike, type TaskReference } from "../wire/value-codec.ts";
 
 export type TaskState = "pending" | "done" | "failed";
 
 /** What a TaskProxy needs from the layer that submits it. */
 export interface TaskOwner {
+  /** Why the runtime that made the task stopped (undefined while it runs). */
+  readonly stoppedReason: string | undefined;
   fetchResult(task: TaskProxy<any>): Promise<unknown>;
   /** Whether the call has been written to its worker (so a result request may follow it). */
   isSent(task: TaskProxy<any>): boolean;
@@ -96,6 +100,11 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     return this.#tessera;
   }
   #owner: TaskOwner;
+
+  /** Internal: why the runtime that made this task stopped (undefined while it runs). */
+  get [RUNTIME_STOPPED](): string | undefined {
+    return this.#owner.stoppedReason;
+  }
   /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
   #completion: PromiseWithResolvers<void> | undefined;
   #result: Promise<T> | undefined;

@@ -31,6 +31,10 @@ export class TaskTracker implements TaskOwner {
     return this.#pending.size;
   }
 
+  get stoppedReason(): string | undefined {
+    return this.#client.stoppedReason;
+  }
+
   /** Pending tasks, in submission order. */
   values(): IterableIterator<TaskProxy<any>> {
     return this.#pending.values();
@@ -141,6 +145,8 @@ export class TaskTracker implements TaskOwner {
         return Promise.reject(error);
       }
     }
+    const stopped = this.#client.stoppedReason;
+    if (stopped) return Promise.reject(new RuntimeStateError(`the result of ${task.uid} is gone: its runtime stopped (${stopped})`));
     const worker = task.runtime;
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
     if (this.#client.failures.isLost(worker)) return Promise.reject(new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, which died`));

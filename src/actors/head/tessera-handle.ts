@@ -12,7 +12,7 @@ import { type Encoded, encodeValue, findUnsendable, type ReferenceLike } from ".
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import type { ObjectRef } from "./object-ref.ts";
-import { DEPENDENCIES, DIRECT, DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
+import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import type { TesseraEngine, TesseraState } from "./tessera-proxy.ts";
 
 export interface QueuedCall {
@@ -31,6 +31,18 @@ export function keep(encoded: Encoded): void {
 
 /** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
 export type Dependency = TaskProxy<any> | ObjectRef<any>;
+
+/**
+ * A task or object of a runtime that has stopped, among `dependencies`: it
+ * would be waited for on a worker of the new runtime forever (same uids).
+ */
+export function staleDependency(dependencies: Dependency[]): string | undefined {
+  for (const dependency of dependencies) {
+    const stopped = dependency[RUNTIME_STOPPED];
+    if (stopped) return `${dependency.uid} belongs to a runtime that stopped (${stopped})`;
+  }
+  return undefined;
+}
 
 export function dependenciesOf(references: ReferenceLike[]): Dependency[] {
   return references.map((reference) => (reference instanceof TaskOutput || reference instanceof DoneMarker ? reference.task : (reference as Dependency)));
@@ -100,7 +112,7 @@ export class TesseraHandle implements TesseraEngine {
     const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
     // Encoded now: the call gets the values its arguments have now, even if it has to wait.
-    const encoded = encodeValue(args, true);
+    const encoded = encodeValue(args, true, "args");
     const client = this.client;
     const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
     client.tasks.track(task, this);
@@ -108,6 +120,15 @@ export class TesseraHandle implements TesseraEngine {
       client.events.emit({ type: "task.submitted", task: task.uid, id: task.id, tessera: this.uid, method, worker: this.worker, argumentBytes: encodedSize(encoded), time: Date.now() });
     }
     if (references.length > 0) task[DEPENDENCIES] = dependenciesOf(references);
+    const stale = client.stoppedReason
+      ? `its runtime stopped (${client.stoppedReason})`
+      : references.length > 0
+        ? staleDependency(task[DEPENDENCIES]!)
+        : undefined;
+    if (stale) {
+      client.tasks.complete(task, new RuntimeStateError(`cannot call ${this.className}.${method}: ${stale}`));
+      return task;
+    }
     if (this.state === "failed" || this.state === "released") {
       client.tasks.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;

@@ -44,7 +44,12 @@ export class WarehouseClient implements ObjectOwner {
     return ref;
   }
 
+  get stoppedReason(): string | undefined {
+    return this.#actors.stoppedReason;
+  }
+
   async getObject(ref: ObjectRef<any>): Promise<unknown> {
+    if (this.stoppedReason) throw new RuntimeStateError(`${ref.uid} is gone: its runtime stopped (${this.stoppedReason})`);
     if (ref.dropped) throw new RuntimeStateError(`${ref.uid} was dropped: its object is gone`);
     const holder = ref.published ? this.#actors.liveWorkers()[0] : ref.holder;
     if (!holder) throw new RuntimeStateError("no live worker holds the object");
@@ -57,6 +62,7 @@ export class WarehouseClient implements ObjectOwner {
    * closes meanwhile (it died) holds nothing any more: not a failure of drop.
    */
   async dropObject(ref: ObjectRef<any>): Promise<void> {
+    if (this.stoppedReason) return; // its runtime took it along
     this.#collected.unregister(ref);
     await Promise.all(
       this.#actors.liveWorkers().map((worker) =>

@@ -3,7 +3,8 @@
  * main thread or the head posted (segments passed by name are mapped, not
  * copied), results encoded into memory the main thread can use as it is.
  */
-import { decodeValue, DONE, encodeValue, type TaskReference } from "../wire/value-codec.ts";
+import { decodeValue, DONE, encodeValue, findUnsendable, type TaskReference } from "../wire/value-codec.ts";
+import { InvalidArgumentError } from "../../errors.ts";
 import { lendSegment, mapSegment, sharedMemoryAvailable, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
 import { type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
@@ -38,7 +39,10 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
 export function encodeResult(result: unknown): Posted {
   const small = SMALL_RESULTS.get(result);
   if (small) return small;
-  const encoded = encodeValue(result);
+  // Results follow the rule of arguments: what cannot travel fails the call, with its path (never arrives changed).
+  const unsendable = findUnsendable(result, "result");
+  if (unsendable) throw new InvalidArgumentError(`the method's result cannot be sent: ${unsendable}`);
+  const encoded = encodeValue(result, false, "result");
   return [compact(encoded.bytes), encoded.payloads.map(stagePayload)];
 }
 

@@ -15,6 +15,7 @@
 import "../../comms/_native-off.ts";
 import { addExtension, Packr } from "msgpackr";
 import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
+import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 
 /** Stands for "every worker has a copy" in a reference to a warehouse object. */
@@ -92,18 +93,56 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: tru
  * `unplaced`, references to tasks that have no worker yet are allowed (the
  * decoder uses only ids; the caller builds the list of references later).
  */
-export function encodeValue(value: unknown, unplaced = false): Encoded {
+export function encodeValue(value: unknown, unplaced = false, root = "value"): Encoded {
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;
+  let bytes: Uint8Array;
   try {
-    return { bytes: packr.pack(value), references: context.references, payloads: context.payloads };
+    bytes = packr.pack(value);
   } catch (error) {
-    throw new InvalidArgumentError(`value cannot be sent to another runtime: ${(error as Error).message}`, { cause: error });
+    throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${(error as Error).message}`, { cause: error });
   } finally {
     encoding = undefined;
     binaryPayloads.encoding = undefined;
   }
+  // A larger message would be refused by its receiver, which drops the whole link: refuse it here, naming what is big.
+  if (bytes.byteLength > MAX_VALUE_BYTES) {
+    const largest = largestString(value, root);
+    const where = largest ? `; the largest part is ${largest.path}, a string of ${largest.length} characters` : "";
+    throw new InvalidArgumentError(
+      `${root} encodes to ${bytes.byteLength} bytes, over the limit of ${MAX_VALUE_BYTES} bytes for a message${where} (large data travels best as typed arrays, which go beside the message without a limit)`,
+    );
+  }
+  return { bytes, references: context.references, payloads: context.payloads };
+}
+
+/** Encoded values up to this size fit a message (what a call or reply adds to it stays well under the margin). */
+export const MAX_VALUE_BYTES = MAX_BODY_BYTES - 1024 * 1024;
+
+/** The longest string in `value` and its path (for the message of a value too large to send). */
+function largestString(value: unknown, root: string): { path: string; length: number } | undefined {
+  let best: { path: string; length: number } | undefined;
+  const seen = new Set<unknown>();
+  const visit = (item: unknown, path: string, depth: number): void => {
+    if (typeof item === "string") {
+      if (!best || item.length > best.length) best = { path, length: item.length };
+      return;
+    }
+    if (item === null || typeof item !== "object" || seen.has(item) || depth > MAX_DEPTH || ArrayBuffer.isView(item)) return;
+    seen.add(item);
+    if (item instanceof Map) for (const [key, entry] of item) {
+      visit(key, `${path}<key>`, depth + 1);
+      visit(entry, `${path}.get(${JSON.stringify(String(key)).slice(0, 40)})`, depth + 1);
+    }
+    else if (item instanceof Set) {
+      let i = 0;
+      for (const entry of item) visit(entry, `${path}<set item ${i++}>`, depth + 1);
+    } else if (Array.isArray(item)) item.forEach((entry, i) => visit(entry, `${path}[${i}]`, depth + 1));
+    else for (const key in item) visit((item as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+  };
+  visit(value, root, 0);
+  return best;
 }
 
 /** Decodes a value; task references become what `resolve` returns (or stay references). */
@@ -131,12 +170,22 @@ export function findUnsendable(value: unknown, root = "args", found?: ReferenceL
   }
   const path: string[] = [root];
   const problem = walk(value, path, new Set(), found);
-  return problem === undefined ? undefined : `${path.join("")} ${problem}`;
+  if (problem === undefined) return undefined;
+  // A deep path is shown by its ends.
+  const shown = path.length > 12 ? `${path.slice(0, 6).join("")}…${path.slice(-3).join("")}` : path.join("");
+  return `${shown} ${problem}`;
 }
+
+/**
+ * Values nested deeper than this are refused (with their path): encoding and
+ * decoding recurse, and a tessera thread's stack is smaller than the main one's.
+ */
+export const MAX_DEPTH = 1000;
 
 /** Returns what is wrong at the end of `path` (left pointing there), or undefined. */
 function walk(value: unknown, path: string[], seen: Set<unknown>, found: ReferenceLike[] | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
+  if (path.length > MAX_DEPTH + 1 && typeof value === "object") return `is nested more than ${MAX_DEPTH} levels deep`;
   const type = typeof value;
   if (type === "function") return "is a function";
   if (type === "symbol") return "is a symbol";

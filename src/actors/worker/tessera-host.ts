@@ -52,6 +52,8 @@ export class TesseraHost {
   readonly runtime: RuntimeLinks;
   readonly uid: string;
   #tesserae = new Map<number, HostedTessera>();
+  /** Tesserae whose creation has not been answered yet, released or not (the head waits for the answer). */
+  readonly #creating = new Map<number, HostedTessera>();
   readonly #events: EventSender;
   readonly #store: ResultStore;
   readonly #transfers = new ThreadTransfers();
@@ -105,6 +107,9 @@ export class TesseraHost {
     const done = Promise.withResolvers<number>();
     const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done };
     this.#tesserae.set(id, hosted);
+    this.#creating.set(id, hosted);
+    const settled = () => void this.#creating.delete(id);
+    done.promise.then(settled, settled);
     this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, done });
     return done.promise;
   }
@@ -176,13 +181,14 @@ export class TesseraHost {
     switch (report[0]) {
       case Report.Unmapped:
         return this.#transfers.unmapped(report[1]);
+      // Answered also when the tessera was released meanwhile: the head still waits for its creation.
       case Report.Created: {
-        const hosted = this.#tesserae.get(report[1]);
+        const hosted = this.#creating.get(report[1]);
         hosted?.created?.resolve(hosted.thread.index);
         return;
       }
       case Report.CreateFailed:
-        this.#tesserae.get(report[1])?.created?.reject(new RemoteError(report[2]));
+        this.#creating.get(report[1])?.created?.reject(new RemoteError(report[2]));
         return;
       case Report.Done: {
         if (report[2][1].length === 0) return this.#finishTask(report[1], report[2] as Value, undefined, report[3]);
@@ -233,9 +239,12 @@ export class TesseraHost {
     this.#pool.remove(thread);
     if (this.runtime.stopping) return;
     const error = describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid);
-    for (const [id, hosted] of this.#tesserae) {
+    for (const [id, hosted] of this.#creating) {
       if (hosted.thread !== thread) continue;
       hosted.created?.reject(new RemoteError(error));
+    }
+    for (const [id, hosted] of this.#tesserae) {
+      if (hosted.thread !== thread) continue;
       this.#tesserae.delete(id);
       // Calls still waiting for their dependencies would go to a dead thread.
       for (let pending = hosted.backlog.shift(); pending; pending = hosted.backlog.shift()) {

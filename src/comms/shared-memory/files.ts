@@ -145,6 +145,13 @@ export function discardSegment(path: string, owned = false): void {
 }
 
 /** Removes every segment of the cluster (when its head is gone, nobody will map them). */
+/** Removes the segments a process of this cluster wrote (its pools too): for its parent, once it died. */
+export function removeProcessSegments(pid: number): void {
+  if (!available) return;
+  const prefix = `mosaic-${clusterId()}-${pid}-`;
+  for (const name of readdirSync(SHM_DIRECTORY)) if (name.startsWith(prefix)) unlinkQuietly(join(SHM_DIRECTORY, name));
+}
+
 export function removeClusterSegments(cluster = clusterId()): void {
   if (!available) return;
   const prefix = `mosaic-${cluster}-`;

@@ -32,6 +32,7 @@ export {
   isPooledSegment,
   MACHINE_ID,
   removeClusterSegments,
+  removeProcessSegments,
   type SegmentSet,
   sharedMemoryAvailable,
   SHM_DIRECTORY,

@@ -19,8 +19,15 @@ export interface TransportOptions {
 
 type ConnSocket = Socket<Connection | undefined>;
 
+/**
+ * Connections a listener holds that have not proved the secret yet: past it,
+ * new ones are closed at once (each would hold memory for the handshake's
+ * grace, and nobody who knows the secret needs that many at a time).
+ */
+export const MAX_PENDING_HANDSHAKES = 64;
+
 function socketHandlers(
-  makeConnection: (socket: ConnSocket) => Connection,
+  makeConnection: (socket: ConnSocket) => Connection | undefined,
 ): SocketHandler<Connection | undefined> {
   return {
     open(socket) {
@@ -49,6 +56,9 @@ function socketHandlers(
 export class TcpServer {
   readonly listener: TCPSocketListener<Connection | undefined>;
   readonly connections = new Set<Connection>();
+  /** Accepted connections still in their handshake (see MAX_PENDING_HANDSHAKES). */
+  #pending = 0;
+  #refused = 0;
 
   constructor(hostname: string, port: number, options: Omit<TransportOptions, "self"> & { self: Omit<PeerInfo, "port"> }) {
     const self: PeerInfo = { ...options.self, port: 0 };
@@ -56,9 +66,24 @@ export class TcpServer {
       hostname,
       port,
       socket: socketHandlers((socket) => {
+        if (this.#pending >= MAX_PENDING_HANDSHAKES) {
+          if (this.#refused++ % 1000 === 0) options.log(`refusing connections: ${this.#pending} are still in their handshake (${this.#refused} refused so far)`);
+          socket.terminate();
+          return undefined;
+        }
+        this.#pending++;
         const connection = new Connection({ ...options, self, socket, side: "server" });
+        let pending = true;
+        const settled = () => {
+          if (pending) this.#pending--;
+          pending = false;
+        };
+        connection.authenticated.then(settled, settled);
         this.connections.add(connection);
-        connection.closed.then(() => this.connections.delete(connection));
+        connection.closed.then(() => {
+          settled();
+          this.connections.delete(connection);
+        });
         return connection;
       }),
     });

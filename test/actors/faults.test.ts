@@ -1,0 +1,45 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const stale = (what: RegExp) => ({ class: "RuntimeStateError", code: "RUNTIME_STATE", message: expect.stringMatching(what) });
+
+describeScenarios("what a dead worker leaves", () => ScenarioRun.start(["deadWorkerLeftovers"], "faults-fixture.ts"), (run) => {
+  test("a SIGKILLed worker's spill directory and shared-memory segments are removed by its node at once, not at stop", async () => {
+    expect(await run.value("deadWorkerLeftovers")).toEqual({ before: { spilled: true, segments: true }, after: { spilled: false, segments: [] } });
+  });
+});
+
+describeScenarios("values that cannot travel", () => ScenarioRun.start(["badValues"], "faults-fixture.ts"), (run) => {
+  test("an argument over the message limit or nested too deep fails its own call at once, naming the limit and the path", async () => {
+    const { argument } = await run.value("badValues");
+    expect(argument.huge).toMatchObject({ class: "InvalidArgumentError", message: expect.stringMatching(/over the limit of \d+ bytes for a message; the largest part is args\[0\]\.huge, a string of 283115520 characters/) });
+    expect(argument.deep).toMatchObject({ class: "InvalidArgumentError", message: expect.stringMatching(/^cannot call Box\.set: args\[0\]\[0\]\[0\].*is nested more than 1000 levels deep/) });
+  });
+
+  test("a result that cannot travel fails its task with the path of the value, and the worker serves on", async () => {
+    const { result, next, workers } = await run.value("badValues");
+    const remote = (message: RegExp) => ({ class: "RemoteError", remoteName: "InvalidArgumentError", message: expect.stringMatching(message) });
+    expect(result.huge).toMatchObject(remote(/result encodes to \d+ bytes, over the limit of \d+ bytes for a message; the largest part is result, a string/));
+    expect(result.function).toMatchObject(remote(/result\.nested\.fn is a function/));
+    expect(result.instance).toMatchObject(remote(/result\[0\] is an instance of URL/));
+    expect(result.deep).toMatchObject(remote(/is nested more than 1000 levels deep/));
+    expect({ next, workers }).toEqual({ next: 3, workers: ["worker:0:0", "worker:0:1"] });
+  });
+});
+
+describeScenarios("faults made with handles", () => ScenarioRun.start(["releasedBeforeCreated", "staleHandles"], "faults-fixture.ts"), (run) => {
+  test("awaiting a tessera released before its creation finished settles, and the worker goes on", async () => {
+    expect(await run.value("releasedBeforeCreated")).toEqual({ created: "done", state: "released", next: 1 });
+  });
+
+  test("a stopped runtime's proxies, tasks and objects fail at once with RuntimeStateError, as arguments of a new runtime too, which goes on", async () => {
+    const { afterStop, asArgument, asConstructorArgument, oldProxy, next } = await run.value("staleHandles");
+    expect(afterStop).toMatchObject({ call: stale(/runtime stopped/), result: stale(/runtime stopped/), get: stale(/runtime stopped/), drop: "done" });
+    expect(asArgument).toMatchObject({ task: stale(/belongs to a runtime that stopped/), output: stale(/belongs to a runtime that stopped/), ref: stale(/belongs to a runtime that stopped/) });
+    expect(asConstructorArgument).toMatchObject(stale(/belongs to a runtime that stopped/));
+    expect(oldProxy).toMatchObject(stale(/runtime stopped/));
+    expect(next).toBe(7);
+  });
+});
