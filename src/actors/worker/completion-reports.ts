@@ -25,6 +25,11 @@ export class CompletionReports {
     }, { limit: REPORT_SLICE });
   }
 
+  /** Sends what is pending now (before events that came after these completions). */
+  flush(): void {
+    this.#batches.flush();
+  }
+
   add(owner: Connection, task: number, error: ErrorDescription | undefined): void {
     this.#batches.add(owner, error ? [task, error] : task);
   }

@@ -178,6 +178,7 @@ export class ResultStore {
       if (record.state === "pending") record.released = true;
       else {
         this.#tasks.delete(id);
+        this.#objects.delete(id);
         this.#spill.remove(id, record);
         this.markGone(id, "released");
       }
@@ -185,7 +186,6 @@ export class ResultStore {
   }
 
   get counts(): StoreCounts {
-    for (const id of this.#objects) if (!this.#tasks.has(id)) this.#objects.delete(id);
     return { tasks: this.#tasks.size - this.#objects.size, objects: this.#objects.size, ...this.#spill.stats };
   }
 

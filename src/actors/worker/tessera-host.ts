@@ -214,6 +214,8 @@ export class TesseraHost {
         return;
       }
       case Report.Events:
+        // A thread without a link of its own reports here, in order: the completions before these events leave first.
+        this.#reports.flush();
         for (const event of report[1]) this.#events.emit(event);
         return;
     }
