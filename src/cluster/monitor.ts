@@ -78,7 +78,8 @@ export class MonitorRuntime extends ChildRole {
     const timeout = this.options.startTimeout;
     const adopted = network.nodes.map((node) => this.connections.get(node.uid)?.request("adoptNetwork", network, { timeout }));
     // A node lost meanwhile is reported by its exit; the others are ready.
-    void Promise.allSettled(adopted).then(() => this.parent?.command(command, network));
+    // The network as it is then: a runtime lost during the round was announced already, and must not come back.
+    void Promise.allSettled(adopted).then(() => this.parent?.command(command, (this.network = this.#snapshot())));
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {
