@@ -11,6 +11,12 @@ describeScenarios("what a dead worker leaves", () => ScenarioRun.start(["deadWor
   });
 });
 
+describeScenarios("completions on time", () => ScenarioRun.start(["completionsOnTime"], "faults-fixture.ts"), (run) => {
+  test("a synchronous call's completion reaches the head when it ends, not when its tessera's queue drains, nor never when a later call blocks for good", async () => {
+    expect(await run.value("completionsOnTime")).toEqual({ onTime: [true, true, true, true], quickResults: [1, 2] });
+  });
+});
+
 describeScenarios("values that cannot travel", () => ScenarioRun.start(["badValues"], "faults-fixture.ts"), (run) => {
   test("an argument over the message limit or nested too deep fails its own call at once, naming the limit and the path", async () => {
     const { argument } = await run.value("badValues");

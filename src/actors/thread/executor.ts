@@ -9,7 +9,7 @@ import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
-import { describeFailure, emitNow, observe, observing, report, settle } from "./outbox.ts";
+import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, settle, unsentSince } from "./outbox.ts";
 import { threadIndex, workerUid } from "./thread-data.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 
@@ -53,7 +53,12 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       continue;
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
+    const startedAt = performance.now();
     if (observing.started) emitNow({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
+    else if (unsentSince > 0 && (startedAt - unsentSince > FLUSH_AFTER_MS || resident.queue.length === 0)) {
+      // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
+      flushBeforeRunning();
+    }
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
@@ -66,9 +71,22 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     } catch (error) {
       settle(task, fromHead, undefined, describeFailure(error));
     }
+    // A method that ran long: its completion leaves now (the flush is cheap next to it), not after the next one.
+    if (performance.now() - startedAt > FLUSH_AFTER_MS) flushBeforeRunning();
   }
   resident.running = false;
 }
+
+/**
+ * Completions of synchronous methods run back to back are batched until the
+ * queue drains (a message per call would cost most of the throughput), but
+ * never for long: one that waited FLUSH_AFTER_MS leaves before the next
+ * method starts, so do all before the last queued call starts, and a method
+ * that ran longer than that sends its own at once. (Left: completions of fast
+ * calls within FLUSH_AFTER_MS before a long call in the middle of a queue wait
+ * for it.)
+ */
+const FLUSH_AFTER_MS = 1;
 
 export function onOps(ops: ThreadOp[]): void {
   for (const op of ops) onOp(op);
@@ -134,7 +152,14 @@ function admit(resident: ResidentTessera, op: ThreadOp): void {
   if (op[0] === Op.Call) enqueue(resident, op);
 }
 
+/**
+ * Queues an op; the queue runs at the end of this turn, once every call that
+ * arrived with it (one socket read, one message from the main thread) is
+ * queued: then the last of them is known (see FLUSH_AFTER_MS).
+ */
 function enqueue(resident: ResidentTessera, op: ThreadOp): void {
   resident.queue.push(op);
-  if (!resident.running) void runQueue(resident);
+  if (resident.running) return;
+  resident.running = true;
+  queueMicrotask(() => void runQueue(resident));
 }

@@ -35,10 +35,32 @@ export function headLink(): Connection | undefined {
   return head;
 }
 
-const toMain = new Batcher<ThreadReport>((batch) => postBatch(parentPort!, batch), { limit: BATCH_SLICE });
+const toMain = new Batcher<ThreadReport>(
+  (batch) => {
+    unsentSince = 0; // every completion goes this way too
+    postBatch(parentPort!, batch);
+  },
+  { limit: BATCH_SLICE },
+);
+
+/** When the oldest completion not sent yet was settled (0: none): see the executor's FLUSH_AFTER_MS. */
+export let unsentSince = 0;
 
 /** Completions for the head, sent as one `done` command (ids, result sizes, small results end to end) and one `failed`. */
 const toHead = new Batcher<DoneReport | FailedReport>(sendCompletions, { limit: BATCH_SLICE });
+
+/**
+ * Sends the completions and reports waiting for the end of the tick now: a
+ * method about to run may block this thread for long (or for good), and what
+ * ended before it must not wait for it.
+ */
+export function flushBeforeRunning(): void {
+  if (toHead.size > 0) {
+    toHead.flush();
+    head?.flush();
+  }
+  if (toMain.size > 0) toMain.flush();
+}
 
 function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
   events.flush(); // the task.started events of these calls go first
@@ -84,6 +106,7 @@ export function report(message: ThreadReport): void {
 export function settle(task: number, fromHead: boolean, result: Posted | undefined, error: ErrorDescription | undefined): void {
   const direct = fromHead && head?.isOpen === true;
   const message: DoneReport | FailedReport = error ? [Report.Failed, task, error, direct] : [Report.Done, task, result!, direct];
+  if (unsentSince === 0) unsentSince = performance.now();
   if (direct) toHead.add(message);
   toMain.add(message);
 }
@@ -137,6 +160,7 @@ export function emitNow(event: WireEvent): void {
     events.add(event);
     events.flush();
     head.flush();
+    if (toMain.size > 0) toMain.flush();
   } else {
     toMain.add([Report.Events, [event]]);
     toMain.flush();
