@@ -34,10 +34,28 @@ export function usedMemory(): number {
  * Whether `bytes` more fit in `limit`. When they do not, free pooled segments
  * go first (kept for reuse, they are the first memory to give up): this
  * thread's at once, and a worker's tessera threads are asked to give up
- * theirs (they do at their next turn, so they are not counted here).
+ * theirs (they do at their next turn, so they are not counted here). Then
+ * garbage is collected (at most every FORCED_GC_MS): a value refused or
+ * released a moment ago (a result too large to send, say) still holds its
+ * memory until then, and idle runtimes collect rarely.
  */
 export function fitsMemory(bytes: number, limit: number): boolean {
   if (usedMemory() + bytes <= limit) return true;
   releaseFreeSegments();
-  return usedMemory() - requestThreadTrim() + bytes <= limit;
+  const trimming = requestThreadTrim();
+  if (usedMemory() - trimming + bytes <= limit) return true;
+  const now = performance.now();
+  if (now - lastForcedGc < FORCED_GC_MS) return false;
+  lastForcedGc = now;
+  Bun.gc(true);
+  return usedMemory() - trimming + bytes <= limit;
+}
+
+/** Forced collections on a refusal are at least this far apart: a full collection costs milliseconds. */
+const FORCED_GC_MS = 100;
+let lastForcedGc = -Infinity;
+
+/** Much memory just became garbage (a refused value): the next refusal collects at once, whenever the last one ran. */
+export function allowForcedCollection(): void {
+  lastForcedGc = -Infinity;
 }

@@ -5,7 +5,13 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const stale = (what: RegExp) => ({ class: "RuntimeStateError", code: "RUNTIME_STATE", message: expect.stringMatching(what) });
 
-describeScenarios("what a dead worker leaves", () => ScenarioRun.start(["deadWorkerLeftovers"], "faults-fixture.ts"), (run) => {
+describeScenarios("memory a worker no longer needs", () => ScenarioRun.start(["deadWorkerLeftovers", "refusedResult"], "faults-fixture.ts"), (run) => {
+  test("a result over a worker's budget fails its task with OutOfMemoryError, the memory goes back, and the next calls run", async () => {
+    const { refused, next, after } = await run.value("refusedResult");
+    expect(refused).toMatchObject({ class: "OutOfMemoryError", message: expect.stringContaining("the method's result (300.0 MiB) does not fit the memory budget of worker:0:0") });
+    expect({ next, after }).toEqual({ next: "done", after: "done" });
+  });
+
   test("a SIGKILLed worker's spill directory and shared-memory segments are removed by its node at once, not at stop", async () => {
     expect(await run.value("deadWorkerLeftovers")).toEqual({ before: { spilled: true, segments: true }, after: { spilled: false, segments: [] } });
   });

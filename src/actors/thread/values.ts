@@ -4,7 +4,9 @@
  * copied), results encoded into memory the main thread can use as it is.
  */
 import { decodeValue, DONE, encodeValue, findUnsendable, type TaskReference } from "../wire/value-codec.ts";
-import { InvalidArgumentError } from "../../errors.ts";
+import { InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
+import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
+import { threadData, workerUid } from "./thread-data.ts";
 import { lendSegment, mapSegment, sharedMemoryAvailable, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
 import { type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
@@ -43,6 +45,14 @@ export function encodeResult(result: unknown): Posted {
   const unsendable = findUnsendable(result, "result");
   if (unsendable) throw new InvalidArgumentError(`the method's result cannot be sent: ${unsendable}`);
   const encoded = encodeValue(result, false, "result");
+  // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
+  const size = encoded.payloads.reduce((total, payload) => total + payload.byteLength, 0);
+  const limit = threadData?.memoryLimit;
+  if (size >= SHM_MIN_BYTES && limit !== undefined && !fitsMemory(size, limit)) {
+    // The result goes (it is garbage once this call fails): the next refusal may collect at once.
+    allowForcedCollection();
+    throw new OutOfMemoryError(`the method's result (${(size / 2 ** 20).toFixed(1)} MiB) does not fit the memory budget of ${workerUid} (${(limit / 2 ** 20).toFixed(1)} MiB): return less, or give the workers more memory (memoryLimit, memoryFraction)`);
+  }
   return [compact(encoded.bytes), encoded.payloads.map(stagePayload)];
 }
 
