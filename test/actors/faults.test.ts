@@ -17,6 +17,15 @@ describeScenarios("memory a worker no longer needs", () => ScenarioRun.start(["d
   });
 });
 
+describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["placementAvoidsBusyAndDeadThreads"], "faults-fixture.ts"), (run) => {
+  test("a new tessera avoids a thread inside a method that never returns, and tesserae created right after a thread ended itself are made on a live one", async () => {
+    const { threads, busyPlaced, exited, created } = await run.value("placementAvoidsBusyAndDeadThreads");
+    expect(busyPlaced).toEqual({ answer: 1, thread: threads[1] });
+    expect(exited).toMatchObject({ class: "WorkerDiedError" });
+    expect(created).toEqual(["done", "done", "done", "done", "done", "done"]);
+  });
+});
+
 describeScenarios("completions on time", () => ScenarioRun.start(["completionsOnTime"], "faults-fixture.ts"), (run) => {
   test("a synchronous call's completion reaches the head when it ends, not when its tessera's queue drains, nor never when a later call blocks for good", async () => {
     expect(await run.value("completionsOnTime")).toEqual({ onTime: [true, true, true, true], quickResults: [1, 2] });

@@ -10,7 +10,7 @@ import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/in
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
 import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, settle, unsentSince } from "./outbox.ts";
-import { threadIndex, workerUid } from "./thread-data.ts";
+import { markBusy, threadIndex, workerUid } from "./thread-data.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 
 interface ResidentTessera {
@@ -59,6 +59,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
       flushBeforeRunning();
     }
+    markBusy(Date.now());
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
@@ -71,6 +72,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     } catch (error) {
       settle(task, fromHead, undefined, describeFailure(error));
     }
+    markBusy(0);
     // A method that ran long: its completion leaves now (the flush is cheap next to it), not after the next one.
     if (performance.now() - startedAt > FLUSH_AFTER_MS) flushBeforeRunning();
   }

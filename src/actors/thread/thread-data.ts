@@ -19,6 +19,8 @@ export interface ThreadData {
   segmentIdleTime: number;
   /** One counter (Int32): events sent up by the worker and its threads, for its status. */
   eventCounter: SharedArrayBuffer;
+  /** One Float64, written by the thread: when its running method started (Date.now()), 0 between methods. */
+  busy: SharedArrayBuffer;
 }
 
 export const threadData = workerData as Partial<ThreadData> | undefined;
@@ -28,3 +30,13 @@ if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.seg
 /** The worker this thread belongs to: errors and events name it (what `runtime.getWorker()` knows). */
 export const workerUid: string = threadData?.uid ?? "worker";
 export const threadIndex: number = threadData?.thread ?? 0;
+
+/** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
+const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(1);
+
+export function markBusy(since: number): void {
+  busySince[0] = since;
+}
+
+// A thread ended by its own program (process.exit() in a method) says so at once: no new tessera is placed on it.
+if (threadData?.busy) process.on("exit", () => markBusy(-1));

@@ -34,6 +34,8 @@ export interface HostedTessera {
   created: PromiseWithResolvers<number> | undefined;
   /** Released while calls still waited for dependencies: the thread lets it go after them (and after call `seq`). */
   releaseAfterBacklog?: { calls: number };
+  /** Calls posted to its thread: a creation is moved to another thread when its own died only while this is 0. */
+  callsPosted: number;
 }
 
 export interface BacklogParts {
@@ -148,6 +150,7 @@ export class CallBacklog {
     if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted]);
     else {
       store.assign(pending.task, thread);
+      hosted.callsPosted++;
       thread.post([Op.Call, hosted.id, pending.task, pending.method, args, posted, pending.owner.peer?.uid === "head", pending.seq]);
     }
   }

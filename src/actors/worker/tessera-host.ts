@@ -52,8 +52,8 @@ export class TesseraHost {
   readonly runtime: RuntimeLinks;
   readonly uid: string;
   #tesserae = new Map<number, HostedTessera>();
-  /** Tesserae whose creation has not been answered yet, released or not (the head waits for the answer). */
-  readonly #creating = new Map<number, HostedTessera>();
+  /** Tesserae whose creation has not been answered yet, released or not (the head waits for the answer), with what made them. */
+  readonly #creating = new Map<number, { hosted: HostedTessera; key: string; args: Value; refs: TaskReference[] }>();
   readonly #events: EventSender;
   readonly #store: ResultStore;
   readonly #transfers = new ThreadTransfers();
@@ -105,9 +105,9 @@ export class TesseraHost {
     const thread = this.#pool.pick();
     thread.tesserae++;
     const done = Promise.withResolvers<number>();
-    const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done };
+    const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done, callsPosted: 0 };
     this.#tesserae.set(id, hosted);
-    this.#creating.set(id, hosted);
+    this.#creating.set(id, { hosted, key, args, refs });
     const settled = () => void this.#creating.delete(id);
     done.promise.then(settled, settled);
     this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, done });
@@ -183,12 +183,12 @@ export class TesseraHost {
         return this.#transfers.unmapped(report[1]);
       // Answered also when the tessera was released meanwhile: the head still waits for its creation.
       case Report.Created: {
-        const hosted = this.#creating.get(report[1]);
+        const hosted = this.#creating.get(report[1])?.hosted;
         hosted?.created?.resolve(hosted.thread.index);
         return;
       }
       case Report.CreateFailed:
-        this.#creating.get(report[1])?.created?.reject(new RemoteError(report[2]));
+        this.#creating.get(report[1])?.hosted.created?.reject(new RemoteError(report[2]));
         return;
       case Report.Done: {
         if (report[2][1].length === 0) return this.#finishTask(report[1], report[2] as Value, undefined, report[3]);
@@ -241,8 +241,15 @@ export class TesseraHost {
     this.#pool.remove(thread);
     if (this.runtime.stopping) return;
     const error = describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid);
-    for (const [id, hosted] of this.#creating) {
+    for (const [id, { hosted, key, args, refs }] of this.#creating) {
       if (hosted.thread !== thread) continue;
+      if (hosted.callsPosted === 0 && hosted.backlog.length === 0 && this.#tesserae.get(id) === hosted) {
+        // Not answered and nothing else sent to it (placed on a thread that was dying): made again on a live one.
+        hosted.thread = this.#pool.pick();
+        hosted.thread.tesserae++;
+        this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, done: hosted.created! });
+        continue;
+      }
       hosted.created?.reject(new RemoteError(error));
     }
     for (const [id, hosted] of this.#tesserae) {

@@ -15,6 +15,8 @@ import type { ThreadData } from "../thread/thread-data.ts";
 
 /** Ops per message during a burst: the thread starts while the main thread still decodes. */
 const BATCH_SLICE = 256;
+/** A thread inside a method for longer than this is busy: new tesserae go elsewhere when they can. */
+const BUSY_MS = 50;
 
 export interface PoolSettings {
   uid: string;
@@ -42,8 +44,21 @@ export class TesseraThread {
   #early: ThreadOp[] | undefined = [];
   readonly #ops = new Batcher<ThreadOp>((batch) => postBatch(this.worker, batch), { limit: BATCH_SLICE });
   #exited = false;
+  /** When the method running on it now started (Date.now(); 0: none), written by the thread. */
+  readonly #busy = new Float64Array(new SharedArrayBuffer(8));
   /** Garbage collections asked of this thread and not yet reported (settled if it exits). */
   readonly collections = new Map<number, () => void>();
+
+  /** Whether a method has been running here for over `ms` (a long computation, or one that never returns). */
+  busyFor(ms: number, now: number): boolean {
+    const since = this.#busy[0]!;
+    return since > 0 && now - since > ms;
+  }
+
+  /** Exited, or exiting (its program ended it: it said so before its exit event comes). */
+  get gone(): boolean {
+    return this.#exited || this.#busy[0]! < 0;
+  }
 
   constructor(index: number, settings: PoolSettings) {
     this.index = index;
@@ -58,6 +73,7 @@ export class TesseraThread {
       realmCounters: realm.buffer,
       segmentIdleTime: segmentIdleTime(),
       eventCounter: settings.eventCounter,
+      busy: this.#busy.buffer as SharedArrayBuffer,
     };
     this.worker = new Worker(settings.program, { workerData });
     this.worker.on("message", (reports: ThreadReport[]) => {
@@ -136,11 +152,24 @@ export class ThreadPool {
   }
 
   /** The least loaded thread; a new one while every thread already hosts a tessera. */
+  /**
+   * The thread for a new tessera: the least loaded of the live threads that
+   * are not inside a long method (a tessera placed behind one would not answer
+   * until it ends, maybe never), a new one while every thread already hosts
+   * one; a busy one only when there is nothing else.
+   */
   pick(): TesseraThread {
-    let best = this.#threads[0];
-    for (const thread of this.#threads) if (thread.tesserae < best!.tesserae) best = thread;
-    if (!best || (best.tesserae > 0 && this.#threads.length < this.#settings.maxThreads)) best = this.#start();
-    return best;
+    const now = Date.now();
+    let best: TesseraThread | undefined;
+    for (const thread of this.#threads) {
+      if (thread.gone || thread.busyFor(BUSY_MS, now)) continue;
+      if (!best || thread.tesserae < best.tesserae) best = thread;
+    }
+    if (!best || best.tesserae > 0) {
+      if (this.#threads.length < this.#settings.maxThreads) return this.#start();
+      for (const thread of this.#threads) if (!thread.gone && (!best || thread.tesserae < best.tesserae)) best = thread;
+    }
+    return best ?? this.#start();
   }
 
   /** A thread exited: it is no longer picked. */
