@@ -13,7 +13,14 @@ describeScenarios("memory a worker no longer needs", () => ScenarioRun.start(["d
   });
 
   test("a SIGKILLed worker's spill directory and shared-memory segments are removed by its node at once, not at stop", async () => {
-    expect(await run.value("deadWorkerLeftovers")).toEqual({ before: { spilled: true, segments: true }, after: { spilled: false, segments: [] } });
+    const { before, after } = await run.value("deadWorkerLeftovers");
+    expect({ before, after }).toEqual({ before: { spilled: true, segments: true }, after: { spilled: false, segments: [] } });
+  });
+
+  test("an object held by a worker that died fails with WorkerDiedError, read or passed as an argument", async () => {
+    const { read, passed } = await run.value("deadWorkerLeftovers");
+    expect(read).toMatchObject({ class: "WorkerDiedError", code: "WORKER_DIED", message: expect.stringMatching(/was held by worker:0:1, which died/) });
+    expect(passed).toMatchObject({ class: "WorkerDiedError", code: "WORKER_DIED", message: expect.stringMatching(/its argument obj-\w+ was held by worker:0:1, which died/) });
   });
 });
 

@@ -5,13 +5,13 @@
  * tessera's thread when they need nothing resolved on the worker.
  */
 import type { Connection } from "../../comms/connection.ts";
-import { DependencyError, InvalidArgumentError, RuntimeStateError } from "../../errors.ts";
+import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage } from "../wire/call-message.ts";
 import { type Encoded, encodeValue, findUnsendable, type ReferenceLike } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
-import type { ObjectRef } from "./object-ref.ts";
+import { ObjectRef } from "./object-ref.ts";
 import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import type { TesseraEngine, TesseraState } from "./tessera-proxy.ts";
 
@@ -40,6 +40,14 @@ export function staleDependency(dependencies: Dependency[]): string | undefined 
   for (const dependency of dependencies) {
     const stopped = dependency[RUNTIME_STOPPED];
     if (stopped) return `${dependency.uid} belongs to a runtime that stopped (${stopped})`;
+  }
+  return undefined;
+}
+
+/** A warehouse object among `dependencies` whose only holder died (its value is gone). */
+function lostObjectOf(dependencies: Dependency[], client: ActorClient): ObjectRef<any> | undefined {
+  for (const dependency of dependencies) {
+    if (dependency instanceof ObjectRef && !dependency.published && client.failures.isLost(dependency.holder)) return dependency;
   }
   return undefined;
 }
@@ -127,6 +135,12 @@ export class TesseraHandle implements TesseraEngine {
         : undefined;
     if (stale) {
       client.tasks.complete(task, new RuntimeStateError(`cannot call ${this.className}.${method}: ${stale}`));
+      return task;
+    }
+    const lostObject = references.length > 0 ? lostObjectOf(task[DEPENDENCIES]!, client) : undefined;
+    if (lostObject) {
+      const error = new WorkerDiedError(lostObject.holder, `cannot call ${this.className}.${method}: its argument ${lostObject.uid} was held by ${lostObject.holder}, which died`);
+      client.tasks.complete(task, error);
       return task;
     }
     if (this.state === "failed" || this.state === "released") {

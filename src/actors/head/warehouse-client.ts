@@ -53,7 +53,16 @@ export class WarehouseClient implements ObjectOwner {
     if (ref.dropped) throw new RuntimeStateError(`${ref.uid} was dropped: its object is gone`);
     const holder = ref.published ? this.#actors.liveWorkers()[0] : ref.holder;
     if (!holder) throw new RuntimeStateError("no live worker holds the object");
-    const reply = await this.#actors.link(holder).request<Uint8Array | WithPayloads<Uint8Array>>("result", [ref.id, true]);
+    const lost = (cause?: Error) => new WorkerDiedError(holder, `${ref.uid} was held by ${holder}, which died: its object is gone`, cause ? { cause } : undefined);
+    if (this.#actors.failures.isLost(holder)) throw lost();
+    let reply: Uint8Array | WithPayloads<Uint8Array>;
+    try {
+      reply = await this.#actors.link(holder).request<Uint8Array | WithPayloads<Uint8Array>>("result", [ref.id, true]);
+    } catch (error) {
+      // The holder's link closed under the request (or could not open): the holder is gone.
+      if (error instanceof ConnectionClosedError && !this.stoppedReason) throw lost(error);
+      throw error;
+    }
     return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply);
   }
 
