@@ -33,6 +33,12 @@ describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["p
   });
 });
 
+describeScenarios("start-up", () => ScenarioRun.start(["crossNodeRightAfterStart"], "faults-fixture.ts"), (run) => {
+  test("right after init() resolves, every worker knows the others: a dependency across nodes is fetched, start after start", async () => {
+    expect(await run.value("crossNodeRightAfterStart")).toEqual(Array.from({ length: 15 }, () => "done"));
+  });
+});
+
 describeScenarios("completions on time", () => ScenarioRun.start(["completionsOnTime"], "faults-fixture.ts"), (run) => {
   test("a synchronous call's completion reaches the head when it ends, not when its tessera's queue drains, nor never when a later call blocks for good", async () => {
     expect(await run.value("completionsOnTime")).toEqual({ onTime: [true, true, true, true], quickResults: [1, 2] });
