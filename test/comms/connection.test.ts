@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { Connection, type ConnectionHandler, WithPayloads } from "../../src/comms/connection.ts";
 import { clusterId, removeSegments } from "../../src/comms/shared-memory/index.ts";
-import { connectTcp, TcpServer } from "../../src/comms/transports/tcp.ts";
+import { connectTcp, MAX_PENDING_HANDSHAKES, TcpServer } from "../../src/comms/transports/tcp.ts";
 import { HandshakeError, RemoteError, UnknownMethodError } from "../../src/errors.ts";
 
 const secret = "s3cret-for-tests";
@@ -147,5 +147,40 @@ describe("connection", () => {
     const pending = client.request("slow", null);
     client.close();
     await expect(pending).rejects.toThrow(/closed/);
+  });
+
+  test("a listener holds at most MAX_PENDING_HANDSHAKES connections in their handshake: later ones are closed at once, and it keeps serving", async () => {
+    const logs: string[] = [];
+    const server = echoServer(logs);
+    const total = MAX_PENDING_HANDSHAKES + 40;
+    const closed: number[] = [];
+    const refused = Promise.withResolvers<void>();
+    const sockets = [];
+    for (let i = 0; i < total; i++) {
+      sockets.push(
+        await Bun.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          socket: {
+            data() {},
+            close: () => {
+              if (closed.push(i) === total - MAX_PENDING_HANDSHAKES) refused.resolve();
+            },
+          },
+        }),
+      );
+    }
+    // Nothing else connects here: the first ones wait for their handshake (seconds of grace), every later one is closed.
+    await refused.promise;
+    expect(closed.toSorted((a, b) => a - b)).toEqual(Array.from({ length: total - MAX_PENDING_HANDSHAKES }, (_, i) => MAX_PENDING_HANDSHAKES + i));
+    expect(logs.filter((line) => line.startsWith("refusing connections"))).toHaveLength(1);
+    const waiting = [...server.connections];
+    expect(waiting).toHaveLength(MAX_PENDING_HANDSHAKES);
+    for (const socket of sockets) socket.end();
+    await Promise.all(waiting.map((connection) => connection.closed));
+    // Once those are gone, a client with the secret gets in.
+    const client = await connect(server.port);
+    expect(await client.request("echo", "in")).toBe("in");
+    client.close();
   });
 });
