@@ -39,6 +39,12 @@ describeScenarios("start-up", () => ScenarioRun.start(["crossNodeRightAfterStart
   });
 });
 
+describeScenarios("a busy worker is alive", () => ScenarioRun.start(["largePutStaysAlive"], "faults-fixture.ts", { env: { MOSAIC_SHARED_MEMORY: "0" } }), (run) => {
+  test("a 1 GiB put over the sockets keeps its worker answering its heartbeats (600 ms timeout): nobody is declared dead", async () => {
+    expect(await run.value("largePutStaysAlive")).toEqual({ back: 2 ** 28, lost: [], ping: "worker:0:0" });
+  }, 60_000);
+});
+
 describeScenarios("completions on time", () => ScenarioRun.start(["completionsOnTime"], "faults-fixture.ts"), (run) => {
   test("a synchronous call's completion reaches the head when it ends, not when its tessera's queue drains, nor never when a later call blocks for good", async () => {
     expect(await run.value("completionsOnTime")).toEqual({ onTime: [true, true, true, true], quickResults: [1, 2] });

@@ -16,12 +16,19 @@ export class WorkerLink {
       this.#failure = new RuntimeStateError(`no worker "${uid}" on the network`);
       return;
     }
+    const opened = (connection: Connection) => {
+      this.connection = connection;
+      for (const send of this.#queue.splice(0)) send(connection);
+      connection.closed.then((reason) => onLost(uid, `connection lost: ${reason.message}`));
+    };
+    // A link already open (a ping made it, say) is used at once: nothing waits in the queue (nor is copied for it).
+    const open = runtime.connection(uid);
+    if (open?.isOpen) {
+      opened(open);
+      return;
+    }
     runtime.connect(uid).then(
-      (connection) => {
-        this.connection = connection;
-        for (const send of this.#queue.splice(0)) send(connection);
-        connection.closed.then((reason) => onLost(uid, `connection lost: ${reason.message}`));
-      },
+      opened,
       (error: Error) => {
         this.#failure = error;
         for (const send of this.#queue.splice(0)) send(undefined as never);

@@ -14,6 +14,14 @@ export const SHM_DIRECTORY = "/dev/shm";
 export const SHM_MIN_BYTES = 1 << 20;
 /** Bytes of the path field that replaces a shared payload's bytes in a frame. */
 export const SHM_PATH_FIELD = 128;
+/**
+ * Socket payloads larger than this are not received into (nor staged for
+ * writing in) a pooled segment: making a segment writes all of its pages at
+ * once (so that a full /dev/shm shows as an error, not as a crash later),
+ * which for a gigabyte stalls the receiving thread for seconds, past its
+ * heartbeats. Fresh memory is faulted in as the bytes arrive instead.
+ */
+export const POOLED_SOCKET_MAX_BYTES = 256 * 2 ** 20;
 /** Environment variable naming the cluster in segment names: its head sets it, children inherit it. */
 export const CLUSTER_ENV = "MOSAIC_CLUSTER";
 

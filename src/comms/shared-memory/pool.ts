@@ -9,7 +9,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { totalmem } from "node:os";
 import { isMainThread } from "node:worker_threads";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
-import { created, freeSharedMemory, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
+import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon } from "./mappings.ts";
 
 export interface PooledSegment {
@@ -199,7 +199,7 @@ const SCRATCH = {};
  * payloads or when the pool cannot help (copy into fresh memory instead).
  */
 export function scratchCopy(bytes: Uint8Array): { copy: Uint8Array; release: () => void } | undefined {
-  if (!sharedMemoryAvailable() || bytes.byteLength < SHM_MIN_BYTES) return undefined;
+  if (!sharedMemoryAvailable() || bytes.byteLength < SHM_MIN_BYTES || bytes.byteLength > POOLED_SOCKET_MAX_BYTES) return undefined;
   let segment: PooledSegment | undefined;
   try {
     segment = takeSegment(bytes.byteLength, SCRATCH, "lent-here");

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { countHeld } from "./accounting.ts";
-import { consumeSegment, isPooledSegment, SHM_MIN_BYTES, sharedMemoryAvailable } from "./files.ts";
+import { consumeSegment, isPooledSegment, POOLED_SOCKET_MAX_BYTES, SHM_MIN_BYTES, sharedMemoryAvailable } from "./files.ts";
 import { noteMapped, whenUnmapped } from "./mappings.ts";
 import { type PooledSegment, returnSegment, takeSegment } from "./pool.ts";
 
@@ -24,7 +24,7 @@ const abandonedTargets = new FinalizationRegistry<[path: string, lending: number
  * Undefined for small payloads or when the pool cannot help.
  */
 export function receiveTarget(size: number): Uint8Array | undefined {
-  if (!sharedMemoryAvailable() || size < SHM_MIN_BYTES) return undefined;
+  if (!sharedMemoryAvailable() || size < SHM_MIN_BYTES || size > POOLED_SOCKET_MAX_BYTES) return undefined;
   let segment: PooledSegment | undefined;
   try {
     segment = takeSegment(size, RECEIVING, "lent-here", true); // kept as long as the receiver keeps the value: sized to it
