@@ -40,8 +40,8 @@ describeScenarios("start-up", () => ScenarioRun.start(["crossNodeRightAfterStart
 });
 
 describeScenarios("a busy worker is alive", () => ScenarioRun.start(["largePutStaysAlive"], "faults-fixture.ts", { env: { MOSAIC_SHARED_MEMORY: "0" } }), (run) => {
-  test("a 1 GiB put over the sockets keeps its worker answering its heartbeats (600 ms timeout): nobody is declared dead", async () => {
-    expect(await run.value("largePutStaysAlive")).toEqual({ back: 2 ** 28, lost: [], ping: "worker:0:0" });
+  test("a 1 GiB put over the sockets, and a call reading it there, keep the worker answering its heartbeats (600 ms timeout): nobody is declared dead", async () => {
+    expect(await run.value("largePutStaysAlive")).toEqual({ back: 2 ** 28, read: [2 ** 28, 1], lost: [], ping: "worker:0:0" });
   }, 60_000);
 });
 

@@ -24,8 +24,17 @@ export interface SegmentRef {
   /** Which lending of a thread's own segment this is (given back with it). */
   lending?: number;
 }
-/** A value as posted between a worker's threads: payloads in shared memory, or named segments. */
-export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef)[]];
+/**
+ * A payload of a value the worker keeps (a stored result, a cached object),
+ * shared with the tessera thread, which copies it before the method may
+ * change it: the copy costs the tessera thread, not the main thread, which
+ * must keep answering heartbeats.
+ */
+export interface CopyRef {
+  copyOf: Uint8Array;
+}
+/** A value as posted between a worker's threads: payloads in shared memory, named segments, or shared memory to copy. */
+export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef | CopyRef)[]];
 export type PostedDependencies = Record<number, Posted> | null;
 
 /**

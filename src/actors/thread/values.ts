@@ -73,6 +73,11 @@ function materialize(posted: Posted): Value {
     bytes,
     payloads.map((payload) => {
       if (payload instanceof Uint8Array) return payload;
+      if ("copyOf" in payload) {
+        const copy = new Uint8Array(new SharedArrayBuffer(payload.copyOf.byteLength));
+        copy.set(payload.copyOf);
+        return copy;
+      }
       const mapped = mapSegment(payload.segment, payload.size);
       if (payload.lease !== undefined) leases.register(mapped.buffer, payload.lease);
       return mapped;

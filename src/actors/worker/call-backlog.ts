@@ -13,7 +13,7 @@ import { type Dependencies, Op, type PostedDependencies, type Value } from "../t
 import type { RemoteResults } from "./remote-results.ts";
 import type { ResultStore } from "./result-store.ts";
 import type { TesseraThread } from "./thread-pool.ts";
-import { copyValue, type ThreadTransfers } from "./thread-transfers.ts";
+import { copiedByReader, type ThreadTransfers } from "./thread-transfers.ts";
 
 export type Pending = (
   | { kind: "create"; key: string; args: Value; refs: TaskReference[]; done: PromiseWithResolvers<number> }
@@ -121,11 +121,12 @@ export class CallBacklog {
     const { uid, store, remote } = this.#parts;
     try {
       const local = ref.worker === uid || ref.worker === PUBLISHED || store.isDone(ref.id);
-      // A stored value read here is copied: the consumer may change its argument, the stored one must stay.
-      const value = local ? copyValue(await store.resultValue(ref.id, data)) : await remote.fetch(ref.worker, ref.id, data);
-      // Warehouse objects read here are kept for later calls (dropping one clears every worker);
-      // the call gets the fetched memory, the cache a copy of its own.
-      if (!local && data && ref.task.startsWith("obj-")) store.store(ref.id, copyValue(value));
+      // A stored value read here is copied (by the consumer's thread): the consumer may change its argument, the stored one must stay.
+      const stored = local ? await store.resultValue(ref.id, data) : await remote.fetch(ref.worker, ref.id, data);
+      // Warehouse objects read here are kept for later calls (dropping one clears every worker): the cache keeps the
+      // fetched memory, the call gets a copy of its own.
+      if (!local && data && ref.task.startsWith("obj-")) store.store(ref.id, stored);
+      const value = local || ref.task.startsWith("obj-") ? copiedByReader(stored) : stored;
       if (data) deps[ref.id] = value;
     } catch (error) {
       throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });

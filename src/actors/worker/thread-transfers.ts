@@ -6,16 +6,28 @@
  * copied once into shared memory.
  */
 import { discardSegment, holdMapping, mapSegment, whenUnmapped } from "../../comms/shared-memory/index.ts";
-import { compact, copyToShared, sharePayload } from "../thread/channel.ts";
+import { compact, sharePayload } from "../thread/channel.ts";
 import { Op, type Posted, type Value } from "../thread/protocol.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 
+/** Payloads a tessera thread copies before its method gets them (see CopyRef). */
+const copiedByThread = new WeakSet<Uint8Array>();
+
 /**
- * A copy of a value kept here, for a reader that may change it (and that may
- * still wait for other dependencies when the original's record is released).
+ * A value kept here, for a reader that may change it: the reader's thread
+ * takes a copy of its shared memory (a copy here would stall this thread, a
+ * gigabyte for a second). It holds the memory until then, whatever happens to
+ * the record it came from.
  */
-export function copyValue([bytes, payloads]: Value): Value {
-  return [bytes, payloads.map(copyToShared)];
+export function copiedByReader([bytes, payloads]: Value): Value {
+  return [
+    bytes,
+    payloads.map((payload) => {
+      const view = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+      copiedByThread.add(view);
+      return view;
+    }),
+  ];
 }
 
 export class ThreadTransfers {
@@ -34,7 +46,8 @@ export class ThreadTransfers {
     return [
       compact(bytes),
       payloads.map((payload) => {
-        if (payload.buffer instanceof SharedArrayBuffer) return payload;
+        if (payload.buffer instanceof SharedArrayBuffer) return copiedByThread.has(payload) ? { copyOf: payload } : payload;
+        // A mapping passed by name is mapped copy-on-write by the reader: its changes stay its own.
         const held = holdMapping(payload);
         if (!held) return sharePayload(payload);
         const lease = this.#nextLease++;
@@ -62,6 +75,7 @@ export class ThreadTransfers {
       bytes,
       payloads.map((payload) => {
         if (payload instanceof Uint8Array) return payload;
+        if ("copyOf" in payload) return payload.copyOf; // threads post results as memory or segments: not this
         const { segment, size, lending } = payload;
         const mapped = mapSegment(segment, size);
         // Back to the thread once collected here and handed back by whoever it was passed on to; once the
