@@ -30,6 +30,7 @@ export {
   OutOfMemoryError,
 } from "./errors.ts";
 export { HeadRuntime } from "./api/head-runtime.ts";
+export type { AsyncForOptions } from "./api/head-runtime.ts";
 export { tessera, Tessera } from "./actors/head/tessera.ts";
 export type { TesseraStatics } from "./actors/head/tessera.ts";
 export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";

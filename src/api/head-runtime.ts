@@ -4,7 +4,7 @@
  * machinery (its actor client, warehouse client, connections, requests),
  * which stays behind a private field.
  */
-import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
+import { InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { ObjectRef } from "../actors/head/object-ref.ts";
 import type { PutOptions } from "../actors/head/warehouse-client.ts";
 import type { HeadNode } from "../cluster/head.ts";
@@ -14,6 +14,17 @@ import type { RuntimeLogger } from "../logging/logger.ts";
 import type { EventStream } from "../observe/events.ts";
 
 let nodeOf: (runtime: HeadRuntime) => HeadNode;
+
+/** How asyncFor runs its items. */
+export interface AsyncForOptions {
+  /**
+   * Carry on when a worker dies: its lane is retired and the item it was on
+   * (the body failed with that worker's WorkerDiedError) runs again on another
+   * worker, as the original's safe mode. Other failures still end the loop.
+   * Default false.
+   */
+  safe?: boolean;
+}
 
 export class HeadRuntime {
   readonly #head: HeadNode;
@@ -93,27 +104,53 @@ export class HeadRuntime {
    *   return solver.solve(shot).result();
    * });
    */
-  async asyncFor<T, R>(items: Iterable<T> | AsyncIterable<T>, body: (worker: RuntimeProxy, item: T, index: number) => R | Promise<R>): Promise<R[]> {
+  async asyncFor<T, R>(
+    items: Iterable<T> | AsyncIterable<T>,
+    body: (worker: RuntimeProxy, item: T, index: number) => R | Promise<R>,
+    options: AsyncForOptions = {},
+  ): Promise<R[]> {
     if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
+    if (options === null || typeof options !== "object") throw new InvalidArgumentError(`asyncFor options must be an object, got ${options === null ? "null" : typeof options}`);
+    const safe = options.safe === true;
     const workers = this.workers;
     if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");
     const iterator = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
     const results: R[] = [];
     let next = 0;
     let failure: { error: unknown } | undefined;
+    /** Safe mode: items whose worker died, to run again on a live one; the workers retired. */
+    const again: { item: T; index: number }[] = [];
+    const dead = new Set<string>();
+    const take = async (): Promise<{ item: T; index: number } | undefined> => {
+      const retry = again.shift();
+      if (retry) return retry;
+      const step = await iterator.next();
+      return step.done ? undefined : { item: step.value, index: next++ };
+    };
     const lane = async (worker: RuntimeProxy) => {
       while (!failure) {
-        const step = await iterator.next();
-        if (step.done || failure) return;
-        const index = next++;
+        const work = await take();
+        if (!work || failure) return;
         try {
-          results[index] = await body(worker, step.value, index);
+          results[work.index] = await body(worker, work.item, work.index);
         } catch (error) {
+          // Safe mode: a worker that died is retired and its item goes to another one.
+          if (safe && error instanceof WorkerDiedError && error.runtime === worker.uid && dead.size + 1 < workers.length) {
+            dead.add(worker.uid);
+            again.push(work);
+            return;
+          }
           failure ??= { error };
         }
       }
     };
-    await Promise.all(workers.map(lane));
+    let lanes = workers;
+    for (;;) {
+      await Promise.all(lanes.map(lane));
+      // Lanes that were done before an item came back for another run pick it up now.
+      if (failure || again.length === 0) break;
+      lanes = workers.filter((worker) => !dead.has(worker.uid));
+    }
     if (failure) throw failure.error;
     return results;
   }

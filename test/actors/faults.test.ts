@@ -45,6 +45,15 @@ describeScenarios("a busy worker is alive", () => ScenarioRun.start(["largePutSt
   }, 60_000);
 });
 
+describeScenarios("asyncFor in safe mode", () => ScenarioRun.start(["asyncForSafe"], "faults-fixture.ts"), (run) => {
+  test("a worker SIGKILLed during the loop is retired, its item runs again on another worker, and every result comes back in order", async () => {
+    const { results, ran, unsafe } = await run.value("asyncForSafe");
+    expect(results).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(ran).toEqual(["worker:0:0"]);
+    expect(unsafe).toMatchObject({ class: "WorkerDiedError" });
+  });
+});
+
 describeScenarios("completions on time", () => ScenarioRun.start(["completionsOnTime"], "faults-fixture.ts"), (run) => {
   test("a synchronous call's completion reaches the head when it ends, not when its tessera's queue drains, nor never when a later call blocks for good", async () => {
     expect(await run.value("completionsOnTime")).toEqual({ onTime: [true, true, true, true], quickResults: [1, 2] });
