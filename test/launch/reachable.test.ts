@@ -58,32 +58,18 @@ describe("clusterRuntimeAlive", () => {
   const secret = createSecret();
   const asker = { uid: "worker:0:0", address: "127.0.0.1", port: 0, pid: process.pid, machine: "test" };
 
-  test("the cluster's head, proving the cluster secret, is alive", async () => {
-    const head = mosaicServer("head", secret);
+  // The head's port may be taken by another program once the head is gone (a restarted program with the same
+  // fixed port, another cluster): its segments are then ours to remove. Only the head proving our secret is alive.
+  test.each([
+    ["the cluster's head, proving the cluster secret, is alive", "head", secret, true],
+    ["another cluster's head on the port (another secret) is not", "head", createSecret(), false],
+    ["a runtime of the cluster that is not the one asked for is not", "node:0", secret, false],
+  ] as const)("%s", async (_name, uid, serverSecret, alive) => {
+    const server = mosaicServer(uid, serverSecret);
     try {
-      expect(await clusterRuntimeAlive({ uid: "head", address: "127.0.0.1", port: head.port }, asker, secret, 10_000)).toBe(true);
+      expect(await clusterRuntimeAlive({ uid: "head", address: "127.0.0.1", port: server.port }, asker, secret, 10_000)).toBe(alive);
     } finally {
-      head.stop();
-    }
-  });
-
-  // The head's port may be taken by another program once the head is gone (a restarted
-  // program with the same fixed port, another cluster): its segments are then ours to remove.
-  test("another cluster's head on the port (another secret) is not", async () => {
-    const other = mosaicServer("head", createSecret());
-    try {
-      expect(await clusterRuntimeAlive({ uid: "head", address: "127.0.0.1", port: other.port }, asker, secret, 10_000)).toBe(false);
-    } finally {
-      other.stop();
-    }
-  });
-
-  test("a runtime of the cluster that is not the one asked for is not", async () => {
-    const node = mosaicServer("node:0", secret);
-    try {
-      expect(await clusterRuntimeAlive({ uid: "head", address: "127.0.0.1", port: node.port }, asker, secret, 10_000)).toBe(false);
-    } finally {
-      node.stop();
+      server.stop();
     }
   });
 

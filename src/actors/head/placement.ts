@@ -96,7 +96,6 @@ export class Placement {
       .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs], encoded.payloads)
       .then(
         (thread) => {
-          handle.thread = thread;
           handle.direct = this.#runtime.connection(threadUid(worker, thread));
           if (handle.state === "pending") handle.state = "ready";
           handle.readiness.resolve();

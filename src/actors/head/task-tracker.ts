@@ -27,10 +27,6 @@ export class TaskTracker implements TaskOwner {
     this.#events = events;
   }
 
-  get size(): number {
-    return this.#pending.size;
-  }
-
   get stoppedReason(): string | undefined {
     return this.#client.stoppedReason;
   }

@@ -87,14 +87,13 @@ export class TesseraHandle implements TesseraEngine {
   dependencies: Dependency[] | undefined;
   /** The worker picked for it while its constructor arguments wait for tasks to be placed. */
   assigned: string | undefined;
-  /** The worker thread it lives on (from its creation's reply), and that thread's own link to this head. */
-  thread: number | undefined;
+  /** The own link to this head of the worker thread it lives on (known from its creation's reply). */
   direct: Connection | undefined;
   /** Calls sent so far: each carries its place (`seq`), by which its thread runs them whatever way they went. */
   sent = 0;
   /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
   largeResults: Set<string> | undefined;
-  releaseSent = false;
+  #releaseSent = false;
 
   constructor(
     readonly key: string,
@@ -207,12 +206,12 @@ export class TesseraHandle implements TesseraEngine {
       this.outbox.splice(0, sent);
     }
     // Released while calls waited here: the release follows them.
-    if (this.state === "released" && !this.releaseSent) this.#sendRelease();
+    if (this.state === "released" && !this.#releaseSent) this.#sendRelease();
     return false;
   }
 
   #sendRelease(): void {
-    this.releaseSent = true;
+    this.#releaseSent = true;
     this.client.releases.releaseTessera(this.worker!, this.id, this.sent);
   }
 
