@@ -50,6 +50,8 @@ export class HeadNode extends Runtime {
     // From tessera threads: [task ids, result sizes, small results end to end].
     this.commands.done = (report: [number[], number[], Uint8Array]) => this.actors.onDone(report);
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
+    // A worker could not fetch a dependency where it was: it may have run again elsewhere (a retry, a restart).
+    this.methods.locate = (id: number) => this.actors.locate(id);
   }
 
   async start(): Promise<void> {

@@ -54,6 +54,24 @@ export interface TesseraCreatedEvent {
   worker: string;
   /** The worker's thread it lives on. */
   thread: number;
+  /** Times it was made again after its worker or thread died before this (0: its first creation). */
+  restarts: number;
+  time: Timestamp;
+}
+
+/** The worker or thread holding a tessera died, and it is being made again elsewhere (see `maxRestarts`). */
+export interface TesseraRestartingEvent {
+  type: "tessera.restarting";
+  tessera: string;
+  className: string;
+  /** The worker it was on (or assigned to). */
+  worker: string | undefined;
+  /** Restarts so far, this one included. */
+  restarts: number;
+  /** Calls sent to it before that will be sent again, in order. */
+  replayed: number;
+  /** How it was lost. */
+  error: Error;
   time: Timestamp;
 }
 
@@ -111,6 +129,18 @@ export interface TaskDoneEvent extends TaskFields {
   resultBytes: number | undefined;
 }
 
+/** A call failed and runs again (see `maxRetries`, `retryExceptions`); its next attempt has a new wire id. */
+export interface TaskRetriedEvent {
+  type: "task.retried";
+  task: string;
+  tessera: string;
+  method: string;
+  /** Retries so far, this one included. */
+  attempt: number;
+  error: Error;
+  time: Timestamp;
+}
+
 export interface TaskFailedEvent extends TaskFields {
   type: "task.failed";
   /** undefined when the task was submitted before anyone listened for its end. */
@@ -161,6 +191,8 @@ export type RuntimeEvent =
   | TaskStartedEvent
   | TaskDoneEvent
   | TaskFailedEvent
+  | TesseraRestartingEvent
+  | TaskRetriedEvent
   | TransferEvent
   | MemoryPressureEvent
   | SpillEvent;
@@ -179,6 +211,8 @@ export const EVENT_TYPES: readonly RuntimeEventType[] = [
   "task.started",
   "task.done",
   "task.failed",
+  "tessera.restarting",
+  "task.retried",
   "transfer",
   "memory.pressure",
   "spill",

@@ -12,7 +12,7 @@ describeScenarios("the head's actor events", () => ScenarioRun.start(["events"],
     const ended = { submitted: time, ended: time };
     const byTask = (uid: string) => events.filter((event: { task?: string }) => event.task === uid).map((event: { type: string }) => event.type);
     expect(events.filter((event: { type: string }) => event.type.startsWith("tessera."))).toEqual([
-      { type: "tessera.created", tessera: recorder, className: "Recorder", worker: "worker:0:1", thread: expect.any(Number), time },
+      { type: "tessera.created", tessera: recorder, className: "Recorder", worker: "worker:0:1", thread: expect.any(Number), restarts: 0, time },
       {
         type: "tessera.failed",
         tessera: faulty,

@@ -15,6 +15,7 @@ import { encodeValue, findUnsendable, type ReferenceLike } from "../wire/value-c
 import { Failures } from "./failures.ts";
 import { Placement } from "./placement.ts";
 import { Releases } from "./releases.ts";
+import { checkRetryOptions, Recovery } from "./retries.ts";
 import { TaskTracker } from "./task-tracker.ts";
 import { dependenciesOf, keep, staleDependency, TesseraHandle } from "./tessera-handle.ts";
 import { createTesseraProxy, type TesseraProxy } from "./tessera-proxy.ts";
@@ -32,6 +33,7 @@ export class ActorClient {
   readonly placement: Placement;
   readonly failures: Failures;
   readonly releases: Releases;
+  readonly recovery: Recovery;
   readonly #stopObserving: () => void;
 
   constructor(runtime: RuntimeLinks, events: EventStream) {
@@ -42,6 +44,7 @@ export class ActorClient {
     this.placement = new Placement(this, runtime);
     this.failures = new Failures(this, runtime);
     this.releases = new Releases(this);
+    this.recovery = new Recovery(this);
     this.#stopObserving = events.onInterest((types) => {
       if (!types.includes("task.done") && !types.includes("task.failed")) this.tasks.forgetTimes();
     });
@@ -57,15 +60,18 @@ export class ActorClient {
     if (options.worker !== undefined && (!isWorkerUid(options.worker) || !this.#runtime.knows(options.worker))) {
       throw new InvalidArgumentError(`no worker "${options.worker}" to place ${classNameOf(key)} on: the workers are ${this.#runtime.workers().join(", ")}`);
     }
+    checkRetryOptions(options, `${classNameOf(key)}.options()`);
     const encodedArgs = encodeValue(args, true, "args");
-    const handle = new TesseraHandle(key, encodedArgs, references, methods, this);
+    const { maxRetries, retryExceptions, maxRestarts } = options;
+    const retryDefaults = maxRetries !== undefined || retryExceptions !== undefined ? { maxRetries, retryExceptions } : undefined;
+    const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts);
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);
     this.releases.watchTessera(proxy, handle);
     this.placement.place(handle, options.worker);
-    // Created later (placement pending): the arguments keep the values they have now.
-    if (handle.worker === undefined) keep(encodedArgs);
+    // Created later (placement pending), or again after a restart: the arguments keep the values they have now.
+    if (handle.worker === undefined || handle.maxRestarts !== 0) keep(encodedArgs);
     return proxy;
   }
 
@@ -117,6 +123,11 @@ export class ActorClient {
 
   onFailed(failures: [number, ErrorDescription][]): void {
     this.tasks.onFailed(failures);
+  }
+
+  /** Where the result of the task once sent as `id` is now (a retry moves it): see Recovery.locate. */
+  locate(id: number): Promise<[string, number]> {
+    return this.recovery.locate(id);
   }
 
   onThreadLost(uid: string, reason: string): void {

@@ -10,6 +10,7 @@ import type { RuntimeLinks } from "../links.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { DIRECT, PLACEMENT, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
+import { isSystemFailure } from "./retries.ts";
 
 /** How long a lost link waits for the process tree to say why its worker died (see Failures.linkLost). */
 const LINK_LOSS_GRACE_MS = 500;
@@ -40,6 +41,8 @@ export class Failures {
   /** The tessera failed (or could not be created): its calls fail with `error`, and so does every later one. */
   fail(handle: TesseraHandle, error: Error): void {
     if (handle.state === "failed" || handle.error) return;
+    // Its worker or thread died: made again elsewhere while its restarts last.
+    if (isSystemFailure(error) && this.#client.recovery.restart(handle, error)) return;
     if (handle.state !== "released") handle.state = "failed";
     handle.error = error;
     handle.readiness.reject(error);

@@ -93,16 +93,21 @@ export class Placement {
     const encoded = handle.encodedArgs;
     this.#client
       .link(worker)
-      .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs], encoded.payloads)
+      // A tessera that may restart elsewhere reports each completion before its next call starts (see Recovery.restart).
+      .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs, handle.maxRestarts !== 0], encoded.payloads)
       .then(
         (thread) => {
+          if (handle.worker !== worker) return; // restarted meanwhile
           handle.direct = this.#runtime.connection(threadUid(worker, thread));
-          if (handle.state === "pending") handle.state = "ready";
+          if (handle.state === "pending" || handle.state === "restarting") handle.state = "ready";
           handle.readiness.resolve();
           const events = this.#client.events;
-          if (events.wants("tessera.created")) events.emit({ type: "tessera.created", tessera: handle.uid, className: handle.className, worker, thread, time: Date.now() });
+          if (events.wants("tessera.created")) events.emit({ type: "tessera.created", tessera: handle.uid, className: handle.className, worker, thread, restarts: handle.restarts, time: Date.now() });
         },
-        (error: Error) => failures.fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error),
+        (error: Error) => {
+          if (handle.worker !== worker) return; // restarted meanwhile (its worker died): this creation is history
+          failures.fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error);
+        },
       );
     handle.flush(); // sends its queued calls, then its release if it was released meanwhile
     this.retryWaiting();

@@ -30,9 +30,15 @@ export class Releases {
   readonly #collectedTasks = new FinalizationRegistry<(TesseraHandle | number)[]>((entries) => {
     for (let i = 0; i < entries.length; i += 2) {
       const tessera = entries[i] as TesseraHandle;
-      if (tessera.worker) this.releaseTask(tessera.worker, entries[i + 1] as number);
+      const id = entries[i + 1] as number;
+      // A retried task ran last under another id (rare: a lookup only when some task was retried).
+      const last = this.#renamed.size > 0 ? this.#renamed.get(id) : undefined;
+      if (last !== undefined) this.#renamed.delete(id);
+      if (tessera.worker) this.releaseTask(tessera.worker, last ?? id);
     }
   });
+  /** Retried tasks: the id each was submitted with → the id of its last attempt (see TaskProxy[REKEY]). */
+  readonly #renamed = new Map<number, number>();
   /** The generation being filled: [tessera, task id] pairs, flat. */
   #generation: { token: object; entries: (TesseraHandle | number)[] } | undefined;
 
@@ -54,6 +60,11 @@ export class Releases {
     }
     generation.entries.push(tessera, task.id);
     task[GENERATION] = generation.token;
+  }
+
+  /** A task now runs under another wire id: its result goes by that one when its proxy is collected. */
+  renamed(firstId: number, id: number): void {
+    this.#renamed.set(firstId, id);
   }
 
   /** A task's result (or a warehouse object), freed on `worker`. */

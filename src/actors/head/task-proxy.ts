@@ -80,9 +80,14 @@ export interface TaskPlacement {
   readonly className: string;
 }
 
+/** Internal: gives a task the wire id of its next attempt (a retry runs as a new call). */
+export const REKEY = Symbol("mosaic.task.rekey");
+export const FIRST_ID = Symbol("mosaic.task.first-id");
+
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
-  /** Wire id, unique per head. */
-  readonly id: number;
+  #id: number;
+  /** The id it was submitted with: its uid stays the same across retries. */
+  readonly #firstId: number;
   readonly method: string;
   /** Uid of the tessera this task runs on. */
   readonly tessera: string;
@@ -121,7 +126,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     owner: TaskOwner,
     uidSuffix: (id: number) => string,
   ) {
-    this.id = id;
+    this.#id = this.#firstId = id;
     this.#uidSuffix = uidSuffix;
     this.tessera = tessera;
     this.method = method;
@@ -132,9 +137,23 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   #uid: string | undefined;
   #uidSuffix: (id: number) => string;
 
+  /** Wire id, unique per head (a retried task gets a new one for each attempt). */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** Internal: the wire id it was submitted with. */
+  get [FIRST_ID](): number {
+    return this.#firstId;
+  }
+
+  [REKEY](id: number): void {
+    this.#id = id;
+  }
+
   /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
   get uid(): string {
-    return (this.#uid ??= `task-${this.#tessera.className.toLowerCase()}-${this.method}-${this.#uidSuffix(this.id)}`);
+    return (this.#uid ??= `task-${this.#tessera.className.toLowerCase()}-${this.method}-${this.#uidSuffix(this.#firstId)}`);
   }
 
   /** Same as `outputs[index]`, typed without `| undefined` for array results. */

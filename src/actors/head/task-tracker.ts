@@ -36,6 +36,28 @@ export class TaskTracker implements TaskOwner {
     return this.#pending.values();
   }
 
+  /** The pending task sent as `id` now. */
+  pending(id: number): TaskProxy<any> | undefined {
+    return this.#pending.get(id);
+  }
+
+  /** A retried task runs under a new wire id (see Recovery). */
+  rekey(previous: number, task: TaskProxy<any>): void {
+    if (!this.#pending.delete(previous)) return;
+    this.#pending.set(task.id, task);
+    const submitted = this.#submitted.get(previous);
+    if (submitted !== undefined) {
+      this.#submitted.delete(previous);
+      this.#submitted.set(task.id, submitted);
+    }
+  }
+
+  /** What settling a task ends besides: its arguments kept for a retry, the earlier ids it ran under. */
+  #settled(task: TaskProxy<any>, handle: TesseraHandle): void {
+    handle.inFlight?.delete(task.id);
+    if (this.#client.recovery.renaming) this.#client.recovery.settled(task);
+  }
+
   track(task: TaskProxy<any>, tessera: TesseraHandle): void {
     this.#pending.set(task.id, task);
     this.#client.releases.watchTask(task, tessera);
@@ -56,6 +78,7 @@ export class TaskTracker implements TaskOwner {
   complete(task: TaskProxy<any>, error?: ErrorDescription | Error): void {
     const pending = this.#pending.delete(task.id);
     settleTask(task, error);
+    if (pending) this.#settled(task, task[PLACEMENT] as TesseraHandle);
     if (pending && (this.#submitted.size > 0 || this.#events.wants(error ? "task.failed" : "task.done"))) this.#ended(task, undefined);
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }
@@ -91,6 +114,7 @@ export class TaskTracker implements TaskOwner {
       else (handle.largeResults ??= new Set()).add(task.method);
       this.#pending.delete(task.id);
       settleTask(task, undefined, inline);
+      if (handle.inFlight) this.#settled(task, handle);
       if (observed) this.#ended(task, inline ? size : undefined);
     }
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
@@ -115,7 +139,10 @@ export class TaskTracker implements TaskOwner {
   onFailed(failures: [number, ErrorDescription][]): void {
     for (const [id, error] of failures) {
       const task = this.#pending.get(id);
-      if (task) this.complete(task, localError({ ...error, task: task.uid, tessera: task.tessera, method: task.method }));
+      if (!task) continue;
+      // Run again (a retry, or its tessera's restart): not settled.
+      if ((task[PLACEMENT] as TesseraHandle).inFlight && this.#client.recovery.retryFailed(task, error)) continue;
+      this.complete(task, localError({ ...error, task: task.uid, tessera: task.tessera, method: task.method }));
     }
   }
 
@@ -146,12 +173,16 @@ export class TaskTracker implements TaskOwner {
     const worker = task.runtime;
     if (!worker) return Promise.reject(new RuntimeStateError(`task ${task.uid} was never placed`));
     if (this.#client.failures.isLost(worker)) return Promise.reject(new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, which died`));
+    const id = task.id;
     return this.#client
       .link(worker)
-      .request<Uint8Array | WithPayloads<Uint8Array>>("result", [task.id, true])
+      .request<Uint8Array | WithPayloads<Uint8Array>>("result", [id, true])
       .then(
         (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply)),
         (error: Error) => {
+          // An attempt that failed, of a task that may run again: its result comes from the attempt that ends it.
+          const retried = (task[PLACEMENT] as TesseraHandle).inFlight !== undefined && (task.id !== id || task.state === "pending");
+          if (retried && !this.#client.stopping) return task.then(() => this.fetchResult(task));
           if (error instanceof RemoteError) throw new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method });
           if (!(error instanceof ConnectionClosedError) || this.#client.stopping) throw error;
           // The link closed under the request: the worker is gone (its death, or the lost link, fails what it held

@@ -14,6 +14,7 @@ import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef } from "./object-ref.ts";
 import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import type { TesseraEngine, TesseraState } from "./tessera-proxy.ts";
+import { type CallRetry, callRetry, type RetryOptions } from "./retries.ts";
 
 export interface QueuedCall {
   task: TaskProxy<any>;
@@ -22,6 +23,8 @@ export interface QueuedCall {
   references: ReferenceLike[];
   /** Its payloads are copies of its own (it waited here): nobody else changes them, sending needs no other copy. */
   kept?: boolean;
+  /** When it runs again (see retries.ts); undefined: never on its own account. */
+  retry?: CallRetry;
 }
 
 /** Binary payloads of a call that waits: copied, so that later changes by the caller do not reach it. */
@@ -73,13 +76,15 @@ export function encodedSize(encoded: Encoded): number {
 }
 
 export class TesseraHandle implements TesseraEngine {
-  readonly id = nextWireId();
+  /** Its wire id (a restarted tessera is a new one on the wire). */
+  id = nextWireId();
   readonly uid: string;
   readonly className: string;
   readonly methods: ReadonlySet<string>;
   state: TesseraState = "pending";
   worker: string | undefined;
-  readonly readiness = Promise.withResolvers<void>();
+  /** Settles when it is made (again, after a restart: awaiting the proxy then waits for that). */
+  readiness = Promise.withResolvers<void>();
   error: Error | undefined;
   /** Calls made before the tessera (or a task they depend on) was placed. */
   outbox: QueuedCall[] = [];
@@ -93,6 +98,11 @@ export class TesseraHandle implements TesseraEngine {
   sent = 0;
   /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
   largeResults: Set<string> | undefined;
+  /** Times it may be made again when its worker or thread dies (-1: no limit), and times it was. */
+  readonly maxRestarts: number;
+  restarts = 0;
+  /** Calls sent and not reported done, by wire id in the order sent, with their arguments: kept only while it may restart or they may be retried. */
+  inFlight: Map<number, QueuedCall> | undefined;
   #releaseSent = false;
 
   constructor(
@@ -103,7 +113,12 @@ export class TesseraHandle implements TesseraEngine {
     readonly argReferences: ReferenceLike[],
     methods: ReadonlySet<string>,
     private readonly client: ActorClient,
+    /** Defaults for its calls' retries. */
+    private readonly retryDefaults: RetryOptions | undefined,
+    maxRestarts = 0,
   ) {
+    this.maxRestarts = maxRestarts;
+    if (maxRestarts !== 0) this.inFlight = new Map();
     this.className = classNameOf(key);
     this.uid = `tess-${this.className.toLowerCase()}-${uidSuffix(this.id)}`;
     this.methods = methods;
@@ -114,7 +129,7 @@ export class TesseraHandle implements TesseraEngine {
     return this.readiness.promise;
   }
 
-  call(method: string, args: unknown[]): TaskProxy<any> {
+  call(method: string, args: unknown[], options?: RetryOptions): TaskProxy<any> {
     const references: ReferenceLike[] = [];
     const unsendable = findUnsendable(args, "args", references);
     if (unsendable) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${unsendable}`);
@@ -146,7 +161,8 @@ export class TesseraHandle implements TesseraEngine {
       client.tasks.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;
     }
-    const queued: QueuedCall = { task, encoded, references };
+    const retry = this.retryDefaults || options ? callRetry(this.retryDefaults, options) : undefined;
+    const queued: QueuedCall = retry ? { task, encoded, references, retry } : { task, encoded, references };
     this.outbox.push(queued);
     if (this.outbox.length === 1) this.flush();
     if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) {
@@ -172,7 +188,8 @@ export class TesseraHandle implements TesseraEngine {
     let sent = 0;
     try {
       for (; sent < this.outbox.length; sent++) {
-        const { task, encoded, references, kept } = this.outbox[sent]!;
+        const queued = this.outbox[sent]!;
+        const { task, encoded, references } = queued;
         const failed = failedDependency(task[DEPENDENCIES]);
         if (failed) {
           // Never sent: it would wait on its worker for a result that will not come.
@@ -188,6 +205,13 @@ export class TesseraHandle implements TesseraEngine {
           const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, this.sent + 1);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;
+          // Kept until it is reported done, to be sent again: its arguments as they are now, in copies of its own.
+          const tracked = this.inFlight !== undefined || queued.retry?.retryExceptions;
+          if (tracked && !queued.kept) {
+            keep(encoded);
+            queued.kept = true;
+          }
+          const kept = queued.kept;
           // A call made just now is written from the caller's memory (a snapshot is taken only of what
           // cannot be written at once); one that waited here has copies of its own: no other copy.
           if (direct?.isOpen) {
@@ -195,6 +219,7 @@ export class TesseraHandle implements TesseraEngine {
             task[DIRECT] = true;
           } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads, kept);
           this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
+          if (tracked) (this.inFlight ??= new Map()).set(task.id, queued);
         } catch (error) {
           this.#drop(task, error as Error);
           continue;

@@ -6,8 +6,10 @@
 import { UnknownTesseraMethodError } from "../../errors.ts";
 import type { ObjectRef } from "./object-ref.ts";
 import type { DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
+import { checkRetryOptions, type RetryOptions } from "./retries.ts";
 
-export type TesseraState = "pending" | "ready" | "failed" | "released";
+/** `restarting`: its worker or thread died and it is being made again elsewhere (see `maxRestarts`). */
+export type TesseraState = "pending" | "ready" | "restarting" | "failed" | "released";
 
 /** A parameter of a remote method also accepts a task (or task output) producing that type, or a warehouse reference to one. */
 export type Remote<T> = T | TaskProxy<T> | TaskOutput<T> | ObjectRef<T>;
@@ -17,9 +19,15 @@ type AnyFunction = (...args: any[]) => any;
 export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFunction ? (K extends string ? K : never) : never }[keyof T];
 
 /** A method of T as called through a proxy: same parameters (or tasks), returns a TaskProxy; `outputs.done` markers may follow. */
-export type RemoteMethod<F> = F extends (...args: infer A) => infer R
+export type RemoteCall<F> = F extends (...args: infer A) => infer R
   ? (...args: [...RemoteArgs<A>, ...DoneMarker[]]) => TaskProxy<Awaited<R>>
   : never;
+
+/** A method of T through a proxy; `proxy.method.options({ maxRetries: 2 })(...)` calls it with options of its own (as Ray's `.options()`). */
+export type RemoteMethod<F> = RemoteCall<F> & { options(options: CallOptions): RemoteCall<F> };
+
+/** Options of one call (they override its tessera's defaults). */
+export type CallOptions = RetryOptions;
 
 /** What the engine behind a proxy provides (see tessera-handle.ts). */
 export interface TesseraEngine {
@@ -29,7 +37,7 @@ export interface TesseraEngine {
   readonly state: TesseraState;
   readonly worker: string | undefined;
   readonly ready: Promise<void>;
-  call(method: string, args: unknown[]): TaskProxy<any>;
+  call(method: string, args: unknown[], options?: CallOptions): TaskProxy<any>;
   release(): void;
 }
 
@@ -106,13 +114,16 @@ export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
       }
       let caller = callers.get(key);
       if (!caller) {
-        caller = engine.methods.has(key)
-          ? (...args: unknown[]) => engine.call(key, args)
-          : () => {
-              throw new UnknownTesseraMethodError(
-                `${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`,
-              );
-            };
+        const unknown = () => {
+          throw new UnknownTesseraMethodError(`${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`);
+        };
+        const known = engine.methods.has(key);
+        caller = known ? (...args: unknown[]) => engine.call(key, args) : unknown;
+        (caller as unknown as Record<string, unknown>).options = (options: CallOptions) => {
+          if (!known) unknown();
+          checkRetryOptions(options ?? {}, `${engine.className}.${key}.options()`);
+          return (...args: unknown[]) => engine.call(key, args, options);
+        };
         callers.set(key, caller);
       }
       return caller;

@@ -5,14 +5,24 @@
 import { InvalidArgumentError } from "../../errors.ts";
 import { currentClient } from "./context.ts";
 import { registerClass } from "../registry.ts";
+import type { RetryOptions } from "./retries.ts";
 import { RESERVED_METHOD_NAMES, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 type AnyClass = abstract new (...args: any[]) => any;
 
 /** Where and how a tessera is created: `X.options({ ... }).remote(...)`. */
-export interface TesseraOptions {
+export interface TesseraOptions extends RetryOptions {
   /** Uid of the worker to create the tessera on, e.g. "worker:0:1". Default: the monitor picks. */
   worker?: string;
+  /**
+   * How many times the tessera is re-created when the worker or thread holding
+   * it dies (Ray's `max_restarts`): its constructor runs again with the
+   * original arguments on a live worker, and its calls that had not started
+   * run there in order. The call that was running when it died runs again only
+   * if its `maxRetries` allows (at most once otherwise). Default 0: the
+   * tessera fails with WorkerDiedError, and so do its calls. -1: no limit.
+   */
+  maxRestarts?: number;
 }
 
 /** Static members that `tessera` adds to a class. */

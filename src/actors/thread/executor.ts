@@ -26,6 +26,8 @@ interface ResidentTessera {
   early: Map<number, ThreadOp> | undefined;
   /** Released after this many calls, which have not all arrived yet. */
   releaseAfter: number | undefined;
+  /** Its completions leave before its next call starts (see Op.Create). */
+  strict: boolean;
 }
 
 const tesserae = new Map<number, ResidentTessera>();
@@ -54,6 +56,8 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
     const startedAt = performance.now();
+    // A restartable tessera: the head must know every call that ended before this one starts.
+    if (resident.strict && unsentSince > 0) flushBeforeRunning();
     if (observing.started) emitNow({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
     else if (unsentSince > 0 && (startedAt - unsentSince > FLUSH_AFTER_MS || resident.queue.length === 0)) {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
@@ -120,6 +124,7 @@ export function onOp(op: ThreadOp): void {
         next: 1,
         early: undefined,
         releaseAfter: undefined,
+        strict: op[5],
       };
       tesserae.set(op[1], created);
       enqueue(created, op);

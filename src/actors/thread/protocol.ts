@@ -39,13 +39,15 @@ export type PostedDependencies = Record<number, Posted> | null;
 
 /**
  * Main thread → tessera thread. Calls come this way or straight from the
- * head; `seq` orders them either way (Skip: a call the main thread failed
+ * head; `seq` orders them either way (Create `strict`: a tessera that may be
+ * restarted elsewhere, whose completions leave before its next call starts,
+ * so the head knows which calls had not started; Skip: a call the main thread failed
  * itself; Release: after `calls` calls; Observe: the worker-side event types
  * the head wants now).
  */
 export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7 } as const;
 export type ThreadOp =
-  | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies]
+  | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies, strict: boolean]
   | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
   | [op: 2, tessera: number, calls: number]
   | [op: 3, request: number]

@@ -16,7 +16,7 @@ import type { TesseraThread } from "./thread-pool.ts";
 import { copiedByReader, type ThreadTransfers } from "./thread-transfers.ts";
 
 export type Pending = (
-  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; done: PromiseWithResolvers<number> }
+  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; strict: boolean; done: PromiseWithResolvers<number> }
   | { kind: "call"; task: number; method: string; args: Value; refs: TaskReference[]; owner: Connection; seq: number }
 ) & {
   /** Started when the call arrives, so that the fetches of queued calls overlap. */
@@ -45,6 +45,8 @@ export interface BacklogParts {
   transfers: ThreadTransfers;
   /** A call ends here without reaching its thread (its dependency failed, its thread is gone). */
   fail(task: number, error: ErrorDescription): void;
+  /** Asks the head where the result of task `id` is now ([worker, id]): a task may run again elsewhere. */
+  locate(id: number): Promise<[string, number]>;
 }
 
 export class CallBacklog {
@@ -117,7 +119,8 @@ export class CallBacklog {
     return Promise.all([...wanted.values()].map(([ref, data]) => this.#resolveReference(ref, data, deps))).then(() => deps);
   }
 
-  async #resolveReference(ref: TaskReference, data: boolean, deps: Record<number, Value>): Promise<void> {
+  /** `key`: the id the call's arguments know the dependency by (a retried task's result has another now). */
+  async #resolveReference(ref: TaskReference, data: boolean, deps: Record<number, Value>, key = ref.id): Promise<void> {
     const { uid, store, remote } = this.#parts;
     try {
       const local = ref.worker === uid || ref.worker === PUBLISHED || store.isDone(ref.id);
@@ -127,8 +130,16 @@ export class CallBacklog {
       // fetched memory, the call gets a copy of its own.
       if (!local && data && ref.task.startsWith("obj-")) store.store(ref.id, stored);
       const value = local || ref.task.startsWith("obj-") ? copiedByReader(stored) : stored;
-      if (data) deps[ref.id] = value;
+      if (data) deps[key] = value;
     } catch (error) {
+      if (!ref.task.startsWith("obj-")) {
+        // Not there (its worker died, or that attempt failed): the head knows whether it ran again, and where.
+        const moved = await this.#parts.locate(ref.id).then(
+          ([worker, id]) => (worker !== ref.worker || id !== ref.id ? { ...ref, worker, id } : undefined),
+          () => undefined, // it did not: the failure here is the one to report
+        );
+        if (moved) return this.#resolveReference(moved, data, deps, key);
+      }
       throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -148,7 +159,7 @@ export class CallBacklog {
       posted = {};
       for (const id in deps) posted[id] = transfers.share(deps[id]!, thread);
     }
-    if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted]);
+    if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted, pending.strict]);
     else {
       store.assign(pending.task, thread);
       hosted.callsPosted++;

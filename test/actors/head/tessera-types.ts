@@ -102,7 +102,10 @@ async function typed(): Promise<void> {
 
   // Proxy members besides the methods.
   expectType<string>(counter.uid);
-  expectType<"pending" | "ready" | "failed" | "released">(counter.state);
+  expectType<"pending" | "ready" | "restarting" | "failed" | "released">(counter.state);
+  // A call with options of its own (Ray's `.options()`) is typed as the method.
+  const retried: TaskProxy<number> = counter.add.options({ maxRetries: 2, retryExceptions: ["TypeError"] })(1);
+  use([retried]);
   expectType<string | undefined>(counter.runtime);
   await counter;
   counter.release();

@@ -1,0 +1,76 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const died = (what: RegExp) => ({ class: "WorkerDiedError", code: "WORKER_DIED", message: expect.stringMatching(what) });
+
+describeScenarios("tessera restarts", () => ScenarioRun.start(["restartAfterWorkerKilled"], "recovery-fixture.ts"), (run) => {
+  test("a tessera whose worker is SIGKILLed mid-call is made again by its constructor on a live worker; the queued calls run there in order, the running one is not run again", async () => {
+    const { before, running, results, restarted, state, worker, later } = await run.value("restartAfterWorkerKilled");
+    expect(before).toEqual(["made", 1]);
+    expect(running).toMatchObject(died(/may have been running when .*worker:0:1.*the call was not run again \(set maxRetries to run it again\)/));
+    // The constructor ran again with "made": the state before the death is gone, the replayed calls rebuild it in order.
+    expect(results).toEqual([["made", 2], ["made", 2, 3], ["made", 2, 3, 4]]);
+    expect(later).toEqual(["made", 2, 3, 4, 5]);
+    // Awaiting the proxy waits until it is made again.
+    expect({ restarted, state }).toEqual({ restarted: "done", state: "ready" });
+    expect(worker).not.toBe("worker:0:1");
+  });
+
+  test("the event surface says so: tessera.restarting (from where, how many calls replayed, why), then tessera.created with its restart count", async () => {
+    const { restarting, created, worker } = await run.value("restartAfterWorkerKilled");
+    expect(restarting).toMatchObject({ type: "tessera.restarting", className: "Journal", worker: "worker:0:1", restarts: 1, replayed: 3, error: { class: "WorkerDiedError" } });
+    expect(created).toEqual({ restarts: 1, worker });
+  });
+});
+
+describeScenarios("the running call's rule", () => ScenarioRun.start(["runningCallRetried"], "recovery-fixture.ts"), (run) => {
+  test("without retries the call that ended its thread fails and is not run again; with maxRetries the running call runs again first, then the calls behind it", async () => {
+    const { exited, afterExit, retried, behind, state } = await run.value("runningCallRetried");
+    expect(exited).toMatchObject(died(/exitThread.*may have been running/));
+    expect(afterExit).toEqual(["made", "after exit"]);
+    expect(retried).toEqual(["made", "slow"]);
+    expect(behind).toEqual(["made", "slow", "behind"]);
+    expect(state).toBe("ready");
+  });
+});
+
+describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "exceptionsRetried", "dependentsWaitForRetry", "badOptions"], "recovery-fixture.ts"), (run) => {
+  test("once its restarts are used, the next loss fails the tessera for good, and every later call, with WorkerDiedError", async () => {
+    const { first, between, second, after, state } = await run.value("restartsRunOut");
+    expect(first).toMatchObject({ class: "WorkerDiedError" });
+    expect(between).toEqual(["made", "between"]);
+    expect(second).toMatchObject({ class: "WorkerDiedError" });
+    expect(after).toMatchObject({ class: "WorkerDiedError" });
+    expect(state).toBe("failed");
+  });
+
+  test("an exception is retried only with retryExceptions, within maxRetries, for the error classes named; tessera defaults apply to its calls and a call's own options win", async () => {
+    const value = await run.value("exceptionsRetried");
+    expect(value.retried).toBe(40);
+    expect(value.calls).toBe(3);
+    expect(value.tooFew).toMatchObject({ class: "RemoteError", remoteName: "Error", message: expect.stringContaining("attempt 2 failed") });
+    expect(value.notAsked).toMatchObject({ class: "RemoteError", message: expect.stringContaining("attempt 1 failed") });
+    expect(value.otherClass).toMatchObject({ class: "RemoteError", remoteName: "RangeError" });
+    expect(value.namedClass).toBe(40);
+    expect(value.tesseraDefault).toBe(50);
+    expect(value.overridden).toMatchObject({ class: "RemoteError" });
+    expect(value.retriedEvents).toEqual([1, 2, 1, 1, 1]);
+  });
+
+  test("a task on another worker that takes a retried task as its argument waits for the retry and gets its value, after an exception and after a restart", async () => {
+    const { afterException, afterRestart, movedTo } = await run.value("dependentsWaitForRetry");
+    expect(afterException).toBe(70);
+    expect(afterRestart).toEqual(["made", "slow"]);
+    expect(movedTo).not.toBe("worker:0:1");
+  });
+
+  test("bad retry and restart options are refused at once with InvalidArgumentError naming the option", async () => {
+    const { restarts, retries, exceptions, unknown } = await run.value("badOptions");
+    expect(restarts).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("maxRestarts must be an integer >= -1") });
+    expect(retries).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("Journal.add.options(): maxRetries") });
+    expect(exceptions).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("retryExceptions must be") });
+    expect(unknown).toMatchObject({ class: "UnknownTesseraMethodError" });
+  });
+});
