@@ -24,6 +24,13 @@ export class MonitorRuntime extends ChildRole {
       this.parent?.command("runtimeDied", death);
       this.#announceNetwork("network");
     };
+    // A node started a worker in place of a dead one: every runtime learns of it before the head places on it.
+    this.commands.workerJoined = ({ node, worker }: { node: string; worker: RuntimeInfo }) => {
+      const report = this.#nodes.get(node);
+      if (!report || report.workers.some((w) => w.uid === worker.uid)) return;
+      report.workers = [...report.workers, worker].sort((a, b) => a.uid.localeCompare(b.uid, "en", { numeric: true }));
+      this.#announceNetwork("network", true);
+    };
     this.methods.network = () => this.#snapshot();
     this.methods.place = ([count, exclude]: [number, string[]]) => this.#place(count, new Set(exclude));
   }
@@ -66,11 +73,12 @@ export class MonitorRuntime extends ChildRole {
   /**
    * The head hears "ready" only once every node and worker holds the network:
    * its first calls may make a worker fetch a dependency from another, which
-   * it must know by then. Later changes (a runtime lost) go out as they come.
+   * it must know by then; so does a worker that joins later. A runtime lost
+   * goes out as it comes.
    */
-  #announceNetwork(command: "ready" | "network"): void {
+  #announceNetwork(command: "ready" | "network", joined = false): void {
     const network = (this.network = this.#snapshot());
-    if (command === "network") {
+    if (command === "network" && !joined) {
       this.parent?.command(command, network);
       for (const node of network.nodes) this.connections.get(node.uid)?.command("network", network);
       return;

@@ -1,6 +1,7 @@
 /**
  * A node runtime: one per machine. Starts the workers of its machine, reports
- * them to the monitor, and watches them.
+ * them to the monitor, and watches them; with `respawn`, starts a new worker
+ * (a new uid) in place of one that died, within `respawnAttempts` per place.
  */
 import { rmSync } from "node:fs";
 import { removeProcessSegments } from "../comms/shared-memory/index.ts";
@@ -13,9 +14,19 @@ import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
 
+/** Back-off before a worker's place is filled again: RESPAWN_DELAY_MS doubling per attempt, at most RESPAWN_MAX_DELAY_MS. */
+const RESPAWN_DELAY_MS = 250;
+const RESPAWN_MAX_DELAY_MS = 5000;
+
 export class NodeRuntime extends ChildRole {
   #workers = new Map<string, RuntimeInfo>();
   #allConnected = Promise.withResolvers<void>();
+  /** Times the place of each worker (by its uid now) was filled again. */
+  #respawns = new Map<string, number>();
+  /** Workers started in place of dead ones that have not connected yet, with the timer that ends them if they do not. */
+  #joining = new Map<string, Timer>();
+  #respawnTimers = new Set<Timer>();
+  #nextIndex = 0;
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "monitor", secret, logger);
@@ -33,18 +44,7 @@ export class NodeRuntime extends ChildRole {
   }
 
   protected async startRole(): Promise<void> {
-    const nodeIndex = this.indices[0]!;
-    for (let i = 0; i < this.options.numWorkers; i++) {
-      this.spawnChild({
-        role: "worker",
-        indices: [nodeIndex, i],
-        parentAddress: this.address,
-        parentPort: this.port,
-        head: this.head,
-        script: this.config.script,
-        options: this.options,
-      });
-    }
+    for (let i = 0; i < this.options.numWorkers; i++) this.#spawnWorker();
     const timer = setTimeout(
       () => this.#allConnected.reject(new TimeoutError(`workers of ${this.uid} did not connect within ${this.options.startTimeout} ms`)),
       this.options.startTimeout,
@@ -61,11 +61,62 @@ export class NodeRuntime extends ChildRole {
     this.parent!.command("nodeReady", { node: this.info, workers });
   }
 
+  #spawnWorker(): LaunchedRuntime {
+    return this.spawnChild({
+      role: "worker",
+      indices: [this.indices[0]!, this.#nextIndex++],
+      parentAddress: this.address,
+      parentPort: this.port,
+      head: this.head,
+      script: this.config.script,
+      options: this.options,
+    });
+  }
+
   protected override onPeerConnected(connection: Connection): void {
     const peer = connection.peer!;
     if (!this.children.has(peer.uid) || this.#workers.has(peer.uid)) return;
-    this.#workers.set(peer.uid, { ...peer, role: "worker" });
-    if (this.#workers.size === this.options.numWorkers) this.#allConnected.resolve();
+    const info: RuntimeInfo = { ...peer, role: "worker" };
+    this.#workers.set(peer.uid, info);
+    if (this.state === "starting") {
+      if (this.#workers.size === this.options.numWorkers) this.#allConnected.resolve();
+      return;
+    }
+    const joining = this.#joining.get(peer.uid);
+    if (joining === undefined) return;
+    clearTimeout(joining);
+    this.#joining.delete(peer.uid);
+    // It learns the network before anyone is told of it (the head may place on it, other workers fetch from it).
+    void connection
+      .request("adoptNetwork", this.network, { timeout: this.options.startTimeout })
+      .then(() => this.parent?.command("workerJoined", { node: this.uid, worker: info }), () => {}); // no answer: its exit or heartbeats report it
+  }
+
+  /** A worker died: with `respawn`, a new one takes its place after a back-off, while its place's attempts last. */
+  #respawn(dead: string): void {
+    const attempts = this.#respawns.get(dead) ?? 0;
+    this.#respawns.delete(dead);
+    if (!this.options.respawn) return;
+    if (attempts >= this.options.respawnAttempts) {
+      this.logger.warning(`${dead} is not replaced: its place was filled ${attempts} times already (respawnAttempts ${this.options.respawnAttempts})`);
+      return;
+    }
+    const delay = Math.min(RESPAWN_MAX_DELAY_MS, RESPAWN_DELAY_MS * 2 ** attempts);
+    const timer = setTimeout(() => {
+      this.#respawnTimers.delete(timer);
+      if (this.state !== "running") return;
+      const child = this.#spawnWorker();
+      this.#respawns.set(child.uid, attempts + 1);
+      this.logger.info(`${child.uid} starts in place of ${dead} (attempt ${attempts + 1} of ${this.options.respawnAttempts})`);
+      // One that never connects is ended: its exit counts as an attempt.
+      const late = setTimeout(() => child.kill(`did not connect within ${this.options.startTimeout} ms`), this.options.startTimeout);
+      this.#joining.set(child.uid, late);
+    }, delay);
+    this.#respawnTimers.add(timer);
+  }
+
+  protected override async beforeStop(): Promise<void> {
+    for (const timer of [...this.#respawnTimers, ...this.#joining.values()]) clearTimeout(timer);
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {
@@ -79,8 +130,11 @@ export class NodeRuntime extends ChildRole {
     if (this.state === "starting") {
       this.#allConnected.reject(new RuntimeDiedError(child.uid, reason));
     } else {
+      clearTimeout(this.#joining.get(child.uid));
+      this.#joining.delete(child.uid);
       this.#workers.delete(child.uid);
       this.parent?.command("runtimeDied", { uid: child.uid, reason });
+      this.#respawn(child.uid);
     }
   }
 }

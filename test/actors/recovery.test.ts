@@ -74,3 +74,21 @@ describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "excepti
     expect(unknown).toMatchObject({ class: "UnknownTesseraMethodError" });
   });
 });
+
+describeScenarios("respawned workers", () => ScenarioRun.start(["respawnedWorker"], "recovery-fixture.ts"), (run) => {
+  test("with respawn, a SIGKILLed worker's place is filled by a new worker (a new uid) that the head places on and the other workers fetch from and serve", async () => {
+    const { newcomer, workers, fromNewcomer, toNewcomer, spread, pidDiffers } = await run.value("respawnedWorker");
+    expect(newcomer).toBe("worker:0:2");
+    expect(workers).toEqual(["worker:0:0", "worker:0:2"]);
+    expect(fromNewcomer).toEqual(["new", "x"]);
+    expect(toNewcomer).toEqual(["new", "x", "y"]);
+    expect(spread).toEqual(["worker:0:0", "worker:0:2"]);
+    expect(pidDiffers).toBe(true);
+  });
+
+  test("its place is filled only respawnAttempts times: when the new worker dies too, the node says so and starts none", async () => {
+    await run.value("respawnedWorker");
+    const said = /worker:0:2 is not replaced: its place was filled 1 times already \(respawnAttempts 1\)/;
+    expect(await run.head.waitForLine(said, { stream: "stderr", timeout: 10_000 })).toMatch(said);
+  });
+});

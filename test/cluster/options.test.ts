@@ -34,6 +34,8 @@ const DEFAULTS: ResolvedOptions = {
   memoryFraction: 0.9,
   memoryLimit: 0,
   segmentIdleTime: 30000,
+  respawn: false,
+  respawnAttempts: 3,
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -87,6 +89,8 @@ describe("resolving options", () => {
       MOSAIC_MEMORY_FRACTION: "0.5",
       MOSAIC_MEMORY_LIMIT: "8e9",
       MOSAIC_SEGMENT_IDLE_TIME: "0",
+      MOSAIC_RESPAWN: "yes",
+      MOSAIC_RESPAWN_ATTEMPTS: "5",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -102,6 +106,8 @@ describe("resolving options", () => {
       memoryFraction: 0.5,
       memoryLimit: 8e9,
       segmentIdleTime: 0,
+      respawn: true,
+      respawnAttempts: 5,
     });
   });
 
@@ -261,6 +267,8 @@ describe("flags of the CLI", () => {
       ["memory-fraction", undefined],
       ["memory-limit", undefined],
       ["segment-idle-time", undefined],
+      ["respawn", undefined],
+      ["respawn-attempts", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);
@@ -284,7 +292,7 @@ describe("flags of the CLI", () => {
     expect(Object.keys(roleArgs)).toEqual([
       "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script",
       "num-nodes", "num-workers", "num-threads", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
-      "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time",
+      "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
     ]);
   });
 

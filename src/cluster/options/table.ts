@@ -9,7 +9,7 @@
 import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
 import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
-import { fraction, host, integer, type Kind, oneOf } from "./kinds.ts";
+import { fraction, host, integer, type Kind, oneOf, toggle } from "./kinds.ts";
 
 /**
  * Options of `init()`, `interactive()` and `run()` (camelCase versions of the
@@ -49,6 +49,15 @@ export interface InitOptions {
    * enough for an iterative program's next round to find its memory there.
    */
   segmentIdleTime?: number;
+  /**
+   * Whether a node starts a new worker in place of one that died (a new uid:
+   * `worker:i:j` with the next free j), after a back-off of 250 ms doubling
+   * up to 5 s; the head places new tesserae on it once it has joined.
+   * Default false.
+   */
+  respawn?: boolean;
+  /** Times a worker's place on a node is filled again, when `respawn` is on. Default 3. */
+  respawnAttempts?: number;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -116,6 +125,8 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
     run: {},
     carried: true,
   },
+  respawn: { kind: toggle(), default: false, help: "Nodes start a new worker in place of one that died", run: {}, carried: true },
+  respawnAttempts: { kind: integer({ min: 0 }), default: 3, help: "Times a worker's place is filled again (with respawn)", run: {}, carried: true },
 };
 
 export type OptionName = keyof InitOptions;
