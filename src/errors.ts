@@ -80,6 +80,11 @@ export class InvalidArgumentError extends MosaicError {
   override readonly code = "INVALID_ARGUMENT";
 }
 
+/** A scheduler's node list (a SLURM hostlist, a node file) that cannot be read: the message names the input. */
+export class AllocationError extends MosaicError {
+  override readonly code = "INVALID_ALLOCATION";
+}
+
 /**
  * Failures of the runtime itself (not of user code) keep their class when
  * they come back from another runtime: a dead worker or tessera thread is a

@@ -7,12 +7,10 @@
 import type { Subprocess } from "bun";
 import { SECRET_ENV } from "../comms/handshake.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import type { ChildExit, LaunchedRuntime, Launcher, LaunchSpec, LineSink } from "./launcher.ts";
+import { describeHow, LineOutput } from "./_lines.ts";
+import type { ChildExit, LaunchedRuntime, Launcher, LaunchSpec } from "./launcher.ts";
 import { WATCH_PARENT_ENV } from "./parent-watch.ts";
 import { programCommand } from "./program.ts";
-
-/** Lines of stderr kept to explain a child that dies during start-up. */
-const STDERR_TAIL = 20;
 
 export interface LocalLauncherOptions {
   /** The program to run, the spec's args after it. Default: this program again (programCommand()). */
@@ -39,7 +37,7 @@ class LocalRuntime implements LaunchedRuntime {
   readonly exited: Promise<ChildExit>;
   exit: ChildExit | undefined;
   readonly #process: Subprocess<"pipe", "pipe", "pipe">;
-  readonly #stderrTail: string[] = [];
+  readonly #output: LineOutput;
   /** Why it was killed, when its parent killed it. */
   #killedBecause: string | undefined;
 
@@ -51,7 +49,8 @@ class LocalRuntime implements LaunchedRuntime {
       stderr: "pipe",
       env: { ...process.env, ...spec.env, [SECRET_ENV]: spec.secret, [WATCH_PARENT_ENV]: "1" },
     });
-    const outputs = [this.#pump(this.#process.stdout, "stdout", spec.output), this.#pump(this.#process.stderr, "stderr", spec.output)];
+    this.#output = new LineOutput(spec.uid, spec.output);
+    const outputs = [this.#output.pump(this.#process.stdout, "stdout"), this.#output.pump(this.#process.stderr, "stderr")];
     this.exited = Promise.all([this.#process.exited, ...outputs]).then(() => (this.exit = this.#status()));
   }
 
@@ -77,38 +76,10 @@ class LocalRuntime implements LaunchedRuntime {
   }
 
   describeExit(): string {
-    const exit = this.exit ?? this.#status();
-    const how = this.#killedBecause
-      ? `was killed by its parent: ${this.#killedBecause}`
-      : exit.signal
-        ? `was killed by ${exit.signal}`
-        : `exited with code ${exit.code}`;
-    const tail = this.#stderrTail.length > 0 ? `; last stderr lines:\n  ${this.#stderrTail.join("\n  ")}` : "";
-    return `${this.uid} (pid ${this.pid}) ${how}${tail}`;
+    return `${this.uid} (pid ${this.pid}) ${describeHow(this.exit ?? this.#status(), this.#killedBecause)}${this.#output.describeTail()}`;
   }
 
   #status(): ChildExit {
     return { code: this.#process.exitCode, signal: this.#process.signalCode?.toString() ?? null };
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr", sink: LineSink): Promise<void> {
-    const decoder = new TextDecoder();
-    let partial = "";
-    for await (const chunk of stream) {
-      const text = partial + decoder.decode(chunk, { stream: true });
-      const lines = text.split("\n");
-      partial = lines.pop()!;
-      if (lines.length > 0) this.#emit(name, lines, sink);
-    }
-    partial += decoder.decode();
-    if (partial.length > 0) this.#emit(name, [partial], sink);
-  }
-
-  #emit(name: "stdout" | "stderr", lines: string[], sink: LineSink): void {
-    if (name === "stderr") {
-      this.#stderrTail.push(...lines);
-      this.#stderrTail.splice(0, Math.max(0, this.#stderrTail.length - STDERR_TAIL));
-    }
-    sink(this.uid, name, lines);
   }
 }

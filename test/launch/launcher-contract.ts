@@ -5,8 +5,10 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
+import { mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LaunchedRuntime, LaunchSpec } from "../../src/launch/launcher.ts";
+import type { LaunchedRuntime, Launcher, LaunchSpec } from "../../src/launch/launcher.ts";
 import type { LogStream } from "../../src/logging/logger.ts";
 import { expectProcessesGone, FIXTURES } from "../_helpers/processes.ts";
 import { type LauncherName, LAUNCHERS, type LauncherUnderTest } from "../fixtures/_launchers.ts";
@@ -39,15 +41,20 @@ class Output {
   }
 }
 
-/** A TCP listener on loopback that collects the lines each connection sends. */
+/**
+ * A Unix socket listener that collects the lines each connection sends. A
+ * socket file, not TCP: processes on every test host (network namespaces of
+ * one machine, one file system) reach it.
+ */
 function lineServer() {
+  const dir = mkdtempSync(join(tmpdir(), "mosaic-launch-"));
+  const path = join(dir, "lines.sock");
   const lines: string[] = [];
   const closed = Promise.withResolvers<void>();
   const hello = Promise.withResolvers<number>();
   const gone = Promise.withResolvers<string>();
   const listener = Bun.listen<{ partial: string }>({
-    hostname: "127.0.0.1",
-    port: 0,
+    unix: path,
     socket: {
       open(socket: Socket<{ partial: string }>) {
         socket.data = { partial: "" };
@@ -66,18 +73,25 @@ function lineServer() {
       },
     },
   });
-  return { port: listener.port, lines, hello: hello.promise, gone: gone.promise, closed: closed.promise, stop: () => listener.stop(true) };
+  const stop = () => {
+    listener.stop(true);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { path, lines, hello: hello.promise, gone: gone.promise, closed: closed.promise, stop };
 }
 
 /** Declares the launcher contract for the launcher of this name in test/fixtures/_launchers.ts. */
-export function describeLauncherContract(name: LauncherName): void {
+export function describeLauncherContract(name: LauncherName, { skip = false }: { skip?: boolean } = {}): void {
   const subject: LauncherUnderTest = LAUNCHERS[name];
-  const launcher = subject.create([process.execPath, FIXTURE]);
+  // Made at the first launch: a launcher for test hosts needs them started (beforeAll) first.
+  let launcher: Launcher | undefined;
   const started: LaunchedRuntime[] = [];
 
   function launch(args: string[], overrides: Partial<LaunchSpec> = {}): { runtime: LaunchedRuntime; output: Output } {
+    launcher ??= subject.create([process.execPath, FIXTURE]);
     const output = new Output();
-    const runtime = launcher.launch({ uid: `test:${started.length}`, args, env: {}, secret: "s3cret-for-tests", host: subject.host, output: output.sink, ...overrides });
+    const env = { ...subject.env?.(), ...overrides.env };
+    const runtime = launcher.launch({ uid: `test:${started.length}`, args, secret: "s3cret-for-tests", host: subject.host, output: output.sink, ...overrides, env });
     started.push(runtime);
     return { runtime, output };
   }
@@ -90,7 +104,7 @@ export function describeLauncherContract(name: LauncherName): void {
     }
   });
 
-  describe(`${name} launcher`, () => {
+  describe.skipIf(skip)(`${name} launcher`, () => {
     test("output lines reach the sink in order with their stream, the last one without a newline too, before exited resolves with the exit code", async () => {
       const { runtime, output } = launch(["lines", "2000", "7"], { uid: "node:3" });
       const exit = await runtime.exited;
@@ -126,6 +140,13 @@ export function describeLauncherContract(name: LauncherName): void {
       expect(runtime.pid).toBe(subject.knowsPid ? report.pid : undefined);
     }, TIMEOUT);
 
+    test("the runtime runs on the spec's host: in that host's network namespace", async () => {
+      const { runtime, output } = launch(["env"]);
+      expect(await runtime.exited).toEqual({ code: 0, signal: null });
+      const report = JSON.parse(output.lines.stdout.find((line) => line.startsWith("env "))!.slice("env ".length));
+      expect(report.netns).toBe(subject.netns?.() ?? readlinkSync("/proc/self/ns/net"));
+    }, TIMEOUT);
+
     test("terminate() asks with SIGTERM: a runtime that ends on it is not killed", async () => {
       const { runtime, output } = launch(["wait"]);
       await output.stdoutLine("ready", runtime);
@@ -147,7 +168,9 @@ export function describeLauncherContract(name: LauncherName): void {
       runtime.kill("sent nothing for 6000 ms (heartbeat timeout)");
       expect(await runtime.exited).toEqual({ code: null, signal: "SIGKILL" });
       expect(output.lines.stdout).not.toContain("got SIGTERM");
-      expect(runtime.describeExit()).toBe(`worker:0:1 (pid ${runtime.pid}) was killed by its parent: sent nothing for 6000 ms (heartbeat timeout)`);
+      expect(runtime.describeExit()).toStartWith("worker:0:1 (");
+      expect(runtime.describeExit()).toEndWith(") was killed by its parent: sent nothing for 6000 ms (heartbeat timeout)");
+      if (subject.knowsPid) expect(runtime.describeExit()).toStartWith(`worker:0:1 (pid ${runtime.pid})`);
     }, TIMEOUT);
 
     test("terminate() and kill() after the exit change nothing", async () => {
@@ -162,7 +185,7 @@ export function describeLauncherContract(name: LauncherName): void {
     test("a runtime's parent watch fires when the process that launched it dies, and nothing is left running", async () => {
       const server = lineServer();
       try {
-        const { runtime: middle } = launch(["middle", name, String(server.port)]);
+        const { runtime: middle } = launch(["middle", name, server.path]);
         const grandchild = await Promise.race([server.hello, middle.exited.then(() => Promise.reject(new Error(middle.describeExit())))]);
         middle.kill("the test kills the launching process");
         expect(await middle.exited).toEqual({ code: null, signal: "SIGKILL" });
@@ -171,6 +194,24 @@ export function describeLauncherContract(name: LauncherName): void {
         expect(server.lines).toEqual([`hello ${grandchild}`, `gone ${reason}`]);
         expect(reason).toMatch(/^parent process /);
         await expectProcessesGone([grandchild]);
+      } finally {
+        server.stop();
+      }
+    }, TIMEOUT);
+
+    // A launcher to another host holds a local client process (ssh, srun): someone may kill it, not the runtime.
+    test.skipIf(subject.host === undefined)("killing the launcher's local client (ssh, srun) ends the runtime on its host, and nothing is left running", async () => {
+      const server = lineServer();
+      try {
+        const { runtime } = launch(["watch", server.path]);
+        const watcher = await Promise.race([server.hello, runtime.exited.then(() => Promise.reject(new Error(runtime.describeExit())))]);
+        process.kill((runtime as LaunchedRuntime & { clientPid: number }).clientPid, "SIGKILL");
+        expect(await runtime.exited).toEqual({ code: null, signal: "SIGKILL" });
+        await server.closed;
+        await expectProcessesGone([watcher]);
+        // Over ssh the runtime's parent watch fires (the session's EOF); slurmstepd kills a step whose srun is gone.
+        if (subject.clientDeath === "parent watch") expect(server.lines).toEqual([`hello ${watcher}`, "gone parent process closed its pipe"]);
+        else expect(server.lines).toEqual([`hello ${watcher}`]);
       } finally {
         server.stop();
       }
