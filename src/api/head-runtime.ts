@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
 import type { ObjectRef } from "../actors/head/object-ref.ts";
+import type { BarrierReport } from "../actors/head/barrier.ts";
 import type { PutOptions } from "../actors/head/warehouse-client.ts";
 import type { HeadNode } from "../cluster/head.ts";
 import type { RuntimeProxy } from "../cluster/runtime-proxy.ts";
@@ -85,9 +86,11 @@ export class HeadRuntime {
 
   /**
    * Waits until every task submitted from this head so far has completed or
-   * failed. With a timeout (ms), rejects with TimeoutError if tasks remain.
+   * failed, and reports the tasks that failed since the previous barrier (a
+   * lost worker does not stop it: its tasks are among them). With a timeout
+   * (ms), rejects with TimeoutError if tasks remain.
    */
-  barrier(timeout?: number): Promise<void> {
+  barrier(timeout?: number): Promise<BarrierReport> {
     if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`barrier timeout must be >= 0 ms, got ${timeout}`));
     return this.#head.actors.barrier(timeout);
   }

@@ -92,3 +92,16 @@ describeScenarios("respawned workers", () => ScenarioRun.start(["respawnedWorker
     expect(await run.head.waitForLine(said, { stream: "stderr", timeout: 10_000 })).toMatch(said);
   });
 });
+
+describeScenarios("barrier after a loss", () => ScenarioRun.start(["barrierReportsLosses"], "recovery-fixture.ts"), (run) => {
+  test("barrier() carries on when a worker is lost and reports the tasks that failed since the previous barrier, each with its typed error", async () => {
+    const { failed, failedCount, fine, again } = await run.value("barrierReportsLosses");
+    expect(failed).toMatchObject([
+      { same: true, method: "slowAdd", error: { class: "WorkerDiedError" } },
+      { same: true, method: "add", error: { class: "WorkerDiedError" } },
+    ]);
+    expect(failedCount).toBe(2);
+    expect(fine).toEqual([["kept", 1], ["kept", 1, 2]]);
+    expect(again).toEqual({ failed: 0, failedCount: 0 });
+  });
+});

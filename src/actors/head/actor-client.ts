@@ -12,6 +12,7 @@ import { isWorkerUid } from "../../types.ts";
 import type { RuntimeLinks } from "../links.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeValue, findUnsendable, type ReferenceLike } from "../wire/value-codec.ts";
+import type { BarrierReport } from "./barrier.ts";
 import { Failures } from "./failures.ts";
 import { Placement } from "./placement.ts";
 import { Releases } from "./releases.ts";
@@ -139,7 +140,7 @@ export class ActorClient {
   }
 
   /** Resolves when every task submitted so far has completed (or failed). */
-  barrier(timeout?: number): Promise<void> {
+  barrier(timeout?: number): Promise<BarrierReport> {
     return this.tasks.barrier.wait(timeout);
   }
 

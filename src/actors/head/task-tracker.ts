@@ -79,6 +79,7 @@ export class TaskTracker implements TaskOwner {
     const pending = this.#pending.delete(task.id);
     settleTask(task, error);
     if (pending) this.#settled(task, task[PLACEMENT] as TesseraHandle);
+    if (error && pending) this.barrier.failed(task);
     if (pending && (this.#submitted.size > 0 || this.#events.wants(error ? "task.failed" : "task.done"))) this.#ended(task, undefined);
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }
