@@ -60,6 +60,11 @@ export class WorkerDiedError extends RuntimeDiedError {
   override readonly code = "WORKER_DIED";
 }
 
+/** The task was cancelled (`task.cancel()`) before it ran, or its method stopped on its signal. */
+export class CancelledError extends MosaicError {
+  override readonly code = "CANCELLED";
+}
+
 /** A task could not run because a task it depends on failed. */
 export class DependencyError extends MosaicError {
   override readonly code = "DEPENDENCY_FAILED";
@@ -105,6 +110,8 @@ export function localError(description: ErrorDescription): MosaicError {
     }
     case "DEPENDENCY_FAILED":
       return new DependencyError(`${description.message} (on ${where})`, { cause: remote });
+    case "CANCELLED":
+      return new CancelledError(description.message, { cause: remote });
     default:
       return remote;
   }

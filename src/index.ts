@@ -26,17 +26,23 @@ export {
   RemoteError,
   WorkerDiedError,
   DependencyError,
+  CancelledError,
   UnknownTesseraMethodError,
   OutOfMemoryError,
 } from "./errors.ts";
 export { HeadRuntime } from "./api/head-runtime.ts";
 export type { AsyncForOptions } from "./api/head-runtime.ts";
 export { tessera, Tessera } from "./actors/head/tessera.ts";
-export type { TesseraStatics } from "./actors/head/tessera.ts";
+export type { TesseraStatics, WithOptions } from "./actors/head/tessera.ts";
+export { ArrayElementError, ArrayTask, each, PerElement } from "./actors/head/tessera-array.ts";
+export type { TesseraArray, ArrayMethod, ArrayArgs } from "./actors/head/tessera-array.ts";
 export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";
 export type { TaskState, TaskOutputs } from "./actors/head/task-proxy.ts";
 export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod, RemoteCall, CallOptions } from "./actors/head/tessera-proxy.ts";
 export type { RetryOptions } from "./actors/head/retries.ts";
+export { wait } from "./actors/head/wait.ts";
+export type { WaitOptions, WaitResult } from "./actors/head/wait.ts";
+export { signal } from "./actors/current-call.ts";
 export type { BarrierReport } from "./actors/head/barrier.ts";
 export type { TesseraOptions } from "./actors/head/tessera.ts";
 export { ClassNotFoundError } from "./actors/registry.ts";

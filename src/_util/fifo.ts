@@ -19,6 +19,12 @@ export class Fifo<T> {
     return this.#items[this.#head];
   }
 
+  /** The first item that matches, front to back (a scan: for rare lookups). */
+  find(matches: (item: T) => boolean): T | undefined {
+    for (let i = this.#head; i < this.#items.length; i++) if (matches(this.#items[i]!)) return this.#items[i];
+    return undefined;
+  }
+
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];

@@ -42,6 +42,7 @@ export class WorkerRuntime extends ChildRole {
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
     this.methods.results = (items) => this.#host.resultValues(items);
     this.commands.abandon = (args) => this.#host.abandon(args);
+    this.commands.cancel = (args) => this.#host.cancel(args);
     this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);
     this.rejectedCommands.call = (args, connection: Connection, error) => this.#host.failCall(args, connection, error);
     this.commands.release = (args) => this.#host.release(args);

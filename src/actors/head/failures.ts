@@ -86,10 +86,12 @@ export class Failures {
     const worker = workerOfThread(uid);
     const { tasks } = this.#client;
     const handles = new Set<TesseraHandle>();
-    for (const handle of this.#client.tesserae()) if (handle.direct?.peer?.uid === uid) handles.add(handle);
+    // The closed link only: a thread started since under the same uid (a restart placed there) has a link of its own.
+    const behind = (handle: TesseraHandle) => handle.direct?.peer?.uid === uid && !handle.direct.isOpen;
+    for (const handle of this.#client.tesserae()) if (behind(handle)) handles.add(handle);
     for (const task of tasks.values()) {
       const handle = task[PLACEMENT] as TesseraHandle;
-      if (handle.direct?.peer?.uid === uid) handles.add(handle);
+      if (behind(handle)) handles.add(handle);
     }
     if (handles.size === 0 || this.#lostWorkers.has(worker)) return;
     // Asked over the worker's own link: it answers if the worker lives (a hung one is found out by heartbeats).
@@ -99,6 +101,9 @@ export class Failures {
       .request("ping", null, undefined, this.#runtime.heartbeatTimeout)
       .then(
         () => {
+          // Restarted meanwhile (its worker reported the thread's end first): it lives elsewhere now.
+          for (const handle of handles) if (!behind(handle)) handles.delete(handle);
+          if (handles.size === 0) return;
           const error = new WorkerDiedError(worker, `the tessera thread of ${worker} behind ${uid} is gone (${reason})`);
           const direct = [...tasks.values()].filter((task) => task[DIRECT] && handles.has(task[PLACEMENT] as TesseraHandle));
           if (direct.length > 0) this.abandon(worker, direct.map((task) => task.id), error);

@@ -12,7 +12,7 @@
  * dependents wait for the retry instead of failing.
  */
 import { Recent } from "../../_util/recent.ts";
-import { ConnectionClosedError, type ErrorDescription, InvalidArgumentError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
+import { ConnectionClosedError, type ErrorDescription, InvalidArgumentError, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId } from "./ids.ts";
 import { FIRST_ID, PLACEMENT, REKEY, type TaskProxy } from "./task-proxy.ts";
@@ -44,7 +44,7 @@ export interface CallRetry {
 }
 
 /** Errors of the runtime, not of the method: retrying the call could not help. */
-const NOT_RETRIED = new Set(["DEPENDENCY_FAILED", "UNKNOWN_TESSERA_METHOD", "UNKNOWN_METHOD", "RUNTIME_STATE"]);
+const NOT_RETRIED = new Set(["DEPENDENCY_FAILED", "UNKNOWN_TESSERA_METHOD", "UNKNOWN_METHOD", "RUNTIME_STATE", "CANCELLED"]);
 
 /** Checks retry options (`what` names where they were given). */
 export function checkRetryOptions(options: RetryOptions & { maxRestarts?: number }, what: string): void {
@@ -148,15 +148,20 @@ export class Recovery {
 
   /**
    * A call's failure was reported. Returns true when it runs again (the task
-   * stays pending): an exception its retries allow runs as a new call at the
-   * end of its tessera's order; the loss of its thread is its tessera's
-   * restart to handle (which follows: the thread's link closed too).
+   * stays pending) or was settled here: an exception its retries allow runs
+   * as a new call at the end of its tessera's order; the loss of its thread
+   * (reported by its worker) fails the tessera, which restarts it (the
+   * thread's own link may never have been up, so its closing is not awaited).
    */
   retryFailed(task: TaskProxy<any>, error: ErrorDescription): boolean {
     const handle = task[PLACEMENT] as TesseraHandle;
     const queued = handle.inFlight?.get(task.id);
     if (!queued) return false;
-    if (error.code === "WORKER_DIED") return restartable(handle) && handle.state !== "released";
+    if (error.code === "WORKER_DIED") {
+      if (!restartable(handle) || handle.state === "released") return false;
+      this.#client.failures.fail(handle, localError(error));
+      return true;
+    }
     const retry = queued.retry;
     if (!retriesLeft(retry) || retry.retryExceptions === false || NOT_RETRIED.has(error.code)) return false;
     if (retry.retryExceptions !== true && !retry.retryExceptions.includes(error.name)) return false;

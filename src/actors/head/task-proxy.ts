@@ -19,15 +19,16 @@ export interface TaskOwner {
   /** Whether the call has been written to its worker (so a result request may follow it). */
   isSent(task: TaskProxy<any>): boolean;
   releaseTask(task: TaskProxy<any>): void;
+  cancelTask(task: TaskProxy<any>): void;
   /** Whether the task's method has been returning small results, which come with completions. */
   expectsInlineResult(task: TaskProxy<any>): boolean;
 }
 
-/** Stands for element `index` of a task's (array) result when passed as an argument. */
+/** Stands for element `index` of a task's array result (or field `index` of an object result) when passed as an argument. */
 export class TaskOutput<T = unknown> implements ReferenceLike {
   /** Phantom member: makes TaskOutput<string> unassignable where TaskOutput<number> is wanted. */
   declare readonly __mosaicValue?: T;
-  constructor(readonly task: TaskProxy<any>, readonly index: number) {}
+  constructor(readonly task: TaskProxy<any>, readonly index: number | string) {}
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: this.index };
   }
@@ -60,11 +61,16 @@ type TupleOutputs<T extends readonly unknown[]> = { readonly [K in keyof T as K 
 /** Element type of an array result (unknown otherwise). */
 export type ElementOf<T> = T extends readonly (infer E)[] ? E : unknown;
 
+/** `outputs.key` of an object result (as the original's `task.outputs[key]`); a key named "done" is `outputs.done`. */
+type FieldOutputs<T> = { readonly [K in Exclude<keyof T, "done" | symbol | number>]-?: TaskOutput<T[K]> };
+
 export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly unknown[]
   ? number extends T["length"]
     ? { readonly [index: number]: TaskOutput<T[number]> }
     : TupleOutputs<T>
-  : { readonly [index: number]: TaskOutput<unknown> });
+  : T extends object
+    ? FieldOutputs<T>
+    : { readonly [index: number]: TaskOutput<unknown> });
 
 const TASK_ID = Symbol("mosaic.task");
 const INLINE_RESULT = Symbol("mosaic.inline-result");
@@ -179,8 +185,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     this.#outputs ??= new Proxy({} as Record<string | symbol, unknown>, {
       get: (cache, key) => {
         if (key === "done") return (cache.done ??= new DoneMarker(this));
-        if (typeof key === "string" && /^\d+$/.test(key)) return (cache[key] ??= new TaskOutput(this, Number(key)));
-        return undefined;
+        if (typeof key !== "string" || key === "then") return undefined; // not thenable: `await task.outputs` must not hang
+        return (cache[key] ??= new TaskOutput(this, /^\d+$/.test(key) ? Number(key) : key));
       },
     }) as unknown as TaskOutputs<T>;
     return this.#outputs;
@@ -224,6 +230,17 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
       this.#result.catch(() => {});
     }
     return this.#result;
+  }
+
+  /**
+   * Cancels the call: one that has not started does not run (the task fails
+   * with CancelledError, and so do tasks that take it as an argument, with
+   * DependencyError); a running async method sees its `mosaic.signal()`
+   * aborted and may stop; a running synchronous method is not interrupted
+   * (as in Ray). Does nothing once the task has ended.
+   */
+  cancel(): void {
+    if (this.#state === "pending") this.#owner.cancelTask(this);
   }
 
   /** Frees the result on the worker now instead of when this proxy is garbage collected. */

@@ -5,7 +5,7 @@
  * task events (submitted/done/failed) while someone listens.
  */
 import { WithPayloads } from "../../comms/connection.ts";
-import { ConnectionClosedError, describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
+import { CancelledError, ConnectionClosedError, describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
@@ -54,7 +54,7 @@ export class TaskTracker implements TaskOwner {
 
   /** What settling a task ends besides: its arguments kept for a retry, the earlier ids it ran under. */
   #settled(task: TaskProxy<any>, handle: TesseraHandle): void {
-    handle.inFlight?.delete(task.id);
+    if (handle.inFlight?.delete(task.id) && handle.inFlight.size === 0) handle.onCallEnded();
     if (this.#client.recovery.renaming) this.#client.recovery.settled(task);
   }
 
@@ -195,6 +195,19 @@ export class TaskTracker implements TaskOwner {
           });
         },
       );
+  }
+
+  cancelTask(task: TaskProxy<any>): void {
+    const handle = task[PLACEMENT] as TesseraHandle;
+    const at = handle.outbox.findIndex((queued) => queued.task === task);
+    if (at >= 0) {
+      // Not sent: it never will be (no place in its tessera's order is taken).
+      handle.outbox.splice(at, 1);
+      this.complete(task, new CancelledError(`${task.uid} was cancelled before it was sent`));
+      return;
+    }
+    // On its worker: dropped there if it has not started, its signal aborted if it runs; its report settles it.
+    if (handle.worker && !this.#client.failures.isLost(handle.worker)) this.#client.link(handle.worker).command("cancel", [handle.id, task.id]);
   }
 
   releaseTask(task: TaskProxy<any>): void {

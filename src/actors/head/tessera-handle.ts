@@ -231,8 +231,13 @@ export class TesseraHandle implements TesseraEngine {
       this.outbox.splice(0, sent);
     }
     // Released while calls waited here: the release follows them.
-    if (this.state === "released" && !this.#releaseSent) this.#sendRelease();
+    if (this.state === "released" && !this.#releaseSent && !this.inFlight?.size) this.#sendRelease();
     return false;
+  }
+
+  /** A call it had in flight ended: a release that waited for its retries can go now. */
+  onCallEnded(): void {
+    if (this.state === "released" && !this.#releaseSent && this.worker && this.outbox.length === 0 && !this.inFlight?.size) this.#sendRelease();
   }
 
   #sendRelease(): void {
@@ -247,6 +252,7 @@ export class TesseraHandle implements TesseraEngine {
     const events = this.client.events;
     if (events.wants("tessera.released")) events.emit({ type: "tessera.released", tessera: this.uid, className: this.className, worker: this.worker, time: Date.now() });
     // Not placed yet, or calls still waiting: it goes after them (see flush() and Placement).
-    if (this.worker && this.outbox.length === 0) this.#sendRelease();
+    // Calls that may run again (a retry takes a place after the release's) keep it until they end.
+    if (this.worker && this.outbox.length === 0 && !this.inFlight?.size) this.#sendRelease();
   }
 }

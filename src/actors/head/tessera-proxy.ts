@@ -3,7 +3,8 @@
  * objects at once and are submitted at once; awaiting it waits until the
  * object exists on its worker.
  */
-import { UnknownTesseraMethodError } from "../../errors.ts";
+import { InvalidArgumentError, UnknownTesseraMethodError } from "../../errors.ts";
+import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
 import type { ObjectRef } from "./object-ref.ts";
 import type { DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import { checkRetryOptions, type RetryOptions } from "./retries.ts";
@@ -54,10 +55,23 @@ export interface TesseraProxyBase {
   [Symbol.dispose](): void;
 }
 
-export type TesseraProxy<T> = { readonly [K in Exclude<MethodNames<T>, keyof TesseraProxyBase>]: RemoteMethod<T[K]> } & TesseraProxyBase;
+/** Names of T's fields (its members that are not methods). */
+export type FieldNames<T> = { [K in keyof T]: T[K] extends AnyFunction ? never : K extends string ? K : never }[keyof T];
+
+/** Reading and writing a tessera's fields, ordered with its calls. */
+export interface AttributeAccess<T> {
+  /** The field's value, read after the calls made before (a task: `await proxy.$get("n").result()`). */
+  $get<K extends FieldNames<T>>(name: K): TaskProxy<T[K]>;
+  /** Sets the field, after the calls made before and before those made after. */
+  $set<K extends FieldNames<T>>(name: K, value: Remote<T[K]>): TaskProxy<void>;
+}
+
+export type TesseraProxy<T> = { readonly [K in Exclude<MethodNames<T>, keyof TesseraProxyBase>]: RemoteMethod<T[K]> } & TesseraProxyBase & AttributeAccess<T>;
+
+
 
 /** Property names that tools probe on any object; never treated as remote methods. */
-const PROBED = new Set(["asymmetricMatch", "$$typeof", "nodeType", "toJSON", "constructor", "inspect", "catch", "finally"]);
+export const PROBED: ReadonlySet<string> = new Set(["asymmetricMatch", "$$typeof", "nodeType", "toJSON", "constructor", "inspect", "catch", "finally"]);
 
 class ProxyBase implements TesseraProxyBase {
   readonly #engine: TesseraEngine;
@@ -78,6 +92,14 @@ class ProxyBase implements TesseraProxyBase {
   }
   release(): void {
     this.#engine.release();
+  }
+  $get(name: string): TaskProxy<unknown> {
+    if (typeof name !== "string") throw new InvalidArgumentError(`${this.#engine.className}.$get() takes a field name, got ${typeof name}`);
+    return this.#engine.call(GET_ATTRIBUTE, [name]);
+  }
+  $set(name: string, value: unknown): TaskProxy<void> {
+    if (typeof name !== "string") throw new InvalidArgumentError(`${this.#engine.className}.$set() takes a field name, got ${typeof name}`);
+    return this.#engine.call(SET_ATTRIBUTE, [name, value]);
   }
   [Symbol.dispose](): void {
     this.#engine.release();

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from "../../errors.ts";
 import { currentClient } from "./context.ts";
 import { registerClass } from "../registry.ts";
 import type { RetryOptions } from "./retries.ts";
+import { argumentsOf, arrayClash, type ArrayArgs, createTesseraArray, type TesseraArray } from "./tessera-array.ts";
 import { RESERVED_METHOD_NAMES, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 type AnyClass = abstract new (...args: any[]) => any;
@@ -25,12 +26,23 @@ export interface TesseraOptions extends RetryOptions {
   maxRestarts?: number;
 }
 
+/** What `X.options({...})` gives: `remote` and `array` with those options. */
+export interface WithOptions<C extends AnyClass> {
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>>;
+  array(length: number, ...args: ArrayArgs<ConstructorParameters<C>>): TesseraArray<InstanceType<C>>;
+}
+
 /** Static members that `tessera` adds to a class. */
 export interface TesseraStatics<C extends AnyClass> {
   /** Creates an instance on a worker chosen by the monitor; returns its proxy at once. */
   remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>>;
-  /** Options form: `X.options({ worker: "worker:0:1" }).remote(...)`. */
-  options(options: TesseraOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> };
+  /**
+   * Creates `length` instances spread over the workers (an arguments wrapped
+   * in `each([...])` gives each its own value); returns the array's proxy at once.
+   */
+  array(length: number, ...args: ArrayArgs<ConstructorParameters<C>>): TesseraArray<InstanceType<C>>;
+  /** Options form: `X.options({ worker: "worker:0:1" }).remote(...)`, `.array(...)`. */
+  options(options: TesseraOptions): WithOptions<C>;
 }
 
 const KEY = Symbol.for("mosaic.tessera.key");
@@ -60,6 +72,20 @@ function createRemote(Class: Function, args: unknown[], options?: TesseraOptions
   return currentClient(`${Class.name}.remote()`).create(key, methods, args, options);
 }
 
+function createArray(Class: Function, length: number, args: unknown[], options?: TesseraOptions): TesseraArray<any> {
+  const methods = (Class as unknown as Record<symbol, Set<string>>)[METHODS]!;
+  if (!Number.isInteger(length) || length < 1) throw new InvalidArgumentError(`${Class.name}.array() takes a length >= 1, got ${String(length)}`);
+  const clash = arrayClash(methods);
+  if (clash) throw new InvalidArgumentError(`${Class.name} cannot be made an array: its method "${clash}" has the name of a member every tessera array has; rename the method`);
+  const perElement = Array.from({ length }, (_, i) => argumentsOf(args, i, length, `${Class.name}.array()`));
+  const elements = perElement.map((elementArgs) => createRemote(Class, elementArgs, options));
+  return createTesseraArray(Class.name, methods, elements);
+}
+
+function withOptions(Class: Function, options: TesseraOptions): WithOptions<any> {
+  return { remote: (...args: unknown[]) => createRemote(Class, args, options), array: (length: number, ...args: unknown[]) => createArray(Class, length, args, options) };
+}
+
 /**
  * Makes a class a tessera: instances are created on workers with `.remote()`.
  * Works as a standard decorator and as a function (which keeps full typing).
@@ -82,11 +108,8 @@ export function tessera<C extends AnyClass>(Class: C, context?: ClassDecoratorCo
     [KEY]: { value: key },
     [METHODS]: { value: methods },
     remote: { value: (...args: unknown[]) => createRemote(Class, args), configurable: true, writable: true },
-    options: {
-      value: (options: TesseraOptions) => ({ remote: (...args: unknown[]) => createRemote(Class, args, options) }),
-      configurable: true,
-      writable: true,
-    },
+    array: { value: (length: number, ...args: unknown[]) => createArray(Class, length, args), configurable: true, writable: true },
+    options: { value: (options: TesseraOptions) => withOptions(Class, options), configurable: true, writable: true },
   });
   return Class as C & TesseraStatics<C>;
 }
@@ -101,8 +124,13 @@ export abstract class Tessera {
     return createRemote(this, args) as TesseraProxy<InstanceType<C>>;
   }
 
-  static options<C extends AnyClass>(this: C, options: TesseraOptions): { remote(...args: RemoteArgs<ConstructorParameters<C>>): TesseraProxy<InstanceType<C>> } {
-    return { remote: (...args) => createRemote(this, args, options) as TesseraProxy<InstanceType<C>> };
+  static array<C extends AnyClass>(this: C, length: number, ...args: ArrayArgs<ConstructorParameters<C>>): TesseraArray<InstanceType<C>> {
+    if (!(KEY in this)) throw new InvalidArgumentError(`${this.name} extends Tessera but is not decorated with @tessera`);
+    return createArray(this, length, args) as TesseraArray<InstanceType<C>>;
+  }
+
+  static options<C extends AnyClass>(this: C, options: TesseraOptions): WithOptions<C> {
+    return withOptions(this, options) as WithOptions<C>;
   }
 }
 

@@ -4,14 +4,17 @@
  * they came (from the main thread, or straight from the head); skips stand for
  * calls that will not come, releases wait for the calls before them.
  */
-import { type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
+import { CancelledError, type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
+import { abortIfRunning, enterCall } from "../current-call.ts";
 import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
 import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, settle, unsentSince } from "./outbox.ts";
-import { markBusy, threadIndex, workerUid } from "./thread-data.ts";
+import { markBusy, threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
+import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
 
 interface ResidentTessera {
   id: number;
@@ -55,6 +58,13 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       continue;
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
+    if (cancels?.changed) cancels.take(addCancelled);
+    if (cancelled.size > 0 && cancelled.has(task)) {
+      cancelled.delete(task);
+      letGo(args, deps);
+      settle(task, fromHead, undefined, describeFailure(new CancelledError(`the call was cancelled before it ran`)));
+      continue;
+    }
     const startedAt = performance.now();
     // A restartable tessera: the head must know every call that ended before this one starts.
     if (resident.strict && unsentSince > 0) flushBeforeRunning();
@@ -64,18 +74,24 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       flushBeforeRunning();
     }
     markBusy(Date.now());
+    enterCall(task);
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
-      const method = resident.instance?.[name];
-      if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
-      let result = method.apply(resident.instance, values);
+      let result: unknown;
+      if (name === GET_ATTRIBUTE || name === SET_ATTRIBUTE) result = attribute(resident, name, values);
+      else {
+        const method = resident.instance?.[name];
+        if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
+        result = method.apply(resident.instance, values);
+      }
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
       settle(task, fromHead, encodeResult(result), undefined);
     } catch (error) {
       settle(task, fromHead, undefined, describeFailure(error));
     }
+    enterCall(undefined);
     markBusy(0);
     // A method that ran long: its completion leaves now (the flush is cheap next to it), not after the next one.
     if (performance.now() - startedAt > FLUSH_AFTER_MS) flushBeforeRunning();
@@ -94,6 +110,17 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
  */
 const FLUSH_AFTER_MS = 1;
 
+/** `proxy.$get(name)` / `proxy.$set(name, value)`: a field read or written in call order. */
+function attribute(resident: ResidentTessera, name: string, [field, value]: unknown[]): unknown {
+  const instance = resident.instance!;
+  if (typeof field !== "string" || !(field in instance) || typeof instance[field] === "function") {
+    throw new UnknownTesseraMethodError(`${resident.className} has no field "${String(field)}"`);
+  }
+  if (name === GET_ATTRIBUTE) return instance[field];
+  instance[field] = value;
+  return undefined;
+}
+
 export function onOps(ops: ThreadOp[]): void {
   for (const op of ops) onOp(op);
 }
@@ -107,6 +134,7 @@ export function onOp(op: ThreadOp): void {
   if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD, op[2]);
   if (op[0] === Op.TrimPool) return void releaseFreeSegments(); // the worker's memory runs short
   if (op[0] === Op.Observe) return observe(op[1]);
+  if (op[0] === Op.Cancel) return cancel(op[2]);
   const resident = tesserae.get(op[1]);
   if (!resident) {
     if (op[0] === Op.Call) {
@@ -152,6 +180,27 @@ export function onOp(op: ThreadOp): void {
     resident.releaseAfter = undefined;
   }
 }
+
+/**
+ * Calls cancelled before they ran (they may not have arrived yet: a call
+ * comes straight from the head, its cancel through the main thread), bounded:
+ * the cancel of a call that had already ended is never consumed.
+ */
+const cancelled = new Set<number>();
+const MAX_CANCELLED = 4096;
+
+/** `task.cancel()`: a running call's signal is aborted; one that has not run is dropped when its turn comes. */
+function cancel(task: number): void {
+  if (abortIfRunning(task, new CancelledError("the call was cancelled while it ran"))) return;
+  addCancelled(task);
+}
+
+function addCancelled(task: number): void {
+  if (cancelled.size >= MAX_CANCELLED) cancelled.delete(cancelled.values().next().value!);
+  cancelled.add(task);
+}
+
+const cancels = threadData?.cancels ? new CancelReader(threadData.cancels) : undefined;
 
 /** Takes the call (or skip) whose turn it is. */
 function admit(resident: ResidentTessera, op: ThreadOp): void {

@@ -45,7 +45,7 @@ export type PostedDependencies = Record<number, Posted> | null;
  * itself; Release: after `calls` calls; Observe: the worker-side event types
  * the head wants now).
  */
-export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7 } as const;
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7, Cancel: 8 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies, strict: boolean]
   | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
@@ -54,7 +54,8 @@ export type ThreadOp =
   | [op: 4, tessera: number, seq: number]
   | [op: 5, segment: string, lending: number]
   | [op: 6]
-  | [op: 7, types: RuntimeEventType[]];
+  | [op: 7, types: RuntimeEventType[]]
+  | [op: 8, tessera: number, task: number];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {

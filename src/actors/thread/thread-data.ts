@@ -21,6 +21,8 @@ export interface ThreadData {
   eventCounter: SharedArrayBuffer;
   /** One Float64, written by the thread: when its running method started (Date.now()), 0 between methods. */
   busy: SharedArrayBuffer;
+  /** Calls cancelled by the main thread (see cancels.ts). */
+  cancels: SharedArrayBuffer;
 }
 
 export const threadData = workerData as Partial<ThreadData> | undefined;

@@ -103,7 +103,7 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
       values.set(reference.id, decodeValue(depBytes, depPayloads));
     }
     const value = values.get(reference.id);
-    return reference.index === undefined ? value : (value as unknown[])[reference.index];
+    return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
   const args = decodeValue(bytes, payloads, resolve) as unknown[];
   // `outputs.done` only orders the call: it is not an argument of the method.

@@ -36,6 +36,10 @@ function str(text: string): Uint8Array {
 }
 
 const CALL = str("call");
+
+/** Method names a call carries to read or write a tessera's field (`proxy.$get`, `proxy.$set`): no method may have them. */
+export const GET_ATTRIBUTE = "$get";
+export const SET_ATTRIBUTE = "$set";
 const EMPTY_ARRAY = 0x90;
 
 /** Size of a non-negative integer as msgpack. */
@@ -81,7 +85,7 @@ function writeUint(target: Uint8Array, at: number, value: number): number {
  * thread when they have dependencies to resolve): the thread runs them by it.
  */
 /** A reference in a call message: [id, worker, task uid, index]. */
-export type WireReference = [id: number, worker: string, task: string, index?: number | "done"];
+export type WireReference = [id: number, worker: string, task: string, index?: number | string];
 
 function referenceToWire(reference: TaskReference): WireReference {
   return reference.index === undefined ? [reference.id, reference.worker, reference.task] : [reference.id, reference.worker, reference.task, reference.index];

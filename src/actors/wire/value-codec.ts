@@ -29,8 +29,8 @@ export interface TaskReference {
   id: number;
   /** Worker that holds the result. */
   worker: string;
-  /** Element index for `outputs[i]`, "done" for `outputs.done`, undefined for the whole result. */
-  index?: number | "done";
+  /** Element index for `outputs[i]` (a key for `outputs.key` of an object result), "done" for `outputs.done`, undefined for the whole result. */
+  index?: number | string;
 }
 
 /** Anything that stands for a task's result on the wire (TaskProxy, TaskOutput, DoneMarker). */
@@ -75,7 +75,7 @@ export function registerReferenceClass(Class: new (...args: any[]) => ReferenceL
       encoding?.references.push(reference);
       return [reference.id, reference.task, reference.worker, reference.index ?? null];
     },
-    read([id, task, worker, index]: [number, string, string, number | "done" | null]) {
+    read([id, task, worker, index]: [number, string, string, number | string | null]) {
       const reference: TaskReference = { id, task, worker, index: index ?? undefined };
       return decoding?.resolve ? decoding.resolve(reference) : reference;
     },

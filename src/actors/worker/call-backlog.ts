@@ -23,6 +23,10 @@ export type Pending = (
   deps?: Promise<Dependencies>;
   /** Set once `deps` settles (so the backlog can run on without waiting again). */
   resolved?: { deps: Dependencies } | { error: Error };
+  /** Cancelled while it waited here: it fails when its turn comes, without waiting for its dependencies. */
+  cancelled?: Error;
+  /** Ends the drain's wait for its dependencies when it is cancelled. */
+  onCancel?: () => void;
 };
 
 export interface HostedTessera {
@@ -69,6 +73,15 @@ export class CallBacklog {
     if (!hosted.resolving) void this.#drain(hosted);
   }
 
+  /** Cancels a call that waits here for its dependencies; false when it is not here (it went to its thread). */
+  cancel(hosted: HostedTessera, task: number, error: Error): boolean {
+    const pending = hosted.backlog.find((item) => item.kind === "call" && item.task === task);
+    if (!pending) return false;
+    pending.cancelled = error;
+    pending.onCancel?.(); // the drain may be waiting for its dependencies
+    return true;
+  }
+
   /** A call that will not reach the thread: the thread must not wait for its place in the order. */
   skip(hosted: HostedTessera | undefined, seq: number): void {
     if (hosted && !hosted.thread.exited) hosted.thread.post([Op.Skip, hosted.id, seq]);
@@ -83,8 +96,9 @@ export class CallBacklog {
     hosted.resolving = true;
     while (hosted.backlog.length > 0) {
       const pending = hosted.backlog.peek()!;
+      if (pending.cancelled) pending.resolved = { error: pending.cancelled };
       if (pending.deps && !pending.resolved) {
-        await pending.deps.catch(() => {});
+        await Promise.race([pending.deps.catch(() => {}), new Promise<void>((resolve) => (pending.onCancel = resolve))]);
         // `resolved` is set by a reaction registered before ours: it is there now.
         continue;
       }

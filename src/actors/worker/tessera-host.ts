@@ -5,7 +5,7 @@
  * pool), keeps results in the store until released, and reports completions
  * to callers.
  */
-import { describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
+import { CancelledError, describeError, type ErrorDescription, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { TaskReference } from "../wire/value-codec.ts";
 import type { RuntimeLinks } from "../links.ts";
 import { type Connection, WithPayloads } from "../../comms/connection.ts";
@@ -144,6 +144,14 @@ export class TesseraHost {
       this.#store.markGone(id, `its call was abandoned (${error.message})`);
       if (this.#store.isPending(id)) this.#finishTask(id, undefined, error);
     }
+  }
+
+  /** `task.cancel()`: a call waiting here for its dependencies fails now; one on its thread is dropped there, or its signal aborted. */
+  cancel([tessera, task]: [number, number]): void {
+    const hosted = this.#tesserae.get(tessera);
+    if (!hosted) return;
+    if (this.#backlog.cancel(hosted, task, new CancelledError("the call was cancelled while it waited for its dependencies"))) return;
+    if (!hosted.thread.exited) hosted.thread.cancel(tessera, task);
   }
 
   /** A warehouse object put here by the head. */

@@ -12,6 +12,7 @@ import type { RuntimeLogger } from "../../logging/logger.ts";
 import { postBatch, THREAD_MARKER } from "../thread/channel.ts";
 import { type HeadAddress, Op, Report, type ThreadOp, type ThreadReport } from "../thread/protocol.ts";
 import type { ThreadData } from "../thread/thread-data.ts";
+import { CancelWriter, cancelRing } from "../thread/cancels.ts";
 
 /** Ops per message during a burst: the thread starts while the main thread still decodes. */
 const BATCH_SLICE = 256;
@@ -46,8 +47,20 @@ export class TesseraThread {
   #exited = false;
   /** When the method running on it now started (Date.now(); 0: none), written by the thread. */
   readonly #busy = new Float64Array(new SharedArrayBuffer(8));
+  readonly #cancels = cancelRing();
+  readonly #cancelWriter = new CancelWriter(this.#cancels);
   /** Garbage collections asked of this thread and not yet reported (settled if it exits). */
   readonly collections = new Map<number, () => void>();
+
+  /**
+   * Cancels a call: read by the thread before its next call even while it
+   * runs methods back to back; the message aborts the signal of a running
+   * async method.
+   */
+  cancel(tessera: number, task: number): void {
+    this.#cancelWriter.write(task);
+    this.post([Op.Cancel, tessera, task]);
+  }
 
   /** Whether a method has been running here for over `ms` (a long computation, or one that never returns). */
   busyFor(ms: number, now: number): boolean {
@@ -74,6 +87,7 @@ export class TesseraThread {
       segmentIdleTime: segmentIdleTime(),
       eventCounter: settings.eventCounter,
       busy: this.#busy.buffer as SharedArrayBuffer,
+      cancels: this.#cancels,
     };
     this.worker = new Worker(settings.program, { workerData });
     this.worker.on("message", (reports: ThreadReport[]) => {

@@ -4,7 +4,7 @@
  * Proxies of both forms of declaration are typed from the class: method names,
  * parameter types (a task producing the right type is accepted), results.
  */
-import { type TaskProxy, Tessera, tessera, type TesseraProxy } from "../../../src/index.ts";
+import { type ArrayTask, each, type TaskProxy, Tessera, tessera, type TesseraArray, type TesseraProxy, wait } from "../../../src/index.ts";
 
 const Counter = tessera(
   class Counter {
@@ -107,6 +107,46 @@ async function typed(): Promise<void> {
   const retried: TaskProxy<number> = counter.add.options({ maxRetries: 2, retryExceptions: ["TypeError"] })(1);
   use([retried]);
   expectType<string | undefined>(counter.runtime);
+
+  // Fields, read and written in call order.
+  expectType<TaskProxy<number>>(counter.$get("n"));
+  expectType<TaskProxy<number>>(counter.$get("start"));
+  counter.$set("n", 3);
+  counter.$set("n", added); // a task producing the field's type
+  // @ts-expect-error an unknown field
+  counter.$get("m");
+  // @ts-expect-error a method is not a field
+  counter.$get("add");
+  // @ts-expect-error a value of the wrong type
+  counter.$set("n", "three");
+
+  // Outputs of object results name their fields.
+  const stats = Counter.remote(0).pair();
+  use(stats.outputs[0]);
+  // Tessera arrays: broadcast calls, per-element arguments, elements.
+  const counters = Counter.array(3, each([1, 2, 3]));
+  expectType<TesseraArray<InstanceType<typeof Counter>>>(counters);
+  Counter.array(2, 5);
+  // @ts-expect-error a constructor argument of the wrong type
+  Counter.array(2, "five");
+  // @ts-expect-error per-element values of the wrong type
+  Counter.array(2, each(["a", "b"]));
+  const sums: ArrayTask<number> = counters.add(1);
+  expectType<Promise<number[]>>(sums.result());
+  counters.add(each([1, 2, 3]));
+  // @ts-expect-error an argument of the wrong type
+  counters.add("1");
+  // @ts-expect-error an unknown method
+  counters.subtract(1);
+  expectType<TesseraProxy<InstanceType<typeof Counter>>>(counters[0]!);
+  expectType<TesseraProxy<InstanceType<typeof Counter>>>(counters.at(-1));
+  expectType<number>(counters.length);
+  const waited = await wait([added, label], { numReturns: 1, timeout: 10 });
+  expectType<TaskProxy<any>[]>(waited.ready);
+  // @ts-expect-error wait takes tasks
+  await wait([counter]);
+  added.cancel();
+
   await counter;
   counter.release();
   added.release();

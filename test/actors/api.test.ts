@@ -1,0 +1,75 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling"], "api-fixture.ts"), (run) => {
+  test("a tessera array spreads its elements over the workers; a call is broadcast and its results come in index order; each() gives each element its own argument", async () => {
+    const value = await run.value("arrays");
+    expect(value.length).toBe(4);
+    expect(value.distinctWorkers).toBe(2);
+    expect(value.broadcast).toEqual([1, 11, 21, 31]);
+    expect(value.perElement).toEqual([1, 12, 23, 34]);
+    expect(value.sameArgs).toEqual([7, 7]);
+    expect(value.retried).toEqual([2, 12, 22, 32]);
+    expect(value.printed).toBe("<TesseraArray Cell[4]>");
+  });
+
+  test("array[i], at(-1) and onWorker(uid) reach single elements and the elements of one worker, which keep their indices", async () => {
+    const { one, at, routed } = await run.value("arrays");
+    expect(one).toBe(25);
+    expect(at).toBe(30);
+    expect(routed.values).toEqual(routed.expected);
+    expect(routed.length).toBe(routed.expected.length);
+  });
+
+  test("a failing element fails the array task with ArrayElementError naming its index (and the others that failed), the element's error as cause", async () => {
+    const { failed, failedResult, failedState, twoFail, badConstructor } = await run.value("arrays");
+    const element2 = { class: "ArrayElementError", code: "ARRAY_ELEMENT_FAILED", message: expect.stringMatching(/^element 2 of a Cell array \(tess-cell-\w+\) failed: .*cell 20 fails/), cause: { class: "RemoteError" } };
+    expect(failed).toMatchObject(element2);
+    expect(failedResult).toMatchObject(element2);
+    expect(failedState).toBe("failed");
+    expect(twoFail).toMatchObject({ message: expect.stringMatching(/^element 0 .*; 2 more failed \(indices 2, 3\)$/) });
+    expect(badConstructor).toMatchObject({ class: "ArrayElementError", message: expect.stringMatching(/^element 1 of a Cell array .* cannot start below 0/) });
+  });
+
+  test("bad array calls are refused at once: a per-element argument of the wrong length, an unknown method", async () => {
+    const { badLength, unknown } = await run.value("arrays");
+    expect(badLength).toMatchObject({ class: "InvalidArgumentError", message: "Cell[4].add: argument 0 has 2 values for 4 elements (each() takes one per element)" });
+    expect(unknown).toMatchObject({ class: "UnknownTesseraMethodError", message: expect.stringContaining('Cell has no method "nothing"') });
+  });
+
+  test("$get and $set read and write a tessera's field in call order; an unknown field or a method fails its task; a name that is no string is refused", async () => {
+    const value = await run.value("fields");
+    expect({ set: value.set, added: value.added, read: value.read, label: value.label }).toEqual({ set: undefined, added: 8, read: 7, label: "cell" });
+    expect(value.missing).toMatchObject({ class: "RemoteError", remoteName: "UnknownTesseraMethodError", message: expect.stringContaining('Cell has no field "nothing"') });
+    expect(value.method).toMatchObject({ class: "RemoteError", message: expect.stringContaining('Cell has no field "add"') });
+    expect(value.notAName).toMatchObject({ class: "InvalidArgumentError" });
+  });
+
+  test("outputs.key of an object result passes that field as an argument; outputs is not thenable", async () => {
+    expect(await run.value("outputs")).toEqual({ fromMax: 109, fromMin: 103, awaitable: "undefined" });
+  });
+
+  test("wait() returns once numReturns tasks ended (ready in the order given, the rest pending), or at its timeout with what ended; bad input is refused", async () => {
+    const value = await run.value("waiting");
+    expect(value.firstTwo).toEqual({ ready: [false, false], pending: [true] });
+    expect(value.timedOut).toEqual({ ready: 0, pending: 1 });
+    expect(value.all).toEqual({ ready: 3, pending: 0 });
+    expect(value.bad).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("numReturns must be an integer from 0 to the number of tasks (1)") });
+    expect(value.notTasks).toMatchObject({ class: "InvalidArgumentError" });
+  });
+
+  test("cancel() drops a call not sent yet or queued on its worker (CancelledError; a task depending on it fails with DependencyError naming it), aborts a running async method's signal, leaves a running synchronous method and an ended task alone", async () => {
+    const value = await run.value("cancelling");
+    expect(value.earlyOutcome).toMatchObject({ class: "CancelledError", code: "CANCELLED", message: expect.stringContaining("was cancelled before it was sent") });
+    expect(value.after).toBe(3);
+    expect(value.queuedOutcome).toMatchObject({ class: "CancelledError", message: "the call was cancelled before it ran" });
+    expect(value.dependentOutcome).toMatchObject({ class: "DependencyError", message: expect.stringMatching(/dependency task-cell-add-\w+ .*cancelled/) });
+    expect(value.runningOutcome).toBe("done");
+    expect(value.waiterOutcome).toMatchObject({ class: "CancelledError", message: "the call was cancelled while it ran" });
+    expect(value.next).toBe(5);
+    expect(value.endedState).toBe("done");
+    expect(value.signalOutside).toMatchObject({ class: "RuntimeStateError" });
+  });
+});
