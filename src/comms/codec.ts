@@ -3,8 +3,8 @@
  * records are off so that any peer decodes any frame without shared state.
  *
  * msgpackr's extensions are global to the process: every extension type is
- * registered here (binary values) or named here (task references, registered
- * by the actor model's value codec), so that every process, whatever else it
+ * registered here (binary values) or named here (task references and exact
+ * values, registered by the actor model's value codec), so that every process, whatever else it
  * loaded, encodes and decodes control messages alike (a nonce is a Uint8Array).
  *
  * Binary values (every TypedArray, DataView, ArrayBuffer, SharedArrayBuffer)

@@ -39,7 +39,7 @@ const enum Tag {
   Boxed = 14,
 }
 
-/** What the reference extension writes: the value to send in its place. */
+/** A value to send with the exact encoding (msgpackr picks the extension by this class). */
 class ExactValue {
   constructor(readonly tree: unknown) {}
 }
