@@ -8,7 +8,6 @@ import { ConnectionClosedError, InvalidArgumentError, RuntimeStateError, WorkerD
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
-import { keep } from "./tessera-handle.ts";
 import { decodeValue, encodeValue, scanValue } from "../wire/value-codec.ts";
 import { WithPayloads } from "../../comms/connection.ts";
 
@@ -30,20 +29,12 @@ export class WarehouseClient implements ObjectOwner {
   async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
     const scan = scanValue(value, "value");
     if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
-    const encoded = encodeValue(value, false, "value", scan.exact);
-    const { bytes } = encoded;
-    const size = encoded.payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
+    const { bytes, payloads } = encodeValue(value, false, "value", scan.exact);
+    const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
     if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
       throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);
     }
-    let holders: string[];
-    if (options.publish || options.worker !== undefined) holders = options.publish ? this.#actors.liveWorkers() : [options.worker!];
-    else {
-      // The value is taken now: its binary parts are copied before placement lets the caller change them (as a call's are).
-      keep(encoded);
-      holders = [await this.#actors.placeOne()];
-    }
-    const payloads = encoded.payloads;
+    const holders = options.publish ? this.#actors.liveWorkers() : [options.worker ?? (await this.#actors.placeOne())];
     if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
     const id = nextWireId();
     // The worker keeps the payloads as they arrive (on this machine: in this process's segment, lent to it).
