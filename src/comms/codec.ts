@@ -3,8 +3,8 @@
  * records are off so that any peer decodes any frame without shared state.
  *
  * msgpackr's extensions are global to the process: every extension type is
- * registered here (binary values) or named here (task references, registered
- * by the actor model's value codec), so that every process, whatever else it
+ * registered here (binary values) or named here (task references and exact
+ * values, registered by the actor model's value codec), so that every process, whatever else it
  * loaded, encodes and decodes control messages alike (a nonce is a Uint8Array).
  *
  * Binary values (every TypedArray, DataView, ArrayBuffer, SharedArrayBuffer)
@@ -19,7 +19,7 @@ import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import type { Message } from "./protocol.ts";
 
 /** msgpackr extension types of the wire format. */
-export const EXTENSION_TYPES = { reference: 0x4d, binary: 0x4f } as const;
+export const EXTENSION_TYPES = { reference: 0x4d, binary: 0x4f, exact: 0x58 } as const;
 
 /** Binary values at least this big travel as raw payloads (when collected); smaller ones inline. */
 export const PAYLOAD_MIN = 1024;

@@ -11,7 +11,7 @@ import type { EventStream } from "../../observe/events.ts";
 import { isWorkerUid } from "../../types.ts";
 import type { RuntimeLinks } from "../links.ts";
 import { classNameOf } from "../registry.ts";
-import { encodeValue, findUnsendable, type ReferenceLike } from "../wire/value-codec.ts";
+import { encodeValue, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
 import type { BarrierReport } from "./barrier.ts";
 import { Failures } from "./failures.ts";
 import { Placement } from "./placement.ts";
@@ -54,15 +54,15 @@ export class ActorClient {
   /** Creates a tessera remotely; the proxy is returned at once. */
   create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: TesseraOptions = {}): TesseraProxy<T> {
     const references: ReferenceLike[] = [];
-    const unsendable = findUnsendable(args, "args", references);
-    if (unsendable) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${unsendable}`);
+    const scan = scanValue(args, "args", references);
+    if (scan.problem) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${scan.problem}`);
     const stale = references.length > 0 ? staleDependency(dependenciesOf(references)) : undefined;
     if (stale) throw new RuntimeStateError(`cannot create ${classNameOf(key)}: ${stale}`);
     if (options.worker !== undefined && (!isWorkerUid(options.worker) || !this.#runtime.knows(options.worker))) {
       throw new InvalidArgumentError(`no worker "${options.worker}" to place ${classNameOf(key)} on: the workers are ${this.#runtime.workers().join(", ")}`);
     }
     checkRetryOptions(options, `${classNameOf(key)}.options()`);
-    const encodedArgs = encodeValue(args, true, "args");
+    const encodedArgs = encodeValue(args, true, "args", scan.exact);
     const { maxRetries, retryExceptions, maxRestarts } = options;
     const retryDefaults = maxRetries !== undefined || retryExceptions !== undefined ? { maxRetries, retryExceptions } : undefined;
     const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts);

@@ -8,7 +8,7 @@ import { ConnectionClosedError, InvalidArgumentError, RuntimeStateError, WorkerD
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
-import { decodeValue, encodeValue, findUnsendable } from "../wire/value-codec.ts";
+import { decodeValue, encodeValue, scanValue } from "../wire/value-codec.ts";
 import { WithPayloads } from "../../comms/connection.ts";
 
 export interface PutOptions {
@@ -27,9 +27,9 @@ export class WarehouseClient implements ObjectOwner {
   }
 
   async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
-    const unsendable = findUnsendable(value, "value");
-    if (unsendable) throw new InvalidArgumentError(`cannot put: ${unsendable}`);
-    const { bytes, payloads } = encodeValue(value);
+    const scan = scanValue(value, "value");
+    if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
+    const { bytes, payloads } = encodeValue(value, false, "value", scan.exact);
     const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
     if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
       throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);

@@ -3,7 +3,7 @@
  * main thread or the head posted (segments passed by name are mapped, not
  * copied), results encoded into memory the main thread can use as it is.
  */
-import { decodeValue, DONE, encodeValue, findUnsendable, type TaskReference } from "../wire/value-codec.ts";
+import { decodeValue, DONE, encodeValue, scanValue, type TaskReference } from "../wire/value-codec.ts";
 import { InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
 import { threadData, workerUid } from "./thread-data.ts";
@@ -39,12 +39,13 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
 }
 
 export function encodeResult(result: unknown): Posted {
-  const small = SMALL_RESULTS.get(result);
+  // -0 is a key of 0 in a Map: it takes the general path.
+  const small = result === 0 && 1 / result < 0 ? undefined : SMALL_RESULTS.get(result);
   if (small) return small;
   // Results follow the rule of arguments: what cannot travel fails the call, with its path (never arrives changed).
-  const unsendable = findUnsendable(result, "result");
-  if (unsendable) throw new InvalidArgumentError(`the method's result cannot be sent: ${unsendable}`);
-  const encoded = encodeValue(result, false, "result");
+  const scan = scanValue(result, "result");
+  if (scan.problem) throw new InvalidArgumentError(`the method's result cannot be sent: ${scan.problem}`);
+  const encoded = encodeValue(result, false, "result", scan.exact);
   // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
   const size = encoded.payloads.reduce((total, payload) => total + payload.byteLength, 0);
   const limit = threadData?.memoryLimit;

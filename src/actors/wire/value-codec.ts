@@ -1,9 +1,12 @@
 /**
  * How values (arguments, results, warehouse objects) are encoded.
  *
- * - Any structured-clone-like value: primitives, plain objects and arrays, Map,
- *   Set, Date, BigInt, Error, RegExp, ArrayBuffer, every TypedArray and DataView.
- *   msgpackr records keep plain objects and Maps apart.
+ * - What structuredClone accepts arrives as structuredClone would make it (the
+ *   README lists the few deliberate differences). A walk (value-scan.ts) finds
+ *   what cannot travel and whether the value needs the exact encoding
+ *   (exact-codec.ts: shared references, -0, holes, views with an offset, ...);
+ *   the common value takes the fast one, plain msgpackr, where records keep
+ *   plain objects and Maps apart.
  * - Typed arrays and buffers of PAYLOAD_MIN bytes or more leave the msgpackr
  *   body: the body holds a small descriptor, and their memory goes out as a raw
  *   payload (see comms/framing.ts), written from where it is and read once into
@@ -17,6 +20,10 @@ import { addExtension, Packr } from "msgpackr";
 import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
 import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { InvalidArgumentError } from "../../errors.ts";
+import { exactValue } from "./exact-codec.ts";
+import { MAX_DEPTH, referenceClasses, type Scan, scanValue } from "./value-scan.ts";
+
+export { MAX_DEPTH, type Scan, scanValue };
 
 /** Stands for "every worker has a copy" in a reference to a warehouse object. */
 export const PUBLISHED = "*";
@@ -61,8 +68,6 @@ interface DecodeContext {
 let encoding: EncodeContext | undefined;
 let decoding: DecodeContext | undefined;
 
-const referenceClasses = new Set<Function>();
-
 /** Makes instances of `Class` travel as task references. */
 export function registerReferenceClass(Class: new (...args: any[]) => ReferenceLike): void {
   if (referenceClasses.has(Class)) return;
@@ -92,14 +97,21 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: tru
  * Encodes a value, collecting its task references and raw payloads. With
  * `unplaced`, references to tasks that have no worker yet are allowed (the
  * decoder uses only ids; the caller builds the list of references later).
+ * `exact` is what the caller's scanValue said; without it the value is
+ * scanned here (and refused, with its path, if it cannot travel).
  */
-export function encodeValue(value: unknown, unplaced = false, root = "value"): Encoded {
+export function encodeValue(value: unknown, unplaced = false, root = "value", exact?: boolean): Encoded {
+  if (exact === undefined) {
+    const scan = scanValue(value, root);
+    if (scan.problem) throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${scan.problem}`);
+    exact = scan.exact;
+  }
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;
   let bytes: Uint8Array;
   try {
-    bytes = packr.pack(value);
+    bytes = packr.pack(exact ? exactValue(value) : value);
   } catch (error) {
     throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${(error as Error).message}`, { cause: error });
   } finally {
@@ -164,79 +176,5 @@ export function decodeValue(bytes: Uint8Array, payloads: readonly Uint8Array[] =
  * `args[1].callback`; task and object references met on the way go to `found`.
  */
 export function findUnsendable(value: unknown, root = "args", found?: ReferenceLike[]): string | undefined {
-  // Fast path for the common case: a flat list of primitives (no allocation).
-  if (Array.isArray(value) && value.every((item) => item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol"))) {
-    return undefined;
-  }
-  const path: string[] = [root];
-  const problem = walk(value, path, new Set(), found);
-  if (problem === undefined) return undefined;
-  // A deep path is shown by its ends.
-  const shown = path.length > 12 ? `${path.slice(0, 6).join("")}…${path.slice(-3).join("")}` : path.join("");
-  return `${shown} ${problem}`;
-}
-
-/**
- * Values nested deeper than this are refused (with their path): encoding and
- * decoding recurse, and a tessera thread's stack is smaller than the main one's.
- */
-export const MAX_DEPTH = 1000;
-
-/** Returns what is wrong at the end of `path` (left pointing there), or undefined. */
-function walk(value: unknown, path: string[], seen: Set<unknown>, found: ReferenceLike[] | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (path.length > MAX_DEPTH + 1 && typeof value === "object") return `is nested more than ${MAX_DEPTH} levels deep`;
-  const type = typeof value;
-  if (type === "function") return "is a function";
-  if (type === "symbol") return "is a symbol";
-  if (type !== "object") return undefined;
-  if (seen.has(value)) return "is a cycle (an object that contains itself cannot be sent)";
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return undefined;
-  if (value instanceof Date || value instanceof RegExp || value instanceof Error) return undefined;
-  if (referenceClasses.has((value as object).constructor)) {
-    found?.push(value as ReferenceLike);
-    return undefined;
-  }
-  seen.add(value);
-  const visit = (item: unknown, segment: string) => {
-    path.push(segment);
-    const problem = walk(item, path, seen, found);
-    if (problem === undefined) path.pop();
-    return problem;
-  };
-  try {
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const problem = visit(value[i], `[${i}]`);
-        if (problem) return problem;
-      }
-      return undefined;
-    }
-    if (value instanceof Map) {
-      for (const [key, item] of value) {
-        const problem = visit(key, `<key ${JSON.stringify(String(key))}>`) ?? visit(item, `.get(${JSON.stringify(String(key))})`);
-        if (problem) return problem;
-      }
-      return undefined;
-    }
-    if (value instanceof Set) {
-      let i = 0;
-      for (const item of value) {
-        const problem = visit(item, `<set item ${i++}>`);
-        if (problem) return problem;
-      }
-      return undefined;
-    }
-    const prototype = Object.getPrototypeOf(value);
-    if (prototype !== Object.prototype && prototype !== null) {
-      return `is an instance of ${(value as object).constructor?.name ?? "a class"}, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)`;
-    }
-    for (const key in value as object) {
-      const problem = visit((value as Record<string, unknown>)[key], `.${key}`);
-      if (problem) return problem;
-    }
-    return undefined;
-  } finally {
-    seen.delete(value); // a value shared by two branches is fine; only a cycle is not
-  }
+  return scanValue(value, root, found).problem;
 }

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { PAYLOAD_MIN } from "../../../src/comms/codec.ts";
 import { decodeValue, encodeValue, findUnsendable, type ReferenceLike, registerReferenceClass, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
+import { difference } from "../../fixtures/_values.ts";
 
 /** Stands for a task's result, as TaskProxy does (the codec's extension point, not a stand-in for the runtime). */
 class Reference implements ReferenceLike {
@@ -96,13 +97,14 @@ describe("values round-trip through encodeValue and decodeValue", () => {
     }
   });
 
-  test("a large array's raw payload is its memory as it is, not a copy, and a slice sends only its own elements", () => {
+  test("a large array's raw payload is its memory as it is, not a copy; a subarray goes with its whole buffer, as structuredClone copies it", () => {
     const whole = Float64Array.from({ length: 1024 }, (_, i) => i);
-    const slice = whole.subarray(8, 520);
+    const other = Float64Array.from({ length: 1024 }, (_, i) => -i);
+    const slice = other.subarray(8, 520);
     const { payloads } = encodeValue([whole, slice]);
-    expect(payloads.map((payload) => [payload.buffer === whole.buffer, payload.byteOffset, payload.byteLength])).toEqual([
+    expect(payloads.map((payload) => [payload.buffer === whole.buffer || payload.buffer === other.buffer, payload.byteOffset, payload.byteLength])).toEqual([
       [true, 0, 8192],
-      [true, 64, 4096],
+      [true, 0, 8192],
     ]);
   });
 
@@ -119,6 +121,89 @@ describe("values round-trip through encodeValue and decodeValue", () => {
     expect({ sameMemory: fromMisaligned.buffer === misalignedPayload.buffer, aligned: fromMisaligned.byteOffset % 8 === 0 }).toEqual({ sameMemory: false, aligned: true });
     expect(fromAligned).toEqual(array);
     expect(fromMisaligned).toEqual(array);
+  });
+
+  test("-0 stays -0 as a plain number, in objects, arrays and Map values (change 1)", () => {
+    const value = { a: -0, list: [-0, 0], map: new Map([["z", -0]]) };
+    expect(Object.is(roundTrip(-0), -0)).toBe(true);
+    expect(difference(structuredClone(value), roundTrip(value))).toBeUndefined();
+  });
+
+  test("holes stay holes, and a[1e6] = 1 on an empty array arrives as one element, not a million (change 2)", () => {
+    const sparse: number[] = [];
+    sparse[1e6] = 1;
+    const { bytes } = encodeValue(sparse);
+    const back = roundTrip(sparse);
+    expect({ size: bytes.byteLength < 100, length: back.length, keys: Object.keys(back), hole: 1 in roundTrip([1, , 3]) }).toEqual({ size: true, length: 1e6 + 1, keys: ["1000000"], hole: false });
+  });
+
+  test("lone surrogates survive in strings, object keys, Map keys and error messages (change 3)", () => {
+    const value = { "\uD800": "a\uDC00", map: new Map([["\uDBFF", 1]]), error: new Error("\uD800") };
+    const back = roundTrip(value);
+    expect(difference(structuredClone({ ...value, error: 0 }), { ...back, error: 0 })).toBeUndefined();
+    expect(back.error.message).toBe("\uD800");
+  });
+
+  test("an own __proto__ key arrives as an own __proto__ key, the prototype untouched (change 4)", () => {
+    const value = JSON.parse('{"__proto__":5,"a":1}');
+    expect(difference(structuredClone(value), roundTrip(value))).toBeUndefined();
+  });
+
+  test("shared references and cycles arrive shared: arrays, objects, Maps, Dates, typed arrays, buffers, a Map key that is also its value (change 5)", () => {
+    const object = { o: 1 };
+    const list = [1];
+    const date = new Date(3);
+    const floats = new Float32Array(4);
+    const buffer = new ArrayBuffer(8);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const value = { a: [object, object], b: [list, list], c: [date, date], d: [floats, floats], e: [buffer, buffer], map: new Map([[object, object]]), cycle };
+    const back = roundTrip(value);
+    expect(difference(structuredClone(value), back)).toBeUndefined();
+    expect(back.map.keys().next().value).toBe(back.a[0]);
+  });
+
+  test("typed-array views keep their place: byteOffset, their buffer, two views of one buffer on one buffer (change 6)", () => {
+    const buffer = new ArrayBuffer(4096);
+    const value = { b: buffer, v: new Float64Array(buffer, 8, 4), w: new Uint8Array(buffer, 1024, 2048), small: new Int16Array(new ArrayBuffer(64), 2, 3) };
+    const back = roundTrip(value);
+    expect(difference(structuredClone(value), back)).toBeUndefined();
+    expect([back.v.buffer === back.b, back.w.buffer === back.b, back.v.byteOffset]).toEqual([true, true, 8]);
+  });
+
+  test("views on a SharedArrayBuffer arrive on one; resizable and growable buffers stay so, with their maxByteLength and length-tracking views (change 7)", () => {
+    const resizable = new ArrayBuffer(8, { maxByteLength: 32 });
+    const value = {
+      onShared: new Uint8Array(new SharedArrayBuffer(16), 4, 4),
+      resizable,
+      tracking: new Uint16Array(resizable),
+      fixed: new Uint16Array(resizable, 0, 4),
+      growable: new SharedArrayBuffer(8, { maxByteLength: 32 }),
+    };
+    const back = roundTrip(value);
+    expect(difference(structuredClone({ ...value, onShared: 0, growable: 0 }), { ...back, onShared: 0, growable: 0 })).toBeUndefined();
+    expect([back.onShared.buffer instanceof SharedArrayBuffer, back.onShared.byteOffset, back.growable.growable, back.growable.maxByteLength]).toEqual([true, 4, true, 32]);
+  });
+
+  test("errors keep their class, message, stack, cause, AggregateError errors and own properties such as code, and gain no cause (change 8)", () => {
+    const error = Object.assign(new TypeError("boom", { cause: { x: 1 } }), { code: "E_BOOM" });
+    const back = roundTrip(error);
+    expect([back instanceof TypeError, back.message, back.stack, back.cause, back.code]).toEqual([true, "boom", error.stack, { x: 1 }, "E_BOOM"]);
+    expect(Object.hasOwn(roundTrip(new Error("plain")), "cause")).toBe(false);
+    const aggregate = roundTrip(new AggregateError([new RangeError("a"), 2], "many"));
+    expect([aggregate instanceof AggregateError, aggregate.message, aggregate.errors.length, aggregate.errors[0] instanceof RangeError, aggregate.errors[1]]).toEqual([true, "many", 2, true, 2]);
+  });
+
+  test("named properties on arrays come along (change 9)", () => {
+    const value = Object.assign([1, 2], { label: "named" });
+    expect(difference(structuredClone(value), roundTrip(value))).toBeUndefined();
+  });
+
+  test("values without any of these take the fast encoding: nothing of the exact one in their bytes", () => {
+    const plain = encodeValue([1, "two", { three: [3] }, new Float32Array(4), new Map([[1, 2]])]);
+    const exact = encodeValue([-0]);
+    const marker = (bytes: Uint8Array) => bytes.some((byte, i) => byte === 0x58 && bytes[i - 1]! >= 0xc7 && bytes[i - 1]! <= 0xd8);
+    expect([marker(plain.bytes), marker(exact.bytes)]).toEqual([false, true]);
   });
 
   test("a value that refers to a raw payload that did not arrive fails with a clear error", () => {
@@ -146,7 +231,7 @@ describe("task references", () => {
 });
 
 describe("findUnsendable", () => {
-  test("names the path of a function, a symbol, a cycle and a class instance", () => {
+  test("names the path of a function, a symbol and a class instance, and accepts a cycle", () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
     class Point {
@@ -164,9 +249,23 @@ describe("findUnsendable", () => {
       symbol: 'args[0].get("k").f is a symbol',
       key: 'args[0]<key "Symbol(key)"> is a symbol',
       setItem: "args[0]<set item 1> is a function",
-      cycle: "args[0].self is a cycle (an object that contains itself cannot be sent)",
-      instance: "values[1] is an instance of Point, which has no codec (send plain objects, arrays, Map, Set, Date, typed arrays)",
+      cycle: undefined, // structuredClone keeps cycles, and so does the exact encoding
+      instance: "values[1] is an instance of Point, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
     });
+  });
+
+  test("refuses subclasses of built-ins (Map, Date, Array, Error, Node's Buffer), naming the built-in (change 11)", () => {
+    class MyMap extends Map {}
+    class MyDate extends Date {}
+    class MyArray extends Array {}
+    class MyError extends Error {}
+    expect([new MyMap(), new MyDate(0), MyArray.from([1]), new MyError("e"), Buffer.from("ab")].map((value) => findUnsendable({ value }))).toEqual([
+      "args.value is an instance of MyMap, a subclass of Map, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+      "args.value is an instance of MyDate, a subclass of Date, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+      "args.value is an instance of MyArray, a subclass of Array, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+      "args.value is an instance of MyError, a subclass of Error, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+      "args.value is an instance of Buffer, a subclass of Uint8Array, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+    ]);
   });
 
   test("accepts every sendable kind, and a value reached twice without a cycle", () => {

@@ -25,11 +25,11 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(element.slice(0, 4)).toEqual(["Float32Array", 1 << 20, ["2", "2", "2"], "2"]);
   });
 
-  test("values that cannot travel fail before anything is sent, naming the path", async () => {
+  test("values that cannot travel fail before anything is sent, naming the path; a cycle travels", async () => {
     const { fn, map, cycle, socket, stillWorks } = await run.value("unsendable");
     expect(fn).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("args[0].list[1].callback is a function") });
     expect(map).toMatchObject({ message: expect.stringContaining('args[0].get("k").f is a symbol') });
-    expect(cycle).toMatchObject({ message: expect.stringContaining("args[0].self is a cycle") });
+    expect(cycle).toBe(true);
     expect(socket).toMatchObject({ message: expect.stringContaining("args[0].server is an instance of") });
     expect(stillWorks).toBe("ok");
   });
