@@ -5,7 +5,11 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory"], "data-fixture.ts"), (run) => {
+describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory", "putSnapshot"], "data-fixture.ts"), (run) => {
+  test("put() stores the value as it was at the call: arrays changed right after it (before a worker was picked) are stored unchanged", async () => {
+    expect(await run.value("putSnapshot")).toEqual([true, true]);
+  });
+
   test("put stores an object on one worker; a tessera elsewhere reads it through its reference and caches it; get returns it; drop frees it everywhere", async () => {
     const { holder, before, afterPut, seen, seenAgain, afterRead, got, afterDrop, getAfterDrop, inspect } = await run.value("warehouse");
     expect(["worker:0:0", "worker:0:1"]).toContain(holder);

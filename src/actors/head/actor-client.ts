@@ -104,10 +104,6 @@ export class ActorClient {
     return this.#runtime.workers().filter((uid) => !this.failures.isLost(uid));
   }
 
-  /** One worker picked by the monitor (round-robin), skipping those seen dead here. */
-  placeOne(): Promise<string> {
-    return this.placement.placeOne();
-  }
 
   /** A task's result or a warehouse object, freed on `worker` (with the other releases of this tick). */
   queueRelease(worker: string, id: number): void {

@@ -41,10 +41,6 @@ export class Placement {
     if (this.#toPlace.length === 1) queueMicrotask(() => this.#requestPlacement());
   }
 
-  /** One worker picked by the monitor (round-robin), skipping those seen dead here. */
-  placeOne(): Promise<string> {
-    return this.#runtime.request<string[]>("monitor", "place", [1, this.#client.failures.avoided()], PLACEMENT_TIMEOUT_MS).then((workers) => workers[0]!);
-  }
 
   waitForPlacement(handle: TesseraHandle): void {
     this.#waitingForPlacement.add(handle);

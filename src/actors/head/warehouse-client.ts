@@ -34,7 +34,10 @@ export class WarehouseClient implements ObjectOwner {
     if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
       throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);
     }
-    const holders = options.publish ? this.#actors.liveWorkers() : [options.worker ?? (await this.#actors.placeOne())];
+    // Picked here, at once, not asked of the monitor: the payloads must be taken now (sent, or copied while the
+    // link opens), as a call's are, before the program can change them (waiting for a placement read them later).
+    const one = options.worker ?? this.#nextHolder();
+    const holders = options.publish ? this.#actors.liveWorkers() : one === undefined ? [] : [one];
     if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
     const id = nextWireId();
     // The worker keeps the payloads as they arrive (on this machine: in this process's segment, lent to it).
@@ -42,6 +45,15 @@ export class WarehouseClient implements ObjectOwner {
     const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, options.publish ? PUBLISHED : holders[0]!, size, this);
     this.#collected.register(ref, { id, holder: ref.holder }, ref);
     return ref;
+  }
+
+  #turn = 0;
+
+  /** Round-robin over the workers alive as far as this head knows, those whose link was lost avoided. */
+  #nextHolder(): string | undefined {
+    const avoided = new Set(this.#actors.failures.avoided());
+    const workers = this.#actors.liveWorkers().filter((worker) => !avoided.has(worker));
+    return workers[this.#turn++ % Math.max(1, workers.length)];
   }
 
   get stoppedReason(): string | undefined {
