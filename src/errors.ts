@@ -65,6 +65,11 @@ export class CancelledError extends MosaicError {
   override readonly code = "CANCELLED";
 }
 
+/** A value arrived as an instance of a class this process has not registered (`mosaic.register`). */
+export class ClassNotRegisteredError extends MosaicError {
+  override readonly code = "CLASS_NOT_REGISTERED";
+}
+
 /** A task could not run because a task it depends on failed. */
 export class DependencyError extends MosaicError {
   override readonly code = "DEPENDENCY_FAILED";

@@ -27,6 +27,7 @@ export {
   WorkerDiedError,
   DependencyError,
   CancelledError,
+  ClassNotRegisteredError,
   UnknownTesseraMethodError,
   OutOfMemoryError,
 } from "./errors.ts";
@@ -45,7 +46,7 @@ export type { WaitOptions, WaitResult } from "./actors/head/wait.ts";
 export { signal } from "./actors/current-call.ts";
 export type { BarrierReport } from "./actors/head/barrier.ts";
 export type { TesseraOptions } from "./actors/head/tessera.ts";
-export { ClassNotFoundError } from "./actors/registry.ts";
+export { ClassNotFoundError, register, register as serializable } from "./actors/registry.ts";
 export { RuntimeProxy } from "./cluster/runtime-proxy.ts";
 export type { InitOptions } from "./cluster/options.ts";
 export type { Role } from "./types.ts";

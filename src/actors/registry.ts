@@ -4,6 +4,7 @@
  */
 import { basename } from "node:path";
 import { InvalidArgumentError, MosaicError } from "../errors.ts";
+import { addSerializable } from "./wire/serializable.ts";
 
 /**
  * Kept on globalThis under a registered symbol: two copies of the library in
@@ -38,6 +39,22 @@ export function registerClass(Class: Function, name = Class.name): string {
   }
   classes.set(key, Class);
   return key;
+}
+
+/**
+ * Makes instances of `Class` travel as themselves in arguments, results and
+ * warehouse objects, nested anywhere (see wire/serializable.ts for the rule:
+ * own fields travel, the constructor is not run on arrival). Call it at
+ * module level, before `mosaic.init()`, so every process registers it; as a
+ * decorator: `@serializable class Point { ... }`.
+ */
+export function register<C extends Function>(Class: C, context?: ClassDecoratorContext): C {
+  if (typeof Class !== "function" || !Class.prototype) throw new InvalidArgumentError("register() takes a class");
+  const name = (context?.name as string | undefined) ?? Class.name;
+  if (!name) throw new InvalidArgumentError("a registered class needs a name: declare it as `class Name { ... }`");
+  const key = `${declaringModule()}#${name}`;
+  addSerializable(Class, key);
+  return Class;
 }
 
 export function findClass(key: string): Function {

@@ -3,7 +3,19 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling"], "api-fixture.ts"), (run) => {
+describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "registeredClasses"], "api-fixture.ts"), (run) => {
+  test("instances of registered classes travel as themselves, nested anywhere, both ways and through the warehouse; their constructor does not run on arrival; unregistered ones are refused with the path", async () => {
+    const value = await run.value("registeredClasses");
+    expect(value.arrived).toBe(true);
+    expect(value.sharedKept).toBe(true);
+    // Two arrived on the worker and none was constructed there: only the method's own two were.
+    expect(value.constructedOnWorker).toEqual({ here: 2, before: 0 });
+    expect(value.results).toEqual([{ isPoint: true, x: 4, norm: Math.hypot(4, 4) }, { isPoint: true, x: 2, norm: Math.hypot(2, 1) }]);
+    expect(value.constructedOnHead).toBe(0);
+    expect(value.warehouse).toEqual({ isPoint: true, norm: 5 });
+    expect(value.unregistered).toMatchObject({ class: "InvalidArgumentError", message: expect.stringMatching(/args\[0\]\.points\[0\] is an instance of Unregistered.*register the class/) });
+  });
+
   test("a tessera array spreads its elements over the workers; a call is broadcast and its results come in index order; each() gives each element its own argument", async () => {
     const value = await run.value("arrays");
     expect(value.length).toBe(4);

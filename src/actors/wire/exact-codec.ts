@@ -14,6 +14,7 @@ import { addExtension } from "msgpackr";
 import { EXTENSION_TYPES } from "../../comms/codec.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { ERROR_CLASSES, errorKeys, isIndex, referenceClasses, VIEW_CLASSES } from "./value-scan.ts";
+import { serializableClass, serializableKey } from "./serializable.ts";
 
 const enum Tag {
   Ref = 0,
@@ -37,6 +38,8 @@ const enum Tag {
   /** [Reference, task reference]: the reference extension puts the resolved value here. */
   Reference = 13,
   Boxed = 14,
+  /** [Instance, class key, key, value, ...]: an instance of a registered class, by its own fields. */
+  Instance = 15,
 }
 
 /** A value to send with the exact encoding (msgpackr picks the extension by this class). */
@@ -85,6 +88,12 @@ function objectTree(value: object, ids: Map<object, number>): unknown {
   ids.set(value, ids.size);
   const child = (item: unknown) => toTree(item, ids);
   const prototype = Object.getPrototypeOf(value);
+  const classKey = serializableKey(value.constructor);
+  if (classKey !== undefined && prototype === value.constructor.prototype) {
+    const node: unknown[] = [Tag.Instance, classKey];
+    for (const key in value) if (Object.hasOwn(value, key)) node.push(stringTree(key), child((value as Record<string, unknown>)[key]));
+    return node;
+  }
   if (prototype === Object.prototype || prototype === null) {
     const node: unknown[] = [Tag.Object];
     for (const key in value) node.push(stringTree(key), child((value as Record<string, unknown>)[key]));
@@ -192,6 +201,13 @@ function build(node: unknown, objects: unknown[]): unknown {
       const object: Record<string, unknown> = {};
       objects.push(object);
       for (let i = 1; i < node.length; i += 2) setOwn(object, build(node[i], objects) as string, build(node[i + 1], objects), true);
+      return object;
+    }
+    case Tag.Instance: {
+      // Its constructor is not run (see serializable.ts): the object gets the class's prototype and its fields.
+      const object = Object.create((serializableClass(node[1] as string) as { prototype: object }).prototype) as Record<string, unknown>;
+      objects.push(object);
+      for (let i = 2; i < node.length; i += 2) setOwn(object, build(node[i], objects) as string, build(node[i + 1], objects), true);
       return object;
     }
     case Tag.DenseArray: {

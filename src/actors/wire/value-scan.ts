@@ -12,6 +12,7 @@
  * It allocates nothing for the common case beyond one Set.
  */
 import { jscDescribe as describeCell } from "bun:jsc";
+import { serializableKey } from "./serializable.ts";
 
 /**
  * Values nested deeper than this are refused (with their path): encoding and
@@ -173,7 +174,17 @@ function walkObject(value: object, state: State, depth: number): Failure | undef
     state.found?.push(value);
     return undefined;
   }
-  return { reason: `is ${describeInstance(value, prototype)}, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)`, path: [] };
+  if (serializableKey(value.constructor) !== undefined && prototype === value.constructor.prototype) {
+    state.seen.add(value);
+    state.exact = true; // its class travels with it: only the exact encoding carries that
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      const failure = walk((value as Record<string, unknown>)[key], state, depth + 1);
+      if (failure) return fail(failure, `.${key}`);
+    }
+    return undefined;
+  }
+  return { reason: `is ${describeInstance(value, prototype)}, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))`, path: [] };
 }
 
 function walkArray(array: unknown[], state: State, depth: number): Failure | undefined {
