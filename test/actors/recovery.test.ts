@@ -92,3 +92,11 @@ describeScenarios("respawned workers", () => ScenarioRun.start(["respawnedWorker
     expect(await run.head.waitForLine(said, { stream: "stderr", timeout: 10_000 })).toMatch(said);
   });
 });
+
+describeScenarios("a dependency retried before its dependent is sent", () => ScenarioRun.start(["dependencyRetriedBeforeSent"], "recovery-fixture.ts"), (run) => {
+  test("a call whose tessera restarts while the task it takes as argument is retried elsewhere gets the retried result, wherever the argument names it", async () => {
+    const { dependent, movedTo } = await run.value("dependencyRetriedBeforeSent");
+    expect(dependent).toEqual([["made", "slow"], { nested: ["made", "slow"] }]);
+    expect(movedTo).not.toContain("worker:0:1");
+  });
+});
