@@ -7,6 +7,7 @@
 import { expect } from "bun:test";
 import type { Subprocess } from "bun";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TreeInfo } from "../fixtures/_tree.ts";
 
@@ -342,6 +343,19 @@ export async function expectPortsClosedSoon(ports: number[], within = 3000): Pro
 export async function expectTreeGone(tree: Pick<TreeInfo, "pids" | "ports">, options: { within?: number } = {}): Promise<void> {
   await expectProcessesGone(tree.pids, options);
   await expectPortsClosedSoon(tree.ports);
+}
+
+/**
+ * Fails listing what a stopped tree left on disk: its cluster's shared-memory
+ * segments (`/dev/shm/mosaic-<cluster>-...`) and the spill directories of its
+ * processes (`<tmp>/mosaic-spill-<uid>-<pid>`).
+ */
+export function expectFilesGone(cluster: string, pids: number[]): void {
+  expect(cluster).toMatch(/^[\w-]+$/); // else the prefix below matches nothing and the check passes vacuously
+  const segments = existsSync("/dev/shm") ? readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`)) : [];
+  const ours = new Set(pids.map(String));
+  const spills = readdirSync(tmpdir()).filter((name) => name.startsWith("mosaic-spill-") && ours.has(name.slice(name.lastIndexOf("-") + 1)));
+  expect({ segments, spills }).toEqual({ segments: [], spills: [] });
 }
 
 /** Pids of the live children of `pid` (read from /proc). */

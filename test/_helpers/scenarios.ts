@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { ErrorInfo, ScenarioOutcome } from "../fixtures/actor-scenario-runner.ts";
 import type { TreeInfo } from "../fixtures/_tree.ts";
-import { expectTreeGone, FIXTURES, readyTree, type SpawnedProcess, type SpawnOptions, spawnFixture, spawnMosaic } from "./processes.ts";
+import { expectFilesGone, expectTreeGone, FIXTURES, listeningLines, readyTree, type SpawnedProcess, type SpawnOptions, spawnFixture, spawnMosaic } from "./processes.ts";
 
 export type { ErrorInfo };
 
@@ -56,11 +56,20 @@ export class ScenarioRun implements AsyncDisposable {
     return outcome.value as T;
   }
 
-  /** The head printed `stopped`, exited with code 0, and nothing of its tree is left. */
+  /**
+   * The head printed `stopped`, exited with code 0, and nothing of its tree is
+   * left: no process, port, shared-memory segment or spill directory of any
+   * runtime it ever had, workers started after `ready` (respawned) included.
+   */
   async expectCleanExit(): Promise<void> {
     const status = await this.head.waitForExit(ACTOR_TEST_TIMEOUT - 5_000);
     expect({ status, stopped: this.head.lines.stdout.includes("stopped") }).toEqual({ status: { code: 0, signal: null }, stopped: true });
-    await expectTreeGone(await this.tree);
+    const tree = await this.tree;
+    // Every runtime logs where it listens (info level): the ready line knows only those that were there at the start.
+    const later = listeningLines(this.head.lines.stdout).filter(({ pid }) => pid !== tree.headPid && !tree.pids.includes(pid));
+    const pids = [...tree.pids, ...later.map(({ pid }) => pid)];
+    await expectTreeGone({ pids, ports: [...tree.ports, ...later.map(({ port }) => port)] });
+    expectFilesGone(tree.cluster, pids);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

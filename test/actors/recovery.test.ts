@@ -105,3 +105,24 @@ describeScenarios("barrier after a loss", () => ScenarioRun.start(["barrierRepor
     expect(again).toEqual({ failed: 0, failedCount: 0 });
   });
 });
+
+describeScenarios("a dependency retried before its dependent is sent", () => ScenarioRun.start(["dependencyRetriedBeforeSent"], "recovery-fixture.ts"), (run) => {
+  test("a call whose tessera restarts while the task it takes as argument is retried elsewhere gets the retried result, wherever the argument names it", async () => {
+    const { dependent, movedTo } = await run.value("dependencyRetriedBeforeSent");
+    expect(dependent).toEqual([["made", "slow"], { nested: ["made", "slow"] }]);
+    expect(movedTo).not.toContain("worker:0:1");
+  });
+});
+
+describeScenarios("results of a restarted tessera", () => ScenarioRun.start(["resultsStayWhereTheyRan"], "recovery-fixture.ts", { env: { SCENARIO_TIMEOUT_MS: "10000" } }), (run) => {
+  test("a done task's result stays with the worker that ran it: once that worker died and the tessera moved, fetching or passing it fails with a typed error, it is not looked for on the new worker", async () => {
+    const value = await run.value("resultsStayWhereTheyRan");
+    expect(value).toMatchObject({
+      moved: true,
+      ranOn: ["worker:0:1", "worker:0:1"],
+      large: died(/the result of task-reader-read-\w+ was on worker:0:1, which died/),
+      small: "small",
+      passed: { class: "DependencyError", code: "DEPENDENCY_FAILED" },
+    });
+  });
+});

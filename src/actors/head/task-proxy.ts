@@ -89,6 +89,8 @@ export interface TaskPlacement {
 /** Internal: gives a task the wire id of its next attempt (a retry runs as a new call). */
 export const REKEY = Symbol("mosaic.task.rekey");
 export const FIRST_ID = Symbol("mosaic.task.first-id");
+/** Internal: the worker its current attempt was sent to (where its result is), set by the sender. */
+export const SENT_TO = Symbol("mosaic.task.sent-to");
 
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
   #id: number;
@@ -103,6 +105,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [DIRECT] = false;
   /** Upstream tasks (and warehouse objects) kept alive until this one completes, so their results are still there to fetch. */
   [DEPENDENCIES]: (TaskProxy<any> | ObjectRef<any>)[] | undefined = undefined;
+  /** Kept apart from its tessera's worker: a restart moves the tessera, never a result that stayed where it ran. */
+  [SENT_TO]: string | undefined = undefined;
   #state: TaskState = "pending";
   #tessera: TaskPlacement;
 
@@ -155,6 +159,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   [REKEY](id: number): void {
     this.#id = id;
+    this[SENT_TO] = undefined; // the next attempt goes where its tessera is then
   }
 
   /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
@@ -198,7 +203,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Uid of the worker that runs (ran) the task, once its tessera is placed. */
   get runtime(): string | undefined {
-    return this.#tessera.worker;
+    return this[SENT_TO] ?? this.#tessera.worker;
   }
 
   /** The error the task failed with, if it failed. */
@@ -260,7 +265,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   toReference(unplaced = false): TaskReference {
-    const worker = this.#tessera.worker;
+    const worker = this.runtime;
     if (!worker && !unplaced) throw new DependencyError(`task ${this.uid} is not placed yet`);
     return { id: this.id, task: this.uid, worker: worker ?? "" };
   }

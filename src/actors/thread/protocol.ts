@@ -9,8 +9,12 @@ import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
 export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
-/** Dependency values by task id; null when the call has none (the common, fast case). */
-export type Dependencies = Record<number, Value> | null;
+/**
+ * Dependency values by task (or object) uid; null when the call has none (the
+ * common, fast case). By uid, not wire id: a retried task runs under a new id,
+ * while the arguments of a call made before the retry name it by the old one.
+ */
+export type Dependencies = Record<string, Value> | null;
 
 /**
  * A payload in a pooled shared-memory segment, passed between a worker's
@@ -35,7 +39,7 @@ export interface CopyRef {
 }
 /** A value as posted between a worker's threads: payloads in shared memory, named segments, or shared memory to copy. */
 export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef | CopyRef)[]];
-export type PostedDependencies = Record<number, Posted> | null;
+export type PostedDependencies = Record<string, Posted> | null;
 
 /**
  * Main thread → tessera thread. Calls come this way or straight from the

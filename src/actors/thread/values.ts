@@ -92,18 +92,18 @@ const NO_ARGUMENTS = 0x90;
 export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
   const [bytes, payloads] = materialize(posted);
   if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
-  const values = new Map<number, unknown>();
+  const values = new Map<string, unknown>();
   let done = false;
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") {
       done = true;
       return DONE;
     }
-    if (!values.has(reference.id)) {
-      const [depBytes, depPayloads] = materialize(deps[reference.id]!);
-      values.set(reference.id, decodeValue(depBytes, depPayloads));
+    if (!values.has(reference.task)) {
+      const [depBytes, depPayloads] = materialize(deps[reference.task]!);
+      values.set(reference.task, decodeValue(depBytes, depPayloads));
     }
-    const value = values.get(reference.id);
+    const value = values.get(reference.task);
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
   const args = decodeValue(bytes, payloads, resolve) as unknown[];

@@ -117,24 +117,24 @@ export class CallBacklog {
   }
 
   #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
-    const deps: Record<number, Value> = {};
+    const deps: Record<string, Value> = {};
     // One reference (the common case): no bookkeeping of duplicates.
     if (refs.length === 1) {
       const ref = refs[0]!;
       return this.#resolveReference(ref, ref.index !== "done", deps).then(() => deps);
     }
-    const wanted = new Map<number, [TaskReference, boolean]>();
+    const wanted = new Map<string, [TaskReference, boolean]>();
     for (const ref of refs) {
-      const entry = wanted.get(ref.id);
+      const entry = wanted.get(ref.task);
       const data = ref.index !== "done";
       if (entry) entry[1] ||= data;
-      else wanted.set(ref.id, [ref, data]);
+      else wanted.set(ref.task, [ref, data]);
     }
     return Promise.all([...wanted.values()].map(([ref, data]) => this.#resolveReference(ref, data, deps))).then(() => deps);
   }
 
-  /** `key`: the id the call's arguments know the dependency by (a retried task's result has another now). */
-  async #resolveReference(ref: TaskReference, data: boolean, deps: Record<number, Value>, key = ref.id): Promise<void> {
+  /** Values are keyed by uid: the arguments may name a retried task by an id it no longer has (see Dependencies). */
+  async #resolveReference(ref: TaskReference, data: boolean, deps: Record<string, Value>): Promise<void> {
     const { uid, store, remote } = this.#parts;
     try {
       const local = ref.worker === uid || ref.worker === PUBLISHED || store.isDone(ref.id);
@@ -144,7 +144,7 @@ export class CallBacklog {
       // fetched memory, the call gets a copy of its own.
       if (!local && data && ref.task.startsWith("obj-")) store.store(ref.id, stored);
       const value = local || ref.task.startsWith("obj-") ? copiedByReader(stored) : stored;
-      if (data) deps[key] = value;
+      if (data) deps[ref.task] = value;
     } catch (error) {
       if (!ref.task.startsWith("obj-")) {
         // Not there (its worker died, or that attempt failed): the head knows whether it ran again, and where.
@@ -152,7 +152,7 @@ export class CallBacklog {
           ([worker, id]) => (worker !== ref.worker || id !== ref.id ? { ...ref, worker, id } : undefined),
           () => undefined, // it did not: the failure here is the one to report
         );
-        if (moved) return this.#resolveReference(moved, data, deps, key);
+        if (moved) return this.#resolveReference(moved, data, deps);
       }
       throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
     }
