@@ -250,7 +250,7 @@ describe("findUnsendable", () => {
       key: 'args[0]<key "Symbol(key)"> is a symbol',
       setItem: "args[0]<set item 1> is a function",
       cycle: undefined, // structuredClone keeps cycles, and so does the exact encoding
-      instance: "values[1] is an instance of Point, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+      instance: "values[1] is an instance of Point, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))",
     });
   });
 
@@ -260,11 +260,11 @@ describe("findUnsendable", () => {
     class MyArray extends Array {}
     class MyError extends Error {}
     expect([new MyMap(), new MyDate(0), MyArray.from([1]), new MyError("e"), Buffer.from("ab")].map((value) => findUnsendable({ value }))).toEqual([
-      "args.value is an instance of MyMap, a subclass of Map, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
-      "args.value is an instance of MyDate, a subclass of Date, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
-      "args.value is an instance of MyArray, a subclass of Array, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
-      "args.value is an instance of MyError, a subclass of Error, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
-      "args.value is an instance of Buffer, a subclass of Uint8Array, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays)",
+      "args.value is an instance of MyMap, a subclass of Map, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))",
+      "args.value is an instance of MyDate, a subclass of Date, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))",
+      "args.value is an instance of MyArray, a subclass of Array, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))",
+      "args.value is an instance of MyError, a subclass of Error, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))",
+      "args.value is an instance of Buffer, a subclass of Uint8Array, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))",
     ]);
   });
 
