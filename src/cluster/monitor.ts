@@ -6,6 +6,7 @@ import { RuntimeStateError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
+import { NodeLauncher } from "./node-launcher.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
 
@@ -14,6 +15,8 @@ export class MonitorRuntime extends ChildRole {
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "head", secret, logger);
+    // Cluster mode: nodes start on the hosts the head planned.
+    if (config.nodeHosts) this.launcher = new NodeLauncher(config.options);
     this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }) => {
       this.#nodes.set(report.node.uid, report);
       if (this.#nodes.size === this.options.numNodes) this.#announceNetwork("ready");
@@ -45,7 +48,7 @@ export class MonitorRuntime extends ChildRole {
         head: this.head,
         script: this.config.script,
         options: this.options,
-      });
+      }, this.config.nodeHosts?.[i] || undefined);
     }
   }
 

@@ -1,0 +1,13 @@
+/** Cluster mode over ssh: `mosaic run --hosts h1,h2` on h0 starts a node on each of the other test hosts. */
+import { describe, expect, test } from "bun:test";
+import { CLUSTER_HOSTS_AVAILABLE, clusterHostsForFile } from "../_helpers/cluster-hosts/index.ts";
+import { runClusterFixture } from "./_cluster-run.ts";
+
+const hosts = clusterHostsForFile();
+
+describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("cluster mode over ssh", () => {
+  test("the program runs unchanged with a node per host: own addresses, 256 MiB worker to worker, a killed node's task fails naming its host, nothing left", async () => {
+    const h = hosts();
+    await runClusterFixture(h, { flags: ["--hosts", "h1,h2", "--ssh-command", `ssh -F ${h.sshConfig}`], nodeHosts: [1, 2] });
+  }, 120_000);
+});
