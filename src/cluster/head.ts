@@ -2,7 +2,7 @@
  * The head: the user's program. Starts the monitor (which starts everything
  * else), learns the network, and is where every log line ends up.
  */
-import { isThreadUid, isWorkerUid, isWorkerUnder } from "../types.ts";
+import { isThreadUid, isWorkerUid, isWorkerUnder, workerOfThread } from "../types.ts";
 import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
@@ -105,7 +105,10 @@ export class HeadNode extends Runtime {
   }
 
   protected override onPeerLost(uid: string, reason: MosaicError): void {
-    if (isThreadUid(uid)) this.actors.onThreadLost(uid, reason.message);
+    if (!isThreadUid(uid)) return;
+    // Its worker's host, when it has one (cluster mode): the thread may be lost before its node's death is reported.
+    const host = this.network.workers.find((worker) => worker.uid === workerOfThread(uid))?.host;
+    this.actors.onThreadLost(uid, host ? `${reason.message}; ${workerOfThread(uid)} ran on host ${host}` : reason.message);
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {

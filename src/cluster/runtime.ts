@@ -22,6 +22,8 @@ import type { RuntimeLinks } from "../actors/links.ts";
 /** A runtime as the network knows it. */
 export interface RuntimeInfo extends PeerInfo {
   role: Role;
+  /** Cluster mode: the host a node (and its workers) was started on, as the plan named it. */
+  host?: string;
 }
 
 /** The network as the monitor reports it: every node and worker with its address. */
