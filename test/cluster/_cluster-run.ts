@@ -58,6 +58,21 @@ export async function runClusterFixture(hosts: ClusterHosts, options: { prefix?:
   return { results, output };
 }
 
+/** Processes whose command line starts with `start` and holds `part` (salloc's own, which holds both, is not one). */
+function processesRunning(start: string, part: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const line = readFileSync(`/proc/${entry}/cmdline`, "latin1");
+        return line.startsWith(start) && line.includes(part);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** Processes whose environment names the cluster (every runtime of it, on any host). */
 export function processesOfCluster(cluster: string): number[] {
   const pids: number[] = [];
@@ -68,4 +83,41 @@ export function processesOfCluster(cluster: string): number[] {
     } catch {}
   }
   return pids;
+}
+
+/**
+ * Starts the fixture under `mosaic run` on h0 with `--hang`, waits until it
+ * has every worker and printed its cluster id, SIGKILLs the head, and checks
+ * that no process of the cluster is left on any host within a few seconds.
+ */
+export async function killHeadAndExpectNothingLeft(hosts: ClusterHosts, options: { prefix?: string[]; flags: string[]; env?: Record<string, string> }) {
+  const command = [...(options.prefix ?? []), process.execPath, MOSAIC_MAIN, "run", "-w", "2", ...options.flags, `${FIXTURES}/cluster-fixture.ts`, "--hang"];
+  const head = Bun.spawn(hosts.on(0, command), { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...options.env } });
+  let cluster: string | undefined;
+  let seen = "";
+  try {
+    const decoder = new TextDecoder();
+    for await (const chunk of head.stdout) {
+      seen += decoder.decode(chunk);
+      const match = /result (\{"label":"cluster".*\})/.exec(seen);
+      if (match) {
+        cluster = JSON.parse(match[1]!).value.id as string;
+        break;
+      }
+    }
+    if (!cluster) throw new Error(`the head printed no cluster id:\n${seen}\n${await new Response(head.stderr).text()}`);
+    const before = processesOfCluster(cluster);
+    // The head, the monitor, two nodes and four workers at least (the launch entries too).
+    expect(before.length).toBeGreaterThanOrEqual(8);
+    // The head set its cluster id in its own environment after it started: it is found by its command line.
+    const headPid = processesRunning([process.execPath, MOSAIC_MAIN, "run"].join("\0"), `${FIXTURES}/cluster-fixture.ts\0--hang`);
+    expect(headPid.length).toBe(1);
+    process.kill(headPid[0]!, "SIGKILL");
+    await expectProcessesGone(before, { within: 10_000 });
+    expect(processesOfCluster(cluster)).toEqual([]);
+    expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`))).toEqual([]);
+  } finally {
+    head.kill("SIGKILL");
+    await head.exited;
+  }
 }

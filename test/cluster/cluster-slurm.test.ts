@@ -5,7 +5,7 @@
  */
 import { describe, test } from "bun:test";
 import { CLUSTER_HOSTS_AVAILABLE, clusterHostsForFile } from "../_helpers/cluster-hosts/index.ts";
-import { runClusterFixture } from "./_cluster-run.ts";
+import { killHeadAndExpectNothingLeft, runClusterFixture } from "./_cluster-run.ts";
 
 const hosts = clusterHostsForFile({ slurm: true });
 
@@ -14,4 +14,9 @@ describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("cluster mode under SLURM", () => {
     const h = hosts();
     await runClusterFixture(h, { prefix: ["salloc", "-N3", "--immediate=20", "--quiet"], flags: [], env: h.slurm!.env, nodeHosts: [1, 2] });
   }, 120_000);
+
+  test("a head killed with SIGKILL leaves no runtime process on any host, and no /dev/shm file", async () => {
+    const h = hosts();
+    await killHeadAndExpectNothingLeft(h, { prefix: ["salloc", "-N3", "--immediate=20", "--quiet"], flags: [], env: h.slurm!.env });
+  }, 60_000);
 });

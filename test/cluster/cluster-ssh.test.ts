@@ -1,7 +1,7 @@
 /** Cluster mode over ssh: `mosaic run --hosts h1,h2` on h0 starts a node on each of the other test hosts. */
 import { describe, expect, test } from "bun:test";
 import { CLUSTER_HOSTS_AVAILABLE, clusterHostsForFile } from "../_helpers/cluster-hosts/index.ts";
-import { runClusterFixture } from "./_cluster-run.ts";
+import { killHeadAndExpectNothingLeft, runClusterFixture } from "./_cluster-run.ts";
 
 const hosts = clusterHostsForFile();
 
@@ -10,4 +10,9 @@ describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("cluster mode over ssh", () => {
     const h = hosts();
     await runClusterFixture(h, { flags: ["--hosts", "h1,h2", "--ssh-command", `ssh -F ${h.sshConfig}`], nodeHosts: [1, 2] });
   }, 120_000);
+
+  test("a head killed with SIGKILL leaves no runtime process on any host, and no /dev/shm file", async () => {
+    const h = hosts();
+    await killHeadAndExpectNothingLeft(h, { flags: ["--hosts", "h1,h2", "--ssh-command", `ssh -F ${h.sshConfig}`] });
+  }, 60_000);
 });
