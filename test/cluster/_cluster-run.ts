@@ -54,7 +54,6 @@ export async function runClusterFixture(hosts: ClusterHosts, options: { prefix?:
   const cluster = results.cluster.id as string;
   await expectProcessesGone(processesOfCluster(cluster));
   expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`))).toEqual([]);
-  if (process.env.SHOW_CLUSTER_RUN) console.log(output);
   return { results, output };
 }
 
