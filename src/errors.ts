@@ -95,6 +95,11 @@ export class AllocationError extends MosaicError {
   override readonly code = "INVALID_ALLOCATION";
 }
 
+/** A host name (from --hosts, a host file or a job's node list) that does not resolve to an address. */
+export class HostResolutionError extends MosaicError {
+  override readonly code = "HOST_UNRESOLVED";
+}
+
 /**
  * Failures of the runtime itself (not of user code) keep their class when
  * they come back from another runtime: a dead worker or tessera thread is a

@@ -6,6 +6,7 @@ import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { chooseAddress } from "../launch/addresses.ts";
 import { watchParent } from "../launch/parent-watch.ts";
 import { clusterRuntimeAlive } from "../launch/reachable.ts";
 import type { RoleConfig } from "./options.ts";
@@ -39,6 +40,9 @@ export abstract class ChildRole extends Runtime {
     process.on("SIGTERM", () => void this.exit("SIGTERM"));
     // Ctrl-C reaches the whole process group: the head decides, children follow it.
     process.on("SIGINT", () => {});
+    // Locally the loopback address as told; on another host (the head's address carried down), this host's own.
+    const { listen, advertise } = await chooseAddress(this.options.address, this.config.parentAddress);
+    this.useAddress(listen, advertise);
     this.listen();
     this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
     for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);

@@ -7,6 +7,7 @@ import { CLUSTER_ENV } from "../comms/shared-memory/index.ts";
 import { HandshakeError } from "../errors.ts";
 import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
 import { state } from "./state.ts";
+import { planCluster } from "./cluster-plan.ts";
 import { HeadNode } from "./head.ts";
 import { MonitorRuntime } from "./monitor.ts";
 import { NodeRuntime } from "./node.ts";
@@ -16,12 +17,13 @@ import { WorkerRuntime } from "./worker.ts";
 
 /** Starts the head of a new runtime; stops whatever started if it fails. */
 export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
-  const resolved = resolveOptions(options);
+  const plan = await planCluster(options, resolveOptions(options));
+  const resolved = plan.options;
   // Names this cluster's shared-memory segments; children get it from their launcher. Random, not the head's
   // pid: runtimes on several machines share the cluster, and pids repeat across machines.
   process.env[CLUSTER_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
   const logger = createLogger("head", resolved.logLevel, prefixedReporter());
-  const head = new HeadNode(resolved, createSecret(), logger);
+  const head = new HeadNode(resolved, createSecret(), logger, plan);
   state.runtime = head;
   try {
     await head.start();

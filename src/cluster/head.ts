@@ -2,13 +2,14 @@
  * The head: the user's program. Starts the monitor (which starts everything
  * else), learns the network, and is where every log line ends up.
  */
-import { isThreadUid, isWorkerUid, isWorkerUnder } from "../types.ts";
+import { isThreadUid, isWorkerUid, isWorkerUnder, workerOfThread } from "../types.ts";
 import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
+import type { ClusterPlan } from "./cluster-plan.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
@@ -31,8 +32,13 @@ export class HeadNode extends Runtime {
   /** Objects put in the warehouse from this head. */
   readonly warehouse = new WarehouseClient(this.actors);
 
-  constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
+  /** Cluster mode: the host of each node ("": this machine); undefined locally. */
+  readonly #nodeHosts: string[] | undefined;
+
+  constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
     super("head", [], options, secret, logger);
+    if (plan && plan.nodeHosts.length > 0) this.#nodeHosts = plan.nodeHosts;
+    if (plan) this.useAddress(options.address, plan.advertise);
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
       this.#setNetwork(network);
@@ -57,7 +63,7 @@ export class HeadNode extends Runtime {
   async start(): Promise<void> {
     this.state = "starting";
     this.listen(this.options.port);
-    this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), options: this.options });
+    this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
       this.options.startTimeout,
@@ -99,7 +105,10 @@ export class HeadNode extends Runtime {
   }
 
   protected override onPeerLost(uid: string, reason: MosaicError): void {
-    if (isThreadUid(uid)) this.actors.onThreadLost(uid, reason.message);
+    if (!isThreadUid(uid)) return;
+    // Its worker's host, when it has one (cluster mode): the thread may be lost before its node's death is reported.
+    const host = this.network.workers.find((worker) => worker.uid === workerOfThread(uid))?.host;
+    this.actors.onThreadLost(uid, host ? `${reason.message}; ${workerOfThread(uid)} ran on host ${host}` : reason.message);
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {

@@ -6,6 +6,7 @@ import { RuntimeStateError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
+import { NodeLauncher } from "./node-launcher.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
 
@@ -14,7 +15,11 @@ export class MonitorRuntime extends ChildRole {
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "head", secret, logger);
+    // Cluster mode: nodes start on the hosts the head planned.
+    if (config.nodeHosts) this.launcher = new NodeLauncher(config.options);
     this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }) => {
+      const host = this.#hostOf(report.node.uid);
+      if (host) report = { node: { ...report.node, host }, workers: report.workers.map((worker) => ({ ...worker, host })) };
       this.#nodes.set(report.node.uid, report);
       if (this.#nodes.size === this.options.numNodes) this.#announceNetwork("ready");
     };
@@ -28,7 +33,8 @@ export class MonitorRuntime extends ChildRole {
     this.commands.workerJoined = ({ node, worker }: { node: string; worker: RuntimeInfo }) => {
       const report = this.#nodes.get(node);
       if (!report || report.workers.some((w) => w.uid === worker.uid)) return;
-      report.workers = [...report.workers, worker].sort((a, b) => a.uid.localeCompare(b.uid, "en", { numeric: true }));
+      const host = this.#hostOf(node);
+      report.workers = [...report.workers, host ? { ...worker, host } : worker].sort((a, b) => a.uid.localeCompare(b.uid, "en", { numeric: true }));
       this.#announceNetwork("network", true);
     };
     this.methods.network = () => this.#snapshot();
@@ -45,8 +51,13 @@ export class MonitorRuntime extends ChildRole {
         head: this.head,
         script: this.config.script,
         options: this.options,
-      });
+      }, this.config.nodeHosts?.[i] || undefined);
     }
+  }
+
+  /** The host the plan gave a node (undefined: this machine, or local mode): named in errors about its runtimes. */
+  #hostOf(node: string): string | undefined {
+    return this.config.nodeHosts?.[Number(node.slice("node:".length))] || undefined;
   }
 
   #nextWorker = 0;

@@ -22,6 +22,8 @@ import type { RuntimeLinks } from "../actors/links.ts";
 /** A runtime as the network knows it. */
 export interface RuntimeInfo extends PeerInfo {
   role: Role;
+  /** Cluster mode: the host a node (and its workers) was started on, as the plan named it. */
+  host?: string;
 }
 
 /** The network as the monitor reports it: every node and worker with its address. */
@@ -110,8 +112,18 @@ export abstract class Runtime implements ConnectionHandler {
   /** What the actor model may use of this runtime. */
   readonly links: RuntimeLinks;
 
+  #listenAddress: string | undefined;
+  #advertised: string | undefined;
+
+  /** Where this runtime listens, and the address its peers reach it on (not a wildcard): set before listen(). */
+  protected useAddress(listen: string, advertise: string): void {
+    this.#listenAddress = listen;
+    this.#advertised = advertise;
+  }
+
+  /** The address peers reach this runtime on. */
   get address(): string {
-    return this.options.address;
+    return this.#advertised ?? this.options.address;
   }
 
   get port(): number {
@@ -128,8 +140,8 @@ export abstract class Runtime implements ConnectionHandler {
   }
 
   protected listen(port = 0): void {
-    this.server = new TcpServer(this.options.address, port, {
-      self: { uid: this.uid, address: this.options.address, pid: process.pid, machine: MACHINE_ID },
+    this.server = new TcpServer(this.#listenAddress ?? this.options.address, port, {
+      self: { uid: this.uid, address: this.address, pid: process.pid, machine: MACHINE_ID },
       secret: this.secret,
       handler: this,
       log: (message) => this.logger.warning(message),
@@ -222,9 +234,11 @@ export abstract class Runtime implements ConnectionHandler {
   /** Lines printed by a child (or relayed from further down): shown by the head, relayed by others. */
   abstract relayLines(uid: string, stream: LogStream, lines: string[]): void;
 
-  protected spawnChild(config: RoleConfig): LaunchedRuntime {
+  /** Starts a child runtime through this runtime's launcher; `host`: on that host (undefined: this machine). */
+  protected spawnChild(config: RoleConfig, host?: string): LaunchedRuntime {
     const child = this.launcher.launch({
       uid: uidOf(config.role, config.indices),
+      host,
       args: roleConfigToArgv(config),
       env: {
         // Names this cluster's shared-memory segments: passed on explicitly, a remote child inherits nothing.

@@ -61,6 +61,14 @@ function readNodeFile(variable: string, path: string): string {
   }
 }
 
+/** The scheduler whose job `env` describes, from its variables alone (no file read). */
+export function detectScheduler(env: Record<string, string | undefined> = process.env): Scheduler | undefined {
+  if (env.SLURM_JOB_ID && env.SLURM_JOB_NODELIST) return "slurm";
+  if (env.PBS_JOBID && env.PBS_NODEFILE) return "pbs";
+  if (env.JOB_ID && env.PE_HOSTFILE) return "sge";
+  return undefined;
+}
+
 /**
  * The allocation `env` says this process runs in, or undefined outside any
  * job. A variable that is set but unusable (an unreadable node file, a bad

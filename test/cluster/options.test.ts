@@ -25,6 +25,12 @@ const DEFAULTS: ResolvedOptions = {
   numNodes: 1,
   numWorkers: Math.max(1, availableParallelism()),
   numThreads: 2,
+  hosts: [],
+  hostfile: "",
+  launcher: "local",
+  sshCommand: "ssh",
+  remoteCommand: "",
+  reuseHead: false,
   address: "127.0.0.1",
   port: 0,
   logLevel: "info",
@@ -91,6 +97,12 @@ describe("resolving options", () => {
       MOSAIC_SEGMENT_IDLE_TIME: "0",
       MOSAIC_RESPAWN: "yes",
       MOSAIC_RESPAWN_ATTEMPTS: "5",
+      MOSAIC_HOSTS: "a, b,,c",
+      MOSAIC_HOSTFILE: "/tmp/hosts",
+      MOSAIC_LAUNCHER: "pbs",
+      MOSAIC_SSH_COMMAND: "ssh -F cfg",
+      MOSAIC_REMOTE_COMMAND: "/opt/mosaic",
+      MOSAIC_REUSE_HEAD: "on",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -108,6 +120,12 @@ describe("resolving options", () => {
       segmentIdleTime: 0,
       respawn: true,
       respawnAttempts: 5,
+      hosts: ["a", "b", "c"],
+      hostfile: "/tmp/hosts",
+      launcher: "pbs",
+      sshCommand: "ssh -F cfg",
+      remoteCommand: "/opt/mosaic",
+      reuseHead: true,
     });
   });
 
@@ -201,12 +219,16 @@ function randomConfig(next: () => number): RoleConfig {
       memoryFraction: next() || 1,
       memoryLimit: int(0, 2 ** 40),
       segmentIdleTime: int(0, 86_400_000),
+      launcher: (["local", "ssh", "slurm", "pbs", "sge"] as const)[int(0, 4)]!,
+      sshCommand: ["ssh", "ssh -F '/a b/cfg'"][int(0, 1)]!,
+      remoteCommand: ["", "/opt/bin/mosaic --x"][int(0, 1)]!,
     },
     {},
   );
   const role = (["monitor", "node", "worker"] as const)[int(0, 2)]!;
   const indices = { monitor: [], node: [int(0, 99)], worker: [int(0, 99), int(0, 99)] }[role];
-  return { role, indices, parentAddress: "10.0.0.1", parentPort: int(1, 65535), script: next() < 0.5 ? "/tmp/a b/script.ts" : undefined, options };
+  const nodeHosts = role === "monitor" && next() < 0.5 ? ["", "h1", "node-7.cluster"].slice(int(0, 2)) : undefined;
+  return { role, indices, parentAddress: "10.0.0.1", parentPort: int(1, 65535), script: next() < 0.5 ? "/tmp/a b/script.ts" : undefined, nodeHosts, options };
 }
 
 describe("options carried to child runtimes", () => {
@@ -258,6 +280,12 @@ describe("flags of the CLI", () => {
       ["nnodes", "n"],
       ["nworkers", "w"],
       ["nthreads", undefined],
+      ["hosts", undefined],
+      ["hostfile", undefined],
+      ["launcher", undefined],
+      ["ssh-command", undefined],
+      ["remote-command", undefined],
+      ["reuse-head", undefined],
       ["address", undefined],
       ["port", undefined],
       ["log-level", undefined],
@@ -290,8 +318,8 @@ describe("flags of the CLI", () => {
 
   test("mosaic --role has the place flags and a flag for every carried option (not the head's port)", () => {
     expect(Object.keys(roleArgs)).toEqual([
-      "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script",
-      "num-nodes", "num-workers", "num-threads", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
+      "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script", "node-hosts",
+      "num-nodes", "num-workers", "num-threads", "launcher", "ssh-command", "remote-command", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
     ]);
   });

@@ -19,6 +19,8 @@ export interface RoleConfig {
   head?: { address: string; port: number };
   /** Script that holds the user's tessera classes, when the program is the mosaic CLI. */
   script?: string;
+  /** The monitor's, in cluster mode: the host of each node by index ("": this machine). */
+  nodeHosts?: string[];
   options: ResolvedOptions;
 }
 
@@ -33,6 +35,7 @@ export const PLACE_FLAGS = {
   "head-address": { help: "Address of the head (default: the parent's)" },
   "head-port": { help: "Port of the head (default: the parent's)" },
   script: { help: "Program whose tessera classes this runtime loads" },
+  "node-hosts": { help: "The monitor's: host of each node, comma-separated (empty: this machine)" },
 } as const satisfies Record<string, { help: string; required?: boolean; choices?: readonly string[] }>;
 
 /** The role flag of an option (undefined: not carried to children). */
@@ -55,6 +58,7 @@ export function roleConfigToArgv(config: RoleConfig): string[] {
   }
   if (config.head) argv.push("--head-address", config.head.address, "--head-port", String(config.head.port));
   if (config.script) argv.push("--script", config.script);
+  if (config.nodeHosts) argv.push("--node-hosts", config.nodeHosts.join(","));
   return argv;
 }
 
@@ -88,6 +92,7 @@ export function roleConfigFromFlags(flags: Record<string, unknown>): RoleConfig 
     parentPort: integerFlag("parent-port", text("parent-port"), 1),
     head: text("head-address") ? { address: text("head-address")!, port: integerFlag("head-port", text("head-port"), 1) } : undefined,
     script: text("script"),
+    nodeHosts: text("node-hosts")?.split(","),
     options: resolveOptions(optionsFromFlags(flags, roleFlagOf), {}),
   };
 }

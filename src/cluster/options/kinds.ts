@@ -108,3 +108,29 @@ export function toggle(): Kind<boolean> {
     show: String,
   };
 }
+
+/** Free text (a path, a command); `allowEmpty`: "" means "not set" for this option. */
+export function text({ allowEmpty }: { allowEmpty: boolean }): Kind<string> {
+  return {
+    hint: "text",
+    fromText: (value) => value,
+    toText: (value) => value,
+    refusal: (value, label, shown) =>
+      typeof value === "string" && (allowEmpty || value.trim() !== "") ? undefined : `${label} must be ${allowEmpty ? "a" : "a non-empty"} string, got ${shown}`,
+    show: (value) => JSON.stringify(value) ?? String(value),
+  };
+}
+
+/** Host names: an array in code, comma-separated as text (`h1,h2`); order kept, duplicates kept for the plan to merge. */
+export function hostList(): Kind<string[]> {
+  return {
+    hint: "host,host,...",
+    fromText: (value) => value.split(",").map((name) => name.trim()).filter((name) => name !== ""),
+    toText: (value) => value.join(","),
+    refusal: (value, label, shown) =>
+      Array.isArray(value) && value.every((name) => typeof name === "string" && /^[^\s,]+$/.test(name))
+        ? undefined
+        : `${label} must be a list of host names, got ${shown}`,
+    show: (value) => JSON.stringify(value) ?? String(value),
+  };
+}

@@ -49,7 +49,7 @@ export function resolveOptions(options: InitOptions | null = {}, env: Environmen
     else if (text !== undefined && text !== "") resolved[name] = readText(specOf(name).kind, text, envName(name));
     else {
       const fallback = specOf(name).default;
-      resolved[name] = typeof fallback === "function" ? fallback(resolved) : fallback;
+      resolved[name] = typeof fallback === "function" ? fallback(resolved, env) : fallback;
     }
   }
   for (const name of OPTION_NAMES) {

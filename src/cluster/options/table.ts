@@ -9,7 +9,8 @@
 import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
 import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
-import { fraction, host, integer, type Kind, oneOf, toggle } from "./kinds.ts";
+import { detectScheduler } from "../../launch/allocation.ts";
+import { fraction, host, hostList, integer, type Kind, oneOf, text, toggle } from "./kinds.ts";
 
 /**
  * Options of `init()`, `interactive()` and `run()` (camelCase versions of the
@@ -21,13 +22,38 @@ import { fraction, host, integer, type Kind, oneOf, toggle } from "./kinds.ts";
  * await mosaic.init({ numWorkers: 4, logLevel: "debug" });
  */
 export interface InitOptions {
-  /** Nodes to start (local mode: processes on this machine). Default 1. */
+  /** Nodes to start (local mode: processes on this machine). Default 1; in cluster mode one per host that gets a node. */
   numNodes?: number;
   /** Workers per node. Default: the number of cores, at least 1. */
   numWorkers?: number;
   /** Threads a worker may use for tesserae. Default 2. */
   numThreads?: number;
-  /** Address runtimes listen on. Default 127.0.0.1. */
+  /**
+   * Hosts to start nodes on (cluster mode), one node per host. Default: the
+   * hosts of the SLURM, PBS or SGE job this runs in (none outside a job).
+   * The head's own host gets no node unless `reuseHead`.
+   */
+  hosts?: string[];
+  /** A file naming the hosts, one per line (duplicate lines, one per slot, are one host), instead of `hosts`. */
+  hostfile?: string;
+  /**
+   * How nodes start on their hosts: "local" (this machine only), "ssh",
+   * "slurm" (an srun step per host), "pbs" or "sge" (their node files; started
+   * over ssh). Default: the scheduler of the job this runs in, else "ssh"
+   * when hosts are given, else "local".
+   */
+  launcher?: LauncherKind;
+  /** The ssh client and its options, e.g. "ssh -F my_config". Default "ssh". */
+  sshCommand?: string;
+  /** How to start this program on the other hosts, when not at the same path there (e.g. "/opt/bin/mosaic"). Default: the same command. */
+  remoteCommand?: string;
+  /** Give the head's own host a node too (by default it runs the head and the monitor only). Default false. */
+  reuseHead?: boolean;
+  /**
+   * Address runtimes listen on. Default 127.0.0.1 locally; in cluster mode
+   * the address of the interface that reaches the other hosts (each runtime
+   * its own host's). "0.0.0.0" listens everywhere (and is never advertised).
+   */
   address?: string;
   /** Port for the head (0: any free port). Children always take any free port. */
   port?: number;
@@ -62,13 +88,16 @@ export interface InitOptions {
 
 export type ResolvedOptions = Required<InitOptions>;
 
+export const LAUNCHER_KINDS = ["local", "ssh", "slurm", "pbs", "sge"] as const;
+export type LauncherKind = (typeof LAUNCHER_KINDS)[number];
+
 /**
  * The value when neither code nor the environment gives one. A function sees
  * the options before it in the table, and needs words for `--help`.
  */
 type DefaultOf<T> =
   | { default: T; defaultHelp?: undefined }
-  | { default: (before: Partial<ResolvedOptions>) => T; defaultHelp: string };
+  | { default: (before: Partial<ResolvedOptions>, env: Record<string, string | undefined>) => T; defaultHelp: string };
 
 export type OptionSpec<T> = DefaultOf<T> & {
   kind: Kind<T>;
@@ -87,7 +116,7 @@ const A_DAY = 86_400_000;
 
 /** Table order matters where a default or a relation reads an option before it. */
 export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K]> } = {
-  numNodes: { kind: integer({ min: 1 }), default: 1, help: "Number of nodes", run: { flag: "nnodes", alias: "n" }, carried: true },
+  numNodes: { kind: integer({ min: 1 }), default: 1, help: "Number of nodes (cluster mode: one per host)", run: { flag: "nnodes", alias: "n" }, carried: true },
   numWorkers: {
     kind: integer({ min: 1 }),
     default: () => Math.max(1, availableParallelism()),
@@ -97,6 +126,20 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
     carried: true,
   },
   numThreads: { kind: integer({ min: 1 }), default: 2, help: "Threads per worker", run: { flag: "nthreads" }, carried: true },
+  hosts: { kind: hostList(), default: [], help: "Hosts to start nodes on (default: the job's allocation)", run: {}, carried: false },
+  hostfile: { kind: text({ allowEmpty: true }), default: "", help: "File of hosts, one per line", run: {}, carried: false },
+  // Carried: the monitor starts the nodes.
+  launcher: {
+    kind: oneOf(LAUNCHER_KINDS, "launcher"),
+    default: (before, env) => detectScheduler(env) ?? (before.hosts!.length > 0 || before.hostfile ? "ssh" : "local"),
+    defaultHelp: "the job's scheduler, else ssh with hosts, else local",
+    help: "How nodes start on their hosts",
+    run: {},
+    carried: true,
+  },
+  sshCommand: { kind: text({ allowEmpty: false }), default: "ssh", help: "The ssh client and its options", run: {}, carried: true },
+  remoteCommand: { kind: text({ allowEmpty: true }), default: "", help: "How to start this program on other hosts (default: the same command)", run: {}, carried: true },
+  reuseHead: { kind: toggle(), default: false, help: "Give the head's host a node too", run: {}, carried: false },
   address: { kind: host(), default: "127.0.0.1", help: "Address to listen on", run: {}, carried: true },
   // Children always listen on any free port: only the head's is chosen.
   port: { kind: integer({ min: 0, max: 65535 }), default: 0, help: "Port of the head (0: any)", run: {}, carried: false },

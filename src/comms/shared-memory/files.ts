@@ -3,7 +3,7 @@
  * pass, one-shot segments (written once, consumed on arrival), and removal of
  * what was left behind.
  */
-import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Recent } from "../../_util/recent.ts";
@@ -27,10 +27,17 @@ export const CLUSTER_ENV = "MOSAIC_CLUSTER";
 
 const available = process.platform === "linux" && existsSync(SHM_DIRECTORY);
 
-/** Identifies this machine (and boot): peers with the same value share /dev/shm. */
+/**
+ * Identifies this machine (its boot) and network namespace: peers with the
+ * same value share /dev/shm. The boot id is random per machine and boot; the
+ * network namespace tells apart hosts that share a kernel (containers, the
+ * test hosts): a runtime there is reached over its own network, and is sent
+ * payloads over TCP like any other host's, even when it could see our /dev/shm.
+ */
 export const MACHINE_ID = (() => {
   try {
-    return `${hostname()}/${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}`;
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    return `${boot}/${readlinkSync("/proc/self/ns/net")}`;
   } catch {
     return hostname();
   }
