@@ -34,7 +34,7 @@ export type { AsyncForOptions } from "./api/head-runtime.ts";
 export { tessera, Tessera } from "./actors/head/tessera.ts";
 export type { TesseraStatics } from "./actors/head/tessera.ts";
 export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";
-export type { TaskState, TaskOutputs } from "./actors/head/task-proxy.ts";
+export type { TaskState, TaskTimes, TaskOutputs } from "./actors/head/task-proxy.ts";
 export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod, RemoteCall, CallOptions } from "./actors/head/tessera-proxy.ts";
 export type { RetryOptions } from "./actors/head/retries.ts";
 export type { BarrierReport } from "./actors/head/barrier.ts";
@@ -47,6 +47,8 @@ export type { LogLevel } from "./logging/logger.ts";
 export type { RuntimeInfo } from "./cluster/runtime.ts";
 export { events, EventStream } from "./observe/events.ts";
 export type { RuntimeEvent, RuntimeEventType, EventOf } from "./observe/events.ts";
+export type { RuntimeResources } from "./observe/resources.ts";
+export type { ClusterStatus, ClusterStatusOptions } from "./observe/status.ts";
 
 /** The role of this process: "head" in the user's program, else "monitor", "node" or "worker". */
 export const role = currentRole();

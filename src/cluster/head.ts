@@ -13,6 +13,8 @@ import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
 import { events, type EventStream, type RuntimeEventType, WORKER_EVENT_TYPES, type WireEvent } from "../observe/events.ts";
+import { type ResourceReport, type RuntimeResources, sampleResources } from "../observe/resources.ts";
+import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -40,8 +42,13 @@ export class HeadNode extends Runtime {
     };
     // Worker-side events (task starts, transfers, spills, memory pressure) come up in batches, while asked for.
     this.commands.events = (batch: WireEvent[]) => {
-      for (const event of batch) if (events.wants(event.type)) events.emit(event);
+      for (const event of batch) {
+        if (event.type === "task.started") this.actors.onStarted(event.id, event.time);
+        if (events.wants(event.type)) events.emit(event);
+      }
     };
+    // Nodes' and workers' samples (monitorInterval): they also say which calls run now.
+    this.commands.resources = (report: ResourceReport) => this.#onResources(report);
     this.commands.network = (network: NetworkSnapshot) => this.#setNetwork(network);
     this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
       this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
@@ -83,6 +90,37 @@ export class HeadNode extends Runtime {
     this.actors.shutdown("the runtime was stopped");
     removeSegments();
     removeClusterSegments(); // what children wrote and the head never mapped
+  }
+
+  #onResources([sample, running]: ResourceReport): void {
+    for (const [id, started] of running) this.actors.onStarted(id, started);
+    if (events.wants("resources")) events.emit({ type: "resources", ...sample });
+  }
+
+  /** Fresh samples of every runtime of the tree and the head's task counts (see ClusterStatus). */
+  async status({ timeout = 5000 }: ClusterStatusOptions = {}): Promise<ClusterStatus> {
+    const time = Date.now();
+    const [head] = sampleResources(this.probe);
+    const asked = [...this.network.nodes, ...this.network.workers].map((info) => info.uid);
+    const answers = await Promise.all(
+      asked.map((uid) => this.request<ResourceReport>(uid, "resources", null, timeout).catch(() => undefined)),
+    );
+    const samples: RuntimeResources[] = [];
+    const unanswered: string[] = [];
+    answers.forEach((answer, i) => {
+      if (!answer) return void unanswered.push(asked[i]!);
+      this.#onResources(answer);
+      samples.push(answer[0]);
+    });
+    return {
+      time,
+      head,
+      nodes: samples.filter((sample) => sample.role === "node"),
+      workers: samples.filter((sample) => sample.role === "worker"),
+      unanswered,
+      tasks: this.actors.tasks.counts(),
+      tesserae: [...this.actors.tesserae()].length,
+    };
   }
 
   relayLines(uid: string, stream: LogStream, lines: string[]): void {

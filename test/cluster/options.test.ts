@@ -36,6 +36,9 @@ const DEFAULTS: ResolvedOptions = {
   segmentIdleTime: 30000,
   respawn: false,
   respawnAttempts: 3,
+  monitorInterval: 1000,
+  profile: "",
+  workspace: "mosaic-workspace",
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -91,6 +94,9 @@ describe("resolving options", () => {
       MOSAIC_SEGMENT_IDLE_TIME: "0",
       MOSAIC_RESPAWN: "yes",
       MOSAIC_RESPAWN_ATTEMPTS: "5",
+      MOSAIC_MONITOR_INTERVAL: "250",
+      MOSAIC_PROFILE: "out.json",
+      MOSAIC_WORKSPACE: "/tmp/ws",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -108,6 +114,9 @@ describe("resolving options", () => {
       segmentIdleTime: 0,
       respawn: true,
       respawnAttempts: 5,
+      monitorInterval: 250,
+      profile: "out.json",
+      workspace: "/tmp/ws",
     });
   });
 

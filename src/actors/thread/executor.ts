@@ -10,7 +10,7 @@ import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/in
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
 import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, settle, unsentSince } from "./outbox.ts";
-import { markBusy, threadIndex, workerUid } from "./thread-data.ts";
+import { markBusy, markQueued, threadIndex, workerUid } from "./thread-data.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 
 interface ResidentTessera {
@@ -63,7 +63,8 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
       flushBeforeRunning();
     }
-    markBusy(Date.now());
+    markQueued(--queuedCalls);
+    markBusy(Date.now(), task);
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
@@ -153,10 +154,16 @@ export function onOp(op: ThreadOp): void {
   }
 }
 
+/** Calls admitted and not started, on every tessera of this thread. */
+let queuedCalls = 0;
+
 /** Takes the call (or skip) whose turn it is. */
 function admit(resident: ResidentTessera, op: ThreadOp): void {
   resident.next++;
-  if (op[0] === Op.Call) enqueue(resident, op);
+  if (op[0] === Op.Call) {
+    markQueued(++queuedCalls);
+    enqueue(resident, op);
+  }
 }
 
 /**
