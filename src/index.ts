@@ -44,6 +44,8 @@ export { RuntimeProxy } from "./cluster/runtime-proxy.ts";
 export type { InitOptions } from "./cluster/options.ts";
 export type { Role } from "./types.ts";
 export type { LogLevel } from "./logging/logger.ts";
+export { logger } from "./logging/user-logger.ts";
+export type { UserLogger } from "./logging/user-logger.ts";
 export type { RuntimeInfo } from "./cluster/runtime.ts";
 export { events, EventStream } from "./observe/events.ts";
 export type { RuntimeEvent, RuntimeEventType, EventOf } from "./observe/events.ts";

@@ -4,9 +4,10 @@
  */
 import { isThreadUid, isWorkerUid, isWorkerUnder } from "../types.ts";
 import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
-import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
+import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
-import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -15,6 +16,8 @@ import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
 import { events, type EventStream, type RuntimeEventType, WORKER_EVENT_TYPES, type WireEvent } from "../observe/events.ts";
 import { type ResourceReport, type RuntimeResources, sampleResources } from "../observe/resources.ts";
 import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
+import { RunLogFiles, runId } from "../observe/log-files.ts";
+import { Profiler } from "../observe/profiler.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -33,8 +36,22 @@ export class HeadNode extends Runtime {
   /** Objects put in the warehouse from this head. */
   readonly warehouse = new WarehouseClient(this.actors);
 
+  /** Where this run's log files go (`workspace` option; undefined: none). */
+  readonly logFiles: RunLogFiles | undefined;
+  /** Records the run's timeline while it lasts (`profile` option). */
+  #profiler: Profiler | undefined;
+
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger) {
     super("head", [], options, secret, logger);
+    if (options.workspace) {
+      this.logFiles = new RunLogFiles(options.workspace, runId(clusterId()));
+      logger.consola.addReporter(this.logFiles.reporter());
+      logger.debug(`log files in ${this.logFiles.folder}`);
+    }
+    // mosaic.logger on the head: the head's own lines (its logger filters by level).
+    setUserLogSink((level, text) => logger[level](text), CONSOLA_LEVEL.debug);
+    // From the start: the runtimes joining name the trace's processes.
+    if (options.profile) this.#profiler = new Profiler(events, options.profile);
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
       this.#setNetwork(network);
@@ -90,6 +107,13 @@ export class HeadNode extends Runtime {
     this.actors.shutdown("the runtime was stopped");
     removeSegments();
     removeClusterSegments(); // what children wrote and the head never mapped
+    const profiler = this.#profiler;
+    this.#profiler = undefined;
+    if (profiler) {
+      const tasks = profiler.stop();
+      this.logger.info(`profile of ${tasks} tasks written to ${profiler.path} (open it in https://ui.perfetto.dev; summary: mosaic profile ${profiler.path})`);
+    }
+    this.logFiles?.close();
   }
 
   #onResources([sample, running]: ResourceReport): void {

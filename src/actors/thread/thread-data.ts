@@ -25,6 +25,8 @@ export interface ThreadData {
    * (Date.now(); 0 between methods), that call's task id, calls queued here.
    */
   busy: SharedArrayBuffer;
+  /** The worker's log level as consola's number (`mosaic.logger` drops lines above it). */
+  logLevel: number;
 }
 
 export const threadData = workerData as Partial<ThreadData> | undefined;

@@ -80,6 +80,7 @@ export class TesseraThread {
       segmentIdleTime: segmentIdleTime(),
       eventCounter: settings.eventCounter,
       busy: this.#busy.buffer as SharedArrayBuffer,
+      logLevel: settings.logger.consola.level,
     };
     this.worker = new Worker(settings.program, { workerData });
     this.worker.on("message", (reports: ThreadReport[]) => {
