@@ -58,13 +58,14 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     const startedAt = performance.now();
     // A restartable tessera: the head must know every call that ended before this one starts.
     if (resident.strict && unsentSince > 0) flushBeforeRunning();
+    // Marked before the start is told: a status request that follows the event finds the call running.
+    markQueued(--queuedCalls);
+    markBusy(Date.now(), task);
     if (observing.started) emitNow({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
     else if (unsentSince > 0 && (startedAt - unsentSince > FLUSH_AFTER_MS || resident.queue.length === 0)) {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
       flushBeforeRunning();
     }
-    markQueued(--queuedCalls);
-    markBusy(Date.now(), task);
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
