@@ -278,6 +278,9 @@ describe("flags of the CLI", () => {
       ["segment-idle-time", undefined],
       ["respawn", undefined],
       ["respawn-attempts", undefined],
+      ["monitor-interval", undefined],
+      ["profile", undefined],
+      ["workspace", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);
@@ -302,6 +305,7 @@ describe("flags of the CLI", () => {
       "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script",
       "num-nodes", "num-workers", "num-threads", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
+      "monitor-interval",
     ]);
   });
 

@@ -58,6 +58,8 @@ describeScenarios("observability", () => ScenarioRun.start(SCENARIOS, "observe-f
   test("mosaic.logger lines of a tessera reach the head's terminal with the worker's prefix, below the log level dropped", async () => {
     const worker: string = await run.value("logger");
     const prefix = worker.toUpperCase().padEnd(15);
+    // Warnings go to stderr, read apart from stdout: wait for the line rather than assume it is in.
+    await run.head.waitForLine(`${prefix} warn: hello from a tessera`, { stream: "stderr" });
     const { stdout, stderr } = run.head.lines;
     expect({
       info: stdout.includes(`${prefix} info: hello from a tessera`),
