@@ -38,7 +38,7 @@ export type { TesseraStatics, WithOptions } from "./actors/head/tessera.ts";
 export { ArrayElementError, ArrayTask, each, PerElement } from "./actors/head/tessera-array.ts";
 export type { TesseraArray, ArrayMethod, ArrayArgs } from "./actors/head/tessera-array.ts";
 export { TaskProxy, TaskOutput, DoneMarker } from "./actors/head/task-proxy.ts";
-export type { TaskState, TaskOutputs } from "./actors/head/task-proxy.ts";
+export type { TaskState, TaskTimes, TaskOutputs } from "./actors/head/task-proxy.ts";
 export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod, RemoteCall, CallOptions } from "./actors/head/tessera-proxy.ts";
 export type { RetryOptions } from "./actors/head/retries.ts";
 export { wait } from "./actors/head/wait.ts";
@@ -51,9 +51,13 @@ export { RuntimeProxy } from "./cluster/runtime-proxy.ts";
 export type { InitOptions } from "./cluster/options.ts";
 export type { Role } from "./types.ts";
 export type { LogLevel } from "./logging/logger.ts";
+export { logger } from "./logging/user-logger.ts";
+export type { UserLogger } from "./logging/user-logger.ts";
 export type { RuntimeInfo } from "./cluster/runtime.ts";
 export { events, EventStream } from "./observe/events.ts";
 export type { RuntimeEvent, RuntimeEventType, EventOf } from "./observe/events.ts";
+export type { RuntimeResources } from "./observe/resources.ts";
+export type { ClusterStatus, ClusterStatusOptions } from "./observe/status.ts";
 
 /** The role of this process: "head" in the user's program, else "monitor", "node" or "worker". */
 export const role = currentRole();

@@ -5,7 +5,7 @@
  * this (see Runtime.links).
  */
 import type { Connection } from "../comms/connection.ts";
-import type { RuntimeLogger } from "../logging/logger.ts";
+import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 
 export interface RuntimeLinks {
   /** This runtime's uid (`head`, `worker:0:1`). */
@@ -28,5 +28,5 @@ export interface RuntimeLinks {
   /** One request to runtime `uid`. */
   request<T>(uid: string, method: string, args?: unknown, timeout?: number): Promise<T>;
   /** Log lines of `from` (a tessera's console): shown by the head, relayed up the tree by others. */
-  relayLines(from: string, stream: "stdout" | "stderr", lines: string[]): void;
+  relayLines(from: string, stream: LogStream, lines: string[]): void;
 }

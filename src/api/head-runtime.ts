@@ -13,6 +13,7 @@ import type { RuntimeProxy } from "../cluster/runtime-proxy.ts";
 import type { RuntimeState } from "../cluster/runtime.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import type { EventStream } from "../observe/events.ts";
+import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 
 let nodeOf: (runtime: HeadRuntime) => HeadNode;
 
@@ -178,6 +179,20 @@ export class HeadRuntime {
   /** Frees a warehouse object on every worker that holds or cached it. */
   drop(ref: ObjectRef<unknown>): Promise<void> {
     return ref.drop();
+  }
+
+  /**
+   * The whole cluster in one call: a fresh resource sample of the head and of
+   * every node and worker (CPU in percent of one core since that runtime's
+   * previous sample, memory in bytes: see RuntimeResources), the tasks this
+   * head submitted that are pending or running, and its live tesserae.
+   *
+   * @example
+   * const { workers, tasks } = await runtime.status();
+   * for (const w of workers) console.log(w.runtime, `${w.cpu}%`, `${(w.rss / 2 ** 20).toFixed(0)} MiB`, w.tasksRunning);
+   */
+  status(options?: ClusterStatusOptions): Promise<ClusterStatus> {
+    return this.#head.status(options);
   }
 
   /** CPU load of the head process, in percent of one core since the last call. */

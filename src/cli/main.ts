@@ -7,6 +7,7 @@ import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
 import packageJson from "../../package.json" with { type: "json" };
 import { splitAtScript } from "./_flags.ts";
 import { pingCommand } from "./commands/ping.ts";
+import { profileCommand } from "./commands/profile.ts";
 import { roleCommand } from "./commands/role.ts";
 import { runCommand as runSubcommand } from "./commands/run.ts";
 import { state } from "../cluster/state.ts";
@@ -17,7 +18,7 @@ if (state.role === "thread") await startThread();
 
 const root = defineCommand({
   meta: { name: "mosaic", version: packageJson.version, description: "Mosaic for Bun: actor-based parallel runtime" },
-  subCommands: { run: runSubcommand, ping: pingCommand },
+  subCommands: { run: runSubcommand, ping: pingCommand, profile: profileCommand },
 });
 
 const argv = process.argv.slice(2);

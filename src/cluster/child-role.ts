@@ -11,6 +11,7 @@ import { watchParent } from "../launch/parent-watch.ts";
 import { clusterRuntimeAlive } from "../launch/reachable.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
+import { type ResourceReport, startSampling } from "../observe/resources.ts";
 
 /**
  * How long an orphan waits to learn whether the head still listens. A dead
@@ -48,6 +49,20 @@ export abstract class ChildRole extends Runtime {
     for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);
     await this.startRole();
     if (this.state === "starting") this.state = "running";
+    if (this.role === "node" || this.role === "worker") {
+      this.#stopSampling = startSampling(this.options.monitorInterval, this.probe, (report) => void this.#report(report));
+    }
+  }
+
+  #stopSampling: (() => void) | undefined;
+
+  /** A resource sample goes straight to the head (a link a worker has anyway; one more for a node). */
+  async #report(report: ResourceReport): Promise<void> {
+    if (this.state !== "running") return this.#stopSampling?.();
+    try {
+      const head = this.connections.get("head") ?? (await this.connectionTo({ uid: "head", ...this.head }));
+      if (head.isOpen) head.command("resources", report);
+    } catch {} // the head is gone: this runtime ends with it
   }
 
   /** Where the cluster's head listens: the monitor's parent is the head; others are told (--head-address). */

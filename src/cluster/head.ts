@@ -4,9 +4,10 @@
  */
 import { isThreadUid, isWorkerUid, isWorkerUnder, workerOfThread } from "../types.ts";
 import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
-import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
+import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
-import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import type { ClusterPlan } from "./cluster-plan.ts";
@@ -14,6 +15,10 @@ import type { ResolvedOptions } from "./options.ts";
 import { RuntimeProxy } from "./runtime-proxy.ts";
 import { Runtime, type NetworkSnapshot, type RuntimeInfo } from "./runtime.ts";
 import { events, type EventStream, type RuntimeEventType, WORKER_EVENT_TYPES, type WireEvent } from "../observe/events.ts";
+import { type ResourceReport, type RuntimeResources, sampleResources } from "../observe/resources.ts";
+import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
+import { RunLogFiles, runId } from "../observe/log-files.ts";
+import { Profiler } from "../observe/profiler.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -34,11 +39,24 @@ export class HeadNode extends Runtime {
 
   /** Cluster mode: the host of each node ("": this machine); undefined locally. */
   readonly #nodeHosts: string[] | undefined;
+  /** Where this run's log files go (`workspace` option; undefined: none). */
+  readonly logFiles: RunLogFiles | undefined;
+  /** Records the run's timeline while it lasts (`profile` option). */
+  #profiler: Profiler | undefined;
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
     super("head", [], options, secret, logger);
     if (plan && plan.nodeHosts.length > 0) this.#nodeHosts = plan.nodeHosts;
     if (plan) this.useAddress(options.address, plan.advertise);
+    if (options.workspace) {
+      this.logFiles = new RunLogFiles(options.workspace, runId(clusterId()));
+      logger.consola.addReporter(this.logFiles.reporter());
+      logger.debug(`log files in ${this.logFiles.folder}`);
+    }
+    // mosaic.logger on the head: the head's own lines (its logger filters by level).
+    setUserLogSink((level, text) => logger[level](text), CONSOLA_LEVEL.debug);
+    // From the start: the runtimes joining name the trace's processes.
+    if (options.profile) this.#profiler = new Profiler(events, options.profile);
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
       this.#setNetwork(network);
@@ -46,8 +64,13 @@ export class HeadNode extends Runtime {
     };
     // Worker-side events (task starts, transfers, spills, memory pressure) come up in batches, while asked for.
     this.commands.events = (batch: WireEvent[]) => {
-      for (const event of batch) if (events.wants(event.type)) events.emit(event);
+      for (const event of batch) {
+        if (event.type === "task.started") this.actors.onStarted(event.id, event.time);
+        if (events.wants(event.type)) events.emit(event);
+      }
     };
+    // Nodes' and workers' samples (monitorInterval): they also say which calls run now.
+    this.commands.resources = (report: ResourceReport) => this.#onResources(report);
     this.commands.network = (network: NetworkSnapshot) => this.#setNetwork(network);
     this.commands.startFailed = ({ uid, reason }: { uid: string; reason: string }) =>
       this.#ready.reject(new RuntimeDiedError(uid, `runtime failed to start: ${reason}`));
@@ -89,6 +112,44 @@ export class HeadNode extends Runtime {
     this.actors.shutdown("the runtime was stopped");
     removeSegments();
     removeClusterSegments(); // what children wrote and the head never mapped
+    const profiler = this.#profiler;
+    this.#profiler = undefined;
+    if (profiler) {
+      const tasks = profiler.stop();
+      this.logger.info(`profile of ${tasks} tasks written to ${profiler.path} (open it in https://ui.perfetto.dev; summary: mosaic profile ${profiler.path})`);
+    }
+    this.logFiles?.close();
+  }
+
+  #onResources([sample, running]: ResourceReport): void {
+    for (const [id, started] of running) this.actors.onStarted(id, started);
+    if (events.wants("resources")) events.emit({ type: "resources", ...sample });
+  }
+
+  /** Fresh samples of every runtime of the tree and the head's task counts (see ClusterStatus). */
+  async status({ timeout = 5000 }: ClusterStatusOptions = {}): Promise<ClusterStatus> {
+    const time = Date.now();
+    const [head] = sampleResources(this.probe);
+    const asked = [...this.network.nodes, ...this.network.workers].map((info) => info.uid);
+    const answers = await Promise.all(
+      asked.map((uid) => this.request<ResourceReport>(uid, "resources", null, timeout).catch(() => undefined)),
+    );
+    const samples: RuntimeResources[] = [];
+    const unanswered: string[] = [];
+    answers.forEach((answer, i) => {
+      if (!answer) return void unanswered.push(asked[i]!);
+      this.#onResources(answer);
+      samples.push(answer[0]);
+    });
+    return {
+      time,
+      head,
+      nodes: samples.filter((sample) => sample.role === "node"),
+      workers: samples.filter((sample) => sample.role === "worker"),
+      unanswered,
+      tasks: this.actors.tasks.counts(),
+      tesserae: [...this.actors.tesserae()].length,
+    };
   }
 
   relayLines(uid: string, stream: LogStream, lines: string[]): void {

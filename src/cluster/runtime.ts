@@ -16,6 +16,7 @@ import { LocalLauncher } from "../launch/local.ts";
 import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
 import { type Role, uidOf } from "../types.ts";
 import { ResourceMonitor } from "./resources.ts";
+import { cpuMeter, type ResourceProbe, sampleResources } from "../observe/resources.ts";
 import type { RuntimeStatus, StatusOptions } from "./runtime-proxy.ts";
 import type { RuntimeLinks } from "../actors/links.ts";
 
@@ -76,6 +77,7 @@ export abstract class Runtime implements ConnectionHandler {
     setSegmentIdleTime(options.segmentIdleTime);
     this.methods.ping = () => this.uid;
     this.methods.status = (options: Pick<StatusOptions, "collect"> | null) => this.describeStatus(options?.collect === true);
+    this.methods.resources = () => sampleResources(this.probe);
     this.commands.log = ([uid, stream, lines]: [string, LogStream, string[]]) => this.relayLines(uid, stream, lines);
     const runtime = this;
     this.links = {
@@ -96,6 +98,25 @@ export abstract class Runtime implements ConnectionHandler {
       request: (uid, method, args, timeout) => this.request(uid, method, args, timeout),
       relayLines: (from, stream, lines) => this.relayLines(from, stream, lines),
     };
+  }
+
+  #probe: ResourceProbe | undefined;
+
+  /** How this runtime measures itself for resource samples (observe/resources.ts); a worker adds its calls. */
+  protected get probe(): ResourceProbe {
+    return (this.#probe ??= {
+      runtime: this.uid,
+      role: this.role,
+      cpu: cpuMeter(),
+      memoryLimit: this.resources.memoryLimit,
+      sharedMemory: () => sharedMemoryStats.ownedSharedBytes,
+      load: () => this.callLoad(),
+    });
+  }
+
+  /** Calls running ([task id, started at]) and queued here (workers). */
+  protected callLoad(): { running: [number, number][]; queued: number } {
+    return { running: [], queued: 0 };
   }
 
   /** What `RuntimeProxy.status()` shows; `collect`: after a full garbage collection. */

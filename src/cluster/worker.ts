@@ -57,6 +57,10 @@ export class WorkerRuntime extends ChildRole {
     return { ...status, worker: { ...counts, eventsSent: this.events.sent } };
   }
 
+  protected override callLoad(): { running: [number, number][]; queued: number } {
+    return this.host?.load() ?? super.callLoad();
+  }
+
   /** Payloads refused for the budget are memory pressure (told to the head while it listens). */
   protected override admitPayload(bytes: number): boolean {
     if (super.admitPayload(bytes)) return true;

@@ -12,7 +12,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogStream = LogLevel | "stdout" | "stderr";
 
 /** consola numbers for our levels: perf sits between info and debug. */
-const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warning: 1, info: 3, perf: 4, debug: 5 };
+export const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warning: 1, info: 3, perf: 4, debug: 5 };
 const CONSOLA_TYPE = { error: "error", warning: "warn", info: "info", perf: "debug", debug: "trace" } as const;
 const STREAM_OF_TYPE: Record<string, LogStream> = { error: "error", warn: "warning", info: "info", debug: "perf", trace: "debug" };
 

@@ -17,6 +17,7 @@
  * stop();
  */
 import { InvalidArgumentError, TimeoutError } from "../errors.ts";
+import type { RuntimeResources } from "./resources.ts";
 
 /** Milliseconds since the epoch, as `Date.now()` (comparable across processes of one machine). */
 export type Timestamp = number;
@@ -122,8 +123,9 @@ export interface TaskStartedEvent {
 
 export interface TaskDoneEvent extends TaskFields {
   type: "task.done";
-  /** undefined when the task was submitted before anyone listened for its end. */
-  submitted: Timestamp | undefined;
+  submitted: Timestamp;
+  /** When it started on its thread, if the head learnt it (see TaskState). */
+  started: Timestamp | undefined;
   ended: Timestamp;
   /** Bytes of its encoded result when it came with the completion; undefined when it stays on the worker until fetched. */
   resultBytes: number | undefined;
@@ -143,8 +145,9 @@ export interface TaskRetriedEvent {
 
 export interface TaskFailedEvent extends TaskFields {
   type: "task.failed";
-  /** undefined when the task was submitted before anyone listened for its end. */
-  submitted: Timestamp | undefined;
+  submitted: Timestamp;
+  /** When it started on its thread, if the head learnt it (see TaskState). */
+  started: Timestamp | undefined;
   ended: Timestamp;
   error: Error;
 }
@@ -180,6 +183,14 @@ export interface SpillEvent {
   time: Timestamp;
 }
 
+/**
+ * A node's or worker's resource sample, once per `monitorInterval` (see
+ * RuntimeResources for the units).
+ */
+export interface ResourcesEvent extends RuntimeResources {
+  type: "resources";
+}
+
 export type RuntimeEvent =
   | RuntimeStartedEvent
   | RuntimeJoinedEvent
@@ -195,7 +206,8 @@ export type RuntimeEvent =
   | TaskRetriedEvent
   | TransferEvent
   | MemoryPressureEvent
-  | SpillEvent;
+  | SpillEvent
+  | ResourcesEvent;
 
 export type RuntimeEventType = RuntimeEvent["type"];
 export type EventOf<K extends RuntimeEventType> = Extract<RuntimeEvent, { type: K }>;
@@ -216,6 +228,7 @@ export const EVENT_TYPES: readonly RuntimeEventType[] = [
   "transfer",
   "memory.pressure",
   "spill",
+  "resources",
 ];
 
 /** Types produced on workers: they are asked for only while the head has listeners for them. */

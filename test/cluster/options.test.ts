@@ -42,6 +42,9 @@ const DEFAULTS: ResolvedOptions = {
   segmentIdleTime: 30000,
   respawn: false,
   respawnAttempts: 3,
+  monitorInterval: 1000,
+  profile: "",
+  workspace: "mosaic-workspace",
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -103,6 +106,9 @@ describe("resolving options", () => {
       MOSAIC_SSH_COMMAND: "ssh -F cfg",
       MOSAIC_REMOTE_COMMAND: "/opt/mosaic",
       MOSAIC_REUSE_HEAD: "on",
+      MOSAIC_MONITOR_INTERVAL: "250",
+      MOSAIC_PROFILE: "out.json",
+      MOSAIC_WORKSPACE: "/tmp/ws",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -126,6 +132,9 @@ describe("resolving options", () => {
       sshCommand: "ssh -F cfg",
       remoteCommand: "/opt/mosaic",
       reuseHead: true,
+      monitorInterval: 250,
+      profile: "out.json",
+      workspace: "/tmp/ws",
     });
   });
 
@@ -297,6 +306,9 @@ describe("flags of the CLI", () => {
       ["segment-idle-time", undefined],
       ["respawn", undefined],
       ["respawn-attempts", undefined],
+      ["monitor-interval", undefined],
+      ["profile", undefined],
+      ["workspace", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);
@@ -321,6 +333,7 @@ describe("flags of the CLI", () => {
       "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script", "node-hosts",
       "num-nodes", "num-workers", "num-threads", "launcher", "ssh-command", "remote-command", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
+      "monitor-interval",
     ]);
   });
 

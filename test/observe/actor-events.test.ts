@@ -9,7 +9,7 @@ describeScenarios("the head's actor events", () => ScenarioRun.start(["events"],
   test("a tessera's creation, its calls (done, with or without their result, and failed), a failed creation and a release are reported in order", async () => {
     const { recorder, faulty, tasks, events, wantedAfter } = await run.value("events");
     const task = (uid: string, method: string) => ({ task: uid, id: expect.any(Number), tessera: recorder, method, worker: "worker:0:1" });
-    const ended = { submitted: time, ended: time };
+    const ended = { submitted: time, started: time, ended: time };
     const byTask = (uid: string) => events.filter((event: { task?: string }) => event.task === uid).map((event: { type: string }) => event.type);
     expect(events.filter((event: { type: string }) => event.type.startsWith("tessera."))).toEqual([
       { type: "tessera.created", tessera: recorder, className: "Recorder", worker: "worker:0:1", thread: expect.any(Number), restarts: 0, time },

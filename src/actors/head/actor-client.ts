@@ -35,7 +35,6 @@ export class ActorClient {
   readonly failures: Failures;
   readonly releases: Releases;
   readonly recovery: Recovery;
-  readonly #stopObserving: () => void;
 
   constructor(runtime: RuntimeLinks, events: EventStream) {
     this.#runtime = runtime;
@@ -46,9 +45,6 @@ export class ActorClient {
     this.failures = new Failures(this, runtime);
     this.releases = new Releases(this);
     this.recovery = new Recovery(this);
-    this.#stopObserving = events.onInterest((types) => {
-      if (!types.includes("task.done") && !types.includes("task.failed")) this.tasks.forgetTimes();
-    });
   }
 
   /** Creates a tessera remotely; the proxy is returned at once. */
@@ -114,6 +110,10 @@ export class ActorClient {
     this.tasks.onDone(report);
   }
 
+  onStarted(id: number, time: number): void {
+    this.tasks.onStarted(id, time);
+  }
+
   onCompleted(ids: number[]): void {
     this.tasks.onCompleted(ids);
   }
@@ -146,7 +146,6 @@ export class ActorClient {
 
   shutdown(reason: string): void {
     this.stoppedReason = reason;
-    this.#stopObserving();
     this.failures.shutdown();
     this.tasks.shutdown(reason);
     for (const handle of this.#tesserae.values()) if (handle.state === "pending") handle.readiness.reject(new RuntimeStateError(`${handle.uid} was not created: ${reason}`));

@@ -112,7 +112,7 @@ export class Recovery {
     const replay: QueuedCall[] = [];
     let first = true;
     for (const queued of handle.inFlight?.values() ?? []) {
-      if (queued.task.state !== "pending") continue;
+      if (queued.task.state === "done" || queued.task.state === "failed") continue;
       if (first) {
         first = false;
         if (!retriesLeft(queued.retry)) {

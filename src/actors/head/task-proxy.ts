@@ -9,7 +9,25 @@ import { type ObjectRef, RUNTIME_STOPPED } from "./object-ref.ts";
 export { RUNTIME_STOPPED };
 import { registerReferenceClass, type ReferenceLike, type TaskReference } from "../wire/value-codec.ts";
 
-export type TaskState = "pending" | "done" | "failed";
+/**
+ * pending: submitted, waiting for a dependency or its turn in its tessera's
+ * order; running: started on its thread (learnt while someone listens for
+ * task.started, else from the workers' resource samples, see
+ * `monitorInterval`: a call shorter than that may go from pending to done);
+ * done; failed.
+ */
+export type TaskState = "pending" | "running" | "done" | "failed";
+
+/** When a task was submitted, started and ended (ms since the epoch, as `Date.now()`); undefined: not yet, or not learnt. */
+export interface TaskTimes {
+  submitted: number;
+  /** Known once the head learns it ran (see TaskState). */
+  started: number | undefined;
+  ended: number | undefined;
+}
+
+/** Internal: the head learnt that the task started on its thread at `time`. */
+export const MARK_STARTED = Symbol("mosaic.task.started");
 
 /** What a TaskProxy needs from the layer that submits it. */
 export interface TaskOwner {
@@ -108,6 +126,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Kept apart from its tessera's worker: a restart moves the tessera, never a result that stayed where it ran. */
   [SENT_TO]: string | undefined = undefined;
   #state: TaskState = "pending";
+  readonly #submitted = Date.now();
+  #started: number | undefined;
+  #ended: number | undefined;
   #tessera: TaskPlacement;
 
   /** The engine of the tessera this task runs on. */
@@ -160,6 +181,20 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [REKEY](id: number): void {
     this.#id = id;
     this[SENT_TO] = undefined; // the next attempt goes where its tessera is then
+    // Its next attempt has not started yet.
+    if (this.#state === "running") this.#state = "pending";
+    this.#started = undefined;
+  }
+
+  [MARK_STARTED](time: number): void {
+    if (this.#state !== "pending") return;
+    this.#state = "running";
+    this.#started = time;
+  }
+
+  /** When it was submitted, started and ended (see TaskTimes). */
+  get times(): TaskTimes {
+    return { submitted: this.#submitted, started: this.#started, ended: this.#ended };
   }
 
   /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
@@ -229,7 +264,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     if (!this.#result) {
       // A method whose results come with its completions is waited for, not asked.
       this.#result =
-        this.#state === "pending" && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)
+        (this.#state === "pending" || this.#state === "running") && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)
           ? (this.#owner.fetchResult(this) as Promise<T>)
           : this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
       this.#result.catch(() => {});
@@ -272,7 +307,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Internal: called by the submitting layer. */
   [TASK_ID](outcome: { error?: ErrorDescription | Error; inline?: Uint8Array }): void {
-    if (this.#state !== "pending") return;
+    if (this.#state === "done" || this.#state === "failed") return;
+    this.#ended = Date.now();
     this[DEPENDENCIES] = undefined;
     this.#inline = outcome.inline;
     if (outcome.error) {

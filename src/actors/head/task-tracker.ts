@@ -10,7 +10,7 @@ import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { inlineResultOf, PLACEMENT, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { inlineResultOf, MARK_STARTED, PLACEMENT, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -18,8 +18,6 @@ export class TaskTracker implements TaskOwner {
   readonly #events: EventStream;
   /** Tasks submitted and not completed, by id (in submission order). */
   readonly #pending = new Map<number, TaskProxy<any>>();
-  /** When each pending task was submitted: kept only while someone listens for task.done or task.failed. */
-  readonly #submitted = new Map<number, number>();
   readonly barrier = new Barrier(() => this.#pending.size);
 
   constructor(client: ActorClient, events: EventStream) {
@@ -45,11 +43,6 @@ export class TaskTracker implements TaskOwner {
   rekey(previous: number, task: TaskProxy<any>): void {
     if (!this.#pending.delete(previous)) return;
     this.#pending.set(task.id, task);
-    const submitted = this.#submitted.get(previous);
-    if (submitted !== undefined) {
-      this.#submitted.delete(previous);
-      this.#submitted.set(task.id, submitted);
-    }
   }
 
   /** What settling a task ends besides: its arguments kept for a retry, the earlier ids it ran under. */
@@ -61,12 +54,18 @@ export class TaskTracker implements TaskOwner {
   track(task: TaskProxy<any>, tessera: TesseraHandle): void {
     this.#pending.set(task.id, task);
     this.#client.releases.watchTask(task, tessera);
-    if (this.#events.wants("task.done") || this.#events.wants("task.failed")) this.#submitted.set(task.id, Date.now());
   }
 
-  /** Nobody listens for task ends any more: the submission times go. */
-  forgetTimes(): void {
-    this.#submitted.clear();
+  /** A worker says the task sent as `id` started on its thread at `time` (its task.started event, or a resource sample). */
+  onStarted(id: number, time: number): void {
+    this.#pending.get(id)?.[MARK_STARTED](time);
+  }
+
+  /** Tasks submitted and not ended: pending (not started, or not known to have started) and running. */
+  counts(): { pending: number; running: number } {
+    let running = 0;
+    for (const task of this.#pending.values()) if (task.state === "running") running++;
+    return { pending: this.#pending.size - running, running };
   }
 
   /** Pending tasks of one tessera, in call order (a scan: only for failures). */
@@ -80,18 +79,16 @@ export class TaskTracker implements TaskOwner {
     settleTask(task, error);
     if (pending) this.#settled(task, task[PLACEMENT] as TesseraHandle);
     if (error && pending) this.barrier.failed(task);
-    if (pending && (this.#submitted.size > 0 || this.#events.wants(error ? "task.failed" : "task.done"))) this.#ended(task, undefined);
+    if (pending && this.#events.wants(error ? "task.failed" : "task.done")) this.#ended(task, undefined);
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }
 
   /** The done or failed event, when wanted (`resultBytes`: the inline result's size). */
   #ended(task: TaskProxy<any>, resultBytes: number | undefined): void {
-    const submitted = this.#submitted.size > 0 ? this.#submitted.get(task.id) : undefined;
-    if (submitted !== undefined) this.#submitted.delete(task.id);
     const failed = task.state === "failed";
     if (!this.#events.wants(failed ? "task.failed" : "task.done")) return;
-    // undefined: submitted before anyone listened.
-    const fields = { task: task.uid, id: task.id, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, ended: Date.now() };
+    const { submitted, started, ended } = task.times;
+    const fields = { task: task.uid, id: task.id, tessera: task.tessera, method: task.method, worker: task.runtime, submitted, started, ended: ended ?? Date.now() };
     this.#events.emit(failed ? { type: "task.failed", ...fields, error: task.error! } : { type: "task.done", ...fields, resultBytes });
   }
 
@@ -101,7 +98,7 @@ export class TaskTracker implements TaskOwner {
    * results end to end.
    */
   onDone([tasks, sizes, results]: [number[], number[], Uint8Array]): void {
-    const observed = this.#submitted.size > 0 || this.#events.wants("task.done");
+    const observed = this.#events.wants("task.done");
     let at = 0;
     for (let i = 0; i < tasks.length; i++) {
       const size = sizes[i]!;
@@ -182,7 +179,7 @@ export class TaskTracker implements TaskOwner {
         (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply)),
         (error: Error) => {
           // An attempt that failed, of a task that may run again: its result comes from the attempt that ends it.
-          const retried = (task[PLACEMENT] as TesseraHandle).inFlight !== undefined && (task.id !== id || task.state === "pending");
+          const retried = (task[PLACEMENT] as TesseraHandle).inFlight !== undefined && (task.id !== id || task.state === "pending" || task.state === "running");
           if (retried && !this.#client.stopping) return task.then(() => this.fetchResult(task));
           if (error instanceof RemoteError) throw new RemoteError({ ...describeError(error), task: task.uid, tessera: task.tessera, method: task.method });
           if (!(error instanceof ConnectionClosedError) || this.#client.stopping) throw error;

@@ -3,9 +3,13 @@
  * head prints a method's lines before it learns that the method is done.
  */
 import { format } from "node:util";
+import { setUserLogSink } from "../../logging/user-logger.ts";
 import { sendLog } from "./outbox.ts";
+import { threadData } from "./thread-data.ts";
 
 export function captureConsole(): void {
+  // mosaic.logger's lines travel as console lines do, with their level; the worker's level drops the rest here.
+  setUserLogSink(sendLog, threadData?.logLevel ?? 3);
   const capture = (stream: "stdout" | "stderr") => (...args: unknown[]) => sendLog(stream, format(...args));
   console.log = console.info = console.debug = capture("stdout");
   console.warn = console.error = capture("stderr");

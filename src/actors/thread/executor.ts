@@ -11,7 +11,7 @@ import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/in
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
 import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, settle, unsentSince } from "./outbox.ts";
-import { markBusy, threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { markBusy, markQueued, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
@@ -62,18 +62,21 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     if (cancelled.size > 0 && cancelled.has(task)) {
       cancelled.delete(task);
       letGo(args, deps);
+      markQueued(--queuedCalls);
       settle(task, fromHead, undefined, describeFailure(new CancelledError(`the call was cancelled before it ran`)));
       continue;
     }
     const startedAt = performance.now();
     // A restartable tessera: the head must know every call that ended before this one starts.
     if (resident.strict && unsentSince > 0) flushBeforeRunning();
+    // Marked before the start is told: a status request that follows the event finds the call running.
+    markQueued(--queuedCalls);
+    markBusy(Date.now(), task);
     if (observing.started) emitNow({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
     else if (unsentSince > 0 && (startedAt - unsentSince > FLUSH_AFTER_MS || resident.queue.length === 0)) {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
       flushBeforeRunning();
     }
-    markBusy(Date.now());
     enterCall(task);
     try {
       const values = decodeArgs(args, deps); // first, as for creations
@@ -202,10 +205,16 @@ function addCancelled(task: number): void {
 
 const cancels = threadData?.cancels ? new CancelReader(threadData.cancels) : undefined;
 
+/** Calls admitted and not started, on every tessera of this thread. */
+let queuedCalls = 0;
+
 /** Takes the call (or skip) whose turn it is. */
 function admit(resident: ResidentTessera, op: ThreadOp): void {
   resident.next++;
-  if (op[0] === Op.Call) enqueue(resident, op);
+  if (op[0] === Op.Call) {
+    markQueued(++queuedCalls);
+    enqueue(resident, op);
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 import { parentPort } from "node:worker_threads";
 import { describeError, type ErrorDescription } from "../../errors.ts";
 import type { Connection } from "../../comms/connection.ts";
+import type { LogStream } from "../../logging/logger.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 import { postBatch } from "./channel.ts";
@@ -117,8 +118,8 @@ export function describeFailure(error: unknown): ErrorDescription {
   return { ...description, data: { ...description.data, thread: threadIndex } };
 }
 
-/** A console line: sent at once (with what is queued before it), so a method that then blocks does not hold it back. */
-export function sendLog(stream: "stdout" | "stderr", text: string): void {
+/** A console or `mosaic.logger` line: sent at once (with what is queued before it), so a method that then blocks does not hold it back. */
+export function sendLog(stream: LogStream, text: string): void {
   if (head?.isOpen) {
     toHead.flush(); // completions of earlier calls first: lines and completions keep their order
     head.command("log", [workerUid, stream, text.split("\n")]);

@@ -6,6 +6,7 @@
  */
 import type { ErrorDescription } from "../../errors.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
+import type { LogStream } from "../../logging/logger.ts";
 
 /** An encoded value as it crosses threads: body and raw payloads (SharedArrayBuffer-backed where they can be). */
 export type Value = [bytes: Uint8Array, payloads: Uint8Array[]];
@@ -82,7 +83,7 @@ export type ThreadReport =
   | [op: 2, tessera: number, error: ErrorDescription]
   | DoneReport
   | FailedReport
-  | [op: 5, stream: "stdout" | "stderr", text: string]
+  | [op: 5, stream: LogStream, text: string]
   | [op: 6, request: number]
   | [op: 7, lease: number]
   | [op: 8, events: WireEvent[]];

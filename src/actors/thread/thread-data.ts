@@ -19,10 +19,16 @@ export interface ThreadData {
   segmentIdleTime: number;
   /** One counter (Int32): events sent up by the worker and its threads, for its status. */
   eventCounter: SharedArrayBuffer;
-  /** One Float64, written by the thread: when its running method started (Date.now()), 0 between methods. */
+  /**
+   * BUSY_SLOTS Float64s, written by the thread (plain stores, read once in a
+   * while by the worker's main thread): when its running method started
+   * (Date.now(); 0 between methods), that call's task id, calls queued here.
+   */
   busy: SharedArrayBuffer;
   /** Calls cancelled by the main thread (see cancels.ts). */
   cancels: SharedArrayBuffer;
+  /** The worker's log level as consola's number (`mosaic.logger` drops lines above it). */
+  logLevel: number;
 }
 
 export const threadData = workerData as Partial<ThreadData> | undefined;
@@ -33,11 +39,21 @@ if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.seg
 export const workerUid: string = threadData?.uid ?? "worker";
 export const threadIndex: number = threadData?.thread ?? 0;
 
-/** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
-const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(1);
+/** Slots of a thread's busy record: started (ms), task id, calls queued. */
+export const BUSY_SLOTS = 3;
 
-export function markBusy(since: number): void {
+/** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
+const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(BUSY_SLOTS);
+
+/** `since` 0: between methods; `task`: the id of the call that started (resource samples tell the head it runs). */
+export function markBusy(since: number, task = 0): void {
   busySince[0] = since;
+  busySince[1] = task;
+}
+
+/** Calls queued on this thread and not started (a resource sample reads it). */
+export function markQueued(calls: number): void {
+  busySince[2] = calls;
 }
 
 // A thread ended by its own program (process.exit() in a method) says so at once: no new tessera is placed on it.

@@ -246,6 +246,14 @@ export class TesseraHost {
     return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size };
   }
 
+  /** Calls running on the threads ([task id, started at]), and calls queued: on threads and waiting here for dependencies. */
+  load(): { running: [number, number][]; queued: number } {
+    const { running, queued } = this.#pool.load();
+    let waiting = 0;
+    for (const hosted of this.#tesserae.values()) waiting += hosted.backlog.length;
+    return { running, queued: queued + waiting };
+  }
+
   #onThreadExit(thread: TesseraThread, code: number): void {
     this.#pool.remove(thread);
     if (this.runtime.stopping) return;

@@ -11,7 +11,7 @@ import type { RuntimeEventType } from "../../observe/events.ts";
 import type { RuntimeLogger } from "../../logging/logger.ts";
 import { postBatch, THREAD_MARKER } from "../thread/channel.ts";
 import { type HeadAddress, Op, Report, type ThreadOp, type ThreadReport } from "../thread/protocol.ts";
-import type { ThreadData } from "../thread/thread-data.ts";
+import { BUSY_SLOTS, type ThreadData } from "../thread/thread-data.ts";
 import { CancelWriter, cancelRing } from "../thread/cancels.ts";
 
 /** Ops per message during a burst: the thread starts while the main thread still decodes. */
@@ -46,7 +46,7 @@ export class TesseraThread {
   readonly #ops = new Batcher<ThreadOp>((batch) => postBatch(this.worker, batch), { limit: BATCH_SLICE });
   #exited = false;
   /** When the method running on it now started (Date.now(); 0: none), written by the thread. */
-  readonly #busy = new Float64Array(new SharedArrayBuffer(8));
+  readonly #busy = new Float64Array(new SharedArrayBuffer(8 * BUSY_SLOTS));
   readonly #cancels = cancelRing();
   readonly #cancelWriter = new CancelWriter(this.#cancels);
   /** Garbage collections asked of this thread and not yet reported (settled if it exits). */
@@ -66,6 +66,12 @@ export class TesseraThread {
   busyFor(ms: number, now: number): boolean {
     const since = this.#busy[0]!;
     return since > 0 && now - since > ms;
+  }
+
+  /** The call running here now ([task id, started at]) or undefined, and the calls queued here: for resource samples. */
+  get load(): { running: [number, number] | undefined; queued: number } {
+    const since = this.#busy[0]!;
+    return { running: since > 0 ? [this.#busy[1]!, since] : undefined, queued: this.#busy[2]! };
   }
 
   /** Exited, or exiting (its program ended it: it said so before its exit event comes). */
@@ -88,6 +94,7 @@ export class TesseraThread {
       eventCounter: settings.eventCounter,
       busy: this.#busy.buffer as SharedArrayBuffer,
       cancels: this.#cancels,
+      logLevel: settings.logger.consola.level,
     };
     this.worker = new Worker(settings.program, { workerData });
     this.worker.on("message", (reports: ThreadReport[]) => {
@@ -193,6 +200,18 @@ export class ThreadPool {
 
   postAll(op: ThreadOp): void {
     for (const thread of this.#threads) thread.post(op);
+  }
+
+  /** Calls running on the threads ([task id, started at]) and queued there. */
+  load(): { running: [number, number][]; queued: number } {
+    const running: [number, number][] = [];
+    let queued = 0;
+    for (const thread of this.#threads) {
+      const load = thread.load;
+      if (load.running) running.push(load.running);
+      queued += load.queued;
+    }
+    return { running, queued };
   }
 
   /** The worker-side event types the head wants now: threads produce only these. */

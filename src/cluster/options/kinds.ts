@@ -134,3 +134,14 @@ export function hostList(): Kind<string[]> {
     show: (value) => JSON.stringify(value) ?? String(value),
   };
 }
+
+/** A file or folder path ("" allowed: the option is off). */
+export function path(): Kind<string> {
+  return {
+    hint: "path",
+    fromText: (text) => text,
+    toText: (value) => value,
+    refusal: (value, label, shown) => (typeof value === "string" ? undefined : `${label} must be a path (text), got ${shown}`),
+    show: (value) => JSON.stringify(value) ?? String(value),
+  };
+}

@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
 import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
 import { detectScheduler } from "../../launch/allocation.ts";
-import { fraction, host, hostList, integer, type Kind, oneOf, text, toggle } from "./kinds.ts";
+import { fraction, host, hostList, integer, type Kind, oneOf, path, text, toggle } from "./kinds.ts";
 
 /**
  * Options of `init()`, `interactive()` and `run()` (camelCase versions of the
@@ -84,6 +84,24 @@ export interface InitOptions {
   respawn?: boolean;
   /** Times a worker's place on a node is filled again, when `respawn` is on. Default 3. */
   respawnAttempts?: number;
+  /**
+   * Milliseconds between the resource samples every node and worker sends the
+   * head (CPU, memory, shared memory, tasks queued and running: the `resources`
+   * event, `runtime.status()`). 0: none. Default 1000.
+   */
+  monitorInterval?: number;
+  /**
+   * A file to write a timeline of the run to when it stops, as Chrome Trace
+   * Event JSON (open it in https://ui.perfetto.dev or chrome://tracing;
+   * summarise it with `mosaic profile FILE`). Default "": no profile.
+   */
+  profile?: string;
+  /**
+   * Folder of the per-run log folders: each run writes `<workspace>/<run id>/`
+   * with one log file per runtime and the head's combined log. "": no log
+   * files. Default "mosaic-workspace" (in the current directory).
+   */
+  workspace?: string;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -170,6 +188,16 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
   },
   respawn: { kind: toggle(), default: false, help: "Nodes start a new worker in place of one that died", run: {}, carried: true },
   respawnAttempts: { kind: integer({ min: 0 }), default: 3, help: "Times a worker's place is filled again (with respawn)", run: {}, carried: true },
+  monitorInterval: {
+    kind: integer({ min: 0, max: A_DAY, maxNote: "ms (a day)" }),
+    default: 1000,
+    help: "Milliseconds between resource samples of nodes and workers (0: none)",
+    run: {},
+    carried: true,
+  },
+  // Only the head records and writes files: children need neither.
+  profile: { kind: path(), default: "", help: "Write a Chrome Trace Event timeline of the run to this file", run: {}, carried: false },
+  workspace: { kind: path(), default: "mosaic-workspace", help: "Folder of per-run log folders (\"\": no log files)", run: {}, carried: false },
 };
 
 export type OptionName = keyof InitOptions;

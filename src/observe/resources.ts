@@ -1,0 +1,99 @@
+/**
+ * Resource samples: what every node and worker reports to the head once per
+ * `monitorInterval` (the `resources` event, `runtime.status()`), and the
+ * sampler that takes them. A sample is a few numbers read from the process
+ * (`process.cpuUsage`, the resident set, counters already kept): at the
+ * default of one a second its cost does not show in an idle runtime's CPU
+ * (see bench/runtime.bench.ts).
+ */
+import { hostname } from "node:os";
+
+/** One runtime's resources at one time. Units are in the field names' docs; bytes are bytes. */
+export interface RuntimeResources {
+  /** The runtime's uid (`head`, `node:0`, `worker:0:1`). */
+  runtime: string;
+  role: string;
+  pid: number;
+  host: string;
+  /**
+   * CPU time the process used since its previous sample, in percent of one
+   * core: 100 is one core busy all the time; a worker whose tessera threads
+   * run in parallel can show more than 100.
+   */
+  cpu: number;
+  /** Resident set size of the process, in bytes (shared-memory pages it touched included). */
+  rss: number;
+  /** Bytes the runtime may use (its memory budget, see `memoryLimit` and `memoryFraction`). */
+  memoryLimit: number;
+  /** Bytes of /dev/shm segments the process holds as its own (pooled, or mapped from others). */
+  sharedMemory: number;
+  /** Calls waiting on the runtime: for their dependencies, or behind their tessera's earlier calls (0 on a node). */
+  tasksQueued: number;
+  /** Calls running on the runtime's threads now (0 on a node). */
+  tasksRunning: number;
+  /** When the sample was taken (ms since the epoch). */
+  time: number;
+}
+
+/** What a runtime sends the head: its sample, and the calls running on its threads as [task id, started at]. */
+export type ResourceReport = [RuntimeResources, [number, number][]];
+
+/** How a runtime measures itself (cluster/resources.ts and the actor host fill it in). */
+export interface ResourceProbe {
+  runtime: string;
+  role: string;
+  /** Percent of one core since the previous call. */
+  cpu(): number;
+  memoryLimit: number;
+  sharedMemory(): number;
+  /** Calls running ([task id, started at]) and queued; absent on runtimes without tesserae. */
+  load?(): { running: [number, number][]; queued: number };
+}
+
+const HOST = hostname();
+
+/** Percent of one core this process used since the previous call (its own baseline: other readers do not shorten its window). */
+export function cpuMeter(): () => number {
+  let last = process.cpuUsage();
+  let lastTime = performance.now();
+  return () => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    const used = (cpu.user - last.user + cpu.system - last.system) / 1000;
+    const elapsed = now - lastTime;
+    last = cpu;
+    lastTime = now;
+    return elapsed > 0 ? (100 * used) / elapsed : 0;
+  };
+}
+
+/** One sample of `probe` now, with the calls running. */
+export function sampleResources(probe: ResourceProbe): ResourceReport {
+  const load = probe.load?.() ?? { running: [], queued: 0 };
+  const sample: RuntimeResources = {
+    runtime: probe.runtime,
+    role: probe.role,
+    pid: process.pid,
+    host: HOST,
+    cpu: Math.round(probe.cpu() * 10) / 10,
+    rss: process.memoryUsage.rss(),
+    memoryLimit: probe.memoryLimit,
+    sharedMemory: probe.sharedMemory(),
+    tasksQueued: load.queued,
+    tasksRunning: load.running.length,
+    time: Date.now(),
+  };
+  return [sample, load.running];
+}
+
+/**
+ * Sends a sample every `interval` ms until the returned function is called
+ * (0: never). The timer does not keep the process alive.
+ */
+export function startSampling(interval: number, probe: ResourceProbe, send: (report: ResourceReport) => void): () => void {
+  if (interval <= 0) return () => {};
+  probe.cpu(); // the first sample's CPU figure covers one interval, not the start-up
+  const timer = setInterval(() => send(sampleResources(probe)), interval);
+  timer.unref();
+  return () => clearInterval(timer);
+}
