@@ -280,7 +280,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
    * (as in Ray). Does nothing once the task has ended.
    */
   cancel(): void {
-    if (this.#state === "pending") this.#owner.cancelTask(this);
+    if (this.#state === "pending" || this.#state === "running") this.#owner.cancelTask(this);
   }
 
   /** Frees the result on the worker now instead of when this proxy is garbage collected. */

@@ -54,7 +54,7 @@ export class ArrayTask<R = unknown> implements PromiseLike<void> {
 
   /** `pending` until every element settled; then `failed` if any failed, else `done`. */
   get state(): "pending" | "done" | "failed" {
-    if (this.tasks.some((task) => task.state === "pending")) return "pending";
+    if (this.tasks.some((task) => task.state === "pending" || task.state === "running")) return "pending";
     return this.tasks.some((task) => task.state === "failed") ? "failed" : "done";
   }
 

@@ -16,14 +16,17 @@ export interface WaitOptions {
 export interface WaitResult<T extends TaskProxy<any>> {
   /** Tasks that ended (done or failed), in the order given. */
   ready: T[];
-  /** Tasks still pending, in the order given. */
+  /** Tasks not ended yet (pending or running), in the order given. */
   pending: T[];
 }
+
+/** Done or failed (not pending, not running). */
+const ended = (task: TaskProxy<any>) => task.state === "done" || task.state === "failed";
 
 function split<T extends TaskProxy<any>>(tasks: readonly T[]): WaitResult<T> {
   const ready: T[] = [];
   const pending: T[] = [];
-  for (const task of tasks) (task.state === "pending" ? pending : ready).push(task);
+  for (const task of tasks) (ended(task) ? ready : pending).push(task);
   return { ready, pending };
 }
 
@@ -36,8 +39,8 @@ export function wait<T extends TaskProxy<any>>(tasks: readonly T[], options: Wai
     return Promise.reject(new InvalidArgumentError(`wait(): numReturns must be an integer from 0 to the number of tasks (${tasks.length}), got ${String(numReturns)}`));
   }
   if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`wait(): timeout must be >= 0 ms, got ${String(timeout)}`));
-  let ended = tasks.length - tasks.filter((task) => task.state === "pending").length;
-  if (ended >= numReturns) return Promise.resolve(split(tasks));
+  let count = tasks.filter(ended).length;
+  if (count >= numReturns) return Promise.resolve(split(tasks));
   const { promise, resolve } = Promise.withResolvers<WaitResult<T>>();
   let timer: Timer | undefined;
   let finished = false;
@@ -48,9 +51,9 @@ export function wait<T extends TaskProxy<any>>(tasks: readonly T[], options: Wai
     resolve(split(tasks));
   };
   const onEnd = () => {
-    if (++ended >= numReturns) finish();
+    if (++count >= numReturns) finish();
   };
-  for (const task of tasks) if (task.state === "pending") task.then(onEnd, onEnd);
+  for (const task of tasks) if (!ended(task)) task.then(onEnd, onEnd);
   if (timeout !== undefined) timer = setTimeout(finish, timeout);
   return promise;
 }
