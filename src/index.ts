@@ -42,6 +42,8 @@ export type { TaskState, TaskTimes, TaskOutputs } from "./actors/head/task-proxy
 export type { TesseraProxy, TesseraState, Remote, RemoteArgs, RemoteMethod, RemoteCall, CallOptions } from "./actors/head/tessera-proxy.ts";
 export type { RetryOptions } from "./actors/head/retries.ts";
 export { wait } from "./actors/head/wait.ts";
+export { remote } from "./actors/head/remote-function.ts";
+export type { RemoteFunction, RemoteFunctionCall } from "./actors/head/remote-function.ts";
 export type { WaitOptions, WaitResult } from "./actors/head/wait.ts";
 export { signal } from "./actors/current-call.ts";
 export type { BarrierReport } from "./actors/head/barrier.ts";

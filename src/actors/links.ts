@@ -14,6 +14,8 @@ export interface RuntimeLinks {
   readonly stopping: boolean;
   /** Milliseconds of silence after which a peer counts as dead (bounds waits on a peer that may hang). */
   readonly heartbeatTimeout: number;
+  /** Threads each worker runs tesserae on (remote functions spread over all of them). */
+  readonly threadsPerWorker: number;
   readonly logger: RuntimeLogger;
   /** Uids of the workers on the network, as this runtime knows it now. */
   workers(): string[];

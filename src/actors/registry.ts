@@ -30,15 +30,39 @@ function declaringModule(): string {
   return "<unknown module>";
 }
 
-export function registerClass(Class: Function, name = Class.name): string {
+/** `key`: a fixed key (the library's own classes); default: the declaring module's path and `name`. */
+export function registerClass(Class: Function, name = Class.name, key = `${declaringModule()}#${name}`): string {
   if (!name) throw new InvalidArgumentError("a tessera class needs a name: declare it as `class Name { ... }`");
-  const key = `${declaringModule()}#${name}`;
   const existing = classes.get(key);
   if (existing && existing !== Class) {
     throw new InvalidArgumentError(`two tessera classes share the key ${describeKey(key)}: give one of them another name`);
   }
   classes.set(key, Class);
   return key;
+}
+
+/** Remote functions by key (module path and name), shared by every copy of the library in a process. */
+const functions: Map<string, Function> = ((globalThis as Record<symbol, Map<string, Function> | undefined>)[Symbol.for("mosaic.remote-functions")] ??= new Map());
+
+/** Registers a function for `mosaic.remote()`: found on every process by the module that declared it and its name. */
+export function registerFunction(fn: Function): string {
+  if (!fn.name) throw new InvalidArgumentError("a remote function needs a name: declare it as `function name(...) { ... }` (or const name = (...) => ...)");
+  const key = `${declaringModule()}#${fn.name}`;
+  const existing = functions.get(key);
+  if (existing && existing !== fn) throw new InvalidArgumentError(`two remote functions share the key ${describeKey(key)}: give one of them another name`);
+  functions.set(key, fn);
+  return key;
+}
+
+export function findFunction(key: string): Function {
+  const fn = functions.get(key);
+  if (!fn) {
+    throw new ClassNotFoundError(
+      `remote function ${describeKey(key)} is not declared in this worker's program (known: ${[...functions.keys()].map(describeKey).join(", ") || "none"}). ` +
+        "Declare remote functions at module level, before calling mosaic.init()/run()/interactive().",
+    );
+  }
+  return fn;
 }
 
 /**

@@ -84,6 +84,7 @@ export abstract class Runtime implements ConnectionHandler {
       uid: this.uid,
       logger,
       heartbeatTimeout: options.heartbeatTimeout,
+      threadsPerWorker: options.numThreads,
       get stopping() {
         return runtime.state === "stopping" || runtime.state === "stopped";
       },

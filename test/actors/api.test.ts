@@ -3,7 +3,23 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "registeredClasses"], "api-fixture.ts"), (run) => {
+describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "registeredClasses", "remoteFunctions"], "api-fixture.ts"), (run) => {
+  test("remote functions: thousands of calls in flight, spread over the worker threads, with the dependency, error and result rules of methods", async () => {
+    const value = await run.value("remoteFunctions");
+    expect(value.correct).toBe(true);
+    // Two workers with two threads each: calls went to more than one of them.
+    expect(value.places).toBeGreaterThan(1);
+    expect(value.chained).toBe(81);
+    expect(value.intoMethod).toBe(17);
+    expect(value.fromMethod).toBe(9);
+    expect(value.large).toBe(2 ** 17);
+    expect(value.failed).toMatchObject({ class: "RemoteError", remoteName: "TypeError", message: expect.stringContaining("no") });
+    expect(value.dependent).toMatchObject({ class: "DependencyError", message: expect.stringContaining("upstream") });
+    expect(value.missing).toMatchObject({ class: "RemoteError", remoteName: "ClassNotFoundError", message: expect.stringContaining("remote function headOnly") });
+    expect(value.name).toBe("square");
+    expect(value.notAFunction).toMatchObject({ class: "InvalidArgumentError" });
+  });
+
   test("instances of registered classes travel as themselves, nested anywhere, both ways and through the warehouse; their constructor does not run on arrival; unregistered ones are refused with the path", async () => {
     const value = await run.value("registeredClasses");
     expect(value.arrived).toBe(true);

@@ -72,6 +72,11 @@ export class ActorClient {
     return proxy;
   }
 
+  /** Threads each worker runs tesserae on. */
+  get threadsPerWorker(): number {
+    return this.#runtime.threadsPerWorker;
+  }
+
   /** Live tesserae (released ones are no longer listed). */
   tesserae(): IterableIterator<TesseraHandle> {
     return this.#tesserae.values();

@@ -4,6 +4,7 @@
  * Proxies of both forms of declaration are typed from the class: method names,
  * parameter types (a task producing the right type is accepted), results.
  */
+import { remote } from "../../../src/index.ts";
 import { type ArrayTask, each, type TaskProxy, Tessera, tessera, type TesseraArray, type TesseraProxy, wait } from "../../../src/index.ts";
 
 const Counter = tessera(
@@ -146,6 +147,18 @@ async function typed(): Promise<void> {
   // @ts-expect-error wait takes tasks
   await wait([counter]);
   added.cancel();
+
+  // Remote functions: typed as the function, returning tasks.
+  const scale = remote(function scale(values: Float64Array, by: number): Float64Array {
+    return values.map((value) => value * by);
+  });
+  expectType<TaskProxy<Float64Array>>(scale(new Float64Array(2), 3));
+  scale(scale(new Float64Array(2), 3), 2); // a task producing the argument's type
+  scale.options({ maxRetries: 1 })(new Float64Array(1), 2);
+  // @ts-expect-error an argument of the wrong type
+  scale(new Float64Array(2), "3");
+  // @ts-expect-error a missing argument
+  scale(new Float64Array(2));
 
   await counter;
   counter.release();

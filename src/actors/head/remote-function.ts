@@ -1,0 +1,81 @@
+/**
+ * Stateless remote functions, as Ray's tasks: `const f = mosaic.remote(function
+ * simulate(x, steps) {...})` at module level, then `f(x, 10)` returns a
+ * TaskProxy. Calls run on hidden tesserae of the library (FunctionHost), one
+ * per worker thread, made on first use; each call goes to the one with the
+ * fewest calls pending (least loaded), with the dependency, error and result
+ * rules of methods. Hosts restart when their worker dies, and a call that was
+ * running then runs again (up to 3 times, Ray's default for tasks).
+ */
+import { InvalidArgumentError } from "../../errors.ts";
+import { findFunction, registerClass, registerFunction } from "../registry.ts";
+import type { ActorClient } from "./actor-client.ts";
+import { currentClient } from "./context.ts";
+import type { RetryOptions } from "./retries.ts";
+import type { TaskProxy } from "./task-proxy.ts";
+import type { CallOptions, RemoteArgs, TesseraProxy } from "./tessera-proxy.ts";
+
+/** The library's tessera that runs remote functions (registered under a fixed key in every process). */
+class FunctionHost {
+  run(key: string, ...args: unknown[]): unknown {
+    return findFunction(key)(...args);
+  }
+}
+const HOST_KEY = "mosaic#FunctionHost";
+registerClass(FunctionHost, "FunctionHost", HOST_KEY);
+const HOST_METHODS: ReadonlySet<string> = new Set(["run"]);
+
+/** Retries of a function call when its worker dies while it runs (Ray's default max_retries). */
+const DEFAULT_RETRIES: RetryOptions = { maxRetries: 3 };
+
+type AnyFunction = (...args: any[]) => any;
+export type RemoteFunctionCall<F extends AnyFunction> = (...args: RemoteArgs<Parameters<F>>) => TaskProxy<Awaited<ReturnType<F>>>;
+/** A remote function: called like the function, returns a TaskProxy; `.options({...})` for a call with options of its own. */
+export type RemoteFunction<F extends AnyFunction> = RemoteFunctionCall<F> & {
+  readonly key: string;
+  options(options: CallOptions): RemoteFunctionCall<F>;
+};
+
+interface Host {
+  proxy: TesseraProxy<FunctionHost>;
+  pending: number;
+}
+
+/** The hidden hosts of one client (a runtime), made on the first call. */
+const pools = new WeakMap<ActorClient, Host[]>();
+
+function hostsOf(client: ActorClient): Host[] {
+  let hosts = pools.get(client);
+  if (!hosts) {
+    const count = Math.max(1, client.liveWorkers().length * client.threadsPerWorker);
+    hosts = Array.from({ length: count }, () => ({ proxy: client.create<FunctionHost>(HOST_KEY, HOST_METHODS, [], { maxRestarts: -1 }), pending: 0 }));
+    pools.set(client, hosts);
+  }
+  return hosts;
+}
+
+function call(key: string, args: unknown[], options: CallOptions | undefined, what: string): TaskProxy<any> {
+  const hosts = hostsOf(currentClient(what));
+  let host = hosts[0]!;
+  for (const candidate of hosts) if (candidate.pending < host.pending) host = candidate;
+  const run = (host.proxy as unknown as Record<string, { options(o: CallOptions): (...a: unknown[]) => TaskProxy<any> }>).run!;
+  const task = run.options({ ...DEFAULT_RETRIES, ...options })(key, ...args);
+  host.pending++;
+  const done = () => void host.pending--;
+  task.then(done, done);
+  return task;
+}
+
+/** Makes `fn` callable on the workers: declare it at module level (every process registers it), call it on the head. */
+export function remote<F extends AnyFunction>(fn: F): RemoteFunction<F> {
+  if (typeof fn !== "function") throw new InvalidArgumentError(`mosaic.remote() takes a function, got ${typeof fn}`);
+  const key = registerFunction(fn);
+  const what = `${fn.name}()`;
+  const remoteFn = ((...args: unknown[]) => call(key, args, undefined, what)) as RemoteFunction<F>;
+  Object.defineProperties(remoteFn, {
+    key: { value: key },
+    options: { value: (options: CallOptions) => (...args: unknown[]) => call(key, args, options, what) },
+    name: { value: fn.name },
+  });
+  return remoteFn;
+}
