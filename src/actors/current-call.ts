@@ -14,8 +14,25 @@ export function enterCall(task: number | undefined): void {
   controller = undefined;
 }
 
-/** Aborts the signal of `task` if it is the call running now (and asked for its signal); returns whether it is running. */
+/** Calls of a concurrent tessera still running after their first await, with the signal they asked for. */
+const detached = new Map<number, AbortController | undefined>();
+
+/** The running call awaits while the next starts (a tessera with maxConcurrency > 1): it stays cancellable. */
+export function detachCall(): void {
+  if (runningTask !== undefined) detached.set(runningTask, controller);
+}
+
+/** A detached call ended. */
+export function endDetached(task: number): void {
+  detached.delete(task);
+}
+
+/** Aborts the signal of `task` if it is a call running now (and asked for its signal); returns whether it is running. */
 export function abortIfRunning(task: number, reason: Error): boolean {
+  if (detached.has(task)) {
+    detached.get(task)?.abort(reason);
+    return true;
+  }
   if (runningTask !== task) return false;
   controller?.abort(reason);
   return true;

@@ -3,7 +3,18 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "registeredClasses", "remoteFunctions"], "api-fixture.ts"), (run) => {
+describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "registeredClasses", "remoteFunctions", "concurrency"], "api-fixture.ts"), (run) => {
+  test("maxConcurrency lets an async tessera run several calls at once (they may end in any order); by default one at a time; each running call is cancelled on its own", async () => {
+    const value = await run.value("concurrency");
+    expect(value.endings).toEqual(["fast", "slow"]);
+    expect(value.wideMost).toBe(4);
+    expect(value.narrowMost).toBe(1);
+    expect(value.firstOutcome).toMatchObject({ class: "CancelledError", message: "the call was cancelled while it ran" });
+    expect(value.secondState).toBe("running");
+    expect(value.secondOutcome).toMatchObject({ class: "CancelledError", message: "the call was cancelled while it ran" });
+    expect(value.bad).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("maxConcurrency must be an integer >= 1") });
+  });
+
   test("remote functions: thousands of calls in flight, spread over the worker threads, with the dependency, error and result rules of methods", async () => {
     const value = await run.value("remoteFunctions");
     expect(value.correct).toBe(true);

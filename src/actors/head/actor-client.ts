@@ -59,9 +59,10 @@ export class ActorClient {
     }
     checkRetryOptions(options, `${classNameOf(key)}.options()`);
     const encodedArgs = encodeValue(args, true, "args", scan.exact);
-    const { maxRetries, retryExceptions, maxRestarts } = options;
+    const { maxRetries, retryExceptions, maxRestarts, maxConcurrency = 1 } = options;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new InvalidArgumentError(`${classNameOf(key)}.options(): maxConcurrency must be an integer >= 1, got ${String(maxConcurrency)}`);
     const retryDefaults = maxRetries !== undefined || retryExceptions !== undefined ? { maxRetries, retryExceptions } : undefined;
-    const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts);
+    const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts, maxConcurrency);
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);

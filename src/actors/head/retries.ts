@@ -110,18 +110,19 @@ export class Recovery {
     handle.restarts++;
     const died = handle.worker ?? handle.assigned;
     const replay: QueuedCall[] = [];
-    let first = true;
+    // The calls that may have been running: the first, or the first maxConcurrency of a concurrent tessera.
+    let running = handle.maxConcurrency;
     for (const queued of handle.inFlight?.values() ?? []) {
       if (queued.task.state === "done" || queued.task.state === "failed") continue;
-      if (first) {
-        first = false;
+      if (running > 0) {
+        running--;
         if (!retriesLeft(queued.retry)) {
-          const running = new WorkerDiedError(
+          const notRerun = new WorkerDiedError(
             died ?? "worker",
             `${queued.task.uid} (${handle.className}.${queued.task.method}) may have been running when ${error.message}; its tessera was restarted, the call was not run again (set maxRetries to run it again)`,
             { cause: error },
           );
-          client.tasks.complete(queued.task, running);
+          client.tasks.complete(queued.task, notRerun);
           continue;
         }
         queued.retry.attempts++;

@@ -116,6 +116,8 @@ export class TesseraHandle implements TesseraEngine {
     /** Defaults for its calls' retries. */
     private readonly retryDefaults: RetryOptions | undefined,
     maxRestarts = 0,
+    /** Async calls it runs at once. */
+    readonly maxConcurrency = 1,
   ) {
     this.maxRestarts = maxRestarts;
     if (maxRestarts !== 0) this.inFlight = new Map();

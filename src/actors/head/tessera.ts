@@ -24,6 +24,12 @@ export interface TesseraOptions extends RetryOptions {
    * tessera fails with WorkerDiedError, and so do its calls. -1: no limit.
    */
   maxRestarts?: number;
+  /**
+   * Async calls it runs at once (Ray's `max_concurrency`): each starts in call
+   * order and the next starts when it awaits, up to this many; they may end in
+   * any order. Synchronous methods still run one at a time. Default 1.
+   */
+  maxConcurrency?: number;
 }
 
 /** What `X.options({...})` gives: `remote` and `array` with those options. */

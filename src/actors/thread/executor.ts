@@ -5,7 +5,7 @@
  * calls that will not come, releases wait for the calls before them.
  */
 import { CancelledError, type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
-import { abortIfRunning, enterCall } from "../current-call.ts";
+import { abortIfRunning, detachCall, endDetached, enterCall } from "../current-call.ts";
 import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
@@ -31,6 +31,11 @@ interface ResidentTessera {
   releaseAfter: number | undefined;
   /** Its completions leave before its next call starts (see Op.Create). */
   strict: boolean;
+  /** Async calls it may run at once (maxConcurrency), and how many are running past their first await. */
+  concurrency: number;
+  awaiting: number;
+  /** Resolved when one of them ends while the queue waits for room. */
+  room: (() => void) | undefined;
 }
 
 const tesserae = new Map<number, ResidentTessera>();
@@ -89,7 +94,17 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         result = method.apply(resident.instance, values);
       }
       // Only async methods pay for an await: synchronous ones run back to back.
-      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") result = await result;
+      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+        if (resident.concurrency > 1) {
+          // The next call starts while this one awaits, up to maxConcurrency at once.
+          runConcurrently(resident, task, fromHead, result as PromiseLike<unknown>);
+          enterCall(undefined);
+          markBusy(0);
+          if (resident.awaiting >= resident.concurrency) await new Promise<void>((resolve) => (resident.room = resolve));
+          continue;
+        }
+        result = await result;
+      }
       settle(task, fromHead, encodeResult(result), undefined);
     } catch (error) {
       settle(task, fromHead, undefined, describeFailure(error));
@@ -112,6 +127,33 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
  * for it.)
  */
 const FLUSH_AFTER_MS = 1;
+
+/** An async call of a concurrent tessera: settled when its promise settles, its place freed for the next. */
+function runConcurrently(resident: ResidentTessera, task: number, fromHead: boolean, pending: PromiseLike<unknown>): void {
+  detachCall();
+  resident.awaiting++;
+  const ended = () => {
+    endDetached(task);
+    resident.awaiting--;
+    const room = resident.room;
+    resident.room = undefined;
+    room?.();
+  };
+  pending.then(
+    (value) => {
+      ended();
+      try {
+        settle(task, fromHead, encodeResult(value), undefined);
+      } catch (error) {
+        settle(task, fromHead, undefined, describeFailure(error));
+      }
+    },
+    (error: unknown) => {
+      ended();
+      settle(task, fromHead, undefined, describeFailure(error));
+    },
+  );
+}
 
 /** `proxy.$get(name)` / `proxy.$set(name, value)`: a field read or written in call order. */
 function attribute(resident: ResidentTessera, name: string, [field, value]: unknown[]): unknown {
@@ -156,6 +198,9 @@ export function onOp(op: ThreadOp): void {
         early: undefined,
         releaseAfter: undefined,
         strict: op[5],
+        concurrency: op[6] ?? 1,
+        awaiting: 0,
+        room: undefined,
       };
       tesserae.set(op[1], created);
       enqueue(created, op);

@@ -52,7 +52,7 @@ export type PostedDependencies = Record<string, Posted> | null;
  */
 export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7, Cancel: 8 } as const;
 export type ThreadOp =
-  | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies, strict: boolean]
+  | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies, strict: boolean, concurrency: number]
   | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
   | [op: 2, tessera: number, calls: number]
   | [op: 3, request: number]

@@ -16,7 +16,7 @@ import type { TesseraThread } from "./thread-pool.ts";
 import { copiedByReader, type ThreadTransfers } from "./thread-transfers.ts";
 
 export type Pending = (
-  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; strict: boolean; done: PromiseWithResolvers<number> }
+  | { kind: "create"; key: string; args: Value; refs: TaskReference[]; strict: boolean; concurrency: number; done: PromiseWithResolvers<number> }
   | { kind: "call"; task: number; method: string; args: Value; refs: TaskReference[]; owner: Connection; seq: number }
 ) & {
   /** Started when the call arrives, so that the fetches of queued calls overlap. */
@@ -173,7 +173,7 @@ export class CallBacklog {
       posted = {};
       for (const id in deps) posted[id] = transfers.share(deps[id]!, thread);
     }
-    if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted, pending.strict]);
+    if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted, pending.strict, pending.concurrency]);
     else {
       store.assign(pending.task, thread);
       hosted.callsPosted++;

@@ -53,7 +53,7 @@ export class TesseraHost {
   readonly uid: string;
   #tesserae = new Map<number, HostedTessera>();
   /** Tesserae whose creation has not been answered yet, released or not (the head waits for the answer), with what made them. */
-  readonly #creating = new Map<number, { hosted: HostedTessera; key: string; args: Value; refs: TaskReference[]; strict: boolean }>();
+  readonly #creating = new Map<number, { hosted: HostedTessera; key: string; args: Value; refs: TaskReference[]; strict: boolean; concurrency: number }>();
   readonly #events: EventSender;
   readonly #store: ResultStore;
   readonly #transfers = new ThreadTransfers();
@@ -100,7 +100,7 @@ export class TesseraHost {
   }
 
   /** Resolves with the index of the thread it lives on (the head sends its calls there directly). */
-  create([id, key, bytes, refs, strict = false]: [number, string, Uint8Array, TaskReference[], boolean?], payloads: Uint8Array[]): Promise<number> {
+  create([id, key, bytes, refs, strict = false, concurrency = 1]: [number, string, Uint8Array, TaskReference[], boolean?, number?], payloads: Uint8Array[]): Promise<number> {
     const args: Value = [bytes, payloads];
     if (this.#tesserae.has(id)) return Promise.reject(new RuntimeStateError(`tessera #${id} exists already on ${this.uid}`));
     const thread = this.#pool.pick();
@@ -108,10 +108,10 @@ export class TesseraHost {
     const done = Promise.withResolvers<number>();
     const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done, callsPosted: 0 };
     this.#tesserae.set(id, hosted);
-    this.#creating.set(id, { hosted, key, args, refs, strict });
+    this.#creating.set(id, { hosted, key, args, refs, strict, concurrency });
     const settled = () => void this.#creating.delete(id);
     done.promise.then(settled, settled);
-    this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, strict, done });
+    this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, strict, concurrency, done });
     return done.promise;
   }
 
@@ -258,13 +258,13 @@ export class TesseraHost {
     this.#pool.remove(thread);
     if (this.runtime.stopping) return;
     const error = describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid);
-    for (const [id, { hosted, key, args, refs, strict }] of this.#creating) {
+    for (const [id, { hosted, key, args, refs, strict, concurrency }] of this.#creating) {
       if (hosted.thread !== thread) continue;
       if (hosted.callsPosted === 0 && hosted.backlog.length === 0 && this.#tesserae.get(id) === hosted) {
         // Not answered and nothing else sent to it (placed on a thread that was dying): made again on a live one.
         hosted.thread = this.#pool.pick();
         hosted.thread.tesserae++;
-        this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, strict, done: hosted.created! });
+        this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, strict, concurrency, done: hosted.created! });
         continue;
       }
       hosted.created?.reject(new RemoteError(error));
