@@ -4,7 +4,7 @@
  * machinery (its actor client, warehouse client, connections, requests),
  * which stays behind a private field.
  */
-import { InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../errors.ts";
+import { InvalidArgumentError, RuntimeStateError, TimeoutError, WorkerDiedError } from "../errors.ts";
 import type { ObjectRef } from "../actors/head/object-ref.ts";
 import type { BarrierReport } from "../actors/head/barrier.ts";
 import type { PutOptions } from "../actors/head/warehouse-client.ts";
@@ -26,6 +26,14 @@ export interface AsyncForOptions {
    * Default false.
    */
   safe?: boolean;
+  /**
+   * Milliseconds the whole loop may take: past it, no item starts any more
+   * and the loop rejects with TimeoutError saying how many items ended (bodies
+   * already running are not interrupted). Default: no limit.
+   */
+  timeout?: number;
+  /** The order of the results: `"item"` (default, the items' order) or `"completion"` (as they end, the original's order). */
+  order?: "item" | "completion";
 }
 
 export class HeadRuntime {
@@ -116,10 +124,14 @@ export class HeadRuntime {
     if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
     if (options === null || typeof options !== "object") throw new InvalidArgumentError(`asyncFor options must be an object, got ${options === null ? "null" : typeof options}`);
     const safe = options.safe === true;
+    const { timeout, order = "item" } = options;
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) throw new InvalidArgumentError(`asyncFor timeout must be >= 0 ms, got ${String(timeout)}`);
+    if (order !== "item" && order !== "completion") throw new InvalidArgumentError(`asyncFor order must be "item" or "completion", got ${String(order)}`);
     const workers = this.workers;
     if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");
     const iterator = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]();
     const results: R[] = [];
+    const completed: R[] = [];
     let next = 0;
     let failure: { error: unknown } | undefined;
     /** Safe mode: items whose worker died, to run again on a live one; the workers retired. */
@@ -136,7 +148,9 @@ export class HeadRuntime {
         const work = await take();
         if (!work || failure) return;
         try {
-          results[work.index] = await body(worker, work.item, work.index);
+          const result = await body(worker, work.item, work.index);
+          results[work.index] = result;
+          completed.push(result);
         } catch (error) {
           // Safe mode: a worker that died is retired and its item goes to another one.
           if (safe && error instanceof WorkerDiedError && error.runtime === worker.uid && dead.size + 1 < workers.length) {
@@ -148,15 +162,30 @@ export class HeadRuntime {
         }
       }
     };
-    let lanes = workers;
-    for (;;) {
-      await Promise.all(lanes.map(lane));
-      // Lanes that were done before an item came back for another run pick it up now.
-      if (failure || again.length === 0) break;
-      lanes = workers.filter((worker) => !dead.has(worker.uid));
+    const loop = async () => {
+      let lanes = workers;
+      for (;;) {
+        await Promise.all(lanes.map(lane));
+        // Lanes that were done before an item came back for another run pick it up now.
+        if (failure || again.length === 0) break;
+        lanes = workers.filter((worker) => !dead.has(worker.uid));
+      }
+    };
+    let timer: Timer | undefined;
+    const expired = new Promise<void>((resolve) => {
+      if (timeout === undefined) return;
+      timer = setTimeout(() => {
+        failure ??= { error: new TimeoutError(`asyncFor did not finish within ${timeout} ms: ${completed.length} items ended, ${next - completed.length} were running`) };
+        resolve();
+      }, timeout);
+    });
+    try {
+      await Promise.race([loop(), expired]);
+    } finally {
+      clearTimeout(timer);
     }
     if (failure) throw failure.error;
-    return results;
+    return order === "completion" ? completed : results;
   }
 
   /**
