@@ -48,7 +48,12 @@ export class ActorClient {
   }
 
   /** Creates a tessera remotely; the proxy is returned at once. */
-  create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: TesseraOptions = {}): TesseraProxy<T> {
+  /**
+   * `atLeastOnce`: the library's own stateless tesserae (remote functions) —
+   * rerunning a call whose end was not reported is harmless there, so their
+   * threads batch completions as usual instead of reporting each before the next.
+   */
+  create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: TesseraOptions = {}, atLeastOnce = false): TesseraProxy<T> {
     const references: ReferenceLike[] = [];
     const scan = scanValue(args, "args", references);
     if (scan.problem) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${scan.problem}`);
@@ -63,6 +68,7 @@ export class ActorClient {
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new InvalidArgumentError(`${classNameOf(key)}.options(): maxConcurrency must be an integer >= 1, got ${String(maxConcurrency)}`);
     const retryDefaults = maxRetries !== undefined || retryExceptions !== undefined ? { maxRetries, retryExceptions } : undefined;
     const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts, maxConcurrency);
+    handle.strict = maxRestarts !== undefined && maxRestarts !== 0 && !atLeastOnce;
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);

@@ -90,7 +90,7 @@ export class Placement {
     this.#client
       .link(worker)
       // A tessera that may restart elsewhere reports each completion before its next call starts (see Recovery.restart).
-      .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs, handle.maxRestarts !== 0, handle.maxConcurrency], encoded.payloads)
+      .request<number>("createTessera", [handle.id, handle.key, encoded.bytes, refs, handle.strict, handle.maxConcurrency], encoded.payloads)
       .then(
         (thread) => {
           if (handle.worker !== worker) return; // restarted meanwhile

@@ -36,8 +36,12 @@ export type RemoteFunction<F extends AnyFunction> = RemoteFunctionCall<F> & {
   options(options: CallOptions): RemoteFunctionCall<F>;
 };
 
+type Run = (...args: unknown[]) => TaskProxy<any>;
+
 interface Host {
   proxy: TesseraProxy<FunctionHost>;
+  /** `run` with the default retries, made once. */
+  run: Run;
   pending: number;
 }
 
@@ -48,7 +52,10 @@ function hostsOf(client: ActorClient): Host[] {
   let hosts = pools.get(client);
   if (!hosts) {
     const count = Math.max(1, client.liveWorkers().length * client.threadsPerWorker);
-    hosts = Array.from({ length: count }, () => ({ proxy: client.create<FunctionHost>(HOST_KEY, HOST_METHODS, [], { maxRestarts: -1 }), pending: 0 }));
+    hosts = Array.from({ length: count }, () => {
+      const proxy = client.create<FunctionHost>(HOST_KEY, HOST_METHODS, [], { maxRestarts: -1, ...DEFAULT_RETRIES }, true);
+      return { proxy, run: (proxy as unknown as Record<string, Run>).run!, pending: 0 };
+    });
     pools.set(client, hosts);
   }
   return hosts;
@@ -58,8 +65,8 @@ function call(key: string, args: unknown[], options: CallOptions | undefined, wh
   const hosts = hostsOf(currentClient(what));
   let host = hosts[0]!;
   for (const candidate of hosts) if (candidate.pending < host.pending) host = candidate;
-  const run = (host.proxy as unknown as Record<string, { options(o: CallOptions): (...a: unknown[]) => TaskProxy<any> }>).run!;
-  const task = run.options({ ...DEFAULT_RETRIES, ...options })(key, ...args);
+  const run = options ? (host.run as Run & { options(o: CallOptions): Run }).options({ ...DEFAULT_RETRIES, ...options }) : host.run;
+  const task = run(key, ...args);
   host.pending++;
   const done = () => void host.pending--;
   task.then(done, done);

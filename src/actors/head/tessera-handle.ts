@@ -101,6 +101,8 @@ export class TesseraHandle implements TesseraEngine {
   /** Times it may be made again when its worker or thread dies (-1: no limit), and times it was. */
   readonly maxRestarts: number;
   restarts = 0;
+  /** Its thread reports each completion before starting the next call (a restartable tessera: see Recovery.restart). */
+  strict = false;
   /** Calls sent and not reported done, by wire id in the order sent, with their arguments: kept only while it may restart or they may be retried. */
   inFlight: Map<number, QueuedCall> | undefined;
   #releaseSent = false;
