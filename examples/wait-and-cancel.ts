@@ -17,7 +17,7 @@ const Search = tessera(
 );
 
 await mosaic.run(async () => {
-  const searches = [5, 50, 500].map((depth) => Search.remote().explore(depth));
+  const searches = [5, 1000, 1000].map((depth) => Search.remote().explore(depth));
   const { ready, pending } = await mosaic.wait(searches, { numReturns: 1 });
   console.log("first done:", await ready[0]!.result(), "still running:", pending.length);
   for (const task of pending) task.cancel();
