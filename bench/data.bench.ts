@@ -370,6 +370,10 @@ function report(size: SizeCase, samples: Map<Path, number[]>): void {
         ratio_fresh: round(value / fresh, 3),
         ...common,
         ...(targeted && !OVER_TCP && size.mib === TARGET_MIB ? { target: `ratio >= ${MEMCPY_TARGET}`, ok: memcpyRatio >= MEMCPY_TARGET } : {}),
+        // Drawn by run.ts (bench/out/transfers.svg) beside usage.bench.ts's cold and README-usage figures.
+        ...(!OVER_TCP && (path === "head_to_worker" || path === "worker_to_head")
+          ? { plot_series: `mosaic ${path === "head_to_worker" ? "head→worker" : "worker→head"} steady (released, pool warmed)` }
+          : {}),
       },
       "_vs_memcpy",
     );

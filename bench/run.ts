@@ -4,12 +4,15 @@
  * Their stdout (JSON lines, one measurement each) is forwarded to stdout;
  * their stderr (commentary) passes through. Exits non-zero if any benchmark
  * failed: a non-zero exit, a timeout, no measurement, or a stdout line that is
- * not a JSON object.
+ * not a JSON object. The lines also go to bench/out/results.jsonl, and those
+ * with a `plot_series` are drawn into bench/out/transfers.svg (bench/out is
+ * not committed).
  *
  *   bun bench/run.ts            # all of them
  *   bun bench/run.ts framing    # those whose file name contains "framing"
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { plotSeries, transferSvg } from "./_plot.ts";
 import { basename, join, resolve } from "node:path";
 
 const BENCH_DIR = import.meta.dir;
@@ -42,8 +45,11 @@ function loadAverage(): string {
 const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
 log(`bench: bun ${Bun.version}, commit ${commit.exitCode === 0 ? commit.stdout.toString().trim() : "unknown"}, ${navigator.hardwareConcurrency} CPUs, ${files.length} benchmark(s), load average ${loadAverage()}`);
 
+/** Every measurement of this run, for bench/out. */
+const collectedLines: Record<string, unknown>[] = [];
+
 /** Forwards a child's stdout line by line; returns the number of measurements and of bad lines. */
-async function forward(name: string, stream: ReadableStream<Uint8Array>): Promise<{ measurements: number; bad: number }> {
+async function forward(name: string, stream: ReadableStream<Uint8Array>, collected: Record<string, unknown>[]): Promise<{ measurements: number; bad: number }> {
   const decoder = new TextDecoder();
   let partial = "";
   let measurements = 0;
@@ -56,6 +62,7 @@ async function forward(name: string, stream: ReadableStream<Uint8Array>): Promis
     } catch {}
     if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
       measurements++;
+      collected.push(parsed as Record<string, unknown>);
       process.stdout.write(`${text}\n`);
     } else {
       bad++;
@@ -89,7 +96,7 @@ for (const file of files) {
     // Its runtime's children notice their parent's pipe closing and exit too.
     process.kill(child.pid, "SIGKILL");
   }, TIMEOUT_MS);
-  const [{ measurements, bad }, code] = await Promise.all([forward(name, child.stdout), child.exited]);
+  const [{ measurements, bad }, code] = await Promise.all([forward(name, child.stdout, collectedLines), child.exited]);
   clearTimeout(timer);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const problems = [
@@ -103,6 +110,18 @@ for (const file of files) {
   } else {
     log(`bench: ${name} ok, ${measurements} measurement(s) in ${seconds} s`);
   }
+}
+
+const OUT_DIR = join(BENCH_DIR, "out");
+if (collectedLines.length > 0) {
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(join(OUT_DIR, "results.jsonl"), collectedLines.map((m) => JSON.stringify(m)).join("\n") + "\n");
+  const series = plotSeries(collectedLines);
+  if (series) {
+    const title = `Transfer rate against size: cold, README usage, steady; ceilings (commit ${commit.exitCode === 0 ? commit.stdout.toString().trim() : "?"}, load ${loadAverage()})`;
+    writeFileSync(join(OUT_DIR, "transfers.svg"), transferSvg(series, title));
+    log(`bench: wrote ${join(OUT_DIR, "results.jsonl")} and ${join(OUT_DIR, "transfers.svg")}`);
+  } else log(`bench: wrote ${join(OUT_DIR, "results.jsonl")}`);
 }
 
 log(`bench: load average ${loadAverage()}`);

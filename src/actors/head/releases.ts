@@ -55,8 +55,13 @@ export class Releases {
   watchTask(task: TaskProxy<any>, tessera: TesseraHandle): void {
     let generation = this.#generation;
     if (!generation || generation.entries.length >= 2 * GENERATION_SIZE) {
-      generation = this.#generation = { token: {}, entries: [] };
-      this.#collectedTasks.register(generation.token, generation.entries);
+      const opened = (generation = this.#generation = { token: {}, entries: [] });
+      this.#collectedTasks.register(opened.token, opened.entries);
+      // Closed once the code that submits has run: a generation still filling is held here, and a program
+      // calling one task at a time (`await t.get().result()` in a loop) would never let its results go.
+      queueMicrotask(() => {
+        if (this.#generation === opened) this.#generation = undefined;
+      });
     }
     generation.entries.push(tessera, task.id);
     task[GENERATION] = generation.token;

@@ -12,6 +12,7 @@ import type { Value } from "../thread/protocol.ts";
 import { type ResultEntry, resultsReply } from "./remote-results.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 import type { WithPayloads } from "../../comms/connection.ts";
+import { collectSoon, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
 
 export const EMPTY: Value = [new Uint8Array(0), []];
 
@@ -169,6 +170,7 @@ export class ResultStore {
 
   /** Results (and objects) the caller no longer needs: kept ones go now, pending ones when they end. */
   release(ids: number[]): void {
+    let large = false;
     for (const id of ids) {
       const record = this.#tasks.get(id);
       if (!record) {
@@ -181,8 +183,12 @@ export class ResultStore {
         this.#objects.delete(id);
         this.#spill.remove(id, record);
         this.markGone(id, "released");
+        if (!large && record.result) large = record.result[1].some((payload) => payload.byteLength >= SHM_MIN_BYTES);
       }
     }
+    // A large result's segment goes back to its thread's pool only once its mapping here is collected, and
+    // mapped memory does not move the collector: without this the next large result takes a fresh segment.
+    if (large) collectSoon();
   }
 
   get counts(): StoreCounts {

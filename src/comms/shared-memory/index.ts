@@ -40,7 +40,7 @@ export {
   SHM_PATH_FIELD,
   writeSegment,
 } from "./files.ts";
-export { holdMapping, mapSegment, whenUnmapped } from "./mappings.ts";
+export { collectSoon, holdMapping, mapSegment, whenUnmapped } from "./mappings.ts";
 export {
   forgetSegments,
   lendSegment,

@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory"], "data-fixture.ts"), (run) => {
+describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "repeatedFetch"], "data-fixture.ts"), (run) => {
   test("every supported kind of value reaches a worker and comes back as the same kind with the same content", async () => {
     const { sent, there, back } = await run.value("roundTrip");
     expect(there).toEqual(sent);
@@ -46,5 +46,15 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(afterFirst).toHaveLength(2);
     expect(afterFirst.every((name: string) => name.includes("-pool-"))).toBe(true);
     expect(afterSecond).toEqual(afterFirst);
+  });
+
+  test("a large result fetched again and again without release() reuses the worker's segments instead of taking one per fetch", async () => {
+    const { intact, segments } = await run.value("repeatedFetch");
+    expect(intact).toBe(true);
+    // Each fetch stages the result once more on the worker: into a segment handed back by an earlier fetch
+    // (whose task proxy the head collected and released), so the worker's pool stays at a few segments (one per
+    // fetch, 8, before: a proxy was released only with the 63 proxies made after it).
+    expect(Math.max(...segments)).toBeLessThanOrEqual(5);
+    expect(segments.length).toBe(8);
   });
 });

@@ -1,0 +1,350 @@
+/**
+ * The paths users meet, measured as the README shows them: a fresh runtime of
+ * 1 node and 2 workers, results fetched with `await t.method().result()` and
+ * never `release()`d, processes left where the OS puts them (not pinned).
+ * Each figure is given cold (the first in this fresh runtime) and warm (once
+ * the same path has run a few times), next to baselines of the same run:
+ * in-process memcpy, a raw Bun TCP ping, and piscina (a worker-thread pool in
+ * this process, the in-process peer) doing the same work:
+ *
+ * - start -> ready (piscina: 2 threads, until each has run a no-op);
+ * - 20,000 pipelined no-op calls right after start, then warm rounds;
+ * - a no-op call with its result, one at a time: the first 200, then warm;
+ * - arrays of 1, 16 and 256 MiB as an argument (`await t.sum(array).result()`)
+ *   and as a result the tessera keeps (`await t.get().result()`), the first
+ *   of each size, then warm repetitions; piscina moves the argument with a
+ *   transfer list and copies the kept result (structured clone);
+ * - the worker's pooled /dev/shm segments and RSS after repeated 256 MiB fetches.
+ *
+ * Lines carrying `plot_series` and `size_bytes` are drawn by run.ts into
+ * bench/out/transfers.svg.
+ *
+ * This file is also the program the runtime's children run: the tessera class
+ * comes before `mosaic.init()`, which never returns there.
+ */
+import type { Subprocess } from "bun";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import * as mosaic from "../src/index.ts";
+import { tessera } from "../src/index.ts";
+import { alternate, emit, exitGuard, median, note, round, rssKiB } from "./_lib.ts";
+import { connectPing, PING_BASELINE_KIND, spawnPeer, stopPeers } from "./_raw.ts";
+
+const STRIDE = 4096;
+
+function sparseSum(values: Float32Array): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i += STRIDE) total += values[i]!;
+  return total + values[values.length - 1]!;
+}
+
+const Store = tessera(
+  class Store {
+    kept: Float32Array | undefined;
+    noop(): number {
+      return 1;
+    }
+    sum(values: Float32Array): number {
+      return sparseSum(values);
+    }
+    prepare(n: number): number {
+      this.kept = new Float32Array(n).fill(1);
+      return n;
+    }
+    get(): Float32Array {
+      return this.kept!;
+    }
+  },
+);
+
+const BENCH = "usage";
+const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
+const MiB = 2 ** 20;
+const SIZES_MIB = [1, 16, 256];
+const WARM_REPS = 4;
+const FIRST_CALLS = 20_000;
+const WARM_CALL_ROUNDS = 3;
+const FIRST_ROUND_TRIPS = 200;
+const WARM_ROUND_TRIPS = 2000;
+const PISCINA_KIND = "piscina 5 in this process, 2 worker threads (minThreads = maxThreads = 2)";
+
+type Pool = { run(task: unknown, options?: { transferList?: ArrayBuffer[] }): Promise<any>; destroy(): Promise<void> };
+type PiscinaClass = new (options: { filename: string; minThreads: number; maxThreads: number }) => Pool;
+
+/** piscina is a devDependency: a checkout installed without it measures ours alone. */
+async function loadPiscina(): Promise<PiscinaClass | undefined> {
+  try {
+    return ((await import("piscina")) as { default: PiscinaClass }).default;
+  } catch {
+    note(`${BENCH}: piscina is not installed (bun install): no piscina figures`);
+    return undefined;
+  }
+}
+
+function gbps(bytes: number, ms: number): number {
+  return bytes / (ms / 1000) / 1e9;
+}
+
+async function timed(body: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await body();
+  return performance.now() - t0;
+}
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`${BENCH}: wrong result: ${what}`);
+}
+
+// ------------------------------------------------------------- one side's figures
+
+interface Side {
+  readyMs: number;
+  /** calls/s: the first FIRST_CALLS after start, and warm rounds. */
+  firstCalls: number;
+  warmCalls: number;
+  /** us per call: the first FIRST_ROUND_TRIPS, and warm (alternating with the raw ping). */
+  firstTrip: number;
+  warmTrip: number;
+  rawTrip: number;
+  /** ms per transfer by path and size: the first, then warm repetitions. */
+  transfers: Map<string, { cold: number; warm: number[] }>;
+}
+
+function newSide(): Side {
+  return { readyMs: 0, firstCalls: 0, warmCalls: 0, firstTrip: 0, warmTrip: 0, rawTrip: 0, transfers: new Map() };
+}
+
+function record(side: Side, key: string, ms: number): void {
+  const entry = side.transfers.get(key);
+  if (!entry) side.transfers.set(key, { cold: ms, warm: [] });
+  else entry.warm.push(ms);
+}
+
+/** Our side, in a fresh runtime. */
+async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fetchSegments: number[]; workerRss: number }> {
+  const side = newSide();
+  const t0 = performance.now();
+  const runtime = await mosaic.init(OPTIONS);
+  side.readyMs = performance.now() - t0;
+
+  const callRound = async () => {
+    const t = performance.now();
+    const tasks = new Array(FIRST_CALLS);
+    for (let i = 0; i < FIRST_CALLS; i++) tasks[i] = (i & 1 ? a : b).noop();
+    await runtime.barrier(60_000);
+    return (FIRST_CALLS * 1000) / (performance.now() - t);
+  };
+  // Right after start: the tesserae are made by the calls' program, as a user's would be.
+  const a = Store.options({ worker: "worker:0:0" }).remote();
+  const b = Store.options({ worker: "worker:0:1" }).remote();
+  side.firstCalls = await callRound();
+  const warm: number[] = [];
+  for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await callRound());
+  side.warmCalls = median(warm);
+
+  const first: number[] = [];
+  for (let i = 0; i < FIRST_ROUND_TRIPS; i++) {
+    const t = Bun.nanoseconds();
+    check((await a.noop().result()) === 1, "a.noop()");
+    first.push((Bun.nanoseconds() - t) / 1000);
+  }
+  side.firstTrip = median(first);
+  const trips = await alternate(300, WARM_ROUND_TRIPS, ping, async () => {
+    await a.noop().result();
+  });
+  side.warmTrip = median(trips.mosaic);
+  side.rawTrip = median(trips.raw);
+
+  const fetchSegments: number[] = [];
+  const worker = runtime.getWorker("worker:0:1");
+  /** The worker's segments that can hold a 256 MiB result (smaller ones of the smaller sizes are left out). */
+  const segments = () =>
+    readdirSync("/dev/shm").filter((name) => {
+      if (!name.startsWith(`mosaic-${process.env.MOSAIC_CLUSTER}-${worker.pid}-`)) return false;
+      try {
+        return statSync(join("/dev/shm", name)).size >= 256 * MiB;
+      } catch {
+        return false; // removed meanwhile
+      }
+    }).length;
+  for (const mib of SIZES_MIB) {
+    const n = (mib * MiB) / 4;
+    const array = new Float32Array(n).fill(1);
+    const expected = sparseSum(array);
+    for (let rep = 0; rep <= WARM_REPS; rep++) {
+      let total: number | undefined;
+      record(side, `head_to_worker_${mib}`, await timed(async () => (total = await a.sum(array).result())));
+      check(total === expected, `a.sum(array) returned ${total}`);
+    }
+    await b.prepare(n).result();
+    for (let rep = 0; rep <= WARM_REPS; rep++) {
+      let back: Float32Array | undefined;
+      record(side, `worker_to_head_${mib}`, await timed(async () => (back = await b.get().result())));
+      check(back?.length === n && back[n - 1] === 1, "b.get() came back wrong");
+      if (mib === 256) fetchSegments.push(segments());
+    }
+  }
+  const workerRss = (rssKiB(worker.pid) ?? NaN) / 1024;
+  return { side, fetchSegments, workerRss };
+}
+
+/** piscina's side, in a fresh pool of this process. */
+async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>): Promise<Side> {
+  const side = newSide();
+  const filename = join(import.meta.dir, "_fixtures", "piscina-worker.ts");
+  const t0 = performance.now();
+  const pool = new Piscina({ filename, minThreads: 2, maxThreads: 2 });
+  try {
+    await Promise.all([pool.run({ op: "noop" }), pool.run({ op: "noop" })]);
+    side.readyMs = performance.now() - t0;
+    const callRound = async () => {
+      const t = performance.now();
+      const runs = new Array(FIRST_CALLS);
+      for (let i = 0; i < FIRST_CALLS; i++) runs[i] = pool.run({ op: "noop" });
+      await Promise.all(runs);
+      return (FIRST_CALLS * 1000) / (performance.now() - t);
+    };
+    side.firstCalls = await callRound();
+    const warm: number[] = [];
+    for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await callRound());
+    side.warmCalls = median(warm);
+    const first: number[] = [];
+    for (let i = 0; i < FIRST_ROUND_TRIPS; i++) {
+      const t = Bun.nanoseconds();
+      await pool.run({ op: "noop" });
+      first.push((Bun.nanoseconds() - t) / 1000);
+    }
+    side.firstTrip = median(first);
+    const trips = await alternate(300, WARM_ROUND_TRIPS, ping, () => pool.run({ op: "noop" }));
+    side.warmTrip = median(trips.mosaic);
+    side.rawTrip = median(trips.raw);
+    for (const mib of SIZES_MIB) {
+      const n = (mib * MiB) / 4;
+      for (let rep = 0; rep <= WARM_REPS; rep++) {
+        // Moved, so made anew each time (untimed), as a program handing its buffer over would.
+        const array = new Float32Array(n).fill(1);
+        const expected = sparseSum(array);
+        let total: number | undefined;
+        record(side, `head_to_worker_${mib}`, await timed(async () => (total = await pool.run({ op: "sum", values: array }, { transferList: [array.buffer as ArrayBuffer] }))));
+        check(total === expected, `piscina sum returned ${total}`);
+      }
+      // Both threads make the array they keep (untimed); each get() copies it.
+      await Promise.all([pool.run({ op: "get", n }), pool.run({ op: "get", n })]);
+      Bun.gc(true);
+      for (let rep = 0; rep <= WARM_REPS; rep++) {
+        let back: Float32Array | undefined;
+        record(side, `worker_to_head_${mib}`, await timed(async () => (back = await pool.run({ op: "get", n }))));
+        check(back?.length === n, "piscina get came back wrong");
+      }
+      Bun.gc(true);
+    }
+  } finally {
+    await pool.destroy();
+  }
+  return side;
+}
+
+// ------------------------------------------------------------- memcpy, same run
+
+function memcpy(n: number): { touched: number; fresh: number } {
+  const src = new Float32Array(n).fill(1);
+  const dst = new Float32Array(n).fill(0);
+  const touched: number[] = [];
+  const fresh: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    let t = performance.now();
+    dst.set(src);
+    touched.push(performance.now() - t);
+    t = performance.now();
+    new Float32Array(n).set(src);
+    fresh.push(performance.now() - t);
+    Bun.gc(true);
+  }
+  return { touched: median(touched), fresh: median(fresh) };
+}
+
+// ------------------------------------------------------------- report
+
+function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, { touched: number; fresh: number }>): void {
+  const piscina = (value: number | undefined, ratio: (p: number) => number) =>
+    peer === undefined || value === undefined ? {} : { piscina: round(value, 3), ratio_piscina: round(ratio(value), 3), piscina_kind: PISCINA_KIND };
+  emit({ bench: BENCH, metric: "start_to_ready", value: round(ours.readyMs, 1), unit: "ms", regime: "cold", what: "mosaic.init({ numWorkers: 2 }) in a fresh process", ...piscina(peer?.readyMs, (p) => ours.readyMs / p) });
+  for (const [regime, mine, theirs] of [["cold", ours.firstCalls, peer?.firstCalls], ["warm", ours.warmCalls, peer?.warmCalls]] as const) {
+    emit({ bench: BENCH, metric: `pipelined_calls_per_s_${regime}`, value: Math.round(mine), unit: "calls/s", regime, count: FIRST_CALLS, what: regime === "cold" ? `the first ${FIRST_CALLS} (i & 1 ? a : b).noop() right after start (tesserae made by them), then runtime.barrier()` : `${FIRST_CALLS} more, median of ${WARM_CALL_ROUNDS} rounds`, ...piscina(theirs, (p) => mine / p) });
+  }
+  for (const [regime, mine, theirs] of [["cold", ours.firstTrip, peer?.firstTrip], ["warm", ours.warmTrip, peer?.warmTrip]] as const) {
+    emit({
+      bench: BENCH,
+      metric: `noop_result_round_trip_${regime}`,
+      value: round(mine, 2),
+      unit: "us",
+      regime,
+      placement: "os-scheduled",
+      ...(regime === "warm" ? { baseline: round(ours.rawTrip, 2), ratio: round(mine / ours.rawTrip, 2), baseline_kind: PING_BASELINE_KIND } : {}),
+      what: regime === "cold" ? `median of the first ${FIRST_ROUND_TRIPS} await a.noop().result() after the first calls` : `median of ${WARM_ROUND_TRIPS}, alternating with the raw ping`,
+      ...piscina(theirs, (p) => mine / p),
+    });
+  }
+  for (const mib of SIZES_MIB) {
+    const bytes = mib * MiB;
+    const base = memcpyMs.get(mib)!;
+    const touched = gbps(bytes, base.touched);
+    const fresh = gbps(bytes, base.fresh);
+    emit({ bench: BENCH, metric: `memcpy_touched_${mib}MiB`, value: round(touched, 3), unit: "GB/s", size_bytes: bytes, plot_series: "memcpy into touched memory" });
+    emit({ bench: BENCH, metric: `memcpy_fresh_${mib}MiB`, value: round(fresh, 3), unit: "GB/s", size_bytes: bytes, plot_series: "memcpy into fresh memory" });
+    for (const path of ["head_to_worker", "worker_to_head"] as const) {
+      const mine = ours.transfers.get(`${path}_${mib}`)!;
+      const theirs = peer?.transfers.get(`${path}_${mib}`);
+      for (const regime of ["cold", "warm"] as const) {
+        const value = gbps(bytes, regime === "cold" ? mine.cold : median(mine.warm));
+        const peerValue = theirs ? gbps(bytes, regime === "cold" ? theirs.cold : median(theirs.warm)) : undefined;
+        const arrow = path === "head_to_worker" ? "head→worker" : "worker→head";
+        emit({
+          bench: BENCH,
+          metric: `${path}_${mib}MiB_${regime}`,
+          value: round(value, 3),
+          unit: "GB/s",
+          regime,
+          size_bytes: bytes,
+          baseline: round(touched, 3),
+          ratio: round(value / touched, 3),
+          baseline_kind: "in-process memcpy into touched memory, same run",
+          baseline_fresh: round(fresh, 3),
+          ratio_fresh: round(value / fresh, 3),
+          what: `${path === "head_to_worker" ? "await a.sum(array).result()" : "await b.get().result() of an array b keeps"}, no release(), ${regime === "cold" ? "the first of this size in a fresh runtime" : `median of ${WARM_REPS} after it`}`,
+          plot_series: `mosaic ${arrow} ${regime}`,
+          ...piscina(peerValue, (p) => value / p),
+        });
+        if (peerValue !== undefined) emit({ bench: BENCH, metric: `piscina_${path}_${mib}MiB_${regime}`, value: round(peerValue, 3), unit: "GB/s", regime, size_bytes: bytes, what: path === "head_to_worker" ? "pool.run({ values }, { transferList }) (moved, no copy)" : "pool.run() returning an array its thread keeps (structured clone)", plot_series: `piscina ${arrow} ${regime}` });
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------- main
+
+const children: Subprocess[] = [];
+let pingSocket: { end(): void } | undefined;
+try {
+  const started = performance.now();
+  const Piscina = await loadPiscina();
+  const echo = await spawnPeer(children, "echo-server.ts");
+  const raw = await connectPing(echo.port);
+  pingSocket = raw.socket;
+  const { side: ours, fetchSegments, workerRss } = await measureOurs(raw.ping);
+  note(`${BENCH}: worker:0:1 after ${WARM_REPS + 1} fetches of 256 MiB: pooled segments ${fetchSegments.join(", ")}, RSS ${Math.round(workerRss)} MiB`);
+  emit({ bench: BENCH, metric: "repeated_fetch_worker_segments", value: Math.max(...fetchSegments), unit: "segments", per_fetch: fetchSegments, worker_rss_mib: Math.round(workerRss), what: `the /dev/shm segments of 256 MiB or more of worker:0:1 after each of ${WARM_REPS + 1} await b.get().result() of 256 MiB, no release()` });
+  await mosaic.stop();
+  const memcpyMs = new Map(SIZES_MIB.map((mib) => [mib, memcpy((mib * MiB) / 4)] as const));
+  const peer = Piscina ? await measurePiscina(Piscina, raw.ping) : undefined;
+  emitFigures(ours, peer, memcpyMs);
+  note(`${BENCH}: done in ${Math.round(performance.now() - started)} ms`);
+} finally {
+  try {
+    pingSocket?.end();
+    await mosaic.stop();
+  } finally {
+    await stopPeers(children);
+    exitGuard(BENCH);
+  }
+}
