@@ -10,6 +10,7 @@ import { pingCommand } from "./commands/ping.ts";
 import { profileCommand } from "./commands/profile.ts";
 import { roleCommand } from "./commands/role.ts";
 import { runCommand as runSubcommand } from "./commands/run.ts";
+import { scriptCommand } from "./commands/script.ts";
 import { state } from "../cluster/state.ts";
 import { startThread } from "../actors/thread/thread.ts";
 
@@ -18,14 +19,15 @@ if (state.role === "thread") await startThread();
 
 const root = defineCommand({
   meta: { name: "mosaic", version: packageJson.version, description: "Mosaic for Bun: actor-based parallel runtime" },
-  subCommands: { run: runSubcommand, ping: pingCommand, profile: profileCommand },
+  subCommands: { run: runSubcommand, script: scriptCommand, ping: pingCommand, profile: profileCommand },
 });
 
 const argv = process.argv.slice(2);
 const isRole = argv.some((arg) => arg === "--role" || arg.startsWith("--role="));
 const command = (isRole ? roleCommand : root) as CommandDef;
 // Help and version belong to mosaic only before a script name: `mosaic run s.ts --help` is the script's.
-const ownArgs = argv[0] === "run" ? ["run", ...splitAtScript(argv.slice(1)).flags] : argv;
+const takesScript = argv[0] === "run" || argv[0] === "script";
+const ownArgs = takesScript ? [argv[0]!, ...splitAtScript(argv.slice(1)).flags] : argv;
 
 try {
   if (ownArgs.includes("--help") || ownArgs.includes("-h") || argv.length === 0) {
