@@ -3,8 +3,9 @@
  * The `mosaic` executable (also what `bun build --compile` turns into
  * dist/mosaic). Decides the role from the flags; only this file sets exit codes.
  */
-import { type CommandDef, defineCommand, runCommand, showUsage } from "citty";
+import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import packageJson from "../../package.json" with { type: "json" };
+import { InvalidArgumentError } from "../errors.ts";
 import { splitAtScript } from "./_flags.ts";
 import { pingCommand } from "./commands/ping.ts";
 import { profileCommand } from "./commands/profile.ts";
@@ -29,11 +30,26 @@ const command = (isRole ? roleCommand : root) as CommandDef;
 const takesScript = argv[0] === "run" || argv[0] === "script";
 const ownArgs = takesScript ? [argv[0]!, ...splitAtScript(argv.slice(1)).flags] : argv;
 
+/** Help text, coloured only for a terminal that wants colour (https://no-color.org). */
+async function printUsage(cmd: CommandDef, parent?: CommandDef): Promise<void> {
+  const text = await renderUsage(cmd, parent);
+  const colour = process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+  console.log(colour ? text : Bun.stripANSI(text));
+}
+
+const subCommands = root.subCommands as Record<string, CommandDef>;
+const sub = isRole ? undefined : subCommands[argv[0] ?? ""];
+
 try {
   if (ownArgs.includes("--help") || ownArgs.includes("-h") || argv.length === 0) {
-    await showUsage((argv[0] === "run" ? runSubcommand : command) as CommandDef, argv[0] === "run" ? root : undefined);
+    await printUsage(sub ?? command, sub ? root : undefined);
   } else if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     console.log(packageJson.version);
+  } else if (!isRole && !sub) {
+    const first = argv[0]!;
+    throw new InvalidArgumentError(
+      first.startsWith("-") ? `unknown flag ${first.split("=")[0]}: see mosaic --help` : `unknown command "${first}": the commands are ${Object.keys(subCommands).join(", ")}`,
+    );
   } else {
     await runCommand(command, { rawArgs: argv });
   }
