@@ -6,6 +6,10 @@
 import { type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import packageJson from "../../package.json" with { type: "json" };
 import { InvalidArgumentError } from "../errors.ts";
+import { isCompiledBinary, THREAD_SCRIPT_ENV } from "../launch/program.ts";
+import { LAUNCH_ENTRY_FLAG } from "../launch/remote.ts";
+import { runRemoteEntry } from "../launch/remote-entry.ts";
+import { provideLibraryModule } from "./_library-module.ts";
 import { splitAtScript } from "./_flags.ts";
 import { pingCommand } from "./commands/ping.ts";
 import { profileCommand } from "./commands/profile.ts";
@@ -15,8 +19,18 @@ import { scriptCommand } from "./commands/script.ts";
 import { state } from "../cluster/state.ts";
 import { startThread } from "../actors/thread/thread.ts";
 
-// This entry also runs as a worker's tessera thread when no script is involved.
-if (state.role === "thread") await startThread();
+if (isCompiledBinary()) provideLibraryModule();
+
+// The launch entry of a remote start (remote-protocol.ts) when the program is this binary: `mosaic --launch-entry PROGRAM ARGS...`.
+if (process.argv[2] === LAUNCH_ENTRY_FLAG) process.exit(await runRemoteEntry(process.argv.slice(3)));
+
+// This entry also runs as a worker's tessera thread: of the binary's script (which hands the thread over when it
+// calls init() or run(), or is served once loaded), or of no script.
+if (state.role === "thread") {
+  const script = isCompiledBinary() ? process.env[THREAD_SCRIPT_ENV] : undefined;
+  if (script) await import(script);
+  await startThread();
+}
 
 const root = defineCommand({
   meta: { name: "mosaic", version: packageJson.version, description: "Mosaic for Bun: actor-based parallel runtime" },
