@@ -19,6 +19,8 @@ export interface RuntimeLinks {
   readonly logger: RuntimeLogger;
   /** Uids of the workers on the network, as this runtime knows it now. */
   workers(): string[];
+  /** The host runtime `uid` runs on, in cluster mode (for messages about it). */
+  hostOf(uid: string): string | undefined;
   /** Whether `uid` names a runtime of the network. */
   knows(uid: string): boolean;
   /** The connection to runtime `uid`, dialled on first use (rejects if it is not on the network or cannot be reached). */

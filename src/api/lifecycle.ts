@@ -50,6 +50,23 @@ function removeSignalHandlers(): void {
 }
 
 /**
+ * init() with options while a runtime runs returns that runtime: options that
+ * differ from its own are said to be ignored, and which ones won (a script
+ * under `mosaic run -w 3` asking for numWorkers 2 gets 3).
+ */
+function warnIgnoredOptions(head: HeadNode, options: InitOptions): void {
+  const running = head.options as Record<string, unknown>;
+  const differ = Object.entries(options).filter(([name, value]) => value !== undefined && name in running && JSON.stringify(value) !== JSON.stringify(running[name]));
+  if (differ.length === 0) return;
+  const show = (entries: [string, unknown][]) => entries.map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join(", ");
+  const owner = state.attached ? "mosaic run (its flags and MOSAIC_* environment)" : "the first init()";
+  head.logger.warning(
+    `init({ ${show(differ)} }) is ignored: the runtime is already running with { ${show(differ.map(([name]) => [name, running[name]]))} }, as ${owner} set it; ` +
+      "those win (stop() first to start a runtime with other options)",
+  );
+}
+
+/**
  * Starts a local runtime (monitor, nodes, workers) and resolves with it once
  * every worker is ready. Calling it again returns the running runtime.
  *
@@ -61,7 +78,10 @@ function removeSignalHandlers(): void {
 export async function init(options: InitOptions = {}): Promise<HeadRuntime> {
   if (state.role !== "head") return handOver();
   if (state.runtime) {
-    if (state.runtime.state === "running") return publicRuntime(state.runtime as HeadNode);
+    if (state.runtime.state === "running") {
+      warnIgnoredOptions(state.runtime as HeadNode, options);
+      return publicRuntime(state.runtime as HeadNode);
+    }
     if (state.runtime.state === "stopping") await state.runtime.stopped;
   }
   if (state.starting) return publicRuntime(await state.starting);

@@ -74,11 +74,15 @@ function flagNames(definition: ArgsDef): Set<string> {
 export function rejectUnknownFlags(rawArgs: string[], definition: ArgsDef): void {
   const known = flagNames(definition);
   for (const arg of rawArgs) {
-    if (!arg.startsWith("-") || arg === "-" || arg === "--") continue;
+    // A negative number is a value (`-w -1`), for the option to refuse with its own message.
+    if (!arg.startsWith("-") || arg === "-" || arg === "--" || /^-\d/.test(arg)) continue;
     const name = arg.replace(/^--?/, "").split("=")[0]!.replace(/^no-/, "");
     if (!known.has(name)) throw new InvalidArgumentError(`unknown flag ${arg.split("=")[0]}: see --help`);
   }
 }
+
+/** The original mrun's multi-letter short flags, as their long forms (citty would read `-nw` as `-n -w`). */
+const MRUN_FLAGS: Record<string, string> = { "-nw": "--nworkers", "-nth": "--nthreads" };
 
 /**
  * Splits `[flags] <script> [script args]`: every flag before the script but
@@ -90,6 +94,11 @@ export function splitAtScript(rawArgs: string[]): { flags: string[]; script: str
     const arg = rawArgs[i]!;
     if (arg === "--") return { flags, script: rawArgs[i + 1], scriptArgs: rawArgs.slice(i + 2) };
     if (!arg.startsWith("-")) return { flags, script: arg, scriptArgs: rawArgs.slice(i + 1) };
+    if (MRUN_FLAGS[arg]) {
+      flags.push(MRUN_FLAGS[arg]!);
+      if (i + 1 < rawArgs.length) flags.push(rawArgs[++i]!);
+      continue;
+    }
     flags.push(arg);
     const takesValue = !arg.includes("=") && !["-h", "--help"].includes(arg) && !RUN_SWITCHES.has(arg.replace(/^--?(no-)?/, ""));
     if (takesValue && i + 1 < rawArgs.length) flags.push(rawArgs[++i]!);

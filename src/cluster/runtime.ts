@@ -90,6 +90,7 @@ export abstract class Runtime implements ConnectionHandler {
       },
       workers: () => this.network.workers.map((worker) => worker.uid),
       knows: (uid) => this.findRuntime(uid) !== undefined,
+      hostOf: (uid) => this.findRuntime(uid)?.host,
       connect: (uid) => {
         const info = this.findRuntime(uid);
         return info ? this.connectionTo(info) : Promise.reject(new RuntimeStateError(`no runtime "${uid}" on the network of ${this.uid}`));

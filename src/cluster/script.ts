@@ -43,6 +43,8 @@ export async function runRole(config: RoleConfig): Promise<never> {
   const running = startRole(config);
   if (config.script && config.role === "worker") {
     (globalThis as Record<symbol, unknown>)[SCRIPT_KEY] = config.script;
+    // The script sees itself as the program, not the runtime's role flags (its own arguments stay with the head).
+    process.argv = [process.argv[0]!, config.script];
     import(config.script).catch((error) => {
       console.error(`cannot load ${config.script}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       process.exit(1);

@@ -8,10 +8,18 @@ export function isCompiledBinary(): boolean {
   return Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 }
 
+/** Where the compiled binary's tessera threads find the CLI's script (threads share the process's environment). */
+export const THREAD_SCRIPT_ENV = "MOSAIC_THREAD_SCRIPT";
+
 /** The module a tessera thread runs: the user's program (the CLI's script, if any). */
 export function programEntry(): string {
   const script = (globalThis as Record<symbol, unknown>)[Symbol.for("mosaic.script")];
-  if (typeof script === "string") return script;
+  if (typeof script === "string") {
+    if (!isCompiledBinary()) return script;
+    // The binary's own entry runs first in the thread, to provide `mosaic-bun` before it loads the script.
+    process.env[THREAD_SCRIPT_ENV] = script;
+    return Bun.main;
+  }
   const command = programCommand();
   return command.length > 1 ? command[1]! : Bun.main;
 }

@@ -26,11 +26,12 @@ export interface RemoteLaunchOptions {
   orphanGraceMs?: number;
 }
 
+/** The compiled binary's first argument that makes it the launch entry (src/cli/main.ts). */
+export const LAUNCH_ENTRY_FLAG = "--launch-entry";
+
 /** The entry's command when the remote host has this program at the same path (a shared file system). */
 export function defaultEntryCommand(): string[] {
-  if (isCompiledBinary()) {
-    throw new InvalidArgumentError("the compiled binary has no launch entry for remote hosts yet: give the launcher an entryCommand");
-  }
+  if (isCompiledBinary()) return [process.execPath, LAUNCH_ENTRY_FLAG];
   return [process.execPath, resolve(import.meta.dir, "remote-main.ts")];
 }
 

@@ -35,7 +35,8 @@ export const ALLOWED: Record<string, string[]> = {
   launch: LOW,
   cluster: ["actors/head", "actors/worker", "actors/thread", "launch", ...ACTORS],
   api: ["cluster", "actors/head", "actors/thread", "launch", ...ACTORS],
-  cli: ["api", "cluster", "actors/thread", "launch", ...ACTORS],
+  // The compiled binary serves the public surface to programs as `mosaic-bun`.
+  cli: ["index", "api", "cluster", "actors/thread", "launch", ...ACTORS],
   index: ["api", "cluster", "actors/head", "launch", ...ACTORS],
 };
 

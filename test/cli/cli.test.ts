@@ -174,6 +174,36 @@ describe("compiled binaries", () => {
     await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: runtimes.map((r) => r.port) }, { within: 0 });
   });
 
+  test("the mosaic binary runs a script that imports the library as mosaic-bun, its tesserae on worker threads included", async () => {
+    const script = join(dir, "adder.ts");
+    await Bun.write(
+      script,
+      [
+        'import * as mosaic from "mosaic-bun";',
+        'import { tessera, Tessera } from "mosaic-bun";',
+        "@tessera",
+        "class Adder extends Tessera { add(a: number, b: number): number { return a + b; } pid(): number { return process.pid; } }",
+        "await mosaic.run(async (runtime) => {",
+        "  const adder = Adder.remote();",
+        '  console.log(`result ${JSON.stringify({ sum: await adder.add(2, 3).result(), elsewhere: (await adder.pid().result()) !== process.pid, workers: runtime.workers.length })}`);',
+        "});",
+      ].join("\n"),
+    );
+    await using cli = new SpawnedProcess([mosaicBinary, "run", "-w", "2", script], { cwd: dir });
+    const line = await cli.waitForLine(/^result \{/);
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(line.slice("result ".length))).toEqual({ sum: 5, elsewhere: true, workers: 2 });
+    const runtimes = listeningLines(cli.lines.stdout);
+    await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: runtimes.map((r) => r.port) }, { within: 0 });
+  });
+
+  test("the mosaic binary is its own launch entry for remote hosts: --launch-entry with a closed session runs nothing", async () => {
+    await using entry = new SpawnedProcess([mosaicBinary, "--launch-entry", mosaicBinary, "--role", "node"], { cwd: dir });
+    entry.process.stdin.end();
+    expect(await entry.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(entry.lines.stderr.filter((line) => line !== "")).toEqual([]);
+  });
+
   test("a user program compiled with bun build --compile runs every role from a directory without node_modules", async () => {
     await using program = new SpawnedProcess([programBinary, "x", "--exit", "5"], { cwd: dir });
     const result = await runResult(program);

@@ -8,7 +8,7 @@
  */
 import { expect } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
-import type { ClusterHosts } from "../_helpers/cluster-hosts/index.ts";
+import type { ClusterHosts, CommandResult } from "../_helpers/cluster-hosts/index.ts";
 import { expectProcessesGone, FIXTURES, MOSAIC_MAIN } from "../_helpers/processes.ts";
 
 interface Place {
@@ -22,6 +22,12 @@ interface Place {
 export async function runClusterFixture(hosts: ClusterHosts, options: { prefix?: string[]; flags: string[]; env?: Record<string, string>; nodeHosts: number[] }) {
   const command = [...(options.prefix ?? []), process.execPath, MOSAIC_MAIN, "run", "-w", "2", ...options.flags, `${FIXTURES}/cluster-fixture.ts`];
   const run = await hosts.exec(0, command, { env: options.env, timeout: 120_000 });
+  return checkClusterRun(hosts, run, options.nodeHosts);
+}
+
+/** Checks the output of a run of the fixture (however it was started) and that nothing of it is left. */
+export async function checkClusterRun(hosts: ClusterHosts, run: CommandResult, nodeHosts: number[]) {
+  const options = { nodeHosts };
   const output = `${run.stdout}\n${run.stderr}`;
   const results = Object.fromEntries(
     run.stdout

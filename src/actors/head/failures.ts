@@ -126,6 +126,9 @@ export class Failures {
   linkLost(worker: string, reason: string): void {
     if (this.#lostWorkers.has(worker) || this.#pendingLosses.has(worker)) return;
     this.#suspects.add(worker); // not placed on meanwhile
+    // The tree's report names the host; this fallback must too, when the report comes late (a slow launcher client).
+    const host = this.#runtime.hostOf(worker);
+    if (host) reason = `${reason}; ${worker} ran on host ${host}`;
     if (this.#runtime.stopping) return this.onWorkerLost(worker, reason);
     const timer = setTimeout(() => this.onWorkerLost(worker, reason), LINK_LOSS_GRACE_MS);
     timer.unref(); // the head's other links keep it running; a stopped head must not wait for this

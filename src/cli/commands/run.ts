@@ -4,6 +4,7 @@
  * exit with the script's exit code.
  */
 import { type ArgsDef, defineCommand, parseArgs } from "citty";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError } from "../../errors.ts";
 import { runScript } from "../../cluster/script.ts";
@@ -22,7 +23,11 @@ export const runCommand = defineCommand({
     rejectUnknownFlags(flags, runArgs);
     if (!script) throw new InvalidArgumentError("mosaic run needs a script: mosaic run [options] <script> [args...]");
     const args = parseArgs(flags, runArgs);
-    const code = await runScript(resolve(script), scriptArgs, runOptionsFromArgs(args));
+    const options = runOptionsFromArgs(args);
+    // Checked before anything starts: every worker would otherwise fail to load it, each saying so.
+    const path = resolve(script);
+    if (!existsSync(path)) throw new InvalidArgumentError(`the script ${script} does not exist${path === script ? "" : ` (${path})`}`);
+    const code = await runScript(path, scriptArgs, options);
     process.exit(code);
   },
 });

@@ -17,16 +17,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Daemon } from "./daemon.ts";
 import { type CommandResult, createNamespaces, mustRun, type Namespaces, removeNamespaces, runCommand } from "./netns.ts";
+import { SGE_BINARIES, type Sge, startSge } from "./sge.ts";
 import { startSlurm, type Slurm, SLURM_BINARIES } from "./slurm.ts";
 
 export type { CommandResult } from "./netns.ts";
+export type { Sge } from "./sge.ts";
 export type { Slurm } from "./slurm.ts";
 
 const SSH_BINARIES = ["/usr/sbin/ip", "/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"];
 
 function unavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return "cluster tests need root (network namespaces, sshd); run them as root, as CI does";
-  const missing = [...SSH_BINARIES, ...SLURM_BINARIES].filter((path) => !existsSync(path));
+  const missing = [...SSH_BINARIES, ...SLURM_BINARIES, ...SGE_BINARIES].filter((path) => !existsSync(path));
   if (missing.length > 0) return `cluster tests need ${missing.join(", ")} (.ci/run installs them)`;
   return undefined;
 }
@@ -39,6 +41,8 @@ export interface ClusterHostsOptions {
   count?: number;
   /** Start munge, slurmctld on h0 and a slurmd per host. */
   slurm?: boolean;
+  /** Start a Grid Engine cell: sge_qmaster on h0 and an sge_execd per host, a parallel environment over all. */
+  sge?: boolean;
 }
 
 export interface ClusterHosts {
@@ -61,6 +65,7 @@ export interface ClusterHosts {
   /** The network namespace's identity (`net:[inode]`), as /proc/PID/ns/net shows it for a process on that host. */
   netnsId(host: number): Promise<string>;
   readonly slurm: Slurm | undefined;
+  readonly sge: Sge | undefined;
   stop(): Promise<void>;
 }
 
@@ -73,7 +78,9 @@ export async function startClusterHosts(options: ClusterHostsOptions = {}): Prom
   const daemons: Daemon[] = [];
   let namespaces: Namespaces | undefined;
   let slurm: Slurm | undefined;
+  let sge: Sge | undefined;
   const stop = async () => {
+    await sge?.stop();
     await slurm?.stop();
     await Promise.all(daemons.map((daemon) => daemon.stop()));
     if (namespaces) await removeNamespaces([...namespaces.names, namespaces.bridge]);
@@ -85,6 +92,7 @@ export async function startClusterHosts(options: ClusterHostsOptions = {}): Prom
     const on = (host: number, command: string[]) => ["ip", "netns", "exec", ns.names[host]!, ...command];
     const sshConfig = await startSshd(dir, names, ns, on, daemons);
     if (options.slurm) slurm = await startSlurm(dir, names, ns.addresses, on);
+    if (options.sge) sge = await startSge(dir, names, on);
     return {
       names,
       addresses: ns.addresses,
@@ -96,6 +104,7 @@ export async function startClusterHosts(options: ClusterHostsOptions = {}): Prom
       exec: (host, command, execOptions) => runCommand(on(host, command), execOptions),
       netnsId: async (host) => (await mustRun(on(host, ["readlink", "/proc/self/ns/net"]))).trim(),
       slurm,
+      sge,
       stop,
     };
   } catch (error) {
