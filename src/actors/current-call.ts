@@ -1,40 +1,45 @@
 /**
- * The call a tessera thread is running, for `mosaic.signal()`: the
- * AbortSignal that `task.cancel()` aborts. Made only when a method asks for
- * it, so calls that never ask pay two assignments.
+ * The calls a tessera thread is running, for `mosaic.signal()`: the
+ * AbortSignal that `task.cancel()` aborts. Async methods of several tesserae
+ * (or of one with maxConcurrency) interleave on a thread, so an async call
+ * carries its task id in an AsyncLocalStorage context across its awaits; a
+ * synchronous one is simply the call running now. Controllers are made only
+ * when a method asks for its signal, or when a running call is cancelled.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { RuntimeStateError } from "../errors.ts";
 
-let runningTask: number | undefined;
-let controller: AbortController | undefined;
+const context = new AsyncLocalStorage<number>();
+/** The synchronous call running now (or the start of an async one, up to its first await). */
+let current: number | undefined;
+/** Async calls started and not ended. */
+const awaiting = new Set<number>();
+const controllers = new Map<number, AbortController>();
 
-/** A call starts (undefined: none runs now). */
-export function enterCall(task: number | undefined): void {
-  runningTask = task;
-  controller = undefined;
-}
-
-/** Calls of a concurrent tessera still running after their first await, with the signal they asked for. */
-const detached = new Map<number, AbortController | undefined>();
-
-/** The running call awaits while the next starts (a tessera with maxConcurrency > 1): it stays cancellable. */
-export function detachCall(): void {
-  if (runningTask !== undefined) detached.set(runningTask, controller);
-}
-
-/** A detached call ended. */
-export function endDetached(task: number): void {
-  detached.delete(task);
-}
-
-/** Aborts the signal of `task` if it is a call running now (and asked for its signal); returns whether it is running. */
-export function abortIfRunning(task: number, reason: Error): boolean {
-  if (detached.has(task)) {
-    detached.get(task)?.abort(reason);
-    return true;
+/** Runs a method: an async one in a context that names its task across awaits. */
+export function runCall<T>(task: number, isAsync: boolean, method: () => T): T {
+  current = task;
+  try {
+    if (!isAsync) return method();
+    awaiting.add(task);
+    return context.run(task, method);
+  } finally {
+    current = undefined;
   }
-  if (runningTask !== task) return false;
-  controller?.abort(reason);
+}
+
+/** A call ended: its controller, if any, goes. */
+export function endCall(task: number): void {
+  awaiting.delete(task);
+  if (controllers.size > 0) controllers.delete(task);
+}
+
+/** Aborts the signal of `task` if it is running (one that asks for its signal later gets it aborted); returns whether it runs. */
+export function abortIfRunning(task: number, reason: Error): boolean {
+  if (current !== task && !awaiting.has(task)) return false;
+  let controller = controllers.get(task);
+  if (!controller) controllers.set(task, (controller = new AbortController()));
+  controller.abort(reason);
   return true;
 }
 
@@ -44,6 +49,9 @@ export function abortIfRunning(task: number, reason: Error): boolean {
  * one cannot be interrupted).
  */
 export function signal(): AbortSignal {
-  if (runningTask === undefined) throw new RuntimeStateError("mosaic.signal() is for tessera methods, while they run");
-  return (controller ??= new AbortController()).signal;
+  const task = context.getStore() ?? current;
+  if (task === undefined) throw new RuntimeStateError("mosaic.signal() is for tessera methods, while they run");
+  let controller = controllers.get(task);
+  if (!controller) controllers.set(task, (controller = new AbortController()));
+  return controller.signal;
 }

@@ -76,6 +76,13 @@ export function register<C extends Function>(Class: C, context?: ClassDecoratorC
   if (typeof Class !== "function" || !Class.prototype) throw new InvalidArgumentError("register() takes a class");
   const name = (context?.name as string | undefined) ?? Class.name;
   if (!name) throw new InvalidArgumentError("a registered class needs a name: declare it as `class Name { ... }`");
+  // Internal slots (a Map's entries, a Date's time, an array's elements) are not fields: they would not travel.
+  for (let proto = Object.getPrototypeOf(Class.prototype); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    const base = proto.constructor as Function | undefined;
+    if (base && (globalThis as Record<string, unknown>)[base.name] === base) {
+      throw new InvalidArgumentError(`${name} cannot be registered: it extends the built-in ${base.name}, whose contents are not fields (send a plain ${base.name}, or keep it in a field)`);
+    }
+  }
   const key = `${declaringModule()}#${name}`;
   addSerializable(Class, key);
   return Class;

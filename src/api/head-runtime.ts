@@ -7,6 +7,7 @@
 import { InvalidArgumentError, RuntimeStateError, TimeoutError, WorkerDiedError } from "../errors.ts";
 import type { ObjectRef } from "../actors/head/object-ref.ts";
 import type { BarrierReport } from "../actors/head/barrier.ts";
+import { timerMs } from "../actors/head/timeouts.ts";
 import type { PutOptions } from "../actors/head/warehouse-client.ts";
 import type { HeadNode } from "../cluster/head.ts";
 import type { RuntimeProxy } from "../cluster/runtime-proxy.ts";
@@ -100,8 +101,11 @@ export class HeadRuntime {
    * (ms), rejects with TimeoutError if tasks remain.
    */
   barrier(timeout?: number): Promise<BarrierReport> {
-    if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`barrier timeout must be >= 0 ms, got ${timeout}`));
-    return this.#head.actors.barrier(timeout);
+    try {
+      return this.#head.actors.barrier(timerMs(timeout, "barrier timeout"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -124,8 +128,8 @@ export class HeadRuntime {
     if (typeof body !== "function") throw new InvalidArgumentError("asyncFor(items, body) needs a function as body");
     if (options === null || typeof options !== "object") throw new InvalidArgumentError(`asyncFor options must be an object, got ${options === null ? "null" : typeof options}`);
     const safe = options.safe === true;
-    const { timeout, order = "item" } = options;
-    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) throw new InvalidArgumentError(`asyncFor timeout must be >= 0 ms, got ${String(timeout)}`);
+    const { order = "item" } = options;
+    const timeout = timerMs(options.timeout, "asyncFor timeout");
     if (order !== "item" && order !== "completion") throw new InvalidArgumentError(`asyncFor order must be "item" or "completion", got ${String(order)}`);
     const workers = this.workers;
     if (workers.length === 0) throw new RuntimeStateError("asyncFor needs a running runtime with at least one worker");

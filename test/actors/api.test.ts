@@ -25,6 +25,9 @@ describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", 
     expect(value.secondState).toBe("running");
     expect(value.secondOutcome).toMatchObject({ class: "CancelledError", message: "the call was cancelled while it ran" });
     expect(value.bad).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("maxConcurrency must be an integer >= 1") });
+    // Two tesserae sharing a thread: cancelling one's running async call does not touch the other's.
+    const cancelledWhileRunning = { class: "CancelledError", message: "the call was cancelled while it ran" };
+    expect(value.shared).toMatchObject({ a: cancelledWhileRunning, bState: "running", b: cancelledWhileRunning });
   });
 
   test("remote functions: thousands of calls in flight, spread over the worker threads, with the dependency, error and result rules of methods", async () => {
@@ -52,6 +55,7 @@ describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", 
     expect(value.results).toEqual([{ isPoint: true, x: 4, norm: Math.hypot(4, 4) }, { isPoint: true, x: 2, norm: Math.hypot(2, 1) }]);
     expect(value.constructedOnHead).toBe(0);
     expect(value.warehouse).toEqual({ isPoint: true, norm: 5 });
+    expect(value.builtinSubclass).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("Registry cannot be registered: it extends the built-in Map") });
     expect(value.unregistered).toMatchObject({ class: "InvalidArgumentError", message: expect.stringMatching(/args\[0\]\.points\[0\] is an instance of Unregistered.*register the class/) });
   });
 
@@ -85,7 +89,8 @@ describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", 
   });
 
   test("bad array calls are refused at once: a per-element argument of the wrong length, an unknown method", async () => {
-    const { badLength, unknown } = await run.value("arrays");
+    const { badLength, badElement, unknown } = await run.value("arrays");
+    expect(badElement).toMatchObject({ class: "InvalidArgumentError", message: expect.stringMatching(/^cannot call Cell\[4\]\.add \(element 2\): args\[0\] is a function/) });
     expect(badLength).toMatchObject({ class: "InvalidArgumentError", message: "Cell[4].add: argument 0 has 2 values for 4 elements (each() takes one per element)" });
     expect(unknown).toMatchObject({ class: "UnknownTesseraMethodError", message: expect.stringContaining('Cell has no method "nothing"') });
   });
@@ -109,6 +114,8 @@ describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", 
     expect(value.all).toEqual({ ready: 3, pending: 0 });
     expect(value.bad).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("numReturns must be an integer from 0 to the number of tasks (1)") });
     expect(value.notTasks).toMatchObject({ class: "InvalidArgumentError" });
+    expect({ infinite: value.infinite, barrierInfinite: value.barrierInfinite }).toEqual({ infinite: 1, barrierInfinite: "done" });
+    expect(value.tooLong).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("wait(): timeout must be from 0 to 2147483647 ms") });
   });
 
   test("cancel() drops a call not sent yet or queued on its worker (CancelledError; a task depending on it fails with DependencyError naming it), aborts a running async method's signal, leaves a running synchronous method and an ended task alone", async () => {

@@ -36,7 +36,11 @@ describeScenarios("the running call's rule", () => ScenarioRun.start(["runningCa
   });
 });
 
-describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "exceptionsRetried", "dependentsWaitForRetry", "badOptions"], "recovery-fixture.ts"), (run) => {
+describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "exceptionsRetried", "dependentsWaitForRetry", "badOptions", "retryAheadOfDependents"], "recovery-fixture.ts"), (run) => {
+  test("a retried exception runs ahead of later calls that take its task as an argument, on its own tessera or through another (no deadlock)", async () => {
+    expect(await run.value("retryAheadOfDependents")).toEqual({ first: 40, sameTessera: 400, b: 20, after: 200 });
+  });
+
   test("once its restarts are used, the next loss fails the tessera for good, and every later call, with WorkerDiedError", async () => {
     const { first, between, second, after, state } = await run.value("restartsRunOut");
     expect(first).toMatchObject({ class: "WorkerDiedError" });

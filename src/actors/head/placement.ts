@@ -4,7 +4,7 @@
  * tasks not placed yet is created once they are, and calls waiting for a
  * dependency's placement are sent once it has one.
  */
-import { DependencyError, describeError, RemoteError, WorkerDiedError } from "../../errors.ts";
+import { ConnectionClosedError, DependencyError, describeError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { TaskReference } from "../wire/value-codec.ts";
 import { threadUid } from "../../types.ts";
 import type { RuntimeLinks } from "../links.ts";
@@ -56,7 +56,11 @@ export class Placement {
     const batch = this.#toPlace.splice(0);
     this.#runtime.request<string[]>("monitor", "place", [batch.length, this.#client.failures.avoided()], PLACEMENT_TIMEOUT_MS).then(
       (workers) => batch.forEach((handle, i) => this.#place(handle, workers[i]!)),
-      (error: Error) => batch.forEach((handle) => this.#client.failures.fail(handle, error)),
+      // The monitor's link, not a worker, failed: not a death to restart after (that would ask it again, and again).
+      (error: Error) => {
+        const failure = error instanceof ConnectionClosedError ? new RuntimeStateError(`no placement: ${error.message}`, { cause: error }) : error;
+        batch.forEach((handle) => this.#client.failures.fail(handle, failure));
+      },
     );
   }
 

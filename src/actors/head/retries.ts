@@ -130,14 +130,20 @@ export class Recovery {
       replay.push(queued);
     }
     handle.inFlight?.clear();
-    for (const queued of replay) this.#rekey(queued.task);
+    for (const queued of replay) {
+      queued.outOfOrder = false; // the new thread runs them all in this order
+      this.#rekey(queued.task);
+    }
     handle.outbox.unshift(...replay);
     handle.worker = handle.assigned = handle.direct = handle.largeResults = undefined;
     handle.sent = 0;
     handle.id = nextWireId(); // a worker that saw it before (its thread died) may still hold the old one
     handle.state = "restarting";
+    const before = handle.readiness;
     handle.readiness = Promise.withResolvers();
     handle.readiness.promise.catch(() => {});
+    // Whoever awaits the proxy already (its first creation had not finished) waits for this one.
+    before.resolve(handle.readiness.promise);
     client.placement.forget(handle);
     const events = client.events;
     if (events.wants("tessera.restarting")) {
@@ -173,8 +179,10 @@ export class Recovery {
     if (events.wants("task.retried")) {
       events.emit({ type: "task.retried", task: task.uid, tessera: handle.uid, method: task.method, attempt: retry.attempts, error: new RemoteError(error), time: Date.now() });
     }
-    handle.outbox.push(queued);
-    if (handle.outbox.length === 1) handle.flush();
+    // Ahead of everything: calls made after it (on this tessera or others) may wait for its result.
+    queued.outOfOrder = true;
+    handle.outbox.unshift(queued);
+    handle.flush();
     return true;
   }
 

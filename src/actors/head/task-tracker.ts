@@ -10,7 +10,7 @@ import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { inlineResultOf, MARK_STARTED, PLACEMENT, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -78,7 +78,11 @@ export class TaskTracker implements TaskOwner {
     const pending = this.#pending.delete(task.id);
     settleTask(task, error);
     if (pending) this.#settled(task, task[PLACEMENT] as TesseraHandle);
-    if (error && pending) this.barrier.failed(task);
+    if (error && pending) {
+      // Kept for the next barrier: it must not keep its generation's results on the workers (it has none itself).
+      task[GENERATION] = undefined;
+      this.barrier.failed(task);
+    }
     if (pending && this.#events.wants(error ? "task.failed" : "task.done")) this.#ended(task, undefined);
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }

@@ -7,6 +7,7 @@
  * elements on one worker (the original's `runtime=`).
  */
 import { InvalidArgumentError, MosaicError, UnknownTesseraMethodError } from "../../errors.ts";
+import { scanValue } from "../wire/value-scan.ts";
 import type { DoneMarker, TaskProxy } from "./task-proxy.ts";
 import { type CallOptions, type MethodNames, PROBED, type Remote, type TesseraProxy } from "./tessera-proxy.ts";
 
@@ -154,6 +155,10 @@ export function createTesseraArray<T>(className: string, methods: ReadonlySet<st
     const what = `${className}[${length}].${method}`;
     // Every element's arguments first: a bad one fails the whole call before any is sent.
     const perElement = elements.map((_, i) => argumentsOf(args, i, length, what));
+    for (let i = 0; i < length; i++) {
+      const problem = args.some((arg) => arg instanceof PerElement) ? scanValue(perElement[i], "args").problem : undefined;
+      if (problem) throw new InvalidArgumentError(`cannot call ${what} (element ${indices[i]}): ${problem}`);
+    }
     const tasks = elements.map((element, i) => {
       const caller = (element as unknown as Record<string, ((...a: unknown[]) => TaskProxy<unknown>) & { options(o: CallOptions): (...a: unknown[]) => TaskProxy<unknown> }>)[method]!;
       return options ? caller.options(options)(...perElement[i]!) : caller(...perElement[i]!);

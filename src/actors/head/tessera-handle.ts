@@ -25,6 +25,11 @@ export interface QueuedCall {
   kept?: boolean;
   /** When it runs again (see retries.ts); undefined: never on its own account. */
   retry?: CallRetry;
+  /**
+   * A retry after an exception: it runs when it reaches its thread, ahead of
+   * the calls made after it (seq 0), which may wait for its result.
+   */
+  outOfOrder?: boolean;
 }
 
 /** Binary payloads of a call that waits: copied, so that later changes by the caller do not reach it. */
@@ -206,11 +211,11 @@ export class TesseraHandle implements TesseraEngine {
         }
         try {
           const refs = references.map((reference) => reference.toReference());
-          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, this.sent + 1);
+          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;
           // Kept until it is reported done, to be sent again: its arguments as they are now, in copies of its own.
-          const tracked = this.inFlight !== undefined || queued.retry?.retryExceptions;
+          const tracked = this.maxRestarts !== 0 || !!queued.retry?.retryExceptions;
           if (tracked && !queued.kept) {
             keep(encoded);
             queued.kept = true;
@@ -222,7 +227,7 @@ export class TesseraHandle implements TesseraEngine {
             direct.sendEncoded(frame, encoded.payloads, !kept);
             task[DIRECT] = true;
           } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads, kept);
-          this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
+          if (!queued.outOfOrder) this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
           task[SENT_TO] = this.worker;
           if (tracked) (this.inFlight ??= new Map()).set(task.id, queued);
         } catch (error) {

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from "../../errors.ts";
 import { TaskProxy } from "./task-proxy.ts";
+import { timerMs } from "./timeouts.ts";
 
 export interface WaitOptions {
   /** How many tasks must have ended before it returns. Default: all of them. */
@@ -34,11 +35,16 @@ export function wait<T extends TaskProxy<any>>(tasks: readonly T[], options: Wai
   if (!Array.isArray(tasks) || tasks.some((task: unknown) => !(task instanceof TaskProxy))) {
     return Promise.reject(new InvalidArgumentError("wait() takes an array of tasks (TaskProxy)"));
   }
-  const { numReturns = tasks.length, timeout } = options;
+  const { numReturns = tasks.length } = options;
   if (!Number.isInteger(numReturns) || numReturns < 0 || numReturns > tasks.length) {
     return Promise.reject(new InvalidArgumentError(`wait(): numReturns must be an integer from 0 to the number of tasks (${tasks.length}), got ${String(numReturns)}`));
   }
-  if (timeout !== undefined && !(timeout >= 0)) return Promise.reject(new InvalidArgumentError(`wait(): timeout must be >= 0 ms, got ${String(timeout)}`));
+  let timeout: number | undefined;
+  try {
+    timeout = timerMs(options.timeout, "wait(): timeout");
+  } catch (error) {
+    return Promise.reject(error);
+  }
   let count = tasks.filter(ended).length;
   if (count >= numReturns) return Promise.resolve(split(tasks));
   const { promise, resolve } = Promise.withResolvers<WaitResult<T>>();

@@ -5,7 +5,7 @@
  * calls that will not come, releases wait for the calls before them.
  */
 import { CancelledError, type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
-import { abortIfRunning, detachCall, endDetached, enterCall } from "../current-call.ts";
+import { abortIfRunning, endCall, runCall } from "../current-call.ts";
 import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
@@ -82,7 +82,6 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
       flushBeforeRunning();
     }
-    enterCall(task);
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
@@ -91,14 +90,14 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       else {
         const method = resident.instance?.[name];
         if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
-        result = method.apply(resident.instance, values);
+        // An async method keeps its task in a context across its awaits (mosaic.signal(), cancel).
+        result = runCall(task, method instanceof AsyncFunction, () => method.apply(resident.instance, values));
       }
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
         if (resident.concurrency > 1) {
           // The next call starts while this one awaits, up to maxConcurrency at once.
           runConcurrently(resident, task, fromHead, result as PromiseLike<unknown>);
-          enterCall(undefined);
           markBusy(0);
           if (resident.awaiting >= resident.concurrency) await new Promise<void>((resolve) => (resident.room = resolve));
           continue;
@@ -109,7 +108,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     } catch (error) {
       settle(task, fromHead, undefined, describeFailure(error));
     }
-    enterCall(undefined);
+    endCall(task);
     markBusy(0);
     // A method that ran long: its completion leaves now (the flush is cheap next to it), not after the next one.
     if (performance.now() - startedAt > FLUSH_AFTER_MS) flushBeforeRunning();
@@ -128,12 +127,13 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
  */
 const FLUSH_AFTER_MS = 1;
 
+const AsyncFunction = (async () => {}).constructor;
+
 /** An async call of a concurrent tessera: settled when its promise settles, its place freed for the next. */
 function runConcurrently(resident: ResidentTessera, task: number, fromHead: boolean, pending: PromiseLike<unknown>): void {
-  detachCall();
   resident.awaiting++;
   const ended = () => {
-    endDetached(task);
+    endCall(task);
     resident.awaiting--;
     const room = resident.room;
     resident.room = undefined;
@@ -214,6 +214,11 @@ export function onOp(op: ThreadOp): void {
   }
   if (op[0] !== Op.Call && op[0] !== Op.Skip) return;
   const seq = op[0] === Op.Call ? op[7] : op[2];
+  if (seq === 0 && op[0] === Op.Call) {
+    // A retry: it runs now, ahead of the calls made after it, which may wait for it.
+    markQueued(++queuedCalls);
+    return enqueue(resident, op);
+  }
   if (seq !== resident.next) {
     (resident.early ??= new Map()).set(seq, op);
     return;

@@ -8,12 +8,14 @@
  * effects, or need arguments the value does not keep). Private `#fields` and
  * getters do not travel.
  */
-import { ClassNotRegisteredError } from "../../errors.ts";
+import { ClassNotRegisteredError, InvalidArgumentError } from "../../errors.ts";
 
 const byClass: Map<Function, string> = ((globalThis as Record<symbol, Map<Function, string> | undefined>)[Symbol.for("mosaic.serializable-classes")] ??= new Map());
 const byKey: Map<string, Function> = ((globalThis as Record<symbol, Map<string, Function> | undefined>)[Symbol.for("mosaic.serializable-keys")] ??= new Map());
 
 export function addSerializable(Class: Function, key: string): void {
+  const existing = byKey.get(key);
+  if (existing && existing !== Class) throw new InvalidArgumentError(`two registered classes share the key ${key}: give one of them another name`);
   byClass.set(Class, key);
   byKey.set(key, Class);
 }

@@ -61,6 +61,7 @@ export class CallBacklog {
   }
 
   enqueue(hosted: HostedTessera, pending: Pending): void {
+    if (pending.kind === "call" && pending.seq === 0) return this.#outOfOrder(hosted, pending);
     if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
     if (pending.refs.length > 0) {
       pending.deps = this.#resolveReferences(pending.refs);
@@ -71,6 +72,15 @@ export class CallBacklog {
     }
     hosted.backlog.push(pending);
     if (!hosted.resolving) void this.#drain(hosted);
+  }
+
+  /** A retry (seq 0): not behind the backlog, whose calls may wait for its result; it goes once its own dependencies are in. */
+  #outOfOrder(hosted: HostedTessera, pending: Extract<Pending, { kind: "call" }>): void {
+    if (pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
+    this.#resolveReferences(pending.refs).then(
+      (deps) => this.#dispatch(hosted, pending, deps),
+      (error: Error) => this.#parts.fail(pending.task, describeError(error, this.#parts.uid)),
+    );
   }
 
   /** Cancels a call that waits here for its dependencies; false when it is not here (it went to its thread). */
@@ -84,7 +94,8 @@ export class CallBacklog {
 
   /** A call that will not reach the thread: the thread must not wait for its place in the order. */
   skip(hosted: HostedTessera | undefined, seq: number): void {
-    if (hosted && !hosted.thread.exited) hosted.thread.post([Op.Skip, hosted.id, seq]);
+    // A retry (seq 0) has no place in the order to skip.
+    if (hosted && seq !== 0 && !hosted.thread.exited) hosted.thread.post([Op.Skip, hosted.id, seq]);
   }
 
   /**
