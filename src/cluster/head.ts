@@ -4,6 +4,8 @@
  */
 import { isThreadUid, isWorkerUid, isWorkerUnder, workerOfThread } from "../types.ts";
 import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import type { ConsolaReporter } from "consola/core";
+import { hostname } from "node:os";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
@@ -19,6 +21,7 @@ import { type ResourceReport, type RuntimeResources, sampleResources } from "../
 import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 import { RunLogFiles, runId } from "../observe/log-files.ts";
 import { Profiler } from "../observe/profiler.ts";
+import type { DashboardServer } from "../observe/dashboard/server.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -43,6 +46,8 @@ export class HeadNode extends Runtime {
   readonly logFiles: RunLogFiles | undefined;
   /** Records the run's timeline while it lasts (`profile` option). */
   #profiler: Profiler | undefined;
+  /** The live dashboard (`dashboard` option). */
+  #dashboard: DashboardServer | undefined;
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
     super("head", [], options, secret, logger);
@@ -85,6 +90,8 @@ export class HeadNode extends Runtime {
 
   async start(): Promise<void> {
     this.state = "starting";
+    // Before the monitor starts: the page shows the runtimes as they join.
+    if (this.options.dashboard !== false) await this.#startDashboard();
     this.listen(this.options.port);
     this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
     const timer = setTimeout(
@@ -118,7 +125,33 @@ export class HeadNode extends Runtime {
       const tasks = profiler.stop();
       this.logger.info(`profile of ${tasks} tasks written to ${profiler.path} (open it in https://ui.perfetto.dev; summary: mosaic profile ${profiler.path})`);
     }
+    this.#stopDashboard();
     this.logFiles?.close();
+  }
+
+  /** Loaded only when asked for: a run without the dashboard does not even load its module. */
+  async #startDashboard(): Promise<void> {
+    const { DashboardServer } = await import("../observe/dashboard/server.ts");
+    const port = this.options.dashboard === true ? true : Number(this.options.dashboard);
+    const tasks = () => this.actors.tasks.counts();
+    const dashboard = new DashboardServer(events, { port, head: this.uid, host: hostname(), monitorInterval: this.options.monitorInterval, tasks });
+    this.#dashboard = dashboard;
+    this.#dashboardReporter = dashboard.reporter();
+    this.logger.consola.addReporter(this.#dashboardReporter);
+    this.logger.info(`dashboard: ${dashboard.url}`);
+  }
+
+  #dashboardReporter: ConsolaReporter | undefined;
+
+  #stopDashboard(): void {
+    if (this.#dashboardReporter) this.logger.consola.removeReporter(this.#dashboardReporter);
+    this.#dashboard?.stop();
+    this.#dashboard = undefined;
+  }
+
+  /** The dashboard's address with its token (undefined: the `dashboard` option is off). */
+  get dashboardUrl(): string | undefined {
+    return this.#dashboard?.url;
   }
 
   #onResources([sample, running]: ResourceReport): void {
