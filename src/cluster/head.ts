@@ -21,6 +21,7 @@ import { type ResourceReport, type RuntimeResources, sampleResources } from "../
 import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 import { RunLogFiles, runId } from "../observe/log-files.ts";
 import { Profiler } from "../observe/profiler.ts";
+import { StartProgress, terminalOutput } from "../observe/start-progress.ts";
 import type { DashboardServer } from "../observe/dashboard/server.ts";
 
 /**
@@ -93,6 +94,7 @@ export class HeadNode extends Runtime {
     // Before the monitor starts: the page shows the runtimes as they join.
     if (this.options.dashboard !== false) await this.#startDashboard();
     this.listen(this.options.port);
+    const progress = this.#showProgress();
     this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
@@ -100,11 +102,13 @@ export class HeadNode extends Runtime {
     );
     try {
       await this.#ready.promise;
+      progress?.(true);
       this.state = "running";
       this.#stopObserving = events.onInterest((types) => this.#askWorkersFor(types));
       this.#askWorkersFor(events.wantedTypes);
       if (events.wants("runtime.started")) events.emit({ type: "runtime.started", uid: this.uid, workers: this.network.workers.map((w) => w.uid), time: Date.now() });
     } catch (error) {
+      progress?.(false);
       await this.stop();
       throw error;
     } finally {
@@ -127,6 +131,24 @@ export class HeadNode extends Runtime {
     }
     this.#stopDashboard();
     this.logFiles?.close();
+  }
+
+  /**
+   * Shows which nodes have joined while the runtime starts (at log level info
+   * and below); returns the function that ends it.
+   */
+  #showProgress(): ((ok: boolean) => void) | undefined {
+    const consola = this.logger.consola;
+    if (consola.level < CONSOLA_LEVEL.info) return undefined;
+    const progress = new StartProgress(terminalOutput((text) => this.logger.info(text)), this.options.numNodes, this.options.numWorkers);
+    const reporter = progress.reporter();
+    consola.options.reporters.unshift(reporter);
+    this.commands.nodeJoined = ({ node, host, workers }: { node: string; host: string | undefined; workers: number }) => progress.nodeJoined(node, host, workers);
+    return (ok) => {
+      progress.finish(ok);
+      consola.options.reporters = consola.options.reporters.filter((one) => one !== reporter);
+      this.commands.nodeJoined = () => {};
+    };
   }
 
   /** Loaded only when asked for: a run without the dashboard does not even load its module. */
