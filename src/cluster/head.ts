@@ -22,6 +22,7 @@ import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 import { RunLogFiles, runId } from "../observe/log-files.ts";
 import { Profiler } from "../observe/profiler.ts";
 import { StartProgress, terminalOutput } from "../observe/start-progress.ts";
+import { logEvents } from "../observe/event-log.ts";
 import type { DashboardServer } from "../observe/dashboard/server.ts";
 
 /**
@@ -47,6 +48,7 @@ export class HeadNode extends Runtime {
   readonly logFiles: RunLogFiles | undefined;
   /** Records the run's timeline while it lasts (`profile` option). */
   #profiler: Profiler | undefined;
+  #stopEventLog: () => void;
   /** The live dashboard (`dashboard` option). */
   #dashboard: DashboardServer | undefined;
 
@@ -63,6 +65,8 @@ export class HeadNode extends Runtime {
     setUserLogSink((level, text) => logger[level](text), CONSOLA_LEVEL.debug);
     // From the start: the runtimes joining name the trace's processes.
     if (options.profile) this.#profiler = new Profiler(events, options.profile);
+    // perf and debug: transfers, spills, placements... as lines (no subscription, so no event, at info).
+    this.#stopEventLog = logEvents(events, options.logLevel, (runtime, level, text) => (runtime === this.uid ? logger[level](text) : logger.remote(runtime, level, text)));
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
       this.#setNetwork(network);
@@ -120,6 +124,7 @@ export class HeadNode extends Runtime {
     this.#stopObserving?.();
     this.#stopObserving = undefined;
     await super.stop();
+    this.#stopEventLog();
     this.actors.shutdown("the runtime was stopped");
     removeSegments();
     removeClusterSegments(); // what children wrote and the head never mapped
