@@ -26,11 +26,15 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
-/** A colour per runtime, stable for its uid. */
+/** Tableau's ten categorical colours: neighbours stay apart. */
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+const colours = new Map<string, string>();
+
+/** A colour per runtime, kept for the page's life: the next unused one of the palette, in order of first sight. */
 export function colourOf(uid: string): string {
-  let hash = 0;
-  for (const char of uid) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return `hsl(${(hash * 137) % 360} 65% 45%)`;
+  let colour = colours.get(uid);
+  if (!colour) colours.set(uid, (colour = PALETTE[colours.size % PALETTE.length]!));
+  return colour;
 }
 
 /** An element with text (never HTML: names and messages come from the program). */
