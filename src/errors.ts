@@ -55,6 +55,11 @@ export class RuntimeStateError extends MosaicError {
   override readonly code = "RUNTIME_STATE";
 }
 
+/** A server could not listen: its address and port are taken (e.g. the dashboard's port). */
+export class AddressInUseError extends MosaicError {
+  override readonly code = "ADDRESS_IN_USE";
+}
+
 /** The worker holding a tessera died: its pending and later tasks fail with this. */
 export class WorkerDiedError extends RuntimeDiedError {
   override readonly code = "WORKER_DIED";

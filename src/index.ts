@@ -30,6 +30,7 @@ export {
   ClassNotRegisteredError,
   UnknownTesseraMethodError,
   OutOfMemoryError,
+  AddressInUseError,
 } from "./errors.ts";
 export { HeadRuntime } from "./api/head-runtime.ts";
 export type { AsyncForOptions } from "./api/head-runtime.ts";

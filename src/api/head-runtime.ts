@@ -77,6 +77,18 @@ export class HeadRuntime {
     return this.#head.monitor;
   }
 
+  /**
+   * The live dashboard's address, its token included (the `dashboard`
+   * option); undefined when it is off.
+   *
+   * @example
+   * const runtime = await mosaic.init({ dashboard: true });
+   * console.log(`open ${runtime.dashboardUrl}`);
+   */
+  get dashboardUrl(): string | undefined {
+    return this.#head.dashboardUrl;
+  }
+
   get numNodes(): number {
     return this.#head.numNodes;
   }

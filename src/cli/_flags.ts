@@ -29,16 +29,19 @@ function optionArgs(place: "run" | "role"): ArgsDef {
     const description = `${spec.help} (default: ${fallback}${place === "run" ? `; env ${envName(name)}` : ""})`;
     const alias = place === "run" ? spec.run?.alias : undefined;
     // On a role command line every flag has a value (children get `--flag true`).
-    const type = spec.kind.isSwitch && place === "run" ? "boolean" : "string";
+    const type = spec.kind.isSwitch && !spec.kind.optionalValue && place === "run" ? "boolean" : "string";
     args[flag] = { type, description, valueHint: spec.kind.hint || undefined, ...(alias ? { alias } : {}) } as ArgDef;
   }
   return args;
 }
 
+const flagsOf = (names: OptionName[]) => names.flatMap((name) => [runFlagOf(name)!, specOf(name).run?.alias ?? []].flat());
+
+/** `mosaic run` flags that may stand alone or take a value after `=` (`--dashboard[=PORT]`). */
+const RUN_OPTIONAL_VALUES = new Set(flagsOf(OPTION_NAMES.filter((name) => specOf(name).kind.optionalValue && runFlagOf(name))));
+
 /** `mosaic run` flags (and aliases) that take no value. */
-const RUN_SWITCHES = new Set(
-  OPTION_NAMES.filter((name) => specOf(name).kind.isSwitch && runFlagOf(name)).flatMap((name) => [runFlagOf(name)!, specOf(name).run?.alias ?? []].flat()),
-);
+const RUN_SWITCHES = new Set([...flagsOf(OPTION_NAMES.filter((name) => specOf(name).kind.isSwitch && runFlagOf(name))), ...RUN_OPTIONAL_VALUES]);
 
 /** Flags of `mosaic run`: every option users may set there. */
 export const runOptionArgs = optionArgs("run");
@@ -99,7 +102,8 @@ export function splitAtScript(rawArgs: string[]): { flags: string[]; script: str
       if (i + 1 < rawArgs.length) flags.push(rawArgs[++i]!);
       continue;
     }
-    flags.push(arg);
+    // citty would take the next word as the value of a bare `--dashboard`: it means on.
+    flags.push(RUN_OPTIONAL_VALUES.has(arg.replace(/^--?/, "")) ? `${arg}=true` : arg);
     const takesValue = !arg.includes("=") && !["-h", "--help"].includes(arg) && !RUN_SWITCHES.has(arg.replace(/^--?(no-)?/, ""));
     if (takesValue && i + 1 < rawArgs.length) flags.push(rawArgs[++i]!);
   }

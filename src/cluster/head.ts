@@ -4,6 +4,8 @@
  */
 import { isThreadUid, isWorkerUid, isWorkerUnder, workerOfThread } from "../types.ts";
 import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import type { ConsolaReporter } from "consola/core";
+import { hostname } from "node:os";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
@@ -19,6 +21,9 @@ import { type ResourceReport, type RuntimeResources, sampleResources } from "../
 import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 import { RunLogFiles, runId } from "../observe/log-files.ts";
 import { Profiler } from "../observe/profiler.ts";
+import { StartProgress, terminalOutput } from "../observe/start-progress.ts";
+import { logEvents } from "../observe/event-log.ts";
+import type { DashboardServer } from "../observe/dashboard/server.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -43,6 +48,9 @@ export class HeadNode extends Runtime {
   readonly logFiles: RunLogFiles | undefined;
   /** Records the run's timeline while it lasts (`profile` option). */
   #profiler: Profiler | undefined;
+  #stopEventLog: () => void;
+  /** The live dashboard (`dashboard` option). */
+  #dashboard: DashboardServer | undefined;
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
     super("head", [], options, secret, logger);
@@ -57,6 +65,8 @@ export class HeadNode extends Runtime {
     setUserLogSink((level, text) => logger[level](text), CONSOLA_LEVEL.debug);
     // From the start: the runtimes joining name the trace's processes.
     if (options.profile) this.#profiler = new Profiler(events, options.profile);
+    // perf and debug: transfers, spills, placements... as lines (no subscription, so no event, at info).
+    this.#stopEventLog = logEvents(events, options.logLevel, (runtime, level, text) => (runtime === this.uid ? logger[level](text) : logger.remote(runtime, level, text)));
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
       this.#setNetwork(network);
@@ -85,7 +95,10 @@ export class HeadNode extends Runtime {
 
   async start(): Promise<void> {
     this.state = "starting";
+    // Before the monitor starts: the page shows the runtimes as they join.
+    if (this.options.dashboard !== false) await this.#startDashboard();
     this.listen(this.options.port);
+    const progress = this.#showProgress();
     this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
@@ -93,11 +106,13 @@ export class HeadNode extends Runtime {
     );
     try {
       await this.#ready.promise;
+      progress?.(true);
       this.state = "running";
       this.#stopObserving = events.onInterest((types) => this.#askWorkersFor(types));
       this.#askWorkersFor(events.wantedTypes);
       if (events.wants("runtime.started")) events.emit({ type: "runtime.started", uid: this.uid, workers: this.network.workers.map((w) => w.uid), time: Date.now() });
     } catch (error) {
+      progress?.(false);
       await this.stop();
       throw error;
     } finally {
@@ -109,6 +124,7 @@ export class HeadNode extends Runtime {
     this.#stopObserving?.();
     this.#stopObserving = undefined;
     await super.stop();
+    this.#stopEventLog();
     this.actors.shutdown("the runtime was stopped");
     removeSegments();
     removeClusterSegments(); // what children wrote and the head never mapped
@@ -118,7 +134,51 @@ export class HeadNode extends Runtime {
       const tasks = profiler.stop();
       this.logger.info(`profile of ${tasks} tasks written to ${profiler.path} (open it in https://ui.perfetto.dev; summary: mosaic profile ${profiler.path})`);
     }
+    this.#stopDashboard();
     this.logFiles?.close();
+  }
+
+  /**
+   * Shows which nodes have joined while the runtime starts (at log level info
+   * and below); returns the function that ends it.
+   */
+  #showProgress(): ((ok: boolean) => void) | undefined {
+    const consola = this.logger.consola;
+    if (consola.level < CONSOLA_LEVEL.info) return undefined;
+    const progress = new StartProgress(terminalOutput((text) => this.logger.info(text)), this.options.numNodes, this.options.numWorkers);
+    const reporter = progress.reporter();
+    consola.options.reporters.unshift(reporter);
+    this.commands.nodeJoined = ({ node, host, workers }: { node: string; host: string | undefined; workers: number }) => progress.nodeJoined(node, host, workers);
+    return (ok) => {
+      progress.finish(ok);
+      consola.options.reporters = consola.options.reporters.filter((one) => one !== reporter);
+      this.commands.nodeJoined = () => {};
+    };
+  }
+
+  /** Loaded only when asked for: a run without the dashboard does not even load its module. */
+  async #startDashboard(): Promise<void> {
+    const { DashboardServer } = await import("../observe/dashboard/server.ts");
+    const port = this.options.dashboard === true ? true : Number(this.options.dashboard);
+    const tasks = () => this.actors.tasks.counts();
+    const dashboard = new DashboardServer(events, { port, head: this.uid, host: hostname(), monitorInterval: this.options.monitorInterval, tasks });
+    this.#dashboard = dashboard;
+    this.#dashboardReporter = dashboard.reporter();
+    this.logger.consola.addReporter(this.#dashboardReporter);
+    this.logger.info(`dashboard: ${dashboard.url}`);
+  }
+
+  #dashboardReporter: ConsolaReporter | undefined;
+
+  #stopDashboard(): void {
+    if (this.#dashboardReporter) this.logger.consola.removeReporter(this.#dashboardReporter);
+    this.#dashboard?.stop();
+    this.#dashboard = undefined;
+  }
+
+  /** The dashboard's address with its token (undefined: the `dashboard` option is off). */
+  get dashboardUrl(): string | undefined {
+    return this.#dashboard?.url;
   }
 
   #onResources([sample, running]: ResourceReport): void {

@@ -21,6 +21,8 @@ export class MonitorRuntime extends ChildRole {
       const host = this.#hostOf(report.node.uid);
       if (host) report = { node: { ...report.node, host }, workers: report.workers.map((worker) => ({ ...worker, host })) };
       this.#nodes.set(report.node.uid, report);
+      // The head shows the start's progress.
+      this.parent?.command("nodeJoined", { node: report.node.uid, host, workers: report.workers.length });
       if (this.#nodes.size === this.options.numNodes) this.#announceNetwork("ready");
     };
     this.commands.startFailed = (failure: { uid: string; reason: string }) => this.parent?.command("startFailed", failure);

@@ -10,7 +10,7 @@ import { CLUSTER_ENV, clusterId, MACHINE_ID, setSegmentIdleTime, sharedMemorySta
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/transports/tcp.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
-import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
+import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime, Launcher } from "../launch/launcher.ts";
 import { LocalLauncher } from "../launch/local.ts";
 import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
@@ -314,11 +314,13 @@ export abstract class Runtime implements ConnectionHandler {
   #beat(): void {
     this.onBeat?.();
     const now = performance.now();
-    const stalled = now - this.#lastBeat > 2 * this.options.heartbeatInterval;
+    const gap = now - this.#lastBeat;
+    const stalled = gap > 2 * this.options.heartbeatInterval;
     this.#lastBeat = now;
     // forEach with callbacks made once: no iterator objects (an idle heap that never changes lets
     // Bun's own collector timer slow down).
     if (stalled) {
+      if (this.logger.consola.level >= CONSOLA_LEVEL.debug) this.logger.debug(`this process did not run for ${Math.round(gap)} ms: peers' silence meanwhile is forgiven`);
       // This process was frozen (the user's code blocked the head, say): the silence was ours.
       // What peers sent meanwhile is still unread; judge them from the next beat on.
       this.connections.forEach(this.#forgiveSilence);
@@ -365,6 +367,9 @@ export abstract class Runtime implements ConnectionHandler {
       const reason = `${uid} sent nothing for ${Math.round(now - connection.lastReceived)} ms (heartbeat timeout)`;
       connection.close(new ConnectionClosedError(reason));
       this.onSilent(uid, reason);
+    } else if (this.watches(uid) && now - connection.lastReceived > 2 * this.options.heartbeatInterval && this.logger.consola.level >= CONSOLA_LEVEL.perf) {
+      // Allocates only while a peer is late, and only at perf: the idle beat stays allocation-free.
+      this.logger.perf(`${uid} missed heartbeats: silent for ${Math.round(now - connection.lastReceived)} ms (dead after ${this.options.heartbeatTimeout} ms)`);
     } else if (this.reportsTo(uid) && now - connection.lastSent >= this.options.heartbeatInterval * 0.5) {
       // Half an interval: at most about one interval between two heartbeats, well inside the timeout (silence is fatal).
       connection.heartbeat();

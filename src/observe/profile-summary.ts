@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { TraceEvent, TraceFile } from "./trace.ts";
+import { formatBytes } from "./_format.ts";
 
 export interface MethodSummary {
   /** `Class.method`. */
@@ -79,12 +80,7 @@ export function summarizeTrace(trace: unknown): ProfileSummary {
   return { tasks, methods, workers: busiest, transfers };
 }
 
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 2 ** 20) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 2 ** 30) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  return `${(n / 2 ** 30).toFixed(2)} GiB`;
-}
+const bytes = formatBytes;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));

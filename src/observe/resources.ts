@@ -87,13 +87,48 @@ export function sampleResources(probe: ResourceProbe): ResourceReport {
 }
 
 /**
+ * An idle runtime's samples go to the head only every QUIET_EVERY intervals:
+ * its numbers barely move, and every message wakes the head (and makes
+ * garbage for a collection pass on both sides), the larger part of what
+ * sampling costs an idle runtime.
+ */
+export const QUIET_EVERY = 10;
+
+/** CPU (percent of one core) under which a runtime counts as idle. */
+const IDLE_CPU = 2;
+
+/**
+ * Whether the runtime is as idle as its last sample sent said: no call
+ * running or queued then or now, little CPU then, shared memory and RSS as
+ * they were. Read without taking a sample: no CPU reading, no sample object,
+ * so a quiet tick makes next to no garbage.
+ */
+export function stillQuiet(probe: ResourceProbe, last: RuntimeResources): boolean {
+  if (last.tasksRunning || last.tasksQueued || last.cpu >= IDLE_CPU) return false;
+  if (probe.sharedMemory() !== last.sharedMemory) return false;
+  if (Math.abs(process.memoryUsage.rss() - last.rss) > last.rss / 50) return false;
+  const load = probe.load?.();
+  return !load || (load.running.length === 0 && load.queued === 0);
+}
+
+/**
  * Sends a sample every `interval` ms until the returned function is called
- * (0: never). The timer does not keep the process alive.
+ * (0: never), or every QUIET_EVERY intervals while nothing moves (see
+ * stillQuiet). The timer does not keep the process alive.
  */
 export function startSampling(interval: number, probe: ResourceProbe, send: (report: ResourceReport) => void): () => void {
   if (interval <= 0) return () => {};
   probe.cpu(); // the first sample's CPU figure covers one interval, not the start-up
-  const timer = setInterval(() => send(sampleResources(probe)), interval);
+  let last: RuntimeResources | undefined;
+  let quiet = 0;
+  const timer = setInterval(() => {
+    if (++quiet < QUIET_EVERY && last && stillQuiet(probe, last)) return;
+    // After quiet ticks, its CPU figure is the average since the last sample sent.
+    const report = sampleResources(probe);
+    quiet = 0;
+    last = report[0];
+    send(report);
+  }, interval);
   timer.unref();
   return () => clearInterval(timer);
 }

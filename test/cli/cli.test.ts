@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TreeInfo } from "../fixtures/_tree.ts";
@@ -161,6 +161,24 @@ describe("compiled binaries", () => {
     const pings = cli.lines.stdout.filter((line) => /^HEAD\s+ping worker:0:[01]: \d+ us$/.test(line));
     expect(pings).toHaveLength(2);
     await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: runtimes.map((r) => r.port) }, { within: 0 });
+  });
+
+  test("the mosaic binary serves the dashboard page it carries (mosaic run --dashboard)", async () => {
+    // A script that imports nothing: it waits for SIGUSR2 while the test looks at the page.
+    const script = join(dir, "wait-fixture.ts");
+    writeFileSync(script, 'const done = new Promise((resolve) => process.once("SIGUSR2", resolve));\nconsole.log("waiting");\nawait done;\n');
+    await using cli = new SpawnedProcess([mosaicBinary, "run", "--dashboard=0", "-w", "1", script], { cwd: dir, env: { MOSAIC_WORKSPACE: "" } });
+    const line = await cli.waitForLine(/dashboard: http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    const url = new URL(line.slice(line.indexOf("http://")));
+    const page = await fetch(url);
+    const html = await page.text();
+    const refused = await fetch(url.origin);
+    expect({ status: page.status, page: html.includes('id="chart-cpu"') && html.includes("uplot"), refused: refused.status }).toEqual({ status: 200, page: true, refused: 401 });
+    await cli.waitForLine(/^waiting$/);
+    cli.kill("SIGUSR2");
+    expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    const runtimes = listeningLines(cli.lines.stdout);
+    await expectTreeGone({ pids: runtimes.map((r) => r.pid), ports: [...runtimes.map((r) => r.port), Number(url.port)] }, { within: 0 });
   });
 
   test("the compiled tutorial runs its tesserae (threads, dependencies, worker output) without node_modules", async () => {

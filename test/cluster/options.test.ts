@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { availableParallelism } from "node:os";
 import { parseInteger, parseNumber } from "../../src/_util/parse.ts";
-import { rejectUnknownFlags, roleArgs, runOptionArgs, runOptionsFromArgs } from "../../src/cli/_flags.ts";
+import { parseArgs } from "citty";
+import { rejectUnknownFlags, roleArgs, runOptionArgs, runOptionsFromArgs, splitAtScript } from "../../src/cli/_flags.ts";
 import { readText, toggle } from "../../src/cluster/options/kinds.ts";
 import {
   envName,
@@ -45,6 +46,7 @@ const DEFAULTS: ResolvedOptions = {
   monitorInterval: 1000,
   profile: "",
   workspace: "mosaic-workspace",
+  dashboard: false,
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -109,6 +111,7 @@ describe("resolving options", () => {
       MOSAIC_MONITOR_INTERVAL: "250",
       MOSAIC_PROFILE: "out.json",
       MOSAIC_WORKSPACE: "/tmp/ws",
+      MOSAIC_DASHBOARD: "8266",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -135,6 +138,7 @@ describe("resolving options", () => {
       monitorInterval: 250,
       profile: "out.json",
       workspace: "/tmp/ws",
+      dashboard: 8266,
     });
   });
 
@@ -309,6 +313,7 @@ describe("flags of the CLI", () => {
       ["monitor-interval", undefined],
       ["profile", undefined],
       ["workspace", undefined],
+      ["dashboard", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);
@@ -326,6 +331,20 @@ describe("flags of the CLI", () => {
     expect(refusal(() => runOptionsFromArgs({ nnodes: "0" }))).toBe('--nnodes must be an integer >= 1, got "0"');
     expect(refusal(() => runOptionsFromArgs({ "log-level": "loud" }))).toBe('unknown log level "loud" (--log-level): use one of error, warning, info, perf, debug');
     expect(refusal(() => runOptionsFromArgs({ "segment-idle-time": "1e10" }))).toBe('--segment-idle-time must be at most 86400000 ms (a day), got "1e10"');
+  });
+
+  test("--dashboard stands alone (on) or takes a port after =, never the next word", () => {
+    const parse = (argv: string[]) => {
+      const { flags, script, scriptArgs } = splitAtScript(argv);
+      return { options: runOptionsFromArgs(parseArgs(flags, runOptionArgs)), script, scriptArgs };
+    };
+    expect(parse(["--dashboard", "script.ts", "x"])).toEqual({ options: { dashboard: true }, script: "script.ts", scriptArgs: ["x"] });
+    expect(parse(["--dashboard", "-w", "2", "script.ts"])).toEqual({ options: { dashboard: true, numWorkers: 2 }, script: "script.ts", scriptArgs: [] });
+    expect(parse(["--dashboard=8300", "script.ts"])).toEqual({ options: { dashboard: 8300 }, script: "script.ts", scriptArgs: [] });
+    expect(parse(["--dashboard=0", "script.ts"])).toEqual({ options: { dashboard: 0 }, script: "script.ts", scriptArgs: [] });
+    expect(refusal(() => parse(["--dashboard=80", "script.ts"]))).toBe('--dashboard must be true, false or a port (1024-65535, 0: any free one), got "80"');
+    expect(resolveOptions({ dashboard: true }, {}).dashboard).toBe(true);
+    expect(refusal(() => resolveOptions({ dashboard: "yes" as never }, {}))).toBe('option dashboard must be true, false or a port (1024-65535, 0: any free one), got "yes"');
   });
 
   test("mosaic --role has the place flags and a flag for every carried option (not the head's port)", () => {

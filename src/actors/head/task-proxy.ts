@@ -327,7 +327,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   toString(): string {
-    return `<TaskProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.#state}>`;
+    return `<TaskProxy ${this.uid} ${this.runtime ? `on ${this.runtime}` : "not placed yet"}, ${this.#state}>`;
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {

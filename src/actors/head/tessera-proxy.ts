@@ -106,7 +106,7 @@ class ProxyBase implements TesseraProxyBase {
   }
   // Symbol-keyed, unlike toString: String(proxy) and `${proxy}` read it, and it clashes with no method name.
   [Symbol.toPrimitive](): string {
-    return `<TesseraProxy uid=${this.uid}, runtime=${this.runtime ?? "None"}, state=${this.state}>`;
+    return `<TesseraProxy ${this.uid} ${this.runtime ? `on ${this.runtime}` : "not placed yet"}, ${this.state}>`;
   }
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this[Symbol.toPrimitive]();

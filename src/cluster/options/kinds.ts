@@ -12,6 +12,8 @@ export interface Kind<T> {
   readonly hint: string;
   /** A flag without a value (`--reuse-head`), never followed by one on a command line. */
   readonly isSwitch?: boolean;
+  /** A flag that stands alone (on) or takes its value after `=` (`--dashboard`, `--dashboard=8265`), never the next word. */
+  readonly optionalValue?: boolean;
   /** The value `text` spells, or undefined when it spells none. */
   fromText(text: string): T | undefined;
   toText(value: T): string;
@@ -142,6 +144,25 @@ export function path(): Kind<string> {
     fromText: (text) => text,
     toText: (value) => value,
     refusal: (value, label, shown) => (typeof value === "string" ? undefined : `${label} must be a path (text), got ${shown}`),
+    show: (value) => JSON.stringify(value) ?? String(value),
+  };
+}
+
+/**
+ * Off, on, or on at a port (the dashboard's): `false`, `true`, or an integer
+ * port, 0 for any free one. As text: a port number or a word of parseBoolean;
+ * ports below 1024 are refused, so "1" cannot open port 1 by mistake.
+ */
+export function switchOrPort(): Kind<boolean | number> {
+  return {
+    hint: "port",
+    optionalValue: true,
+    fromText: (text) => (/^\s*\d+\s*$/.test(text) ? Number(text) : parseBoolean(text)),
+    toText: String,
+    refusal: (value, label, shown) =>
+      typeof value === "boolean" || (typeof value === "number" && Number.isInteger(value) && (value === 0 || (value >= 1024 && value <= 65535)))
+        ? undefined
+        : `${label} must be true, false or a port (1024-65535, 0: any free one), got ${shown}`,
     show: (value) => JSON.stringify(value) ?? String(value),
   };
 }

@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
 import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
 import { detectScheduler } from "../../launch/allocation.ts";
-import { fraction, host, hostList, integer, type Kind, oneOf, path, text, toggle } from "./kinds.ts";
+import { fraction, host, hostList, integer, type Kind, oneOf, path, switchOrPort, text, toggle } from "./kinds.ts";
 
 /**
  * Options of `init()`, `interactive()` and `run()` (camelCase versions of the
@@ -102,6 +102,14 @@ export interface InitOptions {
    * files. Default "mosaic-workspace" (in the current directory).
    */
   workspace?: string;
+  /**
+   * Serve a live dashboard of the run (runtimes with CPU and memory charts,
+   * tesserae, task counts, recent errors, log lines) on 127.0.0.1: `true`
+   * takes port 8265, or any free port when that one is taken; a number is the
+   * port (0: any free one). Its address, with the token that guards it, is
+   * printed once in the head's log and is `runtime.dashboardUrl`. Default false.
+   */
+  dashboard?: boolean | number;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -198,6 +206,7 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
   // Only the head records and writes files: children need neither.
   profile: { kind: path(), default: "", help: "Write a Chrome Trace Event timeline of the run to this file", run: {}, carried: false },
   workspace: { kind: path(), default: "mosaic-workspace", help: "Folder of per-run log folders (\"\": no log files)", run: {}, carried: false },
+  dashboard: { kind: switchOrPort(), default: false, help: "Serve a live dashboard on 127.0.0.1 (--dashboard[=PORT]; 0: any free port)", run: {}, carried: false },
 };
 
 export type OptionName = keyof InitOptions;

@@ -79,8 +79,8 @@ describeScenarios("the runtime handle, proxies and errors in a real tree", () =>
     expect(texts).toEqual({
       runtime: same(expect.stringMatching(/^<HeadRuntime uid=head, address=127\.0\.0\.1, port=\d+, state=running, nodes=1, workers=2>$/)),
       worker: same(expect.stringMatching(/^<RuntimeProxy uid=worker:0:0, address=127\.0\.0\.1, port=\d+, pid=\d+>$/)),
-      tessera: same(`<TesseraProxy uid=${uids.recorder}, runtime=worker:0:0, state=ready>`),
-      task: same(`<TaskProxy uid=${uids.task}, runtime=worker:0:0, state=done>`),
+      tessera: same(`<TesseraProxy ${uids.recorder} on worker:0:0, ready>`),
+      task: same(`<TaskProxy ${uids.task} on worker:0:0, done>`),
       output: same(`<TaskOutput 0 of ${uids.task}>`),
       done: same(`<DoneMarker of ${uids.task}>`),
       ref: same(`<ObjectRef uid=${uids.ref}, holder=worker:0:1, size=${texts.ref.string.match(/size=(\d+)/)?.[1]}>`),
@@ -92,7 +92,7 @@ describeScenarios("the runtime handle, proxies and errors in a real tree", () =>
       isHeadRuntime: true,
       sameEachTime: true,
       members: [
-        "address", "asyncFor", "barrier", "cpuLoad", "drop", "events", "fitsInMemory", "get", "getNode", "getWorker", "logger",
+        "address", "asyncFor", "barrier", "cpuLoad", "dashboardUrl", "drop", "events", "fitsInMemory", "get", "getNode", "getWorker", "logger",
         "memoryLimit", "monitor", "nodes", "numNodes", "numWorkers", "pids", "port", "put", "state", "status", "toString", "uid", "workers",
       ],
       internals: [],

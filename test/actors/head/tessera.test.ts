@@ -21,13 +21,13 @@ const SCENARIOS = [
 describeScenarios("tesserae", () => ScenarioRun.start(SCENARIOS), (run) => {
   test("remote() returns a pending proxy at once, and awaiting it resolves (with nothing) once the object exists on a worker", async () => {
     const { before, awaited, after } = await run.value("create");
-    expect(before).toEqual({ state: "pending", inspect: `<TesseraProxy uid=${after.uid}, runtime=None, state=pending>` });
+    expect(before).toEqual({ state: "pending", inspect: `<TesseraProxy ${after.uid} not placed yet, pending>` });
     expect(awaited).toBeNull();
     expect(after).toEqual({
       state: "ready",
       runtime: expect.stringMatching(/^worker:0:[01]$/),
       uid: expect.stringMatching(/^tess-recorder-[0-9a-f]+$/),
-      inspect: `<TesseraProxy uid=${after.uid}, runtime=${after.runtime}, state=ready>`,
+      inspect: `<TesseraProxy ${after.uid} on ${after.runtime}, ready>`,
     });
   });
 
@@ -49,12 +49,12 @@ describeScenarios("tesserae", () => ScenarioRun.start(SCENARIOS), (run) => {
     const value = await run.value("results");
     expect(value).toEqual({
       stateAtCall: "pending",
-      inspectAtCall: `<TaskProxy uid=${value.uid}, runtime=None, state=pending>`,
+      inspectAtCall: `<TaskProxy ${value.uid} not placed yet, pending>`,
       awaited: null,
       stateAfter: "done",
       runtime: value.tesseraRuntime,
       tesseraRuntime: expect.stringMatching(/^worker:0:[01]$/),
-      inspectAfter: `<TaskProxy uid=${value.uid}, runtime=${value.tesseraRuntime}, state=done>`,
+      inspectAfter: `<TaskProxy ${value.uid} on ${value.tesseraRuntime}, done>`,
       uid: expect.stringMatching(/^task-recorder-append-[0-9a-f]+$/),
       sameResultPromise: true,
       value: 2,
