@@ -106,7 +106,14 @@ export class Placement {
         },
         (error: Error) => {
           if (handle.worker !== worker) return; // restarted meanwhile (its worker died): this creation is history
-          failures.fail(handle, error instanceof RemoteError ? new RemoteError({ ...describeError(error), tessera: handle.uid }) : error);
+          // The worker's link closed under the creation: the worker is lost (its death's report may come later).
+          const failure =
+            error instanceof RemoteError
+              ? new RemoteError({ ...describeError(error), tessera: handle.uid })
+              : error instanceof ConnectionClosedError
+                ? new WorkerDiedError(worker, `${worker} was lost while ${handle.uid} was created there: ${error.message}`, { cause: error })
+                : error;
+          failures.fail(handle, failure);
         },
       );
     handle.flush(); // sends its queued calls, then its release if it was released meanwhile
