@@ -5,7 +5,10 @@
  * 1. remote function calls/s (`square(i)`, pipelined, then awaited), next to
  *    the same number of tessera method calls spread over two tesserae;
  * 2. a broadcast over a tessera array of 16 (`cells.add(1)`, results
- *    fetched), next to 16 single calls on 16 separate tesserae.
+ *    fetched), next to 16 single calls on 16 separate tesserae;
+ * 3. calls on restartable tesserae (`maxRestarts`, `maxRetries`: arguments
+ *    kept, each completion reported before the next call starts) next to the
+ *    same calls on plain ones: what fault tolerance costs per call.
  *
  * Rounds alternate with their baseline; the median of the rounds is
  * reported. This file is also the program the runtime's children run.
@@ -71,6 +74,19 @@ const broadcastUs = (median(broadcastRuns) * 1000) / BROADCASTS;
 const singleUs = (median(singleRuns) * 1000) / BROADCASTS;
 emit({ bench: BENCH, metric: "broadcast_16_us", value: round(broadcastUs, 1), unit: "us", baseline: round(singleUs, 1), ratio: round(broadcastUs / singleUs), baseline_kind: "16 single calls on 16 tesserae, results fetched, same run" });
 note(`api: remote functions ${Math.round(functionRate)}/s vs methods ${Math.round(methodRate)}/s; broadcast over 16 ${round(broadcastUs, 1)} us vs 16 singles ${round(singleUs, 1)} us`);
+
+// 3. Restartable tesserae against plain ones.
+const restartable = [Cell.options({ maxRestarts: -1, maxRetries: 1 }).remote(), Cell.options({ maxRestarts: -1, maxRetries: 1 }).remote()];
+await Promise.all(restartable);
+const restartableRuns: number[] = [];
+const plainRuns: number[] = [];
+for (let round_ = 0; round_ < ROUNDS; round_++) {
+  restartableRuns.push(await timed(() => Promise.all(Array.from({ length: CALLS }, (_, i) => restartable[i % 2]!.add(i)))));
+  plainRuns.push(await timed(() => Promise.all(Array.from({ length: CALLS }, (_, i) => pair[i % 2]!.add(i)))));
+}
+const restartableRate = CALLS / (median(restartableRuns) / 1000);
+const plainRate = CALLS / (median(plainRuns) / 1000);
+emit({ bench: BENCH, metric: "restartable_calls_per_s", value: Math.round(restartableRate), unit: "calls/s", baseline: Math.round(plainRate), ratio: round(restartableRate / plainRate), baseline_kind: "the same calls on plain tesserae, same run", calls: CALLS });
 
 await mosaic.stop();
 void runtime;
