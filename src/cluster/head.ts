@@ -19,6 +19,8 @@ import { type ResourceReport, type RuntimeResources, sampleResources } from "../
 import type { ClusterStatus, ClusterStatusOptions } from "../observe/status.ts";
 import { RunLogFiles, runId } from "../observe/log-files.ts";
 import { Profiler } from "../observe/profiler.ts";
+import { startStep } from "../_util/start-trace.ts";
+import { coordinatorLauncher } from "./coordinator.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -46,6 +48,7 @@ export class HeadNode extends Runtime {
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
     super("head", [], options, secret, logger);
+    this.launcher = coordinatorLauncher();
     if (plan && plan.nodeHosts.length > 0) this.#nodeHosts = plan.nodeHosts;
     if (plan) this.useAddress(options.address, plan.advertise);
     if (options.workspace) {
@@ -59,6 +62,7 @@ export class HeadNode extends Runtime {
     if (options.profile) this.#profiler = new Profiler(events, options.profile);
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
+      startStep("head", "ready");
       this.#setNetwork(network);
       this.#ready.resolve();
     };
@@ -86,6 +90,7 @@ export class HeadNode extends Runtime {
   async start(): Promise<void> {
     this.state = "starting";
     this.listen(this.options.port);
+    startStep("head", "spawn monitor");
     this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
