@@ -37,8 +37,18 @@ export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
 /**
  * Runs this process as the role its flags name, until that runtime stops (the
  * process then exits). Child roles print bare lines: their parent prefixes them.
+ * Called again (a worker's script reaching init() while its role's code still
+ * loads), it returns the same start: one runtime per process.
  */
-export async function startRole(config: RoleConfig): Promise<never> {
+export function startRole(config: RoleConfig): Promise<never> {
+  // On globalThis, as state.ts: the compiled CLI and a script it loads from source are two copies of this module.
+  const starts = globalThis as Record<symbol, Promise<never> | undefined>;
+  return (starts[ROLE_START] ??= startRoleRuntime(config));
+}
+
+const ROLE_START = Symbol.for("mosaic.roleStart");
+
+async function startRoleRuntime(config: RoleConfig): Promise<never> {
   startStep(config.role, "role");
   const secret = takeSecretFromEnv();
   if (!secret) throw new HandshakeError("MOSAIC_SECRET is not set: a child runtime gets the cluster secret from its parent's environment");
