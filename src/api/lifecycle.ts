@@ -13,11 +13,15 @@ import type { HeadNode } from "../cluster/head.ts";
 import { type HeadRuntime, publicRuntime } from "./head-runtime.ts";
 import { type InitOptions, roleConfigFromArgv } from "../cluster/options.ts";
 import type { Role } from "../types.ts";
-import { startThread } from "../actors/thread/thread.ts";
 
 // A tessera thread whose program never calls init() (a script under `mosaic run`
 // may only use mosaic.runtime()) still starts serving once the program is loaded.
 if (state.role === "thread") setTimeout(() => void startThread(), 0);
+
+/** A tessera thread's serving loop, loaded only there (other processes do without node:worker_threads). */
+async function startThread(): Promise<never> {
+  return (await import("../actors/thread/thread.ts")).startThread();
+}
 
 /** The role of this process: "head" unless it was started with `--role`. */
 export function currentRole(): Role {

@@ -12,6 +12,7 @@ import { clusterRuntimeAlive } from "../launch/reachable.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
 import { type ResourceReport, startSampling } from "../observe/resources.ts";
+import { startStep } from "../_util/start-trace.ts";
 
 /**
  * How long an orphan waits to learn whether the head still listens. A dead
@@ -45,9 +46,12 @@ export abstract class ChildRole extends Runtime {
     const { listen, advertise } = await chooseAddress(this.options.address, this.config.parentAddress);
     this.useAddress(listen, advertise);
     this.listen();
+    startStep(this.uid, "listening");
     this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
     for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);
+    startStep(this.uid, "parent connected");
     await this.startRole();
+    startStep(this.uid, "role started");
     if (this.state === "starting") this.state = "running";
     if (this.role === "node" || this.role === "worker") {
       this.#stopSampling = startSampling(this.options.monitorInterval, this.probe, (report) => void this.#report(report));

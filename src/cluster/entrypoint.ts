@@ -1,22 +1,22 @@
 /**
  * Starting this process as one role: the head from options, or a monitor,
- * node or worker from the flags its parent gave it.
+ * node or worker from the flags its parent gave it. Each role's code is
+ * imported when that role starts: a process loads only its own.
  */
 import { takeSecretFromEnv, createSecret } from "../comms/handshake.ts";
 import { CLUSTER_ENV } from "../comms/shared-memory/index.ts";
 import { HandshakeError } from "../errors.ts";
 import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
 import { state } from "./state.ts";
-import { planCluster } from "./cluster-plan.ts";
-import { HeadNode } from "./head.ts";
-import { MonitorRuntime } from "./monitor.ts";
-import { NodeRuntime } from "./node.ts";
+import type { HeadNode } from "./head.ts";
 import { type InitOptions, type RoleConfig, resolveOptions } from "./options.ts";
 import { uidOf } from "../types.ts";
-import { WorkerRuntime } from "./worker.ts";
+import { startStep } from "../_util/start-trace.ts";
 
 /** Starts the head of a new runtime; stops whatever started if it fails. */
 export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
+  startStep("head", "init");
+  const [{ planCluster }, { HeadNode }] = await Promise.all([import("./cluster-plan.ts"), import("./head.ts")]);
   const plan = await planCluster(options, resolveOptions(options));
   const resolved = plan.options;
   // Names this cluster's shared-memory segments; children get it from their launcher. Random, not the head's
@@ -37,12 +37,23 @@ export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
 /**
  * Runs this process as the role its flags name, until that runtime stops (the
  * process then exits). Child roles print bare lines: their parent prefixes them.
+ * Called again (a worker's script reaching init() while its role's code still
+ * loads), it returns the same start: one runtime per process.
  */
-export async function startRole(config: RoleConfig): Promise<never> {
+export function startRole(config: RoleConfig): Promise<never> {
+  // On globalThis, as state.ts: the compiled CLI and a script it loads from source are two copies of this module.
+  const starts = globalThis as Record<symbol, Promise<never> | undefined>;
+  return (starts[ROLE_START] ??= startRoleRuntime(config));
+}
+
+const ROLE_START = Symbol.for("mosaic.roleStart");
+
+async function startRoleRuntime(config: RoleConfig): Promise<never> {
+  startStep(config.role, "role");
   const secret = takeSecretFromEnv();
   if (!secret) throw new HandshakeError("MOSAIC_SECRET is not set: a child runtime gets the cluster secret from its parent's environment");
   const logger = createLogger(uidOf(config.role, config.indices), config.options.logLevel, bareReporter());
-  const Role = { monitor: MonitorRuntime, node: NodeRuntime, worker: WorkerRuntime }[config.role];
+  const Role = await roleRuntime(config.role);
   const runtime = new Role(config, secret, logger);
   state.role = config.role;
   state.runtime = runtime;
@@ -54,4 +65,10 @@ export async function startRole(config: RoleConfig): Promise<never> {
   }
   await runtime.stopped;
   return runtime.exit("stopped");
+}
+
+async function roleRuntime(role: RoleConfig["role"]) {
+  if (role === "monitor") return (await import("./monitor.ts")).MonitorRuntime;
+  if (role === "node") return (await import("./node.ts")).NodeRuntime;
+  return (await import("./worker.ts")).WorkerRuntime;
 }

@@ -24,6 +24,8 @@ import { Profiler } from "../observe/profiler.ts";
 import { StartProgress, terminalOutput } from "../observe/start-progress.ts";
 import { logEvents } from "../observe/event-log.ts";
 import type { DashboardServer } from "../observe/dashboard/server.ts";
+import { startStep } from "../_util/start-trace.ts";
+import { coordinatorLauncher } from "./coordinator.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -54,6 +56,7 @@ export class HeadNode extends Runtime {
 
   constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
     super("head", [], options, secret, logger);
+    this.launcher = coordinatorLauncher();
     if (plan && plan.nodeHosts.length > 0) this.#nodeHosts = plan.nodeHosts;
     if (plan) this.useAddress(options.address, plan.advertise);
     if (options.workspace) {
@@ -69,6 +72,7 @@ export class HeadNode extends Runtime {
     this.#stopEventLog = logEvents(events, options.logLevel, (runtime, level, text) => (runtime === this.uid ? logger[level](text) : logger.remote(runtime, level, text)));
     this.#ready.promise.catch(() => {});
     this.commands.ready = (network: NetworkSnapshot) => {
+      startStep("head", "ready");
       this.#setNetwork(network);
       this.#ready.resolve();
     };
@@ -99,6 +103,7 @@ export class HeadNode extends Runtime {
     if (this.options.dashboard !== false) await this.#startDashboard();
     this.listen(this.options.port);
     const progress = this.#showProgress();
+    startStep("head", "spawn monitor");
     this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),

@@ -9,6 +9,7 @@ import { ChildRole } from "./child-role.ts";
 import { NodeLauncher } from "./node-launcher.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
+import { coordinatorLauncher } from "./coordinator.ts";
 
 export class MonitorRuntime extends ChildRole {
   #nodes = new Map<string, { node: RuntimeInfo; workers: RuntimeInfo[] }>();
@@ -16,7 +17,7 @@ export class MonitorRuntime extends ChildRole {
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "head", secret, logger);
     // Cluster mode: nodes start on the hosts the head planned.
-    if (config.nodeHosts) this.launcher = new NodeLauncher(config.options);
+    this.launcher = config.nodeHosts ? new NodeLauncher(config.options) : coordinatorLauncher();
     this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }) => {
       const host = this.#hostOf(report.node.uid);
       if (host) report = { node: { ...report.node, host }, workers: report.workers.map((worker) => ({ ...worker, host })) };

@@ -16,6 +16,7 @@ import { LocalLauncher } from "../launch/local.ts";
 import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
 import { type Role, uidOf } from "../types.ts";
 import { ResourceMonitor } from "./resources.ts";
+import { programEnv } from "./coordinator.ts";
 import { cpuMeter, type ResourceProbe, sampleResources } from "../observe/resources.ts";
 import type { RuntimeStatus, StatusOptions } from "./runtime-proxy.ts";
 import type { RuntimeLinks } from "../actors/links.ts";
@@ -270,6 +271,7 @@ export abstract class Runtime implements ConnectionHandler {
         // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
         // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
         BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
+        ...programEnv(),
       },
       secret: this.secret,
       output: (from, stream, lines) => this.relayLines(from, stream, lines),

@@ -3,7 +3,6 @@
  * symbol so that two copies of the library in one process (the compiled CLI
  * and a script it loads from source) still share one runtime and one registry.
  */
-import { isMainThread, workerData } from "node:worker_threads";
 import type { HeadNode } from "./head.ts";
 import type { Role } from "../types.ts";
 import { THREAD_MARKER } from "../actors/thread/channel.ts";
@@ -35,7 +34,11 @@ function roleFromArgv(argv: string[]): Role {
 
 
 function detectRole(): Role {
-  if (!isMainThread && (workerData as { marker?: string } | undefined)?.marker === THREAD_MARKER) return "thread";
+  // node:worker_threads is loaded only where it is there already (a thread): it costs every process ~10 ms at start.
+  if (!Bun.isMainThread) {
+    const { workerData } = require("node:worker_threads") as typeof import("node:worker_threads");
+    if ((workerData as { marker?: string } | undefined)?.marker === THREAD_MARKER) return "thread";
+  }
   return roleFromArgv(process.argv);
 }
 

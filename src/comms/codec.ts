@@ -14,7 +14,9 @@
  * where it is and read once into its final memory.
  */
 import "./_native-off.ts";
-import { addExtension, Packr } from "msgpackr";
+// msgpackr's plain entry (pack + unpack, the same modules and extension registry as "msgpackr"): the package's
+// Bun/Node entry adds its streams, which load node:stream, ~10 ms of every process's start.
+import { addExtension, Packr } from "msgpackr/pack";
 import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import type { Message } from "./protocol.ts";
 

@@ -3,11 +3,9 @@
  * loopback; in cluster mode each runtime takes the address of its own host's
  * interface that reaches the others, as the kernel's routing picks it (a UDP
  * socket "connected" to the peer: no packet is sent). Host names are resolved
- * once, with an error naming the one that does not resolve.
+ * once, with an error naming the one that does not resolve. Resolvers and
+ * sockets are imported when first needed: local mode (loopback) never loads them.
  */
-import { lookup } from "node:dns/promises";
-import dgram from "node:dgram";
-import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import { HostResolutionError } from "../errors.ts";
 
@@ -39,6 +37,7 @@ export function isLocalAddress(address: string): boolean {
 
 /** The address `name` resolves to here (an IP address is its own), or HostResolutionError naming it. */
 export async function resolveHost(name: string): Promise<string> {
+  const [{ isIP }, { lookup }] = await Promise.all([import("node:net"), import("node:dns/promises")]);
   if (isIP(name)) return name;
   try {
     return (await lookup(name, { family: 0 })).address;
@@ -58,8 +57,9 @@ export async function resolveHosts(names: string[]): Promise<ResolvedHost[]> {
 }
 
 /** This host's address on the route to `target` (an IP address), as the kernel would send from. */
-export function routeAddress(target: string): Promise<string> {
-  if (isLoopback(target)) return Promise.resolve(target === "::1" ? "::1" : "127.0.0.1");
+export async function routeAddress(target: string): Promise<string> {
+  if (isLoopback(target)) return target === "::1" ? "::1" : "127.0.0.1";
+  const [{ default: dgram }, { isIP }] = await Promise.all([import("node:dgram"), import("node:net")]);
   const { promise, resolve, reject } = Promise.withResolvers<string>();
   const socket = dgram.createSocket(isIP(target) === 6 ? "udp6" : "udp4");
   socket.once("error", (error) => {

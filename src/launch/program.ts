@@ -4,6 +4,9 @@
  */
 import { resolve } from "node:path";
 
+/** Set where this process runs another entry than the program (a monitor or node from source): the program's command. */
+export const PROGRAM_KEY = Symbol.for("mosaic.programCommand");
+
 export function isCompiledBinary(): boolean {
   return Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
 }
@@ -31,6 +34,8 @@ export function programEntry(): string {
  */
 export function programCommand(): string[] {
   if (isCompiledBinary()) return [process.execPath];
+  const given = (globalThis as Record<symbol, unknown>)[PROGRAM_KEY];
+  if (Array.isArray(given)) return given as string[];
   if (process.env.NODE_ENV === "test" && /\.(test|spec)\.[cm]?[jt]sx?$/.test(Bun.main)) {
     return [process.execPath, resolve(import.meta.dir, "../cli/main.ts")];
   }

@@ -9,7 +9,6 @@
  *   step(i: number) { mosaic.logger.info(`step ${i}`); }
  * }
  */
-import { format } from "node:util";
 import { CONSOLA_LEVEL, type LogLevel } from "./logger.ts";
 
 export interface UserLogger {
@@ -35,7 +34,8 @@ export function setUserLogSink(to: Sink, level: number): void {
 function at(level: LogLevel): (...args: unknown[]) => void {
   return (...args) => {
     if (CONSOLA_LEVEL[level] > threshold) return;
-    sink(level, format(...args));
+    // node:util's format loads its inspector (~5-15 ms): every process imports this module, few log.
+    sink(level, (require("node:util") as typeof import("node:util")).format(...args));
   };
 }
 

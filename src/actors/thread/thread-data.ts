@@ -4,7 +4,6 @@
  * loads; outside a tessera thread (the head, a worker's main thread) it is
  * absent and the defaults below are never used.
  */
-import { workerData } from "node:worker_threads";
 import { adoptSharedMemoryCounters, setSegmentIdleTime } from "../../comms/shared-memory/index.ts";
 import type { HeadAddress } from "./protocol.ts";
 
@@ -31,7 +30,10 @@ export interface ThreadData {
   logLevel: number;
 }
 
-export const threadData = workerData as Partial<ThreadData> | undefined;
+// node:worker_threads only on a thread: a worker's main thread imports this module for its types and slots.
+export const threadData = (Bun.isMainThread ? undefined : (require("node:worker_threads") as typeof import("node:worker_threads")).workerData) as
+  | Partial<ThreadData>
+  | undefined;
 if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters, threadData.realmCounters);
 if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.segmentIdleTime);
 

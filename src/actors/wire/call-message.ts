@@ -5,7 +5,7 @@
  * and sends the arguments as msgpack `bin`, which the receiver reads in place.
  */
 import "../../comms/_native-off.ts";
-import { Packr } from "msgpackr";
+import { Packr } from "msgpackr/pack";
 import { MessageKind } from "../../comms/protocol.ts";
 import type { TaskReference } from "./value-codec.ts";
 

@@ -10,7 +10,7 @@
  * another view of it, at its own byteOffset. Buffers go through the binary
  * extension (as raw payloads when large), whole, as structuredClone copies them.
  */
-import { addExtension } from "msgpackr";
+import { addExtension } from "msgpackr/pack";
 import { EXTENSION_TYPES } from "../../comms/codec.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { ERROR_CLASSES, errorKeys, isIndex, referenceClasses, VIEW_CLASSES } from "./value-scan.ts";

@@ -16,7 +16,7 @@
  *   decoder replaces them by those values.
  */
 import "../../comms/_native-off.ts";
-import { addExtension, Packr } from "msgpackr";
+import { addExtension, Packr } from "msgpackr/pack";
 import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
 import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { InvalidArgumentError } from "../../errors.ts";

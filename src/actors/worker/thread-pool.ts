@@ -4,7 +4,7 @@
  * to `maxThreads`), fed ops in batches, asked to collect garbage or trim their
  * segment pools, and told which events to produce.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { segmentIdleTime, sharedMemoryCounters, threadRealm } from "../../comms/shared-memory/index.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
@@ -96,6 +96,8 @@ export class TesseraThread {
       cancels: this.#cancels,
       logLevel: settings.logger.consola.level,
     };
+    // Loaded with the first thread: an idle worker (no tessera yet) does without it.
+    const { Worker } = require("node:worker_threads") as typeof import("node:worker_threads");
     this.worker = new Worker(settings.program, { workerData });
     this.worker.on("message", (reports: ThreadReport[]) => {
       for (const report of reports) {

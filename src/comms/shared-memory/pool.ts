@@ -7,7 +7,6 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { totalmem } from "node:os";
-import { isMainThread } from "node:worker_threads";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon } from "./mappings.ts";
@@ -215,4 +214,4 @@ export function scratchCopy(bytes: Uint8Array): { copy: Uint8Array; release: () 
 
 // A thread that ends takes only its free segments with it: those it lent to its main thread are still
 // mapped there, and that thread removes them once it is done with them.
-process.on("exit", () => (isMainThread ? removeSegments() : trimSegments(0)));
+process.on("exit", () => (Bun.isMainThread ? removeSegments() : trimSegments(0)));
