@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
 import { state } from "../cluster/state.ts";
-import { startHead, startRole } from "../cluster/entrypoint.ts";
+import { roleStarting, startHead, startRole } from "../cluster/entrypoint.ts";
 import type { HeadNode } from "../cluster/head.ts";
 import { type HeadRuntime, publicRuntime } from "./head-runtime.ts";
 import { type InitOptions, roleConfigFromArgv } from "../cluster/options.ts";
@@ -32,7 +32,9 @@ export function currentRole(): Role {
 function handOver(): Promise<never> {
   if (state.role === "thread") return startThread();
   if (state.runtime) return new Promise<never>(() => {});
-  return startRole(roleConfigFromArgv(process.argv.slice(2)));
+  // Under `mosaic run` the CLI started this worker's role, whose code may still load; the script's argv no longer
+  // holds the role's flags (it shows the script's own arguments).
+  return roleStarting() ?? startRole(roleConfigFromArgv(process.argv.slice(2)));
 }
 
 let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;

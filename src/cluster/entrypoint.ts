@@ -48,6 +48,11 @@ export function startRole(config: RoleConfig): Promise<never> {
 
 const ROLE_START = Symbol.for("mosaic.roleStart");
 
+/** The role start under way in this process, if one began (its flags may no longer be in process.argv). */
+export function roleStarting(): Promise<never> | undefined {
+  return (globalThis as Record<symbol, Promise<never> | undefined>)[ROLE_START];
+}
+
 async function startRoleRuntime(config: RoleConfig): Promise<never> {
   startStep(config.role, "role");
   const secret = takeSecretFromEnv();
