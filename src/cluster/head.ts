@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
-import { clusterId, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { clusterId, removeClusterSegments, removeSegments, sharedMemoryAvailable, warmSegment } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import type { ClusterPlan } from "./cluster-plan.ts";
@@ -116,6 +116,7 @@ export class HeadNode extends Runtime {
       this.#stopObserving = events.onInterest((types) => this.#askWorkersFor(types));
       this.#askWorkersFor(events.wantedTypes);
       if (events.wants("runtime.started")) events.emit({ type: "runtime.started", uid: this.uid, workers: this.network.workers.map((w) => w.uid), time: Date.now() });
+      this.#warmPool();
     } catch (error) {
       progress?.(false);
       await this.stop();
@@ -123,6 +124,17 @@ export class HeadNode extends Runtime {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The `warmPool` option: a segment made in idle time for the first large transfer (bounded by half the budget). */
+  #warmPool(): void {
+    const size = this.options.warmPool;
+    if (size === 0 || !sharedMemoryAvailable()) return;
+    if (size > this.resources.memoryLimit / 2) {
+      this.logger.warning(`warmPool (${size} bytes) is over half of the head's memory budget (${this.resources.memoryLimit} bytes): no shared memory prepared`);
+      return;
+    }
+    void warmSegment(size).then((made) => made && this.logger.debug(`prepared ${(size / 2 ** 20).toFixed(0)} MiB of shared memory for the first large transfer`));
   }
 
   override async stop(): Promise<void> {

@@ -47,6 +47,7 @@ const DEFAULTS: ResolvedOptions = {
   profile: "",
   workspace: "mosaic-workspace",
   dashboard: false,
+  warmPool: 0,
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -112,6 +113,7 @@ describe("resolving options", () => {
       MOSAIC_PROFILE: "out.json",
       MOSAIC_WORKSPACE: "/tmp/ws",
       MOSAIC_DASHBOARD: "8266",
+      MOSAIC_WARM_POOL: "268435456",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -139,6 +141,7 @@ describe("resolving options", () => {
       profile: "out.json",
       workspace: "/tmp/ws",
       dashboard: 8266,
+      warmPool: 268435456,
     });
   });
 
@@ -314,6 +317,7 @@ describe("flags of the CLI", () => {
       ["profile", undefined],
       ["workspace", undefined],
       ["dashboard", undefined],
+      ["warm-pool", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);

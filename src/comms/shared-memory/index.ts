@@ -51,5 +51,6 @@ export {
   segmentIdleTime,
   setSegmentIdleTime,
   trimSegments,
+  warmSegment,
 } from "./pool.ts";
 export { finishReceive, readSegment, receiveTarget } from "./receive.ts";

@@ -116,6 +116,41 @@ function createPooled(capacity: number): PooledSegment {
   return segment;
 }
 
+/**
+ * Makes a free pooled segment for payloads of about `size` bytes ahead of
+ * need, in idle time: its pages are written a slice per turn of the event
+ * loop, so the first large transfer finds memory already there (fresh tmpfs
+ * pages are what makes a first transfer slow) and nothing waits meanwhile.
+ * Returns false when the pool already has one or has no room for it.
+ */
+export async function warmSegment(size: number): Promise<boolean> {
+  const capacity = capacityFor(size);
+  if (segments.some((segment) => !segment.borrower && segment.capacity === capacity)) return false;
+  if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return false;
+  const path = segmentPath(true);
+  const fd = openSync(path, "wx", 0o600);
+  created.set(path, true);
+  try {
+    for (let at = 0; at < capacity; ) {
+      at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
+      if (at % (16 * ZEROS.length) === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (!created.has(path)) return false; // the pool was removed meanwhile (its runtime stops)
+    }
+  } catch {
+    created.delete(path);
+    unlinkQuietly(path);
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, lending: 0, freedAt: performance.now() };
+  segments.push(segment);
+  byPath.set(path, segment);
+  move(segment, "free");
+  scheduleTrim();
+  return true;
+}
+
 /** `borrower` is done with the segment at `path` (only a segment lent to it, and only the `lending` given, if given). */
 export function returnSegment(path: string, borrower: object, lending?: number): void {
   const segment = byPath.get(path);

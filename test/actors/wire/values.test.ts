@@ -58,3 +58,10 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(segments.length).toBe(8);
   });
 });
+
+describeScenarios("a pool warmed after start", () => ScenarioRun.start(["warmPool"], "data-fixture.ts", { env: { MOSAIC_WARM_POOL: String(16 * 2 ** 20) } }), (run) => {
+  test("with warmPool the head prepares a segment in idle time after start, and its first argument of that size goes through it (no fresh segment)", async () => {
+    const { warmed, sum, afterFirstTransfer, same } = await run.value("warmPool");
+    expect({ warmed, sum, segments: afterFirstTransfer.length, same }).toEqual({ warmed: 1, sum: (4 * 2 ** 20) / 4096, segments: 1, same: true });
+  });
+});
