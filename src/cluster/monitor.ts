@@ -64,11 +64,18 @@ export class MonitorRuntime extends ChildRole {
   }
 
   #nextWorker = 0;
+  /** Workers the head has been told of: only those are placed on (a joining one may be known here first). */
+  #announced = new Set<string>();
+
+  #tellParent(command: "ready" | "network", network: NetworkSnapshot): void {
+    this.#announced = new Set(network.workers.map((worker) => worker.uid));
+    this.parent?.command(command, network);
+  }
 
   /** Round-robin over the live workers, as the original does. */
   /** `exclude`: workers the caller already saw die, before their node reported it here. */
   #place(count: number, exclude: Set<string>): string[] {
-    const workers = this.network.workers.filter((worker) => !exclude.has(worker.uid));
+    const workers = this.network.workers.filter((worker) => this.#announced.has(worker.uid) && !exclude.has(worker.uid));
     if (workers.length === 0) throw new RuntimeStateError("no live worker to place a tessera on");
     const placed: string[] = [];
     for (let i = 0; i < count; i++) placed.push(workers[this.#nextWorker++ % workers.length]!.uid);
@@ -93,7 +100,7 @@ export class MonitorRuntime extends ChildRole {
   #announceNetwork(command: "ready" | "network", joined = false): void {
     const network = (this.network = this.#snapshot());
     if (command === "network" && !joined) {
-      this.parent?.command(command, network);
+      this.#tellParent(command, network);
       for (const node of network.nodes) this.connections.get(node.uid)?.command("network", network);
       return;
     }
@@ -101,7 +108,7 @@ export class MonitorRuntime extends ChildRole {
     const adopted = network.nodes.map((node) => this.connections.get(node.uid)?.request("adoptNetwork", network, { timeout }));
     // A node lost meanwhile is reported by its exit; the others are ready.
     // The network as it is then: a runtime lost during the round was announced already, and must not come back.
-    void Promise.allSettled(adopted).then(() => this.parent?.command(command, (this.network = this.#snapshot())));
+    void Promise.allSettled(adopted).then(() => this.#tellParent(command, (this.network = this.#snapshot())));
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {

@@ -130,3 +130,12 @@ describeScenarios("results of a restarted tessera", () => ScenarioRun.start(["re
     });
   });
 });
+
+describeScenarios("placement while a worker joins", () => ScenarioRun.start(["placementWhileJoining"], "recovery-fixture.ts"), (run) => {
+  test("tesserae created while a respawned worker joins are never placed on it before the head knows it: every call settles, none hangs", async () => {
+    const { pending, failedKinds, newcomer } = await run.value("placementWhileJoining");
+    expect({ pending, newcomer }).toEqual({ pending: 0, newcomer: true });
+    // Those placed on the dead worker before its death was known fail with its typed error; none fails otherwise.
+    expect(failedKinds.every((kind: string) => kind === "WorkerDiedError")).toBe(true);
+  });
+});

@@ -45,7 +45,9 @@ export class WorkerLink {
   /** A message encoded by the caller, in order with the rest; its payloads taken as they are now (the caller may change them right after). */
   sendEncoded(body: Uint8Array, payloads?: Uint8Array[], owned = false): void {
     if (this.connection) this.connection.sendEncoded(body, payloads, !owned);
-    else if (!this.#failure) {
+    // A call never sent must fail its task (the caller's catch), not vanish.
+    else if (this.#failure) throw this.#failure;
+    else {
       // Waiting for the link: a copy, unless the payloads are copies of the call's own already.
       const taken = owned ? payloads : payloads?.map((payload) => Uint8Array.prototype.slice.call(payload));
       this.#queue.push((connection) => connection?.sendEncoded(body, taken, !owned));
