@@ -175,19 +175,29 @@ export class DashboardBoard {
     this.#changed.tasks.push(point);
   }
 
+  /**
+   * The state as of the last delta: what changed since comes in the next
+   * delta, which a page that connects now also gets (sent in both, a log line
+   * or an error showed twice there).
+   */
   snapshot(): BoardSnapshot {
+    const changed = this.#changed;
+    const before = <T>(list: T[], recent: T[]) => list.slice(0, Math.max(0, list.length - recent.length));
+    const samples = Object.fromEntries(
+      [...this.#samples].map(([uid, points]) => [uid, before(points, changed.samples.get(uid) ?? [])]),
+    );
     return {
       type: "snapshot",
       head: this.#source.head,
       started: this.#started,
       monitorInterval: this.#source.monitorInterval,
       runtimes: [...this.#runtimes.values()],
-      samples: Object.fromEntries(this.#samples),
-      tasks: this.#tasks,
+      samples,
+      tasks: before(this.#tasks, changed.tasks),
       totals: { ...this.#totals },
       tesserae: [...this.#tesserae.values()],
-      errors: this.#errors,
-      logs: this.#logs,
+      errors: before(this.#errors, changed.errors),
+      logs: before(this.#logs, changed.logs),
     };
   }
 
