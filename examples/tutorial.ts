@@ -106,5 +106,5 @@ await mosaic.interactive("off");
 
 step("Next");
 console.log("Log files of this run are in ./mosaic-workspace/ (option workspace).");
-console.log("Watch a run live: mosaic run --dashboard examples/tutorial.ts (open the address the head prints: CPU, memory, tasks, errors, logs).");
-console.log("Record a timeline: mosaic run --profile out.json examples/tutorial.ts, then mosaic profile out.json or open it at https://ui.perfetto.dev.");
+console.log("Watch a run live: bun src/cli/main.ts run --dashboard examples/tutorial.ts (open the address the head prints: CPU, memory, tasks, errors, logs).");
+console.log("Record a timeline: bun src/cli/main.ts run --profile out.json examples/tutorial.ts, then bun src/cli/main.ts profile out.json or open it at https://ui.perfetto.dev.");
