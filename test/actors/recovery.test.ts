@@ -139,3 +139,11 @@ describeScenarios("placement while a worker joins", () => ScenarioRun.start(["pl
     expect(failedKinds.every((kind: string) => kind === "WorkerDiedError")).toBe(true);
   });
 });
+
+describeScenarios("results of a tessera that moved", () => ScenarioRun.start(["releasedWhereTheyRan"], "recovery-fixture.ts"), (run) => {
+  test("results a restartable tessera left on a worker before it moved are released there once their proxies are collected", async () => {
+    const { before, moved } = await run.value("releasedWhereTheyRan");
+    expect(before).toBe(4);
+    expect(moved).toBeGreaterThan(0);
+  });
+});

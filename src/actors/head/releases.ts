@@ -34,11 +34,17 @@ export class Releases {
       // A retried task ran last under another id (rare: a lookup only when some task was retried).
       const last = this.#renamed.size > 0 ? this.#renamed.get(id) : undefined;
       if (last !== undefined) this.#renamed.delete(id);
-      if (tessera.worker) this.releaseTask(tessera.worker, last ?? id);
+      // A tessera that may move (restarts): its results stay where they ran.
+      const ranOn = this.#ranOn.size > 0 ? this.#ranOn.get(id) : undefined;
+      if (ranOn !== undefined) this.#ranOn.delete(id);
+      const worker = ranOn ?? tessera.worker;
+      if (worker) this.releaseTask(worker, last ?? id);
     }
   });
   /** Retried tasks: the id each was submitted with → the id of its last attempt (see TaskProxy[REKEY]). */
   readonly #renamed = new Map<number, number>();
+  /** Tasks of tesserae that may move (restarts): the id each was submitted with → the worker it was last sent to. */
+  readonly #ranOn = new Map<number, string>();
   /** The generation being filled: [tessera, task id] pairs, flat. */
   #generation: { token: object; entries: (TesseraHandle | number)[] } | undefined;
 
@@ -70,6 +76,11 @@ export class Releases {
   /** A task now runs under another wire id: its result goes by that one when its proxy is collected. */
   renamed(firstId: number, id: number): void {
     this.#renamed.set(firstId, id);
+  }
+
+  /** A task of a tessera that may move was sent to `worker`: its result is released there when its proxy is collected. */
+  sentTo(firstId: number, worker: string): void {
+    this.#ranOn.set(firstId, worker);
   }
 
   /** A task's result (or a warehouse object), freed on `worker`. */
