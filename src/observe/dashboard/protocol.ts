@@ -17,7 +17,11 @@ export interface RuntimeRow {
   joined: number;
 }
 
-/** One resource sample of a runtime (see RuntimeResources for the units: cpu is percent of one core). */
+/**
+ * One resource sample of a runtime (the fields of RuntimeResources, units as
+ * there: cpu is percent of one core). Written out, not derived: the page's
+ * type check sees only this file and the DOM, not the runtime's modules.
+ */
 export interface SamplePoint {
   time: number;
   cpu: number;
@@ -78,13 +82,17 @@ export interface LogRow {
   text: string;
 }
 
-export interface BoardSnapshot {
+export interface BoardSnapshot extends BoardContent {
   type: "snapshot";
   head: string;
   /** When the board started. */
   started: number;
   /** The `monitorInterval` option: 0 means no resource samples, so no charts of them. */
   monitorInterval: number;
+}
+
+/** What a snapshot holds whole and a delta holds as changes (rows new or gone: runtimes lost, tesserae released or failed). */
+interface BoardContent {
   runtimes: RuntimeRow[];
   samples: Record<string, SamplePoint[]>;
   tasks: TaskPoint[];
@@ -94,17 +102,8 @@ export interface BoardSnapshot {
   logs: LogRow[];
 }
 
-export interface BoardDelta {
+export interface BoardDelta extends BoardContent {
   type: "delta";
-  /** Rows that changed (new or lost). */
-  runtimes: RuntimeRow[];
-  samples: Record<string, SamplePoint[]>;
-  tasks: TaskPoint[];
-  totals: TaskTotals;
-  /** Rows that changed: new, or gone (released, failed). */
-  tesserae: TesseraRow[];
-  errors: ErrorRow[];
-  logs: LogRow[];
 }
 
 export type BoardMessage = BoardSnapshot | BoardDelta;
