@@ -97,6 +97,22 @@ export class HeadRuntime {
     return this.#head.numWorkers;
   }
 
+  /**
+   * Waits until at least `count` workers are on the network (dynamic mode:
+   * nodes that joined bring theirs; `runtime.joined` events tell each one),
+   * and resolves with the workers then. Rejects with TimeoutError after
+   * `timeout` ms if given, and with RuntimeStateError if the runtime stops
+   * first.
+   *
+   * @example
+   * const runtime = await mosaic.init({ dynamic: true, port: 7000 });
+   * await runtime.waitForWorkers(8, { timeout: 60_000 });
+   */
+  async waitForWorkers(count: number, { timeout }: { timeout?: number } = {}): Promise<RuntimeProxy[]> {
+    await this.#head.waitForWorkers(count, timeout);
+    return this.#head.workers;
+  }
+
   /** The worker with this uid; throws RuntimeStateError naming the workers there are. */
   getWorker(uid: string): RuntimeProxy {
     return this.#head.getWorker(uid);

@@ -13,6 +13,7 @@ import { provideLibraryModule } from "./_library-module.ts";
 import { splitAtScript } from "./_flags.ts";
 import { pingCommand } from "./commands/ping.ts";
 import { profileCommand } from "./commands/profile.ts";
+import { joinCommand } from "./commands/join.ts";
 import { roleCommand } from "./commands/role.ts";
 import { runCommand as runSubcommand } from "./commands/run.ts";
 import { scriptCommand } from "./commands/script.ts";
@@ -39,7 +40,8 @@ const root = defineCommand({
 
 const argv = process.argv.slice(2);
 const isRole = argv.some((arg) => arg === "--role" || arg.startsWith("--role="));
-const command = (isRole ? roleCommand : root) as CommandDef;
+const isJoin = isRole && argv.some((arg) => arg === "--join" || arg.startsWith("--join="));
+const command = (isJoin ? joinCommand : isRole ? roleCommand : root) as CommandDef;
 // Help and version belong to mosaic only before a script name: `mosaic run s.ts --help` is the script's.
 const takesScript = argv[0] === "run" || argv[0] === "script";
 const ownArgs = takesScript ? [argv[0]!, ...splitAtScript(argv.slice(1)).flags] : argv;

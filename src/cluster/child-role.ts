@@ -40,8 +40,9 @@ export abstract class ChildRole extends Runtime {
     const watch = watchParent((reason) => void this.exit(reason, 0, true));
     if (watch) this.onBeat = () => watch.poll();
     process.on("SIGTERM", () => void this.exit("SIGTERM"));
-    // Ctrl-C reaches the whole process group: the head decides, children follow it.
-    process.on("SIGINT", () => {});
+    // Ctrl-C reaches the whole process group: the head decides, children follow it. A node that joined
+    // by itself was started by someone else: Ctrl-C there means leave.
+    process.on("SIGINT", this.config.joined ? () => void this.exit("SIGINT") : () => {});
     // Locally the loopback address as told; on another host (the head's address carried down), this host's own.
     const { listen, advertise } = await chooseAddress(this.options.address, this.config.parentAddress);
     this.useAddress(listen, advertise);

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { AllocationError, InvalidArgumentError } from "../errors.ts";
-import { isLocalAddress, isWildcard, resolveHosts, routeAddress } from "../launch/addresses.ts";
+import { isLocalAddress, isWildcard, resolveHost, resolveHosts, routeAddress } from "../launch/addresses.ts";
 import { detectAllocation, parsePbsNodeFile, uniqueHosts } from "../launch/allocation.ts";
 import { envName, type InitOptions, type ResolvedOptions } from "./options.ts";
 
@@ -27,8 +27,10 @@ export async function planCluster(given: InitOptions, options: ResolvedOptions, 
     if (options.hosts.length > 0 || options.hostfile) {
       throw new InvalidArgumentError(`hosts were given but the launcher is "local": use launcher "ssh" (--launcher ssh), or leave the launcher out`);
     }
+    if (options.dynamic) return planDynamic(options, chosen("address"), chosen("numNodes"));
     return { options, nodeHosts: [], advertise: isWildcard(options.address) ? "127.0.0.1" : options.address };
   }
+  if (options.dynamic) throw new InvalidArgumentError(`dynamic mode starts no nodes on other hosts (nodes join it): leave out the launcher "${options.launcher}" and its hosts`);
   const names = hostNames(options, env);
   const hosts = await resolveHosts(names);
   const remote = hosts.filter((host) => !isLocalAddress(host.address));
@@ -53,6 +55,24 @@ export async function planCluster(given: InitOptions, options: ResolvedOptions, 
   if (!chosen("address")) address = advertise = toward ? await routeAddress(toward) : "127.0.0.1";
   else if (isWildcard(address)) advertise = toward ? await routeAddress(toward) : "127.0.0.1";
   return { options: { ...options, numNodes, address }, nodeHosts, advertise };
+}
+
+/**
+ * Dynamic mode: nodes dial the head, so it listens where they reach it: the
+ * address given, else the one this host's name resolves to (loopback when
+ * that is all it has: then only nodes of this machine can join). Local nodes
+ * it starts itself (numNodes) are processes of this machine.
+ */
+async function planDynamic(options: ResolvedOptions, addressChosen: boolean, numNodesChosen: boolean): Promise<ClusterPlan> {
+  let address = options.address;
+  if (!addressChosen) {
+    const { hostname } = await import("node:os");
+    address = await resolveHost(hostname()).catch(() => "127.0.0.1");
+    if (!isLocalAddress(address)) address = "127.0.0.1";
+  }
+  const advertise = isWildcard(address) ? await resolveHost((await import("node:os")).hostname()).catch(() => "127.0.0.1") : address;
+  // Nodes join: it starts none of its own unless told to.
+  return { options: { ...options, address, numNodes: numNodesChosen ? options.numNodes : 0 }, nodeHosts: [], advertise };
 }
 
 /** The host names, in order, each once: given, from the host file, or the job's. */

@@ -23,7 +23,9 @@ export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
   // pid: runtimes on several machines share the cluster, and pids repeat across machines.
   process.env[CLUSTER_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
   const logger = createLogger("head", resolved.logLevel, prefixedReporter());
-  const head = new HeadNode(resolved, createSecret(), logger, plan);
+  // Dynamic mode: nodes started by others must prove the same secret; one made here is written for them.
+  const given = resolved.dynamic ? (await import("./secret.ts")).givenSecret(resolved.secretFile) : undefined;
+  const head = new HeadNode(resolved, given ?? createSecret(), logger, plan, resolved.dynamic && !given);
   state.runtime = head;
   try {
     await head.start();

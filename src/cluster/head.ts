@@ -3,9 +3,14 @@
  * else), learns the network, and is where every log line ends up.
  */
 import { isThreadUid, isWorkerUid, isWorkerUnder, workerOfThread } from "../types.ts";
-import { type ErrorDescription, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import { type ErrorDescription, InvalidArgumentError, type MosaicError, RuntimeDiedError, RuntimeStateError, TimeoutError } from "../errors.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { programCommand } from "../launch/program.ts";
+import { writeSecretFile } from "./secret.ts";
+import type { JoinPlan, JoinRequest } from "./join-plan.ts";
 import type { ConsolaReporter } from "consola/core";
-import { hostname } from "node:os";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
@@ -54,8 +59,14 @@ export class HeadNode extends Runtime {
   /** The live dashboard (`dashboard` option). */
   #dashboard: DashboardServer | undefined;
 
-  constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">) {
+  /** Dynamic mode: the secret was made here, and is written to a file for the nodes that join. */
+  readonly #publishSecret: boolean;
+  /** The secret's file when it was written to a temporary folder (no workspace): removed at stop. */
+  #secretFolder: string | undefined;
+
+  constructor(options: ResolvedOptions, secret: string, logger: RuntimeLogger, plan?: Pick<ClusterPlan, "nodeHosts" | "advertise">, publishSecret = false) {
     super("head", [], options, secret, logger);
+    this.#publishSecret = publishSecret;
     this.launcher = coordinatorLauncher();
     if (plan && plan.nodeHosts.length > 0) this.#nodeHosts = plan.nodeHosts;
     if (plan) this.useAddress(options.address, plan.advertise);
@@ -95,6 +106,78 @@ export class HeadNode extends Runtime {
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
     // A worker could not fetch a dependency where it was: it may have run again elsewhere (a retry, a restart).
     this.methods.locate = (id: number) => this.actors.locate(id);
+    // Dynamic mode: a node started elsewhere asks where it fits (it proved the secret to get this far).
+    this.methods.join = (request: unknown) => this.#admit(request);
+  }
+
+  /** A joining node's place: its index from the monitor, where its parent and the head listen, the program and options. */
+  async #admit(request: unknown): Promise<JoinPlan> {
+    if (!this.options.dynamic) throw new RuntimeStateError(`${this.uid} takes no joining nodes: start it in dynamic mode (mosaic run --dynamic)`);
+    const { host } = (request ?? {}) as Partial<JoinRequest>;
+    if (typeof host !== "string") throw new InvalidArgumentError("a join request names the host of the node that joins");
+    await this.#ready.promise;
+    const monitor = this.network.monitor;
+    if (this.state !== "running" || !monitor) throw new RuntimeStateError(`${this.uid} is ${this.state}: no node can join it now`);
+    const index = await this.request<number>("monitor", "admit", { host }, this.options.startTimeout);
+    return {
+      index,
+      monitor: { uid: monitor.uid, address: monitor.address, port: monitor.port },
+      head: { address: this.address, port: this.port },
+      cluster: clusterId(),
+      script: scriptForChildren(),
+      program: programCommand(),
+      options: this.options,
+    };
+  }
+
+  /** Dynamic mode: where nodes join, and (a secret made here) the file holding the secret, named in the log. */
+  #announceJoin(): void {
+    let secretNote = "the secret in MOSAIC_SECRET or --secret-file";
+    if (this.#publishSecret) {
+      let folder = this.logFiles?.folder;
+      if (!folder) folder = this.#secretFolder = mkdtempSync(join(tmpdir(), "mosaic-secret-"));
+      const path = writeSecretFile(folder, this.secret);
+      secretNote = `--secret-file ${path}`;
+      this.logger.info(`the cluster secret is in ${path} (readable by its owner only)`);
+    }
+    this.logger.info(`nodes join with: mosaic --role node --join ${this.address}:${this.port} -nw WORKERS (${secretNote})`);
+  }
+
+  /** Waiting for workers to join: each with the count it waits for. */
+  #workerWaits = new Set<{ count: number; resolve: () => void; reject: (error: MosaicError) => void }>();
+
+  /**
+   * Resolves once at least `count` workers are on the network (placed on from
+   * then on); rejects with TimeoutError after `timeout` ms (none: waits until
+   * the runtime stops, which rejects it).
+   */
+  waitForWorkers(count: number, timeout?: number): Promise<void> {
+    if (!Number.isInteger(count) || count < 0) return Promise.reject(new InvalidArgumentError(`waitForWorkers needs a whole number of workers, got ${String(count)}`));
+    if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
+      return Promise.reject(new InvalidArgumentError(`waitForWorkers: timeout must be a number of milliseconds, got ${String(timeout)}`));
+    }
+    if (this.state !== "running") return Promise.reject(new RuntimeStateError(`waitForWorkers needs a running runtime (this one is ${this.state})`));
+    if (this.network.workers.length >= count) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const wait = { count, resolve, reject };
+    this.#workerWaits.add(wait);
+    if (timeout !== undefined && timeout < A_DAY) {
+      const timer = setTimeout(() => {
+        if (!this.#workerWaits.delete(wait)) return;
+        reject(new TimeoutError(`${this.network.workers.length} of ${count} workers joined within ${timeout} ms`));
+      }, timeout);
+      void promise.finally(() => clearTimeout(timer)).catch(() => {});
+    }
+    return promise;
+  }
+
+  #settleWorkerWaits(stopped?: string): void {
+    for (const wait of this.#workerWaits) {
+      if (stopped) wait.reject(new RuntimeStateError(`the runtime ${stopped} while waiting for ${wait.count} workers (${this.network.workers.length} joined)`));
+      else if (this.network.workers.length >= wait.count) wait.resolve();
+      else continue;
+      this.#workerWaits.delete(wait);
+    }
   }
 
   async start(): Promise<void> {
@@ -102,6 +185,7 @@ export class HeadNode extends Runtime {
     // Before the monitor starts: the page shows the runtimes as they join.
     if (this.options.dashboard !== false) await this.#startDashboard();
     this.listen(this.options.port);
+    if (this.options.dynamic) this.#announceJoin();
     const progress = this.#showProgress();
     startStep("head", "spawn monitor");
     this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
@@ -138,6 +222,7 @@ export class HeadNode extends Runtime {
   }
 
   override async stop(): Promise<void> {
+    this.#settleWorkerWaits("stopped");
     this.#stopObserving?.();
     this.#stopObserving = undefined;
     await super.stop();
@@ -153,6 +238,7 @@ export class HeadNode extends Runtime {
     }
     this.#stopDashboard();
     this.logFiles?.close();
+    if (this.#secretFolder) rmSync(this.#secretFolder, { recursive: true, force: true });
   }
 
   /**
@@ -278,6 +364,7 @@ export class HeadNode extends Runtime {
   #setNetwork(network: NetworkSnapshot): void {
     this.network = { ...network, head: this.info };
     this.#proxies.clear();
+    if (this.#workerWaits.size > 0) this.#settleWorkerWaits();
     const { monitor, nodes, workers } = this.network;
     for (const info of [monitor, ...nodes, ...workers]) {
       if (!info || this.#seen.has(info.uid)) continue;
@@ -354,6 +441,9 @@ export class HeadNode extends Runtime {
     return `<HeadNode uid=${this.uid}, address=${this.address}, port=${this.port}, state=${this.state}, nodes=${this.numNodes}, workers=${this.numWorkers}>`;
   }
 }
+
+/** Timers of 2^31 ms or more fire at once: a longer wait has no timer. */
+const A_DAY = 86_400_000;
 
 /** Set by the CLI when the head's program is a script it loaded, so children load it too. */
 export function scriptForChildren(): string | undefined {

@@ -2,7 +2,8 @@
  * The monitor: starts the nodes, assembles the network from what they report,
  * tells the head when everything is ready, and who died.
  */
-import { RuntimeStateError } from "../errors.ts";
+import type { Connection } from "../comms/connection.ts";
+import { type MosaicError, RuntimeStateError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
@@ -13,18 +14,38 @@ import { coordinatorLauncher } from "./coordinator.ts";
 
 export class MonitorRuntime extends ChildRole {
   #nodes = new Map<string, { node: RuntimeInfo; workers: RuntimeInfo[] }>();
+  /** Dynamic mode: nodes that joined (or were admitted and are joining), by uid, with their host. */
+  #joined = new Map<string, { host: string; late?: Timer }>();
+  #nextJoinIndex: number;
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "head", secret, logger);
     // Cluster mode: nodes start on the hosts the head planned.
     this.launcher = config.nodeHosts ? new NodeLauncher(config.options) : coordinatorLauncher();
-    this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }) => {
+    this.#nextJoinIndex = config.options.numNodes;
+    this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }, connection: Connection) => {
+      const joined = this.#joined.get(report.node.uid);
+      // A joined node reports on its own link; one that is not (or no longer) admitted is not taken.
+      if (joined && connection.peer?.uid !== report.node.uid) return;
+      if (joined) clearTimeout(joined.late);
       const host = this.#hostOf(report.node.uid);
       if (host) report = { node: { ...report.node, host }, workers: report.workers.map((worker) => ({ ...worker, host })) };
       this.#nodes.set(report.node.uid, report);
       // The head shows the start's progress.
       this.parent?.command("nodeJoined", { node: report.node.uid, host, workers: report.workers.length });
-      if (this.#nodes.size === this.options.numNodes) this.#announceNetwork("ready");
+      if (joined) {
+        this.logger.info(`${report.node.uid} joined from host ${host} with ${report.workers.length} workers`);
+        // Before the first "ready" it is simply part of it; after, everyone adopts it before the head places on it.
+        if (this.#readySent) this.#announceNetwork("network", true);
+      } else if (this.#localNodesReady()) this.#announceNetwork("ready");
+    };
+    // Dynamic mode (asked by the head for a node that dialled it): the joining node's index; it must report ready within startTimeout.
+    this.methods.admit = ({ host }: { host: string }) => {
+      const index = this.#nextJoinIndex++;
+      const uid = `node:${index}`;
+      const late = setTimeout(() => this.#dropJoined(uid, `${uid} (host ${host}) was admitted but did not report ready within ${this.options.startTimeout} ms`), this.options.startTimeout);
+      this.#joined.set(uid, { host, late });
+      return index;
     };
     this.commands.startFailed = (failure: { uid: string; reason: string }) => this.parent?.command("startFailed", failure);
     this.commands.runtimeDied = (death: { uid: string; reason: string }) => {
@@ -44,7 +65,67 @@ export class MonitorRuntime extends ChildRole {
     this.methods.place = ([count, exclude]: [number, string[]]) => this.#place(count, new Set(exclude));
   }
 
+  /** Whether "ready" went to the head: nodes joining after it are announced as they come. */
+  #readySent = false;
+
+  #localNodesReady(): boolean {
+    let ready = 0;
+    for (const uid of this.#nodes.keys()) if (!this.#joined.has(uid)) ready++;
+    return ready === this.options.numNodes;
+  }
+
+  /** A joined node is gone (left, went silent, never reported): its workers with it. */
+  #dropJoined(uid: string, reason: string): void {
+    const joined = this.#joined.get(uid);
+    if (!joined) return;
+    clearTimeout(joined.late);
+    this.#joined.delete(uid);
+    this.connections.get(uid)?.close();
+    if (!this.#nodes.delete(uid)) return void this.logger.warning(reason);
+    this.logger.error(reason);
+    this.parent?.command("runtimeDied", { uid, reason });
+    this.#announceNetwork("network");
+  }
+
+  /** Joined nodes are not children: their links carry the heartbeats both ways (a silent network ends them). */
+  protected override watches(uid: string): boolean {
+    return super.watches(uid) || this.#joined.has(uid);
+  }
+
+  protected override reportsTo(uid: string): boolean {
+    return super.reportsTo(uid) || this.#joined.has(uid);
+  }
+
+  protected override onSilent(uid: string, reason: string): void {
+    if (this.#joined.has(uid)) this.#dropJoined(uid, `${reason} (host ${this.#joined.get(uid)!.host})`);
+    else super.onSilent(uid, reason);
+  }
+
+  protected override onPeerLost(uid: string, reason: MosaicError): void {
+    if (this.#joined.has(uid)) this.#dropJoined(uid, `${uid} left (host ${this.#joined.get(uid)!.host}): ${reason.message}`);
+    else super.onPeerLost(uid, reason);
+  }
+
+  /** Joined nodes are asked to stop, and given until their links close (each stops its workers first). */
+  protected override async beforeStop(): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const [uid, joined] of this.#joined) {
+      clearTimeout(joined.late);
+      const connection = this.connections.get(uid);
+      if (!connection?.isOpen) continue;
+      connection.command("stop", null);
+      closing.push(connection.closed);
+    }
+    if (closing.length === 0) return;
+    let timer: Timer | undefined;
+    const limit = new Promise((resolve) => (timer = setTimeout(resolve, this.options.heartbeatTimeout)));
+    await Promise.race([Promise.allSettled(closing), limit]);
+    clearTimeout(timer);
+  }
+
   protected async startRole(): Promise<void> {
+    // Dynamic mode may start no node itself: ready at once, nodes join later.
+    if (this.options.numNodes === 0) queueMicrotask(() => this.#announceNetwork("ready"));
     for (let i = 0; i < this.options.numNodes; i++) {
       this.spawnChild({
         role: "node",
@@ -58,8 +139,10 @@ export class MonitorRuntime extends ChildRole {
     }
   }
 
-  /** The host the plan gave a node (undefined: this machine, or local mode): named in errors about its runtimes. */
+  /** The host the plan gave a node, or a joined node's own (undefined: this machine, or local mode): named in errors about its runtimes. */
   #hostOf(node: string): string | undefined {
+    const joined = this.#joined.get(node);
+    if (joined) return joined.host;
     return this.config.nodeHosts?.[Number(node.slice("node:".length))] || undefined;
   }
 
@@ -68,6 +151,7 @@ export class MonitorRuntime extends ChildRole {
   #announced = new Set<string>();
 
   #tellParent(command: "ready" | "network", network: NetworkSnapshot): void {
+    if (command === "ready") this.#readySent = true;
     this.#announced = new Set(network.workers.map((worker) => worker.uid));
     this.parent?.command(command, network);
   }
@@ -114,7 +198,7 @@ export class MonitorRuntime extends ChildRole {
   protected override onChildExit(child: LaunchedRuntime): void {
     const reason = child.describeExit();
     this.logger.error(reason);
-    const command = this.state === "starting" || this.#nodes.size < this.options.numNodes ? "startFailed" : "runtimeDied";
+    const command = this.state === "starting" || !this.#readySent ? "startFailed" : "runtimeDied";
     this.parent?.command(command, { uid: child.uid, reason });
     if (this.#nodes.delete(child.uid)) this.#announceNetwork("network");
   }

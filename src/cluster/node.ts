@@ -115,6 +115,16 @@ export class NodeRuntime extends ChildRole {
     this.#respawnTimers.add(timer);
   }
 
+  /** A node that joined by itself has no pipe from its parent: a silent link to the monitor (a lost network) ends it. */
+  protected override watches(uid: string): boolean {
+    return super.watches(uid) || (this.config.joined === true && uid === this.parentUid);
+  }
+
+  protected override onSilent(uid: string, reason: string): void {
+    if (uid === this.parentUid) void this.exit(`lost parent ${uid}: ${reason}`, 0, true);
+    else super.onSilent(uid, reason);
+  }
+
   protected override async beforeStop(): Promise<void> {
     for (const timer of [...this.#respawnTimers, ...this.#joining.values()]) clearTimeout(timer);
   }

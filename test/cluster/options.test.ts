@@ -48,6 +48,8 @@ const DEFAULTS: ResolvedOptions = {
   workspace: "mosaic-workspace",
   dashboard: false,
   warmPool: 0,
+  dynamic: false,
+  secretFile: "",
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -114,6 +116,8 @@ describe("resolving options", () => {
       MOSAIC_WORKSPACE: "/tmp/ws",
       MOSAIC_DASHBOARD: "8266",
       MOSAIC_WARM_POOL: "268435456",
+      MOSAIC_DYNAMIC: "1",
+      MOSAIC_SECRET_FILE: "/tmp/secret",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -142,6 +146,8 @@ describe("resolving options", () => {
       workspace: "/tmp/ws",
       dashboard: 8266,
       warmPool: 268435456,
+      dynamic: true,
+      secretFile: "/tmp/secret",
     });
   });
 
@@ -159,8 +165,9 @@ describe("resolving options", () => {
   });
 
   test.each<[InitOptions | unknown, string]>([
-    [{ numNodes: 0 }, "option numNodes must be an integer >= 1, got 0"],
-    [{ numNodes: 1.5 }, "option numNodes must be an integer >= 1, got 1.5"],
+    [{ numNodes: 0 }, "option numNodes must be at least 1 (0 only in dynamic mode, where nodes join)"],
+    [{ numNodes: -1 }, "option numNodes must be an integer >= 0, got -1"],
+    [{ numNodes: 1.5 }, "option numNodes must be an integer >= 0, got 1.5"],
     [{ numWorkers: 0 }, "option numWorkers must be an integer >= 1, got 0"],
     [{ numWorkers: "2" }, "option numWorkers must be an integer >= 1, got 2"],
     [{ numThreads: -1 }, "option numThreads must be an integer >= 1, got -1"],
@@ -318,6 +325,8 @@ describe("flags of the CLI", () => {
       ["workspace", undefined],
       ["dashboard", undefined],
       ["warm-pool", undefined],
+      ["dynamic", undefined],
+      ["secret-file", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);
@@ -332,7 +341,9 @@ describe("flags of the CLI", () => {
       heartbeatInterval: 100,
     });
     expect(refusal(() => runOptionsFromArgs({ nworkers: "x" }))).toBe('--nworkers must be an integer >= 1, got "x"');
-    expect(refusal(() => runOptionsFromArgs({ nnodes: "0" }))).toBe('--nnodes must be an integer >= 1, got "0"');
+    expect(refusal(() => runOptionsFromArgs({ nnodes: "-1" }))).toBe('--nnodes must be an integer >= 0, got "-1"');
+    expect(refusal(() => resolveOptions(runOptionsFromArgs({ nnodes: "0" }), {}))).toBe("option numNodes must be at least 1 (0 only in dynamic mode, where nodes join)");
+    expect(resolveOptions(runOptionsFromArgs({ nnodes: "0", dynamic: true }), {})).toMatchObject({ numNodes: 0, dynamic: true });
     expect(refusal(() => runOptionsFromArgs({ "log-level": "loud" }))).toBe('unknown log level "loud" (--log-level): use one of error, warning, info, perf, debug');
     expect(refusal(() => runOptionsFromArgs({ "segment-idle-time": "1e10" }))).toBe('--segment-idle-time must be at most 86400000 ms (a day), got "1e10"');
   });
@@ -356,7 +367,7 @@ describe("flags of the CLI", () => {
       "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script", "node-hosts",
       "num-nodes", "num-workers", "num-threads", "launcher", "ssh-command", "remote-command", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
-      "monitor-interval",
+      "monitor-interval", "dynamic",
     ]);
   });
 

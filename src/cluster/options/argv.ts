@@ -21,6 +21,8 @@ export interface RoleConfig {
   script?: string;
   /** The monitor's, in cluster mode: the host of each node by index ("": this machine). */
   nodeHosts?: string[];
+  /** A node that joined a dynamic head by itself (cluster/join.ts): its parent link carries heartbeats both ways. */
+  joined?: boolean;
   options: ResolvedOptions;
 }
 

@@ -22,7 +22,10 @@ import { fraction, host, hostList, integer, type Kind, oneOf, path, switchOrPort
  * await mosaic.init({ numWorkers: 4, logLevel: "debug" });
  */
 export interface InitOptions {
-  /** Nodes to start (local mode: processes on this machine). Default 1; in cluster mode one per host that gets a node. */
+  /**
+   * Nodes to start (local mode: processes on this machine). Default 1; in
+   * cluster mode one per host that gets a node; in dynamic mode 0 (nodes join).
+   */
   numNodes?: number;
   /** Workers per node. Default: the number of cores, at least 1. */
   numWorkers?: number;
@@ -118,6 +121,20 @@ export interface InitOptions {
    * like any free segment (segmentIdleTime). Default 0: none.
    */
   warmPool?: number;
+  /**
+   * Nodes join the running head by themselves (`mosaic --role node --join
+   * HOST:PORT` started anywhere: Kubernetes, cloud machines, by hand) instead
+   * of being started by it; wait for them with `runtime.waitForWorkers(n)`.
+   * The head listens on `address`:`port`, which nodes dial. Default false.
+   */
+  dynamic?: boolean;
+  /**
+   * A file holding the cluster secret, readable only by its owner (mode 600).
+   * Dynamic mode reads the secret from `MOSAIC_SECRET` or this file; a head
+   * given neither makes one and writes it to such a file in its run's
+   * workspace folder, which its log names. Default "".
+   */
+  secretFile?: string;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -150,7 +167,14 @@ const A_DAY = 86_400_000;
 
 /** Table order matters where a default or a relation reads an option before it. */
 export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K]> } = {
-  numNodes: { kind: integer({ min: 1 }), default: 1, help: "Number of nodes (cluster mode: one per host)", run: { flag: "nnodes", alias: "n" }, carried: true },
+  numNodes: {
+    kind: integer({ min: 0 }),
+    default: 1,
+    help: "Number of nodes (cluster mode: one per host)",
+    relation: (numNodes, { dynamic }) => (numNodes === 0 && !dynamic ? "option numNodes must be at least 1 (0 only in dynamic mode, where nodes join)" : undefined),
+    run: { flag: "nnodes", alias: "n" },
+    carried: true,
+  },
   numWorkers: {
     kind: integer({ min: 1 }),
     default: () => Math.max(1, availableParallelism()),
@@ -216,6 +240,8 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
   workspace: { kind: path(), default: "mosaic-workspace", help: "Folder of per-run log folders (\"\": no log files)", run: {}, carried: false },
   dashboard: { kind: switchOrPort(), default: false, help: "Serve a live dashboard on 127.0.0.1 (--dashboard[=PORT]; 0: any free port)", run: {}, carried: false },
   warmPool: { kind: integer({ min: 0 }), default: 0, help: "Bytes of shared memory the head prepares after start for its first large transfer", run: {}, carried: false },
+  dynamic: { kind: toggle(), default: false, help: "Nodes join the head (mosaic --role node --join HOST:PORT) instead of being started by it", run: {}, carried: true },
+  secretFile: { kind: path(), default: "", help: "File with the cluster secret, mode 600 (dynamic mode; else MOSAIC_SECRET)", run: {}, carried: false },
 };
 
 export type OptionName = keyof InitOptions;
