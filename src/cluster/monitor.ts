@@ -27,7 +27,11 @@ export class MonitorRuntime extends ChildRole {
       const joined = this.#joined.get(report.node.uid);
       // A joined node reports on its own link; one that is not (or no longer) admitted is not taken.
       if (joined && connection.peer?.uid !== report.node.uid) return;
-      if (joined) clearTimeout(joined.late);
+      if (joined) {
+        clearTimeout(joined.late);
+        // Its name and the address it is reached on: machines started from one image often share a host name.
+        joined.host = `${joined.host} (${report.node.address})`;
+      }
       const host = this.#hostOf(report.node.uid);
       if (host) report = { node: { ...report.node, host }, workers: report.workers.map((worker) => ({ ...worker, host })) };
       this.#nodes.set(report.node.uid, report);

@@ -26,7 +26,8 @@ export async function runClusterFixture(hosts: ClusterHosts, options: { prefix?:
 }
 
 /** Checks the output of a run of the fixture (however it was started) and that nothing of it is left. */
-export async function checkClusterRun(hosts: ClusterHosts, run: CommandResult, nodeHosts: number[]) {
+/** `hostLabel`: how failures name a node's host (default: its name in the host list). */
+export async function checkClusterRun(hosts: ClusterHosts, run: CommandResult, nodeHosts: number[], hostLabel = (host: number) => hosts.names[host]!) {
   const options = { nodeHosts };
   const output = `${run.stdout}\n${run.stderr}`;
   const results = Object.fromEntries(
@@ -53,7 +54,7 @@ export async function checkClusterRun(hosts: ClusterHosts, run: CommandResult, n
 
   const killed = results.killed as { node: string; failure: { name: string; code: string; message: string } };
   expect({ node: killed.node, name: killed.failure.name, code: killed.failure.code }).toEqual({ node: "node:0", name: "WorkerDiedError", code: "WORKER_DIED" });
-  expect(killed.failure.message).toContain(`host ${hosts.names[options.nodeHosts[0]!]}`);
+  expect(killed.failure.message).toContain(`host ${hostLabel(options.nodeHosts[0]!)}`);
   expect(results.after).toBe(1);
 
   // After the run: no process of this cluster on any host (all share this kernel's /proc), no segment in /dev/shm.
