@@ -24,7 +24,8 @@ export abstract class ChildRole extends Runtime {
   protected readonly config: RoleConfig;
   protected parent: Connection | undefined;
   readonly parentUid: string;
-  #pendingLines: [string, LogStream, string[]][] = [];
+  /** Commands (log lines, reports) for the parent before the link to it is up. */
+  #forParent: [string, unknown][] = [];
   #exiting = false;
   #orphaned = false;
 
@@ -48,8 +49,11 @@ export abstract class ChildRole extends Runtime {
     this.useAddress(listen, advertise);
     this.listen();
     startStep(this.uid, "listening");
+    // Children need only this runtime's address: they start while it connects to its parent (each
+    // generation of the tree pays a process start; this overlaps it with the handshake above).
+    this.launchChildren();
     this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
-    for (const entry of this.#pendingLines.splice(0)) this.parent.command("log", entry);
+    for (const [method, args] of this.#forParent.splice(0)) this.parent.command(method, args);
     startStep(this.uid, "parent connected");
     await this.startRole();
     startStep(this.uid, "role started");
@@ -79,9 +83,18 @@ export abstract class ChildRole extends Runtime {
   protected abstract startRole(): Promise<void>;
 
   relayLines(uid: string, stream: LogStream, lines: string[]): void {
-    if (this.parent?.isOpen) this.parent.command("log", [uid, stream, lines]);
-    else this.#pendingLines.push([uid, stream, lines]);
+    this.tellParent("log", [uid, stream, lines]);
   }
+
+  /** A command to the parent; kept, in order, until the link to it is up (children start before it is). */
+  protected tellParent(method: string, args: unknown): void {
+    if (this.parent) {
+      if (this.parent.isOpen) this.parent.command(method, args);
+    } else this.#forParent.push([method, args]);
+  }
+
+  /** Starts this role's children, right after it listens (before its parent link is up). */
+  protected launchChildren(): void {}
 
   /**
    * A child reports to its parent and is watched by it (the monitor by the

@@ -108,6 +108,8 @@ export class HeadNode extends Runtime {
     this.methods.locate = (id: number) => this.actors.locate(id);
     // Dynamic mode: a node started elsewhere asks where it fits (it proved the secret to get this far).
     this.methods.join = (request: unknown) => this.#admit(request);
+    // Shown while starting (#showProgress), at log level info and below; else nobody looks.
+    this.commands.nodeJoined = () => {};
   }
 
   /** A joining node's place: its index from the monitor, where its parent and the head listen, the program and options. */

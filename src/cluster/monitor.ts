@@ -36,7 +36,7 @@ export class MonitorRuntime extends ChildRole {
       if (host) report = { node: { ...report.node, host }, workers: report.workers.map((worker) => ({ ...worker, host })) };
       this.#nodes.set(report.node.uid, report);
       // The head shows the start's progress.
-      this.parent?.command("nodeJoined", { node: report.node.uid, host, workers: report.workers.length });
+      this.tellParent("nodeJoined", { node: report.node.uid, host, workers: report.workers.length });
       if (joined) {
         this.logger.info(`${report.node.uid} joined from host ${host} with ${report.workers.length} workers`);
         // Before the first "ready" it is simply part of it; after, everyone adopts it before the head places on it.
@@ -51,10 +51,10 @@ export class MonitorRuntime extends ChildRole {
       this.#joined.set(uid, { host, late });
       return index;
     };
-    this.commands.startFailed = (failure: { uid: string; reason: string }) => this.parent?.command("startFailed", failure);
+    this.commands.startFailed = (failure: { uid: string; reason: string }) => this.tellParent("startFailed", failure);
     this.commands.runtimeDied = (death: { uid: string; reason: string }) => {
       for (const report of this.#nodes.values()) report.workers = report.workers.filter((w) => w.uid !== death.uid);
-      this.parent?.command("runtimeDied", death);
+      this.tellParent("runtimeDied", death);
       this.#announceNetwork("network");
     };
     // A node started a worker in place of a dead one: every runtime learns of it before the head places on it.
@@ -87,7 +87,7 @@ export class MonitorRuntime extends ChildRole {
     this.connections.get(uid)?.close();
     if (!this.#nodes.delete(uid)) return void this.logger.warning(reason);
     this.logger.error(reason);
-    this.parent?.command("runtimeDied", { uid, reason });
+    this.tellParent("runtimeDied", { uid, reason });
     this.#announceNetwork("network");
   }
 
@@ -129,7 +129,10 @@ export class MonitorRuntime extends ChildRole {
 
   protected async startRole(): Promise<void> {
     // Dynamic mode may start no node itself: ready at once, nodes join later.
-    if (this.options.numNodes === 0) queueMicrotask(() => this.#announceNetwork("ready"));
+    if (this.options.numNodes === 0) this.#announceNetwork("ready");
+  }
+
+  protected override launchChildren(): void {
     for (let i = 0; i < this.options.numNodes; i++) {
       this.spawnChild({
         role: "node",
@@ -157,7 +160,7 @@ export class MonitorRuntime extends ChildRole {
   #tellParent(command: "ready" | "network", network: NetworkSnapshot): void {
     if (command === "ready") this.#readySent = true;
     this.#announced = new Set(network.workers.map((worker) => worker.uid));
-    this.parent?.command(command, network);
+    this.tellParent(command, network);
   }
 
   /** Round-robin over the live workers, as the original does. */
@@ -203,7 +206,7 @@ export class MonitorRuntime extends ChildRole {
     const reason = child.describeExit();
     this.logger.error(reason);
     const command = this.state === "starting" || !this.#readySent ? "startFailed" : "runtimeDied";
-    this.parent?.command(command, { uid: child.uid, reason });
+    this.tellParent(command, { uid: child.uid, reason });
     if (this.#nodes.delete(child.uid)) this.#announceNetwork("network");
   }
 }

@@ -30,6 +30,8 @@ export class NodeRuntime extends ChildRole {
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "monitor", secret, logger);
+    // Workers start (and may die) before startRole waits for them.
+    this.#allConnected.promise.catch(() => {});
     this.commands.network = (network: NetworkSnapshot) => {
       this.network = network;
       for (const worker of this.#workers.keys()) this.connections.get(worker)?.command("network", network);
@@ -43,8 +45,11 @@ export class NodeRuntime extends ChildRole {
     };
   }
 
-  protected async startRole(): Promise<void> {
+  protected override launchChildren(): void {
     for (let i = 0; i < this.options.numWorkers; i++) this.#spawnWorker();
+  }
+
+  protected async startRole(): Promise<void> {
     const timer = setTimeout(
       () => this.#allConnected.reject(new TimeoutError(`workers of ${this.uid} did not connect within ${this.options.startTimeout} ms`)),
       this.options.startTimeout,
@@ -52,13 +57,13 @@ export class NodeRuntime extends ChildRole {
     try {
       await this.#allConnected.promise;
     } catch (error) {
-      this.parent!.command("startFailed", { uid: this.uid, reason: (error as Error).message });
+      this.tellParent("startFailed", { uid: this.uid, reason: (error as Error).message });
       throw error;
     } finally {
       clearTimeout(timer);
     }
     const workers = [...this.#workers.values()].sort((a, b) => a.uid.localeCompare(b.uid, "en", { numeric: true }));
-    this.parent!.command("nodeReady", { node: this.info, workers });
+    this.tellParent("nodeReady", { node: this.info, workers });
   }
 
   #spawnWorker(): LaunchedRuntime {
@@ -89,7 +94,7 @@ export class NodeRuntime extends ChildRole {
     // It learns the network before anyone is told of it (the head may place on it, other workers fetch from it).
     void connection
       .request("adoptNetwork", this.network, { timeout: this.options.startTimeout })
-      .then(() => this.parent?.command("workerJoined", { node: this.uid, worker: info }), () => {}); // no answer: its exit or heartbeats report it
+      .then(() => this.tellParent("workerJoined", { node: this.uid, worker: info }), () => {}); // no answer: its exit or heartbeats report it
   }
 
   /** A worker died: with `respawn`, a new one takes its place after a back-off, while its place's attempts last. */
@@ -143,7 +148,7 @@ export class NodeRuntime extends ChildRole {
       clearTimeout(this.#joining.get(child.uid));
       this.#joining.delete(child.uid);
       this.#workers.delete(child.uid);
-      this.parent?.command("runtimeDied", { uid: child.uid, reason });
+      this.tellParent("runtimeDied", { uid: child.uid, reason });
       this.#respawn(child.uid);
     }
   }
