@@ -62,3 +62,36 @@ describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("cluster mode by dynamic join", () => 
     expect(processesOfCluster(cluster)).toEqual([]);
   }, 90_000);
 });
+
+describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("a joined node whose network goes silent", () => {
+  test("its call fails naming its host within the heartbeat timeout, it ends itself, and the other host's node goes on", async () => {
+    const h = hosts();
+    const head = new SpawnedProcess(
+      h.on(0, [
+        process.execPath, MOSAIC_MAIN, "run", "--dynamic", "--port", "0", "--address", h.addresses[0]!, "--workspace", "",
+        "--heartbeat-interval", "250", "--heartbeat-timeout", "1500",
+        `${FIXTURES}/dynamic-fixture.ts`, "--workers", "2", "--leave", "--leaver", "node:1", "--no-rejoin",
+      ]),
+      { env },
+    );
+    await using _head = head;
+    const address = /--join (\S+)/.exec(await head.waitForLine(/nodes join with: mosaic --role node --join \S+/))![1]!;
+    await using first = new SpawnedProcess(h.on(1, [process.execPath, MOSAIC_MAIN, "--role", "node", "--join", address, "-nw", "1"]), { env });
+    await head.waitForLine(/node:0 joined from host/);
+    await using second = new SpawnedProcess(h.on(2, [process.execPath, MOSAIC_MAIN, "--role", "node", "--join", address, "-nw", "1"]), { env });
+    await head.waitForLine(/^result \{"label":"long running","value":\{"worker":"worker:1:0"/);
+    // h2 drops off the network: no socket closes, nothing is sent either way.
+    await h.exec(0, ["ip", "-n", h.namespaces[2]!, "link", "set", "eth0", "down"]);
+    try {
+      const left = JSON.parse((await head.waitForLine(/^result \{"label":"left"/, { timeout: 20_000 })).slice(7)).value;
+      expect({ name: left.name, code: left.code }).toEqual({ name: "WorkerDiedError", code: "WORKER_DIED" });
+      expect(left.message).toContain(`host ${hostname()} (${h.addresses[2]})`);
+      // The node on h2 hears nothing from its parent either: it ends itself, its worker with it.
+      expect((await second.waitForExit(20_000)).code).toBe(0);
+      expect(await head.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+      expect((await first.waitForExit(15_000)).code).toBe(0);
+    } finally {
+      await h.exec(0, ["ip", "-n", h.namespaces[2]!, "link", "set", "eth0", "up"]);
+    }
+  }, 90_000);
+});
