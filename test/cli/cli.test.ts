@@ -78,7 +78,8 @@ describe("mosaic run", () => {
 
   test.each([
     [["run", "-w", "x", RUN_FIXTURE], /^mosaic: --nworkers must be an integer >= 1, got "x"$/],
-    [["run", "-n", "0", RUN_FIXTURE], /^mosaic: --nnodes must be an integer >= 1, got "0"$/],
+    [["run", "-n", "0", RUN_FIXTURE], /^mosaic: option numNodes must be at least 1 \(0 only in dynamic mode, where nodes join\)$/],
+    [["run", "-n", "-1", RUN_FIXTURE], /^mosaic: --nnodes must be an integer >= 0, got "-1"$/],
     [["run", "--heartbeat-interval", "1000", "--heartbeat-timeout", "1500", RUN_FIXTURE], /^mosaic: option heartbeatTimeout \(1500 ms\) must be at least twice/],
     [["run", "--log-level", "loud", RUN_FIXTURE], /^mosaic: unknown log level "loud"/],
     [["ping", "-w", "x"], /^mosaic: --nworkers must be an integer >= 1, got "x"$/],

@@ -93,7 +93,7 @@ describeScenarios("the runtime handle, proxies and errors in a real tree", () =>
       sameEachTime: true,
       members: [
         "address", "asyncFor", "barrier", "cpuLoad", "dashboardUrl", "drop", "events", "fitsInMemory", "get", "getNode", "getWorker", "logger",
-        "memoryLimit", "monitor", "nodes", "numNodes", "numWorkers", "pids", "port", "put", "state", "status", "toString", "uid", "workers",
+        "memoryLimit", "monitor", "nodes", "numNodes", "numWorkers", "pids", "port", "put", "state", "status", "toString", "uid", "waitForWorkers", "workers",
       ],
       internals: [],
     });
