@@ -10,6 +10,7 @@ import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
 import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
 import { detectScheduler } from "../../launch/allocation.ts";
+import { COMPRESSION_KINDS, type CompressionKind, LZ4_REFUSAL } from "../../comms/compression.ts";
 import { fraction, host, hostList, integer, type Kind, oneOf, path, switchOrPort, text, toggle } from "./kinds.ts";
 
 /**
@@ -118,6 +119,15 @@ export interface InitOptions {
    * like any free segment (segmentIdleTime). Default 0: none.
    */
   warmPool?: number;
+  /**
+   * Compression of large binary payloads (64 KiB or more) between runtimes
+   * of different machines: "zstd" sends a payload compressed when that saved
+   * at least 10% (sampled first, so incompressible data costs little), "none"
+   * never. Runtimes of one machine share memory and never compress. "lz4" is
+   * refused: Bun has no lz4 codec. Default "none": at link speeds of 1 GB/s
+   * or more, zstd costs more time than it saves (see the README's benchmarks).
+   */
+  compression?: CompressionKind;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -216,6 +226,15 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
   workspace: { kind: path(), default: "mosaic-workspace", help: "Folder of per-run log folders (\"\": no log files)", run: {}, carried: false },
   dashboard: { kind: switchOrPort(), default: false, help: "Serve a live dashboard on 127.0.0.1 (--dashboard[=PORT]; 0: any free port)", run: {}, carried: false },
   warmPool: { kind: integer({ min: 0 }), default: 0, help: "Bytes of shared memory the head prepares after start for its first large transfer", run: {}, carried: false },
+  // Carried: every runtime sends payloads to other hosts (workers to workers, the head to workers).
+  compression: {
+    kind: oneOf(COMPRESSION_KINDS, "compression"),
+    default: "none",
+    help: "Compress payloads of 64 KiB or more between hosts when it pays: zstd or none (lz4 is not supported)",
+    relation: (value) => (value === "lz4" ? LZ4_REFUSAL : undefined),
+    run: {},
+    carried: true,
+  },
 };
 
 export type OptionName = keyof InitOptions;
