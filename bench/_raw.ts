@@ -9,7 +9,8 @@
 import type { Socket, Subprocess, TCPSocketListener } from "bun";
 import { join } from "node:path";
 
-const HOST = "127.0.0.1";
+/** Where raw peers listen and are dialled: loopback, or a test host's address (BENCH_HOST, cluster.bench.ts). */
+export const HOST = process.env.BENCH_HOST ?? "127.0.0.1";
 
 // ---------------------------------------------------------------- writing
 

@@ -5,7 +5,7 @@
  * gone) or on SIGTERM.
  */
 import type { Socket } from "bun";
-import { serveUntilParentGone } from "../_raw.ts";
+import { HOST, serveUntilParentGone } from "../_raw.ts";
 
 interface EchoState {
   queue: Uint8Array[];
@@ -29,7 +29,7 @@ function flush(socket: Socket<EchoState>): void {
 }
 
 const listener = Bun.listen<EchoState>({
-  hostname: "127.0.0.1",
+  hostname: HOST,
   port: 0,
   socket: {
     open(socket) {

@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import type { Connection, ConnectionHandler } from "../comms/connection.ts";
 import type { PayloadAllocator } from "../comms/framing.ts";
 import { CLUSTER_ENV, clusterId, MACHINE_ID, setSegmentIdleTime, sharedMemoryStats } from "../comms/shared-memory/index.ts";
+import { setCompression } from "../comms/compression.ts";
 import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/transports/tcp.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
@@ -76,6 +77,7 @@ export abstract class Runtime implements ConnectionHandler {
     this.logger = logger;
     this.resources = new ResourceMonitor(options.memoryFraction, options.memoryLimit, role === "worker" ? options.numWorkers : 1);
     setSegmentIdleTime(options.segmentIdleTime);
+    setCompression(options.compression);
     this.methods.ping = () => this.uid;
     this.methods.status = (options: Pick<StatusOptions, "collect"> | null) => this.describeStatus(options?.collect === true);
     this.methods.resources = () => sampleResources(this.probe);

@@ -71,12 +71,12 @@ export class WorkerRuntime extends ChildRole {
   }
 
   /** Payloads received (put objects, calls with dependencies, results fetched from other workers): transfers. */
-  onPayloads(connection: Connection, sharedBytes: number, socketBytes: number): void {
+  onPayloads(connection: Connection, sharedBytes: number, socketBytes: number, wireBytes: number): void {
     if (!this.events.observing.transfer) return;
     const from = connection.peer?.uid ?? "unknown";
     const time = Date.now();
     if (sharedBytes > 0) this.events.emit({ type: "transfer", from, to: this.uid, bytes: sharedBytes, route: "shm", time });
-    if (socketBytes > 0) this.events.emit({ type: "transfer", from, to: this.uid, bytes: socketBytes, route: "tcp", time });
+    if (socketBytes > 0) this.events.emit({ type: "transfer", from, to: this.uid, bytes: socketBytes, route: "tcp", wireBytes, time });
   }
 
   /** Mapped payloads here are never changed by user code (threads get their own mappings): they may be passed on by name. */

@@ -16,7 +16,8 @@ import {
   UnknownMethodError,
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { FrameReader, FrameWriter, type PayloadAllocator, type RejectedPayloads, type SharedSizes } from "./framing.ts";
+import { compressionEnabled, compressPayloads } from "./compression.ts";
+import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, type RejectedPayloads, type SharedSizes } from "./framing.ts";
 import { Handshake } from "./handshake.ts";
 import { MAX_BODY_BYTES, MessageKind, type Message, type PeerInfo } from "./protocol.ts";
 import { SharedPayloads } from "./shared-payloads.ts";
@@ -51,8 +52,11 @@ export interface ConnectionHandler {
    * threads: only where no user code changes them (a worker's main thread).
    */
   readonly passesOnMappedPayloads?: boolean;
-  /** Raw payloads came with a message (before it is handled): bytes through shared memory and over the socket. */
-  onPayloads?(connection: Connection, sharedBytes: number, socketBytes: number): void;
+  /**
+   * Raw payloads came with a message (before it is handled): bytes through shared memory and over
+   * the socket, and `wireBytes`, what those took on the socket (fewer when some came compressed).
+   */
+  onPayloads?(connection: Connection, sharedBytes: number, socketBytes: number, wireBytes: number): void;
   onClose?(connection: Connection, reason: MosaicError): void;
 }
 
@@ -119,8 +123,8 @@ export class Connection {
     this.authenticated.catch(() => {});
     this.closed = this.#close.promise;
     this.#writer = new FrameWriter(options.socket);
-    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads, rejected, shared) =>
-      this.#onFrame(body, payloads, rejected, shared),
+    this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads, rejected, shared, wire) =>
+      this.#onFrame(body, payloads, rejected, shared, wire),
     );
     if (options.allocate) this.#reader.allocate = options.allocate;
     this.#reader.admit = options.admit;
@@ -185,7 +189,7 @@ export class Connection {
   sendEncoded(body: Uint8Array, payloads?: Uint8Array[], snapshot = false): void {
     if (!this.#isOpen) return;
     this.lastSent = performance.now();
-    this.#writer.writeFrame(body, payloads && payloads.length > 0 && this.#sharesMemory ? this.#shared.outgoing(payloads) : payloads, snapshot);
+    this.#writer.writeFrame(body, this.#outgoing(payloads, false), snapshot);
   }
 
   /** Hands what is queued to the kernel now (before the caller blocks, say), not at the end of the tick. */
@@ -265,7 +269,16 @@ export class Connection {
 
   #send(message: Message, payloads?: Uint8Array[], snapshot = false, lasting = false): void {
     this.lastSent = performance.now();
-    this.#writer.writeFrame(encodeMessage(message), payloads && payloads.length > 0 && this.#sharesMemory ? this.#shared.outgoing(payloads, lasting) : payloads, snapshot);
+    this.#writer.writeFrame(encodeMessage(message), this.#outgoing(payloads, lasting), snapshot);
+  }
+
+  /** Payloads as they travel: through /dev/shm to this machine, compressed (when it pays) to others. */
+  #outgoing(payloads: Uint8Array[] | undefined, lasting: boolean): OutgoingPayload[] | undefined {
+    if (!payloads || payloads.length === 0) return payloads;
+    if (this.#sharesMemory) return this.#shared.outgoing(payloads, lasting);
+    const machine = this.peer?.machine;
+    if (compressionEnabled() && machine !== undefined && machine !== this.#options.self.machine) return compressPayloads(payloads);
+    return payloads;
   }
 
   /** Same machine: large payloads go through /dev/shm, the socket carries their paths. */
@@ -273,7 +286,7 @@ export class Connection {
     return SHARE_MEMORY && this.peer?.machine !== undefined && this.peer.machine === this.#options.self.machine;
   }
 
-  #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes): void {
+  #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes, wire?: number): void {
     if (!this.#isOpen) return;
     // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
@@ -291,7 +304,7 @@ export class Connection {
     // Payloads copied into a pooled segment (from the socket, or read from a peer's segment) become mappings of their own.
     const passable = this.#options.handler.passesOnMappedPayloads === true;
     for (let i = 0; i < payloads.length; i++) payloads[i] = finishReceive(payloads[i]!, passable);
-    if (payloads.length > 0 && this.#options.handler.onPayloads) this.#countPayloads(payloads, shared);
+    if (payloads.length > 0 && this.#options.handler.onPayloads) this.#countPayloads(payloads, shared, wire);
     if (!this.peer) return this.#onHandshake(message);
     const refused = (rejected && this.#outOfMemory(rejected.bytes, message)) || unreadable;
     switch (message[0]) {
@@ -329,14 +342,14 @@ export class Connection {
     }
   }
 
-  #countPayloads(payloads: Uint8Array[], shared: SharedSizes): void {
+  #countPayloads(payloads: Uint8Array[], shared: SharedSizes, wire: number | undefined): void {
     let sharedBytes = 0;
     let socketBytes = 0;
     for (let i = 0; i < payloads.length; i++) {
       if (shared?.[i] !== undefined) sharedBytes += payloads[i]!.byteLength;
       else socketBytes += payloads[i]!.byteLength;
     }
-    this.#options.handler.onPayloads!(this, sharedBytes, socketBytes);
+    this.#options.handler.onPayloads!(this, sharedBytes, socketBytes, wire ?? socketBytes);
   }
 
   #outOfMemory(bytes: number, message: Message): OutOfMemoryError {

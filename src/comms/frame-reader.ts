@@ -3,7 +3,8 @@
  * frames, raw payloads copied once into their final memory.
  */
 import { ProtocolError } from "../errors.ts";
-import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
+import { decompressPayload } from "./compression.ts";
+import { COMPRESSED_PAYLOAD_FLAG, FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
 import { receiveTarget, SHM_PATH_FIELD } from "./shared-memory/index.ts";
 
 export interface FrameLimits {
@@ -22,7 +23,7 @@ export const allocateArrayBuffer: PayloadAllocator = (bytes) => receiveTarget(by
 type ReadState =
   | { step: "header" }
   | { step: "body"; kind: number; into: Uint8Array; filled: number }
-  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[] }
+  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[]; compressed: Compressed }
   | { step: "discard"; body: Uint8Array; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; index: number; sizes: number[]; filled: number };
 
 /** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
@@ -44,7 +45,11 @@ export function readPathField(field: Uint8Array): string {
   return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
 }
 
-type FrameCallback = (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes) => void;
+/** For each payload, the size it restores to when it came compressed, else undefined; undefined when none did. */
+type Compressed = (number | undefined)[] | undefined;
+
+/** `socketBytes`: bytes the socket carried for the payloads not in shared memory, given only when some came compressed. */
+type FrameCallback = (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes, socketBytes?: number) => void;
 
 /**
  * Turns socket chunks (at most 512 KiB each, fresh every time: Bun reads into no buffer of ours)
@@ -149,28 +154,41 @@ export class FrameReader {
     if (body.length < 2) throw new ProtocolError("payload frame too short for its payload count");
     const view = new DataView(body.buffer, body.byteOffset, body.length);
     const count = view.getUint16(0, true);
-    if (body.length < 2 + 8 * count) throw new ProtocolError(`payload frame too short for ${count} payload sizes`);
     const sizes: number[] = [];
     const shared: (number | undefined)[] = [];
+    let compressed: Compressed;
     let total = 0;
+    let at = 2;
+    const next = () => {
+      if (body.length < at + 8) throw new ProtocolError(`payload frame too short for ${count} payload sizes`);
+      const value = view.getBigUint64(at, true);
+      at += 8;
+      return value;
+    };
     for (let i = 0; i < count; i++) {
-      let size = view.getBigUint64(2 + 8 * i, true);
+      let size = next();
       const isShared = (size & SHARED_PAYLOAD_FLAG) !== 0n;
-      size &= ~SHARED_PAYLOAD_FLAG;
-      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError(`payload size ${size} is not a valid size`);
-      total += Number(size);
+      const isCompressed = (size & COMPRESSED_PAYLOAD_FLAG) !== 0n;
+      size &= ~(SHARED_PAYLOAD_FLAG | COMPRESSED_PAYLOAD_FLAG);
+      const restored = isCompressed ? next() : size;
+      if (size > BigInt(Number.MAX_SAFE_INTEGER) || restored > BigInt(Number.MAX_SAFE_INTEGER) || (isShared && isCompressed)) {
+        throw new ProtocolError(`payload size ${size} is not a valid size`);
+      }
+      // What the receiver's memory must take: a compressed payload's restored size.
+      total += Number(restored);
       // A shared payload's bytes on the socket are its path field; its memory comes from the segment.
       sizes.push(isShared ? SHM_PATH_FIELD : Number(size));
       shared.push(isShared ? Number(size) : undefined);
+      if (isCompressed) (compressed ??= new Array(count).fill(undefined))[i] = Number(restored);
     }
     if (total > 0 && this.admit && !this.admit(total)) {
       const paths = shared.map((size) => new Uint8Array(size === undefined ? 0 : SHM_PATH_FIELD));
-      const discard = { step: "discard" as const, body: body.subarray(2 + 8 * count), total, paths, shared, index: 0, sizes, filled: 0 };
+      const discard = { step: "discard" as const, body: body.subarray(at), total, paths, shared, index: 0, sizes, filled: 0 };
       this.#state = discard;
       this.#skipEmpty(discard);
       return;
     }
-    const state = { step: "payloads" as const, body: body.subarray(2 + 8 * count), sizes, payloads: [] as Uint8Array[], filled: 0, shared };
+    const state = { step: "payloads" as const, body: body.subarray(at), sizes, payloads: [] as Uint8Array[], filled: 0, shared, compressed };
     this.#nextPayload(state);
   }
 
@@ -178,8 +196,9 @@ export class FrameReader {
     // Zero-length payloads complete at once; skip over them.
     while (state.payloads.length < state.sizes.length) {
       const size = state.sizes[state.payloads.length]!;
-      const isPath = state.shared[state.payloads.length] !== undefined;
-      state.payloads.push(size === 0 ? new Uint8Array(0) : isPath ? new Uint8Array(size) : this.allocate(size));
+      // A path field, or compressed bytes (restored into the allocator's memory once in), take plain memory.
+      const plain = state.shared[state.payloads.length] !== undefined || state.compressed?.[state.payloads.length] !== undefined;
+      state.payloads.push(size === 0 ? new Uint8Array(0) : plain ? new Uint8Array(size) : this.allocate(size));
       state.filled = 0;
       if (size > 0) {
         this.#state = state;
@@ -187,7 +206,16 @@ export class FrameReader {
       }
     }
     this.#state = { step: "header" };
-    this.#onFrame(state.body, state.payloads, undefined, state.shared.some((size) => size !== undefined) ? state.shared : undefined);
+    const shared = state.shared.some((size) => size !== undefined) ? state.shared : undefined;
+    if (!state.compressed) return this.#onFrame(state.body, state.payloads, undefined, shared);
+    let socketBytes = 0;
+    for (let i = 0; i < state.payloads.length; i++) {
+      if (state.shared[i] !== undefined) continue;
+      socketBytes += state.sizes[i]!;
+      const restored = state.compressed[i];
+      if (restored !== undefined) state.payloads[i] = decompressPayload(state.payloads[i]!, restored, this.allocate);
+    }
+    this.#onFrame(state.body, state.payloads, undefined, shared, socketBytes);
   }
 
   /** Moves past empty payloads of a skipped frame; delivers the frame once all are skipped. */

@@ -3,7 +3,8 @@
  * large writes, and written as the socket accepts them.
  */
 import { ProtocolError } from "../errors.ts";
-import { FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
+import type { CompressedPayload } from "./compression.ts";
+import { COMPRESSED_PAYLOAD_FLAG, FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
 import { scratchCopy, SHM_PATH_FIELD } from "./shared-memory/index.ts";
 
 /** A payload that the sender put in a shared-memory segment: only its path crosses the socket. */
@@ -12,7 +13,13 @@ export interface SharedPayload {
   size: number;
 }
 
-export type OutgoingPayload = Uint8Array | SharedPayload;
+export type OutgoingPayload = Uint8Array | SharedPayload | CompressedPayload;
+
+/** The bytes a payload puts on the socket. */
+function wireBytes(payload: OutgoingPayload): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  return "path" in payload ? pathField(payload.path) : payload.bytes;
+}
 
 function pathField(path: string): Uint8Array {
   const field = new Uint8Array(SHM_PATH_FIELD);
@@ -70,7 +77,9 @@ export class FrameWriter {
     if (this.#closed) return;
     const count = payloads?.length ?? 0;
     if (count > 0xffff) throw new ProtocolError(`a frame carries at most 65535 raw payloads, not ${count}`);
-    const prefix = count > 0 ? 2 + 8 * count : 0;
+    let compressed = 0;
+    for (let i = 0; i < count; i++) if ("bytes" in payloads![i]!) compressed++;
+    const prefix = count > 0 ? 2 + 8 * (count + compressed) : 0;
     const length = prefix + body.length;
     if (length > 0xffffffff) throw new ProtocolError(`frame body of ${length} bytes exceeds the 4 GiB frame limit`);
     this.#reserve(FRAME_HEADER_BYTES + prefix + Math.min(body.length, DIRECT_BYTES));
@@ -84,7 +93,13 @@ export class FrameWriter {
       at += 2;
       for (const payload of payloads!) {
         if (payload instanceof Uint8Array) view.setBigUint64(at, BigInt(payload.byteLength), true);
-        else view.setBigUint64(at, BigInt(payload.size) | SHARED_PAYLOAD_FLAG, true);
+        else if ("path" in payload) view.setBigUint64(at, BigInt(payload.size) | SHARED_PAYLOAD_FLAG, true);
+        else {
+          view.setBigUint64(at, BigInt(payload.bytes.byteLength) | COMPRESSED_PAYLOAD_FLAG, true);
+          view.setBigUint64((at += 8), BigInt(payload.size), true);
+          // Made for this frame: never copied again, even for a snapshot.
+          this.#owned.add(payload.bytes.buffer);
+        }
         at += 8;
       }
     }
@@ -94,7 +109,7 @@ export class FrameWriter {
     for (let i = 0; i < count; i++) {
       const payload = payloads![i]!;
       borrowed ||= payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES;
-      this.#append(payload instanceof Uint8Array ? payload : pathField(payload.path));
+      this.#append(wireBytes(payload));
     }
     if (snapshot && borrowed) {
       this.flush();

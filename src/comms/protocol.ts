@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** After the handshake, message bodies (not raw payloads) up to this size; a larger frame ends the connection. */
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -69,12 +69,17 @@ export const FrameKind = {
    * Body is [u16 count][u64 size]*count then one message; `count` raw payloads
    * follow the frame. A size with SHARED_PAYLOAD_FLAG set is a payload in a
    * shared-memory segment: what follows is its path (SHM_PATH_FIELD bytes).
+   * A size with COMPRESSED_PAYLOAD_FLAG set is a zstd frame of that many bytes
+   * on the wire, and the next u64 of the list is the size it restores to.
    */
   MessageWithPayloads: 2,
 } as const;
 
 /** Marks a payload size as "in a shared-memory segment" (bit 62). */
 export const SHARED_PAYLOAD_FLAG = 1n << 62n;
+
+/** Marks a payload size as "compressed" (bit 61): another u64, the restored size, follows it. */
+export const COMPRESSED_PAYLOAD_FLAG = 1n << 61n;
 
 /** 4-byte little-endian body length + 1-byte frame kind. */
 export const FRAME_HEADER_BYTES = 5;

@@ -17,11 +17,16 @@ type LoggedEvent = EventOf<(typeof DEBUG_TYPES)[number]>;
 /** Prints a line as `runtime`'s, at `level`. */
 export type EventLinePrinter = (runtime: string, level: "perf" | "debug", text: string) => void;
 
+/** ", 12.0 MiB on the wire (compressed)" when a transfer's payloads came compressed. */
+function compressedNote(event: EventOf<"transfer">): string {
+  return event.wireBytes !== undefined && event.wireBytes < event.bytes ? `, ${formatBytes(event.wireBytes)} on the wire (compressed)` : "";
+}
+
 /** The line for one event: [runtime it concerns, level, text]. */
 export function eventLine(event: LoggedEvent): [string, "perf" | "debug", string] {
   switch (event.type) {
     case "transfer":
-      return [event.to, "perf", `received ${formatBytes(event.bytes)} from ${event.from} via ${event.route === "shm" ? "shared memory" : "TCP"}`];
+      return [event.to, "perf", `received ${formatBytes(event.bytes)} from ${event.from} via ${event.route === "shm" ? "shared memory" : "TCP"}${compressedNote(event)}`];
     case "spill":
       return [event.runtime, "perf", event.direction === "out" ? `spilled ${formatBytes(event.bytes)} to disk` : `read ${formatBytes(event.bytes)} back from disk`];
     case "memory.pressure":

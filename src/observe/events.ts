@@ -160,6 +160,8 @@ export interface TransferEvent {
   bytes: number;
   /** shm: through a /dev/shm segment; tcp: over the socket. */
   route: "shm" | "tcp";
+  /** Over tcp: the bytes the socket carried, fewer than `bytes` when payloads came compressed (the `compression` option). */
+  wireBytes?: number;
   time: Timestamp;
 }
 

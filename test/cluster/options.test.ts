@@ -50,6 +50,7 @@ const DEFAULTS: ResolvedOptions = {
   warmPool: 0,
   dynamic: false,
   secretFile: "",
+  compression: "none",
 };
 
 /** The error `run` throws, which must be an InvalidArgumentError. */
@@ -118,6 +119,7 @@ describe("resolving options", () => {
       MOSAIC_WARM_POOL: "268435456",
       MOSAIC_DYNAMIC: "1",
       MOSAIC_SECRET_FILE: "/tmp/secret",
+      MOSAIC_COMPRESSION: "zstd",
     };
     expect(OPTION_NAMES.map(envName).toSorted()).toEqual(Object.keys(env).toSorted());
     expect(resolveOptions({}, env)).toEqual({
@@ -148,6 +150,7 @@ describe("resolving options", () => {
       warmPool: 268435456,
       dynamic: true,
       secretFile: "/tmp/secret",
+      compression: "zstd",
     });
   });
 
@@ -187,6 +190,8 @@ describe("resolving options", () => {
     [{ memoryLimit: -5 }, "option memoryLimit must be an integer >= 0, got -5"],
     [{ segmentIdleTime: -1 }, "option segmentIdleTime must be an integer >= 0, got -1"],
     [{ segmentIdleTime: 2 ** 31 }, "option segmentIdleTime must be at most 86400000 ms (a day), got 2147483648"],
+    [{ compression: "lz4" }, 'option compression "lz4" is not supported: Bun has no lz4 codec built in, and no maintained pure-JS or wasm one beats zstd here; use "zstd" or "none"'],
+    [{ compression: "gzip" }, 'unknown compression "gzip" (option compression): use one of none, zstd, lz4'],
     [{ numWorkres: 2 }, `unknown option "numWorkres": known options are ${OPTION_NAMES.join(", ")}`],
     [{ toString: 2 }, `unknown option "toString": known options are ${OPTION_NAMES.join(", ")}`],
     ["many", "options must be an object, got string"],
@@ -245,6 +250,7 @@ function randomConfig(next: () => number): RoleConfig {
       launcher: (["local", "ssh", "slurm", "pbs", "sge"] as const)[int(0, 4)]!,
       sshCommand: ["ssh", "ssh -F '/a b/cfg'"][int(0, 1)]!,
       remoteCommand: ["", "/opt/bin/mosaic --x"][int(0, 1)]!,
+      compression: (["none", "zstd"] as const)[int(0, 1)]!,
     },
     {},
   );
@@ -327,6 +333,7 @@ describe("flags of the CLI", () => {
       ["warm-pool", undefined],
       ["dynamic", undefined],
       ["secret-file", undefined],
+      ["compression", undefined],
     ]);
     // No citty defaults: an absent flag must leave the environment variable in charge.
     expect(Object.values(runOptionArgs).filter((arg) => "default" in arg)).toEqual([]);
@@ -367,7 +374,7 @@ describe("flags of the CLI", () => {
       "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script", "node-hosts",
       "num-nodes", "num-workers", "num-threads", "launcher", "ssh-command", "remote-command", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
-      "monitor-interval", "dynamic",
+      "monitor-interval", "dynamic", "compression",
     ]);
   });
 

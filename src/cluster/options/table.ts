@@ -10,6 +10,7 @@ import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
 import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
 import { detectScheduler } from "../../launch/allocation.ts";
+import { COMPRESSION_KINDS, type CompressionKind, LZ4_REFUSAL } from "../../comms/compression.ts";
 import { fraction, host, hostList, integer, type Kind, oneOf, path, switchOrPort, text, toggle } from "./kinds.ts";
 
 /**
@@ -135,6 +136,15 @@ export interface InitOptions {
    * workspace folder, which its log names. Default "".
    */
   secretFile?: string;
+  /**
+   * Compression of large binary payloads (64 KiB or more) between runtimes
+   * of different machines: "zstd" sends a payload compressed when that saved
+   * at least 10% (sampled first, so incompressible data costs little), "none"
+   * never. Runtimes of one machine share memory and never compress. "lz4" is
+   * refused: Bun has no lz4 codec. Default "none": at link speeds of 1 GB/s
+   * or more, zstd costs more time than it saves (see the README's benchmarks).
+   */
+  compression?: CompressionKind;
 }
 
 export type ResolvedOptions = Required<InitOptions>;
@@ -242,6 +252,15 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
   warmPool: { kind: integer({ min: 0 }), default: 0, help: "Bytes of shared memory the head prepares after start for its first large transfer", run: {}, carried: false },
   dynamic: { kind: toggle(), default: false, help: "Nodes join the head (mosaic --role node --join HOST:PORT) instead of being started by it", run: {}, carried: true },
   secretFile: { kind: path(), default: "", help: "File with the cluster secret, mode 600 (dynamic mode; else MOSAIC_SECRET)", run: {}, carried: false },
+  // Carried: every runtime sends payloads to other hosts (workers to workers, the head to workers).
+  compression: {
+    kind: oneOf(COMPRESSION_KINDS, "compression"),
+    default: "none",
+    help: "Compress payloads of 64 KiB or more between hosts when it pays: zstd or none (lz4 is not supported)",
+    relation: (value) => (value === "lz4" ? LZ4_REFUSAL : undefined),
+    run: {},
+    carried: true,
+  },
 };
 
 export type OptionName = keyof InitOptions;

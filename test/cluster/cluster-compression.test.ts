@@ -1,0 +1,33 @@
+/**
+ * Compression between hosts: `mosaic run --compression zstd --hosts h1,h2`
+ * on h0; arrays move worker to worker from h1 to h2 over TCP.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { CLUSTER_HOSTS_AVAILABLE, clusterHostsForFile } from "../_helpers/cluster-hosts/index.ts";
+import { expectProcessesGone, FIXTURES, MOSAIC_MAIN } from "../_helpers/processes.ts";
+import { processesOfCluster } from "./_cluster-run.ts";
+
+const hosts = clusterHostsForFile();
+const SIZE = 64 * 2 ** 20;
+
+describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("compression between hosts", () => {
+  test("with zstd, a compressible 64 MiB array crosses compressed and a random one as it is, both intact, worker to worker; the perf log says so", async () => {
+    const h = hosts();
+    const command = [process.execPath, MOSAIC_MAIN, "run", "-w", "1", "--hosts", "h1,h2", "--ssh-command", `ssh -F ${h.sshConfig}`, "--compression", "zstd", "--log-level", "perf", `${FIXTURES}/compression-fixture.ts`];
+    const run = await h.exec(0, command, { timeout: 120_000 });
+    const results = Object.fromEntries(
+      run.stdout.split("\n").filter((line) => line.startsWith("result ")).map((line) => JSON.parse(line.slice(7)) as { label: string; value: any }).map(({ label, value }) => [label, value]),
+    );
+    if (run.code !== 0 || !results.random) throw new Error(`mosaic run failed (${run.code}):\n${run.stdout}\n${run.stderr}`);
+    const route = { from: "worker:0:0", to: "worker:1:0", route: "tcp", bytes: SIZE };
+    expect(results.smooth).toEqual({ intact: true, digest: `Float32Array:${SIZE}`, ...route, wireBytes: expect.any(Number) });
+    expect(results.smooth.wireBytes).toBeLessThan(SIZE / 10);
+    expect(results.random).toEqual({ intact: true, digest: `Uint8Array:${SIZE}`, ...route, wireBytes: SIZE });
+    expect(run.stdout + run.stderr).toMatch(/received 64\.0 MiB from worker:0:0 via TCP, [\d.]+ [KM]iB on the wire \(compressed\)/);
+
+    const cluster = results.cluster.id as string;
+    await expectProcessesGone(processesOfCluster(cluster));
+    expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`))).toEqual([]);
+  }, 120_000);
+});
