@@ -9,6 +9,8 @@ import { hostname } from "node:os";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
+import type { NestedCommand, NestedRequest } from "../actors/nested-link.ts";
+import type { Connection } from "../comms/connection.ts";
 import { clusterId, removeClusterSegments, removeSegments, sharedMemoryAvailable, warmSegment } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
@@ -95,6 +97,9 @@ export class HeadNode extends Runtime {
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
     // A worker could not fetch a dependency where it was: it may have run again elsewhere (a retry, a restart).
     this.methods.locate = (id: number) => this.actors.locate(id);
+    // Tessera threads whose methods create, call and put (nested calls), over their own links.
+    this.commands.nested = (command: NestedCommand, connection: Connection, payloads: Uint8Array[]) => this.actors.nested.onCommand(connection, command, payloads);
+    this.methods.nested = (request: NestedRequest, connection: Connection, payloads: Uint8Array[]) => this.actors.nested.onRequest(connection, request, payloads);
   }
 
   async start(): Promise<void> {
