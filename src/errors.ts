@@ -95,6 +95,11 @@ export class InvalidArgumentError extends MosaicError {
   override readonly code = "INVALID_ARGUMENT";
 }
 
+/** A tessera method called its own tessera: the call would wait behind the method that waits for it (see README, Workers that use the runtime). */
+export class DeadlockError extends MosaicError {
+  override readonly code = "DEADLOCK";
+}
+
 /** A scheduler's node list (a SLURM hostlist, a node file) that cannot be read: the message names the input. */
 export class AllocationError extends MosaicError {
   override readonly code = "INVALID_ALLOCATION";
@@ -127,6 +132,8 @@ export function localError(description: ErrorDescription): MosaicError {
       return new DependencyError(`${description.message} (on ${where})`, { cause: remote });
     case "CANCELLED":
       return new CancelledError(description.message, { cause: remote });
+    case "DEADLOCK":
+      return new DeadlockError(description.message, { cause: remote });
     default:
       return remote;
   }

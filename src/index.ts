@@ -27,6 +27,7 @@ export {
   WorkerDiedError,
   DependencyError,
   CancelledError,
+  DeadlockError,
   ClassNotRegisteredError,
   UnknownTesseraMethodError,
   OutOfMemoryError,

@@ -12,20 +12,30 @@ import { RuntimeStateError } from "../errors.ts";
 const context = new AsyncLocalStorage<number>();
 /** The synchronous call running now (or the start of an async one, up to its first await). */
 let current: number | undefined;
-/** Async calls started and not ended. */
-const awaiting = new Set<number>();
+/** The tessera (wire id) of the synchronous call running now. */
+let currentTessera = 0;
+/** Async calls started and not ended, with their tessera's wire id. */
+const awaiting = new Map<number, number>();
 const controllers = new Map<number, AbortController>();
 
 /** Runs a method: an async one in a context that names its task across awaits. */
-export function runCall<T>(task: number, isAsync: boolean, method: () => T): T {
+export function runCall<T>(task: number, isAsync: boolean, method: () => T, tessera = 0): T {
   current = task;
+  currentTessera = tessera;
   try {
     if (!isAsync) return method();
-    awaiting.add(task);
+    awaiting.set(task, tessera);
     return context.run(task, method);
   } finally {
     current = undefined;
+    currentTessera = 0;
   }
+}
+
+/** The wire id of the tessera whose method runs now (0: none), for nested calls (a call on itself would wait for itself). */
+export function callingTessera(): number {
+  const task = context.getStore();
+  return task !== undefined ? (awaiting.get(task) ?? 0) : current !== undefined ? currentTessera : 0;
 }
 
 /** A call ended: its controller, if any, goes. */

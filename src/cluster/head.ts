@@ -14,6 +14,8 @@ import type { ConsolaReporter } from "consola/core";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
+import type { NestedCommand, NestedRequest } from "../actors/nested-link.ts";
+import type { Connection } from "../comms/connection.ts";
 import { clusterId, removeClusterSegments, removeSegments, sharedMemoryAvailable, warmSegment } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
@@ -110,6 +112,9 @@ export class HeadNode extends Runtime {
     this.methods.join = (request: unknown) => this.#admit(request);
     // Shown while starting (#showProgress), at log level info and below; else nobody looks.
     this.commands.nodeJoined = () => {};
+    // Tessera threads whose methods create, call and put (nested calls), over their own links.
+    this.commands.nested = (command: NestedCommand, connection: Connection, payloads: Uint8Array[]) => this.actors.nested.onCommand(connection, command, payloads);
+    this.methods.nested = (request: NestedRequest, connection: Connection, payloads: Uint8Array[]) => this.actors.nested.onRequest(connection, request, payloads);
   }
 
   /** A joining node's place: its index from the monitor, where its parent and the head listen, the program and options. */

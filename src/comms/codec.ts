@@ -21,7 +21,7 @@ import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import type { Message } from "./protocol.ts";
 
 /** msgpackr extension types of the wire format. */
-export const EXTENSION_TYPES = { reference: 0x4d, binary: 0x4f, exact: 0x58 } as const;
+export const EXTENSION_TYPES = { reference: 0x4d, binary: 0x4f, exact: 0x58, handle: 0x48 } as const;
 
 /** Binary values at least this big travel as raw payloads (when collected); smaller ones inline. */
 export const PAYLOAD_MIN = 1024;

@@ -11,6 +11,7 @@ const EXAMPLES: [file: string, lines: (string | RegExp)[]][] = [
   ["fields-and-outputs.ts", ["rate now: 0.5", "loss 3.00"]],
   ["wait-and-cancel.ts", ["first done: 5 still running: 2", "cancelled: CancelledError, CancelledError"]],
   ["registered-classes.ts", ["moved: Point(4, 4) norm 5.66; Point(1, 1) norm 1.41"]],
+  ["nested.ts", ["totals: [ 4950, 9900 ]", "table held by a worker: true 100", "helper from the head: 6"]],
   ["fault-tolerance.ts", [/^before: 101 on worker:0:[01]$/, /^after: 101 on worker:0:[01] \(made again: 100 \+ 1\)$/, "failed since the last barrier: 0"]],
 ];
 

@@ -11,7 +11,8 @@ import type { EventStream } from "../../observe/events.ts";
 import { isWorkerUid } from "../../types.ts";
 import type { RuntimeLinks } from "../links.ts";
 import { classNameOf } from "../registry.ts";
-import { encodeValue, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
+import { encodeValue, type ReferenceLike, scanValue, setHandleReader } from "../wire/value-codec.ts";
+import { NestedCalls } from "./nested-calls.ts";
 import type { BarrierReport } from "./barrier.ts";
 import { Failures } from "./failures.ts";
 import { Placement } from "./placement.ts";
@@ -35,6 +36,8 @@ export class ActorClient {
   readonly failures: Failures;
   readonly releases: Releases;
   readonly recovery: Recovery;
+  /** What tessera threads create, call and put through this head (nested calls), and who holds what. */
+  readonly nested: NestedCalls;
 
   constructor(runtime: RuntimeLinks, events: EventStream) {
     this.#runtime = runtime;
@@ -45,6 +48,9 @@ export class ActorClient {
     this.failures = new Failures(this, runtime);
     this.releases = new Releases(this);
     this.recovery = new Recovery(this);
+    this.nested = new NestedCalls(this);
+    // A proxy in a result the program reads is the program's proxy of that tessera.
+    setHandleReader((wire) => this.nested.programProxy(wire));
   }
 
   /** Creates a tessera remotely; the proxy is returned at once. */
@@ -53,7 +59,7 @@ export class ActorClient {
    * rerunning a call whose end was not reported is harmless there, so their
    * threads batch completions as usual instead of reporting each before the next.
    */
-  create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: TesseraOptions = {}, atLeastOnce = false): TesseraProxy<T> {
+  create<T>(key: string, methods: ReadonlySet<string>, args: unknown[], options: TesseraOptions = {}, atLeastOnce = false, uid?: string): TesseraProxy<T> {
     const references: ReferenceLike[] = [];
     const scan = scanValue(args, "args", references);
     if (scan.problem) throw new InvalidArgumentError(`cannot create ${classNameOf(key)}: ${scan.problem}`);
@@ -67,11 +73,12 @@ export class ActorClient {
     const { maxRetries, retryExceptions, maxRestarts, maxConcurrency = 1 } = options;
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new InvalidArgumentError(`${classNameOf(key)}.options(): maxConcurrency must be an integer >= 1, got ${String(maxConcurrency)}`);
     const retryDefaults = maxRetries !== undefined || retryExceptions !== undefined ? { maxRetries, retryExceptions } : undefined;
-    const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts, maxConcurrency);
+    const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts, maxConcurrency, uid);
     handle.strict = maxRestarts !== undefined && maxRestarts !== 0 && !atLeastOnce;
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);
+    handle.programProxy = new WeakRef(proxy);
     this.releases.watchTessera(proxy, handle);
     this.placement.place(handle, options.worker);
     // Created later (placement pending), or again after a restart: the arguments keep the values they have now.
@@ -82,6 +89,11 @@ export class ActorClient {
   /** Threads each worker runs tesserae on. */
   get threadsPerWorker(): number {
     return this.#runtime.threadsPerWorker;
+  }
+
+  /** A live tessera by uid. */
+  tessera(uid: string): TesseraHandle | undefined {
+    return this.#tesserae.get(uid);
   }
 
   /** Live tesserae (released ones are no longer listed). */
@@ -141,10 +153,12 @@ export class ActorClient {
 
   onThreadLost(uid: string, reason: string): void {
     this.failures.onThreadLost(uid, reason);
+    this.nested.holderLost(uid);
   }
 
   onWorkerLost(worker: string, reason: string): void {
     this.failures.onWorkerLost(worker, reason);
+    this.nested.holderLost(worker);
   }
 
   /** Resolves when every task submitted so far has completed (or failed). */

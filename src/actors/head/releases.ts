@@ -19,7 +19,10 @@ export class Releases {
   readonly #client: ActorClient;
   /** After a macrotask (setTimeout 0), not a microtask: a burst of collections or releases of one turn leaves together. */
   readonly #batches = new KeyedBatcher<string, Release>((worker, items) => this.#send(worker, items), { macrotask: true });
-  readonly #collectedTesserae = new FinalizationRegistry<TesseraHandle>((handle) => handle.release());
+  /** A program's proxy collected: its hold goes, unless the program got a newer proxy of the tessera since (nested calls). */
+  readonly #collectedTesserae = new FinalizationRegistry<[TesseraHandle, number]>(([handle, generation]) => {
+    if (handle.programGeneration === generation) handle.release();
+  });
   /**
    * Task proxies are watched for collection in generations of up to
    * GENERATION_SIZE: each proxy holds its generation's token, and when every
@@ -54,7 +57,7 @@ export class Releases {
 
   /** The tessera is released when its proxy is collected. */
   watchTessera(proxy: TesseraProxy<any>, handle: TesseraHandle): void {
-    this.#collectedTesserae.register(proxy, handle, handle);
+    this.#collectedTesserae.register(proxy, [handle, handle.programGeneration]);
   }
 
   /** The task's result is released when its proxy (and the rest of its generation) is collected. */
@@ -86,6 +89,8 @@ export class Releases {
   /** A task's result (or a warehouse object), freed on `worker`. */
   releaseTask(worker: string, id: number): void {
     this.#batches.add(worker, id);
+    // Tesserae a result names (a proxy returned by a method) are held while the result is.
+    if (this.#client.nested.pinned) this.#client.nested.unpin(id);
   }
 
   /** A tessera, freed on `worker` once the `calls` sent to it have run. */

@@ -165,7 +165,7 @@ export class TaskTracker implements TaskOwner {
     const inline = inlineResultOf(task);
     if (inline) {
       try {
-        return Promise.resolve(decodeValue(inline));
+        return Promise.resolve(decodeValue(inline, [], this.#client.nested.resultReference));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -180,7 +180,7 @@ export class TaskTracker implements TaskOwner {
       .link(worker)
       .request<Uint8Array | WithPayloads<Uint8Array>>("result", [id, true])
       .then(
-        (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply)),
+        (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, this.#client.nested.resultReference) : decodeValue(reply, [], this.#client.nested.resultReference)),
         (error: Error) => {
           // An attempt that failed, of a task that may run again: its result comes from the attempt that ends it.
           const retried = (task[PLACEMENT] as TesseraHandle).inFlight !== undefined && (task.id !== id || task.state === "pending" || task.state === "running");
@@ -191,7 +191,7 @@ export class TaskTracker implements TaskOwner {
           // soon). The task's own failure says why; a result it had is gone with the worker.
           return task.then(() => {
             const kept = inlineResultOf(task);
-            if (kept) return decodeValue(kept);
+            if (kept) return decodeValue(kept, [], this.#client.nested.resultReference);
             throw new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, whose link closed: ${error.message}`, { cause: error });
           });
         },

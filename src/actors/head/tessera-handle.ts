@@ -8,7 +8,7 @@ import type { Connection } from "../../comms/connection.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage } from "../wire/call-message.ts";
-import { type Encoded, encodeValue, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
+import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef } from "./object-ref.ts";
@@ -111,6 +111,17 @@ export class TesseraHandle implements TesseraEngine {
   /** Calls sent and not reported done, by wire id in the order sent, with their arguments: kept only while it may restart or they may be retried. */
   inFlight: Map<number, QueuedCall> | undefined;
   #releaseSent = false;
+  /**
+   * Who holds it (see nested-calls.ts): the program (its proxy not released nor
+   * collected), and holds of tessera threads and of values on their way. It is
+   * released when both are gone; a program that never passes it pays nothing.
+   */
+  programHeld = true;
+  nestedHolds = 0;
+  /** Bumped each time the program gets a proxy of it again: a collected older one lets go of nothing. */
+  programGeneration = 0;
+  /** The program's proxy of it while alive (a result naming it gives the program that same proxy). */
+  programProxy: WeakRef<object> | undefined;
 
   constructor(
     readonly key: string,
@@ -125,11 +136,13 @@ export class TesseraHandle implements TesseraEngine {
     maxRestarts = 0,
     /** Async calls it runs at once. */
     readonly maxConcurrency = 1,
+    /** Its uid when a tessera thread named it (nested creations: the thread knows it at once). */
+    uid?: string,
   ) {
     this.maxRestarts = maxRestarts;
     if (maxRestarts !== 0) this.inFlight = new Map();
     this.className = classNameOf(key);
-    this.uid = `tess-${this.className.toLowerCase()}-${uidSuffix(this.id)}`;
+    this.uid = uid ?? `tess-${this.className.toLowerCase()}-${uidSuffix(this.id)}`;
     this.methods = methods;
     this.readiness.promise.catch(() => {});
   }
@@ -151,6 +164,8 @@ export class TesseraHandle implements TesseraEngine {
       client.events.emit({ type: "task.submitted", task: task.uid, id: task.id, tessera: this.uid, method, worker: this.worker, argumentBytes: encodedSize(encoded), time: Date.now() });
     }
     if (references.length > 0) task[DEPENDENCIES] = dependenciesOf(references);
+    // Tessera proxies among the arguments stay held until the call ends: by then its thread holds its own.
+    if (encoded.handles) task[DEPENDENCIES] = [...(task[DEPENDENCIES] ?? []), ...(encoded.handles as Dependency[])];
     const stale = client.stoppedReason
       ? `its runtime stopped (${client.stoppedReason})`
       : references.length > 0
@@ -256,7 +271,27 @@ export class TesseraHandle implements TesseraEngine {
     this.client.releases.releaseTessera(this.worker!, this.id, this.sent);
   }
 
+  toHandle(): HandleWire {
+    return [this.uid, this.key, [...this.methods]];
+  }
+
+  /** The program lets go (its proxy released or collected): released now unless threads still hold it. */
   release(): void {
+    if (!this.programHeld) return;
+    this.programHeld = false;
+    if (this.nestedHolds === 0) this.#releaseNow();
+  }
+
+  /** A tessera thread (or a value on its way to one) holds it. */
+  hold(): void {
+    this.nestedHolds++;
+  }
+
+  letGo(): void {
+    if (--this.nestedHolds === 0 && !this.programHeld) this.#releaseNow();
+  }
+
+  #releaseNow(): void {
     if (this.state === "released") return;
     this.state = "released";
     this.client.forget(this);

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, UnknownTesseraMethodError } from "../../errors.ts";
 import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
+import { type HandleWire, registerHandleClass } from "../wire/value-codec.ts";
 import type { ObjectRef } from "./object-ref.ts";
 import type { DoneMarker, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import { checkRetryOptions, type RetryOptions } from "./retries.ts";
@@ -33,6 +34,8 @@ export type CallOptions = RetryOptions;
 /** What the engine behind a proxy provides (see tessera-handle.ts). */
 export interface TesseraEngine {
   readonly uid: string;
+  /** The class's key (module path + name): a handle names it, so its receiver knows the class. */
+  readonly key: string;
   readonly className: string;
   readonly methods: ReadonlySet<string>;
   readonly state: TesseraState;
@@ -40,7 +43,13 @@ export interface TesseraEngine {
   readonly ready: Promise<void>;
   call(method: string, args: unknown[], options?: CallOptions): TaskProxy<any>;
   release(): void;
+  /** What a proxy of it travels as (see value-codec's HandleWire). */
+  toHandle(): HandleWire;
 }
+
+/** Internal: a proxy's engine, and what it travels as. */
+export const ENGINE = Symbol("mosaic.tessera.engine");
+const TO_HANDLE = Symbol("mosaic.tessera.to-handle");
 
 /** Members every tessera proxy has besides the class's methods. */
 export interface TesseraProxyBase {
@@ -80,6 +89,12 @@ class ProxyBase implements TesseraProxyBase {
   }
   get uid() {
     return this.#engine.uid;
+  }
+  get [ENGINE](): TesseraEngine {
+    return this.#engine;
+  }
+  [TO_HANDLE](): HandleWire {
+    return this.#engine.toHandle();
   }
   get state() {
     return this.#engine.state;
@@ -124,11 +139,16 @@ export const RESERVED_METHOD_NAMES: ReadonlySet<string> = new Set([
   ...Object.getOwnPropertyNames(Object.prototype),
 ]);
 
+// A proxy in an argument or a result travels as a handle: its receiver gets a proxy of its own (nested calls).
+registerHandleClass(ProxyBase, (proxy) => proxy[TO_HANDLE]());
+
 export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
   const base = new ProxyBase(engine);
   const callers = new Map<string, (...args: unknown[]) => TaskProxy<any>>();
   return new Proxy(base, {
     get(target, key) {
+      // Unbound: what a value's class is (the value codec reads it) must be the class itself.
+      if (key === "constructor") return ProxyBase;
       if (typeof key === "symbol" || key in target || PROBED.has(key)) {
         // Members of the base read its private fields: call them on the base, not on the proxy.
         const value = Reflect.get(target, key, target);

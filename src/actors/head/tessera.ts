@@ -3,7 +3,9 @@
  * `X.remote(...args)` creates one on a worker and returns its proxy.
  */
 import { InvalidArgumentError } from "../../errors.ts";
-import { currentClient } from "./context.ts";
+import { currentCreator } from "./context.ts";
+// Inside a tessera method, X.remote() and calls go through the thread's nested client.
+import "./nested-client.ts";
 import { registerClass } from "../registry.ts";
 import type { RetryOptions } from "./retries.ts";
 import { argumentsOf, arrayClash, type ArrayArgs, createTesseraArray, type TesseraArray } from "./tessera-array.ts";
@@ -75,7 +77,7 @@ function methodNames(Class: Function, className: string): Set<string> {
 function createRemote(Class: Function, args: unknown[], options?: TesseraOptions): TesseraProxy<any> {
   const key = (Class as unknown as Record<symbol, string>)[KEY]!;
   const methods = (Class as unknown as Record<symbol, Set<string>>)[METHODS]!;
-  return currentClient(`${Class.name}.remote()`).create(key, methods, args, options);
+  return currentCreator(`${Class.name}.remote()`).create(key, methods, args, options);
 }
 
 function createArray(Class: Function, length: number, args: unknown[], options?: TesseraOptions): TesseraArray<any> {

@@ -24,6 +24,14 @@ export class WarehouseClient implements ObjectOwner {
 
   constructor(actors: ActorClient) {
     this.#actors = actors;
+    actors.nested.warehouse = this;
+  }
+
+  /** An object a tessera thread put on its worker (see nested-calls.ts): released when this ref is collected or dropped. */
+  adopt(id: number, uid: string, holder: string, size: number): ObjectRef<any> {
+    const ref = new ObjectRef(id, uid, holder, size, this);
+    this.#collected.register(ref, { id, holder }, ref);
+    return ref;
   }
 
   async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
@@ -75,7 +83,7 @@ export class WarehouseClient implements ObjectOwner {
       if (error instanceof ConnectionClosedError && !this.stoppedReason) throw lost(error);
       throw error;
     }
-    return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads) : decodeValue(reply);
+    return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, this.#actors.nested.resultReference) : decodeValue(reply, [], this.#actors.nested.resultReference);
   }
 
   /**

@@ -91,7 +91,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         const method = resident.instance?.[name];
         if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
         // An async method keeps its task in a context across its awaits (mosaic.signal(), cancel).
-        result = runCall(task, method instanceof AsyncFunction, () => method.apply(resident.instance, values));
+        result = runCall(task, method instanceof AsyncFunction, () => method.apply(resident.instance, values), resident.id);
       }
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
@@ -104,7 +104,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         }
         result = await result;
       }
-      settle(task, fromHead, encodeResult(result), undefined);
+      settle(task, fromHead, encodeResult(result, task), undefined);
     } catch (error) {
       settle(task, fromHead, undefined, describeFailure(error));
     }
@@ -143,7 +143,7 @@ function runConcurrently(resident: ResidentTessera, task: number, fromHead: bool
     (value) => {
       ended();
       try {
-        settle(task, fromHead, encodeResult(value), undefined);
+        settle(task, fromHead, encodeResult(value, task), undefined);
       } catch (error) {
         settle(task, fromHead, undefined, describeFailure(error));
       }

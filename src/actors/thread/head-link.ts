@@ -14,6 +14,7 @@ import { onOp } from "./executor.ts";
 import { describeFailure, emit, headLink, observing, settle, useHeadLink } from "./outbox.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
 import { Op } from "./protocol.ts";
+import { nestedLink, type NestedSettled } from "../nested-link.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
 const headHandler: ConnectionHandler = {
@@ -26,6 +27,8 @@ const headHandler: ConnectionHandler = {
   onCommand(_connection, method, args, payloads, rejected) {
     // The head says here too what it observes: on this link, ahead of the calls that follow it.
     if (method === "observe") return onOp([Op.Observe, args as RuntimeEventType[]]);
+    // Nested calls this thread's methods made have settled.
+    if (method === "nested") return nestedLink.onSettled?.(args as NestedSettled);
     if (method !== "call") return;
     const [tessera, task, name, bytes, refs, seq] = args as [number, number, string, Uint8Array, unknown[], number];
     if (rejected) {
@@ -73,8 +76,10 @@ export async function dialHead(): Promise<void> {
       admit,
     });
     useHeadLink(link);
+    nestedLink.connection = link;
     void link.closed.then(() => {
       if (headLink() === link) useHeadLink(undefined);
+      if (nestedLink.connection === link) nestedLink.connection = undefined;
     });
   } catch {
     useHeadLink(undefined);

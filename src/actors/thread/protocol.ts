@@ -72,9 +72,10 @@ export interface HeadAddress {
 /**
  * Tessera thread → main thread. `reported`: the head has heard of it over the
  * thread's own link. Events: a thread without a link of its own sends its
- * events up through the main thread.
+ * events up through the main thread. Put: an object `mosaic.put` made in a
+ * method, kept in the worker's store (where it was made).
  */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9 } as const;
 export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
 export type FailedReport = [op: 4, task: number, error: ErrorDescription, reported?: boolean];
 export type ThreadReport =
@@ -86,4 +87,5 @@ export type ThreadReport =
   | [op: 5, stream: LogStream, text: string]
   | [op: 6, request: number]
   | [op: 7, lease: number]
-  | [op: 8, events: WireEvent[]];
+  | [op: 8, events: WireEvent[]]
+  | [op: 9, object: number, value: Posted];

@@ -12,7 +12,11 @@ import { captureConsole } from "./console.ts";
 import { onOps } from "./executor.ts";
 import { dialHead } from "./head-link.ts";
 import { report } from "./outbox.ts";
-import { Report } from "./protocol.ts";
+import { type Posted, Report } from "./protocol.ts";
+import { threadIndex, workerUid } from "./thread-data.ts";
+import { threadUid } from "../../types.ts";
+import { nestedLink } from "../nested-link.ts";
+import { encodeResult, postedSize } from "./values.ts";
 
 let started = false;
 
@@ -21,6 +25,15 @@ export function startThread(): Promise<never> {
   if (!started) {
     started = true;
     captureConsole();
+    // Methods here may create, call and put (the nested client asks the head over this thread's link).
+    nestedLink.onThread = true;
+    nestedLink.worker = workerUid;
+    nestedLink.thread = threadUid(workerUid, threadIndex);
+    nestedLink.encode = (value) => {
+      const encoded = encodeResult(value);
+      return { encoded, size: postedSize(encoded) };
+    };
+    nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);
     parentPort!.on("message", onOps);
     // Ready once the head's link is up (or known to be unavailable): calls never race it.
     void dialHead().then(() => report([Report.Ready]));

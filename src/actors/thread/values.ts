@@ -11,6 +11,7 @@ import { lendSegment, mapSegment, sharedMemoryAvailable, SHM_MIN_BYTES } from ".
 import { compact, sharePayload } from "./channel.ts";
 import { type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
 import { report } from "./outbox.ts";
+import { nestedLink } from "../nested-link.ts";
 
 /** Encodings of the commonest results (nothing, small integers, booleans), made once. */
 const SMALL_RESULTS = new Map<unknown, Posted>();
@@ -38,7 +39,7 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
   return sharePayload(payload);
 }
 
-export function encodeResult(result: unknown): Posted {
+export function encodeResult(result: unknown, task = 0): Posted {
   // -0 is a key of 0 in a Map: it takes the general path.
   const small = result === 0 && 1 / result < 0 ? undefined : SMALL_RESULTS.get(result);
   if (small) return small;
@@ -46,6 +47,8 @@ export function encodeResult(result: unknown): Posted {
   const scan = scanValue(result, "result");
   if (scan.problem) throw new InvalidArgumentError(`the method's result cannot be sent: ${scan.problem}`);
   const encoded = encodeValue(result, false, "result", scan.exact);
+  // Tessera proxies in a result are held while the result lives (see head/nested-client.ts).
+  if (encoded.handles) nestedLink.resultHandles?.(task, encoded.handles);
   // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
   const size = encoded.payloads.reduce((total, payload) => total + payload.byteLength, 0);
   const limit = threadData?.memoryLimit;
@@ -55,6 +58,13 @@ export function encodeResult(result: unknown): Posted {
     throw new OutOfMemoryError(`the method's result (${(size / 2 ** 20).toFixed(1)} MiB) does not fit the memory budget of ${workerUid} (${(limit / 2 ** 20).toFixed(1)} MiB): return less, or give the workers more memory (memoryLimit, memoryFraction)`);
   }
   return [compact(encoded.bytes), encoded.payloads.map(stagePayload)];
+}
+
+/** Bytes of a posted value (its body and payloads). */
+export function postedSize([bytes, payloads]: Posted): number {
+  let size = bytes.byteLength;
+  for (const payload of payloads) size += payload instanceof Uint8Array ? payload.byteLength : "copyOf" in payload ? payload.copyOf.byteLength : payload.size;
+  return size;
 }
 
 /** The main thread's holds on segments it passed here by name: released when this thread's mapping is collected. */

@@ -13,7 +13,7 @@
 import { addExtension } from "msgpackr/pack";
 import { EXTENSION_TYPES } from "../../comms/codec.ts";
 import { InvalidArgumentError } from "../../errors.ts";
-import { ERROR_CLASSES, errorKeys, isIndex, referenceClasses, VIEW_CLASSES } from "./value-scan.ts";
+import { ERROR_CLASSES, errorKeys, handleClasses, isIndex, referenceClasses, VIEW_CLASSES } from "./value-scan.ts";
 import { serializableClass, serializableKey } from "./serializable.ts";
 
 const enum Tag {
@@ -82,7 +82,7 @@ function stringTree(text: string): unknown {
 }
 
 function objectTree(value: object, ids: Map<object, number>): unknown {
-  if (referenceClasses.has(value.constructor)) return [Tag.Reference, value];
+  if (referenceClasses.has(value.constructor) || handleClasses.has(value.constructor)) return [Tag.Reference, value];
   const id = ids.get(value);
   if (id !== undefined) return [Tag.Ref, id];
   ids.set(value, ids.size);

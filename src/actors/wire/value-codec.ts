@@ -14,6 +14,9 @@
  * - Task proxies, task outputs and `outputs.done` markers travel as references:
  *   the encoder collects them (the receiver fetches their values first), the
  *   decoder replaces them by those values.
+ * - Tessera proxies travel as handles (uid, class key, methods): never a
+ *   dependency; the receiving process makes a proxy of its own from one
+ *   (see head/nested-calls.ts and thread/nested-client.ts).
  */
 import "../../comms/_native-off.ts";
 import { addExtension, Packr } from "msgpackr/pack";
@@ -21,7 +24,7 @@ import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
 import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { exactValue } from "./exact-codec.ts";
-import { MAX_DEPTH, referenceClasses, type Scan, scanValue } from "./value-scan.ts";
+import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanValue } from "./value-scan.ts";
 
 export { MAX_DEPTH, type Scan, scanValue };
 
@@ -51,6 +54,37 @@ export interface Encoded {
   bytes: Uint8Array;
   references: TaskReference[];
   payloads: Uint8Array[];
+  /** The tessera handles met (only when there were some): the sender keeps them alive while the value travels. */
+  handles?: object[];
+}
+
+/** A tessera proxy on the wire: its uid, class key and methods. */
+export type HandleWire = [uid: string, key: string, methods: string[]];
+
+/** Makes this process's proxies from handles (the head's client, a thread's nested client). */
+let readHandle: ((wire: HandleWire) => unknown) | undefined;
+
+export function setHandleReader(reader: (wire: HandleWire) => unknown): void {
+  readHandle = reader;
+}
+
+/** Makes instances of `Class` (tessera proxies) travel as handles. */
+export function registerHandleClass<C extends object>(Class: abstract new (...args: any[]) => C, toWire: (instance: C) => HandleWire): void {
+  if (handleClasses.has(Class)) return;
+  handleClasses.add(Class);
+  addExtension({
+    Class: Class as unknown as new (...args: any[]) => C,
+    type: EXTENSION_TYPES.handle,
+    write(instance: C) {
+      if (encoding) (encoding.handles ??= []).push(instance);
+      return toWire(instance);
+    },
+    read(wire: HandleWire) {
+      const reader = decoding?.handles ?? readHandle;
+      if (!reader) throw new InvalidArgumentError(`a tessera proxy (${wire[0]}) arrived where no runtime can call it`);
+      return reader(wire);
+    },
+  });
 }
 
 /** Marker left where a `outputs.done` argument was: it is removed from the argument list. */
@@ -61,9 +95,11 @@ interface EncodeContext {
   references: TaskReference[];
   payloads: Uint8Array[];
   unplaced: boolean;
+  handles?: object[];
 }
 interface DecodeContext {
   resolve: ((reference: TaskReference) => unknown) | undefined;
+  handles?: (wire: HandleWire) => unknown;
 }
 let encoding: EncodeContext | undefined;
 let decoding: DecodeContext | undefined;
@@ -126,7 +162,9 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
       `${root} encodes to ${bytes.byteLength} bytes, over the limit of ${MAX_VALUE_BYTES} bytes for a message${where} (large data travels best as typed arrays, which go beside the message without a limit)`,
     );
   }
-  return { bytes, references: context.references, payloads: context.payloads };
+  const encoded: Encoded = { bytes, references: context.references, payloads: context.payloads };
+  if (context.handles) encoded.handles = context.handles;
+  return encoded;
 }
 
 /** Encoded values up to this size fit a message (what a call or reply adds to it stays well under the margin). */
@@ -157,11 +195,19 @@ function largestString(value: unknown, root: string): { path: string; length: nu
   return best;
 }
 
-/** Decodes a value; task references become what `resolve` returns (or stay references). */
-export function decodeValue(bytes: Uint8Array, payloads: readonly Uint8Array[] = [], resolve?: (reference: TaskReference) => unknown): unknown {
+/**
+ * Decodes a value; task references become what `resolve` returns (or stay
+ * references); tessera handles what `handles` makes (default: this process's reader).
+ */
+export function decodeValue(
+  bytes: Uint8Array,
+  payloads: readonly Uint8Array[] = [],
+  resolve?: (reference: TaskReference) => unknown,
+  handles?: (wire: HandleWire) => unknown,
+): unknown {
   const previous = decoding;
   const previousPayloads = binaryPayloads.decoding;
-  decoding = { resolve };
+  decoding = handles ? { resolve, handles } : { resolve };
   binaryPayloads.decoding = payloads;
   try {
     return packr.unpack(bytes);

@@ -28,6 +28,8 @@ export interface Scan {
 
 /** Classes whose instances travel as task references (registered by the value codec). */
 export const referenceClasses = new Set<Function>();
+/** Classes that travel as a tessera handle (a proxy, not a dependency: see value-codec's registerHandleClass). */
+export const handleClasses = new Set<Function>();
 
 type TypedArrayClass = { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): ArrayBufferView; readonly name: string };
 
@@ -174,6 +176,7 @@ function walkObject(value: object, state: State, depth: number): Failure | undef
     state.found?.push(value);
     return undefined;
   }
+  if (handleClasses.size > 0 && handleClasses.has(value.constructor)) return undefined;
   if (serializableKey(value.constructor) !== undefined && prototype === value.constructor.prototype) {
     state.seen.add(value);
     state.exact = true; // its class travels with it: only the exact encoding carries that

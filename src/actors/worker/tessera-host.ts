@@ -227,6 +227,18 @@ export class TesseraHost {
         this.#reports.flush();
         for (const event of report[1]) this.#events.emit(event);
         return;
+      case Report.Put: {
+        // `mosaic.put` in a method: the object stays here, where it was made (a read before this arrives waits for it).
+        let value: Value;
+        try {
+          value = report[2][1].length === 0 ? (report[2] as Value) : this.#transfers.adopt(report[2], thread);
+        } catch (error) {
+          this.runtime.logger.error(`object #${report[1]} put by a tessera thread of ${this.uid} was lost: ${(error as Error).message}`);
+          return;
+        }
+        this.#store.store(report[1], value);
+        return;
+      }
     }
   }
 
