@@ -7,9 +7,17 @@ import { decodeValue, DONE, encodeValue, scanValue, type TaskReference } from ".
 import { InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
 import { threadData, workerUid } from "./thread-data.ts";
-import { lendSegment, mapSegment, sharedMemoryAvailable, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
+import {
+  adoptSharedArray,
+  handOverSharedArray,
+  isSharedArrayPayload,
+  lendSegment,
+  mapSegment,
+  sharedMemoryAvailable,
+  SHM_MIN_BYTES,
+} from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
-import { type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
+import { type ArrayRef, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
 import { report } from "./outbox.ts";
 
 /** Encodings of the commonest results (nothing, small integers, booleans), made once. */
@@ -27,7 +35,12 @@ export const MAIN_THREAD = {};
  * passes it on by name); smaller ones are copied into shared memory; shared
  * memory goes across as it is.
  */
-function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
+function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
+  if (isSharedArrayPayload(payload)) {
+    try {
+      return { array: handOverSharedArray(payload), size: payload.byteLength };
+    } catch {} // its file is gone (made before a runtime stopped): staged as any payload
+  }
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
     try {
@@ -74,6 +87,7 @@ function materialize(posted: Posted): Value {
     bytes,
     payloads.map((payload) => {
       if (payload instanceof Uint8Array) return payload;
+      if ("array" in payload) return adoptSharedArray(payload.array, payload.size);
       if ("copyOf" in payload) {
         const copy = new Uint8Array(new SharedArrayBuffer(payload.copyOf.byteLength));
         copy.set(payload.copyOf);
