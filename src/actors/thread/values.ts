@@ -60,7 +60,8 @@ export function encodeResult(result: unknown): Posted {
   if (scan.problem) throw new InvalidArgumentError(`the method's result cannot be sent: ${scan.problem}`);
   const encoded = encodeValue(result, false, "result", scan.exact);
   // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
-  const size = encoded.payloads.reduce((total, payload) => total + payload.byteLength, 0);
+  // A shared array is not copied: it needs no room of its own.
+  const size = encoded.payloads.reduce((total, payload) => total + (isSharedArrayPayload(payload) ? 0 : payload.byteLength), 0);
   const limit = threadData?.memoryLimit;
   if (size >= SHM_MIN_BYTES && limit !== undefined && !fitsMemory(size, limit)) {
     // The result goes (it is garbage once this call fails): the next refusal may collect at once.
