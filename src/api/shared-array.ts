@@ -58,7 +58,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export function sharedArray<C extends TypedArrayConstructor>(type: C, length: number): SharedArray<C> {
   if (!TYPES.has(type)) {
     const name = typeof type === "function" ? (type as { name?: string }).name || "an anonymous class" : String(type);
-    throw new InvalidArgumentError(`sharedArray() takes a typed array class (Float64Array, Int32Array, BigInt64Array, ...), not ${name}`);
+    throw new InvalidArgumentError(`sharedArray() takes a typed array class (Float64Array, Int32Array, BigInt64Array, ...): ${name} is not one`);
   }
   if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
     throw new InvalidArgumentError(`sharedArray(${type.name}, n) takes a whole number of elements n >= 0, not ${String(length)}`);
