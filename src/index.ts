@@ -11,6 +11,8 @@ import { currentRole } from "./api/lifecycle.ts";
 
 export { init, stop, interactive, run, runtime } from "./api/lifecycle.ts";
 export { put, get, drop } from "./api/warehouse.ts";
+export { sharedArray } from "./api/shared-array.ts";
+export type { SharedArray, TypedArrayConstructor } from "./api/shared-array.ts";
 export { ObjectRef } from "./actors/head/object-ref.ts";
 export type { PutOptions } from "./actors/head/warehouse-client.ts";
 export {

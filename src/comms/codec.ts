@@ -19,6 +19,7 @@ import "./_native-off.ts";
 import { addExtension, Packr } from "msgpackr/pack";
 import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import type { Message } from "./protocol.ts";
+import { isSharedArrayPayload, sharedArrayMemory } from "./shared-memory/arrays.ts";
 
 /** msgpackr extension types of the wire format. */
 export const EXTENSION_TYPES = { reference: 0x4d, binary: 0x4f, exact: 0x58, handle: 0x48 } as const;
@@ -30,9 +31,11 @@ export const PAYLOAD_MIN = 1024;
  * Raw payloads of the value being encoded or decoded: set by the value codec
  * around one pack/unpack; undefined for control messages (binary goes inline).
  */
-export const binaryPayloads: { encoding: Uint8Array[] | undefined; decoding: readonly Uint8Array[] | undefined } = {
+export const binaryPayloads: { encoding: Uint8Array[] | undefined; decoding: readonly Uint8Array[] | undefined; sharedArrays: number[] } = {
   encoding: undefined,
   decoding: undefined,
+  /** Indices of the encoding's payloads that are shared arrays (the encoder takes them from the program once it succeeds). */
+  sharedArrays: [],
 };
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
@@ -86,17 +89,21 @@ function kindOf(value: object): number {
   throw new InvalidArgumentError(`cannot encode binary value of class ${value.constructor?.name}`);
 }
 
-/** Header: [kind][mode: 0 inline | 1 payload][u32 payload index] or [kind][0][bytes...]. */
+/** Header: [kind][mode: 0 inline | 1 payload | 2 shared array][u32 payload index] or [kind][0][bytes...]. */
 function packBinary(value: ArrayBufferView | ArrayBufferLike): Uint8Array {
   const kind = kindOf(value);
   const bytes = bytesOf(value);
   // A frame carries at most 65,535 raw payloads; past that, binary values go inline.
   const payloads = binaryPayloads.encoding;
-  if (payloads && bytes.byteLength >= PAYLOAD_MIN && payloads.length < 0xffff) {
+  // A shared array (all of its memory) is a payload whatever its size: between runtimes of one machine it goes by name.
+  const shared = payloads !== undefined && isSharedArrayPayload(bytes);
+  if (payloads && (shared || bytes.byteLength >= PAYLOAD_MIN) && payloads.length < 0xffff) {
     const header = new Uint8Array(6);
     header[0] = kind;
-    header[1] = 1;
-    new DataView(header.buffer).setUint32(2, payloads.push(bytes) - 1, true);
+    header[1] = shared ? 2 : 1;
+    const index = payloads.push(bytes) - 1;
+    if (shared) binaryPayloads.sharedArrays.push(index);
+    new DataView(header.buffer).setUint32(2, index, true);
     return header;
   }
   const inline = new Uint8Array(2 + bytes.byteLength);
@@ -117,10 +124,13 @@ function unpackBinary(data: Uint8Array): unknown {
   const kind = BINARY_KINDS[data[0]!];
   let bytes: Uint8Array;
   let own: boolean; // whether `bytes` is memory nobody else uses (a payload) or a view of the body
-  if (data[1] === 1) {
+  if (data[1] === 1 || data[1] === 2) {
     const index = new DataView(data.buffer, data.byteOffset + 2, 4).getUint32(0, true);
     const payload = binaryPayloads.decoding?.[index];
     if (!payload) throw new InvalidArgumentError(`encoded value refers to raw payload ${index}, which did not arrive`);
+    // A shared array arrives as one (a plain array when /dev/shm has no room for a copy of what came over TCP).
+    const shared = data[1] === 2 && kind !== undefined && kind !== "SharedArrayBuffer" ? sharedArrayMemory(payload) : undefined;
+    if (shared) return kind === "ArrayBuffer" ? shared : new (kind as BinaryConstructor)(shared, 0, shared.byteLength / ((kind as BinaryConstructor).BYTES_PER_ELEMENT ?? 1));
     bytes = payload;
     own = true;
   } else {

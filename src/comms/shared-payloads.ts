@@ -1,7 +1,7 @@
 /**
  * A connection's large payloads through /dev/shm, when its peer is on this
  * machine: sent as segment paths (lent from the pool, passed on by name, or
- * written once), received by mapping or reading them, and handed back.
+ * written once; shared arrays by a name of their own), received by mapping or reading them, and handed back.
  */
 import { Batcher } from "../_util/tick-batcher.ts";
 import { processGone } from "../_util/process-state.ts";
@@ -9,11 +9,15 @@ import { ProtocolError } from "../errors.ts";
 import { type OutgoingPayload, readPathField, type SharedSizes } from "./framing.ts";
 import { MessageKind, type Message } from "./protocol.ts";
 import {
+  adoptSharedArray,
   createSegmentSet,
   discardSegment,
   forgetSegments,
+  handOverSharedArray,
   holdMapping,
+  isArraySegment,
   isPooledSegment,
+  isSharedArrayPayload,
   lendSegment,
   mapSegment,
   readSegment,
@@ -53,6 +57,14 @@ export class SharedPayloads {
   /** Large payloads become segment paths; the rest (and what /dev/shm cannot take) go over the socket. */
   outgoing(payloads: Uint8Array[], lasting = false): OutgoingPayload[] {
     return payloads.map((payload) => {
+      if (isSharedArrayPayload(payload)) {
+        try {
+          // A name of its own for the peer, removed with the link if it never takes it.
+          const path = handOverSharedArray(payload);
+          this.#segments.set(path, true);
+          return { path, size: payload.byteLength };
+        } catch {} // its file is gone (removed at a runtime's stop): copied as any payload
+      }
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
       // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.
       const held = holdMapping(payload);
@@ -94,7 +106,8 @@ export class SharedPayloads {
       }
       const read = allocate !== undefined && this.#options.readShared(method, pooled);
       try {
-        if (!pooled) payloads[i] = read ? readSegment(path, size, allocate) : mapSegment(path, size);
+        if (isArraySegment(path)) payloads[i] = adoptSharedArray(path, size);
+        else if (!pooled) payloads[i] = read ? readSegment(path, size, allocate) : mapSegment(path, size);
         else if (read) {
           payloads[i] = readSegment(path, size, allocate);
           this.giveBack(path);

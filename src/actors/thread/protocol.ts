@@ -38,8 +38,13 @@ export interface SegmentRef {
 export interface CopyRef {
   copyOf: Uint8Array;
 }
+/** A shared array's memory, handed to the other thread under a name of its own (which that thread adopts). */
+export interface ArrayRef {
+  array: string;
+  size: number;
+}
 /** A value as posted between a worker's threads: payloads in shared memory, named segments, or shared memory to copy. */
-export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef | CopyRef)[]];
+export type Posted = [bytes: Uint8Array, payloads: (Uint8Array | SegmentRef | CopyRef | ArrayRef)[]];
 export type PostedDependencies = Record<string, Posted> | null;
 
 /**

@@ -7,9 +7,17 @@ import { decodeValue, DONE, encodeValue, scanValue, type TaskReference } from ".
 import { InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
 import { threadData, workerUid } from "./thread-data.ts";
-import { lendSegment, mapSegment, sharedMemoryAvailable, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
+import {
+  adoptSharedArray,
+  handOverSharedArray,
+  isSharedArrayPayload,
+  lendSegment,
+  mapSegment,
+  sharedMemoryAvailable,
+  SHM_MIN_BYTES,
+} from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
-import { type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
+import { type ArrayRef, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
 import { report } from "./outbox.ts";
 import { nestedLink } from "../nested-link.ts";
 
@@ -28,7 +36,12 @@ export const MAIN_THREAD = {};
  * passes it on by name); smaller ones are copied into shared memory; shared
  * memory goes across as it is.
  */
-function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef {
+function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
+  if (isSharedArrayPayload(payload)) {
+    try {
+      return { array: handOverSharedArray(payload), size: payload.byteLength };
+    } catch {} // its file is gone (made before a runtime stopped): staged as any payload
+  }
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
     try {
@@ -50,7 +63,8 @@ export function encodeResult(result: unknown, task = 0): Posted {
   // Tessera proxies in a result are held while the result lives (see head/nested-client.ts).
   if (encoded.handles) nestedLink.resultHandles?.(task, encoded.handles);
   // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
-  const size = encoded.payloads.reduce((total, payload) => total + payload.byteLength, 0);
+  // A shared array is not copied: it needs no room of its own.
+  const size = encoded.payloads.reduce((total, payload) => total + (isSharedArrayPayload(payload) ? 0 : payload.byteLength), 0);
   const limit = threadData?.memoryLimit;
   if (size >= SHM_MIN_BYTES && limit !== undefined && !fitsMemory(size, limit)) {
     // The result goes (it is garbage once this call fails): the next refusal may collect at once.
@@ -84,6 +98,7 @@ function materialize(posted: Posted): Value {
     bytes,
     payloads.map((payload) => {
       if (payload instanceof Uint8Array) return payload;
+      if ("array" in payload) return adoptSharedArray(payload.array, payload.size);
       if ("copyOf" in payload) {
         const copy = new Uint8Array(new SharedArrayBuffer(payload.copyOf.byteLength));
         copy.set(payload.copyOf);

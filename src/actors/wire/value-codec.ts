@@ -22,6 +22,7 @@ import "../../comms/_native-off.ts";
 import { addExtension, Packr } from "msgpackr/pack";
 import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
 import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
+import { takeSharedArrays } from "../../comms/shared-memory/index.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { exactValue } from "./exact-codec.ts";
 import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanValue } from "./value-scan.ts";
@@ -145,6 +146,7 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;
+  const sharedArrays = (binaryPayloads.sharedArrays = []);
   let bytes: Uint8Array;
   try {
     bytes = packr.pack(exact ? exactValue(value) : value);
@@ -153,6 +155,7 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
   } finally {
     encoding = undefined;
     binaryPayloads.encoding = undefined;
+    binaryPayloads.sharedArrays = [];
   }
   // A larger message would be refused by its receiver, which drops the whole link: refuse it here, naming what is big.
   if (bytes.byteLength > MAX_VALUE_BYTES) {
@@ -162,6 +165,8 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
       `${root} encodes to ${bytes.byteLength} bytes, over the limit of ${MAX_VALUE_BYTES} bytes for a message${where} (large data travels best as typed arrays, which go beside the message without a limit)`,
     );
   }
+  // Sent, shared arrays leave the program (its views of them are detached), as a transfer list moves buffers.
+  if (sharedArrays.length > 0) takeSharedArrays(context.payloads, sharedArrays);
   const encoded: Encoded = { bytes, references: context.references, payloads: context.payloads };
   if (context.handles) encoded.handles = context.handles;
   return encoded;

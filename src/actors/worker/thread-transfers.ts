@@ -2,10 +2,18 @@
  * Values crossing between a worker's main thread and its tessera threads
  * without copies where it can: payloads in pooled shared-memory segments go
  * by name (the other thread maps them; a lease holds the segment until its
- * mapping there is collected), other shared memory as it is, anything else
+ * mapping there is collected), shared arrays by a name of their own, other shared memory as it is, anything else
  * copied once into shared memory.
  */
-import { discardSegment, holdMapping, mapSegment, whenUnmapped } from "../../comms/shared-memory/index.ts";
+import {
+  adoptSharedArray,
+  discardSegment,
+  handOverSharedArray,
+  holdMapping,
+  isSharedArrayPayload,
+  mapSegment,
+  whenUnmapped,
+} from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "../thread/channel.ts";
 import { Op, type Posted, type Value } from "../thread/protocol.ts";
 import type { TesseraThread } from "./thread-pool.ts";
@@ -46,6 +54,11 @@ export class ThreadTransfers {
     return [
       compact(bytes),
       payloads.map((payload) => {
+        if (isSharedArrayPayload(payload)) {
+          try {
+            return { array: handOverSharedArray(payload), size: payload.byteLength };
+          } catch {} // its file is gone (made before a runtime stopped): shared as any payload
+        }
         if (payload.buffer instanceof SharedArrayBuffer) return copiedByThread.has(payload) ? { copyOf: payload } : payload;
         // A mapping passed by name is mapped copy-on-write by the reader: its changes stay its own.
         const held = holdMapping(payload);
@@ -76,6 +89,7 @@ export class ThreadTransfers {
       payloads.map((payload) => {
         if (payload instanceof Uint8Array) return payload;
         if ("copyOf" in payload) return payload.copyOf; // threads post results as memory or segments: not this
+        if ("array" in payload) return adoptSharedArray(payload.array, payload.size);
         const { segment, size, lending } = payload;
         const mapped = mapSegment(segment, size);
         // Back to the thread once collected here and handed back by whoever it was passed on to; once the

@@ -87,6 +87,11 @@ export function countHeld(mapping: Uint8Array): void {
   heldMappings.register(mapping.buffer, mapping.byteLength);
 }
 
+/** Shared arrays' memory (arrays.ts): counted as held by each thread that names it, from its first mapping to its last. */
+export function countArrayHeld(bytes: number): void {
+  add(MAPPED_HELD, bytes);
+}
+
 /** The memory behind this process's record, for its threads to share. */
 export function sharedMemoryCounters(): SharedArrayBuffer {
   return processRecord.buffer as SharedArrayBuffer;

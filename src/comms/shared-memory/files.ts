@@ -86,6 +86,18 @@ export function segmentPath(pooled: boolean): string {
   return join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}${pooled ? POOLED_MARK : "-"}${sequence++}-${randomHex(6)}`);
 }
 
+/** Shared arrays' names carry this mark (arrays.ts): never pooled, never read, always mapped shared. */
+const ARRAY_MARK = "-array-";
+
+/** A new name for a shared array's file, of this process (so its node removes it if the process dies). */
+export function arraySegmentPath(): string {
+  return join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}${ARRAY_MARK}${sequence++}-${randomHex(6)}`);
+}
+
+export function isArraySegment(path: string): boolean {
+  return path.includes(ARRAY_MARK);
+}
+
 export function isPooledSegment(path: string): boolean {
   return path.includes(POOLED_MARK);
 }
@@ -125,7 +137,7 @@ export function checkSegmentPath(path: string): void {
 }
 
 /** A segment must be a regular file of ours, of the announced size (not a link, a FIFO, another user's file); pooled ones may be larger. */
-function checkSegmentFile(path: string, size: number, pooled: boolean): void {
+export function checkSegmentFile(path: string, size: number, pooled: boolean): void {
   const stat = lstatSync(path);
   if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) throw new Error(`${path} belongs to another user`);

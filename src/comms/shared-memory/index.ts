@@ -9,6 +9,9 @@
  * sender reuses it. Free segments are removed after some idle seconds
  * (segmentIdleTime).
  *
+ * Shared arrays (arrays.ts): memory the program allocated in a segment of its
+ * own, moved by name between runtimes and threads, never copied.
+ *
  * One-shot segments (pool full, files.ts): written once, mapped or read by the
  * receiver and unlinked on arrival.
  *
@@ -29,6 +32,7 @@ export {
   clusterId,
   createSegmentSet,
   discardSegment,
+  isArraySegment,
   isPooledSegment,
   MACHINE_ID,
   removeClusterSegments,
@@ -40,6 +44,7 @@ export {
   SHM_PATH_FIELD,
   writeSegment,
 } from "./files.ts";
+export { adoptSharedArray, allocateSharedMemory, handOverSharedArray, isSharedArrayPayload, sharedArrayMemory, takeSharedArrays } from "./arrays.ts";
 export { collectSoon, holdMapping, mapSegment, whenUnmapped } from "./mappings.ts";
 export {
   forgetSegments,
