@@ -168,11 +168,17 @@ export class HeadNode extends Runtime {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const wait = { count, resolve, reject };
     this.#workerWaits.add(wait);
-    if (timeout !== undefined && timeout < A_DAY) {
-      const timer = setTimeout(() => {
+    if (timeout !== undefined && Number.isFinite(timeout)) {
+      // Bun fires a timer of 2^31 ms or more at once: a longer wait re-arms until its deadline.
+      const deadline = performance.now() + timeout;
+      let timer: Timer;
+      const arm = () => {
+        const left = deadline - performance.now();
+        if (left > 0 && this.#workerWaits.has(wait)) return void (timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS)));
         if (!this.#workerWaits.delete(wait)) return;
         reject(new TimeoutError(`${this.network.workers.length} of ${count} workers joined within ${timeout} ms`));
-      }, timeout);
+      };
+      timer = setTimeout(arm, Math.min(timeout, MAX_TIMER_MS));
       void promise.finally(() => clearTimeout(timer)).catch(() => {});
     }
     return promise;
@@ -449,8 +455,8 @@ export class HeadNode extends Runtime {
   }
 }
 
-/** Timers of 2^31 ms or more fire at once: a longer wait has no timer. */
-const A_DAY = 86_400_000;
+/** The longest delay a timer takes (2^31 - 1 ms): longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Set by the CLI when the head's program is a script it loaded, so children load it too. */
 export function scriptForChildren(): string | undefined {

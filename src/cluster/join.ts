@@ -62,10 +62,14 @@ async function askToJoin(address: string, port: number, secret: string, request:
   } catch (error) {
     const message = (error as Error).message;
     if (/cannot connect/.test(message)) throw new HandshakeError(`no head answers at ${address}:${port}: ${message}`, { cause: error });
-    throw new HandshakeError(
-      `the head at ${address}:${port} refused this node: it did not accept its secret (the node must have the head's: MOSAIC_SECRET or --secret-file) — ${message}`,
-      { cause: error },
-    );
+    // Either side may find the other's proof wrong; anything else (another protocol version, another runtime on that port) is said as it is.
+    if (/did not prove the cluster secret/.test(message)) {
+      throw new HandshakeError(
+        `the head at ${address}:${port} refused this node: it did not accept its secret (the node must have the head's: MOSAIC_SECRET or --secret-file) — ${message}`,
+        { cause: error },
+      );
+    }
+    throw new HandshakeError(`the head at ${address}:${port} refused this node: ${message}`, { cause: error });
   }
   try {
     return await connection.request<JoinPlan>("join", request, { timeout: 60_000 });

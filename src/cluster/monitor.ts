@@ -26,7 +26,11 @@ export class MonitorRuntime extends ChildRole {
     this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }, connection: Connection) => {
       const joined = this.#joined.get(report.node.uid);
       // A joined node reports on its own link; one that is not (or no longer) admitted is not taken.
-      if (joined && connection.peer?.uid !== report.node.uid) return;
+      if ((joined && connection.peer?.uid !== report.node.uid) || (!joined && !this.children.has(report.node.uid))) {
+        this.logger.warning(`${report.node.uid} reported ready but was not admitted (or no longer is): it is asked to stop`);
+        connection.command("stop", null);
+        return;
+      }
       if (joined) {
         clearTimeout(joined.late);
         // Its name and the address it is reached on: machines started from one image often share a host name.
@@ -39,6 +43,7 @@ export class MonitorRuntime extends ChildRole {
       this.tellParent("nodeJoined", { node: report.node.uid, host, workers: report.workers.length });
       if (joined) {
         this.logger.info(`${report.node.uid} joined from host ${host} with ${report.workers.length} workers`);
+        if (this.#readySent) for (const runtime of [report.node, ...report.workers]) this.#adopting.add(runtime.uid);
         // Before the first "ready" it is simply part of it; after, everyone adopts it before the head places on it.
         if (this.#readySent) this.#announceNetwork("network", true);
       } else if (this.#localNodesReady()) this.#announceNetwork("ready");
@@ -63,6 +68,7 @@ export class MonitorRuntime extends ChildRole {
       if (!report || report.workers.some((w) => w.uid === worker.uid)) return;
       const host = this.#hostOf(node);
       report.workers = [...report.workers, host ? { ...worker, host } : worker].sort((a, b) => a.uid.localeCompare(b.uid, "en", { numeric: true }));
+      this.#adopting.add(worker.uid);
       this.#announceNetwork("network", true);
     };
     this.methods.network = () => this.#snapshot();
@@ -191,15 +197,28 @@ export class MonitorRuntime extends ChildRole {
   #announceNetwork(command: "ready" | "network", joined = false): void {
     const network = (this.network = this.#snapshot());
     if (command === "network" && !joined) {
-      this.#tellParent(command, network);
+      this.#tellParent(command, this.#adopted(network));
       for (const node of network.nodes) this.connections.get(node.uid)?.command("network", network);
       return;
     }
     const timeout = this.options.startTimeout;
     const adopted = network.nodes.map((node) => this.connections.get(node.uid)?.request("adoptNetwork", network, { timeout }));
-    // A node lost meanwhile is reported by its exit; the others are ready.
-    // The network as it is then: a runtime lost during the round was announced already, and must not come back.
-    void Promise.allSettled(adopted).then(() => this.#tellParent(command, (this.network = this.#snapshot())));
+    // A node lost meanwhile is reported by its exit; the others are ready. What this round made known is
+    // adopted now; what joined since waits for its own round. The network as it is then: a runtime lost
+    // during the round was announced already, and must not come back.
+    void Promise.allSettled(adopted).then(() => {
+      for (const runtime of [...network.nodes, ...network.workers]) this.#adopting.delete(runtime.uid);
+      this.#tellParent(command, this.#adopted((this.network = this.#snapshot())));
+    });
+  }
+
+  /** Runtimes that joined (a node, a respawned worker) and that not every node holds yet: the head hears of them after. */
+  #adopting = new Set<string>();
+
+  /** `network` without the runtimes still being adopted (several may join at once, their rounds overlapping). */
+  #adopted(network: NetworkSnapshot): NetworkSnapshot {
+    if (this.#adopting.size === 0) return network;
+    return { ...network, nodes: network.nodes.filter((n) => !this.#adopting.has(n.uid)), workers: network.workers.filter((w) => !this.#adopting.has(w.uid)) };
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {

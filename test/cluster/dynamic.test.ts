@@ -59,6 +59,11 @@ describe("dynamic mode: nodes join the head", () => {
     expect(await wrong.waitForExit(20_000)).toEqual({ code: 2, signal: null });
     expect(wrong.lines.stderr.join("\n")).toMatch(/^mosaic: the head at 127\.0\.0\.1:\d+ refused this node: it did not accept its secret/);
     await head.waitForLine(/did not prove the cluster secret/, { stream: "stderr" });
+    // Another runtime of the cluster on that port is not the head: said as it is, not blamed on the secret.
+    const monitorPort = /^MONITOR +Listening at [\d.]+:(\d+)/.exec(await head.waitForLine(/^MONITOR +Listening at/))![1]!;
+    await using misdialled = startNode(`127.0.0.1:${monitorPort}`);
+    expect(await misdialled.waitForExit(20_000)).toEqual({ code: 2, signal: null });
+    expect(misdialled.lines.stderr.join("\n")).toMatch(/^mosaic: the head at 127\.0\.0\.1:\d+ refused this node: dialled head but monitor answered$/);
     await using right = startNode(address, ["-nw", "1"]);
     expect(await head.waitForExit(60_000)).toEqual({ code: 0, signal: null });
     expect(results(head).workers.length).toBe(1);
