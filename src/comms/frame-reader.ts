@@ -158,6 +158,7 @@ export class FrameReader {
     const shared: (number | undefined)[] = [];
     let compressed: Compressed;
     let total = 0;
+    let peak = 0;
     let at = 2;
     const next = () => {
       if (body.length < at + 8) throw new ProtocolError(`payload frame too short for ${count} payload sizes`);
@@ -174,14 +175,16 @@ export class FrameReader {
       if (size > BigInt(Number.MAX_SAFE_INTEGER) || restored > BigInt(Number.MAX_SAFE_INTEGER) || (isShared && isCompressed)) {
         throw new ProtocolError(`payload size ${size} is not a valid size`);
       }
-      // What the receiver's memory must take: a compressed payload's restored size.
+      // What the receiver's memory must take: a compressed payload's restored size. While it is restored it
+      // needs more: its bytes as they came, and zstd's own restored copy before it goes where payloads go.
       total += Number(restored);
+      peak += isCompressed ? 2 * Number(restored) + Number(size) : Number(restored);
       // A shared payload's bytes on the socket are its path field; its memory comes from the segment.
       sizes.push(isShared ? SHM_PATH_FIELD : Number(size));
       shared.push(isShared ? Number(size) : undefined);
       if (isCompressed) (compressed ??= new Array(count).fill(undefined))[i] = Number(restored);
     }
-    if (total > 0 && this.admit && !this.admit(total)) {
+    if (total > 0 && this.admit && !this.admit(peak)) {
       const paths = shared.map((size) => new Uint8Array(size === undefined ? 0 : SHM_PATH_FIELD));
       const discard = { step: "discard" as const, body: body.subarray(at), total, paths, shared, index: 0, sizes, filled: 0 };
       this.#state = discard;

@@ -45,6 +45,10 @@ describe("shared arrays between processes of one machine", () => {
     expect(run.cases.dependency).toEqual({ type: "Float64Array", length: 1 << 20, first: 1, at1024: 1024, originalFirst: 1 });
   });
 
+  test("a call that waits for its tessera, and a constructor's argument, move the array too: the worker maps the sender's own file (no copy)", () => {
+    expect(run.cases.waiting).toEqual({ call: true, constructor: true });
+  });
+
   test("a 256 MiB shared array goes to a worker and back intact", () => {
     expect(run.cases.large).toEqual({
       seen: { type: "Float64Array", length: 32 * 2 ** 20, wrong: 0, last: 3 },

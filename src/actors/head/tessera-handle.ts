@@ -5,6 +5,7 @@
  * tessera's thread when they need nothing resolved on the worker.
  */
 import type { Connection } from "../../comms/connection.ts";
+import { isSharedArrayPayload } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage } from "../wire/call-message.ts";
@@ -32,9 +33,14 @@ export interface QueuedCall {
   outOfOrder?: boolean;
 }
 
-/** Binary payloads of a call that waits: copied, so that later changes by the caller do not reach it. */
+/**
+ * Binary payloads of a call that waits: copied, so that later changes by the
+ * caller do not reach it. Shared arrays are not: the program's view of them
+ * was detached when they were encoded, so nobody else can change them (and a
+ * copy would no longer be shared memory, and cost three copies to send).
+ */
 export function keep(encoded: Encoded): void {
-  encoded.payloads = encoded.payloads.map((payload) => Uint8Array.prototype.slice.call(payload));
+  encoded.payloads = encoded.payloads.map((payload) => (isSharedArrayPayload(payload) ? payload : Uint8Array.prototype.slice.call(payload)));
 }
 
 /** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
