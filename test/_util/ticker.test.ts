@@ -35,6 +35,25 @@ describe("Ticker", () => {
     expect(long.length).toBe(runs);
   });
 
+  test("a task whose period is not a multiple of the shorter one keeps a timer of its own", async () => {
+    const ticker = new Ticker();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    let inTick = false;
+    const other: boolean[] = [];
+    ticker.every(4, () => {
+      inTick = true;
+      queueMicrotask(() => (inTick = false));
+    });
+    // 6 ms beside 4 ms: on the shared ticks it would run every 4 or 8 ms, not every 6.
+    ticker.every(6, () => {
+      other.push(inTick);
+      if (other.length === 5) resolve();
+    });
+    await promise;
+    ticker.stop();
+    expect(other).toEqual([false, false, false, false, false]);
+  });
+
   test("a task added with a shorter period speeds the timer up for it alone", async () => {
     const ticker = new Ticker();
     let slow = 0;
