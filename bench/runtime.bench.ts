@@ -1,6 +1,7 @@
 /**
  * Runtime benchmarks on a local runtime of 1 node and 2 workers:
- * start-to-ready, stop, idle RSS per worker, idle CPU of the whole tree, and
+ * start-to-ready, stop, idle RSS and PSS per worker beside a bare Bun process
+ * (bench/_fixtures/bare-bun.ts) and the echo peer, idle CPU of the whole tree, and
  * the head -> worker ping round trip next to a raw Bun TCP ping-pong between
  * this process and a child Bun process, measured in the same run.
  *
@@ -11,6 +12,7 @@
  */
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import * as mosaic from "../src/index.ts";
 import type { HeadRuntime } from "../src/index.ts";
 import {
@@ -33,7 +35,9 @@ import {
   rssKiB,
   setAffinity,
 } from "./_lib.ts";
-import { connectPing, PING_BASELINE_KIND, spawnPeer, stopPeers } from "./_raw.ts";
+import { connectPing, type Peer, PING_BASELINE_KIND, spawnPeer, stopPeers } from "./_raw.ts";
+
+type RawPing = Awaited<ReturnType<typeof connectPing>>;
 
 if (mosaic.role !== "head") await mosaic.init();
 
@@ -108,41 +112,91 @@ async function startStop(): Promise<void> {
 
 // ------------------------------------------------------------- idle
 
-function idleMemory(runtime: HeadRuntime): void {
-  const mib = (kib: number | undefined) => round((kib ?? NaN) / 1024, 1);
-  const workers = runtime.workers.map((worker) => {
-    const rss = rssKiB(worker.pid);
-    if (rss === undefined) throw new Error(`worker ${worker.uid} (pid ${worker.pid}) has no /proc entry`);
-    return {
-      uid: worker.uid,
-      rss: rss / 1024,
-      anon: procKiB(worker.pid, "RssAnon"),
-      file: procKiB(worker.pid, "RssFile"),
-      pss: procKiB(worker.pid, "Pss", "smaps_rollup"),
-      threads: Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${worker.pid}/status`, "utf8"))?.[1]),
-    };
-  });
-  const worst = max(workers.map((w) => w.rss));
+/** What one process holds: VmRSS, its private part (RssAnon), the executable's pages it touched (RssFile), PSS. */
+interface ProcessMemory {
+  rss: number;
+  anon: number;
+  file: number;
+  pss: number;
+  threads: number;
+}
+
+function processMemory(pid: number): ProcessMemory {
+  const mib = (kib: number | undefined) => {
+    if (kib === undefined) throw new Error(`process ${pid} has no /proc entry`);
+    return round(kib / 1024, 1);
+  };
+  return {
+    rss: mib(rssKiB(pid)),
+    anon: mib(procKiB(pid, "RssAnon")),
+    file: mib(procKiB(pid, "RssFile")),
+    pss: mib(procKiB(pid, "Pss", "smaps_rollup")),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]),
+  };
+}
+
+/**
+ * Idle memory per worker beside two bare Bun processes of this run: one that
+ * imports nothing and sleeps, and the ping benchmark's echo peer, which holds
+ * one TCP connection as a worker holds its links. VmRSS counts the pages of
+ * the bun executable a process has touched (RssFile, shared with every other
+ * bun process of the machine); RssAnon is what the process owns; PSS charges
+ * each shared page to its sharers, so it is what a process really costs (and
+ * depends on how many bun processes run at the time: compare within a run).
+ */
+function idleMemory(runtime: HeadRuntime, bare: number, peer: number): void {
+  const workers = runtime.workers.map((worker) => ({ uid: worker.uid, ...processMemory(worker.pid) }));
+  const bareBun = processMemory(bare);
+  const tcpPeer = processMemory(peer);
+  const column = (key: keyof ProcessMemory) => workers.map((w) => w[key]);
+  const worstRss = max(column("rss"));
   emit({
     bench: BENCH,
     metric: "idle_rss_per_worker",
-    value: round(worst, 1),
+    value: worstRss,
     unit: "MiB",
     statistic: "max VmRSS over workers",
-    per_worker: workers.map((w) => round(w.rss, 1)),
-    // VmRSS counts the pages of the bun executable each process has touched
-    // (RssFile, shared between processes); RssAnon is what the process owns.
-    rss_anon: workers.map((w) => mib(w.anon)),
-    rss_file: workers.map((w) => mib(w.file)),
-    pss: workers.map((w) => mib(w.pss)),
-    threads: workers.map((w) => w.threads),
-    target: "< 40",
-    ok: worst < 40,
+    baseline: bareBun.rss,
+    ratio: round(worstRss / bareBun.rss, 2),
+    baseline_kind: "a bare Bun process (imports nothing, sleeps), same run",
+    per_worker: column("rss"),
+    rss_anon: column("anon"),
+    rss_file: column("file"),
+    pss: column("pss"),
+    threads: column("threads"),
+    bare_bun: bareBun,
+    tcp_peer: tcpPeer,
+    target: "<= 35",
+    ok: worstRss <= 35,
   });
-  const others: Record<string, number> = { head: mib(process.memoryUsage.rss() / 1024) };
-  if (runtime.monitor) others.monitor = mib(rssKiB(runtime.monitor.pid));
-  for (const node of runtime.nodes) others[node.uid] = mib(rssKiB(node.pid));
-  note(`${BENCH}: idle VmRSS (MiB) ${Object.entries(others).map(([k, v]) => `${k} ${v}`).join(", ")}, ${workers.map((w) => `${w.uid} ${round(w.rss, 1)} (anon ${mib(w.anon)}, ${w.threads} threads)`).join(", ")}`);
+  const worstPss = max(column("pss"));
+  emit({
+    bench: BENCH,
+    metric: "idle_pss_per_worker",
+    value: worstPss,
+    unit: "MiB",
+    statistic: "max PSS (smaps_rollup) over workers",
+    baseline: bareBun.pss,
+    ratio: round(worstPss / bareBun.pss, 2),
+    baseline_kind: "a bare Bun process (imports nothing, sleeps), same run",
+    tcp_peer_pss: tcpPeer.pss,
+    private_anon: column("anon"),
+  });
+  const others: Record<string, number> = { head: round(process.memoryUsage.rss() / 2 ** 20, 1) };
+  if (runtime.monitor) others.monitor = processMemory(runtime.monitor.pid).rss;
+  for (const node of runtime.nodes) others[node.uid] = processMemory(node.pid).rss;
+  const describe = (m: ProcessMemory) => `${m.rss} (anon ${m.anon}, file ${m.file}, PSS ${m.pss}, ${m.threads} threads)`;
+  note(`${BENCH}: idle VmRSS (MiB) ${Object.entries(others).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  note(`${BENCH}: idle MiB ${workers.map((w) => `${w.uid} ${describe(w)}`).join(", ")}; bare Bun ${describe(bareBun)}; Bun TCP peer ${describe(tcpPeer)}`);
+}
+
+/** A Bun process that imports nothing and sleeps (bench/_fixtures/bare-bun.ts): the idle-memory baseline, stopped with the peers. */
+async function spawnBareBun(): Promise<number> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", "bare-bun.ts")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  children.push(child);
+  // Measured once it runs its script, not while it still starts.
+  await child.stdout.getReader().read();
+  return child.pid;
 }
 
 interface CpuSnapshot {
@@ -254,10 +308,8 @@ function placements(): Placement[] {
   return list;
 }
 
-async function pingRoundTrip(runtime: HeadRuntime): Promise<void> {
+async function pingRoundTrip(runtime: HeadRuntime, peer: Peer, raw: RawPing): Promise<void> {
   const worker = runtime.workers[0]!;
-  const peer = await spawnPeer(children, "echo-server.ts");
-  const raw = await connectPing(peer.port);
   const mosaicPing = () => worker.ping();
   try {
     await keepingAffinity([process.pid, worker.pid, peer.process.pid], async () => {
@@ -296,10 +348,15 @@ try {
   const runtime = await mosaic.init(OPTIONS);
   // One request to each worker first, so that the idle tree includes the head's links to them.
   await Promise.all(runtime.workers.map((worker) => worker.ping(5000)));
+  // The baselines settle with the tree: the echo peer holds one connection that has carried a ping.
+  const bare = await spawnBareBun();
+  const peer = await spawnPeer(children, "echo-server.ts");
+  const raw = await connectPing(peer.port);
+  await raw.ping();
   await Bun.sleep(IDLE_SETTLE_MS);
-  idleMemory(runtime);
+  idleMemory(runtime, bare, peer.process.pid);
   await idleCpu(runtime);
-  await pingRoundTrip(runtime);
+  await pingRoundTrip(runtime, peer, raw);
 } finally {
   try {
     await mosaic.stop();

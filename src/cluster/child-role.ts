@@ -59,7 +59,7 @@ export abstract class ChildRole extends Runtime {
     startStep(this.uid, "role started");
     if (this.state === "starting") this.state = "running";
     if (this.role === "node" || this.role === "worker") {
-      this.#stopSampling = startSampling(this.options.monitorInterval, this.probe, (report) => void this.#report(report));
+      this.#stopSampling = startSampling(this.options.monitorInterval, this.probe, (report) => void this.#report(report), (interval, run) => this.every(interval, run));
     }
   }
 

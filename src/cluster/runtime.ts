@@ -21,6 +21,7 @@ import { programEnv } from "./coordinator.ts";
 import { cpuMeter, type ResourceProbe, sampleResources } from "../observe/resources.ts";
 import type { RuntimeStatus, StatusOptions } from "./runtime-proxy.ts";
 import type { RuntimeLinks } from "../actors/links.ts";
+import { Ticker } from "../_util/ticker.ts";
 
 /** A runtime as the network knows it. */
 export interface RuntimeInfo extends PeerInfo {
@@ -63,7 +64,8 @@ export abstract class Runtime implements ConnectionHandler {
   readonly #admit = (bytes: number) => this.admitPayload(bytes);
   /** Where raw payloads received by this runtime land (workers: shared memory). */
   protected payloadAllocator: PayloadAllocator | undefined;
-  #heartbeatTimer: Timer | undefined;
+  /** The process's one timer: heartbeats, and what roles add with `every` (resource samples) share its wake-ups. */
+  readonly #ticker = new Ticker();
   /** How this runtime starts its children (a role may pick another, e.g. to reach other machines). */
   protected launcher: Launcher = new LocalLauncher();
   #stopped = Promise.withResolvers<void>();
@@ -174,7 +176,7 @@ export abstract class Runtime implements ConnectionHandler {
       allocate: this.payloadAllocator,
       admit: this.#admit,
     });
-    this.#heartbeatTimer = setInterval(() => this.#beat(), this.options.heartbeatInterval);
+    this.#ticker.every(this.options.heartbeatInterval, () => this.#beat());
     this.logger.info(`Listening at ${this.address}:${this.port} (pid ${process.pid}, host ${hostname()})`);
   }
 
@@ -273,6 +275,10 @@ export abstract class Runtime implements ConnectionHandler {
         // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
         // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
         BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
+        // mimalloc's scavenger thread is woken after each wake-up of the main thread that freed memory, and
+        // sleeps 100 ms before it returns pages: two more wake-ups per tick of an idle runtime. Without it
+        // the freeing thread returns them itself, later in its own work (measured: bench/_idle-threads.ts).
+        MIMALLOC_SCAVENGER: process.env.MIMALLOC_SCAVENGER ?? "0",
         ...programEnv(),
       },
       secret: this.secret,
@@ -306,6 +312,11 @@ export abstract class Runtime implements ConnectionHandler {
 
   protected onChildExit(child: LaunchedRuntime): void {
     this.logger.error(`${child.describeExit()}`);
+  }
+
+  /** Runs `run` every `interval` ms on the heartbeat's timer (no timer of its own) until the returned function is called. */
+  protected every(interval: number, run: () => void): () => void {
+    return this.#ticker.every(interval, run);
   }
 
   /** Extra work done on each heartbeat tick (children poll their parent watch). */
@@ -391,7 +402,7 @@ export abstract class Runtime implements ConnectionHandler {
       await this.beforeStop();
       await Promise.all([...this.children.values()].map((child) => child.terminate()));
     } finally {
-      clearInterval(this.#heartbeatTimer);
+      this.#ticker.stop();
       // Connections first, so that what they still have queued is flushed; then the listener.
       for (const connection of this.connections.values()) connection.close();
       this.server?.stop();

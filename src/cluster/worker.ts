@@ -13,6 +13,7 @@ import { fromValue, TesseraHost } from "../actors/worker/tessera-host.ts";
 import type { HeadAddress } from "../actors/thread/protocol.ts";
 import { EventSender } from "../actors/worker/event-sender.ts";
 import type { RuntimeStatus } from "./runtime-proxy.ts";
+import type { ResourceProbe } from "../observe/resources.ts";
 import { receiveTarget } from "../comms/shared-memory/index.ts";
 
 export class WorkerRuntime extends ChildRole {
@@ -55,6 +56,13 @@ export class WorkerRuntime extends ChildRole {
     const status = await super.describeStatus(collect);
     const counts = this.host?.counts ?? { tesserae: 0, tasks: 0, objects: 0, residentBytes: 0, spilled: 0, spilledBytes: 0, threads: 0 };
     return { ...status, worker: { ...counts, eventsSent: this.events.sent } };
+  }
+
+  #probe: ResourceProbe | undefined;
+
+  /** An idle sample tick asks whether calls run or wait without building the list of them. */
+  protected override get probe(): ResourceProbe {
+    return (this.#probe ??= { ...super.probe, idle: () => this.host?.idle() ?? true });
   }
 
   protected override callLoad(): { running: [number, number][]; queued: number } {

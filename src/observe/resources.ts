@@ -48,6 +48,8 @@ export interface ResourceProbe {
   sharedMemory(): number;
   /** Calls running ([task id, started at]) and queued; absent on runtimes without tesserae. */
   load?(): { running: [number, number][]; queued: number };
+  /** No call running or queued, told without making garbage (an idle tick's check); absent: read from `load`. */
+  idle?(): boolean;
 }
 
 const HOST = hostname();
@@ -107,28 +109,38 @@ export function stillQuiet(probe: ResourceProbe, last: RuntimeResources): boolea
   if (last.tasksRunning || last.tasksQueued || last.cpu >= IDLE_CPU) return false;
   if (probe.sharedMemory() !== last.sharedMemory) return false;
   if (Math.abs(process.memoryUsage.rss() - last.rss) > last.rss / 50) return false;
+  if (probe.idle) return probe.idle();
   const load = probe.load?.();
   return !load || (load.running.length === 0 && load.queued === 0);
 }
 
+/** Runs a function every `interval` ms until the returned function is called (a runtime's shared timer). */
+export type Every = (interval: number, run: () => void) => () => void;
+
+/** A timer of its own that does not keep the process alive: for a sampler outside a runtime. */
+const ownTimer: Every = (interval, run) => {
+  const timer = setInterval(run, interval);
+  timer.unref();
+  return () => clearInterval(timer);
+};
+
 /**
  * Sends a sample every `interval` ms until the returned function is called
  * (0: never), or every QUIET_EVERY intervals while nothing moves (see
- * stillQuiet). The timer does not keep the process alive.
+ * stillQuiet). `every` runs it on the runtime's one timer, so a sample and a
+ * heartbeat due together wake the process once.
  */
-export function startSampling(interval: number, probe: ResourceProbe, send: (report: ResourceReport) => void): () => void {
+export function startSampling(interval: number, probe: ResourceProbe, send: (report: ResourceReport) => void, every: Every = ownTimer): () => void {
   if (interval <= 0) return () => {};
   probe.cpu(); // the first sample's CPU figure covers one interval, not the start-up
   let last: RuntimeResources | undefined;
   let quiet = 0;
-  const timer = setInterval(() => {
+  return every(interval, () => {
     if (++quiet < QUIET_EVERY && last && stillQuiet(probe, last)) return;
     // After quiet ticks, its CPU figure is the average since the last sample sent.
     const report = sampleResources(probe);
     quiet = 0;
     last = report[0];
     send(report);
-  }, interval);
-  timer.unref();
-  return () => clearInterval(timer);
+  });
 }

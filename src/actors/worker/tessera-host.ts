@@ -266,6 +266,20 @@ export class TesseraHost {
     return { running, queued: queued + waiting };
   }
 
+  /** No call running or queued here: read from the threads' busy records, without making garbage (an idle sample tick asks). */
+  idle(): boolean {
+    if (!this.#pool.idle()) return false;
+    this.#waiting = 0;
+    this.#tesserae.forEach(this.#countWaiting);
+    return this.#waiting === 0;
+  }
+
+  // forEach with a callback made once: no iterator object on an idle tick.
+  #waiting = 0;
+  readonly #countWaiting = (hosted: HostedTessera) => {
+    this.#waiting += hosted.backlog.length;
+  };
+
   #onThreadExit(thread: TesseraThread, code: number): void {
     this.#pool.remove(thread);
     if (this.runtime.stopping) return;

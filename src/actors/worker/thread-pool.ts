@@ -74,6 +74,11 @@ export class TesseraThread {
     return { running: since > 0 ? [this.#busy[1]!, since] : undefined, queued: this.#busy[2]! };
   }
 
+  /** No call running or queued here (plain reads of the busy record). */
+  get idle(): boolean {
+    return this.#busy[0]! <= 0 && this.#busy[2]! === 0;
+  }
+
   /** Exited, or exiting (its program ended it: it said so before its exit event comes). */
   get gone(): boolean {
     return this.#exited || this.#busy[0]! < 0;
@@ -214,6 +219,12 @@ export class ThreadPool {
       queued += load.queued;
     }
     return { running, queued };
+  }
+
+  /** No call running or queued on any thread. */
+  idle(): boolean {
+    for (let i = 0; i < this.#threads.length; i++) if (!this.#threads[i]!.idle) return false;
+    return true;
   }
 
   /** The worker-side event types the head wants now: threads produce only these. */
