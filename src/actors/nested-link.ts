@@ -8,9 +8,10 @@
  */
 import type { Connection } from "../comms/connection.ts";
 import type { ErrorDescription } from "../errors.ts";
+import type { TaskReference } from "./wire/value-codec.ts";
 
 /** Thread → head, `nested` command (fire and forget, in order on the thread's link). */
-export const Nested = { Call: 0, Hold: 1, LetGo: 2, ReleaseTask: 3, Cancel: 4, Pin: 5, LetGoObject: 6 } as const;
+export const Nested = { Call: 0, Hold: 1, LetGo: 2, ReleaseTask: 3, Cancel: 4, Pin: 5, LetGoObject: 6, HoldObject: 7, PinObject: 8, CallFunction: 9 } as const;
 export type NestedCommand =
   | [op: 0, task: number, tessera: number, method: string, args: Uint8Array, caller: number, options: Record<string, unknown> | null]
   | [op: 1, tessera: number, uid: string]
@@ -18,7 +19,10 @@ export type NestedCommand =
   | [op: 3, task: number]
   | [op: 4, task: number]
   | [op: 5, uid: string, task: number]
-  | [op: 6, object: number];
+  | [op: 6, object: number]
+  | [op: 7, object: number]
+  | [op: 8, object: number, task: number]
+  | [op: 9, task: number, key: string, args: Uint8Array, caller: number, options: Record<string, unknown> | null];
 
 /** Thread → head, `nested` request (answered). Create answers once the tessera exists: [uid, worker]. */
 export const NestedAsk = { Create: 0, Result: 1, Put: 2, Get: 3, Drop: 4 } as const;
@@ -46,8 +50,27 @@ export interface NestedLink {
   thread: string;
   /** Notifications from the head (the nested client). */
   onSettled: ((settled: NestedSettled) => void) | undefined;
-  /** Tessera proxies met in the result of `task` (the nested client holds them while the result lives). */
-  resultHandles: ((task: number, handles: object[]) => void) | undefined;
+  /**
+   * Tessera proxies and object references met in the result of `task` (the
+   * nested client has the head hold them while the result lives; see
+   * PUT_VALUE for a value being put).
+   */
+  resultHolds: ((task: number, handles: object[] | undefined, references: TaskReference[]) => void) | undefined;
+  /** What a reference in a value this thread decodes becomes: an ObjectRef this thread holds, or the reference. */
+  readReference: ((reference: TaskReference) => unknown) | undefined;
 }
 
-export const nestedLink: NestedLink = { onThread: false, connection: undefined, encode: undefined, store: undefined, worker: "", thread: "", onSettled: undefined, resultHandles: undefined };
+/** The `task` of resultHolds while a value is encoded to be put (its id is not known yet: the client keeps them for it). */
+export const PUT_VALUE = -1;
+
+export const nestedLink: NestedLink = {
+  onThread: false,
+  connection: undefined,
+  encode: undefined,
+  store: undefined,
+  worker: "",
+  thread: "",
+  onSettled: undefined,
+  resultHolds: undefined,
+  readReference: undefined,
+};

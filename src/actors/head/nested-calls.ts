@@ -4,8 +4,10 @@
  * the head does it with its ActorClient on their behalf (it stays the one
  * coordinator). It keeps what each thread holds (holder = a thread uid): the
  * tesserae its proxies stand for (each a hold on the tessera, see
- * TesseraHandle.hold), its pending tasks, the objects it put. A thread that
- * dies lets go of all of it. Results stay on the workers that made them; a
+ * TesseraHandle.hold), its pending tasks, the objects its refs stand for (the
+ * head's ObjectRef of each, kept strongly: the object is dropped when that is
+ * collected, so when the program and every thread let go). A thread that dies
+ * lets go of all of it. Results stay on the workers that made them; a
  * thread's request for one is passed through here, bytes as they are.
  */
 import type { Connection, WithPayloads } from "../../comms/connection.ts";
@@ -17,6 +19,7 @@ import { decodeValue, type HandleWire, PUBLISHED, registerHandleClass, type Task
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef, type ObjectOwner } from "./object-ref.ts";
+import { callFunction } from "./remote-function.ts";
 import { inlineResultOf, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 import { createTesseraProxy, ENGINE } from "./tessera-proxy.ts";
@@ -34,7 +37,7 @@ interface Holder {
   tesserae: Map<number, TesseraHandle>;
   /** Its tasks by the thread's local number, until it lets them go. */
   tasks: Map<number, TaskProxy<any>>;
-  /** Objects it put, until it lets them go (then collected here, and dropped on the workers). */
+  /** The objects its refs stand for (it put them, or met them in a value), until it lets them go. */
   objects: Map<number, ObjectRef<any>>;
   settled: NestedSettled;
 }
@@ -42,15 +45,25 @@ interface Holder {
 export class NestedCalls {
   readonly #client: ActorClient;
   readonly #holders = new Map<string, Holder>();
-  /** Objects put by threads, for a ref in a result to be the same object (one owner, one release). */
+  /** The head's ObjectRef of every object (the program's or a thread's put), for a reference to it to be that one (one owner, one release). */
   readonly #objects = new Map<number, WeakRef<ObjectRef<any>>>();
-  /** Tesserae named in results (a method returned a proxy), held while the result is: by task wire id. */
-  readonly #pins = new Map<number, TesseraHandle[]>();
+  /** Tesserae and objects named in results (or in objects a thread put), held while those are: by task (object) wire id. */
+  readonly #pins = new Map<number, (TesseraHandle | ObjectRef<any>)[]>();
   /** The head's warehouse (it registers itself): owner of the objects threads put. */
   warehouse: (ObjectOwner & { adopt(id: number, uid: string, holder: string, size: number): ObjectRef<any> }) | undefined;
 
   constructor(client: ActorClient) {
     this.#client = client;
+  }
+
+  readonly #collectedObjects = new FinalizationRegistry<number>((id) => {
+    if (!this.#objects.get(id)?.deref()) this.#objects.delete(id);
+  });
+
+  /** The head's ref of an object (the program's or a thread's put): threads that meet a reference to it hold this ref. */
+  known(ref: ObjectRef<any>): void {
+    this.#objects.set(ref.id, new WeakRef(ref));
+    this.#collectedObjects.register(ref, ref.id);
   }
 
   #holder(connection: Connection): Holder {
@@ -88,15 +101,38 @@ export class NestedCalls {
         const handle = this.#client.tessera(command[1]);
         if (!handle) return;
         handle.hold();
-        const pinned = this.#pins.get(command[2]);
-        if (pinned) pinned.push(handle);
-        else this.#pins.set(command[2], [handle]);
-        return;
+        return this.#pin(command[2], handle);
       }
       case Nested.LetGoObject:
         holder.objects.delete(command[1]);
         return;
+      case Nested.HoldObject: {
+        // Gone already (released before this thread met it): reading it fails on its worker, named.
+        const ref = this.#objects.get(command[1])?.deref();
+        if (ref) holder.objects.set(command[1], ref);
+        return;
+      }
+      case Nested.PinObject: {
+        const ref = this.#objects.get(command[1])?.deref();
+        if (ref) this.#pin(command[2], ref);
+        return;
+      }
+      case Nested.CallFunction: {
+        const [, local, key, bytes, caller, options] = command;
+        return this.#track(holder, local, bytes, payloads, (args) => callFunction(this.#client, key, args, options ?? undefined, caller));
+      }
     }
+  }
+
+  /** Object `other` is named in object (or result) `id`: it lives while that one does. */
+  pinObject(id: number, other: ObjectRef<any>): void {
+    this.#pin(id, other);
+  }
+
+  #pin(id: number, held: TesseraHandle | ObjectRef<any>): void {
+    const pinned = this.#pins.get(id);
+    if (pinned) pinned.push(held);
+    else this.#pins.set(id, [held]);
   }
 
   onRequest(connection: Connection, request: NestedRequest, payloads: Uint8Array[]): unknown {
@@ -128,12 +164,15 @@ export class NestedCalls {
         const id = nextWireId();
         const worker = workerOfThread(holder.uid);
         const ref = this.warehouse!.adopt(id, `obj-${uidSuffix(id)}`, worker, request[1]);
-        this.#objects.set(id, new WeakRef(ref));
+        this.known(ref);
         holder.objects.set(id, ref);
         return [id, ref.uid, worker];
       }
-      case NestedAsk.Get:
+      case NestedAsk.Get: {
+        const ref = this.#objects.get(request[1])?.deref();
+        if (ref?.dropped) throw new RuntimeStateError(`${ref.uid} was dropped: its object is gone`);
         return this.#fetch(request[2] === PUBLISHED ? this.#client.liveWorkers()[0] : request[2], request[1], `obj #${request[1]}`);
+      }
       case NestedAsk.Drop: {
         const ref = this.#objects.get(request[1])?.deref() ?? holder.objects.get(request[1]);
         holder.objects.delete(request[1]);
@@ -149,10 +188,15 @@ export class NestedCalls {
     if (handle.id === caller && handle.maxConcurrency === 1) {
       return this.#settle(holder, local, handle.worker ?? "", new DeadlockError(`${handle.uid}.${method}() was called from a method of ${handle.uid} itself: it would run only after that method ends, which waits for it. Call the method directly (this.${method}()), or give the class maxConcurrency > 1`));
     }
+    this.#track(holder, local, bytes, payloads, (args) => handle.call(method, args, options ?? undefined));
+  }
+
+  /** Submits a thread's call (`submit` with its decoded arguments) and tells the thread when it settles. */
+  #track(holder: Holder, local: number, bytes: Uint8Array, payloads: Uint8Array[], submit: (args: unknown[]) => TaskProxy<any>): void {
     const transit: TesseraHandle[] = [];
     let task: TaskProxy<any>;
     try {
-      task = handle.call(method, this.#decode(holder, bytes, payloads, transit) as unknown[], options ?? undefined);
+      task = submit(this.#decode(holder, bytes, payloads, transit) as unknown[]);
     } catch (error) {
       for (const held of transit) held.letGo();
       return this.#settle(holder, local, "", error as Error);
@@ -239,7 +283,7 @@ export class NestedCalls {
     const pinned = this.#pins.get(id);
     if (!pinned) return;
     this.#pins.delete(id);
-    for (const handle of pinned) handle.letGo();
+    for (const held of pinned) if (!(held instanceof ObjectRef)) held.letGo();
   }
 
   /** A thread (or a whole worker) is gone: what it held is let go, its pending calls' results released. */

@@ -5,19 +5,21 @@
  * work (head/nested-calls.ts): this client numbers its tesserae and tasks
  * locally and sends, in order, over the thread's own link to the head.
  *
- * Its proxies and tasks hold what they stand for: the head releases a tessera
- * when the program and every thread holding it have let go; a thread lets go
- * when its proxy is released or collected.
+ * Its proxies, tasks and object refs hold what they stand for: the head
+ * releases a tessera (drops an object) when the program and every thread
+ * holding it have let go; a thread lets go when its proxy (ref) is released or
+ * collected. One proxy and one ref per tessera and object in a thread: each is
+ * one hold at the head.
  */
 import { WithPayloads } from "../../comms/connection.ts";
 import { InvalidArgumentError, localError, RuntimeStateError } from "../../errors.ts";
 import { callingTessera } from "../current-call.ts";
-import { Nested, NestedAsk, type NestedCommand, nestedLink, type NestedRequest, type NestedSettled } from "../nested-link.ts";
+import { Nested, NestedAsk, type NestedCommand, nestedLink, type NestedRequest, type NestedSettled, PUT_VALUE } from "../nested-link.ts";
 import { classNameOf } from "../registry.ts";
 import { decodeValue, encodeValue, type HandleWire, scanValue, setHandleReader, type TaskReference } from "../wire/value-codec.ts";
 import { setNestedClient, type TesseraCreator } from "./context.ts";
 import { ObjectRef, type ObjectOwner } from "./object-ref.ts";
-import { SENT_TO, settleTask, type TaskOwner, TaskProxy } from "./task-proxy.ts";
+import { SENT_TO, settleTask, type TaskOwner, type TaskPlacement, TaskProxy } from "./task-proxy.ts";
 import { type CallOptions, createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
 import type { TesseraOptions } from "./tessera.ts";
 
@@ -57,6 +59,11 @@ class NestedTessera implements TesseraEngine {
   }
 }
 
+/** A remote function's call as a thread sees it: the head picks its host (see remote-function.ts). */
+const FUNCTION_PLACEMENT: TaskPlacement = { worker: undefined, className: "FunctionHost" };
+
+const taskSuffix = (id: number) => `${nestedLink.thread.replace(/[:/]/g, ".")}.${id}`;
+
 class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
   #next = 0;
   /** Tasks not settled yet, by local number. */
@@ -65,7 +72,16 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
   readonly #proxies = new Map<string, WeakRef<TesseraProxy<any>>>();
   readonly #collectedTesserae = new FinalizationRegistry<NestedTessera>((engine) => this.letGo(engine));
   readonly #collectedTasks = new FinalizationRegistry<number>((local) => this.#send([Nested.ReleaseTask, local]));
-  readonly #collectedObjects = new FinalizationRegistry<number>((id) => this.#send([Nested.LetGoObject, id]));
+  /** This thread's ref of each object it holds. */
+  readonly #objects = new Map<number, WeakRef<ObjectRef<any>>>();
+  readonly #collectedObjects = new FinalizationRegistry<number>((id) => {
+    // A newer ref of the object (made after this one was collected) holds it now.
+    if (this.#objects.get(id)?.deref()) return;
+    this.#objects.delete(id);
+    this.#send([Nested.LetGoObject, id]);
+  });
+  /** What the value being put names (resultHolds with PUT_VALUE), held under its id once the head gives one. */
+  #putHolds: [handles: object[] | undefined, references: TaskReference[]] | undefined;
   readonly stoppedReason = undefined;
 
   #link(what: string) {
@@ -137,7 +153,7 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
 
   call(engine: NestedTessera, method: string, args: unknown[], options?: CallOptions): TaskProxy<any> {
     const local = ++this.#next;
-    const task = new TaskProxy(local, engine.uid, method, engine, this, (id) => `${nestedLink.thread.replace(/[:/]/g, ".")}.${id}`);
+    const task = new TaskProxy(local, engine.uid, method, engine, this, taskSuffix);
     if (engine.state === "released" || engine.state === "failed") {
       settleTask(task, engine.error ?? new RuntimeStateError(`tessera ${engine.uid} was released by this thread`));
       return task;
@@ -147,6 +163,18 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     this.#pending.set(local, task);
     this.#collectedTasks.register(task, local, task);
     this.#send([Nested.Call, local, engine.local, method, bytes, callingTessera(), options ? (options as Record<string, unknown>) : null], payloads);
+    return task;
+  }
+
+  /** A call of the remote function `key`: the head runs it on a FunctionHost, as the program's calls. */
+  callFunction(key: string, name: string, args: unknown[], options?: CallOptions): TaskProxy<any> {
+    const { bytes, payloads } = this.#encode(args, `cannot call ${name}`);
+    this.#link(name);
+    const local = ++this.#next;
+    const task = new TaskProxy(local, "", "run", FUNCTION_PLACEMENT, this, taskSuffix);
+    this.#pending.set(local, task);
+    this.#collectedTasks.register(task, local, task);
+    this.#send([Nested.CallFunction, local, key, bytes, callingTessera(), options ? (options as Record<string, unknown>) : null], payloads);
     return task;
   }
 
@@ -168,9 +196,33 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     }
   }
 
-  /** Tessera proxies in the result of `task` (this thread's method): held by the head while that result lives. */
-  pin(task: number, handles: object[]): void {
-    for (const handle of handles) this.#send([Nested.Pin, (handle as TesseraProxy<any>).uid, task]);
+  /** Tessera proxies and objects in the result of `task` (this thread's method): held by the head while that result lives. */
+  holdFor(task: number, handles: object[] | undefined, references: TaskReference[]): void {
+    if (task === PUT_VALUE) this.#putHolds = [handles, references];
+    else this.#pin(task, handles, references);
+  }
+
+  #pin(task: number, handles: object[] | undefined, references: TaskReference[]): void {
+    if (handles) for (const handle of handles) this.#send([Nested.Pin, (handle as TesseraProxy<any>).uid, task]);
+    for (const reference of references) if (reference.task.startsWith("obj-")) this.#send([Nested.PinObject, reference.id, task]);
+  }
+
+  /** A reference in a value this thread decoded: an object becomes this thread's ref (a hold at the head), a task stays a reference. */
+  readonly readReference = (reference: TaskReference): unknown => (reference.task.startsWith("obj-") ? this.#adoptObject(reference) : reference);
+
+  #adoptObject(reference: TaskReference): ObjectRef<any> {
+    const known = this.#objects.get(reference.id)?.deref();
+    if (known) return known;
+    const ref = new ObjectRef(reference.id, reference.task, reference.worker, 0, this);
+    // Sent before anything this thread does with it: the head holds the object from the hold until the let-go.
+    this.#send([Nested.HoldObject, reference.id]);
+    this.#keep(ref);
+    return ref;
+  }
+
+  #keep(ref: ObjectRef<any>): void {
+    this.#objects.set(ref.id, new WeakRef(ref));
+    this.#collectedObjects.register(ref, ref.id, ref);
   }
 
   // TaskOwner: the tasks of this thread's calls.
@@ -188,8 +240,7 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
   }
 
   #decode(reply: Uint8Array | WithPayloads<Uint8Array>): unknown {
-    const resolve = (reference: TaskReference) => (reference.task.startsWith("obj-") ? new ObjectRef(reference.id, reference.task, reference.worker, 0, this) : reference);
-    return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, resolve) : decodeValue(reply, [], resolve);
+    return reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, this.readReference) : decodeValue(reply, [], this.readReference);
   }
 
   releaseTask(task: TaskProxy<any>): void {
@@ -206,10 +257,14 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     const scan = scanValue(value, "value");
     if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
     const { encoded, size } = nestedLink.encode!(value);
+    const holds = this.#putHolds;
+    this.#putHolds = undefined;
     const [id, uid, worker] = await this.#request<[number, string, string]>([NestedAsk.Put, size], "mosaic.put()");
+    // What the value names is held while the object lives (`value` keeps this thread's refs of them until then).
+    if (holds) this.#pin(id, holds[0], holds[1]);
     nestedLink.store!(id, encoded);
     const ref = new ObjectRef<T>(id, uid, worker, size, this);
-    this.#collectedObjects.register(ref, id, ref);
+    this.#keep(ref);
     return ref;
   }
 
@@ -226,6 +281,11 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
 
 const client = new NestedClient();
 
+/** A remote function called inside a tessera method. */
+export function nestedFunctionCall(key: string, name: string, args: unknown[], options?: CallOptions): TaskProxy<any> {
+  return client.callFunction(key, name, args, options);
+}
+
 /** `mosaic.put` inside a tessera method: stored on this worker. */
 export function nestedPut<T>(value: T): Promise<ObjectRef<T>> {
   return client.put(value);
@@ -236,5 +296,6 @@ if (!Bun.isMainThread) {
   setNestedClient(client);
   setHandleReader((wire) => client.adopt(wire));
   nestedLink.onSettled = (settled) => client.onSettled(settled);
-  nestedLink.resultHandles = (task, handles) => client.pin(task, handles);
+  nestedLink.resultHolds = (task, handles, references) => client.holdFor(task, handles, references);
+  nestedLink.readReference = client.readReference;
 }

@@ -6,14 +6,20 @@
  * fewest calls pending (least loaded), with the dependency, error and result
  * rules of methods. Hosts restart when their worker dies, and a call that was
  * running then runs again (up to 3 times, Ray's default for tasks).
+ *
+ * Inside a tessera method (or a remote function) a call goes to the head
+ * (nested-client.ts), which runs it here with `callFunction`, never on the
+ * host that is running the caller.
  */
-import { InvalidArgumentError } from "../../errors.ts";
+import { DeadlockError, InvalidArgumentError } from "../../errors.ts";
+import { nestedLink } from "../nested-link.ts";
 import { findFunction, registerClass, registerFunction } from "../registry.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { currentClient } from "./context.ts";
+import { nestedFunctionCall } from "./nested-client.ts";
 import type { RetryOptions } from "./retries.ts";
 import type { TaskProxy } from "./task-proxy.ts";
-import type { CallOptions, RemoteArgs, TesseraProxy } from "./tessera-proxy.ts";
+import { type CallOptions, ENGINE, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 /** The library's tessera that runs remote functions (registered under a fixed key in every process). */
 class FunctionHost {
@@ -40,6 +46,8 @@ type Run = (...args: unknown[]) => TaskProxy<any>;
 
 interface Host {
   proxy: TesseraProxy<FunctionHost>;
+  /** Its tessera's wire id (a nested call never goes to the host running its caller). */
+  id: number;
   /** `run` with the default retries, made once. */
   run: Run;
   pending: number;
@@ -54,7 +62,8 @@ function hostsOf(client: ActorClient): Host[] {
     const count = Math.max(1, client.liveWorkers().length * client.threadsPerWorker);
     hosts = Array.from({ length: count }, () => {
       const proxy = client.create<FunctionHost>(HOST_KEY, HOST_METHODS, [], { maxRestarts: -1, ...DEFAULT_RETRIES }, true);
-      return { proxy, run: (proxy as unknown as Record<string, Run>).run!, pending: 0 };
+      const id = (proxy as unknown as Record<symbol, { id: number }>)[ENGINE]!.id;
+      return { proxy, id, run: (proxy as unknown as Record<string, Run>).run!, pending: 0 };
     });
     pools.set(client, hosts);
   }
@@ -62,9 +71,20 @@ function hostsOf(client: ActorClient): Host[] {
 }
 
 function call(key: string, args: unknown[], options: CallOptions | undefined, what: string): TaskProxy<any> {
-  const hosts = hostsOf(currentClient(what));
-  let host = hosts[0]!;
-  for (const candidate of hosts) if (candidate.pending < host.pending) host = candidate;
+  if (nestedLink.onThread) return nestedFunctionCall(key, what, args, options);
+  return callFunction(currentClient(what), key, args, options);
+}
+
+/**
+ * Runs function `key` on the least loaded host of `client`; `caller` is the
+ * tessera whose method calls it (nested calls, else 0): a host running that
+ * method would run the call only after it, which may wait for it.
+ */
+export function callFunction(client: ActorClient, key: string, args: unknown[], options: CallOptions | undefined, caller = 0): TaskProxy<any> {
+  const hosts = hostsOf(client);
+  let host: Host | undefined;
+  for (const candidate of hosts) if (candidate.id !== caller && (!host || candidate.pending < host.pending)) host = candidate;
+  if (!host) throw new DeadlockError(`${key.split("#").pop()}() was called from a remote function on the only function host, which would run it only after the caller ends: give the runtime more worker threads, or call the function directly`);
   const run = options ? (host.run as Run & { options(o: CallOptions): Run }).options({ ...DEFAULT_RETRIES, ...options }) : host.run;
   const task = run(key, ...args);
   host.pending++;

@@ -8,7 +8,7 @@ import { ConnectionClosedError, InvalidArgumentError, RuntimeStateError, WorkerD
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
-import { decodeValue, encodeValue, scanValue } from "../wire/value-codec.ts";
+import { decodeValue, encodeValue, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
 import { WithPayloads } from "../../comms/connection.ts";
 
 export interface PutOptions {
@@ -35,7 +35,8 @@ export class WarehouseClient implements ObjectOwner {
   }
 
   async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
-    const scan = scanValue(value, "value");
+    const named: ReferenceLike[] = [];
+    const scan = scanValue(value, "value", named);
     if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
     const { bytes, payloads } = encodeValue(value, false, "value", scan.exact);
     const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
@@ -52,6 +53,9 @@ export class WarehouseClient implements ObjectOwner {
     await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads, undefined, true)));
     const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, options.publish ? PUBLISHED : holders[0]!, size, this);
     this.#collected.register(ref, { id, holder: ref.holder }, ref);
+    // A thread that meets a reference to it (in an object it reads) holds this ref; the objects it names live while it does.
+    this.#actors.nested.known(ref);
+    for (const other of named) if (other instanceof ObjectRef) this.#actors.nested.pinObject(id, other);
     return ref;
   }
 
@@ -93,6 +97,7 @@ export class WarehouseClient implements ObjectOwner {
   async dropObject(ref: ObjectRef<any>): Promise<void> {
     if (this.stoppedReason) return; // its runtime took it along
     this.#collected.unregister(ref);
+    this.#actors.nested.unpin(ref.id);
     await Promise.all(
       this.#actors.liveWorkers().map((worker) =>
         this.#actors

@@ -15,7 +15,7 @@ import { report } from "./outbox.ts";
 import { type Posted, Report } from "./protocol.ts";
 import { threadIndex, workerUid } from "./thread-data.ts";
 import { threadUid } from "../../types.ts";
-import { nestedLink } from "../nested-link.ts";
+import { nestedLink, PUT_VALUE } from "../nested-link.ts";
 import { encodeResult, postedSize } from "./values.ts";
 
 let started = false;
@@ -30,7 +30,7 @@ export function startThread(): Promise<never> {
     nestedLink.worker = workerUid;
     nestedLink.thread = threadUid(workerUid, threadIndex);
     nestedLink.encode = (value) => {
-      const encoded = encodeResult(value);
+      const encoded = encodeResult(value, PUT_VALUE);
       return { encoded, size: postedSize(encoded) };
     };
     nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);

@@ -60,8 +60,8 @@ export function encodeResult(result: unknown, task = 0): Posted {
   const scan = scanValue(result, "result");
   if (scan.problem) throw new InvalidArgumentError(`the method's result cannot be sent: ${scan.problem}`);
   const encoded = encodeValue(result, false, "result", scan.exact);
-  // Tessera proxies in a result are held while the result lives (see head/nested-client.ts).
-  if (encoded.handles) nestedLink.resultHandles?.(task, encoded.handles);
+  // Tessera proxies and objects a result names are held while the result lives (see head/nested-client.ts).
+  if (encoded.handles || encoded.references.length > 0) nestedLink.resultHolds?.(task, encoded.handles, encoded.references);
   // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
   // A shared array is not copied: it needs no room of its own.
   const size = encoded.payloads.reduce((total, payload) => total + (isSharedArrayPayload(payload) ? 0 : payload.byteLength), 0);
@@ -126,7 +126,8 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
     }
     if (!values.has(reference.task)) {
       const [depBytes, depPayloads] = materialize(deps[reference.task]!);
-      values.set(reference.task, decodeValue(depBytes, depPayloads));
+      // An object named in the value becomes an ObjectRef this thread holds (head/nested-client.ts).
+      values.set(reference.task, decodeValue(depBytes, depPayloads, nestedLink.readReference));
     }
     const value = values.get(reference.task);
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
