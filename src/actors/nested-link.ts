@@ -25,7 +25,7 @@ export const NestedAsk = { Create: 0, Result: 1, Put: 2, Get: 3, Drop: 4 } as co
 export type NestedRequest =
   | [op: 0, tessera: number, uid: string, key: string, methods: string[], args: Uint8Array, options: Record<string, unknown> | null]
   | [op: 1, task: number]
-  | [op: 2, size: number]
+  | [op: 2, size: number, tesserae: string[] | null]
   | [op: 3, object: number, holder: string]
   | [op: 4, object: number];
 
@@ -37,8 +37,8 @@ export interface NestedLink {
   onThread: boolean;
   /** The thread's own link to the head (set by the thread layer; nested calls need it). */
   connection: Connection | undefined;
-  /** Encodes a value to store (the thread layer): what `store` takes, and its size in bytes. */
-  encode: ((value: unknown) => { encoded: unknown; size: number }) | undefined;
+  /** Encodes a value to store (the thread layer): what `store` takes, its size in bytes, the tessera proxies it names. */
+  encode: ((value: unknown) => { encoded: unknown; size: number; handles: object[] | undefined }) | undefined;
   /** Stores what `encode` made in this worker's result store under `id`: kept where it was made. */
   store: ((id: number, encoded: unknown) => void) | undefined;
   /** This thread's worker (objects put here are held there), and the thread's own uid (it names what it creates). */

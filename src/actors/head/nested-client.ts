@@ -205,8 +205,10 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
   async put<T>(value: T): Promise<ObjectRef<T>> {
     const scan = scanValue(value, "value");
     if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
-    const { encoded, size } = nestedLink.encode!(value);
-    const [id, uid, worker] = await this.#request<[number, string, string]>([NestedAsk.Put, size], "mosaic.put()");
+    const { encoded, size, handles } = nestedLink.encode!(value);
+    // The head holds the tesserae it names under the object's id (this thread's proxies hold them meanwhile).
+    const tesserae = handles ? handles.map((proxy) => (proxy as TesseraProxy<any>).uid) : null;
+    const [id, uid, worker] = await this.#request<[number, string, string]>([NestedAsk.Put, size, tesserae], "mosaic.put()");
     nestedLink.store!(id, encoded);
     const ref = new ObjectRef<T>(id, uid, worker, size, this);
     this.#collectedObjects.register(ref, id, ref);

@@ -30,8 +30,10 @@ export function startThread(): Promise<never> {
     nestedLink.worker = workerUid;
     nestedLink.thread = threadUid(workerUid, threadIndex);
     nestedLink.encode = (value) => {
-      const encoded = encodeResult(value);
-      return { encoded, size: postedSize(encoded) };
+      // Its tessera proxies are held by the object (the head holds them under its id), not by a task.
+      let handles: object[] | undefined;
+      const encoded = encodeResult(value, 0, (met) => (handles = met));
+      return { encoded, size: postedSize(encoded), handles };
     };
     nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);
     parentPort!.on("message", onOps);

@@ -52,7 +52,8 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
   return sharePayload(payload);
 }
 
-export function encodeResult(result: unknown, task = 0): Posted {
+/** `task`: the call whose result it is (its tessera proxies are held while the result lives); `handlesTo`: who holds them instead (a put). */
+export function encodeResult(result: unknown, task = 0, handlesTo?: (handles: object[]) => void): Posted {
   // -0 is a key of 0 in a Map: it takes the general path.
   const small = result === 0 && 1 / result < 0 ? undefined : SMALL_RESULTS.get(result);
   if (small) return small;
@@ -61,7 +62,10 @@ export function encodeResult(result: unknown, task = 0): Posted {
   if (scan.problem) throw new InvalidArgumentError(`the method's result cannot be sent: ${scan.problem}`);
   const encoded = encodeValue(result, false, "result", scan.exact);
   // Tessera proxies in a result are held while the result lives (see head/nested-client.ts).
-  if (encoded.handles) nestedLink.resultHandles?.(task, encoded.handles);
+  if (encoded.handles) {
+    if (handlesTo) handlesTo(encoded.handles);
+    else nestedLink.resultHandles?.(task, encoded.handles);
+  }
   // Kept on this worker until released, a large result must fit its budget (a copy of it is staged here).
   // A shared array is not copied: it needs no room of its own.
   const size = encoded.payloads.reduce((total, payload) => total + (isSharedArrayPayload(payload) ? 0 : payload.byteLength), 0);
