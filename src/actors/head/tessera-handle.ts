@@ -107,11 +107,12 @@ export function letGoAll(held: TesseraHandle[]): void {
 }
 
 /** A call's tesserae, held until it settled (a retry or a restart sends the same arguments again). */
-function holdUntilSettled(task: TaskProxy<any>, handles: object[]): void {
+function holdUntilSettled(task: TaskProxy<any>, tessera: TesseraHandle, handles: object[]): void {
   const held = holdHandles(handles);
   if (held.length === 0) return;
   const settled = () => letGoAll(held);
-  task.then(settled, settled);
+  // A completion on the thread's own link follows its holds; one through its worker may overtake them.
+  task.then(() => (task[DIRECT] ? settled() : tessera.afterHoldsArrived(settled)), settled);
 }
 
 export class TesseraHandle implements TesseraEngine {
@@ -201,7 +202,7 @@ export class TesseraHandle implements TesseraEngine {
     }
     if (references.length > 0) task[DEPENDENCIES] = dependenciesOf(references);
     // Tessera proxies among the arguments stay held until the call ends: by then its thread holds its own.
-    if (encoded.handles) holdUntilSettled(task, encoded.handles);
+    if (encoded.handles) holdUntilSettled(task, this, encoded.handles);
     const stale = client.stoppedReason
       ? `its runtime stopped (${client.stoppedReason})`
       : references.length > 0
@@ -318,7 +319,19 @@ export class TesseraHandle implements TesseraEngine {
     this.#argumentHolds = held;
     if (this.maxRestarts !== 0) return; // a restart creates it again from the same arguments: held until released
     const settled = () => this.#letGoArguments();
-    this.ready.then(settled, settled);
+    this.ready.then(() => this.afterHoldsArrived(settled), settled);
+  }
+
+  /**
+   * Runs `then` once the head has read what its thread sent so far on its own
+   * link (a round trip there): the holds its thread took on the proxies it
+   * received go on that link, while a creation or a call with dependencies is
+   * reported through the worker and may arrive first.
+   */
+  afterHoldsArrived(then: () => void): void {
+    const link = this.direct;
+    if (!link?.isOpen) return then();
+    link.request("caughtUp", null).then(then, then);
   }
 
   #letGoArguments(): void {
