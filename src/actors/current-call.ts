@@ -18,14 +18,36 @@ let currentTessera = 0;
 const awaiting = new Map<number, number>();
 const controllers = new Map<number, AbortController>();
 
-/** Runs a method: an async one in a context that names its task across awaits. */
-export function runCall<T>(task: number, isAsync: boolean, method: () => T, tessera = 0): T {
+const AsyncFunction = (async () => {}).constructor;
+
+/**
+ * Methods seen to return a plain value: they run without a context (one costs
+ * ~30-50 ns a call). Any other method runs in one: an async method, or one that
+ * returns a promise without being async, whose continuations (a `.then` made
+ * while it ran) must still name its task and tessera (a call on its own
+ * tessera from there is a deadlock the head must see).
+ */
+const plainMethods = new WeakSet<Function>();
+
+function isThenable(value: unknown): boolean {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** Runs `method` (called by `call`) in a context that names its task across awaits, unless it is known to return plain values. */
+export function runCall<T>(task: number, method: Function, call: () => T, tessera = 0): T {
   current = task;
   currentTessera = tessera;
   try {
-    if (!isAsync) return method();
+    if (plainMethods.has(method)) {
+      const result = call();
+      // Plain before, a promise now: its later calls run in a context (this one's continuations go unnamed).
+      if (isThenable(result)) plainMethods.delete(method);
+      return result;
+    }
     awaiting.set(task, tessera);
-    return context.run(task, method);
+    const result = context.run(task, call);
+    if (!(method instanceof AsyncFunction) && !isThenable(result)) plainMethods.add(method);
+    return result;
   } finally {
     current = undefined;
     currentTessera = 0;

@@ -6,7 +6,7 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 describeScenarios(
   "workers that use the runtime",
   // callerDies kills worker:0:0: it runs last.
-  () => ScenarioRun.start(["warehouse", "createAndCall", "failures", "proxies", "headFirst", "threadFirst", "callerDies"], "nested-fixture.ts"),
+  () => ScenarioRun.start(["warehouse", "createAndCall", "failures", "proxies", "headFirst", "threadFirst", "inTransit", "putInMethod", "selfInThen", "callerDies"], "nested-fixture.ts"),
   (run) => {
     test("put, get and drop work inside a method; the object stays on the worker that made it, and the head and other tesserae read it from there", async () => {
       const value = await run.value("warehouse");
@@ -42,6 +42,18 @@ describeScenarios(
 
     test("a tessera a thread let go of (its proxy collected) lives while the head holds it, and is released when the head lets go", async () => {
       expect(await run.value("threadFirst")).toEqual({ stillThere: 2, state: "released" });
+    });
+
+    test("a tessera proxy in a call's arguments, a constructor's or an object the head put keeps its tessera alive while on its way, after the program released it; let go after", async () => {
+      expect(await run.value("inTransit")).toEqual({ byCall: 2, byConstructor: 3, byObject: 4 });
+    });
+
+    test("a tessera named in an object a method put is let go when the object is dropped", async () => {
+      expect(await run.value("putInMethod")).toEqual({ released: expect.stringMatching(/^tess-counter-worker\.0\.[01]\.thread\.\d\.\d+$/) });
+    });
+
+    test("a method that is not async but returns a promise, calling its own tessera in the promise's continuation, gets DeadlockError", async () => {
+      expect(await run.value("selfInThen")).toEqual({ self: expect.objectContaining({ class: "DeadlockError", code: "DEADLOCK" }), after: "pong" });
     });
 
     test("when the worker of a tessera that created and called others dies, what it held is released at the head", async () => {

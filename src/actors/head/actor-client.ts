@@ -76,6 +76,7 @@ export class ActorClient {
     const handle = new TesseraHandle(key, encodedArgs, references, methods, this, retryDefaults, maxRestarts, maxConcurrency, uid);
     handle.strict = maxRestarts !== undefined && maxRestarts !== 0 && !atLeastOnce;
     if (references.length > 0) handle.dependencies = dependenciesOf(references);
+    if (encodedArgs.handles) handle.holdArguments(encodedArgs.handles);
     this.#tesserae.set(handle.uid, handle);
     const proxy = createTesseraProxy<T>(handle);
     handle.programProxy = new WeakRef(proxy);

@@ -12,7 +12,7 @@
  */
 import type { Connection, WithPayloads } from "../../comms/connection.ts";
 import { DeadlockError, describeError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
-import { workerOfThread } from "../../types.ts";
+import { isWorkerUid, workerOfThread } from "../../types.ts";
 import { Nested, NestedAsk, type NestedCommand, type NestedRequest, type NestedSettled } from "../nested-link.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { decodeValue, type HandleWire, PUBLISHED, registerHandleClass, type TaskReference } from "../wire/value-codec.ts";
@@ -27,6 +27,10 @@ import { createTesseraProxy, ENGINE } from "./tessera-proxy.ts";
 /** A tessera named in a value a thread sent (not a proxy of the program's): re-encoded as the same handle. */
 class TesseraRef {
   constructor(readonly handle: TesseraHandle) {}
+  /** As a proxy's: what holds a value's tesserae finds the handle (TesseraHandle's holdHandles). */
+  get [ENGINE](): TesseraHandle {
+    return this.handle;
+  }
 }
 registerHandleClass(TesseraRef, (ref) => ref.handle.toHandle());
 
@@ -50,7 +54,7 @@ export class NestedCalls {
   /** Tesserae and objects named in results (or in objects a thread put), held while those are: by task (object) wire id. */
   readonly #pins = new Map<number, (TesseraHandle | ObjectRef<any>)[]>();
   /** The head's warehouse (it registers itself): owner of the objects threads put. */
-  warehouse: (ObjectOwner & { adopt(id: number, uid: string, holder: string, size: number): ObjectRef<any> }) | undefined;
+  warehouse: (ObjectOwner & { adopt(id: number, uid: string, holder: string, size: number, tesserae: TesseraHandle[]): ObjectRef<any>; workerLost(worker: string): void }) | undefined;
 
   constructor(client: ActorClient) {
     this.#client = client;
@@ -149,7 +153,7 @@ export class NestedCalls {
           const proxy = this.#client.create(key, new Set(methods), args, options ?? {}, false, uid);
           handle = (proxy as unknown as Record<symbol, TesseraHandle>)[ENGINE]!;
         } finally {
-          // The constructor's arguments were encoded by then: held by the creation (its dependencies), not by us.
+          // The constructor's arguments were encoded by then: held by the creation until it is made (holdArguments), not by us.
           for (const held of transit) held.letGo();
         }
         // The thread's proxy holds it, not the program (which never saw it).
@@ -163,7 +167,7 @@ export class NestedCalls {
       case NestedAsk.Put: {
         const id = nextWireId();
         const worker = workerOfThread(holder.uid);
-        const ref = this.warehouse!.adopt(id, `obj-${uidSuffix(id)}`, worker, request[1]);
+        const ref = this.warehouse!.adopt(id, `obj-${uidSuffix(id)}`, worker, request[1], []);
         this.known(ref);
         holder.objects.set(id, ref);
         return [id, ref.uid, worker];
@@ -278,6 +282,11 @@ export class NestedCalls {
     return this.#pins.size > 0;
   }
 
+  /** An object was dropped or collected: a result naming it again gets an ObjectRef that owns nothing. */
+  forgetObject(id: number): void {
+    this.#objects.delete(id);
+  }
+
   /** The result of task `id` was released: the tesserae it named are let go. */
   unpin(id: number): void {
     const pinned = this.#pins.get(id);
@@ -295,6 +304,7 @@ export class NestedCalls {
       holder.objects.clear();
       for (const handle of holder.tesserae.values()) handle.letGo();
     }
+    if (isWorkerUid(uid)) this.warehouse?.workerLost(uid);
   }
 }
 

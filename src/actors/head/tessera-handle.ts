@@ -14,7 +14,7 @@ import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef } from "./object-ref.ts";
 import { DEPENDENCIES, DIRECT, DoneMarker, FIRST_ID, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy } from "./task-proxy.ts";
-import type { TesseraEngine, TesseraState } from "./tessera-proxy.ts";
+import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
 import { type CallRetry, callRetry, type RetryOptions } from "./retries.ts";
 
 export interface QueuedCall {
@@ -86,6 +86,35 @@ export function encodedSize(encoded: Encoded): number {
   return bytes;
 }
 
+/**
+ * The tesserae a value names (its encoded `handles`: the program's proxies, or
+ * those a thread sent), each held once: a value on its way keeps them alive
+ * after the program released its proxies, until its receiver holds its own.
+ */
+export function holdHandles(handles: object[]): TesseraHandle[] {
+  const held: TesseraHandle[] = [];
+  for (const proxy of handles) {
+    const handle = (proxy as Record<symbol, unknown>)[ENGINE];
+    if (!(handle instanceof TesseraHandle) || handle.state === "released") continue;
+    handle.hold();
+    held.push(handle);
+  }
+  return held;
+}
+
+export function letGoAll(held: TesseraHandle[]): void {
+  for (const handle of held) handle.letGo();
+}
+
+/** A call's tesserae, held until it settled (a retry or a restart sends the same arguments again). */
+function holdUntilSettled(task: TaskProxy<any>, tessera: TesseraHandle, handles: object[]): void {
+  const held = holdHandles(handles);
+  if (held.length === 0) return;
+  const settled = () => letGoAll(held);
+  // A completion on the thread's own link follows its holds; one through its worker may overtake them.
+  task.then(() => (task[DIRECT] ? settled() : tessera.afterHoldsArrived(settled)), settled);
+}
+
 export class TesseraHandle implements TesseraEngine {
   /** Its wire id (a restarted tessera is a new one on the wire). */
   id = nextWireId();
@@ -128,6 +157,8 @@ export class TesseraHandle implements TesseraEngine {
   programGeneration = 0;
   /** The program's proxy of it while alive (a result naming it gives the program that same proxy). */
   programProxy: WeakRef<object> | undefined;
+  /** Tesserae its constructor arguments name: held until it is created (or released, if it may be created again). */
+  #argumentHolds: TesseraHandle[] | undefined;
 
   constructor(
     readonly key: string,
@@ -171,7 +202,7 @@ export class TesseraHandle implements TesseraEngine {
     }
     if (references.length > 0) task[DEPENDENCIES] = dependenciesOf(references);
     // Tessera proxies among the arguments stay held until the call ends: by then its thread holds its own.
-    if (encoded.handles) task[DEPENDENCIES] = [...(task[DEPENDENCIES] ?? []), ...(encoded.handles as Dependency[])];
+    if (encoded.handles) holdUntilSettled(task, this, encoded.handles);
     const stale = client.stoppedReason
       ? `its runtime stopped (${client.stoppedReason})`
       : references.length > 0
@@ -281,6 +312,34 @@ export class TesseraHandle implements TesseraEngine {
     return [this.uid, this.key, [...this.methods]];
   }
 
+  /** Holds the tesserae its constructor arguments name (see #argumentHolds). */
+  holdArguments(handles: object[]): void {
+    const held = holdHandles(handles);
+    if (held.length === 0) return;
+    this.#argumentHolds = held;
+    if (this.maxRestarts !== 0) return; // a restart creates it again from the same arguments: held until released
+    const settled = () => this.#letGoArguments();
+    this.ready.then(() => this.afterHoldsArrived(settled), settled);
+  }
+
+  /**
+   * Runs `then` once the head has read what its thread sent so far on its own
+   * link (a round trip there): the holds its thread took on the proxies it
+   * received go on that link, while a creation or a call with dependencies is
+   * reported through the worker and may arrive first.
+   */
+  afterHoldsArrived(then: () => void): void {
+    const link = this.direct;
+    if (!link?.isOpen) return then();
+    link.request("caughtUp", null).then(then, then);
+  }
+
+  #letGoArguments(): void {
+    const held = this.#argumentHolds;
+    this.#argumentHolds = undefined;
+    if (held) letGoAll(held);
+  }
+
   /** The program lets go (its proxy released or collected): released now unless threads still hold it. */
   release(): void {
     if (!this.programHeld) return;
@@ -301,6 +360,7 @@ export class TesseraHandle implements TesseraEngine {
     if (this.state === "released") return;
     this.state = "released";
     this.client.forget(this);
+    this.#letGoArguments();
     const events = this.client.events;
     if (events.wants("tessera.released")) events.emit({ type: "tessera.released", tessera: this.uid, className: this.className, worker: this.worker, time: Date.now() });
     // Not placed yet, or calls still waiting: it goes after them (see flush() and Placement).

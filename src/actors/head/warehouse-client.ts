@@ -9,6 +9,7 @@ import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
 import { decodeValue, encodeValue, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
+import { holdHandles, letGoAll, type TesseraHandle } from "./tessera-handle.ts";
 import { WithPayloads } from "../../comms/connection.ts";
 
 export interface PutOptions {
@@ -21,6 +22,8 @@ export interface PutOptions {
 export class WarehouseClient implements ObjectOwner {
   #actors: ActorClient;
   #collected = new FinalizationRegistry<{ id: number; holder: string }>(({ id, holder }) => this.#release(id, holder));
+  /** Tesserae that stored objects name (proxies in a put value), by object id: held while the object is. */
+  #holds = new Map<number, { holder: string; tesserae: TesseraHandle[] }>();
 
   constructor(actors: ActorClient) {
     this.#actors = actors;
@@ -28,17 +31,30 @@ export class WarehouseClient implements ObjectOwner {
   }
 
   /** An object a tessera thread put on its worker (see nested-calls.ts): released when this ref is collected or dropped. */
-  adopt(id: number, uid: string, holder: string, size: number): ObjectRef<any> {
+  adopt(id: number, uid: string, holder: string, size: number, tesserae: TesseraHandle[]): ObjectRef<any> {
     const ref = new ObjectRef(id, uid, holder, size, this);
     this.#collected.register(ref, { id, holder }, ref);
+    if (tesserae.length > 0) this.#holds.set(id, { holder, tesserae });
     return ref;
+  }
+
+  #letGo(id: number): void {
+    const held = this.#holds.get(id);
+    if (!held) return;
+    this.#holds.delete(id);
+    letGoAll(held.tesserae);
+  }
+
+  /** A worker died: the objects it held are gone, and with them their holds on tesserae. */
+  workerLost(worker: string): void {
+    for (const [id, held] of this.#holds) if (held.holder === worker) this.#letGo(id);
   }
 
   async put<T>(value: T, options: PutOptions = {}): Promise<ObjectRef<T>> {
     const named: ReferenceLike[] = [];
     const scan = scanValue(value, "value", named);
     if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
-    const { bytes, payloads } = encodeValue(value, false, "value", scan.exact);
+    const { bytes, payloads, handles } = encodeValue(value, false, "value", scan.exact);
     const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
     if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
       throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);
@@ -49,10 +65,19 @@ export class WarehouseClient implements ObjectOwner {
     const holders = options.publish ? this.#actors.liveWorkers() : one === undefined ? [] : [one];
     if (holders.length === 0) throw new RuntimeStateError("no live worker to hold the object");
     const id = nextWireId();
-    // The worker keeps the payloads as they arrive (on this machine: in this process's segment, lent to it).
-    await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads, undefined, true)));
-    const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, options.publish ? PUBLISHED : holders[0]!, size, this);
-    this.#collected.register(ref, { id, holder: ref.holder }, ref);
+    const holder = options.publish ? PUBLISHED : holders[0]!;
+    // Taken now: the program may release its proxies while the object is on its way.
+    const tesserae = handles ? holdHandles(handles) : [];
+    if (tesserae.length > 0) this.#holds.set(id, { holder, tesserae });
+    try {
+      // The worker keeps the payloads as they arrive (on this machine: in this process's segment, lent to it).
+      await Promise.all(holders.map((worker) => this.#actors.link(worker).request("put", [id, bytes], payloads, undefined, true)));
+    } catch (error) {
+      this.#letGo(id);
+      throw error;
+    }
+    const ref = new ObjectRef<T>(id, `obj-${uidSuffix(id)}`, holder, size, this);
+    this.#collected.register(ref, { id, holder }, ref);
     // A thread that meets a reference to it (in an object it reads) holds this ref; the objects it names live while it does.
     this.#actors.nested.known(ref);
     for (const other of named) if (other instanceof ObjectRef) this.#actors.nested.pinObject(id, other);
@@ -98,6 +123,8 @@ export class WarehouseClient implements ObjectOwner {
     if (this.stoppedReason) return; // its runtime took it along
     this.#collected.unregister(ref);
     this.#actors.nested.unpin(ref.id);
+    // Its entry among the nested objects stays while the ref lives: a thread's read then says it was dropped.
+    this.#letGo(ref.id);
     await Promise.all(
       this.#actors.liveWorkers().map((worker) =>
         this.#actors
@@ -112,6 +139,8 @@ export class WarehouseClient implements ObjectOwner {
 
   /** Every worker may hold a copy (published) or a cached one (read as an argument). */
   #release(id: number, _holder: string): void {
+    this.#letGo(id);
+    this.#actors.nested.forgetObject(id);
     for (const worker of this.#actors.liveWorkers()) this.#actors.queueRelease(worker, id);
   }
 }

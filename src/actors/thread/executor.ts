@@ -90,8 +90,8 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       else {
         const method = resident.instance?.[name];
         if (typeof method !== "function") throw new UnknownTesseraMethodError(`${resident.className} has no method "${name}"`);
-        // An async method keeps its task in a context across its awaits (mosaic.signal(), cancel).
-        result = runCall(task, method instanceof AsyncFunction, () => method.apply(resident.instance, values), resident.id);
+        // A method that returns a promise keeps its task in a context across its awaits (mosaic.signal(), cancel, nested calls).
+        result = runCall(task, method, () => method.apply(resident.instance, values), resident.id);
       }
       // Only async methods pay for an await: synchronous ones run back to back.
       if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
@@ -126,8 +126,6 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
  * for it.)
  */
 const FLUSH_AFTER_MS = 1;
-
-const AsyncFunction = (async () => {}).constructor;
 
 /** An async call of a concurrent tessera: settled when its promise settles, its place freed for the next. */
 function runConcurrently(resident: ResidentTessera, task: number, fromHead: boolean, pending: PromiseLike<unknown>): void {

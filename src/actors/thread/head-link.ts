@@ -19,6 +19,8 @@ import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
 const headHandler: ConnectionHandler = {
   onRequest(_connection, method) {
+    // The head lets go of what it held for this thread once it has read the holds sent before this reply.
+    if (method === "caughtUp") return null;
     throw new UnknownMethodError(method, threadUid(workerUid, threadIndex));
   },
   // Large arrays from the head are used where they arrived (a mapped shared-memory segment): no copy.

@@ -52,6 +52,7 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
   return sharePayload(payload);
 }
 
+/** `task`: the call whose result it is (its tessera proxies are held while the result lives; PUT_VALUE: an object a thread puts). */
 export function encodeResult(result: unknown, task = 0): Posted {
   // -0 is a key of 0 in a Map: it takes the general path.
   const small = result === 0 && 1 / result < 0 ? undefined : SMALL_RESULTS.get(result);
