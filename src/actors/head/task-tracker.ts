@@ -106,18 +106,20 @@ export class TaskTracker implements TaskOwner {
     let at = 0;
     for (let i = 0; i < tasks.length; i++) {
       const size = sizes[i]!;
-      // A view: `results` is memory of its own (decoded from the message), small, shared by the batch's tasks.
-      const inline = size >= 0 ? results.subarray(at, at + size) : undefined;
+      // Its bytes of `results` (memory of its own, decoded from the message, small, shared by the batch's tasks).
+      const from = at;
       if (size > 0) at += size;
       const task = this.#pending.get(tasks[i]!);
       if (!task) continue;
       const handle = task[PLACEMENT] as TesseraHandle;
-      if (inline) handle.largeResults?.delete(task.method);
-      else (handle.largeResults ??= new Set()).add(task.method);
+      if (size >= 0) {
+        if (handle.largeResults) handle.largeResults.delete(task.method);
+      } else (handle.largeResults ??= new Set()).add(task.method);
       this.#pending.delete(task.id);
-      settleTask(task, undefined, inline);
+      if (size >= 0) settleTask(task, undefined, results, from, from + size);
+      else settleTask(task);
       if (handle.inFlight) this.#settled(task, handle);
-      if (observed) this.#ended(task, inline ? size : undefined);
+      if (observed) this.#ended(task, size >= 0 ? size : undefined);
     }
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }

@@ -8,7 +8,7 @@ import type { Connection } from "../../comms/connection.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage } from "../wire/call-message.ts";
-import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
+import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef } from "./object-ref.ts";
@@ -153,7 +153,7 @@ export class TesseraHandle implements TesseraEngine {
 
   call(method: string, args: unknown[], options?: RetryOptions): TaskProxy<any> {
     const references: ReferenceLike[] = [];
-    const scan = scanValue(args, "args", references);
+    const scan = scanArguments(args, references);
     if (scan.problem) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${scan.problem}`);
     // Encoded now: the call gets the values its arguments have now, even if it has to wait.
     const encoded = encodeValue(args, true, "args", scan.exact);

@@ -97,6 +97,9 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
     head.command("done", [tasks, sizes, results]);
   }
   if (failed.length > 0) head.command("failed", failed);
+  // Written now, ahead of the same completions' report to the main thread (posted later in this tick): waking the
+  // main thread first would put its work (or, on a busy CPU, its whole time slice) before the reply.
+  head.flush();
 }
 
 export function report(message: ThreadReport): void {

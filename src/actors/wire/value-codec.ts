@@ -25,9 +25,9 @@ import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { takeSharedArrays } from "../../comms/shared-memory/index.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { exactValue } from "./exact-codec.ts";
-import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanValue } from "./value-scan.ts";
+import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanArguments, scanValue } from "./value-scan.ts";
 
-export { MAX_DEPTH, type Scan, scanValue };
+export { MAX_DEPTH, type Scan, scanArguments, scanValue };
 
 /** Stands for "every worker has a copy" in a reference to a warehouse object. */
 export const PUBLISHED = "*";
@@ -143,6 +143,8 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
     if (scan.problem) throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${scan.problem}`);
     exact = scan.exact;
   }
+  // The commonest call passes nothing: its encoding is known (msgpack's empty array).
+  if (!exact && Array.isArray(value) && value.length === 0) return { bytes: Uint8Array.of(0x90), references: [], payloads: [] };
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;
