@@ -38,13 +38,52 @@ export function headLink(): Connection | undefined {
 
 const toMain = new Batcher<ThreadReport>(
   (batch) => {
-    unsentSince = 0; // every completion goes this way too
+    if (toHead.size === 0) unsentSince = 0;
+    if (heldBack.length > 0) {
+      batch = heldBack.concat(batch); // in the order they were settled
+      heldBack = [];
+    }
     postBatch(parentPort!, batch);
   },
   { limit: BATCH_SLICE },
 );
 
-/** When the oldest completion not sent yet was settled (0: none): see the executor's FLUSH_AFTER_MS. */
+/**
+ * Completions the head already has with their results (made by the head's
+ * calls, small results inline): the main thread keeps them only for
+ * dependents, so they do not wake it once per call. They go with the next
+ * report, at the latest HOLD_BACK_MS later, or at once when the main thread
+ * asks (Op.SendReports: a dependent waits for one of them there). A round trip
+ * then wakes two threads, not three: on a busy CPU the third one's turn came
+ * before the next call.
+ */
+let heldBack: ThreadReport[] = [];
+const HOLD_BACK_MS = 2;
+let holdTimer: ReturnType<typeof setTimeout> | undefined;
+
+function holdBack(message: DoneReport): void {
+  heldBack.push(message);
+  if (heldBack.length >= BATCH_SLICE) return sendHeldBack();
+  holdTimer ??= setTimeout(sendHeldBack, HOLD_BACK_MS);
+}
+
+/** Posts the completions held back from the main thread now. */
+export function sendHeldBack(): void {
+  if (holdTimer !== undefined) clearTimeout(holdTimer);
+  holdTimer = undefined;
+  if (heldBack.length === 0) return;
+  if (toMain.size > 0) return toMain.flush(); // they go first in it
+  const batch = heldBack;
+  heldBack = [];
+  postBatch(parentPort!, batch);
+}
+
+/** Whether a completion is one the main thread may hear of late (see heldBack). */
+function mayHoldBack(direct: boolean, result: Posted | undefined): boolean {
+  return direct && result !== undefined && result[1].length === 0 && result[0].length <= INLINE_RESULT_BYTES;
+}
+
+/** When the oldest completion not sent yet (to the head, or to the main thread) was settled (0: none): see the executor's FLUSH_AFTER_MS. */
 export let unsentSince = 0;
 
 /** Completions for the head, sent as one `done` command (ids, result sizes, small results end to end) and one `failed`. */
@@ -64,6 +103,7 @@ export function flushBeforeRunning(): void {
 }
 
 function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
+  if (toMain.size === 0) unsentSince = 0; // the main thread's are sent, or held back (see heldBack)
   events.flush(); // the task.started events of these calls go first
   if (!head) return;
   const tasks: number[] = [];
@@ -112,7 +152,8 @@ export function settle(task: number, fromHead: boolean, result: Posted | undefin
   const message: DoneReport | FailedReport = error ? [Report.Failed, task, error, direct] : [Report.Done, task, result!, direct];
   if (unsentSince === 0) unsentSince = performance.now();
   if (direct) toHead.add(message);
-  toMain.add(message);
+  if (mayHoldBack(direct, result) && !error) holdBack(message as DoneReport);
+  else toMain.add(message);
 }
 
 /** Errors name the worker (what `runtime.getWorker()` knows); the thread goes in `data`. */

@@ -51,10 +51,17 @@ export class ResultStore {
    */
   #gone = new Recent<number, string>(100_000);
 
-  constructor(uid: string, spill: SpillStore) {
+  /**
+   * `onWait`: someone waits here for a result not reported yet (a tessera
+   * thread may hold back completions the head already has: see the thread's outbox.ts).
+   */
+  constructor(uid: string, spill: SpillStore, onWait?: () => void) {
     this.#uid = uid;
     this.#spill = spill;
+    this.#onWait = onWait;
   }
+
+  readonly #onWait: (() => void) | undefined;
 
   markGone(id: number, reason: string): void {
     this.#gone.set(id, reason);
@@ -147,6 +154,7 @@ export class ResultStore {
     if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
     const { promise, resolve, reject } = Promise.withResolvers<Value>();
     (record.waiters ??= []).push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
+    this.#onWait?.();
     return promise;
   }
 
