@@ -12,7 +12,7 @@ import type { LogStream } from "../../logging/logger.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 import { postBatch } from "./channel.ts";
-import { type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
+import { type DoneManyReport, type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
 /** Ops (and reports) per message during a burst: the receiver starts while this side still runs. */
@@ -39,10 +39,7 @@ export function headLink(): Connection | undefined {
 const toMain = new Batcher<ThreadReport>(
   (batch) => {
     if (toHead.size === 0) unsentSince = 0;
-    if (heldBack.length > 0) {
-      batch = heldBack.concat(batch); // in the order they were settled
-      heldBack = [];
-    }
+    if (heldBack.length > 0) batch.unshift(takeHeldBack()); // they were settled first
     postBatch(parentPort!, batch);
   },
   { limit: BATCH_SLICE },
@@ -57,14 +54,40 @@ const toMain = new Batcher<ThreadReport>(
  * then wakes two threads, not three: on a busy CPU the third one's turn came
  * before the next call.
  */
-let heldBack: ThreadReport[] = [];
+let heldBack: number[] = [];
+/** Their results, in the same order (each at most INLINE_RESULT_BYTES). */
+let heldResults: Uint8Array[] = [];
+let heldBytes = 0;
 const HOLD_BACK_MS = 2;
 let holdTimer: ReturnType<typeof setTimeout> | undefined;
 
-function holdBack(message: DoneReport): void {
-  heldBack.push(message);
+function holdBack(task: number, body: Uint8Array): void {
+  heldBack.push(task);
+  heldResults.push(body);
+  heldBytes += body.length;
   if (heldBack.length >= BATCH_SLICE) return sendHeldBack();
   holdTimer ??= setTimeout(sendHeldBack, HOLD_BACK_MS);
+}
+
+/**
+ * The completions held back, as one report: ids, sizes and the results end
+ * to end in one array (cloning a tuple and an array per completion cost more
+ * than the rest of a call on both threads).
+ */
+function takeHeldBack(): DoneManyReport {
+  const results = new Uint8Array(heldBytes);
+  const sizes = new Array<number>(heldResults.length);
+  let at = 0;
+  for (let i = 0; i < heldResults.length; i++) {
+    const body = heldResults[i]!;
+    results.set(body, at);
+    at += sizes[i] = body.length;
+  }
+  const report: DoneManyReport = [Report.DoneMany, heldBack, sizes, results];
+  heldBack = [];
+  heldResults = [];
+  heldBytes = 0;
+  return report;
 }
 
 /** Posts the completions held back from the main thread now. */
@@ -73,9 +96,7 @@ export function sendHeldBack(): void {
   holdTimer = undefined;
   if (heldBack.length === 0) return;
   if (toMain.size > 0) return toMain.flush(); // they go first in it
-  const batch = heldBack;
-  heldBack = [];
-  postBatch(parentPort!, batch);
+  postBatch(parentPort!, [takeHeldBack()]);
 }
 
 /** Whether a completion is one the main thread may hear of late (see heldBack). */
@@ -152,7 +173,7 @@ export function settle(task: number, fromHead: boolean, result: Posted | undefin
   const message: DoneReport | FailedReport = error ? [Report.Failed, task, error, direct] : [Report.Done, task, result!, direct];
   if (unsentSince === 0) unsentSince = performance.now();
   if (direct) toHead.add(message);
-  if (mayHoldBack(direct, result) && !error) holdBack(message as DoneReport);
+  if (!error && mayHoldBack(direct, result)) holdBack(task, result![0]);
   else toMain.add(message);
 }
 

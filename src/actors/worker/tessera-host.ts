@@ -220,6 +220,12 @@ export class TesseraHost {
         }
         return this.#finishTask(report[1], value, undefined, report[3]);
       }
+      case Report.DoneMany: {
+        const [, tasks, sizes, results] = report;
+        // Each result in memory of its own: a view would keep (and, posted to a thread, copy) the whole batch.
+        for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#finishTask(tasks[i]!, [results.slice(at, at + sizes[i]!), []], undefined, true);
+        return;
+      }
       case Report.Failed:
         return this.#finishTask(report[1], undefined, report[2], report[3]);
       case Report.Log: {
