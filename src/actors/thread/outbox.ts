@@ -10,6 +10,7 @@ import { describeError, type ErrorDescription } from "../../errors.ts";
 import type { Connection } from "../../comms/connection.ts";
 import type { LogStream } from "../../logging/logger.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
+import { encodeDoneMessage } from "../wire/done-message.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 import { postBatch } from "./channel.ts";
 import { type DoneManyReport, type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
@@ -155,7 +156,10 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
       results.set(body, at);
       at += body.length;
     }
-    head.command("done", [tasks, sizes, results]);
+    // Written by hand (the head reads it so too); ids past 2^32 take the generic encoding.
+    const body = encodeDoneMessage(tasks, sizes, results);
+    if (body) head.sendEncoded(body);
+    else head.command("done", [tasks, sizes, results]);
   }
   if (failed.length > 0) head.command("failed", failed);
   // Written now, ahead of the same completions' report to the main thread (posted later in this tick): waking the
