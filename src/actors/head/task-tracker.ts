@@ -5,6 +5,7 @@
  * task events (submitted/done/failed) while someone listens.
  */
 import { WithPayloads } from "../../comms/connection.ts";
+import { IdTable } from "../../_util/id-table.ts";
 import { CancelledError, ConnectionClosedError, describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
@@ -16,8 +17,8 @@ import type { TesseraHandle } from "./tessera-handle.ts";
 export class TaskTracker implements TaskOwner {
   readonly #client: ActorClient;
   readonly #events: EventStream;
-  /** Tasks submitted and not completed, by id (in submission order). */
-  readonly #pending = new Map<number, TaskProxy<any>>();
+  /** Tasks submitted and not completed, by id (ids are given in submission order). */
+  readonly #pending = new IdTable<TaskProxy<any>>();
   readonly barrier = new Barrier(() => this.#pending.size);
 
   constructor(client: ActorClient, events: EventStream) {

@@ -8,7 +8,7 @@ import type { Connection } from "../../comms/connection.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage } from "../wire/call-message.ts";
-import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments } from "../wire/value-codec.ts";
+import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments, type TaskReference } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef } from "./object-ref.ts";
@@ -79,6 +79,8 @@ export function encodedSize(encoded: Encoded): number {
   for (const payload of encoded.payloads) bytes += payload.byteLength;
   return bytes;
 }
+
+const NO_REFERENCES: readonly TaskReference[] = Object.freeze([]);
 
 export class TesseraHandle implements TesseraEngine {
   /** Its wire id (a restarted tessera is a new one on the wire). */
@@ -225,7 +227,7 @@ export class TesseraHandle implements TesseraEngine {
           return true;
         }
         try {
-          const refs = references.map((reference) => reference.toReference());
+          const refs = references.length === 0 ? NO_REFERENCES : references.map((reference) => reference.toReference());
           const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;

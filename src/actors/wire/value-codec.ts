@@ -137,6 +137,9 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: tru
  * `exact` is what the caller's scanValue said; without it the value is
  * scanned here (and refused, with its path, if it cannot travel).
  */
+/** msgpack's empty array: shared (encoded bytes are only read: copied into messages, never changed). */
+const EMPTY_ARRAY_BYTES = new Uint8Array([0x90]);
+
 export function encodeValue(value: unknown, unplaced = false, root = "value", exact?: boolean): Encoded {
   if (exact === undefined) {
     const scan = scanValue(value, root);
@@ -144,7 +147,7 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
     exact = scan.exact;
   }
   // The commonest call passes nothing: its encoding is known (msgpack's empty array).
-  if (!exact && Array.isArray(value) && value.length === 0) return { bytes: Uint8Array.of(0x90), references: [], payloads: [] };
+  if (!exact && Array.isArray(value) && value.length === 0) return { bytes: EMPTY_ARRAY_BYTES, references: [], payloads: [] };
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;
