@@ -54,13 +54,18 @@ export class IdTable<T> {
 
   /** Values in increasing id order. */
   *values(): IterableIterator<T> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  /** [id, value] in increasing id order. */
+  *entries(): IterableIterator<[number, T]> {
     const keys = [...this.#chunks.keys()].sort((a, b) => a - b);
     for (const key of keys) {
       const chunk = this.#chunks.get(key);
       if (!chunk) continue; // emptied while iterating
       for (let slot = 0; slot < CHUNK; slot++) {
         const value = chunk.slots[slot];
-        if (value !== undefined) yield value;
+        if (value !== undefined) yield [key * CHUNK + slot, value];
       }
     }
   }

@@ -7,8 +7,9 @@ describe("IdTable", () => {
     const ids = [5, 4095, 4096, 0, 2 ** 32 + 7, 123_456, 2 ** 40];
     for (const id of ids) table.set(id, `v${id}`);
     table.set(5, "again"); // replaced, not counted twice
-    expect({ size: table.size, values: [...table.values()], got: ids.map((id) => table.get(id)), missing: table.get(6) }).toEqual({
+    expect({ size: table.size, values: [...table.values()], ids: [...table.entries()].map(([id]) => id), got: ids.map((id) => table.get(id)), missing: table.get(6) }).toEqual({
       size: ids.length,
+      ids: [0, 5, 4095, 4096, 123_456, 2 ** 32 + 7, 2 ** 40],
       values: ["v0", "again", "v4095", "v4096", "v123456", `v${2 ** 32 + 7}`, `v${2 ** 40}`],
       got: ["again", "v4095", "v4096", "v0", `v${2 ** 32 + 7}`, "v123456", `v${2 ** 40}`],
       missing: undefined,
