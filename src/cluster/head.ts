@@ -14,6 +14,7 @@ import type { ConsolaReporter } from "consola/core";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import { setUserLogSink } from "../logging/user-logger.ts";
 import { ActorClient } from "../actors/head/actor-client.ts";
+import { decodeDoneMessage } from "../actors/wire/done-message.ts";
 import type { NestedCommand, NestedRequest } from "../actors/nested-link.ts";
 import type { Connection } from "../comms/connection.ts";
 import { clusterId, removeClusterSegments, removeSegments, sharedMemoryAvailable, warmSegment } from "../comms/shared-memory/index.ts";
@@ -232,6 +233,12 @@ export class HeadNode extends Runtime {
       return;
     }
     void warmSegment(size).then((made) => made && this.logger.debug(`prepared ${(size / 2 ** 20).toFixed(0)} MiB of shared memory for the first large transfer`));
+  }
+
+  /** Tessera threads' `done` commands (most of what the head receives while calls run) are read by hand. */
+  readCommand(body: Uint8Array): [string, unknown] | undefined {
+    const done = decodeDoneMessage(body);
+    return done && ["done", done];
   }
 
   override async stop(): Promise<void> {

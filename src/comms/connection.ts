@@ -38,6 +38,12 @@ export interface ConnectionHandler {
   onRequest(connection: Connection, method: string, args: unknown, payloads: Uint8Array[]): unknown;
   /** `rejected`: the command's raw payloads did not fit this runtime's memory and were skipped. */
   onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: MosaicError): void;
+  /**
+   * A command without payloads that the handler reads faster itself than the
+   * generic decode (a hot message of a fixed layout): [method, args], or
+   * undefined to have the body decoded as usual.
+   */
+  readCommand?(body: Uint8Array): [method: string, args: unknown] | undefined;
   /** The peer proved the secret; `connection.peer` is set. */
   onAuthenticated?(connection: Connection): void;
   /**
@@ -290,6 +296,18 @@ export class Connection {
     if (!this.#isOpen) return;
     // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
     if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
+    const handler = this.#options.handler;
+    if (handler.readCommand && payloads.length === 0 && !rejected && this.peer) {
+      const command = handler.readCommand(body);
+      if (command) {
+        try {
+          handler.onCommand(this, command[0], command[1], payloads);
+        } catch (error) {
+          this.#options.log(`command "${command[0]}" from ${this.#peerName} failed: ${(error as Error).message}`);
+        }
+        return;
+      }
+    }
     if (rejected) this.#shared.dismiss(rejected.segments);
     const message = decodeMessage(body);
     // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.

@@ -35,8 +35,13 @@ export interface ByteSink {
 
 /** Small writes are gathered in a staging buffer and sent in one syscall. */
 const STAGE_BYTES = 64 * 1024;
-/** A writer that wrote less than this many milliseconds ago is busy: it coalesces over a loop turn. */
-const BUSY_MS = 0.05;
+/**
+ * A writer that wrote less than this many milliseconds ago is busy: it
+ * coalesces over a loop turn. Below a round trip (a call and its reply take
+ * ~30 us here): a writer that answers each reply with one message writes it
+ * in the same turn (waiting a loop turn cost 1-2 us of every round trip).
+ */
+const BUSY_MS = 0.02;
 /** Payloads at least this big are written from their own memory, not staged. */
 const DIRECT_BYTES = 32 * 1024;
 

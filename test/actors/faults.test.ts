@@ -60,6 +60,12 @@ describeScenarios("completions on time", () => ScenarioRun.start(["completionsOn
   });
 });
 
+describeScenarios("completions held back from a worker's main thread", () => ScenarioRun.start(["heldBackBeforeLongCall"], "faults-fixture.ts"), (run) => {
+  test("a dependent on another worker gets a quick call's result while the next call, not known to be quick, blocks its thread", async () => {
+    expect(await run.value("heldBackBeforeLongCall")).toEqual({ value: 41, servedWhileBlocked: true });
+  });
+});
+
 describeScenarios("values that cannot travel", () => ScenarioRun.start(["badValues"], "faults-fixture.ts"), (run) => {
   test("an argument over the message limit or nested too deep fails its own call at once, naming the limit and the path", async () => {
     const { argument } = await run.value("badValues");

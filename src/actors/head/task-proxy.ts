@@ -144,8 +144,14 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
   #completion: PromiseWithResolvers<void> | undefined;
   #result: Promise<T> | undefined;
-  /** The encoded result, when it was small enough to come with the completion. */
+  /**
+   * The encoded result, when it was small enough to come with the completion:
+   * bytes #inlineAt to #inlineEnd of its batch's results (a view is made only
+   * when the result is read: most pipelined results never are).
+   */
   #inline: Uint8Array | undefined;
+  #inlineAt = 0;
+  #inlineEnd = 0;
   #error: Error | undefined;
   #released = false;
 
@@ -306,14 +312,16 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   /** Internal: called by the submitting layer. */
-  [TASK_ID](outcome: { error?: ErrorDescription | Error; inline?: Uint8Array }): void {
+  [TASK_ID](error: ErrorDescription | Error | undefined, inline: Uint8Array | undefined, at: number, end: number): void {
     if (this.#state === "done" || this.#state === "failed") return;
     this.#ended = Date.now();
     this[DEPENDENCIES] = undefined;
-    this.#inline = outcome.inline;
-    if (outcome.error) {
+    this.#inline = inline;
+    this.#inlineAt = at;
+    this.#inlineEnd = end;
+    if (error) {
       this.#state = "failed";
-      this.#error = outcome.error instanceof Error ? outcome.error : new RemoteError(outcome.error);
+      this.#error = error instanceof Error ? error : new RemoteError(error);
       this.#completion?.reject(this.#error);
     } else {
       this.#state = "done";
@@ -323,7 +331,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Internal: the encoded result if it came with the completion. */
   get [INLINE_RESULT](): Uint8Array | undefined {
-    return this.#inline;
+    const inline = this.#inline;
+    if (!inline || (this.#inlineAt === 0 && this.#inlineEnd === inline.length)) return inline;
+    return inline.subarray(this.#inlineAt, this.#inlineEnd);
   }
 
   toString(): string {
@@ -345,6 +355,7 @@ export function inlineResultOf(task: TaskProxy<any>): Uint8Array | undefined {
 }
 
 /** Marks a task done (no error) or failed. */
-export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array): void {
-  task[TASK_ID]({ error, inline });
+/** Marks a task done (no error) or failed; `inline`: its encoded result (bytes `at` to `end` of it, all of it by default). */
+export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array, at = 0, end = inline?.length ?? 0): void {
+  task[TASK_ID](error, inline, at, end);
 }

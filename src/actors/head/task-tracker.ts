@@ -5,6 +5,7 @@
  * task events (submitted/done/failed) while someone listens.
  */
 import { WithPayloads } from "../../comms/connection.ts";
+import { IdTable } from "../../_util/id-table.ts";
 import { CancelledError, ConnectionClosedError, describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
@@ -16,8 +17,8 @@ import type { TesseraHandle } from "./tessera-handle.ts";
 export class TaskTracker implements TaskOwner {
   readonly #client: ActorClient;
   readonly #events: EventStream;
-  /** Tasks submitted and not completed, by id (in submission order). */
-  readonly #pending = new Map<number, TaskProxy<any>>();
+  /** Tasks submitted and not completed, by id (ids are given in submission order). */
+  readonly #pending = new IdTable<TaskProxy<any>>();
   readonly barrier = new Barrier(() => this.#pending.size);
 
   constructor(client: ActorClient, events: EventStream) {
@@ -106,18 +107,20 @@ export class TaskTracker implements TaskOwner {
     let at = 0;
     for (let i = 0; i < tasks.length; i++) {
       const size = sizes[i]!;
-      // A view: `results` is memory of its own (decoded from the message), small, shared by the batch's tasks.
-      const inline = size >= 0 ? results.subarray(at, at + size) : undefined;
+      // Its bytes of `results` (memory of its own, decoded from the message, small, shared by the batch's tasks).
+      const from = at;
       if (size > 0) at += size;
       const task = this.#pending.get(tasks[i]!);
       if (!task) continue;
       const handle = task[PLACEMENT] as TesseraHandle;
-      if (inline) handle.largeResults?.delete(task.method);
-      else (handle.largeResults ??= new Set()).add(task.method);
+      if (size >= 0) {
+        if (handle.largeResults) handle.largeResults.delete(task.method);
+      } else (handle.largeResults ??= new Set()).add(task.method);
       this.#pending.delete(task.id);
-      settleTask(task, undefined, inline);
+      if (size >= 0) settleTask(task, undefined, results, from, from + size);
+      else settleTask(task);
       if (handle.inFlight) this.#settled(task, handle);
-      if (observed) this.#ended(task, inline ? size : undefined);
+      if (observed) this.#ended(task, size >= 0 ? size : undefined);
     }
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }

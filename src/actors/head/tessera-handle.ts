@@ -9,7 +9,7 @@ import { isSharedArrayPayload } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage } from "../wire/call-message.ts";
-import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
+import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments, type TaskReference } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { ObjectRef } from "./object-ref.ts";
@@ -115,6 +115,8 @@ function holdUntilSettled(task: TaskProxy<any>, tessera: TesseraHandle, handles:
   task.then(() => (task[DIRECT] ? settled() : tessera.afterHoldsArrived(settled)), settled);
 }
 
+const NO_REFERENCES: readonly TaskReference[] = Object.freeze([]);
+
 export class TesseraHandle implements TesseraEngine {
   /** Its wire id (a restarted tessera is a new one on the wire). */
   id = nextWireId();
@@ -190,7 +192,7 @@ export class TesseraHandle implements TesseraEngine {
 
   call(method: string, args: unknown[], options?: RetryOptions): TaskProxy<any> {
     const references: ReferenceLike[] = [];
-    const scan = scanValue(args, "args", references);
+    const scan = scanArguments(args, references);
     if (scan.problem) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${scan.problem}`);
     // Encoded now: the call gets the values its arguments have now, even if it has to wait.
     const encoded = encodeValue(args, true, "args", scan.exact);
@@ -262,7 +264,7 @@ export class TesseraHandle implements TesseraEngine {
           return true;
         }
         try {
-          const refs = references.map((reference) => reference.toReference());
+          const refs = references.length === 0 ? NO_REFERENCES : references.map((reference) => reference.toReference());
           const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;

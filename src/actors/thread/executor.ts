@@ -10,7 +10,7 @@ import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
-import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, settle, unsentSince } from "./outbox.ts";
+import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, sendHeldBack, settle, unsentSince } from "./outbox.ts";
 import { markBusy, markQueued, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
@@ -36,6 +36,8 @@ interface ResidentTessera {
   awaiting: number;
   /** Resolved when one of them ends while the queue waits for room. */
   room: (() => void) | undefined;
+  /** Methods whose last call ran within FLUSH_AFTER_MS (to its end, awaits included). */
+  quick: Set<string>;
 }
 
 const tesserae = new Map<number, ResidentTessera>();
@@ -82,6 +84,9 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.
       flushBeforeRunning();
     }
+    // Completions held back from the main thread (see outbox.ts) wait only behind methods known to be quick: one
+    // that ran long last time (or never ran) may block the thread, and a dependent may wait for them meanwhile.
+    if (!resident.quick.has(name)) sendHeldBack();
     try {
       const values = decodeArgs(args, deps); // first, as for creations
       if (resident.error) throw new Error(`the tessera could not be created: ${resident.error.message}`);
@@ -111,7 +116,10 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     endCall(task);
     markBusy(0);
     // A method that ran long: its completion leaves now (the flush is cheap next to it), not after the next one.
-    if (performance.now() - startedAt > FLUSH_AFTER_MS) flushBeforeRunning();
+    if (performance.now() - startedAt > FLUSH_AFTER_MS) {
+      flushBeforeRunning();
+      resident.quick.delete(name);
+    } else resident.quick.add(name);
   }
   resident.running = false;
 }
@@ -178,6 +186,7 @@ export function onOp(op: ThreadOp): void {
   if (op[0] === Op.TrimPool) return void releaseFreeSegments(); // the worker's memory runs short
   if (op[0] === Op.Observe) return observe(op[1]);
   if (op[0] === Op.Cancel) return cancel(op[2]);
+  if (op[0] === Op.SendReports) return sendHeldBack();
   const resident = tesserae.get(op[1]);
   if (!resident) {
     if (op[0] === Op.Call) {
@@ -199,6 +208,7 @@ export function onOp(op: ThreadOp): void {
         concurrency: op[6] ?? 1,
         awaiting: 0,
         room: undefined,
+        quick: new Set(),
       };
       tesserae.set(op[1], created);
       enqueue(created, op);

@@ -14,6 +14,7 @@ import { onOp } from "./executor.ts";
 import { describeFailure, emit, headLink, observing, settle, useHeadLink } from "./outbox.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
 import { Op } from "./protocol.ts";
+import { decodeCallMessage } from "../wire/call-message.ts";
 import { nestedLink, type NestedSettled } from "../nested-link.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
@@ -25,6 +26,11 @@ const headHandler: ConnectionHandler = {
   },
   // Large arrays from the head are used where they arrived (a mapped shared-memory segment): no copy.
   readSharedPayloads: () => false,
+  // Calls without arguments of 1 KiB or more (most of them) are read by hand.
+  readCommand(body) {
+    const call = decodeCallMessage(body);
+    return call && ["call", call];
+  },
   // Calls without dependencies, straight from the head.
   onCommand(_connection, method, args, payloads, rejected) {
     // The head says here too what it observes: on this link, ahead of the calls that follow it.

@@ -10,9 +10,10 @@ import { describeError, type ErrorDescription } from "../../errors.ts";
 import type { Connection } from "../../comms/connection.ts";
 import type { LogStream } from "../../logging/logger.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
+import { encodeDoneMessage } from "../wire/done-message.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 import { postBatch } from "./channel.ts";
-import { type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
+import { type DoneManyReport, type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
 /** Ops (and reports) per message during a burst: the receiver starts while this side still runs. */
@@ -38,13 +39,73 @@ export function headLink(): Connection | undefined {
 
 const toMain = new Batcher<ThreadReport>(
   (batch) => {
-    unsentSince = 0; // every completion goes this way too
+    if (toHead.size === 0) unsentSince = 0;
+    if (heldBack.length > 0) batch.unshift(takeHeldBack()); // they were settled first
     postBatch(parentPort!, batch);
   },
   { limit: BATCH_SLICE },
 );
 
-/** When the oldest completion not sent yet was settled (0: none): see the executor's FLUSH_AFTER_MS. */
+/**
+ * Completions the head already has with their results (made by the head's
+ * calls, small results inline): the main thread keeps them only for
+ * dependents, so they do not wake it once per call. They go with the next
+ * report, at the latest HOLD_BACK_MS later, or at once when the main thread
+ * asks (Op.SendReports: a dependent waits for one of them there). A round trip
+ * then wakes two threads, not three: on a busy CPU the third one's turn came
+ * before the next call.
+ */
+let heldBack: number[] = [];
+/** Their results, in the same order (each at most INLINE_RESULT_BYTES). */
+let heldResults: Uint8Array[] = [];
+let heldBytes = 0;
+const HOLD_BACK_MS = 2;
+let holdTimer: ReturnType<typeof setTimeout> | undefined;
+
+function holdBack(task: number, body: Uint8Array): void {
+  heldBack.push(task);
+  heldResults.push(body);
+  heldBytes += body.length;
+  if (heldBack.length >= BATCH_SLICE) return sendHeldBack();
+  holdTimer ??= setTimeout(sendHeldBack, HOLD_BACK_MS);
+}
+
+/**
+ * The completions held back, as one report: ids, sizes and the results end
+ * to end in one array (cloning a tuple and an array per completion cost more
+ * than the rest of a call on both threads).
+ */
+function takeHeldBack(): DoneManyReport {
+  const results = new Uint8Array(heldBytes);
+  const sizes = new Array<number>(heldResults.length);
+  let at = 0;
+  for (let i = 0; i < heldResults.length; i++) {
+    const body = heldResults[i]!;
+    results.set(body, at);
+    at += sizes[i] = body.length;
+  }
+  const report: DoneManyReport = [Report.DoneMany, heldBack, sizes, results];
+  heldBack = [];
+  heldResults = [];
+  heldBytes = 0;
+  return report;
+}
+
+/** Posts the completions held back from the main thread now. */
+export function sendHeldBack(): void {
+  if (holdTimer !== undefined) clearTimeout(holdTimer);
+  holdTimer = undefined;
+  if (heldBack.length === 0) return;
+  if (toMain.size > 0) return toMain.flush(); // they go first in it
+  postBatch(parentPort!, [takeHeldBack()]);
+}
+
+/** Whether a completion is one the main thread may hear of late (see heldBack). */
+function mayHoldBack(direct: boolean, result: Posted | undefined): boolean {
+  return direct && result !== undefined && result[1].length === 0 && result[0].length <= INLINE_RESULT_BYTES;
+}
+
+/** When the oldest completion not sent yet (to the head, or to the main thread) was settled (0: none): see the executor's FLUSH_AFTER_MS. */
 export let unsentSince = 0;
 
 /** Completions for the head, sent as one `done` command (ids, result sizes, small results end to end) and one `failed`. */
@@ -64,6 +125,7 @@ export function flushBeforeRunning(): void {
 }
 
 function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
+  if (toMain.size === 0) unsentSince = 0; // the main thread's are sent, or held back (see heldBack)
   events.flush(); // the task.started events of these calls go first
   if (!head) return;
   const tasks: number[] = [];
@@ -94,9 +156,15 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
       results.set(body, at);
       at += body.length;
     }
-    head.command("done", [tasks, sizes, results]);
+    // Written by hand (the head reads it so too); ids past 2^32 take the generic encoding.
+    const body = encodeDoneMessage(tasks, sizes, results);
+    if (body) head.sendEncoded(body);
+    else head.command("done", [tasks, sizes, results]);
   }
   if (failed.length > 0) head.command("failed", failed);
+  // Written now, ahead of the same completions' report to the main thread (posted later in this tick): waking the
+  // main thread first would put its work (or, on a busy CPU, its whole time slice) before the reply.
+  head.flush();
 }
 
 export function report(message: ThreadReport): void {
@@ -109,7 +177,8 @@ export function settle(task: number, fromHead: boolean, result: Posted | undefin
   const message: DoneReport | FailedReport = error ? [Report.Failed, task, error, direct] : [Report.Done, task, result!, direct];
   if (unsentSince === 0) unsentSince = performance.now();
   if (direct) toHead.add(message);
-  toMain.add(message);
+  if (!error && mayHoldBack(direct, result)) holdBack(task, result![0]);
+  else toMain.add(message);
 }
 
 /** Errors name the worker (what `runtime.getWorker()` knows); the thread goes in `data`. */

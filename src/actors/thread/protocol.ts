@@ -53,9 +53,10 @@ export type PostedDependencies = Record<string, Posted> | null;
  * restarted elsewhere, whose completions leave before its next call starts,
  * so the head knows which calls had not started; Skip: a call the main thread failed
  * itself; Release: after `calls` calls; Observe: the worker-side event types
- * the head wants now).
+ * the head wants now; SendReports: a dependent waits here, so completions the
+ * thread holds back from the main thread go now, see outbox.ts).
  */
-export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7, Cancel: 8 } as const;
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7, Cancel: 8, SendReports: 9 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies, strict: boolean, concurrency: number]
   | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
@@ -65,7 +66,8 @@ export type ThreadOp =
   | [op: 5, segment: string, lending: number]
   | [op: 6]
   | [op: 7, types: RuntimeEventType[]]
-  | [op: 8, tessera: number, task: number];
+  | [op: 8, tessera: number, task: number]
+  | [op: 9];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {
@@ -80,8 +82,10 @@ export interface HeadAddress {
  * events up through the main thread. Put: an object `mosaic.put` made in a
  * method, kept in the worker's store (where it was made).
  */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10 } as const;
 export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
+/** Completions the head has heard of with their small results (no payloads): ids, each result's size, the results end to end. */
+export type DoneManyReport = [op: 10, tasks: number[], sizes: number[], results: Uint8Array];
 export type FailedReport = [op: 4, task: number, error: ErrorDescription, reported?: boolean];
 export type ThreadReport =
   | [op: 0]
@@ -93,4 +97,5 @@ export type ThreadReport =
   | [op: 6, request: number]
   | [op: 7, lease: number]
   | [op: 8, events: WireEvent[]]
-  | [op: 9, object: number, value: Posted];
+  | [op: 9, object: number, value: Posted]
+  | DoneManyReport;

@@ -137,3 +137,94 @@ export function encodeCallMessage(tessera: number, task: number, method: string,
   at = writeUint(body, at, seq);
   return body;
 }
+
+/** A call without references, as its thread reads it: [tessera, task, method, argument bytes (a view of the body), refs (none), seq]. */
+export type PlainCall = [tessera: number, task: number, method: string, args: Uint8Array, refs: [], seq: number];
+
+/** Reads a msgpack uint as encodeCallMessage writes it (float 64 past 2^32); undefined when `at` holds something else. */
+function readUint(body: Uint8Array, at: number): [value: number, next: number] | undefined {
+  const byte = body[at]!;
+  if (byte < 0x80) return [byte, at + 1];
+  if (byte === 0xcd) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
+  if (byte === 0xce) return [body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!), at + 5];
+  if (byte === 0xcb) {
+    for (let i = 0; i < 8; i++) float64.setUint8(i, body[at + 1 + i]!);
+    return [float64.getFloat64(0), at + 9];
+  }
+  return undefined;
+}
+
+/** The last method name read, with its bytes: the calls that follow one another mostly name the same one. */
+let lastName = "";
+let lastNameBytes = new Uint8Array(0);
+const textDecoder = new TextDecoder();
+
+function readName(body: Uint8Array, from: number, length: number): string {
+  if (length === lastNameBytes.length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (body[from + i] !== lastNameBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastName;
+  }
+  lastNameBytes = body.slice(from, from + length);
+  lastName = textDecoder.decode(lastNameBytes);
+  return lastName;
+}
+
+/**
+ * The receiving half of the hot path: a `call` command without references (the
+ * only kind the head sends straight to a thread), read by hand as it was
+ * written, about five times faster than the generic unpack. Anything else
+ * (another command, references, a layout this does not know) is undefined:
+ * the caller decodes it the generic way.
+ */
+export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
+  if (body.length < 10 || body[0] !== 0x93 || body[1] !== MessageKind.Command) return undefined;
+  let at = 2;
+  for (let i = 0; i < CALL.length; i++) if (body[at + i] !== CALL[i]) return undefined;
+  at += CALL.length;
+  if (body[at++] !== 0x96) return undefined;
+  const tessera = readUint(body, at);
+  if (!tessera) return undefined;
+  const task = readUint(body, tessera[1]);
+  if (!task) return undefined;
+  at = task[1];
+  let nameLength: number;
+  const nameByte = body[at]!;
+  if ((nameByte & 0xe0) === 0xa0) {
+    nameLength = nameByte & 0x1f;
+    at += 1;
+  } else if (nameByte === 0xd9) {
+    nameLength = body[at + 1]!;
+    at += 2;
+  } else if (nameByte === 0xda) {
+    nameLength = (body[at + 1]! << 8) | body[at + 2]!;
+    at += 3;
+  } else return undefined;
+  if (at + nameLength > body.length) return undefined;
+  const method = readName(body, at, nameLength);
+  at += nameLength;
+  let argsLength: number;
+  const binByte = body[at]!;
+  if (binByte === 0xc4) {
+    argsLength = body[at + 1]!;
+    at += 2;
+  } else if (binByte === 0xc5) {
+    argsLength = (body[at + 1]! << 8) | body[at + 2]!;
+    at += 3;
+  } else if (binByte === 0xc6) {
+    argsLength = body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
+    at += 5;
+  } else return undefined;
+  if (at + argsLength > body.length) return undefined;
+  const args = body.subarray(at, at + argsLength);
+  at += argsLength;
+  if (body[at++] !== EMPTY_ARRAY) return undefined;
+  const seq = readUint(body, at);
+  if (!seq || seq[1] !== body.length) return undefined;
+  return [tessera[0], task[0], method, args, [], seq[0]];
+}

@@ -25,9 +25,9 @@ import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { takeSharedArrays } from "../../comms/shared-memory/index.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { exactValue } from "./exact-codec.ts";
-import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanValue } from "./value-scan.ts";
+import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanArguments, scanValue } from "./value-scan.ts";
 
-export { MAX_DEPTH, type Scan, scanValue };
+export { MAX_DEPTH, type Scan, scanArguments, scanValue };
 
 /** Stands for "every worker has a copy" in a reference to a warehouse object. */
 export const PUBLISHED = "*";
@@ -137,12 +137,17 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: tru
  * `exact` is what the caller's scanValue said; without it the value is
  * scanned here (and refused, with its path, if it cannot travel).
  */
+/** msgpack's empty array: shared (encoded bytes are only read: copied into messages, never changed). */
+const EMPTY_ARRAY_BYTES = new Uint8Array([0x90]);
+
 export function encodeValue(value: unknown, unplaced = false, root = "value", exact?: boolean): Encoded {
   if (exact === undefined) {
     const scan = scanValue(value, root);
     if (scan.problem) throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${scan.problem}`);
     exact = scan.exact;
   }
+  // The commonest call passes nothing: its encoding is known (msgpack's empty array).
+  if (!exact && Array.isArray(value) && value.length === 0) return { bytes: EMPTY_ARRAY_BYTES, references: [], payloads: [] };
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;

@@ -63,6 +63,42 @@ export function scanValue(value: unknown, root: string, found?: unknown[]): Scan
   return { problem: `${shown} ${failure.reason}`, exact: state.exact };
 }
 
+const PLAIN: Scan = Object.freeze({ problem: undefined, exact: false });
+const EXACT: Scan = Object.freeze({ problem: undefined, exact: true });
+
+/**
+ * `scanValue` of an argument list (rest parameters, or a list decoded from
+ * one): dense, no named properties. Most calls pass nothing or primitives
+ * only, which need no walk (a walk of even an empty array lists its keys);
+ * the first object among them sends the whole list through the walk.
+ */
+export function scanArguments(args: unknown[], found?: unknown[]): Scan {
+  let exact = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    switch (typeof arg) {
+      case "number":
+        if (arg === 0 && 1 / arg < 0) exact = true;
+        continue;
+      case "string":
+        if (!arg.isWellFormed()) exact = true;
+        continue;
+      case "boolean":
+      case "bigint":
+        continue;
+      case "undefined":
+        if (i in args) continue;
+        return scanValue(args, "args", found); // a hole after all
+      case "object":
+        if (arg === null) continue;
+        return scanValue(args, "args", found);
+      default:
+        return scanValue(args, "args", found);
+    }
+  }
+  return exact ? EXACT : PLAIN;
+}
+
 interface State {
   exact: boolean;
   /** Every object met so far: one met again is shared (or a cycle), which only the exact encoding keeps. */

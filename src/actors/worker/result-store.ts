@@ -6,6 +6,7 @@
  */
 import type { Connection } from "../../comms/connection.ts";
 import { type ErrorDescription, RemoteError, RuntimeStateError } from "../../errors.ts";
+import { IdTable } from "../../_util/id-table.ts";
 import { Recent } from "../../_util/recent.ts";
 import { type Spillable, SpillStore } from "../../warehouse/spill-store.ts";
 import type { Value } from "../thread/protocol.ts";
@@ -40,7 +41,8 @@ export interface StoreCounts {
 
 export class ResultStore {
   readonly #uid: string;
-  #tasks = new Map<number, TaskRecord>();
+  /** By wire id: pipelined calls put hundreds of thousands here (an IdTable adds and removes them far cheaper than a Map). */
+  #tasks = new IdTable<TaskRecord>();
   /** Ids of the warehouse objects held here (put or cached), for counts. */
   #objects = new Set<number>();
   /** Stored values past half the worker's memory budget go to disk, coldest first. */
@@ -51,10 +53,17 @@ export class ResultStore {
    */
   #gone = new Recent<number, string>(100_000);
 
-  constructor(uid: string, spill: SpillStore) {
+  /**
+   * `onWait`: someone waits here for a result not reported yet (a tessera
+   * thread may hold back completions the head already has: see the thread's outbox.ts).
+   */
+  constructor(uid: string, spill: SpillStore, onWait?: () => void) {
     this.#uid = uid;
     this.#spill = spill;
+    this.#onWait = onWait;
   }
+
+  readonly #onWait: (() => void) | undefined;
 
   markGone(id: number, reason: string): void {
     this.#gone.set(id, reason);
@@ -88,7 +97,7 @@ export class ResultStore {
   /** Calls still running (or waiting) on `thread`. */
   pendingOn(thread: TesseraThread): number[] {
     const ids: number[] = [];
-    for (const [id, record] of this.#tasks) if (record.state === "pending" && record.thread === thread) ids.push(id);
+    for (const [id, record] of this.#tasks.entries()) if (record.state === "pending" && record.thread === thread) ids.push(id);
     return ids;
   }
 
@@ -147,6 +156,7 @@ export class ResultStore {
     if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
     const { promise, resolve, reject } = Promise.withResolvers<Value>();
     (record.waiters ??= []).push({ resolve: (value) => resolve(data ? value : EMPTY), reject });
+    this.#onWait?.();
     return promise;
   }
 

@@ -68,7 +68,16 @@ export class TesseraHost {
     const spill = new SpillStore(Math.floor(settings.memoryLimit / 2), runtime.uid, (direction, bytes) => {
       if (events.observing.spill) events.emit({ type: "spill", runtime: this.uid, direction, bytes, time: Date.now() });
     });
-    this.#store = new ResultStore(this.uid, spill);
+    // A dependent waits: completions the threads hold back go now (one ask per tick, every thread: rare).
+    let asked = false;
+    this.#store = new ResultStore(this.uid, spill, () => {
+      if (asked) return;
+      asked = true;
+      queueMicrotask(() => {
+        asked = false;
+        this.#pool.postAll([Op.SendReports]);
+      });
+    });
     this.#reports = new CompletionReports(() => events.flush());
     this.#backlog = new CallBacklog({
       uid: this.uid,
@@ -210,6 +219,12 @@ export class TesseraHost {
           return this.#finishTask(report[1], undefined, describeError(lost, this.uid));
         }
         return this.#finishTask(report[1], value, undefined, report[3]);
+      }
+      case Report.DoneMany: {
+        const [, tasks, sizes, results] = report;
+        // Each result in memory of its own: a view would keep (and, posted to a thread, copy) the whole batch.
+        for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#finishTask(tasks[i]!, [results.slice(at, at + sizes[i]!), []], undefined, true);
+        return;
       }
       case Report.Failed:
         return this.#finishTask(report[1], undefined, report[2], report[3]);

@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { unpackMultiple } from "msgpackr";
 import { decodeMessage } from "../../../src/comms/codec.ts";
 import { MessageKind } from "../../../src/comms/protocol.ts";
-import { encodeCallMessage, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
+import { decodeCallMessage, encodeCallMessage, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
 import { decodeValue, encodeValue, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
 
 interface Received {
@@ -93,5 +93,30 @@ describe("the call message", () => {
     const encoded = encodeValue([1, 2, 3]);
     const body = encodeCallMessage(300, 70_000, "method", encoded.bytes, [{ id: 1, worker: "w", task: "t" }], 2 ** 33);
     expect({ values: unpackMultiple(body).length, ownMemory: body.buffer.byteLength === body.byteLength }).toEqual({ values: 1, ownMemory: true });
+  });
+});
+
+describe("the call message read by hand (a tessera thread's fast path)", () => {
+  test("reads every call without references as the generic decode does: integer widths, name and argument sizes", () => {
+    const names = ["a", "x".repeat(31), "x".repeat(32), "y".repeat(255), "z".repeat(256), "größe", "计算", "a", "b"];
+    const numbers = [0, 127, 128, 255, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER];
+    const argumentLists = [[], [1], ["x".repeat(300)], ["y".repeat(70_000)]];
+    for (const [i, value] of numbers.entries()) {
+      const method = names[i % names.length]!;
+      const args = encodeValue(argumentLists[i % argumentLists.length]).bytes;
+      const body = encodeCallMessage(value, numbers[numbers.length - 1 - i]!, method, args, [], value);
+      expect(decodeCallMessage(body)).toEqual((decodeMessage(body) as unknown as [number, string, unknown])[2] as never);
+    }
+  });
+
+  test("leaves to the generic decode what it does not read: references, another command, a body cut short or with more after it", () => {
+    const args = encodeValue([1]).bytes;
+    const withRefs = encodeCallMessage(1, 2, "m", args, [{ id: 7, worker: "worker:0:0", task: "t" }], 3);
+    const plain = encodeCallMessage(1, 2, "m", args, [], 3);
+    const other = encodeCallMessage(1, 2, "m", args, [], 3);
+    other[3] = "k".charCodeAt(0); // "call" → "kall"
+    const read = [withRefs, other, plain.subarray(0, plain.length - 1), Uint8Array.of(...plain, 0)].map((body) => decodeCallMessage(body));
+    expect(read).toEqual([undefined, undefined, undefined, undefined]);
+    expect(decodeCallMessage(plain)).toEqual([1, 2, "m", args, [], 3] as never);
   });
 });

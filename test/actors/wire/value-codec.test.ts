@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { PAYLOAD_MIN } from "../../../src/comms/codec.ts";
-import { decodeValue, encodeValue, findUnsendable, type ReferenceLike, registerReferenceClass, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
+import { decodeValue, encodeValue, findUnsendable, type ReferenceLike, registerReferenceClass, scanArguments, scanValue, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
 import { difference } from "../../fixtures/_values.ts";
 
 /** Stands for a task's result, as TaskProxy does (the codec's extension point, not a stand-in for the runtime). */
@@ -209,6 +209,32 @@ describe("values round-trip through encodeValue and decodeValue", () => {
   test("a value that refers to a raw payload that did not arrive fails with a clear error", () => {
     const { bytes } = encodeValue(new Float32Array(1024));
     expect(() => decodeValue(bytes, [])).toThrow("refers to raw payload 0, which did not arrive");
+  });
+});
+
+describe("argument lists (the call's fast path: primitives need no walk)", () => {
+  /** An argument list as a call gets it: rest parameters. */
+  const args = (...list: unknown[]) => list;
+
+  test("primitives that plain msgpack would change (-0, lone surrogates) send the list through the exact encoding, as the walk does", () => {
+    for (const list of [args(1, "a", true, null, undefined, 2n), args(-0), args("x", "\ud800"), args()]) {
+      const fast = scanArguments(list);
+      expect({ list, ...fast }).toEqual({ list, ...scanValue(list, "args") });
+      const encoded = encodeValue(list, false, "args", fast.exact);
+      expect(difference(structuredClone(list), decodeValue(encoded.bytes, encoded.payloads))).toBeUndefined();
+    }
+    expect(Object.is((decodeValue(encodeValue(args(-0), false, "args", true).bytes, []) as unknown[])[0], -0)).toBe(true);
+  });
+
+  test("an object, a function or a hole among them is walked: what cannot travel is named by its path, references are found", () => {
+    expect(scanArguments(args(1, () => 1)).problem).toBe("args[1] is a function");
+    expect(scanArguments(args(1, { f: Symbol("s") })).problem).toBe("args[1].f is a symbol");
+    const found: unknown[] = [];
+    const reference = new Reference({ id: 1, worker: "worker:0:0", task: "t" });
+    expect(scanArguments(args(1, reference), found)).toEqual({ problem: undefined, exact: false });
+    expect(found).toEqual([reference]);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(scanArguments([1, , 3]).exact).toBe(true);
   });
 });
 

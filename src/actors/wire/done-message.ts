@@ -1,0 +1,151 @@
+/**
+ * The other half of the hot path: a tessera thread's `done` command (the
+ * completions of the head's calls, small results inline), written and read by
+ * hand as call-message.ts does for calls. It is the msgpack of
+ * [Command, "done", [task ids, result sizes (-1: left on the worker), results end to end]],
+ * so the generic decode reads it too.
+ */
+import { MessageKind } from "../../comms/protocol.ts";
+
+/** What a `done` command carries. */
+export type DoneMessage = [tasks: number[], sizes: number[], results: Uint8Array];
+
+/** msgpack str "done". */
+const DONE = Uint8Array.of(0xa4, ...new TextEncoder().encode("done"));
+
+/** Bytes of a msgpack array header of `n` items. */
+function arrayHeaderSize(n: number): number {
+  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+}
+
+function writeArrayHeader(body: Uint8Array, at: number, n: number): number {
+  if (n < 16) {
+    body[at] = 0x90 | n;
+    return at + 1;
+  }
+  if (n < 0x10000) {
+    body[at] = 0xdc;
+    body[at + 1] = n >> 8;
+    body[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  body[at] = 0xdd;
+  body[at + 1] = n >>> 24;
+  body[at + 2] = (n >>> 16) & 0xff;
+  body[at + 3] = (n >>> 8) & 0xff;
+  body[at + 4] = n & 0xff;
+  return at + 5;
+}
+
+/** Bytes of an integer from -1 to 2^32 - 1 as msgpack (larger ids take the generic encoding). */
+function intSize(value: number): number {
+  return value < 0 ? 1 : value < 128 ? 1 : value < 0x10000 ? 3 : 5;
+}
+
+function writeInt(body: Uint8Array, at: number, value: number): number {
+  if (value < 0) {
+    body[at] = 0xff; // -1, negative fixint
+    return at + 1;
+  }
+  if (value < 128) {
+    body[at] = value;
+    return at + 1;
+  }
+  if (value < 0x10000) {
+    body[at] = 0xcd;
+    body[at + 1] = value >> 8;
+    body[at + 2] = value & 0xff;
+    return at + 3;
+  }
+  body[at] = 0xce;
+  body[at + 1] = value >>> 24;
+  body[at + 2] = (value >>> 16) & 0xff;
+  body[at + 3] = (value >>> 8) & 0xff;
+  body[at + 4] = value & 0xff;
+  return at + 5;
+}
+
+/** The `done` command's body, or undefined when an id is past 2^32 - 1 (then the generic encoding writes it). */
+export function encodeDoneMessage(tasks: number[], sizes: number[], results: Uint8Array): Uint8Array | undefined {
+  let length = 2 + DONE.length + 1 + arrayHeaderSize(tasks.length) + arrayHeaderSize(sizes.length) + 5 + results.length;
+  for (const task of tasks) {
+    if (task > 0xffff_ffff) return undefined;
+    length += intSize(task);
+  }
+  for (const size of sizes) length += intSize(size);
+  const body = new Uint8Array(length);
+  body[0] = 0x93;
+  body[1] = MessageKind.Command;
+  body.set(DONE, 2);
+  let at = 2 + DONE.length;
+  body[at++] = 0x93;
+  at = writeArrayHeader(body, at, tasks.length);
+  for (const task of tasks) at = writeInt(body, at, task);
+  at = writeArrayHeader(body, at, sizes.length);
+  for (const size of sizes) at = writeInt(body, at, size);
+  body[at] = 0xc6; // bin 32: its size is known before the body is laid out
+  body[at + 1] = results.length >>> 24;
+  body[at + 2] = (results.length >>> 16) & 0xff;
+  body[at + 3] = (results.length >>> 8) & 0xff;
+  body[at + 4] = results.length & 0xff;
+  body.set(results, at + 5);
+  return body;
+}
+
+/** Reads a msgpack array header at `at`: [items, next], or undefined. */
+function readArrayHeader(body: Uint8Array, at: number): [number, number] | undefined {
+  const byte = body[at]!;
+  if ((byte & 0xf0) === 0x90) return [byte & 0x0f, at + 1];
+  if (byte === 0xdc) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
+  if (byte === 0xdd) return [body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!), at + 5];
+  return undefined;
+}
+
+/** Reads the integers encodeDoneMessage writes into `into`; the offset after them, or -1. */
+function readInts(body: Uint8Array, at: number, count: number, into: number[]): number {
+  for (let i = 0; i < count; i++) {
+    const byte = body[at];
+    if (byte === undefined) return -1;
+    if (byte < 0x80) {
+      into[i] = byte;
+      at += 1;
+    } else if (byte === 0xff) {
+      into[i] = -1;
+      at += 1;
+    } else if (byte === 0xcd) {
+      into[i] = (body[at + 1]! << 8) | body[at + 2]!;
+      at += 3;
+    } else if (byte === 0xce) {
+      into[i] = body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
+      at += 5;
+    } else return -1;
+  }
+  return at;
+}
+
+/**
+ * A `done` command as encodeDoneMessage wrote it (its results copied out of
+ * the body: tasks keep them), or undefined for anything else (then the
+ * generic decode reads it).
+ */
+export function decodeDoneMessage(body: Uint8Array): DoneMessage | undefined {
+  if (body.length < 12 || body[0] !== 0x93 || body[1] !== MessageKind.Command) return undefined;
+  for (let i = 0; i < DONE.length; i++) if (body[2 + i] !== DONE[i]) return undefined;
+  let at = 2 + DONE.length;
+  if (body[at++] !== 0x93) return undefined;
+  const taskHeader = readArrayHeader(body, at);
+  if (!taskHeader) return undefined;
+  const tasks = new Array<number>(taskHeader[0]);
+  at = readInts(body, taskHeader[1], taskHeader[0], tasks);
+  if (at < 0) return undefined;
+  const sizeHeader = readArrayHeader(body, at);
+  if (!sizeHeader) return undefined;
+  const sizes = new Array<number>(sizeHeader[0]);
+  at = readInts(body, sizeHeader[1], sizeHeader[0], sizes);
+  if (at < 0 || body[at] !== 0xc6) return undefined;
+  const length = body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
+  at += 5;
+  if (at + length !== body.length) return undefined;
+  // Not body.slice(): on a Buffer (a socket chunk) that is a view again.
+  return [tasks, sizes, Uint8Array.prototype.slice.call(body, at)];
+}
