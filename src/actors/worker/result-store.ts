@@ -9,7 +9,7 @@ import { type ErrorDescription, RemoteError, RuntimeStateError } from "../../err
 import { Recent } from "../../_util/recent.ts";
 import { type Spillable, SpillStore } from "../../warehouse/spill-store.ts";
 import type { Value } from "../thread/protocol.ts";
-import { type ResultEntry, resultsReply } from "./remote-results.ts";
+import { LATER, type ResultEntry, resultsReply } from "./remote-results.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 import type { WithPayloads } from "../../comms/connection.ts";
 import { collectSoon, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
@@ -150,8 +150,11 @@ export class ResultStore {
     return promise;
   }
 
-  /** Results for another worker's dependencies: what is settled now, in one reply (the rest is asked for one by one). */
-  resultValues(items: [number, boolean][]): ResultEntry[] | WithPayloads<ResultEntry[]> {
+  /**
+   * Results for another worker's dependencies: what is settled now, in one
+   * reply; `later` is handed what is not (it sends each when it settles).
+   */
+  resultValues(items: [number, boolean][], later: (id: number, data: boolean, result: Promise<Value>) => void): ResultEntry[] | WithPayloads<ResultEntry[]> {
     return resultsReply(
       items.map(([id, data]) => {
         const record = this.#tasks.get(id);
@@ -162,7 +165,8 @@ export class ResultStore {
         }
         if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
         if (this.#gone.has(id)) return { failed: this.#goneError(id) };
-        return undefined;
+        later(id, data, this.resultValue(id, data));
+        return LATER;
       }),
       this.#uid,
     );
