@@ -4,7 +4,7 @@
  * copied), results encoded into memory the main thread can use as it is.
  */
 import { decodeValue, DONE, encodeValue, scanValue, type TaskReference } from "../wire/value-codec.ts";
-import { InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
+import { DependencyError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
 import { threadData, workerUid } from "./thread-data.ts";
 import {
@@ -17,7 +17,7 @@ import {
   SHM_MIN_BYTES,
 } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
-import { type ArrayRef, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
+import { type ArrayRef, type InlineDependencies, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
 import { report } from "./outbox.ts";
 import { nestedLink } from "../nested-link.ts";
 
@@ -87,7 +87,7 @@ const leases = new FinalizationRegistry<number>((lease) => report([Report.Unmapp
 /** A call that will not run: the segments passed to it by name go back (once these mappings are collected). */
 export function letGo(args: Posted, deps: PostedDependencies): void {
   materialize(args);
-  if (deps) for (const id in deps) materialize(deps[id]!);
+  if (deps && !isInline(deps)) for (const [, value] of deps) materialize(value);
 }
 
 /** Maps the segments among a posted value's payloads (no copy). */
@@ -114,9 +114,26 @@ function materialize(posted: Posted): Value {
 /** msgpack of [] : the arguments of most calls. */
 const NO_ARGUMENTS = 0x90;
 
+function isInline(deps: NonNullable<PostedDependencies>): deps is InlineDependencies {
+  return typeof deps[0] === "number";
+}
+
+/** The value of dependency `uid`, as posted. */
+function dependency(deps: NonNullable<PostedDependencies>, bytes: Uint8Array, uid: string): Value | undefined {
+  if (!isInline(deps)) {
+    const posted = deps.find((entry) => entry[0] === uid)?.[1];
+    return posted && materialize(posted);
+  }
+  for (let i = 1; i < deps.length; i += 3) {
+    if (deps[i] === uid) return [bytes.subarray(deps[i + 1] as number, deps[i + 2] as number), []];
+  }
+  return undefined;
+}
+
 export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
-  const [bytes, payloads] = materialize(posted);
-  if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
+  const [all, payloads] = materialize(posted);
+  if (deps === null) return all.length === 1 && all[0] === NO_ARGUMENTS ? [] : (decodeValue(all, payloads) as unknown[]);
+  const bytes = isInline(deps) ? all.subarray(0, deps[0]) : all;
   const values = new Map<string, unknown>();
   let done = false;
   const resolve = (reference: TaskReference) => {
@@ -125,7 +142,9 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
       return DONE;
     }
     if (!values.has(reference.task)) {
-      const [depBytes, depPayloads] = materialize(deps[reference.task]!);
+      const value = dependency(deps, all, reference.task);
+      if (!value) throw new DependencyError(`dependency ${reference.task} of this call did not arrive with it`);
+      const [depBytes, depPayloads] = value;
       values.set(reference.task, decodeValue(depBytes, depPayloads));
     }
     const value = values.get(reference.task);

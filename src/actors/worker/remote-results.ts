@@ -39,10 +39,9 @@ export class RemoteResults {
     this.#runtime = runtime;
   }
 
-  fetch(worker: string, id: number, data: boolean): Promise<Value> {
-    const { promise, resolve, reject } = Promise.withResolvers<Value>();
+  /** `resolve` or `reject` is called once the holder answers (callbacks: no promise per dependency). */
+  fetch(worker: string, id: number, data: boolean, resolve: (value: Value) => void, reject: (error: Error) => void): void {
     this.#batches.add(worker, [id, data, resolve, reject]);
-    return promise;
   }
 
   #request(worker: string, fetches: Fetch[]): void {
