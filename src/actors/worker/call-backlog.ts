@@ -213,12 +213,12 @@ export class CallBacklog {
     const thread = hosted.thread;
     let args: Posted;
     let posted: PostedDependencies = null;
-    if (!deps) args = transfers.share(pending.args, thread);
-    else if (deps.every(([, value]) => value[1].length === 0)) [args, posted] = inline(pending.args, deps, transfers, thread);
-    else {
+    if (deps && !deps.some(hasPayloads)) {
+      posted = [pending.args[0].length];
+      args = inline(pending.args, deps, posted, transfers, thread);
+    } else {
       args = transfers.share(pending.args, thread);
-      posted = [];
-      for (const [uid, value] of deps) posted.push([uid, transfers.share(value, thread)]);
+      if (deps) posted = deps.map(([uid, value]): [string, Posted] => [uid, transfers.share(value, thread)]);
     }
     if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted, pending.strict, pending.concurrency]);
     else {
@@ -229,17 +229,26 @@ export class CallBacklog {
   }
 }
 
-/** Arguments and dependency values in one buffer (see InlineDependencies): their payloads are the arguments' own. */
-function inline([bytes, payloads]: Value, deps: [string, Value][], transfers: ThreadTransfers, thread: TesseraThread): [Posted, InlineDependencies] {
+function hasPayloads(dependency: [string, Value]): boolean {
+  return dependency[1][1].length > 0;
+}
+
+/**
+ * Arguments and dependency values in one buffer, their places added to
+ * `places` (see InlineDependencies): the payloads are the arguments' own.
+ */
+function inline(args: Value, deps: [string, Value][], places: InlineDependencies, transfers: ThreadTransfers, thread: TesseraThread): Posted {
+  const bytes = args[0];
   let size = bytes.length;
-  for (const [, value] of deps) size += value[0].length;
+  for (let i = 0; i < deps.length; i++) size += deps[i]![1][0].length;
   const all = new Uint8Array(size);
   all.set(bytes);
-  const places: InlineDependencies = [bytes.length];
   let at = bytes.length;
-  for (const [uid, [value]] of deps) {
+  for (let i = 0; i < deps.length; i++) {
+    const value = deps[i]![1][0];
     all.set(value, at);
-    places.push(uid, at, (at += value.length));
+    places.push(deps[i]![0], at, (at += value.length));
   }
-  return [transfers.share([all, payloads], thread), places];
+  // A fresh buffer of its own: `share` would only ask whether it is (reading `.buffer` makes the engine build one).
+  return args[1].length === 0 ? [all, args[1]] : transfers.share([all, args[1]], thread);
 }

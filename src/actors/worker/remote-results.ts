@@ -33,7 +33,7 @@ export class RemoteResults {
   #runtime: RuntimeLinks;
   readonly #batches = new KeyedBatcher<string, Fetch>((worker, fetches) => this.#request(worker, fetches));
   /** Fetches whose results the holder sends when they settle, by the link they were asked on and task id. */
-  readonly #awaited = new Map<Connection, Map<number, Fetch[]>>();
+  readonly #awaited = new Map<Connection, Map<number, Fetch | Fetch[]>>();
 
   constructor(runtime: RuntimeLinks) {
     this.#runtime = runtime;
@@ -48,12 +48,14 @@ export class RemoteResults {
     const items = fetches.map(([id, data]): [number, boolean] => [id, data]);
     this.#runtime.connect(worker).then(
       (connection) => {
-        // Awaited before the request leaves: what the holder sends later finds its fetch whatever the order.
+        // Awaited before the request leaves: what the holder sends later may be read before the reply's
+        // reaction runs (frames of one read are handled in one go, promise reactions after them).
         const awaited = this.#awaitedOn(connection);
         for (const fetch of fetches) {
-          const list = awaited.get(fetch[0]);
-          if (list) list.push(fetch);
-          else awaited.set(fetch[0], [fetch]);
+          const waiting = awaited.get(fetch[0]);
+          if (waiting === undefined) awaited.set(fetch[0], fetch);
+          else if (isFetch(waiting)) awaited.set(fetch[0], [waiting, fetch]);
+          else waiting.push(fetch);
         }
         connection.request<ResultEntry[] | WithPayloads<ResultEntry[]>>("results", items).then(
           (reply) => {
@@ -61,7 +63,7 @@ export class RemoteResults {
             let at = 0;
             for (let i = 0; i < entries.length; i++) {
               const entry = entries[i]!;
-              if (entry[0] === 3) continue; // it comes in a `settled` command
+              if (entry[0] === 3) continue; // the holder sends it when it settles
               const fetch = fetches[i]!;
               forget(awaited, fetch);
               if (entry[0] === 0) fetch[2]([entry[1], payloads.slice(at, (at += entry[2]))]);
@@ -87,8 +89,8 @@ export class RemoteResults {
       .then((one) => resolve(one instanceof WithPayloads ? [one.value, one.payloads] : [one, []]), reject);
   }
 
-  /** The fetches waiting on `connection`; they fail when it closes (the holder died, or the link broke). */
-  #awaitedOn(connection: Connection): Map<number, Fetch[]> {
+  /** The fetches the holder at the end of `connection` will send; they fail when it closes (the holder died, or the link broke). */
+  #awaitedOn(connection: Connection): Map<number, Fetch | Fetch[]> {
     let awaited = this.#awaited.get(connection);
     if (awaited) return awaited;
     this.#awaited.set(connection, (awaited = new Map()));
@@ -96,7 +98,10 @@ export class RemoteResults {
     void connection.closed.then((reason) => {
       this.#awaited.delete(connection);
       const error = new ConnectionClosedError(`connection to ${peer} closed: ${reason.message}`, { cause: reason });
-      for (const list of awaited.values()) for (const fetch of list) fetch[3](error);
+      for (const waiting of awaited.values()) {
+        if (isFetch(waiting)) waiting[3](error);
+        else for (const fetch of waiting) fetch[3](error);
+      }
     });
     return awaited;
   }
@@ -106,34 +111,44 @@ export class RemoteResults {
     const awaited = this.#awaited.get(connection);
     let at = 0;
     for (const entry of entries) {
-      const [id, data, state] = entry;
-      const own = state === 0 ? payloads.slice(at, (at += entry[4])) : undefined;
-      const list = awaited?.get(id);
-      if (!list) continue;
-      for (let i = 0; i < list.length; ) {
-        const fetch = list[i]!;
-        if (fetch[1] !== data) {
-          i++;
-          continue;
-        }
-        list.splice(i, 1);
-        if (state === 0) fetch[2]([entry[3], own!]);
-        else if (state === 1) fetch[3](localError(entry[3]));
-        else this.#fetchAlone(connection.peer!.uid, fetch);
+      const id = entry[0];
+      const own = entry[2] === 0 ? payloads.slice(at, (at += entry[4])) : undefined;
+      const waiting = awaited?.get(id);
+      if (waiting === undefined) continue;
+      if (isFetch(waiting)) {
+        if (waiting[1] !== entry[1]) continue;
+        awaited!.delete(id);
+        this.#settle(connection, waiting, entry, own);
+        continue;
       }
-      if (list.length === 0) awaited!.delete(id);
+      const left = waiting.filter((fetch) => fetch[1] !== entry[1]);
+      if (left.length === 0) awaited!.delete(id);
+      else awaited!.set(id, left.length === 1 ? left[0]! : left);
+      for (const fetch of waiting) if (fetch[1] === entry[1]) this.#settle(connection, fetch, entry, own);
     }
+  }
+
+  #settle(connection: Connection, fetch: Fetch, entry: SettledEntry, own: Uint8Array[] | undefined): void {
+    if (entry[2] === 0) fetch[2]([entry[3], own!]);
+    else if (entry[2] === 1) fetch[3](localError(entry[3]));
+    else this.#fetchAlone(connection.peer!.uid, fetch);
   }
 }
 
 /** Takes `fetch` off the awaited ones; false when it was not there (settled already). */
-function forget(awaited: Map<number, Fetch[]>, fetch: Fetch): boolean {
-  const list = awaited.get(fetch[0]);
-  const at = list?.indexOf(fetch) ?? -1;
+function forget(awaited: Map<number, Fetch | Fetch[]>, fetch: Fetch): boolean {
+  const waiting = awaited.get(fetch[0]);
+  if (waiting === fetch) return awaited.delete(fetch[0]);
+  if (waiting === undefined || isFetch(waiting)) return false;
+  const at = waiting.indexOf(fetch);
   if (at < 0) return false;
-  if (list!.length === 1) awaited.delete(fetch[0]);
-  else list!.splice(at, 1);
+  waiting.splice(at, 1);
+  if (waiting.length === 1) awaited.set(fetch[0], waiting[0]!);
   return true;
+}
+
+function isFetch(waiting: Fetch | Fetch[]): waiting is Fetch {
+  return typeof waiting[0] === "number";
 }
 
 /** Builds a `results` reply from what is stored now (the worker side). */
