@@ -29,6 +29,11 @@ interface TaskRecord extends Spillable {
   owner?: Connection;
 }
 
+/** Every record with all its fields from the start: one object shape for all of them, read and written at one cost. */
+function newRecord(state: TaskRecord["state"], result: Value | undefined, owner: Connection | undefined): TaskRecord {
+  return { state, thread: undefined, result, error: undefined, released: false, waiters: undefined, owner, spilled: undefined };
+}
+
 /** What a worker holds, for its status. */
 export interface StoreCounts {
   tasks: number;
@@ -76,7 +81,7 @@ export class ResultStore {
   expect(task: number, owner: Connection): void {
     const record = this.#tasks.get(task);
     if (record) record.owner = owner;
-    else this.#tasks.set(task, { state: "pending", released: false, owner });
+    else this.#tasks.set(task, newRecord("pending", undefined, owner));
   }
 
   /** The call went to `thread`: if that thread dies, it fails. */
@@ -99,13 +104,13 @@ export class ResultStore {
   settle(id: number, result: Value | undefined, error: ErrorDescription | undefined): Connection | undefined {
     let record = this.#tasks.get(id);
     // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
-    if (!record && !this.#gone.has(id)) this.#tasks.set(id, (record = { state: "pending", released: false }));
+    if (!record && !this.#gone.has(id)) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
     if (!record || record.state !== "pending") return undefined;
     record.state = error ? "failed" : "done";
     if (!record.released) {
       record.result = result;
       record.error = error;
-      this.#spill.add(id, record);
+      if (result && result[1].length > 0) this.#spill.add(id, record);
     } else {
       this.#tasks.delete(id);
       this.markGone(id, "released");
@@ -127,7 +132,7 @@ export class ResultStore {
     const record = this.#tasks.get(id);
     if (record && record.state !== "pending") return;
     const waiters = record?.waiters ?? [];
-    const stored: TaskRecord = { state: "done", result: value, released: false };
+    const stored = newRecord("done", value, undefined);
     this.#tasks.set(id, stored);
     this.#spill.add(id, stored);
     for (const waiter of waiters) waiter.resolve(value);
@@ -138,7 +143,7 @@ export class ResultStore {
     let record = this.#tasks.get(id);
     if (!record && this.#gone.has(id)) return Promise.reject(this.#goneError(id));
     // A dependent may ask before the call itself has reached us: wait for it.
-    if (!record) this.#tasks.set(id, (record = { state: "pending", released: false }));
+    if (!record) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
     if (record.state === "done") {
       if (!data) return Promise.resolve(EMPTY);
       this.#spill.touch(id, record);
