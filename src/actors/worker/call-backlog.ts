@@ -10,7 +10,7 @@ import { Fifo } from "../../_util/fifo.ts";
 import type { Connection } from "../../comms/connection.ts";
 import { PUBLISHED, type TaskReference } from "../wire/value-codec.ts";
 import { type Dependencies, type InlineDependencies, Op, type Posted, type PostedDependencies, type Value } from "../thread/protocol.ts";
-import type { RemoteResults } from "./remote-results.ts";
+import type { FetchSink, RemoteResults } from "./remote-results.ts";
 import type { ResultStore } from "./result-store.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 import { copiedByReader, type ThreadTransfers } from "./thread-transfers.ts";
@@ -69,20 +69,24 @@ export class CallBacklog {
     if (pending.kind === "call" && pending.seq === 0) return this.#outOfOrder(hosted, pending);
     if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
     hosted.backlog.push(pending);
-    if (pending.refs.length > 0 && !pending.resolved) {
+    const refs = pending.refs;
+    if (refs.length === 1 && !pending.resolved && refs[0]!.worker !== this.#parts.uid && refs[0]!.worker !== PUBLISHED && !refs[0]!.task.startsWith("obj-") && !this.#parts.store.isDone(refs[0]!.id)) {
+      // The common case: one task on another worker. One object waits for it (see OneDependency).
+      this.#parts.remote.fetch(refs[0]!.worker, refs[0]!.id, refs[0]!.index !== "done", new OneDependency(this, hosted, pending));
+    } else if (refs.length > 0 && !pending.resolved) {
       this.#resolveReferences(
         pending.refs,
         (deps) => {
           pending.resolved = { deps };
-          this.#drain(hosted);
+          this.drain(hosted);
         },
         (error) => {
           pending.resolved = { error };
-          this.#drain(hosted);
+          this.drain(hosted);
         },
       );
     }
-    this.#drain(hosted);
+    this.drain(hosted);
   }
 
   /** A retry (seq 0): not behind the backlog, whose calls may wait for its result; it goes once its own dependencies are in. */
@@ -100,7 +104,7 @@ export class CallBacklog {
     const pending = hosted.backlog.find((item) => item.kind === "call" && item.task === task);
     if (!pending) return false;
     pending.cancelled = error;
-    this.#drain(hosted); // it may be the one the backlog waits for
+    this.drain(hosted); // it may be the one the backlog waits for
     return true;
   }
 
@@ -115,7 +119,7 @@ export class CallBacklog {
    * are not in yet (its resolution runs this again): what resolved meanwhile
    * goes out in one burst (one message to the thread, not one per call).
    */
-  #drain(hosted: HostedTessera): void {
+  drain(hosted: HostedTessera): void {
     if (hosted.resolving) return; // the pass under way picks it up
     hosted.resolving = true;
     try {
@@ -174,6 +178,16 @@ export class CallBacklog {
     }
   }
 
+  /** A dependency that could not be fetched where it was: resolved again the general way (the head may know where it went). */
+  retry(hosted: HostedTessera, pending: Pending, ref: TaskReference, error: Error): void {
+    const settle = (resolved: NonNullable<Pending["resolved"]>) => {
+      pending.resolved = resolved;
+      this.drain(hosted);
+    };
+    const deps: [string, Value][] = [];
+    this.#recover(ref, ref.index !== "done", deps, error, () => settle({ deps }), (failure) => settle({ error: failure }));
+  }
+
   /** Values are keyed by uid: the arguments may name a retried task by an id it no longer has (see Dependencies). */
   #resolveReference(ref: TaskReference, data: boolean, deps: [string, Value][], resolved: () => void, failed: Failed): void {
     const { uid, store, remote } = this.#parts;
@@ -186,20 +200,22 @@ export class CallBacklog {
       if (data) deps.push([ref.task, local || ref.task.startsWith("obj-") ? copiedByReader(stored) : stored]);
       resolved();
     };
-    const onError = (error: Error) => {
-      const fail = () => failed(new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${error.message}`, { cause: error }));
-      if (ref.task.startsWith("obj-")) return fail();
-      // Not there (its worker died, or that attempt failed): the head knows whether it ran again, and where.
-      this.#parts.locate(ref.id).then(
-        ([worker, id]) => {
-          if (worker !== ref.worker || id !== ref.id) this.#resolveReference({ ...ref, worker, id }, data, deps, resolved, failed);
-          else fail();
-        },
-        fail, // it did not: the failure here is the one to report
-      );
-    };
+    const onError = (error: Error) => this.#recover(ref, data, deps, error, resolved, failed);
     if (local) store.resultValue(ref.id, data).then(onValue, onError);
-    else remote.fetch(ref.worker, ref.id, data, onValue, onError);
+    else remote.fetch(ref.worker, ref.id, data, { resolve: onValue, reject: onError });
+  }
+
+  /** Not there (its worker died, or that attempt failed): the head knows whether the task ran again, and where. */
+  #recover(ref: TaskReference, data: boolean, deps: [string, Value][], error: Error, resolved: () => void, failed: Failed): void {
+    const fail = () => failed(new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${error.message}`, { cause: error }));
+    if (ref.task.startsWith("obj-")) return fail();
+    this.#parts.locate(ref.id).then(
+      ([worker, id]) => {
+        if (worker !== ref.worker || id !== ref.id) this.#resolveReference({ ...ref, worker, id }, data, deps, resolved, failed);
+        else fail();
+      },
+      fail, // it did not: the failure here is the one to report
+    );
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
@@ -226,6 +242,29 @@ export class CallBacklog {
       hosted.callsPosted++;
       thread.post([Op.Call, hosted.id, pending.task, pending.method, args, posted, pending.owner.peer?.uid === "head", pending.seq]);
     }
+  }
+}
+
+/**
+ * A call's one dependency, a task on another worker (most dependent calls):
+ * one object hears of its fetch, where the general route makes some six
+ * closures. A failure goes the general route (the task may have run again elsewhere).
+ */
+class OneDependency implements FetchSink {
+  constructor(
+    readonly backlog: CallBacklog,
+    readonly hosted: HostedTessera,
+    readonly pending: Pending,
+  ) {}
+
+  resolve(value: Value): void {
+    const ref = this.pending.refs[0]!;
+    this.pending.resolved = { deps: ref.index === "done" ? [] : [[ref.task, value]] };
+    this.backlog.drain(this.hosted);
+  }
+
+  reject(error: Error): void {
+    this.backlog.retry(this.hosted, this.pending, this.pending.refs[0]!, error);
   }
 }
 

@@ -27,7 +27,13 @@ export type ResultEntry =
 /** In a `results` reply's making: the holder sends this one when it settles. */
 export const LATER = "later";
 
-type Fetch = [id: number, data: boolean, resolve: (value: Value) => void, reject: (error: Error) => void];
+/** Who waits for a fetched result: an object with two methods, so a fetch needs no closures of its own. */
+export interface FetchSink {
+  resolve(value: Value): void;
+  reject(error: Error): void;
+}
+
+type Fetch = [id: number, data: boolean, sink: FetchSink];
 
 export class RemoteResults {
   #runtime: RuntimeLinks;
@@ -39,9 +45,9 @@ export class RemoteResults {
     this.#runtime = runtime;
   }
 
-  /** `resolve` or `reject` is called once the holder answers (callbacks: no promise per dependency). */
-  fetch(worker: string, id: number, data: boolean, resolve: (value: Value) => void, reject: (error: Error) => void): void {
-    this.#batches.add(worker, [id, data, resolve, reject]);
+  /** `sink` hears once the holder answers (no promise per dependency). */
+  fetch(worker: string, id: number, data: boolean, sink: FetchSink): void {
+    this.#batches.add(worker, [id, data, sink]);
   }
 
   #request(worker: string, fetches: Fetch[]): void {
@@ -66,27 +72,28 @@ export class RemoteResults {
               if (entry[0] === 3) continue; // the holder sends it when it settles
               const fetch = fetches[i]!;
               forget(awaited, fetch);
-              if (entry[0] === 0) fetch[2]([entry[1], payloads.slice(at, (at += entry[2]))]);
-              else if (entry[0] === 1) fetch[3](localError(entry[1]));
+              if (entry[0] === 0) fetch[2].resolve([entry[1], payloads.slice(at, (at += entry[2]))]);
+              else if (entry[0] === 1) fetch[2].reject(localError(entry[1]));
               else this.#fetchAlone(worker, fetch);
             }
           },
           (error: Error) => {
-            for (const fetch of fetches) if (forget(awaited, fetch)) fetch[3](error);
+            for (const fetch of fetches) if (forget(awaited, fetch)) fetch[2].reject(error);
           },
         );
       },
       (error: Error) => {
-        for (const fetch of fetches) fetch[3](error);
+        for (const fetch of fetches) fetch[2].reject(error);
       },
     );
   }
 
   /** One too large for a batch: asked for in a request of its own. */
-  #fetchAlone(worker: string, [id, data, resolve, reject]: Fetch): void {
-    this.#runtime
-      .request<Uint8Array | WithPayloads<Uint8Array>>(worker, "result", [id, data])
-      .then((one) => resolve(one instanceof WithPayloads ? [one.value, one.payloads] : [one, []]), reject);
+  #fetchAlone(worker: string, [id, data, sink]: Fetch): void {
+    this.#runtime.request<Uint8Array | WithPayloads<Uint8Array>>(worker, "result", [id, data]).then(
+      (one) => sink.resolve(one instanceof WithPayloads ? [one.value, one.payloads] : [one, []]),
+      (error: Error) => sink.reject(error),
+    );
   }
 
   /** The fetches the holder at the end of `connection` will send; they fail when it closes (the holder died, or the link broke). */
@@ -99,8 +106,8 @@ export class RemoteResults {
       this.#awaited.delete(connection);
       const error = new ConnectionClosedError(`connection to ${peer} closed: ${reason.message}`, { cause: reason });
       for (const waiting of awaited.values()) {
-        if (isFetch(waiting)) waiting[3](error);
-        else for (const fetch of waiting) fetch[3](error);
+        if (isFetch(waiting)) waiting[2].reject(error);
+        else for (const fetch of waiting) fetch[2].reject(error);
       }
     });
     return awaited;
@@ -129,8 +136,8 @@ export class RemoteResults {
   }
 
   #settle(connection: Connection, fetch: Fetch, entry: SettledEntry, own: Uint8Array[] | undefined): void {
-    if (entry[2] === 0) fetch[2]([entry[3], own!]);
-    else if (entry[2] === 1) fetch[3](localError(entry[3]));
+    if (entry[2] === 0) fetch[2].resolve([entry[3], own!]);
+    else if (entry[2] === 1) fetch[2].reject(localError(entry[3]));
     else this.#fetchAlone(connection.peer!.uid, fetch);
   }
 }
