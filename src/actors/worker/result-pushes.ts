@@ -11,6 +11,7 @@ import type { Connection } from "../../comms/connection.ts";
 import { describeError, type ErrorDescription } from "../../errors.ts";
 import { KeyedBatcher } from "../../_util/tick-batcher.ts";
 import type { Value } from "../thread/protocol.ts";
+import { EMPTY, type Waiter } from "./result-store.ts";
 
 /** One pushed result: ready (with how many of the command's payloads are its own), failed, or to be asked for on its own. */
 export type SettledEntry =
@@ -31,12 +32,9 @@ export class ResultPushes {
     this.#uid = uid;
   }
 
-  /** `result` settles later: it goes to `connection` then. */
-  push(connection: Connection, id: number, data: boolean, result: Promise<Value>): void {
-    result.then(
-      (value) => this.#batches.add(connection, [id, data, value, undefined]),
-      (error: unknown) => this.#batches.add(connection, [id, data, undefined, error]),
-    );
+  /** What waits for the result of task `id` to send it to `connection` when it settles (`data`: its value too, not only the completion). */
+  waiter(connection: Connection, id: number, data: boolean): Waiter {
+    return new Push(this.#batches, connection, id, data);
   }
 
   #send(connection: Connection, outcomes: Outcome[]): void {
@@ -63,5 +61,23 @@ export class ResultPushes {
       for (const payload of value[1]) payloads.push(payload);
     }
     if (entries.length > 0) send();
+  }
+}
+
+/** One result to send when it settles: one object per waiting fetch, no promise. */
+class Push implements Waiter {
+  constructor(
+    readonly batches: KeyedBatcher<Connection, Outcome>,
+    readonly connection: Connection,
+    readonly id: number,
+    readonly data: boolean,
+  ) {}
+
+  resolve(value: Value): void {
+    this.batches.add(this.connection, [this.id, this.data, this.data ? value : EMPTY, undefined]);
+  }
+
+  reject(error: Error): void {
+    this.batches.add(this.connection, [this.id, this.data, undefined, error]);
   }
 }

@@ -24,9 +24,15 @@ interface TaskRecord extends Spillable {
   error?: ErrorDescription;
   released: boolean;
   /** Who waits for the result here (dependencies, `result` requests); made when the first one comes. */
-  waiters?: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
+  waiters?: Waiter[];
   /** The connection of the runtime that made the call: it hears of the completion. */
   owner?: Connection;
+}
+
+/** Hears once a result settles: its value (whole: a waiter that wants only the completion drops it) or its failure. */
+export interface Waiter {
+  resolve(value: Value): void;
+  reject(error: Error): void;
 }
 
 /** Every record with all its fields from the start: one object shape for all of them, read and written at one cost. */
@@ -159,7 +165,7 @@ export class ResultStore {
    * Results for another worker's dependencies: what is settled now, in one
    * reply; `later` is handed what is not (it sends each when it settles).
    */
-  resultValues(items: [number, boolean][], later: (id: number, data: boolean, result: Promise<Value>) => void): ResultEntry[] | WithPayloads<ResultEntry[]> {
+  resultValues(items: [number, boolean][], later: (id: number, data: boolean) => Waiter): ResultEntry[] | WithPayloads<ResultEntry[]> {
     return resultsReply(
       items.map(([id, data]) => {
         const record = this.#tasks.get(id);
@@ -170,7 +176,10 @@ export class ResultStore {
         }
         if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
         if (this.#gone.has(id)) return { failed: this.#goneError(id) };
-        later(id, data, this.resultValue(id, data));
+        // Not here yet, or running: asked for before the call itself came, it waits for it too.
+        let pending = record;
+        if (!pending) this.#tasks.set(id, (pending = newRecord("pending", undefined, undefined)));
+        (pending.waiters ??= []).push(later(id, data));
         return LATER;
       }),
       this.#uid,

@@ -171,7 +171,7 @@ export class TesseraHost {
 
   /** Results for another worker's dependencies: what is settled now, in one reply; the rest sent to `asker` as each settles. */
   resultValues(items: [number, boolean][], asker: Connection): ResultEntry[] | WithPayloads<ResultEntry[]> {
-    return this.#store.resultValues(items, (id, data, result) => this.#pushes.push(asker, id, data, result));
+    return this.#store.resultValues(items, (id, data) => this.#pushes.waiter(asker, id, data));
   }
 
   /** Results another worker sent as they settled (see resultValues). */
