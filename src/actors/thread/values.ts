@@ -118,36 +118,40 @@ function isInline(deps: NonNullable<PostedDependencies>): deps is InlineDependen
   return typeof deps[0] === "number";
 }
 
-/** The value of dependency `uid`, as posted. */
-function dependency(deps: NonNullable<PostedDependencies>, bytes: Uint8Array, uid: string): Value | undefined {
-  if (!isInline(deps)) {
-    const posted = deps.find((entry) => entry[0] === uid)?.[1];
-    return posted && materialize(posted);
+/**
+ * Every dependency value, decoded: [uid, value, uid, value, ...]. Before the
+ * arguments, not at each reference while they are decoded: msgpackr saves and
+ * restores its state around a decode nested in another (copying the outer
+ * bytes and its record structures each time).
+ */
+function decodeDependencies(deps: NonNullable<PostedDependencies>, bytes: Uint8Array): unknown[] {
+  const values: unknown[] = [];
+  if (isInline(deps)) {
+    for (let i = 1; i < deps.length; i += 3) values.push(deps[i], decodeValue(bytes.subarray(deps[i + 1] as number, deps[i + 2] as number)));
+  } else {
+    for (const [uid, posted] of deps) {
+      const [depBytes, depPayloads] = materialize(posted);
+      values.push(uid, decodeValue(depBytes, depPayloads));
+    }
   }
-  for (let i = 1; i < deps.length; i += 3) {
-    if (deps[i] === uid) return [bytes.subarray(deps[i + 1] as number, deps[i + 2] as number), []];
-  }
-  return undefined;
+  return values;
 }
 
 export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
   const [all, payloads] = materialize(posted);
   if (deps === null) return all.length === 1 && all[0] === NO_ARGUMENTS ? [] : (decodeValue(all, payloads) as unknown[]);
+  const values = decodeDependencies(deps, all);
   const bytes = isInline(deps) ? all.subarray(0, deps[0]) : all;
-  const values = new Map<string, unknown>();
   let done = false;
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") {
       done = true;
       return DONE;
     }
-    if (!values.has(reference.task)) {
-      const value = dependency(deps, all, reference.task);
-      if (!value) throw new DependencyError(`dependency ${reference.task} of this call did not arrive with it`);
-      const [depBytes, depPayloads] = value;
-      values.set(reference.task, decodeValue(depBytes, depPayloads));
-    }
-    const value = values.get(reference.task);
+    let at = 0;
+    while (at < values.length && values[at] !== reference.task) at += 2;
+    if (at >= values.length) throw new DependencyError(`dependency ${reference.task} of this call did not arrive with it`);
+    const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
   const args = decodeValue(bytes, payloads, resolve) as unknown[];
