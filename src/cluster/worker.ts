@@ -41,7 +41,8 @@ export class WorkerRuntime extends ChildRole {
     this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
     this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
-    this.methods.results = (items) => this.#host.resultValues(items);
+    this.methods.results = (items, connection: Connection) => this.#host.resultValues(items, connection);
+    this.commands.settled = (entries, connection: Connection, payloads) => this.#host.onSettled(entries, connection, payloads);
     this.commands.abandon = (args) => this.#host.abandon(args);
     this.commands.cancel = (args) => this.#host.cancel(args);
     this.commands.call = (args, connection: Connection, payloads) => this.#host.call(args, connection, payloads);

@@ -4,6 +4,8 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const SCENARIOS = [
+  "pushedWhenSettled",
+  "sameWorkerDependencies",
   "changedResultPassedOn",
   "sharedResultUnchanged",
   "mixedRoutes",
@@ -27,6 +29,15 @@ const SCENARIOS = [
 ];
 
 describeScenarios("edge cases", () => ScenarioRun.start(SCENARIOS, "actor-edge-fixture.ts"), (run) => {
+  test("dependencies not done when another worker asks for them arrive as they settle: values, elements, outputs.done, and failures naming the failed task", async () => {
+    const failed = { class: "DependencyError", names: true, why: true };
+    expect(await run.value("pushedWhenSettled")).toEqual({ doubled: Array.from({ length: 50 }, (_, i) => 2 * (i + 1)), counted: 1, failed });
+  });
+
+  test("a dependency made on the consumer's own worker is read there, done or not yet, and its failure names it", async () => {
+    expect(await run.value("sameWorkerDependencies")).toEqual({ fromDone: 16, fromLater: 14, failed: { class: "DependencyError", names: true, why: true } });
+  });
+
   test("a large result read by tesserae on other workers (mapped, copy-on-write) stays unchanged when they change their argument", async () => {
     expect(await run.value("sharedResultUnchanged")).toEqual({ bumped: [101, 101], local: 101, after: 1, result: [1, 1 << 20] });
   });

@@ -4,7 +4,7 @@
  * copied), results encoded into memory the main thread can use as it is.
  */
 import { decodeValue, DONE, encodeValue, scanValue, type TaskReference } from "../wire/value-codec.ts";
-import { InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
+import { DependencyError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
 import { threadData, workerUid } from "./thread-data.ts";
 import {
@@ -17,7 +17,7 @@ import {
   SHM_MIN_BYTES,
 } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
-import { type ArrayRef, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
+import { type ArrayRef, type InlineDependencies, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
 import { report } from "./outbox.ts";
 import { nestedLink } from "../nested-link.ts";
 
@@ -88,7 +88,7 @@ const leases = new FinalizationRegistry<number>((lease) => report([Report.Unmapp
 /** A call that will not run: the segments passed to it by name go back (once these mappings are collected). */
 export function letGo(args: Posted, deps: PostedDependencies): void {
   materialize(args);
-  if (deps) for (const id in deps) materialize(deps[id]!);
+  if (deps && !isInline(deps)) for (const [, value] of deps) materialize(value);
 }
 
 /** Maps the segments among a posted value's payloads (no copy). */
@@ -115,22 +115,45 @@ function materialize(posted: Posted): Value {
 /** msgpack of [] : the arguments of most calls. */
 const NO_ARGUMENTS = 0x90;
 
+function isInline(deps: NonNullable<PostedDependencies>): deps is InlineDependencies {
+  return typeof deps[0] === "number";
+}
+
+/**
+ * Every dependency value, decoded: [uid, value, uid, value, ...]. Before the
+ * arguments, not at each reference while they are decoded: msgpackr saves and
+ * restores its state around a decode nested in another (copying the outer
+ * bytes and its record structures each time).
+ */
+function decodeDependencies(deps: NonNullable<PostedDependencies>, bytes: Uint8Array): unknown[] {
+  const values: unknown[] = [];
+  if (isInline(deps)) {
+    for (let i = 1; i < deps.length; i += 3) values.push(deps[i], decodeValue(bytes.subarray(deps[i + 1] as number, deps[i + 2] as number), undefined, nestedLink.readReference));
+  } else {
+    for (const [uid, posted] of deps) {
+      const [depBytes, depPayloads] = materialize(posted);
+      // An object named in the value becomes an ObjectRef this thread holds (head/nested-client.ts).
+      values.push(uid, decodeValue(depBytes, depPayloads, nestedLink.readReference));
+    }
+  }
+  return values;
+}
+
 export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
-  const [bytes, payloads] = materialize(posted);
-  if (deps === null) return bytes.length === 1 && bytes[0] === NO_ARGUMENTS ? [] : (decodeValue(bytes, payloads) as unknown[]);
-  const values = new Map<string, unknown>();
+  const [all, payloads] = materialize(posted);
+  if (deps === null) return all.length === 1 && all[0] === NO_ARGUMENTS ? [] : (decodeValue(all, payloads) as unknown[]);
+  const values = decodeDependencies(deps, all);
+  const bytes = isInline(deps) ? all.subarray(0, deps[0]) : all;
   let done = false;
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") {
       done = true;
       return DONE;
     }
-    if (!values.has(reference.task)) {
-      const [depBytes, depPayloads] = materialize(deps[reference.task]!);
-      // An object named in the value becomes an ObjectRef this thread holds (head/nested-client.ts).
-      values.set(reference.task, decodeValue(depBytes, depPayloads, nestedLink.readReference));
-    }
-    const value = values.get(reference.task);
+    let at = 0;
+    while (at < values.length && values[at] !== reference.task) at += 2;
+    if (at >= values.length) throw new DependencyError(`dependency ${reference.task} of this call did not arrive with it`);
+    const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
   const args = decodeValue(bytes, payloads, resolve) as unknown[];

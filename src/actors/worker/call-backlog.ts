@@ -9,8 +9,8 @@ import { DependencyError, describeError, type ErrorDescription, RemoteError, Wor
 import { Fifo } from "../../_util/fifo.ts";
 import type { Connection } from "../../comms/connection.ts";
 import { PUBLISHED, type TaskReference } from "../wire/value-codec.ts";
-import { type Dependencies, Op, type PostedDependencies, type Value } from "../thread/protocol.ts";
-import type { RemoteResults } from "./remote-results.ts";
+import { type Dependencies, type InlineDependencies, Op, type Posted, type PostedDependencies, type Value } from "../thread/protocol.ts";
+import type { FetchSink, RemoteResults } from "./remote-results.ts";
 import type { ResultStore } from "./result-store.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 import { copiedByReader, type ThreadTransfers } from "./thread-transfers.ts";
@@ -19,14 +19,10 @@ export type Pending = (
   | { kind: "create"; key: string; args: Value; refs: TaskReference[]; strict: boolean; concurrency: number; done: PromiseWithResolvers<number> }
   | { kind: "call"; task: number; method: string; args: Value; refs: TaskReference[]; owner: Connection; seq: number }
 ) & {
-  /** Started when the call arrives, so that the fetches of queued calls overlap. */
-  deps?: Promise<Dependencies>;
-  /** Set once `deps` settles (so the backlog can run on without waiting again). */
+  /** Set once its dependencies are in (or one failed); their fetches start when it arrives, so those of queued calls overlap. */
   resolved?: { deps: Dependencies } | { error: Error };
   /** Cancelled while it waited here: it fails when its turn comes, without waiting for its dependencies. */
   cancelled?: Error;
-  /** Ends the drain's wait for its dependencies when it is cancelled. */
-  onCancel?: () => void;
 };
 
 export interface HostedTessera {
@@ -34,6 +30,7 @@ export interface HostedTessera {
   thread: TesseraThread;
   /** Calls waiting for their dependencies; later calls wait behind them to keep call order. */
   backlog: Fifo<Pending>;
+  /** The backlog is being dispatched now (a dependency that resolves meanwhile must not start another pass). */
   resolving: boolean;
   created: PromiseWithResolvers<number> | undefined;
   /** Released while calls still waited for dependencies: the thread lets it go after them (and after call `seq`). */
@@ -53,6 +50,14 @@ export interface BacklogParts {
   locate(id: number): Promise<[string, number]>;
 }
 
+type Resolved = (deps: [string, Value][]) => void;
+type Failed = (error: Error) => void;
+
+/**
+ * Dependencies are resolved with callbacks, not promises: a dependent call
+ * used to cost some ten promises and as many microtasks on this thread (an
+ * async function per reference, a race per wait), most of its cost here.
+ */
 export class CallBacklog {
   readonly #parts: BacklogParts;
 
@@ -63,23 +68,34 @@ export class CallBacklog {
   enqueue(hosted: HostedTessera, pending: Pending): void {
     if (pending.kind === "call" && pending.seq === 0) return this.#outOfOrder(hosted, pending);
     if (hosted.backlog.length === 0 && pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
-    if (pending.refs.length > 0) {
-      pending.deps = this.#resolveReferences(pending.refs);
-      pending.deps.then(
-        (deps) => (pending.resolved = { deps }),
-        (error: Error) => (pending.resolved = { error }),
+    hosted.backlog.push(pending);
+    const refs = pending.refs;
+    if (refs.length === 1 && !pending.resolved && refs[0]!.worker !== this.#parts.uid && refs[0]!.worker !== PUBLISHED && !refs[0]!.task.startsWith("obj-") && !this.#parts.store.isDone(refs[0]!.id)) {
+      // The common case: one task on another worker. One object waits for it (see OneDependency).
+      this.#parts.remote.fetch(refs[0]!.worker, refs[0]!.id, refs[0]!.index !== "done", new OneDependency(this, hosted, pending));
+    } else if (refs.length > 0 && !pending.resolved) {
+      this.#resolveReferences(
+        pending.refs,
+        (deps) => {
+          pending.resolved = { deps };
+          this.drain(hosted);
+        },
+        (error) => {
+          pending.resolved = { error };
+          this.drain(hosted);
+        },
       );
     }
-    hosted.backlog.push(pending);
-    if (!hosted.resolving) void this.#drain(hosted);
+    this.drain(hosted);
   }
 
   /** A retry (seq 0): not behind the backlog, whose calls may wait for its result; it goes once its own dependencies are in. */
   #outOfOrder(hosted: HostedTessera, pending: Extract<Pending, { kind: "call" }>): void {
     if (pending.refs.length === 0) return this.#dispatch(hosted, pending, null);
-    this.#resolveReferences(pending.refs).then(
+    this.#resolveReferences(
+      pending.refs,
       (deps) => this.#dispatch(hosted, pending, deps),
-      (error: Error) => this.#parts.fail(pending.task, describeError(error, this.#parts.uid)),
+      (error) => this.#parts.fail(pending.task, describeError(error, this.#parts.uid)),
     );
   }
 
@@ -88,7 +104,7 @@ export class CallBacklog {
     const pending = hosted.backlog.find((item) => item.kind === "call" && item.task === task);
     if (!pending) return false;
     pending.cancelled = error;
-    pending.onCancel?.(); // the drain may be waiting for its dependencies
+    this.drain(hosted); // it may be the one the backlog waits for
     return true;
   }
 
@@ -99,40 +115,42 @@ export class CallBacklog {
   }
 
   /**
-   * Dispatches the backlog in order, waiting only when its head's dependencies
-   * are not resolved yet: what resolved meanwhile goes out in one burst (one
-   * message to the thread, not one per call).
+   * Dispatches the backlog in order, up to the first call whose dependencies
+   * are not in yet (its resolution runs this again): what resolved meanwhile
+   * goes out in one burst (one message to the thread, not one per call).
    */
-  async #drain(hosted: HostedTessera): Promise<void> {
+  drain(hosted: HostedTessera): void {
+    if (hosted.resolving) return; // the pass under way picks it up
     hosted.resolving = true;
-    while (hosted.backlog.length > 0) {
-      const pending = hosted.backlog.peek()!;
-      if (pending.cancelled) pending.resolved = { error: pending.cancelled };
-      if (pending.deps && !pending.resolved) {
-        await Promise.race([pending.deps.catch(() => {}), new Promise<void>((resolve) => (pending.onCancel = resolve))]);
-        // `resolved` is set by a reaction registered before ours: it is there now.
-        continue;
+    try {
+      while (hosted.backlog.length > 0) {
+        const pending = hosted.backlog.peek()!;
+        if (pending.cancelled) pending.resolved = { error: pending.cancelled };
+        if (pending.refs.length > 0 && !pending.resolved) return;
+        hosted.backlog.shift();
+        const resolved = pending.resolved;
+        if (resolved && "error" in resolved) {
+          if (pending.kind === "create") pending.done.reject(resolved.error);
+          else {
+            this.skip(hosted, pending.seq);
+            this.#parts.fail(pending.task, describeError(resolved.error, this.#parts.uid));
+          }
+        } else this.#dispatch(hosted, pending, resolved?.deps ?? null);
       }
-      hosted.backlog.shift();
-      const resolved = pending.resolved;
-      if (resolved && "error" in resolved) {
-        if (pending.kind === "create") pending.done.reject(resolved.error);
-        else {
-          this.skip(hosted, pending.seq);
-          this.#parts.fail(pending.task, describeError(resolved.error, this.#parts.uid));
-        }
-      } else this.#dispatch(hosted, pending, resolved?.deps ?? null);
+      const release = hosted.releaseAfterBacklog;
+      hosted.releaseAfterBacklog = undefined;
+      if (release) hosted.thread.post([Op.Release, hosted.id, release.calls]);
+    } finally {
+      hosted.resolving = false;
     }
-    hosted.resolving = false;
-    if (hosted.releaseAfterBacklog) hosted.thread.post([Op.Release, hosted.id, hosted.releaseAfterBacklog.calls]);
   }
 
-  #resolveReferences(refs: TaskReference[]): Promise<Dependencies> {
-    const deps: Record<string, Value> = {};
+  #resolveReferences(refs: TaskReference[], resolved: Resolved, failed: Failed): void {
+    const deps: [string, Value][] = [];
     // One reference (the common case): no bookkeeping of duplicates.
     if (refs.length === 1) {
       const ref = refs[0]!;
-      return this.#resolveReference(ref, ref.index !== "done", deps).then(() => deps);
+      return this.#resolveReference(ref, ref.index !== "done", deps, () => resolved(deps), failed);
     }
     const wanted = new Map<string, [TaskReference, boolean]>();
     for (const ref of refs) {
@@ -141,32 +159,63 @@ export class CallBacklog {
       if (entry) entry[1] ||= data;
       else wanted.set(ref.task, [ref, data]);
     }
-    return Promise.all([...wanted.values()].map(([ref, data]) => this.#resolveReference(ref, data, deps))).then(() => deps);
+    let left = wanted.size;
+    let settled = false;
+    for (const [ref, data] of wanted.values()) {
+      this.#resolveReference(
+        ref,
+        data,
+        deps,
+        () => {
+          if (--left === 0 && !settled) resolved(deps);
+        },
+        (error) => {
+          if (settled) return;
+          settled = true;
+          failed(error);
+        },
+      );
+    }
+  }
+
+  /** A dependency that could not be fetched where it was: resolved again the general way (the head may know where it went). */
+  retry(hosted: HostedTessera, pending: Pending, ref: TaskReference, error: Error): void {
+    const settle = (resolved: NonNullable<Pending["resolved"]>) => {
+      pending.resolved = resolved;
+      this.drain(hosted);
+    };
+    const deps: [string, Value][] = [];
+    this.#recover(ref, ref.index !== "done", deps, error, () => settle({ deps }), (failure) => settle({ error: failure }));
   }
 
   /** Values are keyed by uid: the arguments may name a retried task by an id it no longer has (see Dependencies). */
-  async #resolveReference(ref: TaskReference, data: boolean, deps: Record<string, Value>): Promise<void> {
+  #resolveReference(ref: TaskReference, data: boolean, deps: [string, Value][], resolved: () => void, failed: Failed): void {
     const { uid, store, remote } = this.#parts;
-    try {
-      const local = ref.worker === uid || ref.worker === PUBLISHED || store.isDone(ref.id);
-      // A stored value read here is copied (by the consumer's thread): the consumer may change its argument, the stored one must stay.
-      const stored = local ? await store.resultValue(ref.id, data) : await remote.fetch(ref.worker, ref.id, data);
+    const local = ref.worker === uid || ref.worker === PUBLISHED || store.isDone(ref.id);
+    const onValue = (stored: Value) => {
       // Warehouse objects read here are kept for later calls (dropping one clears every worker): the cache keeps the
       // fetched memory, the call gets a copy of its own.
       if (!local && data && ref.task.startsWith("obj-")) store.store(ref.id, stored);
-      const value = local || ref.task.startsWith("obj-") ? copiedByReader(stored) : stored;
-      if (data) deps[ref.task] = value;
-    } catch (error) {
-      if (!ref.task.startsWith("obj-")) {
-        // Not there (its worker died, or that attempt failed): the head knows whether it ran again, and where.
-        const moved = await this.#parts.locate(ref.id).then(
-          ([worker, id]) => (worker !== ref.worker || id !== ref.id ? { ...ref, worker, id } : undefined),
-          () => undefined, // it did not: the failure here is the one to report
-        );
-        if (moved) return this.#resolveReference(moved, data, deps);
-      }
-      throw new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${(error as Error).message}`, { cause: error });
-    }
+      // A stored value read here is copied (by the consumer's thread): the consumer may change its argument, the stored one must stay.
+      if (data) deps.push([ref.task, local || ref.task.startsWith("obj-") ? copiedByReader(stored) : stored]);
+      resolved();
+    };
+    const onError = (error: Error) => this.#recover(ref, data, deps, error, resolved, failed);
+    if (local) store.resultValue(ref.id, data).then(onValue, onError);
+    else remote.fetch(ref.worker, ref.id, data, { resolve: onValue, reject: onError });
+  }
+
+  /** Not there (its worker died, or that attempt failed): the head knows whether the task ran again, and where. */
+  #recover(ref: TaskReference, data: boolean, deps: [string, Value][], error: Error, resolved: () => void, failed: Failed): void {
+    const fail = () => failed(new DependencyError(`dependency ${ref.task} (on ${ref.worker}) failed: ${error.message}`, { cause: error }));
+    if (ref.task.startsWith("obj-")) return fail();
+    this.#parts.locate(ref.id).then(
+      ([worker, id]) => {
+        if (worker !== ref.worker || id !== ref.id) this.#resolveReference({ ...ref, worker, id }, data, deps, resolved, failed);
+        else fail();
+      },
+      fail, // it did not: the failure here is the one to report
+    );
   }
 
   #dispatch(hosted: HostedTessera, pending: Pending, deps: Dependencies): void {
@@ -178,11 +227,14 @@ export class CallBacklog {
       return;
     }
     const thread = hosted.thread;
-    const args = transfers.share(pending.args, thread);
+    let args: Posted;
     let posted: PostedDependencies = null;
-    if (deps) {
-      posted = {};
-      for (const id in deps) posted[id] = transfers.share(deps[id]!, thread);
+    if (deps && !deps.some(hasPayloads)) {
+      posted = [pending.args[0].length];
+      args = inline(pending.args, deps, posted, transfers, thread);
+    } else {
+      args = transfers.share(pending.args, thread);
+      if (deps) posted = deps.map(([uid, value]): [string, Posted] => [uid, transfers.share(value, thread)]);
     }
     if (pending.kind === "create") thread.post([Op.Create, hosted.id, pending.key, args, posted, pending.strict, pending.concurrency]);
     else {
@@ -191,4 +243,51 @@ export class CallBacklog {
       thread.post([Op.Call, hosted.id, pending.task, pending.method, args, posted, pending.owner.peer?.uid === "head", pending.seq]);
     }
   }
+}
+
+/**
+ * A call's one dependency, a task on another worker (most dependent calls):
+ * one object hears of its fetch, where the general route makes some six
+ * closures. A failure goes the general route (the task may have run again elsewhere).
+ */
+class OneDependency implements FetchSink {
+  constructor(
+    readonly backlog: CallBacklog,
+    readonly hosted: HostedTessera,
+    readonly pending: Pending,
+  ) {}
+
+  resolve(value: Value): void {
+    const ref = this.pending.refs[0]!;
+    this.pending.resolved = { deps: ref.index === "done" ? [] : [[ref.task, value]] };
+    this.backlog.drain(this.hosted);
+  }
+
+  reject(error: Error): void {
+    this.backlog.retry(this.hosted, this.pending, this.pending.refs[0]!, error);
+  }
+}
+
+function hasPayloads(dependency: [string, Value]): boolean {
+  return dependency[1][1].length > 0;
+}
+
+/**
+ * Arguments and dependency values in one buffer, their places added to
+ * `places` (see InlineDependencies): the payloads are the arguments' own.
+ */
+function inline(args: Value, deps: [string, Value][], places: InlineDependencies, transfers: ThreadTransfers, thread: TesseraThread): Posted {
+  const bytes = args[0];
+  let size = bytes.length;
+  for (let i = 0; i < deps.length; i++) size += deps[i]![1][0].length;
+  const all = new Uint8Array(size);
+  all.set(bytes);
+  let at = bytes.length;
+  for (let i = 0; i < deps.length; i++) {
+    const value = deps[i]![1][0];
+    all.set(value, at);
+    places.push(deps[i]![0], at, (at += value.length));
+  }
+  // A fresh buffer of its own: `share` would only ask whether it is (reading `.buffer` makes the engine build one).
+  return args[1].length === 0 ? [all, args[1]] : transfers.share([all, args[1]], thread);
 }

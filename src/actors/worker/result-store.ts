@@ -10,7 +10,7 @@ import { IdTable } from "../../_util/id-table.ts";
 import { Recent } from "../../_util/recent.ts";
 import { type Spillable, SpillStore } from "../../warehouse/spill-store.ts";
 import type { Value } from "../thread/protocol.ts";
-import { type ResultEntry, resultsReply } from "./remote-results.ts";
+import { LATER, type ResultEntry, resultsReply } from "./remote-results.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 import type { WithPayloads } from "../../comms/connection.ts";
 import { collectSoon, SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
@@ -25,9 +25,20 @@ interface TaskRecord extends Spillable {
   error?: ErrorDescription;
   released: boolean;
   /** Who waits for the result here (dependencies, `result` requests); made when the first one comes. */
-  waiters?: { resolve: (value: Value) => void; reject: (error: Error) => void }[];
+  waiters?: Waiter[];
   /** The connection of the runtime that made the call: it hears of the completion. */
   owner?: Connection;
+}
+
+/** Hears once a result settles: its value (whole: a waiter that wants only the completion drops it) or its failure. */
+export interface Waiter {
+  resolve(value: Value): void;
+  reject(error: Error): void;
+}
+
+/** Every record with all its fields from the start: one object shape for all of them, read and written at one cost. */
+function newRecord(state: TaskRecord["state"], result: Value | undefined, owner: Connection | undefined): TaskRecord {
+  return { state, thread: undefined, result, error: undefined, released: false, waiters: undefined, owner, spilled: undefined };
 }
 
 /** What a worker holds, for its status. */
@@ -85,7 +96,7 @@ export class ResultStore {
   expect(task: number, owner: Connection): void {
     const record = this.#tasks.get(task);
     if (record) record.owner = owner;
-    else this.#tasks.set(task, { state: "pending", released: false, owner });
+    else this.#tasks.set(task, newRecord("pending", undefined, owner));
   }
 
   /** The call went to `thread`: if that thread dies, it fails. */
@@ -108,13 +119,13 @@ export class ResultStore {
   settle(id: number, result: Value | undefined, error: ErrorDescription | undefined): Connection | undefined {
     let record = this.#tasks.get(id);
     // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
-    if (!record && !this.#gone.has(id)) this.#tasks.set(id, (record = { state: "pending", released: false }));
+    if (!record && !this.#gone.has(id)) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
     if (!record || record.state !== "pending") return undefined;
     record.state = error ? "failed" : "done";
     if (!record.released) {
       record.result = result;
       record.error = error;
-      this.#spill.add(id, record);
+      if (result && result[1].length > 0) this.#spill.add(id, record);
     } else {
       this.#tasks.delete(id);
       this.markGone(id, "released");
@@ -136,7 +147,7 @@ export class ResultStore {
     const record = this.#tasks.get(id);
     if (record && record.state !== "pending") return;
     const waiters = record?.waiters ?? [];
-    const stored: TaskRecord = { state: "done", result: value, released: false };
+    const stored = newRecord("done", value, undefined);
     this.#tasks.set(id, stored);
     this.#spill.add(id, stored);
     for (const waiter of waiters) waiter.resolve(value);
@@ -147,7 +158,7 @@ export class ResultStore {
     let record = this.#tasks.get(id);
     if (!record && this.#gone.has(id)) return Promise.reject(this.#goneError(id));
     // A dependent may ask before the call itself has reached us: wait for it.
-    if (!record) this.#tasks.set(id, (record = { state: "pending", released: false }));
+    if (!record) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
     if (record.state === "done") {
       if (!data) return Promise.resolve(EMPTY);
       this.#spill.touch(id, record);
@@ -160,8 +171,11 @@ export class ResultStore {
     return promise;
   }
 
-  /** Results for another worker's dependencies: what is settled now, in one reply (the rest is asked for one by one). */
-  resultValues(items: [number, boolean][]): ResultEntry[] | WithPayloads<ResultEntry[]> {
+  /**
+   * Results for another worker's dependencies: what is settled now, in one
+   * reply; `later` is handed what is not (it sends each when it settles).
+   */
+  resultValues(items: [number, boolean][], later: (id: number, data: boolean) => Waiter): ResultEntry[] | WithPayloads<ResultEntry[]> {
     return resultsReply(
       items.map(([id, data]) => {
         const record = this.#tasks.get(id);
@@ -172,7 +186,13 @@ export class ResultStore {
         }
         if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
         if (this.#gone.has(id)) return { failed: this.#goneError(id) };
-        return undefined;
+        // Not here yet, or running: asked for before the call itself came, it waits for it too.
+        let pending = record;
+        if (!pending) this.#tasks.set(id, (pending = newRecord("pending", undefined, undefined)));
+        (pending.waiters ??= []).push(later(id, data));
+        // Its completion may be held back by its thread: asked for now.
+        this.#onWait?.();
+        return LATER;
       }),
       this.#uid,
     );

@@ -19,6 +19,7 @@ import { CallBacklog, type HostedTessera } from "./call-backlog.ts";
 import { CompletionReports } from "./completion-reports.ts";
 import type { EventSender } from "./event-sender.ts";
 import { RemoteResults, type ResultEntry } from "./remote-results.ts";
+import { ResultPushes, type SettledEntry } from "./result-pushes.ts";
 import { EMPTY, ResultStore, type StoreCounts } from "./result-store.ts";
 import { type TesseraThread, ThreadPool } from "./thread-pool.ts";
 import { ThreadTransfers } from "./thread-transfers.ts";
@@ -59,6 +60,8 @@ export class TesseraHost {
   readonly #transfers = new ThreadTransfers();
   readonly #reports: CompletionReports;
   readonly #backlog: CallBacklog;
+  readonly #remote: RemoteResults;
+  readonly #pushes: ResultPushes;
   readonly #pool: ThreadPool;
 
   constructor(runtime: RuntimeLinks, settings: HostSettings) {
@@ -78,11 +81,12 @@ export class TesseraHost {
         this.#pool.postAll([Op.SendReports]);
       });
     });
+    this.#pushes = new ResultPushes(this.uid);
     this.#reports = new CompletionReports(() => events.flush());
     this.#backlog = new CallBacklog({
       uid: this.uid,
       store: this.#store,
-      remote: new RemoteResults(runtime),
+      remote: (this.#remote = new RemoteResults(runtime)),
       transfers: this.#transfers,
       fail: (task, error) => this.#finishTask(task, undefined, error),
       locate: (id) => runtime.request<[string, number]>("head", "locate", id),
@@ -174,9 +178,14 @@ export class TesseraHost {
     return this.#store.resultValue(id, data);
   }
 
-  /** Results for another worker's dependencies: what is settled now, in one reply. */
-  resultValues(items: [number, boolean][]): ResultEntry[] | WithPayloads<ResultEntry[]> {
-    return this.#store.resultValues(items);
+  /** Results for another worker's dependencies: what is settled now, in one reply; the rest sent to `asker` as each settles. */
+  resultValues(items: [number, boolean][], asker: Connection): ResultEntry[] | WithPayloads<ResultEntry[]> {
+    return this.#store.resultValues(items, (id, data) => this.#pushes.waiter(asker, id, data));
+  }
+
+  /** Results another worker sent as they settled (see resultValues). */
+  onSettled(entries: SettledEntry[], holder: Connection, payloads: Uint8Array[]): void {
+    this.#remote.onSettled(holder, entries, payloads);
   }
 
   /** `tesserae`: [id, calls sent to it, ...]: the thread lets each go after those calls ran. */
