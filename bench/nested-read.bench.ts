@@ -10,6 +10,7 @@
  */
 import * as mosaic from "../src/index.ts";
 import { type ObjectRef, tessera } from "../src/index.ts";
+import { emit, round } from "./_lib.ts";
 
 const BYTES = 64 * 2 ** 20;
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
@@ -30,7 +31,7 @@ export const Reader = tessera(
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-await mosaic.init({ numNodes: 1, numWorkers: 2 });
+await mosaic.init({ numNodes: 1, numWorkers: 2, logLevel: "error", workspace: "" });
 const reader = Reader.options({ worker: "worker:0:0" }).remote();
 await reader;
 const relay: number[] = [];
@@ -51,13 +52,16 @@ for (let round = 0; round < ROUNDS; round++) {
   dependency.push(performance.now() - start);
   await mosaic.drop(b);
 }
-const line = {
-  bench: "nested_read_64mib",
-  relay_ms_median: +median(relay).toFixed(1),
-  dependency_ms_median: +median(dependency).toFixed(1),
-  relay_gb_s: +(BYTES / median(relay) / 1e6).toFixed(2),
-  dependency_gb_s: +(BYTES / median(dependency) / 1e6).toFixed(2),
+emit({
+  bench: "nested-read",
+  metric: "nested_read_64mib_relay_ms",
+  value: round(median(relay), 1),
+  unit: "ms",
+  baseline: round(median(dependency), 1),
+  ratio: round(median(relay) / median(dependency)),
+  baseline_kind: "the same 64 MiB passed as an argument (fetched worker to worker), same run",
+  relay_gb_s: round(BYTES / median(relay) / 1e6),
+  dependency_gb_s: round(BYTES / median(dependency) / 1e6),
   rounds: ROUNDS,
-};
-console.log(JSON.stringify(line));
+});
 await mosaic.stop();
