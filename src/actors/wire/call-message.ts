@@ -6,6 +6,7 @@
  */
 import "../../comms/_native-off.ts";
 import { Packr } from "msgpackr/pack";
+import { readUint, uintSize, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
 import type { TaskReference } from "./value-codec.ts";
 
@@ -41,43 +42,6 @@ const CALL = str("call");
 export const GET_ATTRIBUTE = "$get";
 export const SET_ATTRIBUTE = "$set";
 const EMPTY_ARRAY = 0x90;
-
-/** Size of a non-negative integer as msgpack. */
-function uintSize(value: number): number {
-  return value < 128 ? 1 : value < 0x10000 ? 3 : value < 0x1_0000_0000 ? 5 : 9;
-}
-
-const float64 = new DataView(new ArrayBuffer(8));
-
-/**
- * Writes a non-negative integer as msgpack (uint 32 or smaller, float 64 past
- * 2^32: exact up to 2^53). Byte by byte: a DataView on `target` would make the
- * engine materialise its ArrayBuffer, which cost more than the rest of a call.
- */
-function writeUint(target: Uint8Array, at: number, value: number): number {
-  if (value < 128) {
-    target[at] = value;
-    return at + 1;
-  }
-  if (value < 0x10000) {
-    target[at] = 0xcd;
-    target[at + 1] = value >> 8;
-    target[at + 2] = value & 0xff;
-    return at + 3;
-  }
-  if (value < 0x1_0000_0000) {
-    target[at] = 0xce;
-    target[at + 1] = value >>> 24;
-    target[at + 2] = (value >>> 16) & 0xff;
-    target[at + 3] = (value >>> 8) & 0xff;
-    target[at + 4] = value & 0xff;
-    return at + 5;
-  }
-  target[at] = 0xcb;
-  float64.setFloat64(0, value);
-  for (let i = 0; i < 8; i++) target[at + 1 + i] = float64.getUint8(i);
-  return at + 9;
-}
 
 /**
  * `seq`: the call's place among its tessera's calls (1, 2, ...). Calls travel
@@ -140,19 +104,6 @@ export function encodeCallMessage(tessera: number, task: number, method: string,
 
 /** A call without references, as its thread reads it: [tessera, task, method, argument bytes (a view of the body), refs (none), seq]. */
 export type PlainCall = [tessera: number, task: number, method: string, args: Uint8Array, refs: [], seq: number];
-
-/** Reads a msgpack uint as encodeCallMessage writes it (float 64 past 2^32); undefined when `at` holds something else. */
-function readUint(body: Uint8Array, at: number): [value: number, next: number] | undefined {
-  const byte = body[at]!;
-  if (byte < 0x80) return [byte, at + 1];
-  if (byte === 0xcd) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
-  if (byte === 0xce) return [body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!), at + 5];
-  if (byte === 0xcb) {
-    for (let i = 0; i < 8; i++) float64.setUint8(i, body[at + 1 + i]!);
-    return [float64.getFloat64(0), at + 9];
-  }
-  return undefined;
-}
 
 /** The last method name read, with its bytes: the calls that follow one another mostly name the same one. */
 let lastName = "";

@@ -6,64 +6,13 @@
  * so the generic decode reads it too.
  */
 import { MessageKind } from "../../comms/protocol.ts";
+import { arrayHeaderSize, intSize, readArrayHeader, readUint, writeArrayHeader, writeInt } from "./msgpack-bytes.ts";
 
 /** What a `done` command carries. */
 export type DoneMessage = [tasks: number[], sizes: number[], results: Uint8Array];
 
 /** msgpack str "done". */
 const DONE = Uint8Array.of(0xa4, ...new TextEncoder().encode("done"));
-
-/** Bytes of a msgpack array header of `n` items. */
-function arrayHeaderSize(n: number): number {
-  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
-}
-
-function writeArrayHeader(body: Uint8Array, at: number, n: number): number {
-  if (n < 16) {
-    body[at] = 0x90 | n;
-    return at + 1;
-  }
-  if (n < 0x10000) {
-    body[at] = 0xdc;
-    body[at + 1] = n >> 8;
-    body[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  body[at] = 0xdd;
-  body[at + 1] = n >>> 24;
-  body[at + 2] = (n >>> 16) & 0xff;
-  body[at + 3] = (n >>> 8) & 0xff;
-  body[at + 4] = n & 0xff;
-  return at + 5;
-}
-
-/** Bytes of an integer from -1 to 2^32 - 1 as msgpack (larger ids take the generic encoding). */
-function intSize(value: number): number {
-  return value < 0 ? 1 : value < 128 ? 1 : value < 0x10000 ? 3 : 5;
-}
-
-function writeInt(body: Uint8Array, at: number, value: number): number {
-  if (value < 0) {
-    body[at] = 0xff; // -1, negative fixint
-    return at + 1;
-  }
-  if (value < 128) {
-    body[at] = value;
-    return at + 1;
-  }
-  if (value < 0x10000) {
-    body[at] = 0xcd;
-    body[at + 1] = value >> 8;
-    body[at + 2] = value & 0xff;
-    return at + 3;
-  }
-  body[at] = 0xce;
-  body[at + 1] = value >>> 24;
-  body[at + 2] = (value >>> 16) & 0xff;
-  body[at + 3] = (value >>> 8) & 0xff;
-  body[at + 4] = value & 0xff;
-  return at + 5;
-}
 
 /** The `done` command's body, or undefined when an id is past 2^32 - 1 (then the generic encoding writes it). */
 export function encodeDoneMessage(tasks: number[], sizes: number[], results: Uint8Array): Uint8Array | undefined {
@@ -92,33 +41,17 @@ export function encodeDoneMessage(tasks: number[], sizes: number[], results: Uin
   return body;
 }
 
-/** Reads a msgpack array header at `at`: [items, next], or undefined. */
-function readArrayHeader(body: Uint8Array, at: number): [number, number] | undefined {
-  const byte = body[at]!;
-  if ((byte & 0xf0) === 0x90) return [byte & 0x0f, at + 1];
-  if (byte === 0xdc) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
-  if (byte === 0xdd) return [body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!), at + 5];
-  return undefined;
-}
-
 /** Reads the integers encodeDoneMessage writes into `into`; the offset after them, or -1. */
 function readInts(body: Uint8Array, at: number, count: number, into: number[]): number {
   for (let i = 0; i < count; i++) {
-    const byte = body[at];
-    if (byte === undefined) return -1;
-    if (byte < 0x80) {
-      into[i] = byte;
-      at += 1;
-    } else if (byte === 0xff) {
+    if (body[at] === 0xff) {
       into[i] = -1;
       at += 1;
-    } else if (byte === 0xcd) {
-      into[i] = (body[at + 1]! << 8) | body[at + 2]!;
-      at += 3;
-    } else if (byte === 0xce) {
-      into[i] = body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
-      at += 5;
-    } else return -1;
+      continue;
+    }
+    const read = readUint(body, at);
+    if (!read) return -1;
+    [into[i], at] = read;
   }
   return at;
 }
