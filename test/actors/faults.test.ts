@@ -66,6 +66,12 @@ describeScenarios("completions held back from a worker's main thread", () => Sce
   });
 });
 
+describeScenarios("completions held back when a thread ends", () => ScenarioRun.start(["heldBackAtThreadExit"], "faults-fixture.ts"), (run) => {
+  test("a thread that ends right after a quick call still tells its worker that call's result: a dependent on another worker gets it", async () => {
+    expect(await run.value("heldBackAtThreadExit")).toEqual({ value: 41 });
+  });
+});
+
 describeScenarios("values that cannot travel", () => ScenarioRun.start(["badValues"], "faults-fixture.ts"), (run) => {
   test("an argument over the message limit or nested too deep fails its own call at once, naming the limit and the path", async () => {
     const { argument } = await run.value("badValues");

@@ -100,6 +100,16 @@ export function sendHeldBack(): void {
   postBatch(parentPort!, [takeHeldBack()]);
 }
 
+// A thread that ends (process.exit() in a method, an uncaught error) still tells its main thread what it
+// held back or queued: the head has those completions already, and a dependent asking the worker for one
+// must find it there, not wait for it for ever. Messages posted in the exit hook reach the main thread.
+if (parentPort) {
+  process.on("exit", () => {
+    sendHeldBack();
+    if (toMain.size > 0) toMain.flush();
+  });
+}
+
 /** Whether a completion is one the main thread may hear of late (see heldBack). */
 function mayHoldBack(direct: boolean, result: Posted | undefined): boolean {
   return direct && result !== undefined && result[1].length === 0 && result[0].length <= INLINE_RESULT_BYTES;
