@@ -41,7 +41,7 @@ export interface NestedLink {
   onThread: boolean;
   /** The thread's own link to the head (set by the thread layer; nested calls need it). */
   connection: Connection | undefined;
-  /** Encodes a value to store (the thread layer): what `store` takes, its size in bytes, the tessera proxies it names. */
+  /** Encodes a value to store (the thread layer): what `store` takes, and its size in bytes. */
   encode: ((value: unknown) => { encoded: unknown; size: number }) | undefined;
   /** Stores what `encode` made in this worker's result store under `id`: kept where it was made. */
   store: ((id: number, encoded: unknown) => void) | undefined;

@@ -54,7 +54,7 @@ export class NestedCalls {
   /** Tesserae and objects named in results (or in objects a thread put), held while those are: by task (object) wire id. */
   readonly #pins = new Map<number, (TesseraHandle | ObjectRef<any>)[]>();
   /** The head's warehouse (it registers itself): owner of the objects threads put. */
-  warehouse: (ObjectOwner & { adopt(id: number, uid: string, holder: string, size: number, tesserae: TesseraHandle[]): ObjectRef<any>; workerLost(worker: string): void }) | undefined;
+  warehouse: (ObjectOwner & { adopt(id: number, uid: string, holder: string, size: number): ObjectRef<any>; workerLost(worker: string): void }) | undefined;
 
   constructor(client: ActorClient) {
     this.#client = client;
@@ -167,7 +167,7 @@ export class NestedCalls {
       case NestedAsk.Put: {
         const id = nextWireId();
         const worker = workerOfThread(holder.uid);
-        const ref = this.warehouse!.adopt(id, `obj-${uidSuffix(id)}`, worker, request[1], []);
+        const ref = this.warehouse!.adopt(id, `obj-${uidSuffix(id)}`, worker, request[1]);
         this.known(ref);
         holder.objects.set(id, ref);
         return [id, ref.uid, worker];
@@ -304,7 +304,11 @@ export class NestedCalls {
       holder.objects.clear();
       for (const handle of holder.tesserae.values()) handle.letGo();
     }
-    if (isWorkerUid(uid)) this.warehouse?.workerLost(uid);
+    if (isWorkerUid(uid)) {
+      // The objects that worker kept are gone with it: what they named (pinned under their ids) is let go.
+      for (const [id, known] of this.#objects) if (known.deref()?.holder === uid) this.unpin(id);
+      this.warehouse?.workerLost(uid);
+    }
   }
 }
 

@@ -31,10 +31,10 @@ export class WarehouseClient implements ObjectOwner {
   }
 
   /** An object a tessera thread put on its worker (see nested-calls.ts): released when this ref is collected or dropped. */
-  adopt(id: number, uid: string, holder: string, size: number, tesserae: TesseraHandle[]): ObjectRef<any> {
+  adopt(id: number, uid: string, holder: string, size: number): ObjectRef<any> {
+    // What it names is pinned under its id by the thread (nested-client.ts), not held here.
     const ref = new ObjectRef(id, uid, holder, size, this);
     this.#collected.register(ref, { id, holder }, ref);
-    if (tesserae.length > 0) this.#holds.set(id, { holder, tesserae });
     return ref;
   }
 
