@@ -120,7 +120,8 @@ try {
 
   // (b) Latency: head on h0, tessera on h1; the raw ping h0 → echo server on h1.
   const echoPort = await startPeer(hosts, 1, "echo-server.ts", [], peers);
-  const latency = await runHead(hosts, ssh, { BENCH_MODE: "latency", BENCH_HOST: hosts.addresses[1]!, BENCH_ECHO_PORT: String(echoPort) });
+  const echoPid = peers[peers.length - 1]!.pid; // `ip netns exec` execs the peer: its pid is the peer's
+  const latency = await runHead(hosts, ssh, { BENCH_MODE: "latency", BENCH_HOST: hosts.addresses[1]!, BENCH_ECHO_PORT: String(echoPort), BENCH_ECHO_PID: String(echoPid) });
   const samples = latency.find((line) => line.latency)!.latency as LatencySamples;
   emitLatency({
     bench: BENCH,
@@ -131,6 +132,18 @@ try {
     fields: { what: "await t.noop().result(), head on h0, tessera on h1; baseline: raw Bun TCP ping 32 B h0 → h1" },
     maxRatio: 2,
   });
+  const crossCpu = latency.find((line) => line.latencyCrossCpu)?.latencyCrossCpu as LatencySamples | undefined;
+  if (crossCpu) {
+    emitLatency({
+      bench: BENCH,
+      name: "cross_host_call",
+      suffix: "_cross_cpu",
+      label: "no-op call with result, head h0 → tessera h1, pinned cross-CPU",
+      samples: crossCpu,
+      fields: { what: "as cross_host_call, with the head and ping client on one CPU, the tessera's worker and the echo peer on the other (like for like)" },
+      maxRatio: 2,
+    });
+  }
 
   // (c) Start-up of the 3-host cluster (head on h0, nodes on h1 and h2) by each launcher.
   const nodeFile = join(hosts.dir, "pbs-nodefile");

@@ -10,7 +10,7 @@
  */
 import * as mosaic from "../../src/index.ts";
 import { tessera, Tessera } from "../../src/index.ts";
-import { alternate } from "../_lib.ts";
+import { alternate, keepingAffinity, ownCpus, setAffinity } from "../_lib.ts";
 import { connectPing } from "../_raw.ts";
 
 const SIZE = 256 * 2 ** 20;
@@ -50,8 +50,20 @@ try {
   if (mode === "latency") {
     const { socket, ping } = await connectPing(Number(process.env.BENCH_ECHO_PORT));
     const samples = await alternate(200, 2000, ping, () => a!.noop().result());
-    socket.end();
     print({ latency: samples });
+    // Like for like, as actors.bench.ts's `_cross_cpu` rows: unpinned, the raw ping's two processes tend to
+    // share a CPU (one wake-up per hop) while the runtime's threads spread out. Here the head (and the ping's
+    // client, this process) on one CPU, the tessera's worker and the echo peer (on h1) on the other.
+    const cpus = ownCpus();
+    const echoPid = Number(process.env.BENCH_ECHO_PID);
+    const worker = runtime.getWorker(runtime.workers[0]!.uid);
+    if (cpus.length >= 2 && echoPid > 0) {
+      await keepingAffinity([process.pid, worker.pid!, echoPid], async () => {
+        if (!(setAffinity(process.pid, String(cpus[0])) && setAffinity(worker.pid!, String(cpus[1])) && setAffinity(echoPid, String(cpus[1])))) return;
+        print({ latencyCrossCpu: await alternate(200, 2000, ping, () => a!.noop().result()) });
+      });
+    }
+    socket.end();
   } else if (mode === "bandwidth") {
     for (const kind of (process.env.BENCH_KINDS ?? "smooth").split(",")) {
       const seconds: number[] = [];
