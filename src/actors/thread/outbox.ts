@@ -14,7 +14,7 @@ import { encodeDoneMessage } from "../wire/done-message.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 import { postBatch } from "./channel.ts";
 import { type DoneManyReport, type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
-import { threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { markHeldBack, threadData, threadIndex, workerUid } from "./thread-data.ts";
 
 /** Ops (and reports) per message during a burst: the receiver starts while this side still runs. */
 export const BATCH_SLICE = 256;
@@ -63,7 +63,7 @@ const HOLD_BACK_MS = 2;
 let holdTimer: ReturnType<typeof setTimeout> | undefined;
 
 function holdBack(task: number, body: Uint8Array): void {
-  heldBack.push(task);
+  markHeldBack(heldBack.push(task));
   heldResults.push(body);
   heldBytes += body.length;
   if (heldBack.length >= BATCH_SLICE) return sendHeldBack();
@@ -76,6 +76,7 @@ function holdBack(task: number, body: Uint8Array): void {
  * than the rest of a call on both threads).
  */
 function takeHeldBack(): DoneManyReport {
+  markHeldBack(0);
   const results = new Uint8Array(heldBytes);
   const sizes = new Array<number>(heldResults.length);
   let at = 0;

@@ -21,7 +21,8 @@ export interface ThreadData {
   /**
    * BUSY_SLOTS Float64s, written by the thread (plain stores, read once in a
    * while by the worker's main thread): when its running method started
-   * (Date.now(); 0 between methods), that call's task id, calls queued here.
+   * (Date.now(); 0 between methods), that call's task id, calls queued here,
+   * completions held back from the main thread (see outbox.ts).
    */
   busy: SharedArrayBuffer;
   /** Calls cancelled by the main thread (see cancels.ts). */
@@ -41,8 +42,8 @@ if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.seg
 export const workerUid: string = threadData?.uid ?? "worker";
 export const threadIndex: number = threadData?.thread ?? 0;
 
-/** Slots of a thread's busy record: started (ms), task id, calls queued. */
-export const BUSY_SLOTS = 3;
+/** Slots of a thread's busy record: started (ms), task id, calls queued, completions held back. */
+export const BUSY_SLOTS = 4;
 
 /** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
 const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(BUSY_SLOTS);
@@ -56,6 +57,11 @@ export function markBusy(since: number, task = 0): void {
 /** Calls queued on this thread and not started (a resource sample reads it). */
 export function markQueued(calls: number): void {
   busySince[2] = calls;
+}
+
+/** Completions held back from the main thread: a dependent waiting there asks only the threads that hold some. */
+export function markHeldBack(count: number): void {
+  busySince[3] = count;
 }
 
 // A thread ended by its own program (process.exit() in a method) says so at once: no new tessera is placed on it.

@@ -71,14 +71,14 @@ export class TesseraHost {
     const spill = new SpillStore(Math.floor(settings.memoryLimit / 2), runtime.uid, (direction, bytes) => {
       if (events.observing.spill) events.emit({ type: "spill", runtime: this.uid, direction, bytes, time: Date.now() });
     });
-    // A dependent waits: completions the threads hold back go now (one ask per tick, every thread: rare).
+    // A dependent waits: completions the threads hold back go now (one ask per tick, to the threads holding some).
     let asked = false;
     this.#store = new ResultStore(this.uid, spill, () => {
       if (asked) return;
       asked = true;
       queueMicrotask(() => {
         asked = false;
-        this.#pool.postAll([Op.SendReports]);
+        this.#pool.askHeldBack();
       });
     });
     this.#pushes = new ResultPushes(this.uid);

@@ -79,6 +79,14 @@ export class TesseraThread {
     return this.#busy[0]! <= 0 && this.#busy[2]! === 0;
   }
 
+  /**
+   * Whether it holds completions back from this thread (read without a lock: one
+   * it holds a moment later goes within HOLD_BACK_MS all the same).
+   */
+  get holdsBack(): boolean {
+    return this.#busy[3]! > 0;
+  }
+
   /** Exited, or exiting (its program ended it: it said so before its exit event comes). */
   get gone(): boolean {
     return this.#exited || this.#busy[0]! < 0;
@@ -207,6 +215,11 @@ export class ThreadPool {
 
   postAll(op: ThreadOp): void {
     for (const thread of this.#threads) thread.post(op);
+  }
+
+  /** Asks the threads holding completions back (see thread/outbox.ts) to send them now; the others are left asleep. */
+  askHeldBack(): void {
+    for (const thread of this.#threads) if (thread.holdsBack) thread.post([Op.SendReports]);
   }
 
   /** Calls running on the threads ([task id, started at]) and queued there. */
