@@ -120,6 +120,30 @@ function record(side: Side, key: string, ms: number): void {
   else entry.warm.push(ms);
 }
 
+/**
+ * The call figures of one side, the same for ours and the peer: pipelined
+ * rounds (the first right after start, then warm ones), then round trips (the
+ * first ones, then warm ones alternating with the raw ping).
+ */
+async function measureCalls(side: Side, callRound: () => Promise<number>, trip: () => Promise<unknown>, ping: () => Promise<void>): Promise<void> {
+  side.firstCalls = await callRound();
+  const warm: number[] = [];
+  for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await callRound());
+  side.warmCalls = median(warm);
+  const first: number[] = [];
+  for (let i = 0; i < FIRST_ROUND_TRIPS; i++) {
+    const t = Bun.nanoseconds();
+    await trip();
+    first.push((Bun.nanoseconds() - t) / 1000);
+  }
+  side.firstTrip = median(first);
+  const trips = await alternate(300, WARM_ROUND_TRIPS, ping, async () => {
+    await trip();
+  });
+  side.warmTrip = median(trips.mosaic);
+  side.rawTrip = median(trips.raw);
+}
+
 /** Our side, in a fresh runtime. */
 async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fetchSegments: number[]; workerRss: number }> {
   const side = newSide();
@@ -137,23 +161,7 @@ async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fet
   // Right after start: the tesserae are made by the calls' program, as a user's would be.
   const a = Store.options({ worker: "worker:0:0" }).remote();
   const b = Store.options({ worker: "worker:0:1" }).remote();
-  side.firstCalls = await callRound();
-  const warm: number[] = [];
-  for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await callRound());
-  side.warmCalls = median(warm);
-
-  const first: number[] = [];
-  for (let i = 0; i < FIRST_ROUND_TRIPS; i++) {
-    const t = Bun.nanoseconds();
-    check((await a.noop().result()) === 1, "a.noop()");
-    first.push((Bun.nanoseconds() - t) / 1000);
-  }
-  side.firstTrip = median(first);
-  const trips = await alternate(300, WARM_ROUND_TRIPS, ping, async () => {
-    await a.noop().result();
-  });
-  side.warmTrip = median(trips.mosaic);
-  side.rawTrip = median(trips.raw);
+  await measureCalls(side, callRound, async () => check((await a.noop().result()) === 1, "a.noop()"), ping);
 
   const fetchSegments: number[] = [];
   const worker = runtime.getWorker("worker:0:1");
@@ -204,20 +212,7 @@ async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>):
       await Promise.all(runs);
       return (FIRST_CALLS * 1000) / (performance.now() - t);
     };
-    side.firstCalls = await callRound();
-    const warm: number[] = [];
-    for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await callRound());
-    side.warmCalls = median(warm);
-    const first: number[] = [];
-    for (let i = 0; i < FIRST_ROUND_TRIPS; i++) {
-      const t = Bun.nanoseconds();
-      await pool.run({ op: "noop" });
-      first.push((Bun.nanoseconds() - t) / 1000);
-    }
-    side.firstTrip = median(first);
-    const trips = await alternate(300, WARM_ROUND_TRIPS, ping, () => pool.run({ op: "noop" }));
-    side.warmTrip = median(trips.mosaic);
-    side.rawTrip = median(trips.raw);
+    await measureCalls(side, callRound, () => pool.run({ op: "noop" }), ping);
     for (const mib of SIZES_MIB) {
       const n = (mib * MiB) / 4;
       for (let rep = 0; rep <= WARM_REPS; rep++) {
