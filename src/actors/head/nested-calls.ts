@@ -282,11 +282,6 @@ export class NestedCalls {
     return this.#pins.size > 0;
   }
 
-  /** An object was dropped or collected: a result naming it again gets an ObjectRef that owns nothing. */
-  forgetObject(id: number): void {
-    this.#objects.delete(id);
-  }
-
   /** The result of task `id` was released: the tesserae it named are let go. */
   unpin(id: number): void {
     const pinned = this.#pins.get(id);

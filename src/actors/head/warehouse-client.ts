@@ -140,7 +140,6 @@ export class WarehouseClient implements ObjectOwner {
   /** Every worker may hold a copy (published) or a cached one (read as an argument). */
   #release(id: number, _holder: string): void {
     this.#letGo(id);
-    this.#actors.nested.forgetObject(id);
     for (const worker of this.#actors.liveWorkers()) this.#actors.queueRelease(worker, id);
   }
 }
