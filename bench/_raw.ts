@@ -62,11 +62,11 @@ export class SocketWriter {
 
 // ---------------------------------------------------------------- sockets
 
-/** Connects to 127.0.0.1:`port`; `onData` gets every chunk, and the writer resumes on `drain`. */
-export async function connectWithWriter(port: number, onData: (chunk: Uint8Array) => void): Promise<{ socket: Socket<undefined>; writer: SocketWriter }> {
+/** Connects to `hostname`:`port` (HOST by default); `onData` gets every chunk, and the writer resumes on `drain`. */
+export async function connectWithWriter(port: number, onData: (chunk: Uint8Array) => void, hostname = HOST): Promise<{ socket: Socket<undefined>; writer: SocketWriter }> {
   let writer: SocketWriter | undefined;
   const socket = await Bun.connect<undefined>({
-    hostname: HOST,
+    hostname,
     port,
     socket: {
       data(_socket, chunk) {
@@ -133,6 +133,48 @@ export async function connectPing(port: number): Promise<{ socket: Socket<undefi
       return promise;
     },
   };
+}
+
+interface EchoState {
+  queue: Uint8Array[];
+}
+
+function flushEcho(socket: Socket<EchoState>): void {
+  const queue = socket.data.queue;
+  while (queue.length > 0) {
+    const chunk = queue[0]!;
+    const written = socket.write(chunk);
+    if (written < 0) {
+      queue.length = 0;
+      return;
+    }
+    if (written < chunk.length) {
+      queue[0] = chunk.subarray(written);
+      return;
+    }
+    queue.shift();
+  }
+}
+
+/** A raw echo listener on `hostname`, port 0: every byte goes back (partial-write-safe). */
+export function listenEcho(hostname = HOST): TCPSocketListener<EchoState> {
+  return Bun.listen<EchoState>({
+    hostname,
+    port: 0,
+    socket: {
+      open(socket) {
+        socket.data = { queue: [] };
+      },
+      data(socket, chunk) {
+        // Chunks are fresh for every callback, so they can be queued as they are.
+        socket.data.queue.push(chunk);
+        if (socket.data.queue.length === 1) flushEcho(socket);
+      },
+      drain(socket) {
+        flushEcho(socket);
+      },
+    },
+  });
 }
 
 // ---------------------------------------------------------------- peer processes

@@ -6,15 +6,19 @@
  * - BENCH_MODE=latency: a no-op call with result to a tessera on h1, alternated
  *   with a raw Bun TCP ping to an echo server on h1 (BENCH_HOST:BENCH_ECHO_PORT);
  * - BENCH_MODE=bandwidth: 256 MiB arrays (BENCH_KINDS: smooth, random) made on
- *   h1 and taken as an argument on h2, worker to worker, seconds per move.
+ *   h1 and taken as an argument on h2, worker to worker, seconds per move;
+ *   with BENCH_SINK (host:port of a data-sink.ts on h2), each move alternates
+ *   with a raw Bun TCP send of 256 MiB from the same worker thread on h1 to
+ *   that sink (the baseline, like for like: same hosts, same sending thread,
+ *   same moment's load), in ABBA order.
  */
 import * as mosaic from "../../src/index.ts";
 import { tessera, Tessera } from "../../src/index.ts";
 import { alternate, keepingAffinity, ownCpus, setAffinity } from "../_lib.ts";
-import { connectPing } from "../_raw.ts";
+import { connectPing, connectWithWriter, listenEcho, type SocketWriter } from "../_raw.ts";
 
 const SIZE = 256 * 2 ** 20;
-const ROUNDS = 4;
+const ROUNDS = 6;
 
 @tessera
 class Bench extends Tessera {
@@ -37,6 +41,34 @@ class Bench extends Tessera {
   noop(): number {
     return 1;
   }
+
+  #echo: { port: number; stop(closeActiveConnections?: boolean): void } | undefined;
+
+  /** Starts a raw Bun TCP echo listener on `host` in this tessera's thread (the ping's far end, in the thread a call runs on); returns its port. */
+  echo(host: string): number {
+    this.#echo ??= listenEcho(host);
+    return this.#echo.port;
+  }
+
+  #raw: { writer: SocketWriter; answered?: () => void; payload: Uint8Array } | undefined;
+
+  /** Seconds to send `bytes` over one raw Bun TCP connection to the data sink at `host`:`port` until it answers. */
+  async rawSend(host: string, port: number, bytes: number): Promise<number> {
+    if (!this.#raw) {
+      const { writer } = await connectWithWriter(port, () => this.#raw?.answered?.(), host);
+      this.#raw = { writer, payload: new Uint8Array(bytes).fill(7) };
+    }
+    const state = this.#raw;
+    const header = new Uint8Array(8);
+    new DataView(header.buffer).setUint32(0, bytes, true);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    state.answered = resolve;
+    const start = performance.now();
+    state.writer.write(header);
+    state.writer.write(state.payload.subarray(0, bytes));
+    await promise;
+    return (performance.now() - start) / 1000;
+  }
 }
 
 const print = (value: Record<string, unknown>) => console.log(`bench ${JSON.stringify(value)}`);
@@ -51,6 +83,12 @@ try {
     const { socket, ping } = await connectPing(Number(process.env.BENCH_ECHO_PORT));
     const samples = await alternate(200, 2000, ping, () => a!.noop().result());
     print({ latency: samples });
+    // Like for like, unpinned: the ping's far end is an echo listener in the tessera's own thread on h1, so the
+    // ping and the call wake the same two threads (this process's main thread, that worker thread) and meet
+    // the same scheduling; what is left between them is the runtime's own work.
+    const inThread = await connectPing(await a!.echo(process.env.BENCH_HOST!).result());
+    print({ latencySameThreads: await alternate(200, 2000, inThread.ping, () => a!.noop().result()) });
+    inThread.socket.end();
     // Like for like, as actors.bench.ts's `_cross_cpu` rows: unpinned, the raw ping's two processes tend to
     // share a CPU (one wake-up per hop) while the runtime's threads spread out. Here the head (and the ping's
     // client, this process) on one CPU, the tessera's worker and the echo peer (on h1) on the other.
@@ -65,9 +103,12 @@ try {
     }
     socket.end();
   } else if (mode === "bandwidth") {
+    const [sinkHost, sinkPort] = (process.env.BENCH_SINK ?? "").split(":");
+    const rawSend = async () => await a!.rawSend(sinkHost!, Number(sinkPort), SIZE).result();
     for (const kind of (process.env.BENCH_KINDS ?? "smooth").split(",")) {
       const seconds: number[] = [];
-      for (let round = 0; round <= ROUNDS; round++) {
+      const raw: number[] = [];
+      const move = async () => {
         const made = a!.make(SIZE, kind);
         await made;
         const t0 = performance.now();
@@ -75,10 +116,18 @@ try {
         const elapsed = (performance.now() - t0) / 1000;
         if (taken !== SIZE) throw new Error(`took ${taken} bytes, not ${SIZE}`);
         made.release();
-        // The first move pays for fresh receive memory on h2; the rest reuse it.
-        if (round > 0) seconds.push(elapsed);
+        return elapsed;
+      };
+      // The first of each pays for fresh memory (receive buffers on h2, the send buffer on h1): not counted.
+      await move();
+      if (sinkPort) await rawSend();
+      for (let round = 0; round < ROUNDS; round++) {
+        // ABBA: neither side always goes first after the other.
+        if (sinkPort && round % 2 === 1) raw.push(await rawSend());
+        seconds.push(await move());
+        if (sinkPort && round % 2 === 0) raw.push(await rawSend());
       }
-      print({ kind, bytes: SIZE, seconds });
+      print({ kind, bytes: SIZE, seconds, ...(sinkPort ? { raw } : {}) });
     }
   }
 } finally {
