@@ -91,6 +91,7 @@ export class Placement {
       return failures.fail(handle, error as Error);
     }
     const encoded = handle.encodedArgs;
+    handle.creating = true;
     this.#client
       .link(worker)
       // A tessera that may restart elsewhere reports each completion before its next call starts (see Recovery.restart).
@@ -98,14 +99,17 @@ export class Placement {
       .then(
         (thread) => {
           if (handle.worker !== worker) return; // restarted meanwhile
+          handle.creating = false;
           handle.direct = this.#runtime.connection(threadUid(worker, thread));
           if (handle.state === "pending" || handle.state === "restarting") handle.state = "ready";
           handle.readiness.resolve();
           const events = this.#client.events;
           if (events.wants("tessera.created")) events.emit({ type: "tessera.created", tessera: handle.uid, className: handle.className, worker, thread, restarts: handle.restarts, time: Date.now() });
+          if (handle.outbox.length > 0) handle.flush(); // the calls held for the thread's link
         },
         (error: Error) => {
           if (handle.worker !== worker) return; // restarted meanwhile (its worker died): this creation is history
+          handle.creating = false;
           // The worker's link closed under the creation: the worker is lost (its death's report may come later).
           const failure =
             error instanceof RemoteError

@@ -136,6 +136,7 @@ export class Recovery {
     }
     handle.outbox.unshift(...replay);
     handle.worker = handle.assigned = handle.direct = handle.largeResults = undefined;
+    handle.creating = false;
     handle.sent = 0;
     handle.id = nextWireId(); // a worker that saw it before (its thread died) may still hold the old one
     handle.state = "restarting";

@@ -11,7 +11,7 @@ import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -158,9 +158,7 @@ export class TaskTracker implements TaskOwner {
 
   isSent(task: TaskProxy<any>): boolean {
     if (!this.#pending.has(task.id)) return false;
-    const tessera = task[PLACEMENT] as TesseraHandle;
-    // The outbox holds only calls waiting for a placement: it is empty in the common case.
-    return tessera.worker !== undefined && (tessera.outbox.length === 0 || !tessera.outbox.some((queued) => queued.task === task));
+    return task[SENT_TO] !== undefined;
   }
 
   fetchResult(task: TaskProxy<any>): Promise<unknown> {

@@ -136,6 +136,13 @@ export class TesseraHandle implements TesseraEngine {
   assigned: string | undefined;
   /** The own link to this head of the worker thread it lives on (known from its creation's reply). */
   direct: Connection | undefined;
+  /**
+   * Its creation was sent and has not answered: plain calls wait here for the
+   * thread's own link instead of going through the worker's main thread, which
+   * would decode each and post it on (~4-10 us of that thread per call, on the
+   * path of a run's first calls).
+   */
+  creating = false;
   /** Calls sent so far: each carries its place (`seq`), by which its thread runs them whatever way they went. */
   sent = 0;
   /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
@@ -253,6 +260,8 @@ export class TesseraHandle implements TesseraEngine {
       for (; sent < this.outbox.length; sent++) {
         const queued = this.outbox[sent]!;
         const { task, encoded, references } = queued;
+        // Held, with every call behind it (their places in the order are taken as they are sent).
+        if (this.creating && references.length === 0 && encoded.payloads.length === 0) return false;
         const failed = failedDependency(task[DEPENDENCIES]);
         if (failed) {
           // Never sent: it would wait on its worker for a result that will not come.
