@@ -8,9 +8,9 @@ import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
 import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { chooseAddress } from "../launch/addresses.ts";
 import { watchParent } from "../launch/parent-watch.ts";
-import { clusterRuntimeAlive } from "../launch/reachable.ts";
 import type { RoleConfig } from "./options.ts";
 import { Runtime } from "./runtime.ts";
+import { headOf, type ParentPlace } from "./children.ts";
 import { type ResourceReport, startSampling } from "../observe/resources.ts";
 import { startStep } from "../_util/start-trace.ts";
 
@@ -45,13 +45,15 @@ export abstract class ChildRole extends Runtime {
     // by itself was started by someone else: Ctrl-C there means leave.
     process.on("SIGINT", this.config.joined ? () => void this.exit("SIGINT") : () => {});
     // Locally the loopback address as told; on another host (the head's address carried down), this host's own.
-    const { listen, advertise } = await chooseAddress(this.options.address, this.config.parentAddress);
+    const { listen, advertise } = this.prelaunched ?? (await chooseAddress(this.options.address, this.config.parentAddress));
     this.useAddress(listen, advertise);
     this.listen();
     startStep(this.uid, "listening");
     // Children need only this runtime's address: they start while it connects to its parent (each
-    // generation of the tree pays a process start; this overlaps it with the handshake above).
+    // generation of the tree pays a process start; this overlaps it with the handshake above). From
+    // source they started earlier still, before this code loaded (prelaunch.ts): they are taken here.
     this.launchChildren();
+    this.endUntakenChildren();
     this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
     for (const [method, args] of this.#forParent.splice(0)) this.parent.command(method, args);
     startStep(this.uid, "parent connected");
@@ -75,8 +77,8 @@ export abstract class ChildRole extends Runtime {
   }
 
   /** Where the cluster's head listens: the monitor's parent is the head; others are told (--head-address). */
-  protected get head(): { address: string; port: number } {
-    return this.config.head ?? { address: this.config.parentAddress, port: this.config.parentPort };
+  protected get head(): ParentPlace {
+    return headOf(this.config);
   }
 
   /** Role-specific start: spawn children, wait for them, report ready. */
@@ -137,9 +139,10 @@ export abstract class ChildRole extends Runtime {
     process.exit(code);
   }
 
-  #headAlive(): Promise<boolean> {
+  async #headAlive(): Promise<boolean> {
     // A uid of its own: the head must not take the probe for this runtime's link (and send it calls).
     const self = { ...this.info, uid: `${this.uid}/probe` };
+    const { clusterRuntimeAlive } = await import("../launch/reachable.ts");
     return clusterRuntimeAlive({ uid: "head", ...this.head }, self, this.secret, HEAD_PROBE_TIMEOUT_MS);
   }
 }

@@ -9,6 +9,7 @@ import { HandshakeError } from "../errors.ts";
 import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.ts";
 import { state } from "./state.ts";
 import type { HeadNode } from "./head.ts";
+import { dropPrelaunched, type Prelaunched, prelaunchMonitor } from "./prelaunch.ts";
 import { type InitOptions, type RoleConfig, resolveOptions } from "./options.ts";
 import { uidOf } from "../types.ts";
 import { startStep } from "../_util/start-trace.ts";
@@ -16,21 +17,34 @@ import { startStep } from "../_util/start-trace.ts";
 /** Starts the head of a new runtime; stops whatever started if it fails. */
 export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
   startStep("head", "init");
-  const [{ planCluster }, { HeadNode }] = await Promise.all([import("./cluster-plan.ts"), import("./head.ts")]);
+  const { planCluster } = await import("./cluster-plan.ts");
   const plan = await planCluster(options, resolveOptions(options));
   const resolved = plan.options;
   // Names this cluster's shared-memory segments; children get it from their launcher. Random, not the head's
   // pid: runtimes on several machines share the cluster, and pids repeat across machines.
-  process.env[CLUSTER_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex");
+  const cluster = (process.env[CLUSTER_ENV] = Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex"));
   const logger = createLogger("head", resolved.logLevel, prefixedReporter());
   // Dynamic mode: nodes started by others must prove the same secret; one made here is written for them.
   const given = resolved.dynamic ? (await import("./secret.ts")).givenSecret(resolved.secretFile) : undefined;
-  const head = new HeadNode(resolved, given ?? createSecret(), logger, plan, resolved.dynamic && !given);
+  const secret = given ?? createSecret();
+  // The monitor starts while head.ts still loads (prelaunch.ts).
+  const prelaunched = prelaunchMonitor(resolved, plan.advertise, secret, { [CLUSTER_ENV]: cluster });
+  startStep("head", "prelaunched");
+  let head: HeadNode;
+  try {
+    const { HeadNode } = await import("./head.ts");
+    head = new HeadNode(resolved, secret, logger, plan, resolved.dynamic && !given);
+  } catch (error) {
+    dropPrelaunched(prelaunched);
+    throw error;
+  }
+  head.prelaunched = prelaunched;
   state.runtime = head;
   try {
     await head.start();
   } catch (error) {
     state.runtime = undefined;
+    dropPrelaunched(prelaunched);
     throw error;
   }
   return head;
@@ -42,10 +56,10 @@ export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
  * Called again (a worker's script reaching init() while its role's code still
  * loads), it returns the same start: one runtime per process.
  */
-export function startRole(config: RoleConfig): Promise<never> {
+export function startRole(config: RoleConfig, prelaunched?: Prelaunched): Promise<never> {
   // On globalThis, as state.ts: the compiled CLI and a script it loads from source are two copies of this module.
   const starts = globalThis as Record<symbol, Promise<never> | undefined>;
-  return (starts[ROLE_START] ??= startRoleRuntime(config));
+  return (starts[ROLE_START] ??= startRoleRuntime(config, prelaunched));
 }
 
 const ROLE_START = Symbol.for("mosaic.roleStart");
@@ -55,13 +69,14 @@ export function roleStarting(): Promise<never> | undefined {
   return (globalThis as Record<symbol, Promise<never> | undefined>)[ROLE_START];
 }
 
-async function startRoleRuntime(config: RoleConfig): Promise<never> {
+async function startRoleRuntime(config: RoleConfig, prelaunched: Prelaunched | undefined): Promise<never> {
   startStep(config.role, "role");
   const secret = takeSecretFromEnv();
   if (!secret) throw new HandshakeError("MOSAIC_SECRET is not set: a child runtime gets the cluster secret from its parent's environment");
   const logger = createLogger(uidOf(config.role, config.indices), config.options.logLevel, bareReporter());
   const Role = await roleRuntime(config.role);
   const runtime = new Role(config, secret, logger);
+  runtime.prelaunched = prelaunched;
   state.role = config.role;
   state.runtime = runtime;
   try {

@@ -34,6 +34,7 @@ import { logEvents } from "../observe/event-log.ts";
 import type { DashboardServer } from "../observe/dashboard/server.ts";
 import { startStep } from "../_util/start-trace.ts";
 import { coordinatorLauncher } from "./coordinator.ts";
+import { monitorConfig, scriptForChildren } from "./children.ts";
 
 /**
  * The head's runtime process. Users hold it through HeadRuntime (src/api/),
@@ -202,7 +203,7 @@ export class HeadNode extends Runtime {
     if (this.options.dynamic) this.#announceJoin();
     const progress = this.#showProgress();
     startStep("head", "spawn monitor");
-    this.#monitor = this.spawnChild({ role: "monitor", indices: [], parentAddress: this.address, parentPort: this.port, script: scriptForChildren(), nodeHosts: this.#nodeHosts, options: this.options });
+    this.#monitor = this.spawnChild(monitorConfig(this.options, this, this.#nodeHosts));
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
       this.options.startTimeout,
@@ -464,8 +465,3 @@ export class HeadNode extends Runtime {
 
 /** The longest delay a timer takes (2^31 - 1 ms): longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Set by the CLI when the head's program is a script it loaded, so children load it too. */
-export function scriptForChildren(): string | undefined {
-  return (globalThis as { [key: symbol]: unknown })[Symbol.for("mosaic.script")] as string | undefined;
-}

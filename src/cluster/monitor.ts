@@ -7,10 +7,10 @@ import { type MosaicError, RuntimeStateError } from "../errors.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
-import { NodeLauncher } from "./node-launcher.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
 import { coordinatorLauncher } from "./coordinator.ts";
+import { nodeConfig } from "./children.ts";
 
 export class MonitorRuntime extends ChildRole {
   #nodes = new Map<string, { node: RuntimeInfo; workers: RuntimeInfo[] }>();
@@ -20,8 +20,7 @@ export class MonitorRuntime extends ChildRole {
 
   constructor(config: RoleConfig, secret: string, logger: RuntimeLogger) {
     super(config, "head", secret, logger);
-    // Cluster mode: nodes start on the hosts the head planned.
-    this.launcher = config.nodeHosts ? new NodeLauncher(config.options) : coordinatorLauncher();
+    this.launcher = coordinatorLauncher();
     this.#nextJoinIndex = config.options.numNodes;
     this.commands.nodeReady = (report: { node: RuntimeInfo; workers: RuntimeInfo[] }, connection: Connection) => {
       const joined = this.#joined.get(report.node.uid);
@@ -73,6 +72,12 @@ export class MonitorRuntime extends ChildRole {
     };
     this.methods.network = () => this.#snapshot();
     this.methods.place = ([count, exclude]: [number, string[]]) => this.#place(count, new Set(exclude));
+  }
+
+  override async start(): Promise<void> {
+    // Cluster mode: nodes start on the hosts the head planned, through the remote launchers (loaded only then).
+    if (this.config.nodeHosts) this.launcher = new (await import("./node-launcher.ts")).NodeLauncher(this.config.options);
+    return super.start();
   }
 
   /** Whether "ready" went to the head: nodes joining after it are announced as they come. */
@@ -140,15 +145,7 @@ export class MonitorRuntime extends ChildRole {
 
   protected override launchChildren(): void {
     for (let i = 0; i < this.options.numNodes; i++) {
-      this.spawnChild({
-        role: "node",
-        indices: [i],
-        parentAddress: this.address,
-        parentPort: this.port,
-        head: this.head,
-        script: this.config.script,
-        options: this.options,
-      }, this.config.nodeHosts?.[i] || undefined);
+      this.spawnChild(nodeConfig(this.config, i, this), this.config.nodeHosts?.[i] || undefined);
     }
   }
 

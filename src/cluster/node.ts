@@ -12,6 +12,7 @@ import type { RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import { ChildRole } from "./child-role.ts";
 import type { RoleConfig } from "./options.ts";
+import { workerConfig } from "./children.ts";
 import type { NetworkSnapshot, RuntimeInfo } from "./runtime.ts";
 
 /** Back-off before a worker's place is filled again: RESPAWN_DELAY_MS doubling per attempt, at most RESPAWN_MAX_DELAY_MS. */
@@ -67,15 +68,7 @@ export class NodeRuntime extends ChildRole {
   }
 
   #spawnWorker(): LaunchedRuntime {
-    return this.spawnChild({
-      role: "worker",
-      indices: [this.indices[0]!, this.#nextIndex++],
-      parentAddress: this.address,
-      parentPort: this.port,
-      head: this.head,
-      script: this.config.script,
-      options: this.options,
-    });
+    return this.spawnChild(workerConfig(this.config, this.#nextIndex++, this));
   }
 
   protected override onPeerConnected(connection: Connection): void {

@@ -5,12 +5,20 @@
  * halves what each of these generations loads before its children can start.
  * Their workers still run the program: `programCommand()` here returns the
  * head's, handed down in PROGRAM_ENV.
+ *
+ * Its children start first (prelaunch.ts: a listener and the local children,
+ * on few imports); the role's code is imported while they start.
  */
 import { PROGRAM_KEY } from "../launch/program.ts";
 import { PROGRAM_ENV } from "./coordinator.ts";
 import { roleConfigFromArgv } from "./options.ts";
-import { startRole } from "./entrypoint.ts";
+import { prelaunch } from "./prelaunch.ts";
+import { startStep } from "../_util/start-trace.ts";
 
 const program = process.env[PROGRAM_ENV];
 if (program) (globalThis as Record<symbol, unknown>)[PROGRAM_KEY] = JSON.parse(program) as string[];
-await startRole(roleConfigFromArgv(process.argv.slice(2)));
+const config = roleConfigFromArgv(process.argv.slice(2));
+const prelaunched = await prelaunch(config);
+startStep(config.role, "prelaunched");
+const { startRole } = await import("./entrypoint.ts");
+await startRole(config, prelaunched);

@@ -12,12 +12,13 @@ import type { PeerInfo } from "../comms/protocol.ts";
 import { connectTcp, TcpServer } from "../comms/transports/tcp.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
-import type { LaunchedRuntime, Launcher } from "../launch/launcher.ts";
+import type { LaunchedRuntime, Launcher, LineSink } from "../launch/launcher.ts";
 import { LocalLauncher } from "../launch/local.ts";
-import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
+import type { ResolvedOptions, RoleConfig } from "./options.ts";
 import { type Role, uidOf } from "../types.ts";
 import { ResourceMonitor } from "./resources.ts";
-import { programEnv } from "./coordinator.ts";
+import { childSpec } from "./children.ts";
+import type { Prelaunched } from "./prelaunch.ts";
 import { cpuMeter, type ResourceProbe, sampleResources } from "../observe/resources.ts";
 import type { RuntimeStatus, StatusOptions } from "./runtime-proxy.ts";
 import type { RuntimeLinks } from "../actors/links.ts";
@@ -167,8 +168,13 @@ export abstract class Runtime implements ConnectionHandler {
     return this.#stopped.promise;
   }
 
+  /** What prelaunch.ts bound and started before this runtime's code loaded (monitors and nodes from source). */
+  prelaunched: Prelaunched | undefined;
+
   protected listen(port = 0): void {
+    const early = this.prelaunched?.listener;
     this.server = new TcpServer(this.#listenAddress ?? this.options.address, port, {
+      early: early?.adopted ? undefined : early,
       self: { uid: this.uid, address: this.address, pid: process.pid, machine: MACHINE_ID },
       secret: this.secret,
       handler: this,
@@ -264,29 +270,27 @@ export abstract class Runtime implements ConnectionHandler {
 
   /** Starts a child runtime through this runtime's launcher; `host`: on that host (undefined: this machine). */
   protected spawnChild(config: RoleConfig, host?: string): LaunchedRuntime {
-    const child = this.launcher.launch({
-      uid: uidOf(config.role, config.indices),
-      host,
-      args: roleConfigToArgv(config),
-      env: {
-        // Names this cluster's shared-memory segments: passed on explicitly, a remote child inherits nothing.
-        [CLUSTER_ENV]: clusterId(),
-        // Bun's idle collector wakes every process each second (and all of its GC helper threads) for as
-        // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
-        // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
-        BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
-        // mimalloc's scavenger thread is woken after each wake-up of the main thread that freed memory, and
-        // sleeps 100 ms before it returns pages: two more wake-ups per tick of an idle runtime. Without it
-        // the freeing thread returns them itself, later in its own work (measured: bench/_idle-threads.ts).
-        MIMALLOC_SCAVENGER: process.env.MIMALLOC_SCAVENGER ?? "0",
-        ...programEnv(),
-      },
-      secret: this.secret,
-      output: (from, stream, lines) => this.relayLines(from, stream, lines),
-    });
+    const output: LineSink = (from, stream, lines) => this.relayLines(from, stream, lines);
+    const uid = uidOf(config.role, config.indices);
+    // Started already by prelaunch (with the same config: children.ts builds both).
+    const held = host === undefined ? this.prelaunched?.children.get(uid) : undefined;
+    if (held) {
+      this.prelaunched!.children.delete(uid);
+      held.release(output);
+    }
+    const child = held?.child ?? this.launcher.launch(childSpec(config, this.secret, output, host, { [CLUSTER_ENV]: clusterId() }));
     this.children.set(child.uid, child);
     child.exited.then(() => this.#childGone(child));
     return child;
+  }
+
+  /** Children prelaunched that the role did not start (none, unless the two disagree): ended. */
+  protected endUntakenChildren(): void {
+    for (const [uid, { child }] of this.prelaunched?.children ?? []) {
+      this.logger.warning(`${uid} was started early but is not one of ${this.uid}'s children: it is ended`);
+      child.kill("not one of its parent's children");
+    }
+    this.prelaunched?.children.clear();
   }
 
   /** Children whose end was handled (exit, or a kill that did not take): each once. */

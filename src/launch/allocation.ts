@@ -6,7 +6,6 @@
  * the scheduler's, so the first host is the job's first (where a batch
  * script runs).
  */
-import { readFileSync } from "node:fs";
 import { AllocationError } from "../errors.ts";
 import { expandHostlist } from "./hostlist.ts";
 
@@ -54,6 +53,9 @@ export function parseSgeHostFile(text: string, source = "SGE PE_HOSTFILE"): stri
 
 /** Reads a node file named by a scheduler's variable, failing with an error that names both. */
 function readNodeFile(variable: string, path: string): string {
+  // node:fs loaded here, in a job only: every runtime's options import this module, and node:fs takes a few
+  // ms of a start that a monitor or node spends before its children can start (cluster/prelaunch.ts).
+  const { readFileSync } = require("node:fs") as typeof import("node:fs");
   try {
     return readFileSync(path, "utf8");
   } catch (error) {

@@ -6,10 +6,9 @@
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
 import { InvalidArgumentError } from "../errors.ts";
 
-export const LOG_LEVELS = ["error", "warning", "info", "perf", "debug"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-/** Streams a line can travel on: the runtime's own levels plus raw process output. */
-export type LogStream = LogLevel | "stdout" | "stderr";
+import { LOG_LEVELS, type LogLevel, type LogStream } from "./levels.ts";
+
+export { LOG_LEVELS, type LogLevel, type LogStream } from "./levels.ts";
 
 /** consola numbers for our levels: perf sits between info and debug. */
 export const CONSOLA_LEVEL: Record<LogLevel, number> = { error: 0, warning: 1, info: 3, perf: 4, debug: 5 };

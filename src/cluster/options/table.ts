@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from "node:os";
 import { upperSnakeCase } from "../../_util/parse.ts";
-import { LOG_LEVELS, type LogLevel } from "../../logging/logger.ts";
+import { LOG_LEVELS, type LogLevel } from "../../logging/levels.ts";
 import { detectScheduler } from "../../launch/allocation.ts";
 import { COMPRESSION_KINDS, type CompressionKind, LZ4_REFUSAL } from "../../comms/compression.ts";
 import { fraction, host, hostList, integer, type Kind, oneOf, path, switchOrPort, text, toggle } from "./kinds.ts";

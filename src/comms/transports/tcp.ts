@@ -1,11 +1,12 @@
 /**
  * TCP transport: Bun.listen / Bun.connect wired to Connection objects.
  */
-import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import type { Socket, SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import { ConnectionClosedError, MosaicError } from "../../errors.ts";
 import { Connection, type ConnectionHandler } from "../connection.ts";
 import type { PayloadAllocator } from "../framing.ts";
 import type { PeerInfo } from "../protocol.ts";
+import type { EarlyListener } from "./early-listener.ts";
 
 export interface TransportOptions {
   self: PeerInfo;
@@ -53,6 +54,10 @@ function socketHandlers(
   };
 }
 
+function listenOrAdopt<T>(early: EarlyListener | undefined, options: TCPSocketListenOptions<T>): TCPSocketListener<T> {
+  return early ? early.adopt(options.socket) : Bun.listen<T>(options);
+}
+
 export class TcpServer {
   readonly listener: TCPSocketListener<Connection | undefined>;
   readonly connections = new Set<Connection>();
@@ -60,9 +65,10 @@ export class TcpServer {
   #pending = 0;
   #refused = 0;
 
-  constructor(hostname: string, port: number, options: Omit<TransportOptions, "self"> & { self: Omit<PeerInfo, "port"> }) {
+  /** `early`: a listener bound before this code loaded (a parent runtime that starts its children first), taken over. */
+  constructor(hostname: string, port: number, options: Omit<TransportOptions, "self"> & { self: Omit<PeerInfo, "port">; early?: EarlyListener }) {
     const self: PeerInfo = { ...options.self, port: 0 };
-    this.listener = Bun.listen<Connection | undefined>({
+    this.listener = listenOrAdopt<Connection | undefined>(options.early, {
       hostname,
       port,
       socket: socketHandlers((socket) => {

@@ -1,0 +1,81 @@
+/**
+ * What a parent runtime starts its children with: their places in the tree
+ * (a node's workers, the monitor's nodes) and their launch specs. One source
+ * for both the role's own code (runtime.ts, node.ts, monitor.ts) and
+ * prelaunch.ts, which starts the first children before that code has loaded:
+ * so it imports little.
+ */
+import type { LaunchSpec, LineSink } from "../launch/launcher.ts";
+import { uidOf } from "../types.ts";
+import { programEnv } from "./coordinator.ts";
+import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
+
+/** Where a parent listens, as its children are told. */
+export interface ParentPlace {
+  address: string;
+  port: number;
+}
+
+/** Where the cluster's head listens: the monitor's parent is the head; others are told (--head-address). */
+export function headOf(config: RoleConfig): ParentPlace {
+  return config.head ?? { address: config.parentAddress, port: config.parentPort };
+}
+
+/** Set by the CLI when the head's program is a script it loaded, so children load it too. */
+export function scriptForChildren(): string | undefined {
+  return (globalThis as { [key: symbol]: unknown })[Symbol.for("mosaic.script")] as string | undefined;
+}
+
+/** The head's one child; `nodeHosts`: cluster mode's plan. */
+export function monitorConfig(options: ResolvedOptions, head: ParentPlace, nodeHosts?: string[]): RoleConfig {
+  return { role: "monitor", indices: [], parentAddress: head.address, parentPort: head.port, script: scriptForChildren(), nodeHosts, options };
+}
+
+/** Worker `index` of the node `node` (the index grows past numWorkers as workers are replaced). */
+export function workerConfig(node: RoleConfig, index: number, parent: ParentPlace): RoleConfig {
+  return { role: "worker", indices: [node.indices[0]!, index], parentAddress: parent.address, parentPort: parent.port, head: headOf(node), script: node.script, options: node.options };
+}
+
+/** Node `index` of the monitor `monitor`. */
+export function nodeConfig(monitor: RoleConfig, index: number, parent: ParentPlace): RoleConfig {
+  return { role: "node", indices: [index], parentAddress: parent.address, parentPort: parent.port, head: headOf(monitor), script: monitor.script, options: monitor.options };
+}
+
+/**
+ * The children a runtime starts on this machine as soon as it listens: a
+ * node's workers, the monitor's nodes in local mode (in cluster mode they
+ * start on other hosts, through their launchers).
+ */
+export function firstLocalChildren(config: RoleConfig, parent: ParentPlace): RoleConfig[] {
+  if (config.role === "node") return Array.from({ length: config.options.numWorkers }, (_, j) => workerConfig(config, j, parent));
+  if (config.role === "monitor" && !config.nodeHosts) return Array.from({ length: config.options.numNodes }, (_, i) => nodeConfig(config, i, parent));
+  return [];
+}
+
+/**
+ * How a child is launched: its flags, the environment it needs, its output's
+ * sink; `host`: on that host (undefined: this machine). `env`: more of it (the
+ * cluster's id, which Runtime.spawnChild adds: a remote child inherits
+ * nothing; prelaunch.ts's children, all local, inherit it).
+ */
+export function childSpec(config: RoleConfig, secret: string, output: LineSink, host?: string, env: Record<string, string> = {}): LaunchSpec {
+  return {
+    uid: uidOf(config.role, config.indices),
+    host,
+    args: roleConfigToArgv(config),
+    env: {
+      ...env,
+      // Bun's idle collector wakes every process each second (and all of its GC helper threads) for as
+      // long as the heap keeps changing, which a heartbeat does: most of an idle runtime's CPU. The
+      // engine's own allocation-driven collections still run, and the runtime collects where it needs to.
+      BUN_GC_TIMER_DISABLE: process.env.BUN_GC_TIMER_DISABLE ?? "1",
+      // mimalloc's scavenger thread is woken after each wake-up of the main thread that freed memory, and
+      // sleeps 100 ms before it returns pages: two more wake-ups per tick of an idle runtime. Without it
+      // the freeing thread returns them itself, later in its own work (measured: bench/_idle-threads.ts).
+      MIMALLOC_SCAVENGER: process.env.MIMALLOC_SCAVENGER ?? "0",
+      ...programEnv(),
+    },
+    secret,
+    output,
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * A listener bound before the code that serves its connections has loaded.
+ * A parent runtime's children need its port to start; binding it first thing
+ * lets them start while the parent still imports the rest of its role. What
+ * arrives meanwhile (sockets accepted, bytes, closes) is kept in order and
+ * replayed to the handlers that adopt the listener.
+ */
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import { RuntimeStateError } from "../../errors.ts";
+
+type Kept = ["open" | "drain", Socket<unknown>] | ["data", Socket<unknown>, Buffer] | ["close" | "error", Socket<unknown>, Error | undefined];
+
+export class EarlyListener {
+  readonly #listener: TCPSocketListener<unknown>;
+  #kept: Kept[] | undefined = [];
+
+  constructor(hostname: string, port = 0) {
+    const keep = (event: Kept): void => void this.#kept?.push(event);
+    this.#listener = Bun.listen<unknown>({
+      hostname,
+      port,
+      socket: {
+        open: (socket) => keep(["open", socket]),
+        // A copy: the bytes are read after this callback returns.
+        data: (socket, chunk) => keep(["data", socket, Buffer.from(chunk)]),
+        drain: (socket) => keep(["drain", socket]),
+        close: (socket, error) => keep(["close", socket, error]),
+        error: (socket, error) => keep(["error", socket, error]),
+      },
+    });
+  }
+
+  get port(): number {
+    return this.#listener.port;
+  }
+
+  /** Sockets accepted while it waits for its handlers. */
+  get waiting(): number {
+    return this.#kept?.filter(([kind]) => kind === "open").length ?? 0;
+  }
+
+  /** Whether handlers took it over already. */
+  get adopted(): boolean {
+    return this.#kept === undefined;
+  }
+
+  /**
+   * Hands the listener, and the sockets it accepted so far, to `handlers`
+   * (Bun's reload changes the handlers of open sockets too), then replays
+   * what those sockets did meanwhile. Once.
+   */
+  adopt<T>(handlers: SocketHandler<T>): TCPSocketListener<T> {
+    const kept = this.#kept;
+    if (!kept) throw new RuntimeStateError("this early listener was adopted already");
+    this.#kept = undefined;
+    const listener = this.#listener as unknown as TCPSocketListener<T>;
+    listener.reload({ socket: handlers });
+    const replay = handlers as Record<string, ((socket: Socket<T>, arg?: unknown) => void) | undefined>;
+    for (const [kind, socket, arg] of kept) replay[kind]?.(socket as Socket<T>, arg);
+    return listener;
+  }
+
+  /** Closes it, when no runtime came to adopt it. */
+  stop(): void {
+    this.#kept = undefined;
+    this.#listener.stop(true);
+  }
+}
