@@ -10,6 +10,7 @@ import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon } from "./mappings.ts";
+import { allocateFileRange, populateMapping } from "./native.ts";
 
 export interface PooledSegment {
   readonly path: string;
@@ -20,6 +21,10 @@ export interface PooledSegment {
   borrower: object | undefined;
   /** Undefined once out of the pool. */
   state: SegmentState | undefined;
+  /** The payload a new segment was made with (lendSegment copies nothing more), until lent. */
+  written?: Uint8Array;
+  /** Bytes from the start of `mapping` whose pages are mapped here already (see populateSoon). */
+  populated: number;
   /** Counts its lendings: a late hand-back of an earlier one must not free the current one. */
   lending: number;
   freedAt: number;
@@ -61,9 +66,14 @@ function capacityFor(size: number): number {
  * it gets a segment of about the payload's size (see takeSegment).
  */
 export function lendSegment(payload: Uint8Array, borrower: object, away = true, exact = false): { path: string; lending: number } | undefined {
-  const chosen = takeSegment(payload.byteLength, borrower, away ? "lent-away" : "lent-thread", exact);
+  const chosen = takeSegment(payload.byteLength, borrower, away ? "lent-away" : "lent-thread", exact, payload);
   if (!chosen) return undefined;
-  chosen.mapping.set(payload);
+  if (chosen.written !== payload) {
+    // Pages not mapped yet are mapped in one call (cheaper than a fault per page during the copy).
+    if (chosen.populated < payload.byteLength) populate(chosen, payload.byteLength - chosen.populated);
+    chosen.mapping.set(payload);
+  }
+  chosen.written = undefined;
   countWritten(payload.byteLength);
   return { path: chosen.path, lending: chosen.lending };
 }
@@ -72,8 +82,10 @@ export function lendSegment(payload: Uint8Array, borrower: object, away = true, 
  * A free pooled segment of at least `size` bytes (a new one if none fits),
  * now lent to `borrower`; undefined if the pool is full. `exact`: a new one
  * is sized to the payload (rounded to 1 MiB), for memory that may be kept long.
+ * `payload`: what the caller will copy in; a new segment is made with it
+ * written already (its `written`).
  */
-export function takeSegment(size: number, borrower: object, as: Exclude<SegmentState, "free">, exact = false): PooledSegment | undefined {
+export function takeSegment(size: number, borrower: object, as: Exclude<SegmentState, "free">, exact = false, payload?: Uint8Array): PooledSegment | undefined {
   let chosen: PooledSegment | undefined;
   // Memory kept long is not to pin much more than it holds: at most an eighth (or 1 MiB) more.
   const largest = exact ? size + Math.max(SHM_MIN_BYTES, size / 8) : 2 * capacityFor(size);
@@ -84,7 +96,7 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
   if (!chosen) {
     const capacity = exact ? Math.ceil(size / SHM_MIN_BYTES) * SHM_MIN_BYTES : capacityFor(size);
     if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
-    chosen = createPooled(capacity);
+    chosen = createPooled(capacity, payload);
   }
   chosen.borrower = borrower;
   chosen.lending++;
@@ -93,15 +105,33 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
 }
 
 const ZEROS = new Uint8Array(1 << 20);
+/** Pages allocated or mapped per turn of the event loop when a segment is prepared in idle time (a few ms each). */
+const IDLE_SLICE = 16 * ZEROS.length;
 
-function createPooled(capacity: number): PooledSegment {
+/** Gives [from, to) of the file `fd` its pages: in one call where native calls work, else by writing zeros. */
+function allocatePages(fd: number, from: number, to: number): void {
+  if (allocateFileRange(fd, from, to - from)) return;
+  for (let at = from; at < to; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
+}
+
+/**
+ * A new free segment of `capacity` bytes. Its pages are allocated here, not
+ * at first touch, so that a full /dev/shm shows as ENOSPC (the caller falls
+ * back to the socket), not later as SIGBUS inside a memcpy. With `payload`:
+ * written into the file with the allocation (the kernel allocates and copies
+ * in one pass, where allocating, then faulting every page of the mapping in
+ * at the first copy costs about twice as much) and the mapping's pages
+ * mapped in idle time after (populateSoon), for the next payload. Without:
+ * mapped at once, for a caller about to write into it.
+ */
+function createPooled(capacity: number, payload?: Uint8Array): PooledSegment {
   const path = segmentPath(true);
   const fd = openSync(path, "wx", 0o600);
   created.set(path, true);
   try {
-    // Written, not just sized: tmpfs allocates pages on first touch, and a full /dev/shm must show
-    // here as ENOSPC (the caller falls back to the socket), not later as SIGBUS inside a memcpy.
-    for (let at = 0; at < capacity; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
+    let from = 0;
+    if (payload) for (; from < payload.byteLength; ) from += writeSync(fd, payload, from, payload.byteLength - from, from);
+    allocatePages(fd, from, capacity);
   } catch (error) {
     created.delete(path);
     unlinkQuietly(path);
@@ -109,19 +139,49 @@ function createPooled(capacity: number): PooledSegment {
   } finally {
     closeSync(fd);
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, lending: 0, freedAt: 0 };
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, written: payload, populated: 0, lending: 0, freedAt: 0 };
+  if (payload) populateSoon(segment);
+  else populate(segment, capacity);
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");
   return segment;
 }
 
+/** Maps the next `length` bytes of `segment`'s pages here; false when that cannot be done natively (they fault in when touched). */
+function populate(segment: PooledSegment, length: number): boolean {
+  length = Math.min(length, segment.capacity - segment.populated);
+  if (!populateMapping(segment.mapping, segment.populated, length)) return false;
+  segment.populated += length;
+  return true;
+}
+
+const toPopulate: PooledSegment[] = [];
+
+/**
+ * Maps a new segment's pages into this thread's mapping a slice per turn of
+ * the event loop: the next payload copied into it then runs at memcpy speed
+ * (write faults on a shared mapping cost about as much as the copy's
+ * allocation did). Stops for segments that left the pool meanwhile.
+ */
+function populateSoon(segment: PooledSegment): void {
+  toPopulate.push(segment);
+  if (toPopulate.length > 1) return;
+  const step = () => {
+    const current = toPopulate[0];
+    if (!current) return;
+    if (byPath.get(current.path) !== current || !populate(current, IDLE_SLICE) || current.populated >= current.capacity) toPopulate.shift();
+    if (toPopulate.length > 0) setImmediate(step);
+  };
+  setImmediate(step);
+}
+
 /**
  * Makes a free pooled segment for payloads of about `size` bytes ahead of
- * need, in idle time: its pages are written a slice per turn of the event
- * loop, so the first large transfer finds memory already there (fresh tmpfs
- * pages are what makes a first transfer slow) and nothing waits meanwhile.
- * Returns false when the pool already has one or has no room for it.
+ * need, in idle time: its pages are allocated, then mapped here, a slice per
+ * turn of the event loop, so the first large transfer finds memory already
+ * there (fresh tmpfs pages are what makes a first transfer slow) and nothing
+ * waits meanwhile. Returns false when the pool already has one or has no room for it.
  */
 export async function warmSegment(size: number): Promise<boolean> {
   const capacity = capacityFor(size);
@@ -130,10 +190,11 @@ export async function warmSegment(size: number): Promise<boolean> {
   const path = segmentPath(true);
   const fd = openSync(path, "wx", 0o600);
   created.set(path, true);
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
   try {
-    for (let at = 0; at < capacity; ) {
-      at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
-      if (at % (16 * ZEROS.length) === 0) await new Promise((resolve) => setImmediate(resolve));
+    for (let at = 0; at < capacity; at += IDLE_SLICE) {
+      allocatePages(fd, at, Math.min(capacity, at + IDLE_SLICE));
+      await nextTurn();
       if (!created.has(path)) return false; // the pool was removed meanwhile (its runtime stops)
     }
   } catch {
@@ -143,7 +204,11 @@ export async function warmSegment(size: number): Promise<boolean> {
   } finally {
     closeSync(fd);
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, lending: 0, freedAt: performance.now() };
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: performance.now() };
+  while (segment.populated < capacity && populate(segment, IDLE_SLICE)) {
+    await nextTurn();
+    if (!created.has(path)) return false;
+  }
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");

@@ -1,0 +1,51 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { FIXTURES, SpawnedProcess, spawnFixture } from "../../_helpers/processes.ts";
+
+const MiB = 2 ** 20;
+
+async function resultOf(fixture: SpawnedProcess): Promise<Record<string, unknown>> {
+  const line = await fixture.waitForLine(/^result \{/, { timeout: 60_000 });
+  expect(await fixture.waitForExit()).toEqual({ code: 0, signal: null });
+  return JSON.parse(line.slice("result ".length));
+}
+
+/** Pooled segments as they are made: the payload written through the file, the rest of the segment zero, every page allocated. */
+const written = (mappedAfter: number) => ({ size: 4 * MiB, allocated: 4 * MiB, payloadSum: 3 * MiB * 7, restSum: 0, mappedAtOnce: 0, mappedAfter });
+
+describe.skipIf(process.platform !== "linux" || !existsSync("/dev/shm"))("segment memory through libc (fallocate, madvise)", () => {
+  test("a new segment gets its pages in one call, and the pool's mapping of them in idle turns, or at once for a caller about to write", async () => {
+    await using fixture = spawnFixture("native-memory-fixture.ts", ["pool"]);
+    expect(await resultOf(fixture)).toEqual({
+      native: true,
+      written: written(4096),
+      empty: { size: 2 * MiB, allocated: 2 * MiB, sum: 2 * MiB * 9, mappedBeforeWrite: 2048 },
+    });
+  });
+
+  test("without the native calls (MOSAIC_NATIVE_MEMORY=0, as where bun:ffi or libc is missing) segments are made as before: zeros written, pages mapped as touched", async () => {
+    await using fixture = spawnFixture("native-memory-fixture.ts", ["pool"], { env: { MOSAIC_NATIVE_MEMORY: "0" } });
+    expect(await resultOf(fixture)).toEqual({
+      native: false,
+      written: written(0),
+      empty: { size: 2 * MiB, allocated: 2 * MiB, sum: 2 * MiB * 9, mappedBeforeWrite: 0 },
+    });
+  });
+
+  // A /dev/shm of 64 MiB of its own: a mount namespace (root, unshare) over a tmpfs that goes with it.
+  const canMount = typeof process.getuid === "function" && process.getuid() === 0 && existsSync("/usr/bin/unshare");
+  const inSmallShm = (env: Record<string, string> = {}) =>
+    new SpawnedProcess(["unshare", "-m", "--propagation", "private", "sh", "-c", `mount -t tmpfs -o size=64m tmpfs /dev/shm && exec "$0" "$1" full`, process.execPath, `${FIXTURES}/native-memory-fixture.ts`], { env });
+  const moved = { sums: [8 * MiB, 24 * MiB, 60 * MiB], backSum: 8 * MiB * 3, routes: ["24 MiB shm", "60 MiB tcp", "8 MiB shm"] };
+
+  test.skipIf(!canMount)("in a full /dev/shm, fallocate fails with ENOSPC and keeps no page, and a payload that fits no segment takes the socket", async () => {
+    await using fixture = inSmallShm();
+    expect(await resultOf(fixture)).toEqual({ native: true, refused: "ENOSPC", left: 0, ...moved });
+  });
+
+  test.skipIf(!canMount)("without the native calls a full /dev/shm sends the same payloads the same ways", async () => {
+    await using fixture = inSmallShm({ MOSAIC_NATIVE_MEMORY: "0" });
+    expect(await resultOf(fixture)).toEqual({ native: false, left: 0, ...moved });
+  });
+});
+
