@@ -5,14 +5,13 @@
  * are removed after some idle seconds (segmentIdleTime). Every state change of
  * a segment goes through `move`, which is what the byte counts derive from.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
 import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon } from "./mappings.ts";
-import { allocateFileRange, populateMapping } from "./native.ts";
+import { nextTurn, populate, populateInTurns, populateSoon, type SegmentPages, writeSegmentFile, writeSegmentFileInTurns } from "./segment-pages.ts";
 
-export interface PooledSegment {
+export interface PooledSegment extends SegmentPages {
   readonly path: string;
   readonly capacity: number;
   /** The sender's mapping (shared): kept, so that its pages stay there for the next payload. */
@@ -23,8 +22,6 @@ export interface PooledSegment {
   state: SegmentState | undefined;
   /** The payload a new segment was made with (lendSegment copies nothing more), until lent. */
   written?: Uint8Array;
-  /** Bytes from the start of `mapping` whose pages are mapped here already (see populateSoon). */
-  populated: number;
   /** Counts its lendings: a late hand-back of an earlier one must not free the current one. */
   lending: number;
   freedAt: number;
@@ -104,43 +101,23 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
   return chosen;
 }
 
-const ZEROS = new Uint8Array(1 << 20);
-/** Pages allocated or mapped per turn of the event loop when a segment is prepared in idle time (a few ms each). */
-const IDLE_SLICE = 16 * ZEROS.length;
-
-/** Gives [from, to) of the file `fd` its pages: in one call where native calls work, else by writing zeros. */
-function allocatePages(fd: number, from: number, to: number): void {
-  if (allocateFileRange(fd, from, to - from)) return;
-  for (let at = from; at < to; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
-}
-
 /**
- * A new free segment of `capacity` bytes. Its pages are allocated here, not
- * at first touch, so that a full /dev/shm shows as ENOSPC (the caller falls
- * back to the socket), not later as SIGBUS inside a memcpy. With `payload`:
- * written into the file with the allocation (the kernel allocates and copies
- * in one pass, where allocating, then faulting every page of the mapping in
- * at the first copy costs about twice as much) and the mapping's pages
- * mapped in idle time after (populateSoon), for the next payload. Without:
+ * A new free segment of `capacity` bytes, every page allocated (see
+ * writeSegmentFile). With `payload`: written through the file, the pool's
+ * mapping populated in idle turns after, for the next payload. Without:
  * mapped at once, for a caller about to write into it.
  */
 function createPooled(capacity: number, payload?: Uint8Array): PooledSegment {
   const path = segmentPath(true);
-  const fd = openSync(path, "wx", 0o600);
   created.set(path, true);
   try {
-    let from = 0;
-    if (payload) for (; from < payload.byteLength; ) from += writeSync(fd, payload, from, payload.byteLength - from, from);
-    allocatePages(fd, from, capacity);
+    writeSegmentFile(path, capacity, payload);
   } catch (error) {
     created.delete(path);
-    unlinkQuietly(path);
     throw error;
-  } finally {
-    closeSync(fd);
   }
   const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, written: payload, populated: 0, lending: 0, freedAt: 0 };
-  if (payload) populateSoon(segment);
+  if (payload) populateSoon(segment, () => byPath.get(path) === segment);
   else populate(segment, capacity);
   segments.push(segment);
   byPath.set(path, segment);
@@ -148,33 +125,9 @@ function createPooled(capacity: number, payload?: Uint8Array): PooledSegment {
   return segment;
 }
 
-/** Maps the next `length` bytes of `segment`'s pages here; false when that cannot be done natively (they fault in when touched). */
-function populate(segment: PooledSegment, length: number): boolean {
-  length = Math.min(length, segment.capacity - segment.populated);
-  if (!populateMapping(segment.mapping, segment.populated, length)) return false;
-  segment.populated += length;
-  return true;
-}
-
-const toPopulate: PooledSegment[] = [];
-
-/**
- * Maps a new segment's pages into this thread's mapping a slice per turn of
- * the event loop: the next payload copied into it then runs at memcpy speed
- * (write faults on a shared mapping cost about as much as the copy's
- * allocation did). Stops for segments that left the pool meanwhile.
- */
-function populateSoon(segment: PooledSegment): void {
-  toPopulate.push(segment);
-  if (toPopulate.length > 1) return;
-  const step = () => {
-    const current = toPopulate[0];
-    if (!current) return;
-    if (byPath.get(current.path) !== current || !populate(current, IDLE_SLICE) || current.populated >= current.capacity) toPopulate.shift();
-    if (toPopulate.length > 0) setImmediate(step);
-  };
-  setImmediate(step);
-}
+/** Capacities of segments being prepared in idle time (one at a time each), and their files. */
+const warming = new Set<number>();
+const preparing = new Set<string>();
 
 /**
  * Makes a free pooled segment for payloads of about `size` bytes ahead of
@@ -185,35 +138,32 @@ function populateSoon(segment: PooledSegment): void {
  */
 export async function warmSegment(size: number): Promise<boolean> {
   const capacity = capacityFor(size);
-  if (segments.some((segment) => !segment.borrower && segment.capacity === capacity)) return false;
+  if (warming.has(capacity) || segments.some((segment) => !segment.borrower && segment.capacity === capacity)) return false;
   if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return false;
+  warming.add(capacity);
+  await nextTurn(); // nothing on the caller's path
   const path = segmentPath(true);
-  const fd = openSync(path, "wx", 0o600);
   created.set(path, true);
-  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  preparing.add(path);
+  // Not wanted any more once the pool was removed (its runtime stops).
+  const wanted = () => created.has(path);
   try {
-    for (let at = 0; at < capacity; at += IDLE_SLICE) {
-      allocatePages(fd, at, Math.min(capacity, at + IDLE_SLICE));
-      await nextTurn();
-      if (!created.has(path)) return false; // the pool was removed meanwhile (its runtime stops)
+    if (!(await writeSegmentFileInTurns(path, capacity, wanted))) {
+      created.delete(path);
+      unlinkQuietly(path);
+      return false;
     }
-  } catch {
-    created.delete(path);
-    unlinkQuietly(path);
-    return false;
+    const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: performance.now() };
+    if (!(await populateInTurns(segment, wanted))) return false;
+    segments.push(segment);
+    byPath.set(path, segment);
+    move(segment, "free");
+    scheduleTrim();
+    return true;
   } finally {
-    closeSync(fd);
+    warming.delete(capacity);
+    preparing.delete(path);
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: performance.now() };
-  while (segment.populated < capacity && populate(segment, IDLE_SLICE)) {
-    await nextTurn();
-    if (!created.has(path)) return false;
-  }
-  segments.push(segment);
-  byPath.set(path, segment);
-  move(segment, "free");
-  scheduleTrim();
-  return true;
 }
 
 /** `borrower` is done with the segment at `path` (only a segment lent to it, and only the `lending` given, if given). */
@@ -314,4 +264,9 @@ export function scratchCopy(bytes: Uint8Array): { copy: Uint8Array; release: () 
 
 // A thread that ends takes only its free segments with it: those it lent to its main thread are still
 // mapped there, and that thread removes them once it is done with them.
-process.on("exit", () => (Bun.isMainThread ? removeSegments() : trimSegments(0)));
+// A segment still being prepared is nobody's yet.
+process.on("exit", () => {
+  if (Bun.isMainThread) return removeSegments();
+  trimSegments(0);
+  for (const path of preparing) unlinkQuietly(path);
+});

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FIXTURES, SpawnedProcess, spawnFixture } from "../../_helpers/processes.ts";
 
 const MiB = 2 ** 20;
@@ -14,12 +16,13 @@ async function resultOf(fixture: SpawnedProcess): Promise<Record<string, unknown
 const written = (mappedAfter: number) => ({ size: 4 * MiB, allocated: 4 * MiB, payloadSum: 3 * MiB * 7, restSum: 0, mappedAtOnce: 0, mappedAfter });
 
 describe.skipIf(process.platform !== "linux" || !existsSync("/dev/shm"))("segment memory through libc (fallocate, madvise)", () => {
-  test("a new segment gets its pages in one call, and the pool's mapping of them in idle turns, or at once for a caller about to write", async () => {
+  test("a new segment gets its pages in one call, and the pool's mapping of them in idle turns, at once for a caller about to write, before any payload when prepared in idle time", async () => {
     await using fixture = spawnFixture("native-memory-fixture.ts", ["pool"]);
     expect(await resultOf(fixture)).toEqual({
       native: true,
       written: written(4096),
       empty: { size: 2 * MiB, allocated: 2 * MiB, sum: 2 * MiB * 9, mappedBeforeWrite: 2048 },
+      warm: { made: true, size: 8 * MiB, allocated: 8 * MiB, mapped: 8192, usedNext: true },
     });
   });
 
@@ -29,8 +32,23 @@ describe.skipIf(process.platform !== "linux" || !existsSync("/dev/shm"))("segmen
       native: false,
       written: written(0),
       empty: { size: 2 * MiB, allocated: 2 * MiB, sum: 2 * MiB * 9, mappedBeforeWrite: 0 },
+      warm: { made: true, size: 8 * MiB, allocated: 8 * MiB, mapped: 0, usedNext: true },
     });
   });
+
+  test("a compiled binary (bun build --compile) reaches libc too", async () => {
+    // Built outside the repository, so that nothing can come from node_modules.
+    const dir = mkdtempSync(join(tmpdir(), "mosaic-native-test-"));
+    try {
+      const binary = join(dir, "native-memory");
+      await using build = new SpawnedProcess([process.execPath, "build", "--compile", join(FIXTURES, "native-memory-fixture.ts"), "--outfile", binary]);
+      expect(await build.waitForExit(120_000)).toEqual({ code: 0, signal: null });
+      await using fixture = new SpawnedProcess([binary, "pool"], { cwd: dir });
+      expect(await resultOf(fixture)).toMatchObject({ native: true, written: written(4096), warm: { mapped: 8192 } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   // A /dev/shm of 64 MiB of its own: a mount namespace (root, unshare) over a tmpfs that goes with it.
   const canMount = typeof process.getuid === "function" && process.getuid() === 0 && existsSync("/usr/bin/unshare");
