@@ -9,7 +9,7 @@ import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon } from "./mappings.ts";
-import { nextTurn, populate, populateInTurns, populateSoon, type SegmentPages, writeSegmentFile, writeSegmentFileInTurns } from "./segment-pages.ts";
+import { nextTurn, populate, populateInTurns, type SegmentPages, writeSegmentFile, writeSegmentFileInTurns } from "./segment-pages.ts";
 
 export interface PooledSegment extends SegmentPages {
   readonly path: string;
@@ -20,8 +20,6 @@ export interface PooledSegment extends SegmentPages {
   borrower: object | undefined;
   /** Undefined once out of the pool. */
   state: SegmentState | undefined;
-  /** The payload a new segment was made with (lendSegment copies nothing more), until lent. */
-  written?: Uint8Array;
   /** Counts its lendings: a late hand-back of an earlier one must not free the current one. */
   lending: number;
   freedAt: number;
@@ -63,14 +61,9 @@ function capacityFor(size: number): number {
  * it gets a segment of about the payload's size (see takeSegment).
  */
 export function lendSegment(payload: Uint8Array, borrower: object, away = true, exact = false): { path: string; lending: number } | undefined {
-  const chosen = takeSegment(payload.byteLength, borrower, away ? "lent-away" : "lent-thread", exact, payload);
+  const chosen = takeSegment(payload.byteLength, borrower, away ? "lent-away" : "lent-thread", exact);
   if (!chosen) return undefined;
-  if (chosen.written !== payload) {
-    // Pages not mapped yet are mapped in one call (cheaper than a fault per page during the copy).
-    if (chosen.populated < payload.byteLength) populate(chosen, payload.byteLength - chosen.populated);
-    chosen.mapping.set(payload);
-  }
-  chosen.written = undefined;
+  chosen.mapping.set(payload);
   countWritten(payload.byteLength);
   return { path: chosen.path, lending: chosen.lending };
 }
@@ -79,10 +72,8 @@ export function lendSegment(payload: Uint8Array, borrower: object, away = true, 
  * A free pooled segment of at least `size` bytes (a new one if none fits),
  * now lent to `borrower`; undefined if the pool is full. `exact`: a new one
  * is sized to the payload (rounded to 1 MiB), for memory that may be kept long.
- * `payload`: what the caller will copy in; a new segment is made with it
- * written already (its `written`).
  */
-export function takeSegment(size: number, borrower: object, as: Exclude<SegmentState, "free">, exact = false, payload?: Uint8Array): PooledSegment | undefined {
+export function takeSegment(size: number, borrower: object, as: Exclude<SegmentState, "free">, exact = false): PooledSegment | undefined {
   let chosen: PooledSegment | undefined;
   // Memory kept long is not to pin much more than it holds: at most an eighth (or 1 MiB) more.
   const largest = exact ? size + Math.max(SHM_MIN_BYTES, size / 8) : 2 * capacityFor(size);
@@ -93,7 +84,7 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
   if (!chosen) {
     const capacity = exact ? Math.ceil(size / SHM_MIN_BYTES) * SHM_MIN_BYTES : capacityFor(size);
     if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
-    chosen = createPooled(capacity, payload);
+    chosen = createPooled(capacity);
   }
   chosen.borrower = borrower;
   chosen.lending++;
@@ -102,23 +93,20 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
 }
 
 /**
- * A new free segment of `capacity` bytes, every page allocated (see
- * writeSegmentFile). With `payload`: written through the file, the pool's
- * mapping populated in idle turns after, for the next payload. Without:
- * mapped at once, for a caller about to write into it.
+ * A new free segment of `capacity` bytes, every page allocated and mapped
+ * here (see writeSegmentFile and populate: a caller copies into it at once).
  */
-function createPooled(capacity: number, payload?: Uint8Array): PooledSegment {
+function createPooled(capacity: number): PooledSegment {
   const path = segmentPath(true);
   created.set(path, true);
   try {
-    writeSegmentFile(path, capacity, payload);
+    writeSegmentFile(path, capacity);
   } catch (error) {
     created.delete(path);
     throw error;
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, written: payload, populated: 0, lending: 0, freedAt: 0 };
-  if (payload) populateSoon(segment, () => byPath.get(path) === segment);
-  else populate(segment, capacity);
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: 0 };
+  populate(segment, capacity);
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");

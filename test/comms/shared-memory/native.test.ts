@@ -12,11 +12,11 @@ async function resultOf(fixture: SpawnedProcess): Promise<Record<string, unknown
   return JSON.parse(line.slice("result ".length));
 }
 
-/** Pooled segments as they are made: the payload written through the file, the rest of the segment zero, every page allocated. */
-const written = (mappedAfter: number) => ({ size: 4 * MiB, allocated: 4 * MiB, payloadSum: 3 * MiB * 7, restSum: 0, mappedAtOnce: 0, mappedAfter });
+/** A new 4 MiB segment with a 3 MiB payload: every page allocated, the rest zero, `mapped` KiB of it mapped here. */
+const written = (mapped: number) => ({ size: 4 * MiB, allocated: 4 * MiB, payloadSum: 3 * MiB * 7, restSum: 0, mapped });
 
 describe.skipIf(process.platform !== "linux" || !existsSync("/dev/shm"))("segment memory through libc (fallocate, madvise)", () => {
-  test("a new segment gets its pages in one call, and the pool's mapping of them in idle turns, at once for a caller about to write, before any payload when prepared in idle time", async () => {
+  test("a new segment gets its pages, and the pool's mapping of them, in one call each, before any payload is copied; one prepared in idle time too", async () => {
     await using fixture = spawnFixture("native-memory-fixture.ts", ["pool"]);
     expect(await resultOf(fixture)).toEqual({
       native: true,
@@ -26,11 +26,11 @@ describe.skipIf(process.platform !== "linux" || !existsSync("/dev/shm"))("segmen
     });
   });
 
-  test("without the native calls (MOSAIC_NATIVE_MEMORY=0, as where bun:ffi or libc is missing) segments are made as before: zeros written, pages mapped as touched", async () => {
+  test("without the native calls (MOSAIC_NATIVE_MEMORY=0, as where bun:ffi or libc is missing) segments are made as before: zeros written, pages mapped as the copy touches them", async () => {
     await using fixture = spawnFixture("native-memory-fixture.ts", ["pool"], { env: { MOSAIC_NATIVE_MEMORY: "0" } });
     expect(await resultOf(fixture)).toEqual({
       native: false,
-      written: written(0),
+      written: written(3072),
       empty: { size: 2 * MiB, allocated: 2 * MiB, sum: 2 * MiB * 9, mappedBeforeWrite: 0 },
       warm: { made: true, size: 8 * MiB, allocated: 8 * MiB, mapped: 0, usedNext: true },
     });
