@@ -86,6 +86,8 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
     if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
     chosen = createPooled(capacity);
   }
+  // Pages the caller will write and that are not mapped here yet: mapped in one call, not a fault per page.
+  if (chosen.populated < size) populate(chosen, size - chosen.populated);
   chosen.borrower = borrower;
   chosen.lending++;
   move(chosen, as);
@@ -93,8 +95,8 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
 }
 
 /**
- * A new free segment of `capacity` bytes, every page allocated and mapped
- * here (see writeSegmentFile and populate: a caller copies into it at once).
+ * A new free segment of `capacity` bytes, every page allocated (see
+ * writeSegmentFile); takeSegment maps the pages its caller will write.
  */
 function createPooled(capacity: number): PooledSegment {
   const path = segmentPath(true);
@@ -106,7 +108,6 @@ function createPooled(capacity: number): PooledSegment {
     throw error;
   }
   const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: 0 };
-  populate(segment, capacity);
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");

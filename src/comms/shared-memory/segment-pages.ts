@@ -73,9 +73,14 @@ export async function writeSegmentFileInTurns(path: string, capacity: number, wa
   }
 }
 
-/** Maps the next `length` bytes of `pages` here; false when that cannot be done natively (they fault in as touched). */
+const PAGE = 4096;
+
+/**
+ * Maps the next `length` bytes of `pages` here (whole pages); false when that
+ * cannot be done natively (they fault in as touched).
+ */
 export function populate(pages: SegmentPages, length: number): boolean {
-  length = Math.min(length, pages.capacity - pages.populated);
+  length = Math.min(Math.ceil(length / PAGE) * PAGE, pages.capacity - pages.populated);
   if (length <= 0) return true;
   if (!populateMapping(pages.mapping, pages.populated, length)) return false;
   pages.populated += length;
