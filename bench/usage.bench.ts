@@ -249,11 +249,15 @@ async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>):
  */
 async function measureWarmPool(): Promise<number> {
   const size = 256 * MiB;
+  // Mappings of the first runtime's results still count until collected: the prepared segment is what comes on top.
+  Bun.gc(true);
+  await Bun.sleep(0);
+  const before = sharedMemoryStats.ownedSharedBytes;
   await mosaic.init({ ...OPTIONS, warmPool: size });
   const a = Store.options({ worker: "worker:0:0" }).remote();
   await a.noop().result();
   const started = performance.now();
-  while (sharedMemoryStats.ownedSharedBytes < size) {
+  while (sharedMemoryStats.ownedSharedBytes < before + size) {
     if (performance.now() - started > 30_000) throw new Error(`${BENCH}: the warm pool was not ready within 30 s`);
     await Bun.sleep(20);
   }
