@@ -14,7 +14,9 @@
  *   and as a result the tessera keeps (`await t.get().result()`), the first
  *   of each size, then warm repetitions; piscina moves the argument with a
  *   transfer list and copies the kept result (structured clone);
- * - the worker's pooled /dev/shm segments and RSS after repeated 256 MiB fetches.
+ * - the worker's pooled /dev/shm segments and RSS after repeated 256 MiB fetches;
+ * - the first 256 MiB argument of another fresh runtime, started with
+ *   `warmPool` of that size (prepared in idle time after start).
  *
  * Lines carrying `plot_series` and `size_bytes` are drawn by run.ts into
  * bench/out/transfers.svg.
@@ -27,6 +29,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as mosaic from "../src/index.ts";
 import { tessera } from "../src/index.ts";
+import { sharedMemoryStats } from "../src/comms/shared-memory/index.ts";
 import { alternate, emit, exitGuard, median, note, round, rssKiB } from "./_lib.ts";
 import { connectPing, PING_BASELINE_KIND, spawnPeer, stopPeers } from "./_raw.ts";
 
@@ -239,6 +242,33 @@ async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>):
   return side;
 }
 
+/**
+ * The first 256 MiB argument of a fresh runtime started with `warmPool` of
+ * that size, once the head has prepared the segment in idle time (a program
+ * would be doing its own work meanwhile): ms.
+ */
+async function measureWarmPool(): Promise<number> {
+  const size = 256 * MiB;
+  // Mappings of the first runtime's results still count until collected: the prepared segment is what comes on top.
+  Bun.gc(true);
+  await Bun.sleep(0);
+  const before = sharedMemoryStats.ownedSharedBytes;
+  await mosaic.init({ ...OPTIONS, warmPool: size });
+  const a = Store.options({ worker: "worker:0:0" }).remote();
+  await a.noop().result();
+  const started = performance.now();
+  while (sharedMemoryStats.ownedSharedBytes < before + size) {
+    if (performance.now() - started > 30_000) throw new Error(`${BENCH}: the warm pool was not ready within 30 s`);
+    await Bun.sleep(20);
+  }
+  const array = new Float32Array(size / 4).fill(1);
+  let total: number | undefined;
+  const ms = await timed(async () => (total = await a.sum(array).result()));
+  check(total === sparseSum(array), `a.sum(array) returned ${total}`);
+  await mosaic.stop();
+  return ms;
+}
+
 // ------------------------------------------------------------- memcpy, same run
 
 function memcpy(n: number): { touched: number; fresh: number } {
@@ -330,9 +360,13 @@ try {
   note(`${BENCH}: worker:0:1 after ${WARM_REPS + 1} fetches of 256 MiB: pooled segments ${fetchSegments.join(", ")}, RSS ${Math.round(workerRss)} MiB`);
   emit({ bench: BENCH, metric: "repeated_fetch_worker_segments", value: Math.max(...fetchSegments), unit: "segments", per_fetch: fetchSegments, worker_rss_mib: Math.round(workerRss), what: `the /dev/shm segments of 256 MiB or more of worker:0:1 after each of ${WARM_REPS + 1} await b.get().result() of 256 MiB, no release()` });
   await mosaic.stop();
+  const warmPoolMs = await measureWarmPool();
   const memcpyMs = new Map(SIZES_MIB.map((mib) => [mib, memcpy((mib * MiB) / 4)] as const));
   const peer = Piscina ? await measurePiscina(Piscina, raw.ping) : undefined;
   emitFigures(ours, peer, memcpyMs);
+  const touched = gbps(256 * MiB, memcpyMs.get(256)!.touched);
+  const warmPool = gbps(256 * MiB, warmPoolMs);
+  emit({ bench: BENCH, metric: "head_to_worker_256MiB_cold_warmpool", value: round(warmPool, 3), unit: "GB/s", regime: "cold", size_bytes: 256 * MiB, baseline: round(touched, 3), ratio: round(warmPool / touched, 3), baseline_kind: "in-process memcpy into touched memory, same run", what: "await a.sum(array).result(), the first 256 MiB argument of a fresh runtime started with warmPool: 256 MiB, once the head prepared it" });
   note(`${BENCH}: done in ${Math.round(performance.now() - started)} ms`);
 } finally {
   try {

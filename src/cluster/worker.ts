@@ -93,16 +93,15 @@ export class WorkerRuntime extends ChildRole {
 
   /**
    * Payloads that come through shared memory: replies (results of other
-   * workers, fetched as dependencies) and objects put in a pooled segment of
-   * the head are mapped, kept as they are and passed on to tessera threads by
-   * name, without a copy (a put object keeps the head's segment lent for as
-   * long as it lives here; it counts against this worker's memory and is
-   * spilled like any other). Other requests and commands (calls with
-   * dependencies, objects in one-shot segments) are copied into memory of
-   * this process.
+   * workers, fetched as dependencies), objects put and call arguments in a
+   * pooled segment of the head are mapped, kept as they are and passed on to
+   * tessera threads by name, without a copy (the head's segment stays lent
+   * for as long as they live here; they count against this worker's memory,
+   * and a put object is spilled like any other). Other requests and commands
+   * (one-shot segments) are copied into memory of this process.
    */
   readSharedPayloads(method: string | undefined, pooled: boolean): boolean {
-    return method !== undefined && !(pooled && method === "put");
+    return method !== undefined && !(pooled && (method === "put" || method === "call"));
   }
 
   get #host(): TesseraHost {

@@ -5,13 +5,13 @@
  * are removed after some idle seconds (segmentIdleTime). Every state change of
  * a segment goes through `move`, which is what the byte counts derive from.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
 import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon } from "./mappings.ts";
+import { nextTurn, populate, populateInTurns, type SegmentPages, writeSegmentFile, writeSegmentFileInTurns } from "./segment-pages.ts";
 
-export interface PooledSegment {
+export interface PooledSegment extends SegmentPages {
   readonly path: string;
   readonly capacity: number;
   /** The sender's mapping (shared): kept, so that its pages stay there for the next payload. */
@@ -86,69 +86,73 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
     if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return undefined;
     chosen = createPooled(capacity);
   }
+  // Pages the caller will write and that are not mapped here yet: mapped in one call, not a fault per page.
+  if (chosen.populated < size) populate(chosen, size - chosen.populated);
   chosen.borrower = borrower;
   chosen.lending++;
   move(chosen, as);
   return chosen;
 }
 
-const ZEROS = new Uint8Array(1 << 20);
-
+/**
+ * A new free segment of `capacity` bytes, every page allocated (see
+ * writeSegmentFile); takeSegment maps the pages its caller will write.
+ */
 function createPooled(capacity: number): PooledSegment {
   const path = segmentPath(true);
-  const fd = openSync(path, "wx", 0o600);
   created.set(path, true);
   try {
-    // Written, not just sized: tmpfs allocates pages on first touch, and a full /dev/shm must show
-    // here as ENOSPC (the caller falls back to the socket), not later as SIGBUS inside a memcpy.
-    for (let at = 0; at < capacity; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
+    writeSegmentFile(path, capacity);
   } catch (error) {
     created.delete(path);
-    unlinkQuietly(path);
     throw error;
-  } finally {
-    closeSync(fd);
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, lending: 0, freedAt: 0 };
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: 0 };
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");
   return segment;
 }
 
+/** Capacities of segments being prepared in idle time (one at a time each), and their files. */
+const warming = new Set<number>();
+const preparing = new Set<string>();
+
 /**
  * Makes a free pooled segment for payloads of about `size` bytes ahead of
- * need, in idle time: its pages are written a slice per turn of the event
- * loop, so the first large transfer finds memory already there (fresh tmpfs
- * pages are what makes a first transfer slow) and nothing waits meanwhile.
- * Returns false when the pool already has one or has no room for it.
+ * need, in idle time: its pages are allocated, then mapped here, a slice per
+ * turn of the event loop, so the first large transfer finds memory already
+ * there (fresh tmpfs pages are what makes a first transfer slow) and nothing
+ * waits meanwhile. Returns false when the pool already has one or has no room for it.
  */
 export async function warmSegment(size: number): Promise<boolean> {
   const capacity = capacityFor(size);
-  if (segments.some((segment) => !segment.borrower && segment.capacity === capacity)) return false;
+  if (warming.has(capacity) || segments.some((segment) => !segment.borrower && segment.capacity === capacity)) return false;
   if (poolBytes() + capacity > POOL_LIMIT || capacity > freeSharedMemory() / 2) return false;
+  warming.add(capacity);
+  await nextTurn(); // nothing on the caller's path
   const path = segmentPath(true);
-  const fd = openSync(path, "wx", 0o600);
   created.set(path, true);
+  preparing.add(path);
+  // Not wanted any more once the pool was removed (its runtime stops).
+  const wanted = () => created.has(path);
   try {
-    for (let at = 0; at < capacity; ) {
-      at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, capacity - at), at);
-      if (at % (16 * ZEROS.length) === 0) await new Promise((resolve) => setImmediate(resolve));
-      if (!created.has(path)) return false; // the pool was removed meanwhile (its runtime stops)
+    if (!(await writeSegmentFileInTurns(path, capacity, wanted))) {
+      created.delete(path);
+      unlinkQuietly(path);
+      return false;
     }
-  } catch {
-    created.delete(path);
-    unlinkQuietly(path);
-    return false;
+    const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: performance.now() };
+    if (!(await populateInTurns(segment, wanted))) return false;
+    segments.push(segment);
+    byPath.set(path, segment);
+    move(segment, "free");
+    scheduleTrim();
+    return true;
   } finally {
-    closeSync(fd);
+    warming.delete(capacity);
+    preparing.delete(path);
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, lending: 0, freedAt: performance.now() };
-  segments.push(segment);
-  byPath.set(path, segment);
-  move(segment, "free");
-  scheduleTrim();
-  return true;
 }
 
 /** `borrower` is done with the segment at `path` (only a segment lent to it, and only the `lending` given, if given). */
@@ -249,4 +253,9 @@ export function scratchCopy(bytes: Uint8Array): { copy: Uint8Array; release: () 
 
 // A thread that ends takes only its free segments with it: those it lent to its main thread are still
 // mapped there, and that thread removes them once it is done with them.
-process.on("exit", () => (Bun.isMainThread ? removeSegments() : trimSegments(0)));
+// A segment still being prepared is nobody's yet.
+process.on("exit", () => {
+  if (Bun.isMainThread) return removeSegments();
+  trimSegments(0);
+  for (const path of preparing) unlinkQuietly(path);
+});
