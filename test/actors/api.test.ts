@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "registeredClasses", "remoteFunctions", "concurrency", "asyncForOptions"], "api-fixture.ts"), (run) => {
+describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "cancellingHeld", "registeredClasses", "remoteFunctions", "concurrency", "asyncForOptions"], "api-fixture.ts"), (run) => {
   test("asyncFor gives results in item order, or in completion order when asked; with a timeout it stops starting items and rejects with TimeoutError", async () => {
     const value = await run.value("asyncForOptions");
     expect(value.byItem).toEqual([300, 10, 150, 20]);
@@ -114,6 +114,13 @@ describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", 
     expect(value.notTasks).toMatchObject({ class: "InvalidArgumentError" });
     expect({ infinite: value.infinite, barrierInfinite: value.barrierInfinite }).toEqual({ infinite: 1, barrierInfinite: "done" });
     expect(value.tooLong).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("wait(): timeout must be from 0 to 2147483647 ms") });
+  });
+
+  test("cancel() of a call waiting at the head for its tessera's slow creation: a task on another worker depending on it fails with DependencyError (does not wait for ever), and a release that waited for the call still frees the tessera", async () => {
+    const value = await run.value("cancellingHeld");
+    expect(value.heldOutcome).toMatchObject({ class: "CancelledError", message: expect.stringContaining("was cancelled before it was sent") });
+    expect(value.dependentOutcome).toMatchObject({ class: "DependencyError" });
+    expect(value.freed).toBe(true);
   });
 
   test("cancel() drops a call not sent yet or queued on its worker (CancelledError; a task depending on it fails with DependencyError naming it), aborts a running async method's signal, leaves a running synchronous method and an ended task alone", async () => {

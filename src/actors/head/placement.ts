@@ -105,7 +105,7 @@ export class Placement {
           handle.readiness.resolve();
           const events = this.#client.events;
           if (events.wants("tessera.created")) events.emit({ type: "tessera.created", tessera: handle.uid, className: handle.className, worker, thread, restarts: handle.restarts, time: Date.now() });
-          if (handle.outbox.length > 0) handle.flush(); // the calls held for the thread's link
+          handle.flush(); // the calls held for the thread's link, then a release that waited for them
         },
         (error: Error) => {
           if (handle.worker !== worker) return; // restarted meanwhile (its worker died): this creation is history

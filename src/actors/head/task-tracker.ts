@@ -203,9 +203,13 @@ export class TaskTracker implements TaskOwner {
     const handle = task[PLACEMENT] as TesseraHandle;
     const at = handle.outbox.findIndex((queued) => queued.task === task);
     if (at >= 0) {
-      // Not sent: it never will be (no place in its tessera's order is taken).
+      // Not sent: it never will be (no place in its tessera's order is taken). Its worker is told, in case
+      // dependents already wait there for its result; a release that waited for it can go.
       handle.outbox.splice(at, 1);
-      this.complete(task, new CancelledError(`${task.uid} was cancelled before it was sent`));
+      const error = new CancelledError(`${task.uid} was cancelled before it was sent`);
+      if (handle.worker) this.#client.failures.abandon(handle.worker, [task.id], error);
+      this.complete(task, error);
+      handle.onCallEnded();
       return;
     }
     // On its worker: dropped there if it has not started, its signal aborted if it runs; its report settles it.
