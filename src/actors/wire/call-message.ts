@@ -244,13 +244,7 @@ function readStr(body: Uint8Array, at: number): [string, number] | undefined {
   } else return undefined;
   const end = at + length;
   if (end > body.length) return undefined;
-  let text = "";
-  for (let i = at; i < end; i++) {
-    const code = body[i]!;
-    if (code >= 0x80) return [textDecoder.decode(body.subarray(at, end)), end];
-    text += String.fromCharCode(code);
-  }
-  return [text, end];
+  return [textDecoder.decode(body.subarray(at, end)), end];
 }
 
 /** The places of a call's dependency values (see InlinePlaces), ending the body; undefined for anything else. */
