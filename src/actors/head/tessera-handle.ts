@@ -12,7 +12,7 @@ import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
 import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments, type TaskReference } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
-import { inlineDependencies } from "./inline-dependencies.ts";
+import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
 import { ObjectRef } from "./object-ref.ts";
 import { DEPENDENCIES, DIRECT, DoneMarker, FIRST_ID, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
@@ -277,7 +277,15 @@ export class TesseraHandle implements TesseraEngine {
         }
         // Dependency values the head has go with the call, straight to the thread (see inline-dependencies.ts).
         let values: InlineValue[] | undefined;
-        if (references.length > 0 && this.direct?.isOpen) values = inlineDependencies(references, this.client);
+        if (references.length > 0 && this.direct?.isOpen) {
+          const inline = inlineDependencies(references, this.client);
+          if (inline instanceof TaskProxy) {
+            // Its result comes here: held, with every call behind it, until it does.
+            flushWhenSettled(inline, this);
+            return false;
+          }
+          values = inline;
+        }
         try {
           const refs = references.length === 0 || values ? NO_REFERENCES : references.map((reference) => reference.toReference());
           const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1, values);
