@@ -16,23 +16,30 @@ const refsPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 const textEncoder = new TextEncoder();
 const strings = new Map<string, Uint8Array>();
 
+/** msgpack str of `text`. */
+function utf8Str(text: string): Uint8Array {
+  const utf8 = textEncoder.encode(text);
+  if (utf8.length < 32) return Uint8Array.of(0xa0 | utf8.length, ...utf8);
+  if (utf8.length < 256) return Uint8Array.of(0xd9, utf8.length, ...utf8);
+  let encoded: Uint8Array;
+  if (utf8.length < 65536) {
+    encoded = new Uint8Array(3 + utf8.length);
+    encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
+    encoded.set(utf8, 3);
+  } else {
+    encoded = new Uint8Array(5 + utf8.length);
+    new DataView(encoded.buffer).setUint32(1, utf8.length);
+    encoded[0] = 0xdb;
+    encoded.set(utf8, 5);
+  }
+  return encoded;
+}
+
 /** msgpack str of `text`, cached (method names repeat). */
 function str(text: string): Uint8Array {
   let encoded = strings.get(text);
   if (!encoded) {
-    const utf8 = textEncoder.encode(text);
-    if (utf8.length < 32) encoded = Uint8Array.of(0xa0 | utf8.length, ...utf8);
-    else if (utf8.length < 256) encoded = Uint8Array.of(0xd9, utf8.length, ...utf8);
-    else if (utf8.length < 65536) {
-      encoded = new Uint8Array(3 + utf8.length);
-      encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
-      encoded.set(utf8, 3);
-    } else {
-      encoded = new Uint8Array(5 + utf8.length);
-      new DataView(encoded.buffer).setUint32(1, utf8.length);
-      encoded[0] = 0xdb;
-      encoded.set(utf8, 5);
-    }
+    encoded = utf8Str(text);
     if (strings.size < 4096) strings.set(text, encoded);
   }
   return encoded;
@@ -68,9 +75,12 @@ export type InlineValue = readonly [uid: string, body: Uint8Array];
  */
 export type InlinePlaces = [argsLength: number, ...places: (string | number)[]];
 
-/** A string as msgpack str: ASCII (every uid the head makes of ASCII names) written as it is, other text as UTF-8. */
+/**
+ * A uid to write as msgpack str: ASCII (every uid the head makes of ASCII
+ * names) as it is, other text as its UTF-8 str (not cached: uids do not repeat).
+ */
 function strOf(text: string): string | Uint8Array {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return str(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return utf8Str(text);
   return text;
 }
 
