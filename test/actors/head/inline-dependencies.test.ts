@@ -4,7 +4,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const FIXTURE = "inline-dependencies-fixture.ts";
-const SCENARIOS = ["chains", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "cancelHeld", "stopWhileHeld"];
+const SCENARIOS = ["chains", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "stopWhileHeld"];
 
 // a on worker:0:0, b on worker:0:1; `dependentCalls`: calls the workers' main threads passed on with dependency values they resolved.
 describeScenarios("dependency values sent by the head", () => ScenarioRun.start(SCENARIOS, FIXTURE), (run) => {
@@ -51,6 +51,13 @@ describeScenarios("dependency values sent by the head", () => ScenarioRun.start(
 
   test("a tessera released while its call waits at the head runs the call, then is released on its worker", async () => {
     expect(await run.value("releasedWhileHeld")).toEqual({ value: 4, dependentCalls: 0 });
+  });
+
+  test("an upstream the program released while its dependent waited at the head fails the dependent with a DependencyError saying so", async () => {
+    expect(await run.value("releasedUpstream")).toEqual({
+      held: expect.objectContaining({ class: "DependencyError", code: "DEPENDENCY_FAILED", message: expect.stringContaining("released") }),
+      after: 2,
+    });
   });
 
   test("a call waiting at the head for its dependency can be cancelled: it never runs, the calls behind it do", async () => {
