@@ -16,8 +16,10 @@
  * 3. pipelined calls from the head to two tesserae on different workers, then
  *    `runtime.barrier()`, next to pipelined 64 B one-way messages to a counting
  *    sink (actors-sink.ts) that acknowledges with counts;
- * 4. dependent calls `b.add(a.add(i))` across workers (the worker of b fetches
- *    every result of a from the worker of a), next to pipelined 64 B echoes;
+ * 4. dependent calls `b.add(a.add(i))` across workers (a's small results come
+ *    to the head with their completions and go on with b's calls straight to
+ *    b's thread), next to pipelined 64 B echoes; and one such pair awaited at a
+ *    time (`dependent_round_trip_os_scheduled`, two calls per raw ping, unpinned);
  * 5. creating 10,000 tesserae and awaiting their construction, next to the
  *    same number of pipelined 64 B echoes.
  *
@@ -286,6 +288,16 @@ async function latencies(ping: () => Promise<void>, echoPid: number): Promise<vo
   await alternate(LATENCY_WARMUP, 0, ping, cases[0]!.call);
   // As scheduled by the OS: what a program sees, but not a like-for-like ratio (see the header).
   await latency(ping, cases, "os-scheduled", "_os_scheduled", false);
+  // Two calls on two workers, the second taking the first's result: against one ping, unpinned only (b's worker is never pinned).
+  const dependent: LatencyCase = {
+    metric: "dependent_round_trip",
+    what: "await b.add(a.add(1)).result(), a on worker:0:0, b on worker:0:1",
+    call: async () => {
+      if ((await b.add(a.add(1)).result()) !== 3) throw new Error("b.add(a.add(1)) did not return 3");
+    },
+  };
+  await alternate(LATENCY_WARMUP, 0, ping, dependent.call);
+  await latency(ping, [dependent], "os-scheduled", "_os_scheduled", false);
 
   // Pinned like for like: the head on one CPU; every thread of worker:0:0 and the echo peer
   // on the same CPU (a context switch per hop) or on the other one (a vCPU wake-up per hop).
@@ -396,7 +408,7 @@ async function pipelinedRound(calls: number): Promise<RoundResult> {
   return finishRound(t0, t1, tasks);
 }
 
-/** b.add(a.add(i)): b's worker fetches a's result from a's worker. */
+/** b.add(a.add(i)): a's result goes on from the head with b's call (small), or worker to worker. */
 async function dependentRound(pairs: number): Promise<RoundResult> {
   const tasks: TaskProxy<number>[] = new Array(2 * pairs);
   const t0 = performance.now();

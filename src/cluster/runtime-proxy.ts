@@ -23,6 +23,13 @@ export interface WorkerHoldings {
   spilledBytes: number;
   /** Events sent up to the head by the worker and its threads since it started (only while the head asked for them). */
   eventsSent: number;
+  /**
+   * Calls its main thread passed on to their threads with dependency values it
+   * resolved (read from its store or fetched from other workers), since it
+   * started. Calls whose values the head sent with them straight to their
+   * threads are not among them.
+   */
+  dependentCalls: number;
 }
 
 export type RuntimeStatus = ResourceSample & {

@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** After the handshake, message bodies (not raw payloads) up to this size; a larger frame ends the connection. */
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;

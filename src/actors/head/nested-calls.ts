@@ -282,6 +282,11 @@ export class NestedCalls {
     return this.#pins.size > 0;
   }
 
+  /** Whether the result of task `id` names tesserae or objects the head holds for it (its thread said so before its completion). */
+  namesHeld(id: number): boolean {
+    return this.#pins.size > 0 && this.#pins.has(id);
+  }
+
   /** The result of task `id` was released: the tesserae it named are let go. */
   unpin(id: number): void {
     const pinned = this.#pins.get(id);

@@ -97,6 +97,13 @@ export const GENERATION = Symbol("mosaic.task.generation");
 export const DIRECT = Symbol("mosaic.task.direct");
 export const DEPENDENCIES = Symbol("mosaic.task.dependencies");
 export const PLACEMENT = Symbol("mosaic.task.placement");
+/** Internal: what waits for the task to settle (tesserae whose calls wait at the head for its result, see inline-dependencies.ts). */
+export const WAITING = Symbol("mosaic.task.waiting");
+
+/** Something that goes on once a task it waits for has settled (a tessera handle: it sends the calls it held). */
+export interface SettleWaiter {
+  flush(): unknown;
+}
 
 /** What a task knows of the tessera it runs on. */
 export interface TaskPlacement {
@@ -125,6 +132,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [DEPENDENCIES]: (TaskProxy<any> | ObjectRef<any>)[] | undefined = undefined;
   /** Kept apart from its tessera's worker: a restart moves the tessera, never a result that stayed where it ran. */
   [SENT_TO]: string | undefined = undefined;
+  /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
+  [WAITING]: SettleWaiter[] | undefined = undefined;
   #state: TaskState = "pending";
   readonly #submitted = Date.now();
   #started: number | undefined;
@@ -326,6 +335,13 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     } else {
       this.#state = "done";
       this.#completion?.resolve();
+    }
+    const waiting = this[WAITING];
+    if (waiting) {
+      this[WAITING] = undefined;
+      queueMicrotask(() => {
+        for (const waiter of waiting) waiter.flush();
+      });
     }
   }
 

@@ -8,10 +8,11 @@ import type { Connection } from "../../comms/connection.ts";
 import { isSharedArrayPayload } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
-import { encodeCallMessage } from "../wire/call-message.ts";
+import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
 import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments, type TaskReference } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
+import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
 import { ObjectRef } from "./object-ref.ts";
 import { DEPENDENCIES, DIRECT, DoneMarker, FIRST_ID, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
@@ -260,6 +261,8 @@ export class TesseraHandle implements TesseraEngine {
       for (; sent < this.outbox.length; sent++) {
         const queued = this.outbox[sent]!;
         const { task, encoded, references } = queued;
+        // Settled while it waited here (the runtime stopped, or it was cancelled): nothing to send.
+        if (task.state === "done" || task.state === "failed") continue;
         // Held, with every call behind it (their places in the order are taken as they are sent).
         if (this.creating && references.length === 0 && encoded.payloads.length === 0) return false;
         const failed = failedDependency(task[DEPENDENCIES]);
@@ -272,9 +275,20 @@ export class TesseraHandle implements TesseraEngine {
           this.client.placement.waitForPlacement(this);
           return true;
         }
+        // Dependency values the head has go with the call, straight to the thread (see inline-dependencies.ts).
+        let values: InlineValue[] | undefined;
+        if (references.length > 0 && this.direct?.isOpen) {
+          const inline = inlineDependencies(references, this.client);
+          if (inline instanceof TaskProxy) {
+            // Its result comes here: held, with every call behind it, until it does.
+            flushWhenSettled(inline, this);
+            return false;
+          }
+          values = inline;
+        }
         try {
-          const refs = references.length === 0 ? NO_REFERENCES : references.map((reference) => reference.toReference());
-          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1);
+          const refs = references.length === 0 || values ? NO_REFERENCES : references.map((reference) => reference.toReference());
+          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1, values);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;
           // Kept until it is reported done, to be sent again: its arguments as they are now, in copies of its own.
@@ -289,7 +303,10 @@ export class TesseraHandle implements TesseraEngine {
           if (direct?.isOpen) {
             direct.sendEncoded(frame, encoded.payloads, !kept);
             task[DIRECT] = true;
-          } else this.client.link(this.worker).sendEncoded(frame, encoded.payloads, kept);
+          } else {
+            this.client.link(this.worker).sendEncoded(frame, encoded.payloads, kept);
+            task[DIRECT] = false; // an earlier attempt may have gone straight to a thread
+          }
           if (!queued.outOfOrder) this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
           task[SENT_TO] = this.worker;
           if (this.maxRestarts !== 0) this.client.releases.sentTo(task[FIRST_ID], this.worker);

@@ -1,8 +1,8 @@
 /**
- * A tessera thread's own link to the head: calls without dependencies come
- * straight in over it, completions and console lines go straight out (see
- * outbox.ts). Without it (no address, or the dial fails) everything goes
- * through the worker's main thread.
+ * A tessera thread's own link to the head: calls come straight in over it
+ * (without dependencies, or with their values, which the head had), completions
+ * and console lines go straight out (see outbox.ts). Without it (no address, or
+ * the dial fails) everything goes through the worker's main thread.
  */
 import type { ConnectionHandler } from "../../comms/connection.ts";
 import { fitsMemory } from "../../comms/memory-budget.ts";
@@ -14,7 +14,7 @@ import { onOp } from "./executor.ts";
 import { describeFailure, emit, headLink, observing, settle, useHeadLink } from "./outbox.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
 import { Op } from "./protocol.ts";
-import { decodeCallMessage } from "../wire/call-message.ts";
+import { decodeCallMessage, type InlinePlaces, type PlainCall } from "../wire/call-message.ts";
 import { nestedLink, type NestedSettled } from "../nested-link.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
@@ -31,26 +31,27 @@ const headHandler: ConnectionHandler = {
     const call = decodeCallMessage(body);
     return call && ["call", call];
   },
-  // Calls without dependencies, straight from the head.
+  // Calls without dependencies to resolve, straight from the head.
   onCommand(_connection, method, args, payloads, rejected) {
     // The head says here too what it observes: on this link, ahead of the calls that follow it.
     if (method === "observe") return onOp([Op.Observe, args as RuntimeEventType[]]);
     // Nested calls this thread's methods made have settled.
     if (method === "nested") return nestedLink.onSettled?.(args as NestedSettled);
     if (method !== "call") return;
-    const [tessera, task, name, bytes, refs, seq] = args as [number, number, string, Uint8Array, unknown[], number];
+    const [tessera, task, name, bytes, refs, seq, places] = args as PlainCall | [number, number, string, Uint8Array, unknown[], number, InlinePlaces?];
     if (rejected) {
       // Its arguments did not fit the worker's memory: it fails, and the calls after it still run.
       settle(task, true, undefined, describeFailure(rejected));
       return onOp([Op.Skip, tessera, seq]);
     }
     if (refs.length > 0) {
-      // Dependencies are resolved by the worker's main thread: the head never sends those here.
-      settle(task, true, undefined, describeFailure(new ProtocolError(`call #${task} with dependencies came straight to a tessera thread`)));
+      // Dependencies to resolve are the worker's main thread's: the head never sends those here.
+      settle(task, true, undefined, describeFailure(new ProtocolError(`call #${task} with dependencies to resolve came straight to a tessera thread`)));
       return onOp([Op.Skip, tessera, seq]);
     }
-    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy.
-    onOp([Op.Call, tessera, task, name, [Uint8Array.prototype.slice.call(bytes), payloads], null, true, seq]);
+    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy (of its
+    // dependency values too, which follow the arguments: run as the main thread would have posted it).
+    onOp([Op.Call, tessera, task, name, [Uint8Array.prototype.slice.call(bytes), payloads], places ?? null, true, seq]);
   },
   onPayloads(_connection, sharedBytes, socketBytes) {
     if (!observing.transfer) return;

@@ -1,12 +1,14 @@
 /**
  * The hot path of the head: every method call is one `call` command. Encoding
- * it by hand (msgpack of [Command, "call", [tessera, task, method, args, refs]])
- * skips a generic pack of a tuple that only wraps already-encoded arguments,
- * and sends the arguments as msgpack `bin`, which the receiver reads in place.
+ * it by hand (msgpack of [Command, "call", [tessera, task, method, args, refs, seq]],
+ * and a seventh element, the places of dependency values the head sends with
+ * the arguments) skips a generic pack of a tuple that only wraps
+ * already-encoded arguments, and sends the arguments as msgpack `bin`, which
+ * the receiver reads in place.
  */
 import "../../comms/_native-off.ts";
 import { Packr } from "msgpackr/pack";
-import { readUint, uintSize, writeUint } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, readArrayHeader, readUint, uintSize, writeArrayHeader, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
 import type { TaskReference } from "./value-codec.ts";
 
@@ -14,23 +16,30 @@ const refsPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 const textEncoder = new TextEncoder();
 const strings = new Map<string, Uint8Array>();
 
+/** msgpack str of `text`. */
+function utf8Str(text: string): Uint8Array {
+  const utf8 = textEncoder.encode(text);
+  if (utf8.length < 32) return Uint8Array.of(0xa0 | utf8.length, ...utf8);
+  if (utf8.length < 256) return Uint8Array.of(0xd9, utf8.length, ...utf8);
+  let encoded: Uint8Array;
+  if (utf8.length < 65536) {
+    encoded = new Uint8Array(3 + utf8.length);
+    encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
+    encoded.set(utf8, 3);
+  } else {
+    encoded = new Uint8Array(5 + utf8.length);
+    new DataView(encoded.buffer).setUint32(1, utf8.length);
+    encoded[0] = 0xdb;
+    encoded.set(utf8, 5);
+  }
+  return encoded;
+}
+
 /** msgpack str of `text`, cached (method names repeat). */
 function str(text: string): Uint8Array {
   let encoded = strings.get(text);
   if (!encoded) {
-    const utf8 = textEncoder.encode(text);
-    if (utf8.length < 32) encoded = Uint8Array.of(0xa0 | utf8.length, ...utf8);
-    else if (utf8.length < 256) encoded = Uint8Array.of(0xd9, utf8.length, ...utf8);
-    else if (utf8.length < 65536) {
-      encoded = new Uint8Array(3 + utf8.length);
-      encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
-      encoded.set(utf8, 3);
-    } else {
-      encoded = new Uint8Array(5 + utf8.length);
-      new DataView(encoded.buffer).setUint32(1, utf8.length);
-      encoded[0] = 0xdb;
-      encoded.set(utf8, 5);
-    }
+    encoded = utf8Str(text);
     if (strings.size < 4096) strings.set(text, encoded);
   }
   return encoded;
@@ -43,11 +52,6 @@ export const GET_ATTRIBUTE = "$get";
 export const SET_ATTRIBUTE = "$set";
 const EMPTY_ARRAY = 0x90;
 
-/**
- * `seq`: the call's place among its tessera's calls (1, 2, ...). Calls travel
- * by two routes (straight to the tessera's thread, or through its worker's main
- * thread when they have dependencies to resolve): the thread runs them by it.
- */
 /** A reference in a call message: [id, worker, task uid, index]. */
 export type WireReference = [id: number, worker: string, task: string, index?: number | string];
 
@@ -59,51 +63,159 @@ export function referenceFromWire([id, worker, task, index]: WireReference): Tas
   return index === undefined ? { id, worker, task } : { id, worker, task, index };
 }
 
-export function encodeCallMessage(tessera: number, task: number, method: string, args: Uint8Array, refs: readonly TaskReference[], seq: number): Uint8Array {
+/** A dependency's value as the head sends it with a call: the task's uid (the arguments name it by that) and its encoded result. */
+export type InlineValue = readonly [uid: string, body: Uint8Array];
+
+/**
+ * Where a call's dependency values are: [argumentsLength, uid, start, end, ...].
+ * They follow the arguments' bytes in the same `bin`, each at [start, end) of
+ * it: the layout in which the worker's main thread posts a call with its
+ * dependencies to a thread (thread/protocol.ts's InlineDependencies), so the
+ * thread decodes both alike.
+ */
+export type InlinePlaces = [argsLength: number, ...places: (string | number)[]];
+
+/**
+ * A uid to write as msgpack str: ASCII (every uid the head makes of ASCII
+ * names) as it is, other text as its UTF-8 str (not cached: uids do not repeat).
+ */
+function strOf(text: string): string | Uint8Array {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return utf8Str(text);
+  return text;
+}
+
+function strSize(text: string | Uint8Array): number {
+  if (typeof text !== "string") return text.length;
+  return (text.length < 32 ? 1 : text.length < 256 ? 2 : text.length < 0x10000 ? 3 : 5) + text.length;
+}
+
+function writeStr(body: Uint8Array, at: number, text: string | Uint8Array): number {
+  if (typeof text !== "string") {
+    body.set(text, at);
+    return at + text.length;
+  }
+  const length = text.length;
+  if (length < 32) body[at++] = 0xa0 | length;
+  else if (length < 256) {
+    body[at++] = 0xd9;
+    body[at++] = length;
+  } else if (length < 0x10000) {
+    body[at++] = 0xda;
+    body[at++] = length >> 8;
+    body[at++] = length & 0xff;
+  } else {
+    body[at++] = 0xdb;
+    body[at++] = length >>> 24;
+    body[at++] = (length >>> 16) & 0xff;
+    body[at++] = (length >>> 8) & 0xff;
+    body[at++] = length & 0xff;
+  }
+  for (let i = 0; i < length; i++) body[at++] = text.charCodeAt(i);
+  return at;
+}
+
+function binHeaderSize(length: number): number {
+  return length < 256 ? 2 : length < 0x10000 ? 3 : 5;
+}
+
+function writeBinHeader(body: Uint8Array, at: number, length: number): number {
+  if (length < 256) {
+    body[at++] = 0xc4;
+    body[at++] = length;
+  } else if (length < 0x10000) {
+    body[at++] = 0xc5;
+    body[at++] = length >> 8;
+    body[at++] = length & 0xff;
+  } else {
+    body[at++] = 0xc6;
+    body[at++] = length >>> 24;
+    body[at++] = (length >>> 16) & 0xff;
+    body[at++] = (length >>> 8) & 0xff;
+    body[at++] = length & 0xff;
+  }
+  return at;
+}
+
+/**
+ * `seq`: the call's place among its tessera's calls (1, 2, ...). Calls travel
+ * by two routes (straight to the tessera's thread, or through its worker's main
+ * thread when they have dependencies to resolve there): the thread runs them by it.
+ * `deps`: the values of the call's dependencies, for a call sent straight to
+ * its thread (`refs` are then empty: the references inside the arguments name
+ * the values by uid); the message then carries their places (InlinePlaces).
+ */
+export function encodeCallMessage(
+  tessera: number,
+  task: number,
+  method: string,
+  args: Uint8Array,
+  refs: readonly TaskReference[],
+  seq: number,
+  deps?: readonly InlineValue[],
+): Uint8Array {
   const name = str(method);
   // As tuples, not objects: no key names to write and, on the worker, to decode for every reference.
   const packedRefs = refs.length > 0 ? refsPackr.pack(refs.map(referenceToWire)) : undefined;
-  const binHeader = args.length < 256 ? 2 : args.length < 0x10000 ? 3 : 5;
+  let binLength = args.length;
+  let placesSize = 0;
+  let uids: (string | Uint8Array)[] | undefined;
+  if (deps) {
+    uids = new Array(deps.length);
+    placesSize = arrayHeaderSize(1 + 3 * deps.length) + uintSize(args.length);
+    for (let i = 0; i < deps.length; i++) {
+      const [uid, value] = deps[i]!;
+      uids[i] = strOf(uid);
+      placesSize += strSize(uids[i]!) + uintSize(binLength) + uintSize(binLength + value.length);
+      binLength += value.length;
+    }
+  }
   // Sized exactly: no subarray (a view) of a larger allocation.
   const body = new Uint8Array(
-    2 + CALL.length + 1 + uintSize(tessera) + uintSize(task) + name.length + binHeader + args.length + (packedRefs?.length ?? 1) + uintSize(seq),
+    2 + CALL.length + 1 + uintSize(tessera) + uintSize(task) + name.length + binHeaderSize(binLength) + binLength + (packedRefs?.length ?? 1) + uintSize(seq) + placesSize,
   );
   let at = 0;
   body[at++] = 0x93; // [kind, "call", details]
   body[at++] = MessageKind.Command;
   body.set(CALL, at);
   at += CALL.length;
-  body[at++] = 0x96; // [tessera, task, method, args, refs, seq]
+  body[at++] = deps ? 0x97 : 0x96; // [tessera, task, method, args, refs, seq, places?]
   at = writeUint(body, at, tessera);
   at = writeUint(body, at, task);
   body.set(name, at);
   at += name.length;
-  if (binHeader === 2) {
-    body[at++] = 0xc4;
-    body[at++] = args.length;
-  } else if (binHeader === 3) {
-    body[at++] = 0xc5;
-    body[at++] = args.length >> 8;
-    body[at++] = args.length & 0xff;
-  } else {
-    body[at++] = 0xc6;
-    body[at++] = args.length >>> 24;
-    body[at++] = (args.length >>> 16) & 0xff;
-    body[at++] = (args.length >>> 8) & 0xff;
-    body[at++] = args.length & 0xff;
-  }
+  at = writeBinHeader(body, at, binLength);
   body.set(args, at);
   at += args.length;
+  if (deps) {
+    for (const [, value] of deps) {
+      body.set(value, at);
+      at += value.length;
+    }
+  }
   if (packedRefs) {
     body.set(packedRefs, at);
     at += packedRefs.length;
   } else body[at++] = EMPTY_ARRAY;
   at = writeUint(body, at, seq);
+  if (deps) {
+    at = writeArrayHeader(body, at, 1 + 3 * deps.length);
+    let end = args.length;
+    at = writeUint(body, at, end);
+    for (let i = 0; i < deps.length; i++) {
+      at = writeStr(body, at, uids![i]!);
+      at = writeUint(body, at, end);
+      at = writeUint(body, at, (end += deps[i]![1].length));
+    }
+  }
   return body;
 }
 
-/** A call without references, as its thread reads it: [tessera, task, method, argument bytes (a view of the body), refs (none), seq]. */
-export type PlainCall = [tessera: number, task: number, method: string, args: Uint8Array, refs: [], seq: number];
+/**
+ * A call without references to resolve, as its thread reads it: [tessera, task,
+ * method, argument bytes (a view of the body; with the dependency values after
+ * them when it has places), refs (none), seq, places of its dependency values].
+ */
+export type PlainCall = [tessera: number, task: number, method: string, args: Uint8Array, refs: [], seq: number, places?: InlinePlaces];
 
 /** The last method name read, with its bytes: the calls that follow one another mostly name the same one. */
 let lastName = "";
@@ -126,19 +238,61 @@ function readName(body: Uint8Array, from: number, length: number): string {
   return lastName;
 }
 
+/** A msgpack str at `at` (as writeStr writes it): [text, next], or undefined. */
+function readStr(body: Uint8Array, at: number): [string, number] | undefined {
+  const byte = body[at]!;
+  let length: number;
+  if ((byte & 0xe0) === 0xa0) {
+    length = byte & 0x1f;
+    at += 1;
+  } else if (byte === 0xd9) {
+    length = body[at + 1]!;
+    at += 2;
+  } else if (byte === 0xda) {
+    length = (body[at + 1]! << 8) | body[at + 2]!;
+    at += 3;
+  } else return undefined;
+  const end = at + length;
+  if (end > body.length) return undefined;
+  return [textDecoder.decode(body.subarray(at, end)), end];
+}
+
+/** The places of a call's dependency values (see InlinePlaces), ending the body; undefined for anything else. */
+function readPlaces(body: Uint8Array, at: number): InlinePlaces | undefined {
+  const header = readArrayHeader(body, at);
+  if (!header || header[0] % 3 !== 1) return undefined;
+  at = header[1];
+  const argsLength = readUint(body, at);
+  if (!argsLength) return undefined;
+  at = argsLength[1];
+  const places: InlinePlaces = [argsLength[0]];
+  for (let i = 1; i < header[0]; i += 3) {
+    const uid = readStr(body, at);
+    if (!uid) return undefined;
+    const start = readUint(body, uid[1]);
+    if (!start) return undefined;
+    const end = readUint(body, start[1]);
+    if (!end) return undefined;
+    places.push(uid[0], start[0], end[0]);
+    at = end[1];
+  }
+  return at === body.length ? places : undefined;
+}
+
 /**
- * The receiving half of the hot path: a `call` command without references (the
- * only kind the head sends straight to a thread), read by hand as it was
- * written, about five times faster than the generic unpack. Anything else
- * (another command, references, a layout this does not know) is undefined:
- * the caller decodes it the generic way.
+ * The receiving half of the hot path: a `call` command without references to
+ * resolve (the only kind the head sends straight to a thread), read by hand as
+ * it was written, about five times faster than the generic unpack. Anything
+ * else (another command, references, a layout this does not know) is
+ * undefined: the caller decodes it the generic way.
  */
 export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   if (body.length < 10 || body[0] !== 0x93 || body[1] !== MessageKind.Command) return undefined;
   let at = 2;
   for (let i = 0; i < CALL.length; i++) if (body[at + i] !== CALL[i]) return undefined;
   at += CALL.length;
-  if (body[at++] !== 0x96) return undefined;
+  const items = body[at++];
+  if (items !== 0x96 && items !== 0x97) return undefined;
   const tessera = readUint(body, at);
   if (!tessera) return undefined;
   const task = readUint(body, tessera[1]);
@@ -176,6 +330,8 @@ export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   at += argsLength;
   if (body[at++] !== EMPTY_ARRAY) return undefined;
   const seq = readUint(body, at);
-  if (!seq || seq[1] !== body.length) return undefined;
-  return [tessera[0], task[0], method, args, [], seq[0]];
+  if (!seq) return undefined;
+  if (items === 0x96) return seq[1] === body.length ? [tessera[0], task[0], method, args, [], seq[0]] : undefined;
+  const places = readPlaces(body, seq[1]);
+  return places && places[0] <= argsLength ? [tessera[0], task[0], method, args, [], seq[0], places] : undefined;
 }

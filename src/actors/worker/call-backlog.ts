@@ -60,6 +60,8 @@ type Failed = (error: Error) => void;
  */
 export class CallBacklog {
   readonly #parts: BacklogParts;
+  /** Calls posted to their threads with dependency values resolved here, since the worker started. */
+  dependentCalls = 0;
 
   constructor(parts: BacklogParts) {
     this.#parts = parts;
@@ -240,6 +242,7 @@ export class CallBacklog {
     else {
       store.assign(pending.task, thread);
       hosted.callsPosted++;
+      if (deps) this.dependentCalls++;
       thread.post([Op.Call, hosted.id, pending.task, pending.method, args, posted, pending.owner.peer?.uid === "head", pending.seq]);
     }
   }

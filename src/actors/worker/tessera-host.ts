@@ -47,7 +47,7 @@ export interface HostSettings {
 export type CallArgs = [tessera: number, task: number, method: string, args: Uint8Array, refs: WireReference[], seq: number];
 
 /** What a worker's host holds (see WorkerHoldings in cluster/runtime-proxy.ts for the public form). */
-export type HostCounts = StoreCounts & { tesserae: number; threads: number };
+export type HostCounts = StoreCounts & { tesserae: number; threads: number; dependentCalls: number };
 
 export class TesseraHost {
   readonly runtime: RuntimeLinks;
@@ -279,7 +279,7 @@ export class TesseraHost {
 
   /** What this worker holds now. */
   get counts(): HostCounts {
-    return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size };
+    return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size, dependentCalls: this.#backlog.dependentCalls };
   }
 
   /** Calls running on the threads ([task id, started at]), and calls queued: on threads and waiting here for dependencies. */

@@ -68,8 +68,9 @@ describeScenarios("the runtime handle, proxies and errors in a real tree", () =>
       class: "DependencyError",
       code: "DEPENDENCY_FAILED",
       isDependencyError: true,
-      message: expect.stringContaining(`dependency ${broken} (on worker:0:0) failed`),
-      cause: { class: "RemoteError", remoteName: "DependencyError", runtime: "worker:0:1", method: "double", cause: { class: "RemoteError", remoteName: "TypeError", runtime: "worker:0:0" } },
+      // The dependent waited at the head for its upstream (sent straight to its thread): it never left the head.
+      message: expect.stringContaining(`its dependency ${broken} failed: TypeError: upstream broke`),
+      cause: { class: "RemoteError", remoteName: "TypeError", runtime: "worker:0:0", method: "explode", task: broken },
     });
   });
 

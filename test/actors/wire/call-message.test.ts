@@ -3,14 +3,16 @@
  * connection unpacks the frame body with the runtime's codec into
  * [Command, "call", [tessera, task, method, args, refs, seq]], the worker
  * turns each wire reference back with referenceFromWire, and the tessera's
- * thread decodes the argument bytes with the value codec.
+ * thread decodes the argument bytes with the value codec (with the values of
+ * their dependencies when the head sent those with the call).
  */
 import { describe, expect, test } from "bun:test";
 import { unpackMultiple } from "msgpackr";
 import { decodeMessage } from "../../../src/comms/codec.ts";
 import { MessageKind } from "../../../src/comms/protocol.ts";
 import { decodeCallMessage, encodeCallMessage, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
-import { decodeValue, encodeValue, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
+import { decodeValue, encodeValue, type ReferenceLike, registerReferenceClass, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
+import { decodeArgs } from "../../../src/actors/thread/values.ts";
 
 interface Received {
   tessera: number;
@@ -118,5 +120,57 @@ describe("the call message read by hand (a tessera thread's fast path)", () => {
     const read = [withRefs, other, plain.subarray(0, plain.length - 1), Uint8Array.of(...plain, 0)].map((body) => decodeCallMessage(body));
     expect(read).toEqual([undefined, undefined, undefined, undefined]);
     expect(decodeCallMessage(plain)).toEqual([1, 2, "m", args, [], 3] as never);
+  });
+});
+
+/** A task reference among arguments, as the head's task proxies and outputs write one. */
+class Reference implements ReferenceLike {
+  constructor(readonly reference: TaskReference) {}
+  toReference(): TaskReference {
+    return this.reference;
+  }
+}
+registerReferenceClass(Reference);
+
+describe("a call with its dependency values (the head sends it straight to the tessera's thread)", () => {
+  const producer = (id: number, uid: string) => ({ id, worker: "worker:0:0", task: uid });
+
+  test("reads by hand as the generic decode does: the values follow the arguments in the same bytes, at their places", () => {
+    const uids = ["task-numbers-range-1", "task-größe-计算-2", `task-${"long".repeat(20)}-3`, ...Array.from({ length: 5 }, (_, i) => `task-n-m-${i}`)];
+    const values = uids.map((uid, i) => [uid, encodeValue({ i, text: "v".repeat(i * 100) }).bytes] as const);
+    for (const deps of [values.slice(0, 1), values.slice(0, 3), values, []]) {
+      const args = encodeValue(["x".repeat(300), deps.length]).bytes;
+      const body = encodeCallMessage(2 ** 33, 70_000, "sum", args, [], 9, deps);
+      const call = decodeCallMessage(body)!;
+      expect(call).toEqual((decodeMessage(body) as unknown as [number, string, unknown])[2] as never);
+      const [, , , bytes, refs, seq, places] = call;
+      expect({ refs, seq, argsLength: places![0], read: bytes.subarray(0, places![0]) }).toEqual({ refs: [], seq: 9, argsLength: args.length, read: args });
+      const read = [];
+      for (let i = 1; i < places!.length; i += 3) read.push([places![i], decodeValue(bytes.subarray(places![i + 1] as number, places![i + 2] as number))]);
+      expect(read).toEqual(deps.map(([uid], i) => [uid, { i, text: "v".repeat(i * 100) }]));
+    }
+  });
+
+  test("its thread decodes the arguments as it does a call the worker's main thread posted: whole results, elements, fields, done markers", () => {
+    const range = producer(1, "task-numbers-range-1");
+    const point = producer(2, "task-numbers-point-2");
+    const refs = [range, { ...range, index: 1 }, { ...point, index: "y" }, { ...producer(3, "task-sleeper-nap-3"), index: "done" }];
+    const args = encodeValue(["plain", ...refs.map((ref) => new Reference(ref))]);
+    const deps = [
+      [range.task, encodeValue([1, 2, 3]).bytes],
+      [point.task, encodeValue({ x: 4, y: 8 }).bytes],
+    ] as const;
+    const [, , , bytes, , , places] = decodeCallMessage(encodeCallMessage(1, 2, "use", args.bytes, [], 3, deps))!;
+    // As head-link.ts posts it to the executor.
+    expect(decodeArgs([Uint8Array.prototype.slice.call(bytes), args.payloads], places!)).toEqual(["plain", [1, 2, 3], 2, 8]);
+  });
+
+  test("leaves to the generic decode places it does not read: cut short, with more after them, or past the arguments", () => {
+    const args = encodeValue([1]).bytes;
+    const body = encodeCallMessage(1, 2, "m", args, [], 3, [["task-a", encodeValue(5).bytes]]);
+    const wrongLength = body.slice();
+    wrongLength[wrongLength.length - 4 - "task-a".length] = 0x7f; // its arguments' length (first of the places), past the bin
+    const read = [body.subarray(0, body.length - 1), Uint8Array.of(...body, 0), wrongLength].map((cut) => decodeCallMessage(cut));
+    expect(read).toEqual([undefined, undefined, undefined]);
   });
 });

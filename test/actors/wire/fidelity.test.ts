@@ -26,7 +26,8 @@ for (const [mode, env] of [["with shared memory", {}], ["with MOSAIC_SHARED_MEMO
           argument: { class: "InvalidArgumentError", message: expect.stringContaining("args[1].inner[0]") },
           put: { class: "InvalidArgumentError", message: expect.stringContaining("value.inner[0]") },
           result: { class: "RemoteError", remoteName: "InvalidArgumentError", message: expect.stringContaining("result.inner[0]") },
-          workerToWorker: { class: "DependencyError", remoteName: "DependencyError", message: expect.stringContaining("result.inner[0]") },
+          // The dependent waits at the head for its upstream, which fails: the upstream's error is its cause.
+          workerToWorker: { class: "DependencyError", remoteName: "InvalidArgumentError", message: expect.stringContaining("result.inner[0]") },
         });
       }
       expect(Object.keys(outcome)).toHaveLength(11);
