@@ -108,9 +108,15 @@ try {
     for (const kind of (process.env.BENCH_KINDS ?? "smooth").split(",")) {
       const seconds: number[] = [];
       const raw: number[] = [];
-      const move = async () => {
+      // Each pair of a round follows the same making of the array (a long computation on h1's thread for the
+      // smooth kind): the raw send and the move meet the same aftermath of it, in ABBA order.
+      // Wrapped: an async function returning a task would resolve to its value.
+      const make = async () => {
         const made = a!.make(SIZE, kind);
         await made;
+        return { made };
+      };
+      const move = async ({ made }: { made: ReturnType<NonNullable<typeof a>["make"]> }) => {
         const t0 = performance.now();
         const taken = await b!.take(made).result();
         const elapsed = (performance.now() - t0) / 1000;
@@ -119,12 +125,12 @@ try {
         return elapsed;
       };
       // The first of each pays for fresh memory (receive buffers on h2, the send buffer on h1): not counted.
-      await move();
+      await move(await make());
       if (sinkPort) await rawSend();
       for (let round = 0; round < ROUNDS; round++) {
-        // ABBA: neither side always goes first after the other.
+        const made = await make();
         if (sinkPort && round % 2 === 1) raw.push(await rawSend());
-        seconds.push(await move());
+        seconds.push(await move(made));
         if (sinkPort && round % 2 === 0) raw.push(await rawSend());
       }
       print({ kind, bytes: SIZE, seconds, ...(sinkPort ? { raw } : {}) });
