@@ -93,15 +93,17 @@ export class WorkerRuntime extends ChildRole {
 
   /**
    * Payloads that come through shared memory: replies (results of other
-   * workers, fetched as dependencies), objects put and call arguments in a
-   * pooled segment of the head are mapped, kept as they are and passed on to
-   * tessera threads by name, without a copy (the head's segment stays lent
-   * for as long as they live here; they count against this worker's memory,
-   * and a put object is spilled like any other). Other requests and commands
-   * (one-shot segments) are copied into memory of this process.
+   * workers, fetched as dependencies) and objects put in a pooled segment of
+   * the head are mapped, kept as they are and passed on to tessera threads by
+   * name, without a copy (a put object keeps the head's segment lent for as
+   * long as it lives here; it counts against this worker's memory and is
+   * spilled like any other). Other requests and commands (calls with
+   * dependencies, objects in one-shot segments) are copied into memory of
+   * this process: a call's argument passed on by name was counted twice
+   * against the budget (the main thread's mapping and the thread's).
    */
   readSharedPayloads(method: string | undefined, pooled: boolean): boolean {
-    return method !== undefined && !(pooled && (method === "put" || method === "call"));
+    return method !== undefined && !(pooled && method === "put");
   }
 
   get #host(): TesseraHost {

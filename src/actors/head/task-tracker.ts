@@ -209,6 +209,8 @@ export class TaskTracker implements TaskOwner {
       const error = new CancelledError(`${task.uid} was cancelled before it was sent`);
       if (handle.worker) this.#client.failures.abandon(handle.worker, [task.id], error);
       this.complete(task, error);
+      // The calls behind it may have waited for it only (for its dependency): they go now.
+      if (at === 0) handle.flush();
       handle.onCallEnded();
       return;
     }

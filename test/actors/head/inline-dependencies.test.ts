@@ -4,7 +4,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const FIXTURE = "inline-dependencies-fixture.ts";
-const SCENARIOS = ["chains", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "stopWhileHeld"];
+const SCENARIOS = ["chains", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "cancelHeldBehind", "stopWhileHeld"];
 
 // a on worker:0:0, b on worker:0:1; `dependentCalls`: calls the workers' main threads passed on with dependency values they resolved.
 describeScenarios("dependency values sent by the head", () => ScenarioRun.start(SCENARIOS, FIXTURE), (run) => {
@@ -58,6 +58,11 @@ describeScenarios("dependency values sent by the head", () => ScenarioRun.start(
       held: expect.objectContaining({ class: "DependencyError", code: "DEPENDENCY_FAILED", message: expect.stringContaining("released") }),
       after: 2,
     });
+  });
+
+  test("cancelling a call waiting at the head sends the calls behind it at once, not when its dependency ends", async () => {
+    const { slowStateWhenBehindEnded } = await run.value("cancelHeldBehind");
+    expect(slowStateWhenBehindEnded).not.toBe("done");
   });
 
   test("a call waiting at the head for its dependency can be cancelled: it never runs, the calls behind it do", async () => {
