@@ -197,18 +197,20 @@ export class HeadNode extends Runtime {
 
   async start(): Promise<void> {
     this.state = "starting";
-    // Before the monitor starts: the page shows the runtimes as they join.
-    if (this.options.dashboard !== false) await this.#startDashboard();
-    this.listen(this.options.port);
-    if (this.options.dynamic) this.#announceJoin();
-    const progress = this.#showProgress();
-    startStep("head", "spawn monitor");
-    this.#monitor = this.spawnChild(monitorConfig(this.options, this, this.#nodeHosts));
     const timer = setTimeout(
       () => this.#ready.reject(new TimeoutError(`runtime did not start within ${this.options.startTimeout} ms`)),
       this.options.startTimeout,
     );
+    let progress: ((ok: boolean) => void) | undefined;
+    // Everything it binds or starts is inside: a failure stops it all, so nothing keeps the program alive.
     try {
+      // Before the monitor starts: the page shows the runtimes as they join.
+      if (this.options.dashboard !== false) await this.#startDashboard();
+      this.listen(this.options.port);
+      if (this.options.dynamic) this.#announceJoin();
+      progress = this.#showProgress();
+      startStep("head", "spawn monitor");
+      this.#monitor = this.spawnChild(monitorConfig(this.options, this, this.#nodeHosts));
       await this.#ready.promise;
       progress?.(true);
       this.state = "running";

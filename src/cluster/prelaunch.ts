@@ -65,7 +65,12 @@ export function prelaunchMonitor(options: ResolvedOptions, advertise: string, se
   if (options.launcher !== "local" || options.dynamic || options.dashboard !== false) return undefined;
   const listener = new EarlyListener(options.address, options.port);
   const configs = [monitorConfig(options, { address: advertise, port: listener.port })];
-  return { listen: options.address, advertise, listener, children: launchHeld(coordinatorLauncher(), configs, secret, env) };
+  try {
+    return { listen: options.address, advertise, listener, children: launchHeld(coordinatorLauncher(), configs, secret, env) };
+  } catch (error) {
+    listener.stop(); // a bound port would keep the program alive after init() failed
+    throw error;
+  }
 }
 
 /** Ends what a runtime did not take (it failed to start before it could). */

@@ -22,3 +22,10 @@ test("the monitor and the node do not run the user's program; the head, each wor
     rmSync(folder, { recursive: true, force: true });
   }
 });
+
+test("a head port another process holds fails init() with AddressInUseError naming it, and the program then ends by itself", async () => {
+  await using head = spawnFixture("port-in-use-fixture.ts");
+  expect(await head.waitForLine(/^failed /)).toBe("failed AddressInUseError ADDRESS_IN_USE");
+  expect(await head.waitForLine(/^message /)).toMatch(/^message port \d+ on 127\.0\.0\.1 is in use/);
+  expect((await head.waitForExit()).code).toBe(0);
+});

@@ -6,7 +6,17 @@
  * replayed to the handlers that adopt the listener.
  */
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
-import { RuntimeStateError } from "../../errors.ts";
+import { AddressInUseError, RuntimeStateError } from "../../errors.ts";
+
+/** Binds a runtime's port; a port taken by another process fails with a typed error naming it. */
+export function bindPort<T>(hostname: string, port: number, listen: () => T): T {
+  try {
+    return listen();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
+    throw new AddressInUseError(`port ${port} on ${hostname} is in use: choose another (--port, the port option, MOSAIC_PORT) or 0 for any free one`, { cause: error });
+  }
+}
 
 type Kept = ["open" | "drain", Socket<unknown>] | ["data", Socket<unknown>, Buffer] | ["close" | "error", Socket<unknown>, Error | undefined];
 
@@ -16,18 +26,20 @@ export class EarlyListener {
 
   constructor(hostname: string, port = 0) {
     const keep = (event: Kept): void => void this.#kept?.push(event);
-    this.#listener = Bun.listen<unknown>({
-      hostname,
-      port,
-      socket: {
-        open: (socket) => keep(["open", socket]),
-        // A copy: the bytes are read after this callback returns.
-        data: (socket, chunk) => keep(["data", socket, Buffer.from(chunk)]),
-        drain: (socket) => keep(["drain", socket]),
-        close: (socket, error) => keep(["close", socket, error]),
-        error: (socket, error) => keep(["error", socket, error]),
-      },
-    });
+    this.#listener = bindPort(hostname, port, () =>
+      Bun.listen<unknown>({
+        hostname,
+        port,
+        socket: {
+          open: (socket) => keep(["open", socket]),
+          // A copy: the bytes are read after this callback returns.
+          data: (socket, chunk) => keep(["data", socket, Buffer.from(chunk)]),
+          drain: (socket) => keep(["drain", socket]),
+          close: (socket, error) => keep(["close", socket, error]),
+          error: (socket, error) => keep(["error", socket, error]),
+        },
+      }),
+    );
   }
 
   get port(): number {

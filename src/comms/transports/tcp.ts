@@ -6,7 +6,7 @@ import { ConnectionClosedError, MosaicError } from "../../errors.ts";
 import { Connection, type ConnectionHandler } from "../connection.ts";
 import type { PayloadAllocator } from "../framing.ts";
 import type { PeerInfo } from "../protocol.ts";
-import type { EarlyListener } from "./early-listener.ts";
+import { bindPort, type EarlyListener } from "./early-listener.ts";
 
 export interface TransportOptions {
   self: PeerInfo;
@@ -55,7 +55,7 @@ function socketHandlers(
 }
 
 function listenOrAdopt<T>(early: EarlyListener | undefined, options: TCPSocketListenOptions<T>): TCPSocketListener<T> {
-  return early ? early.adopt(options.socket) : Bun.listen<T>(options);
+  return early ? early.adopt(options.socket) : bindPort(options.hostname, options.port, () => Bun.listen<T>(options));
 }
 
 export class TcpServer {
