@@ -8,7 +8,7 @@
  */
 import "../../comms/_native-off.ts";
 import { Packr } from "msgpackr/pack";
-import { arrayHeaderSize, readArrayHeader, readUint, uintSize, writeArrayHeader, writeUint } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
 import type { TaskReference } from "./value-codec.ts";
 
@@ -19,19 +19,8 @@ const strings = new Map<string, Uint8Array>();
 /** msgpack str of `text`. */
 function utf8Str(text: string): Uint8Array {
   const utf8 = textEncoder.encode(text);
-  if (utf8.length < 32) return Uint8Array.of(0xa0 | utf8.length, ...utf8);
-  if (utf8.length < 256) return Uint8Array.of(0xd9, utf8.length, ...utf8);
-  let encoded: Uint8Array;
-  if (utf8.length < 65536) {
-    encoded = new Uint8Array(3 + utf8.length);
-    encoded.set([0xda, utf8.length >> 8, utf8.length & 0xff]);
-    encoded.set(utf8, 3);
-  } else {
-    encoded = new Uint8Array(5 + utf8.length);
-    new DataView(encoded.buffer).setUint32(1, utf8.length);
-    encoded[0] = 0xdb;
-    encoded.set(utf8, 5);
-  }
+  const encoded = new Uint8Array(strHeaderSize(utf8.length) + utf8.length);
+  encoded.set(utf8, writeStrHeader(encoded, 0, utf8.length));
   return encoded;
 }
 
@@ -86,7 +75,7 @@ function strOf(text: string): string | Uint8Array {
 
 function strSize(text: string | Uint8Array): number {
   if (typeof text !== "string") return text.length;
-  return (text.length < 32 ? 1 : text.length < 256 ? 2 : text.length < 0x10000 ? 3 : 5) + text.length;
+  return strHeaderSize(text.length) + text.length;
 }
 
 function writeStr(body: Uint8Array, at: number, text: string | Uint8Array): number {
@@ -94,45 +83,8 @@ function writeStr(body: Uint8Array, at: number, text: string | Uint8Array): numb
     body.set(text, at);
     return at + text.length;
   }
-  const length = text.length;
-  if (length < 32) body[at++] = 0xa0 | length;
-  else if (length < 256) {
-    body[at++] = 0xd9;
-    body[at++] = length;
-  } else if (length < 0x10000) {
-    body[at++] = 0xda;
-    body[at++] = length >> 8;
-    body[at++] = length & 0xff;
-  } else {
-    body[at++] = 0xdb;
-    body[at++] = length >>> 24;
-    body[at++] = (length >>> 16) & 0xff;
-    body[at++] = (length >>> 8) & 0xff;
-    body[at++] = length & 0xff;
-  }
-  for (let i = 0; i < length; i++) body[at++] = text.charCodeAt(i);
-  return at;
-}
-
-function binHeaderSize(length: number): number {
-  return length < 256 ? 2 : length < 0x10000 ? 3 : 5;
-}
-
-function writeBinHeader(body: Uint8Array, at: number, length: number): number {
-  if (length < 256) {
-    body[at++] = 0xc4;
-    body[at++] = length;
-  } else if (length < 0x10000) {
-    body[at++] = 0xc5;
-    body[at++] = length >> 8;
-    body[at++] = length & 0xff;
-  } else {
-    body[at++] = 0xc6;
-    body[at++] = length >>> 24;
-    body[at++] = (length >>> 16) & 0xff;
-    body[at++] = (length >>> 8) & 0xff;
-    body[at++] = length & 0xff;
-  }
+  at = writeStrHeader(body, at, text.length);
+  for (let i = 0; i < text.length; i++) body[at++] = text.charCodeAt(i);
   return at;
 }
 

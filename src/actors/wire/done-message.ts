@@ -6,7 +6,7 @@
  * so the generic decode reads it too.
  */
 import { MessageKind } from "../../comms/protocol.ts";
-import { arrayHeaderSize, intSize, readArrayHeader, readUint, writeArrayHeader, writeInt } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, intSize, readArrayHeader, readUint, writeArrayHeader, writeHeader, writeInt } from "./msgpack-bytes.ts";
 
 /** What a `done` command carries. */
 export type DoneMessage = [tasks: number[], sizes: number[], results: Uint8Array];
@@ -32,12 +32,8 @@ export function encodeDoneMessage(tasks: number[], sizes: number[], results: Uin
   for (const task of tasks) at = writeInt(body, at, task);
   at = writeArrayHeader(body, at, sizes.length);
   for (const size of sizes) at = writeInt(body, at, size);
-  body[at] = 0xc6; // bin 32: its size is known before the body is laid out
-  body[at + 1] = results.length >>> 24;
-  body[at + 2] = (results.length >>> 16) & 0xff;
-  body[at + 3] = (results.length >>> 8) & 0xff;
-  body[at + 4] = results.length & 0xff;
-  body.set(results, at + 5);
+  // bin 32 whatever its size: the size is known before the body is laid out.
+  body.set(results, writeHeader(body, at, 0xc6, results.length, 4));
   return body;
 }
 

@@ -22,24 +22,48 @@ export function writeUint(target: Uint8Array, at: number, value: number): number
     target[at] = value;
     return at + 1;
   }
-  if (value < 0x10000) {
-    target[at] = 0xcd;
-    target[at + 1] = value >> 8;
-    target[at + 2] = value & 0xff;
-    return at + 3;
-  }
-  if (value < 0x1_0000_0000) {
-    target[at] = 0xce;
-    target[at + 1] = value >>> 24;
-    target[at + 2] = (value >>> 16) & 0xff;
-    target[at + 3] = (value >>> 8) & 0xff;
-    target[at + 4] = value & 0xff;
-    return at + 5;
-  }
+  if (value < 0x10000) return writeHeader(target, at, 0xcd, value, 2);
+  if (value < 0x1_0000_0000) return writeHeader(target, at, 0xce, value, 4);
   target[at] = 0xcb;
   float64.setFloat64(0, value);
   for (let i = 0; i < 8; i++) target[at + 1 + i] = float64.getUint8(i);
   return at + 9;
+}
+
+/** Writes a msgpack header: `marker`, then `value` big-endian in `width` bytes. Returns the offset after it. */
+export function writeHeader(target: Uint8Array, at: number, marker: number, value: number, width: 1 | 2 | 4): number {
+  target[at++] = marker;
+  if (width === 4) {
+    target[at++] = value >>> 24;
+    target[at++] = (value >>> 16) & 0xff;
+  }
+  if (width !== 1) target[at++] = (value >>> 8) & 0xff;
+  target[at++] = value & 0xff;
+  return at;
+}
+
+/** Bytes of a msgpack str header for `length` bytes of text. */
+export function strHeaderSize(length: number): number {
+  return length < 32 ? 1 : length < 256 ? 2 : length < 0x10000 ? 3 : 5;
+}
+
+/** Writes a msgpack str header for `length` bytes of text. */
+export function writeStrHeader(target: Uint8Array, at: number, length: number): number {
+  if (length < 32) {
+    target[at] = 0xa0 | length;
+    return at + 1;
+  }
+  return length < 256 ? writeHeader(target, at, 0xd9, length, 1) : length < 0x10000 ? writeHeader(target, at, 0xda, length, 2) : writeHeader(target, at, 0xdb, length, 4);
+}
+
+/** Bytes of a msgpack bin header for `length` bytes. */
+export function binHeaderSize(length: number): number {
+  return length < 256 ? 2 : length < 0x10000 ? 3 : 5;
+}
+
+/** Writes a msgpack bin header for `length` bytes. */
+export function writeBinHeader(target: Uint8Array, at: number, length: number): number {
+  return length < 256 ? writeHeader(target, at, 0xc4, length, 1) : length < 0x10000 ? writeHeader(target, at, 0xc5, length, 2) : writeHeader(target, at, 0xc6, length, 4);
 }
 
 /** Bytes of an integer from -1 to 2^32 - 1 as msgpack (-1: a negative fixint). */
@@ -77,18 +101,7 @@ export function writeArrayHeader(body: Uint8Array, at: number, n: number): numbe
     body[at] = 0x90 | n;
     return at + 1;
   }
-  if (n < 0x10000) {
-    body[at] = 0xdc;
-    body[at + 1] = n >> 8;
-    body[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  body[at] = 0xdd;
-  body[at + 1] = n >>> 24;
-  body[at + 2] = (n >>> 16) & 0xff;
-  body[at + 3] = (n >>> 8) & 0xff;
-  body[at + 4] = n & 0xff;
-  return at + 5;
+  return n < 0x10000 ? writeHeader(body, at, 0xdc, n, 2) : writeHeader(body, at, 0xdd, n, 4);
 }
 
 /** Reads a msgpack array header at `at`: [items, next], or undefined. */
