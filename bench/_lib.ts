@@ -98,6 +98,12 @@ export function cpuTicks(pid: number): number | undefined {
   return fields ? Number(fields[11]) + Number(fields[12]) : undefined;
 }
 
+/** Minor page faults of a process so far (stat's minflt), or undefined if it is gone. */
+export function minorFaults(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields ? Number(fields[7]) : undefined;
+}
+
 /**
  * CPU time of all threads of a process in nanoseconds, from schedstat
  * (scheduler-exact, unlike the tick-sampled utime/stime). Undefined if gone

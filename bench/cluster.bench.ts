@@ -7,6 +7,8 @@
  *   thread on h1 to a sink on h2 (goal >= 0.8 of raw): like for like, each
  *   pair meets the same moment's load on this shared 2-core machine;
  *   with compression none and zstd, a smooth (compressible) and a random array;
+ *   beside: raw sends to a second sink that collects its young garbage as the
+ *   runtime's readers do, and the receivers' page faults and CPU per 256 MiB;
  * - latency: a no-op call with result from the head on h0 to a tessera on h1,
  *   next to a raw Bun TCP ping h0 → h1 (goal <= 2x);
  * - start-up: head process start → ready of the 3-host cluster by each launcher the
@@ -17,7 +19,7 @@
 import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { CLUSTER_HOSTS_AVAILABLE, type ClusterHosts, startClusterHosts, UNAVAILABLE_REASON } from "../test/_helpers/cluster-hosts/index.ts";
-import { emit, emitLatency, type LatencySamples, max, median, min, note, round } from "./_lib.ts";
+import { cpuNanos, emit, emitLatency, type LatencySamples, max, median, min, minorFaults, note, round } from "./_lib.ts";
 
 const BENCH = "cluster";
 const SIZE = 256 * 2 ** 20;
@@ -25,6 +27,8 @@ const ROOT = join(import.meta.dir, "..");
 const MOSAIC = [process.execPath, join(ROOT, "src/cli/main.ts")];
 const HEAD = join(import.meta.dir, "_fixtures/cluster-head.ts");
 const STARTS = 3;
+/** What to run (BENCH_CLUSTER_PARTS, comma-separated; default all): bandwidth, latency, startup. */
+const PARTS = new Set((process.env.BENCH_CLUSTER_PARTS ?? "bandwidth,latency,startup").split(","));
 
 if (!CLUSTER_HOSTS_AVAILABLE) {
   note(`${BENCH}: skipped: ${UNAVAILABLE_REASON}`);
@@ -50,12 +54,12 @@ async function runHead(hosts: ClusterHosts, flags: string[], env: Record<string,
 }
 
 /** A raw peer (bench/_fixtures) listening on `host`'s address; it prints its port and lives until its stdin closes. */
-async function startPeer(hosts: ClusterHosts, host: number, fixture: string, args: string[], peers: Subprocess[]): Promise<number> {
+async function startPeer(hosts: ClusterHosts, host: number, fixture: string, args: string[], peers: Subprocess[], env: Record<string, string> = {}): Promise<number> {
   const child = Bun.spawn(hosts.on(host, [process.execPath, join(import.meta.dir, "_fixtures", fixture), ...args]), {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",
-    env: { ...process.env, BENCH_HOST: hosts.addresses[host]! },
+    env: { ...process.env, ...env, BENCH_HOST: hosts.addresses[host]! },
   });
   peers.push(child);
   const reader = child.stdout.getReader();
@@ -76,25 +80,51 @@ const peers: Subprocess[] = [];
 try {
   const ssh = ["--hosts", "h1,h2", "--ssh-command", `ssh -F ${hosts.sshConfig}`];
 
-  // (a) Bandwidth: each head run alternates its moves with raw sends to this sink.
+  // (a) Bandwidth: each head run alternates its moves with raw sends to this sink (plain Bun TCP, the goal's
+  // baseline). A second sink that collects its young garbage every 8 MiB as the runtime's readers do
+  // (src/comms/frame-reader.ts) gets a send after each pair, shown beside: like for like.
   const sinkPort = await startPeer(hosts, 2, "data-sink.ts", [String(SIZE)], peers);
-  const sink = { BENCH_SINK: `${hosts.addresses[2]}:${sinkPort}` };
+  const collectingSinkPort = await startPeer(hosts, 2, "data-sink.ts", [String(SIZE)], peers, { BENCH_SINK_COLLECT_MIB: "8" });
+  const sink = { BENCH_SINK: `${hosts.addresses[2]}:${sinkPort}`, BENCH_SINK_COLLECTING: `${hosts.addresses[2]}:${collectingSinkPort}` };
   const raw: Record<string, number[]> = {};
+  const rawCollecting: Record<string, number[]> = {};
   const moves: Record<string, number[]> = {};
-  for (const compression of ["none", "zstd", "none", "zstd"]) {
+  const receiverFaults: Record<string, number[]> = {};
+  const receiverCpuMs: Record<string, number[]> = {};
+  const sinkPids = [peers.at(-2)!.pid, peers.at(-1)!.pid];
+  const sinkFaults = sinkPids.map(minorFaults);
+  const sinkCpu = sinkPids.map(cpuNanos);
+  let sends = 0;
+  for (const compression of PARTS.has("bandwidth") ? ["none", "zstd", "none", "zstd"] : []) {
     const lines = await runHead(hosts, [...ssh, "--compression", compression], { BENCH_MODE: "bandwidth", BENCH_KINDS: "smooth,random", ...sink });
     for (const line of lines.filter((l) => l.kind)) {
       (moves[`${compression}_${line.kind}`] ??= []).push(...line.seconds);
       (raw[`${compression}_${line.kind}`] ??= []).push(...line.raw);
+      (rawCollecting[`${compression}_${line.kind}`] ??= []).push(...line.rawCollected);
+      (receiverFaults[`${compression}_${line.kind}`] ??= []).push(...line.faults);
+      (receiverCpuMs[`${compression}_${line.kind}`] ??= []).push(...line.cpuMs);
+      sends += line.raw.length + 1; // and the uncounted first
     }
   }
+  if (sends > 0) {
+    const perSend = (now: number | undefined, before: number | undefined, scale = 1) => round((now! - before!) / scale / sends, 0);
+    note(
+      `${BENCH}: receiving 256 MiB, per send: raw sink ${perSend(minorFaults(sinkPids[0]!), sinkFaults[0])} page faults, ${perSend(cpuNanos(sinkPids[0]!), sinkCpu[0], 1e6)} ms CPU; ` +
+        `collecting sink ${perSend(minorFaults(sinkPids[1]!), sinkFaults[1])} page faults, ${perSend(cpuNanos(sinkPids[1]!), sinkCpu[1], 1e6)} ms CPU`,
+    );
+  }
   const allRaw = Object.values(raw).flat();
-  emit({ bench: BENCH, metric: "raw_tcp_bulk_cross_host", value: round(gbps(allRaw), 3), unit: "GB/s", samples: allRaw.length, what: "raw Bun TCP, 256 MiB from a worker thread on h1 to a sink on h2 (reused buffers), alternated with the moves" });
+  const allRawCollecting = Object.values(rawCollecting).flat();
+  if (allRaw.length > 0) emit({ bench: BENCH, metric: "raw_tcp_bulk_cross_host_collecting", value: round(gbps(allRawCollecting), 3), unit: "GB/s", samples: allRawCollecting.length, what: "as raw_tcp_bulk_cross_host, to a sink that asks for a young collection every 8 MiB, as the runtime's readers do" });
+  if (allRaw.length > 0) emit({ bench: BENCH, metric: "raw_tcp_bulk_cross_host", value: round(gbps(allRaw), 3), unit: "GB/s", samples: allRaw.length, what: "raw Bun TCP, 256 MiB from a worker thread on h1 to a sink on h2 (reused buffers), alternated with the moves" });
   for (const [key, seconds] of Object.entries(moves)) {
     const [compression, kind] = key.split("_") as [string, string];
     const rate = gbps(seconds);
     const rawRate = gbps(raw[key]!);
     const goal = compression === "none" && kind === "smooth";
+    const ms = (values: number[]) => values.map((v) => round(v * 1000, 0)).join(" ");
+    note(`${BENCH}: ${key}: moves ${ms(seconds)} ms; raw ${ms(raw[key]!)} ms; raw to the collecting sink ${ms(rawCollecting[key]!)} ms`);
+    note(`${BENCH}: ${key}: receiving worker per move: page faults ${receiverFaults[key]!.join(" ")}; CPU ${receiverCpuMs[key]!.map((v) => round(v, 0)).join(" ")} ms`);
     emit({
       bench: BENCH,
       metric: `cross_host_move_256MiB_${compression}_${kind}`,
@@ -103,6 +133,9 @@ try {
       baseline: round(rawRate, 3),
       baseline_kind: "raw Bun TCP sends alternated with these moves (same hosts, same sending thread)",
       ratio: round(rate / rawRate, 2),
+      // Each move and the raw send next to it met the same moment: the median of those pairs' ratios.
+      ratio_pairs: round(median(seconds.map((s, i) => raw[key]![i]! / s)), 2),
+      baseline_collecting: round(gbps(rawCollecting[key]!), 3),
       samples: seconds.length,
       // Best against best: other work on a 2-core machine moves medians by 2-5x from run to run.
       ratio_best: round(min(raw[key]!) / min(seconds), 2),
@@ -113,41 +146,43 @@ try {
     });
   }
 
-  // (b) Latency: head on h0, tessera on h1; the raw ping h0 → echo server on h1.
-  const echoPort = await startPeer(hosts, 1, "echo-server.ts", [], peers);
-  const echoPid = peers[peers.length - 1]!.pid; // `ip netns exec` execs the peer: its pid is the peer's
-  const latency = await runHead(hosts, ssh, { BENCH_MODE: "latency", BENCH_HOST: hosts.addresses[1]!, BENCH_ECHO_PORT: String(echoPort), BENCH_ECHO_PID: String(echoPid) });
-  const samples = latency.find((line) => line.latency)!.latency as LatencySamples;
-  emitLatency({
-    bench: BENCH,
-    name: "cross_host_call",
-    suffix: "",
-    label: "no-op call with result, head h0 → tessera h1",
-    samples,
-    fields: { what: "await t.noop().result(), head on h0, tessera on h1; baseline: raw Bun TCP ping 32 B h0 → h1" },
-    maxRatio: 2,
-  });
-  const sameThreads = latency.find((line) => line.latencySameThreads)!.latencySameThreads as LatencySamples;
-  emitLatency({
-    bench: BENCH,
-    name: "cross_host_call",
-    suffix: "_same_threads",
-    label: "no-op call with result, head h0 → tessera h1, ping to an echo in the tessera's thread",
-    samples: sameThreads,
-    fields: { what: "await t.noop().result(), head on h0, tessera on h1; baseline: raw Bun TCP ping 32 B from the head process to an echo listener in the tessera's own thread (same two threads, same scheduling)" },
-    maxRatio: 2,
-  });
-  const crossCpu = latency.find((line) => line.latencyCrossCpu)?.latencyCrossCpu as LatencySamples | undefined;
-  if (crossCpu) {
+  if (PARTS.has("latency")) {
+    // (b) Latency: head on h0, tessera on h1; the raw ping h0 → echo server on h1.
+    const echoPort = await startPeer(hosts, 1, "echo-server.ts", [], peers);
+    const echoPid = peers[peers.length - 1]!.pid; // `ip netns exec` execs the peer: its pid is the peer's
+    const latency = await runHead(hosts, ssh, { BENCH_MODE: "latency", BENCH_HOST: hosts.addresses[1]!, BENCH_ECHO_PORT: String(echoPort), BENCH_ECHO_PID: String(echoPid) });
+    const samples = latency.find((line) => line.latency)!.latency as LatencySamples;
     emitLatency({
       bench: BENCH,
       name: "cross_host_call",
-      suffix: "_cross_cpu",
-      label: "no-op call with result, head h0 → tessera h1, pinned cross-CPU",
-      samples: crossCpu,
-      fields: { what: "as cross_host_call, with the head and ping client on one CPU, the tessera's worker and the echo peer on the other (like for like)" },
+      suffix: "",
+      label: "no-op call with result, head h0 → tessera h1",
+      samples,
+      fields: { what: "await t.noop().result(), head on h0, tessera on h1; baseline: raw Bun TCP ping 32 B h0 → h1" },
       maxRatio: 2,
     });
+    const sameThreads = latency.find((line) => line.latencySameThreads)!.latencySameThreads as LatencySamples;
+    emitLatency({
+      bench: BENCH,
+      name: "cross_host_call",
+      suffix: "_same_threads",
+      label: "no-op call with result, head h0 → tessera h1, ping to an echo in the tessera's thread",
+      samples: sameThreads,
+      fields: { what: "await t.noop().result(), head on h0, tessera on h1; baseline: raw Bun TCP ping 32 B from the head process to an echo listener in the tessera's own thread (same two threads, same scheduling)" },
+      maxRatio: 2,
+    });
+    const crossCpu = latency.find((line) => line.latencyCrossCpu)?.latencyCrossCpu as LatencySamples | undefined;
+    if (crossCpu) {
+      emitLatency({
+        bench: BENCH,
+        name: "cross_host_call",
+        suffix: "_cross_cpu",
+        label: "no-op call with result, head h0 → tessera h1, pinned cross-CPU",
+        samples: crossCpu,
+        fields: { what: "as cross_host_call, with the head and ping client on one CPU, the tessera's worker and the echo peer on the other (like for like)" },
+        maxRatio: 2,
+      });
+    }
   }
 
   // (c) Start-up of the 3-host cluster (head on h0, nodes on h1 and h2) by each launcher.
@@ -171,7 +206,7 @@ try {
       return lines;
     },
   };
-  for (const [launcher, start] of Object.entries(launchers)) {
+  for (const [launcher, start] of PARTS.has("startup") ? Object.entries(launchers) : []) {
     const ready: number[] = [];
     for (let i = 0; i < STARTS; i++) ready.push((await start()).find((line) => line.ready !== undefined)!.ready);
     note(`${BENCH}: start-up by ${launcher}: ${ready.map((ms) => round(ms, 0)).join(", ")} ms`);

@@ -14,7 +14,7 @@
  */
 import * as mosaic from "../../src/index.ts";
 import { tessera, Tessera } from "../../src/index.ts";
-import { alternate, keepingAffinity, ownCpus, setAffinity } from "../_lib.ts";
+import { alternate, cpuNanos, keepingAffinity, minorFaults, ownCpus, setAffinity } from "../_lib.ts";
 import { connectPing, connectWithWriter, listenEcho, type SocketWriter } from "../_raw.ts";
 
 const SIZE = 256 * 2 ** 20;
@@ -50,15 +50,16 @@ class Bench extends Tessera {
     return this.#echo.port;
   }
 
-  #raw: { writer: SocketWriter; answered?: () => void; payload: Uint8Array } | undefined;
+  #raws = new Map<string, { writer: SocketWriter; answered?: () => void; payload: Uint8Array }>();
 
   /** Seconds to send `bytes` over one raw Bun TCP connection to the data sink at `host`:`port` until it answers. */
   async rawSend(host: string, port: number, bytes: number): Promise<number> {
-    if (!this.#raw) {
-      const { writer } = await connectWithWriter(port, () => this.#raw?.answered?.(), host);
-      this.#raw = { writer, payload: new Uint8Array(bytes).fill(7) };
+    const key = `${host}:${port}`;
+    if (!this.#raws.has(key)) {
+      const { writer } = await connectWithWriter(port, () => this.#raws.get(key)?.answered?.(), host);
+      this.#raws.set(key, { writer, payload: new Uint8Array(bytes).fill(7) });
     }
-    const state = this.#raw;
+    const state = this.#raws.get(key)!;
     const header = new Uint8Array(8);
     new DataView(header.buffer).setUint32(0, bytes, true);
     const { promise, resolve } = Promise.withResolvers<void>();
@@ -105,9 +106,13 @@ try {
   } else if (mode === "bandwidth") {
     const [sinkHost, sinkPort] = (process.env.BENCH_SINK ?? "").split(":");
     const rawSend = async () => await a!.rawSend(sinkHost!, Number(sinkPort), SIZE).result();
+    // A second sink that collects its young garbage as the runtime's readers do: shown beside, not the goal's baseline.
+    const [collectingHost, collectingPort] = (process.env.BENCH_SINK_COLLECTING ?? "").split(":");
+    const rawCollecting = collectingPort ? async () => await a!.rawSend(collectingHost!, Number(collectingPort), SIZE).result() : undefined;
     for (const kind of (process.env.BENCH_KINDS ?? "smooth").split(",")) {
       const seconds: number[] = [];
       const raw: number[] = [];
+      const rawCollected: number[] = [];
       // Each pair of a round follows the same making of the array (a long computation on h1's thread for the
       // smooth kind): the raw send and the move meet the same aftermath of it, in ABBA order.
       // Wrapped: an async function returning a task would resolve to its value.
@@ -116,24 +121,35 @@ try {
         await made;
         return { made };
       };
+      // The receiving worker's page faults and CPU per move (its host shares this machine's pid space).
+      const receiver = runtime.getWorker(runtime.workers[1]!.uid).pid!;
+      const faults: number[] = [];
+      const cpuMs: number[] = [];
       const move = async ({ made }: { made: ReturnType<NonNullable<typeof a>["make"]> }) => {
+        const f0 = minorFaults(receiver)!;
+        const c0 = cpuNanos(receiver)!;
         const t0 = performance.now();
         const taken = await b!.take(made).result();
         const elapsed = (performance.now() - t0) / 1000;
+        faults.push(minorFaults(receiver)! - f0);
+        cpuMs.push((cpuNanos(receiver)! - c0) / 1e6);
         if (taken !== SIZE) throw new Error(`took ${taken} bytes, not ${SIZE}`);
         made.release();
         return elapsed;
       };
       // The first of each pays for fresh memory (receive buffers on h2, the send buffer on h1): not counted.
       await move(await make());
+      faults.length = cpuMs.length = 0;
       if (sinkPort) await rawSend();
+      if (rawCollecting) await rawCollecting();
       for (let round = 0; round < ROUNDS; round++) {
         const made = await make();
         if (sinkPort && round % 2 === 1) raw.push(await rawSend());
         seconds.push(await move(made));
         if (sinkPort && round % 2 === 0) raw.push(await rawSend());
+        if (rawCollecting) rawCollected.push(await rawCollecting());
       }
-      print({ kind, bytes: SIZE, seconds, ...(sinkPort ? { raw } : {}) });
+      print({ kind, bytes: SIZE, seconds, ...(sinkPort ? { raw } : {}), ...(rawCollecting ? { rawCollected } : {}), faults, cpuMs });
     }
   }
 } finally {

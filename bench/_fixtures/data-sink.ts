@@ -16,6 +16,11 @@
  * benchmark asks for that between measurements, so that freeing the fresh
  * buffers of earlier messages does not land in a later measurement.
  *
+ * With BENCH_SINK_COLLECT_MIB=N in its environment, the sink asks for a young
+ * collection every N MiB it receives, as the runtime's readers do
+ * (src/comms/frame-reader.ts): the socket chunks it copied out are freed
+ * during a transfer and their memory is reused, not faulted in afresh.
+ *
  * Exits when its stdin closes (the parent is gone) or on SIGTERM.
  */
 import type { Socket } from "bun";
@@ -65,8 +70,15 @@ function complete(state: SinkState): void {
   state.writer.write(new Uint8Array([last]));
 }
 
+const COLLECT_EVERY = Number(process.env.BENCH_SINK_COLLECT_MIB ?? 0) * 2 ** 20;
+let sinceCollect = 0;
+
 function onData(socket: Socket<SinkState>, chunk: Uint8Array): void {
   const state = socket.data;
+  if (COLLECT_EVERY > 0 && (sinceCollect += chunk.length) >= COLLECT_EVERY) {
+    sinceCollect = 0;
+    Bun.gc(false);
+  }
   let at = 0;
   while (at < chunk.length) {
     if (state.into === undefined) {
