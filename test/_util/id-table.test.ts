@@ -25,4 +25,13 @@ describe("IdTable", () => {
     table.set(8100, 1);
     expect({ deleted, emptied, after: [...table.values()] }).toEqual({ deleted: [true, false, false], emptied: { size: 0, values: [], has: false }, after: [1] });
   });
+
+  test("an emptied chunk taken again for other ids holds none of its old values", () => {
+    const table = new IdTable<number>();
+    for (let id = 0; id < 4096; id++) table.set(id, id); // one whole chunk
+    for (let id = 0; id < 4096; id++) table.delete(id);
+    table.set(3 * 4096 + 7, 1); // another chunk, maybe the emptied one's slots
+    table.set(9, 2); // the first chunk's ids again
+    expect({ size: table.size, entries: [...table.entries()], old: table.get(8), sameSlot: table.get(3 * 4096 + 9) }).toEqual({ size: 2, entries: [[9, 2], [3 * 4096 + 7, 1]], old: undefined, sameSlot: undefined });
+  });
 });
