@@ -78,7 +78,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     if (resident.strict && unsentSince > 0) flushBeforeRunning();
     // Marked before the start is told: a status request that follows the event finds the call running.
     markQueued(--queuedCalls);
-    markBusy(Date.now(), task);
+    markBusy(performance.timeOrigin + startedAt, task); // the wall clock, without a second clock read
     if (observing.started) emitNow({ type: "task.started", id: task, worker: workerUid, thread: threadIndex, time: Date.now() });
     else if (unsentSince > 0 && (startedAt - unsentSince > FLUSH_AFTER_MS || resident.queue.length === 0)) {
       // What ended a while ago, or before the last call queued, leaves before this method, which may block the thread for long.

@@ -94,7 +94,8 @@ export function letGo(args: Posted, deps: PostedDependencies): void {
 /** Maps the segments among a posted value's payloads (no copy). */
 function materialize(posted: Posted): Value {
   const [bytes, payloads] = posted;
-  if (payloads.every((payload) => payload instanceof Uint8Array)) return posted as Value; // the common case: nothing to map
+  // The common case: nothing to map (no payloads at all for most calls, and no closure made for those).
+  if (payloads.length === 0 || payloads.every((payload) => payload instanceof Uint8Array)) return posted as Value;
   return [
     bytes,
     payloads.map((payload) => {
