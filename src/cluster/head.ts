@@ -212,6 +212,12 @@ export class HeadNode extends Runtime {
       startStep("head", "spawn monitor");
       this.#monitor = this.spawnChild(monitorConfig(this.options, this, this.#nodeHosts));
       await this.#ready.promise;
+      // Links to every worker, before the program goes on: its first creations and calls leave as it makes
+      // them (a link opened on first use opened only once the program's code of that tick ended, a loop
+      // making its first calls, say, and the worker started the tessera's thread that much later). One
+      // that cannot open now is opened again on first use, as before.
+      await Promise.all(this.network.workers.map((worker) => this.connectionTo(worker).catch(() => {})));
+      startStep("head", "worker links open");
       progress?.(true);
       this.state = "running";
       this.#stopObserving = events.onInterest((types) => this.#askWorkersFor(types));
@@ -392,6 +398,9 @@ export class HeadNode extends Runtime {
     for (const info of [monitor, ...nodes, ...workers]) {
       if (!info || this.#seen.has(info.uid)) continue;
       this.#seen.add(info.uid);
+      // A worker that joins a running runtime gets its link now, as those of the start did (see start()): a
+      // link opened first while the program's code blocks would time out its handshake on the worker's side.
+      if (info.role === "worker" && this.state === "running") this.connectionTo(info).catch(() => {});
       if (events.wants("runtime.joined")) {
         events.emit({ type: "runtime.joined", uid: info.uid, role: info.role, address: info.address, port: info.port, pid: info.pid, time: Date.now() });
       }

@@ -121,6 +121,9 @@ export class Placement {
         },
       );
     handle.flush(); // sends its queued calls, then its release if it was released meanwhile
+    // The creation leaves now, not when the program's code in this tick ends (a loop making the tessera's first
+    // calls, say): the worker starts the tessera's thread meanwhile.
+    this.#client.link(worker).flush();
     this.retryWaiting();
   }
 

@@ -54,6 +54,11 @@ export class WorkerLink {
     }
   }
 
+  /** Hands what was sent so far to the kernel now, not at the end of the tick (nothing when the link is not open yet). */
+  flush(): void {
+    this.connection?.flush();
+  }
+
   /** `lasting`: the worker keeps the payloads (see RequestOptions). */
   request<T>(method: string, args: unknown, payloads?: Uint8Array[], timeout?: number, lasting = false): Promise<T> {
     if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true, timeout, lasting });

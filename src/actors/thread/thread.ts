@@ -17,6 +17,7 @@ import { threadIndex, workerUid } from "./thread-data.ts";
 import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
 import { encodeResult, postedSize } from "./values.ts";
+import { startStep } from "../../_util/start-trace.ts";
 
 let started = false;
 
@@ -24,6 +25,7 @@ let started = false;
 export function startThread(): Promise<never> {
   if (!started) {
     started = true;
+    startStep(threadUid(workerUid, threadIndex), "program loaded");
     captureConsole();
     // Methods here may create, call and put (the nested client asks the head over this thread's link).
     nestedLink.onThread = true;
@@ -36,7 +38,10 @@ export function startThread(): Promise<never> {
     nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);
     parentPort!.on("message", onOps);
     // Ready once the head's link is up (or known to be unavailable): calls never race it.
-    void dialHead().then(() => report([Report.Ready]));
+    void dialHead().then(() => {
+      startStep(threadUid(workerUid, threadIndex), "head link up");
+      report([Report.Ready]);
+    });
   }
   return new Promise<never>(() => {});
 }

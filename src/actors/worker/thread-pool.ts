@@ -13,6 +13,7 @@ import { postBatch, THREAD_MARKER } from "../thread/channel.ts";
 import { type HeadAddress, Op, Report, type ThreadOp, type ThreadReport } from "../thread/protocol.ts";
 import { BUSY_SLOTS, type ThreadData } from "../thread/thread-data.ts";
 import { CancelWriter, cancelRing } from "../thread/cancels.ts";
+import { startStep } from "../../_util/start-trace.ts";
 
 /** Ops per message during a burst: the thread starts while the main thread still decodes. */
 const BATCH_SLICE = 256;
@@ -111,10 +112,14 @@ export class TesseraThread {
     };
     // Loaded with the first thread: an idle worker (no tessera yet) does without it.
     const { Worker } = require("node:worker_threads") as typeof import("node:worker_threads");
+    startStep(settings.uid, `thread ${index} starting`);
     this.worker = new Worker(settings.program, { workerData });
     this.worker.on("message", (reports: ThreadReport[]) => {
       for (const report of reports) {
-        if (report[0] === Report.Ready) this.#ready();
+        if (report[0] === Report.Ready) {
+          startStep(settings.uid, `thread ${index} ready`);
+          this.#ready();
+        }
         else if (report[0] === Report.Collected) {
           this.collections.get(report[1])?.();
           this.collections.delete(report[1]);
