@@ -212,18 +212,19 @@ export class HeadNode extends Runtime {
       startStep("head", "spawn monitor");
       this.#monitor = this.spawnChild(monitorConfig(this.options, this, this.#nodeHosts));
       await this.#ready.promise;
-      // Links to every worker, before the program goes on: its first creations and calls leave as it makes
-      // them (a link opened on first use opened only once the program's code of that tick ended, a loop
-      // making its first calls, say, and the worker started the tessera's thread that much later). One
-      // that cannot open now is opened again on first use, as before.
-      await Promise.all(this.network.workers.map((worker) => this.connectionTo(worker).catch(() => {})));
-      startStep("head", "worker links open");
       progress?.(true);
       this.state = "running";
       this.#stopObserving = events.onInterest((types) => this.#askWorkersFor(types));
       this.#askWorkersFor(events.wantedTypes);
       if (events.wants("runtime.started")) events.emit({ type: "runtime.started", uid: this.uid, workers: this.network.workers.map((w) => w.uid), time: Date.now() });
       this.#warmPool();
+      // Links to every worker, before the program goes on: its first creations and calls leave as it makes
+      // them (a link opened on first use opened only once the program's code of that tick ended, a loop
+      // making its first calls, say, and the worker started the tessera's thread that much later). One
+      // that cannot open now is opened again on first use, as before. After "running": nodes joining in
+      // dynamic mode are admitted meanwhile.
+      await Promise.all(this.network.workers.map((worker) => this.connectionTo(worker).catch(() => {})));
+      startStep("head", "worker links open");
     } catch (error) {
       progress?.(false);
       await this.stop();
