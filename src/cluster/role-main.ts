@@ -25,5 +25,5 @@ async function main(): Promise<never> {
   return startRole(config, prelaunched);
 }
 
-// Not a top-level await: Bun's bytecode for a bundle (role-bundle.ts) needs the CommonJS format, which has none.
+// Not a top-level await: Bun's bytecode for a bundle (child-bundle.ts) needs the CommonJS format, which has none.
 void main();
