@@ -120,6 +120,8 @@ async function buildBundle(cache: string): Promise<void> {
   const folder = join(cache, `${id}.tmp`);
   try {
     const began = Date.now();
+    // The metafiles' paths are relative to the working directory.
+    const cwd = process.cwd();
     mkdirSync(folder, { recursive: true });
     const settings = {
       target: "bun",
@@ -138,20 +140,22 @@ async function buildBundle(cache: string): Promise<void> {
     const graph = await Bun.build({ entrypoints: [INDEX], target: "bun", metafile: true, throw: false });
     if (!role.success || !role.metafile || !graph.success || !graph.metafile) return;
     const sources = `${realpathSync(SOURCES)}/`;
-    // The metafile's paths are relative to the working directory.
-    const library = Object.keys(graph.metafile.inputs).map((input) => realpathSync(resolve(input))).filter((path) => path.startsWith(sources));
+    const library = Object.keys(graph.metafile.inputs).map((input) => realpathSync(resolve(cwd, input))).filter((path) => path.startsWith(sources));
     const entry = join(folder, "program.ts");
     writeFileSync(entry, preloadSource(library, id));
     const result = await Bun.build({ ...settings, entrypoints: [entry] });
     rmSync(entry);
-    if (!result.success || !result.metafile) return;
-    const built = [...Object.keys(role.metafile.inputs), ...Object.keys(result.metafile.inputs)].map((input) => resolve(input));
-    const paths = new Set([...built, join(PACKAGE, "package.json"), join(PACKAGE, "tsconfig.json")]);
-    const inputs: Input[] = [...paths].flatMap((path) => {
-      if (path === entry) return [];
+    if (!result.success || !result.metafile || process.cwd() !== cwd) return;
+    const built = new Set([...Object.keys(role.metafile.inputs), ...Object.keys(result.metafile.inputs)].map((input) => resolve(cwd, input)));
+    built.delete(entry);
+    // Every file that went in must be found again (a manifest missing one could not see it change); the
+    // package's settings shape the build too (an installed package may have no tsconfig.json).
+    const inputs: Input[] = [];
+    for (const path of [...built, join(PACKAGE, "package.json"), join(PACKAGE, "tsconfig.json")]) {
       const now = statSync(path, { throwIfNoEntry: false });
-      return now ? [[path, now.size, now.mtimeMs, now.ctimeMs] as Input] : [];
-    });
+      if (now) inputs.push([path, now.size, now.mtimeMs, now.ctimeMs]);
+      else if (built.has(path)) return;
+    }
     if (inputs.some(([, , mtimeMs, ctimeMs]) => Math.max(mtimeMs, ctimeMs) >= began - EDIT_MARGIN_MS)) return;
     for (const bundle of [ROLE_BUNDLE, PROGRAM_BUNDLE]) withoutSources(join(folder, `${bundle}.map`));
     renameSync(folder, join(cache, id));
