@@ -18,12 +18,14 @@ interface Round {
 }
 
 async function runRounds(rounds: number, cache: string): Promise<Round[]> {
-  await using head = spawnFixture("child-bundle-fixture.ts", [String(rounds)], { env: { [BUNDLE_ENV]: cache } });
-  expect((await head.waitForExit()).code).toBe(0);
-  const libraries = head.lines.stdout.filter((line) => /^WORKER:0:0\s+library /.test(line)).map((line) => JSON.parse(line.replace(/^WORKER:0:0\s+library /, "")));
-  return head.lines.stdout
-    .filter((line) => line.startsWith("entries "))
-    .map((line, round) => ({ ...(JSON.parse(line.slice("entries ".length)) as Omit<Round, "library">), library: libraries[round] }));
+  const folder = mkdtempSync(join(tmpdir(), "mosaic-child-bundle-notes-"));
+  try {
+    await using head = spawnFixture("child-bundle-fixture.ts", [String(rounds)], { env: { [BUNDLE_ENV]: cache, FIXTURE_LIBRARY: join(folder, "library") } });
+    expect((await head.waitForExit()).code).toBe(0);
+    return head.lines.stdout.filter((line) => line.startsWith("entries ")).map((line) => JSON.parse(line.slice("entries ".length)) as Round);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 }
 
 const fromSource = (echoed: number): Round => ({ monitor: ROLE_MAIN, node: ROLE_MAIN, worker: FIXTURE, echoed, library: { bundle: "source", same: true } });
