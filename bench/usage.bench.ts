@@ -25,7 +25,7 @@
  * comes before `mosaic.init()`, which never returns there.
  */
 import type { Subprocess } from "bun";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as mosaic from "../src/index.ts";
 import { tessera } from "../src/index.ts";
@@ -147,12 +147,17 @@ async function measureCalls(side: Side, callRound: () => Promise<number>, trip: 
   side.rawTrip = median(trips.raw);
 }
 
+/** What the children of the fresh runtime started from. */
+let childrenFrom = "";
+
 /** Our side, in a fresh runtime. */
 async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fetchSegments: number[]; workerRss: number }> {
   const side = newSide();
   const t0 = performance.now();
   const runtime = await mosaic.init(OPTIONS);
   side.readyMs = performance.now() - t0;
+  // Source, or a build of the library's bundles (src/cluster/child-bundle.ts: made after a start that found none fresh).
+  childrenFrom = readFileSync(`/proc/${runtime.monitor!.pid}/cmdline`, "utf8").split("\0")[1]!.endsWith(".ts") ? "source" : "bundle";
 
   const callRound = async () => {
     const t = performance.now();
@@ -293,7 +298,7 @@ function memcpy(n: number): { touched: number; fresh: number } {
 function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, { touched: number; fresh: number }>): void {
   const piscina = (value: number | undefined, ratio: (p: number) => number) =>
     peer === undefined || value === undefined ? {} : { piscina: round(value, 3), ratio_piscina: round(ratio(value), 3), piscina_kind: PISCINA_KIND };
-  emit({ bench: BENCH, metric: "start_to_ready", value: round(ours.readyMs, 1), unit: "ms", regime: "cold", what: "mosaic.init({ numWorkers: 2 }) in a fresh process", ...piscina(peer?.readyMs, (p) => ours.readyMs / p) });
+  emit({ bench: BENCH, metric: "start_to_ready", value: round(ours.readyMs, 1), unit: "ms", regime: "cold", what: "mosaic.init({ numWorkers: 2 }) in a fresh process", children_from: childrenFrom, ...piscina(peer?.readyMs, (p) => ours.readyMs / p) });
   for (const [regime, mine, theirs] of [["cold", ours.firstCalls, peer?.firstCalls], ["warm", ours.warmCalls, peer?.warmCalls]] as const) {
     emit({ bench: BENCH, metric: `pipelined_calls_per_s_${regime}`, value: Math.round(mine), unit: "calls/s", regime, count: FIRST_CALLS, what: regime === "cold" ? `the first ${FIRST_CALLS} (i & 1 ? a : b).noop() right after start (tesserae made by them), then runtime.barrier()` : `${FIRST_CALLS} more, median of ${WARM_CALL_ROUNDS} rounds`, ...piscina(theirs, (p) => mine / p) });
   }

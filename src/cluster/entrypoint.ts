@@ -10,6 +10,7 @@ import { bareReporter, createLogger, prefixedReporter } from "../logging/logger.
 import { state } from "./state.ts";
 import type { HeadNode } from "./head.ts";
 import { dropPrelaunched, type Prelaunched, prelaunchMonitor } from "./prelaunch.ts";
+import { refreshBundle } from "./child-bundle.ts";
 import { type InitOptions, type RoleConfig, resolveOptions } from "./options.ts";
 import { uidOf } from "../types.ts";
 import { startStep } from "../_util/start-trace.ts";
@@ -47,6 +48,8 @@ export async function startHead(options: InitOptions = {}): Promise<HeadNode> {
     dropPrelaunched(prelaunched);
     throw error;
   }
+  // The children ran source if the bundle was stale: the next start takes a new one.
+  void refreshBundle();
   return head;
 }
 

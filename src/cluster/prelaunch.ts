@@ -12,9 +12,8 @@ import { SECRET_ENV } from "../comms/handshake.ts";
 import { EarlyListener } from "../comms/transports/early-listener.ts";
 import { chooseAddress } from "../launch/addresses.ts";
 import type { LaunchedRuntime, Launcher, LineSink } from "../launch/launcher.ts";
-import { LocalLauncher } from "../launch/local.ts";
 import { childSpec, firstLocalChildren, monitorConfig } from "./children.ts";
-import { coordinatorLauncher } from "./coordinator.ts";
+import { coordinatorLauncher, programLauncher } from "./coordinator.ts";
 import type { ResolvedOptions, RoleConfig } from "./options.ts";
 
 /** A child started before its parent's runtime existed: its output waits here until the runtime takes it. */
@@ -50,7 +49,7 @@ export async function prelaunch(config: RoleConfig): Promise<Prelaunched | undef
   const listener = new EarlyListener(place.listen);
   const configs = firstLocalChildren(config, { address: place.advertise, port: listener.port });
   // Local children inherit this process's environment (the cluster's id among it).
-  const launcher = configs.length === 0 ? undefined : config.role === "monitor" ? coordinatorLauncher() : new LocalLauncher();
+  const launcher = configs.length === 0 ? undefined : config.role === "monitor" ? coordinatorLauncher() : programLauncher();
   return { ...place, listener, children: launchHeld(launcher, configs, secret, {}) };
 }
 

@@ -15,10 +15,15 @@ import { roleConfigFromArgv } from "./options.ts";
 import { prelaunch } from "./prelaunch.ts";
 import { startStep } from "../_util/start-trace.ts";
 
-const program = process.env[PROGRAM_ENV];
-if (program) (globalThis as Record<symbol, unknown>)[PROGRAM_KEY] = JSON.parse(program) as string[];
-const config = roleConfigFromArgv(process.argv.slice(2));
-const prelaunched = await prelaunch(config);
-startStep(config.role, "prelaunched");
-const { startRole } = await import("./entrypoint.ts");
-await startRole(config, prelaunched);
+async function main(): Promise<never> {
+  const program = process.env[PROGRAM_ENV];
+  if (program) (globalThis as Record<symbol, unknown>)[PROGRAM_KEY] = JSON.parse(program) as string[];
+  const config = roleConfigFromArgv(process.argv.slice(2));
+  const prelaunched = await prelaunch(config);
+  startStep(config.role, "prelaunched");
+  const { startRole } = await import("./entrypoint.ts");
+  return startRole(config, prelaunched);
+}
+
+// Not a top-level await: Bun's bytecode for a bundle (child-bundle.ts) needs the CommonJS format, which has none.
+void main();

@@ -13,7 +13,7 @@ import { connectTcp, TcpServer } from "../comms/transports/tcp.ts";
 import { ConnectionClosedError, MosaicError, RuntimeStateError, UnknownMethodError } from "../errors.ts";
 import { CONSOLA_LEVEL, type LogStream, type RuntimeLogger } from "../logging/logger.ts";
 import type { LaunchedRuntime, Launcher, LineSink } from "../launch/launcher.ts";
-import { LocalLauncher } from "../launch/local.ts";
+import { programLauncher } from "./coordinator.ts";
 import type { ResolvedOptions, RoleConfig } from "./options.ts";
 import { type Role, uidOf } from "../types.ts";
 import { ResourceMonitor } from "./resources.ts";
@@ -68,7 +68,7 @@ export abstract class Runtime implements ConnectionHandler {
   /** The process's one timer: heartbeats, and what roles add with `every` (resource samples) share its wake-ups. */
   readonly #ticker = new Ticker();
   /** How this runtime starts its children (a role may pick another, e.g. to reach other machines). */
-  protected launcher: Launcher = new LocalLauncher();
+  protected launcher: Launcher = programLauncher();
   #stopped = Promise.withResolvers<void>();
 
   constructor(role: Role, indices: number[], options: ResolvedOptions, secret: string, logger: RuntimeLogger) {

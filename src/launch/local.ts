@@ -13,12 +13,12 @@ import { WATCH_PARENT_ENV } from "./parent-watch.ts";
 import { programCommand } from "./program.ts";
 
 export interface LocalLauncherOptions {
-  /** The program to run, the spec's args after it. Default: this program again (programCommand()). */
-  command?: string[];
+  /** The program to run, the spec's args after it (or what gives it, at each launch). Default: this program again (programCommand()). */
+  command?: string[] | (() => string[]);
 }
 
 export class LocalLauncher implements Launcher {
-  readonly #command: string[] | undefined;
+  readonly #command: string[] | (() => string[]) | undefined;
 
   constructor(options: LocalLauncherOptions = {}) {
     this.#command = options.command;
@@ -28,7 +28,8 @@ export class LocalLauncher implements Launcher {
     if (spec.host !== undefined) {
       throw new InvalidArgumentError(`the local launcher starts runtimes on this machine only, not on "${spec.host}": use a launcher for remote hosts`);
     }
-    return new LocalRuntime(spec, [...(this.#command ?? programCommand()), ...spec.args]);
+    const command = typeof this.#command === "function" ? this.#command() : (this.#command ?? programCommand());
+    return new LocalRuntime(spec, [...command, ...spec.args]);
   }
 }
 

@@ -145,7 +145,7 @@ describe("compiled binaries", () => {
     await Promise.all([
       build([join(REPO_ROOT, "examples/tutorial.ts"), "--outfile", tutorialBinary]),
       // The flags of `bun run build` (package.json), into the temporary directory.
-      build(["--minify-whitespace", "--minify-syntax", MOSAIC_MAIN, "--outfile", mosaicBinary]),
+      build(["--bytecode", "--format=esm", "--minify-whitespace", "--minify-syntax", MOSAIC_MAIN, "--outfile", mosaicBinary]),
       build([join(FIXTURES, "run-fixture.ts"), "--outfile", programBinary]),
     ]);
   }, 120_000); // three compilations at once: slow on a loaded machine

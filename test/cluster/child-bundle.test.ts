@@ -1,0 +1,72 @@
+import { expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, statSync, utimesSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { spawnFixture } from "../_helpers/processes.ts";
+import { BUNDLE_ENV, ROLE_MAIN } from "../../src/cluster/child-bundle.ts";
+
+const FIXTURE = resolve(import.meta.dir, "../fixtures/child-bundle-fixture.ts");
+
+interface Round {
+  /** What the monitor, the node and the worker were started with. */
+  monitor: string;
+  node: string;
+  worker: string;
+  echoed: number;
+  /** The worker's: the build its library came from ("source" if none), and whether a deep import is the public entry's module. */
+  library: { bundle: string; same: boolean };
+}
+
+async function runRounds(rounds: number, cache: string): Promise<Round[]> {
+  const folder = mkdtempSync(join(tmpdir(), "mosaic-child-bundle-notes-"));
+  try {
+    await using head = spawnFixture("child-bundle-fixture.ts", [String(rounds)], { env: { [BUNDLE_ENV]: cache, FIXTURE_LIBRARY: join(folder, "library") } });
+    expect((await head.waitForExit()).code).toBe(0);
+    return head.lines.stdout.filter((line) => line.startsWith("entries ")).map((line) => JSON.parse(line.slice("entries ".length)) as Round);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+const fromSource = (echoed: number): Round => ({ monitor: ROLE_MAIN, node: ROLE_MAIN, worker: FIXTURE, echoed, library: { bundle: "source", same: true } });
+
+/** A round whose children all started from the build in `folder`. */
+const fromBuild = (folder: string, echoed: number): Round => ({
+  monitor: join(folder, "role-main.js"),
+  node: join(folder, "role-main.js"),
+  worker: join(folder, "program.js"),
+  echoed,
+  library: { bundle: basename(folder), same: true },
+});
+
+test("children run source until a build is made after ready, then the build (the worker's library one instance from it); a source file changed since makes them run source again", async () => {
+  const cache = mkdtempSync(join(tmpdir(), "mosaic-child-bundle-"));
+  try {
+    const [first, second] = await runRounds(2, cache);
+    expect(first).toEqual(fromSource(0));
+    const build = dirname(second!.monitor);
+    expect(dirname(build)).toBe(cache);
+    expect(second).toEqual(fromBuild(build, 1));
+    for (const bundle of ["role-main.js", "program.js"]) expect(existsSync(join(build, `${bundle}.jsc`))).toBe(true); // Bun's bytecode, beside each
+
+    // Another process (a new program) takes the same build.
+    expect(await runRounds(1, cache)).toEqual([fromBuild(build, 0)]);
+
+    // A write to one of its sources, even one that leaves its content and mtime as they were, changes its ctime.
+    const source = resolve(import.meta.dir, "../../src/cluster/node.ts");
+    const { atime, mtime } = statSync(source);
+    utimesSync(source, atime, mtime);
+    const [stale, rebuilt] = await runRounds(2, cache);
+    expect(stale).toEqual(fromSource(0));
+    const next = dirname(rebuilt!.monitor);
+    expect(next).not.toBe(build);
+    expect(rebuilt).toEqual(fromBuild(next, 1));
+    expect(dirname(next)).toBe(cache);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test(`${BUNDLE_ENV}=0: children always run source`, async () => {
+  expect(await runRounds(2, "0")).toEqual([fromSource(0), fromSource(1)]);
+});
