@@ -19,6 +19,8 @@ import { connectPing, connectWithWriter, listenEcho, type SocketWriter } from ".
 
 const SIZE = 256 * 2 ** 20;
 const ROUNDS = 6;
+/** Alternated pairs before each latency row is measured (200 left the first row's calls colder than the later rows'). */
+const LATENCY_WARMUP = 2000;
 
 @tessera
 class Bench extends Tessera {
@@ -82,13 +84,13 @@ try {
   const [a, b] = runtime.workers.map((worker) => Bench.options({ worker: worker.uid }).remote());
   if (mode === "latency") {
     const { socket, ping } = await connectPing(Number(process.env.BENCH_ECHO_PORT));
-    const samples = await alternate(200, 2000, ping, () => a!.noop().result());
+    const samples = await alternate(LATENCY_WARMUP, 2000, ping, () => a!.noop().result());
     print({ latency: samples });
     // Like for like, unpinned: the ping's far end is an echo listener in the tessera's own thread on h1, so the
     // ping and the call wake the same two threads (this process's main thread, that worker thread) and meet
     // the same scheduling; what is left between them is the runtime's own work.
     const inThread = await connectPing(await a!.echo(process.env.BENCH_HOST!).result());
-    print({ latencySameThreads: await alternate(200, 2000, inThread.ping, () => a!.noop().result()) });
+    print({ latencySameThreads: await alternate(LATENCY_WARMUP, 2000, inThread.ping, () => a!.noop().result()) });
     inThread.socket.end();
     // Like for like, as actors.bench.ts's `_cross_cpu` rows: unpinned, the raw ping's two processes tend to
     // share a CPU (one wake-up per hop) while the runtime's threads spread out. Here the head (and the ping's
@@ -99,7 +101,7 @@ try {
     if (cpus.length >= 2 && echoPid > 0) {
       await keepingAffinity([process.pid, worker.pid!, echoPid], async () => {
         if (!(setAffinity(process.pid, String(cpus[0])) && setAffinity(worker.pid!, String(cpus[1])) && setAffinity(echoPid, String(cpus[1])))) return;
-        print({ latencyCrossCpu: await alternate(200, 2000, ping, () => a!.noop().result()) });
+        print({ latencyCrossCpu: await alternate(LATENCY_WARMUP, 2000, ping, () => a!.noop().result()) });
       });
     }
     socket.end();

@@ -75,6 +75,10 @@ export function decodeDoneMessage(body: Uint8Array): DoneMessage | undefined {
   const length = body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
   at += 5;
   if (at + length !== body.length) return undefined;
-  // Not body.slice(): on a Buffer (a socket chunk) that is a view again.
-  return [tasks, sizes, Uint8Array.prototype.slice.call(body, at)];
+  // Copied into a plain Uint8Array: body is a Buffer (a socket chunk), whose slice() and subarray() make
+  // Buffers through Symbol.species (slow: with the decode of a 1-byte result, 1.0-1.4 us against 0.6-0.7).
+  const results = new Uint8Array(length);
+  if (length <= 64) for (let i = 0; i < length; i++) results[i] = body[at + i]!;
+  else results.set(new Uint8Array(body.buffer, body.byteOffset + at, length));
+  return [tasks, sizes, results];
 }
