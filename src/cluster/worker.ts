@@ -130,6 +130,10 @@ export class WorkerRuntime extends ChildRole {
     return head && head.port > 0 ? { address: head.address, port: head.port, secret: this.secret } : undefined;
   }
 
+  protected override quietSinceStart(): boolean {
+    return this.host === undefined;
+  }
+
   protected async startRole(): Promise<void> {
     // Tessera threads start with the first tessera: an idle worker stays small.
   }
