@@ -8,10 +8,10 @@
  */
 import { InvalidArgumentError, RuntimeStateError } from "../errors.ts";
 import { state } from "../cluster/state.ts";
-import { roleStarting, startHead, startRole } from "../cluster/entrypoint.ts";
+import type * as Entrypoint from "../cluster/entrypoint.ts";
 import type { HeadNode } from "../cluster/head.ts";
 import { type HeadRuntime, publicRuntime } from "./head-runtime.ts";
-import { type InitOptions, roleConfigFromArgv } from "../cluster/options.ts";
+import type { InitOptions } from "../cluster/options.ts";
 import type { Role } from "../types.ts";
 
 // A tessera thread whose program never calls init() (a script under `mosaic run`
@@ -21,6 +21,15 @@ if (state.role === "thread") setTimeout(() => void startThread(), 0);
 /** A tessera thread's serving loop, loaded only there (other processes do without node:worker_threads). */
 async function startThread(): Promise<never> {
   return (await import("../actors/thread/thread.ts")).startThread();
+}
+
+/**
+ * What starts a head or a role runtime (and the options table behind it: 18
+ * modules), loaded when a process starts one: a tessera thread runs the
+ * program, and so this module, too, and never needs it.
+ */
+function entrypoint(): typeof Entrypoint {
+  return require("../cluster/entrypoint.ts") as typeof Entrypoint;
 }
 
 /** The role of this process: "head" unless it was started with `--role`. */
@@ -34,7 +43,11 @@ function handOver(): Promise<never> {
   if (state.runtime) return new Promise<never>(() => {});
   // Under `mosaic run` the CLI started this worker's role, whose code may still load; the script's argv no longer
   // holds the role's flags (it shows the script's own arguments).
-  return roleStarting() ?? startRole(roleConfigFromArgv(process.argv.slice(2)));
+  const { roleStarting, startRole } = entrypoint();
+  const starting = roleStarting();
+  if (starting) return starting;
+  const { roleConfigFromArgv } = require("../cluster/options.ts") as typeof import("../cluster/options.ts");
+  return startRole(roleConfigFromArgv(process.argv.slice(2)));
 }
 
 let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
@@ -91,7 +104,7 @@ export async function init(options: InitOptions = {}): Promise<HeadRuntime> {
     if (state.runtime.state === "stopping") await state.runtime.stopped;
   }
   if (state.starting) return publicRuntime(await state.starting);
-  state.starting = startHead(options);
+  state.starting = entrypoint().startHead(options);
   try {
     const head = await state.starting;
     installSignalHandlers();

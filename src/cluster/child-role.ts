@@ -13,6 +13,7 @@ import { Runtime } from "./runtime.ts";
 import { headOf, type ParentPlace } from "./children.ts";
 import { type ResourceReport, startSampling } from "../observe/resources.ts";
 import { startStep } from "../_util/start-trace.ts";
+import { shrinkFootprint } from "../_util/footprint.ts";
 
 /**
  * How long an orphan waits to learn whether the head still listens. A dead
@@ -63,6 +64,16 @@ export abstract class ChildRole extends Runtime {
     if (this.role === "node" || this.role === "worker") {
       this.#stopSampling = startSampling(this.options.monitorInterval, this.probe, (report) => void this.#report(report), (interval, run) => this.every(interval, run));
     }
+    // On the heartbeat's tick (no wake-up of its own), once: what the start left behind goes, unless work came meanwhile.
+    const once = this.every(this.options.heartbeatInterval, () => {
+      once();
+      if (this.state === "running" && this.quietSinceStart()) shrinkFootprint();
+    });
+  }
+
+  /** Whether nothing but the start has run here (a worker: no tessera, call, put or result yet). */
+  protected quietSinceStart(): boolean {
+    return true;
   }
 
   #stopSampling: (() => void) | undefined;

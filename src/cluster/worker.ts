@@ -9,7 +9,7 @@ import { programEntry } from "../launch/program.ts";
 import type { RuntimeEventType } from "../observe/events.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
-import { fromValue, TesseraHost } from "../actors/worker/tessera-host.ts";
+import type { TesseraHost } from "../actors/worker/tessera-host.ts";
 import type { HeadAddress } from "../actors/thread/protocol.ts";
 import { EventSender } from "../actors/worker/event-sender.ts";
 import type { RuntimeStatus } from "./runtime-proxy.ts";
@@ -39,7 +39,7 @@ export class WorkerRuntime extends ChildRole {
       this.host?.observe(types);
     };
     this.methods.createTessera = (args, _connection, payloads) => this.#host.create(args, payloads);
-    this.methods.result = (args) => this.#host.resultValue(args).then(fromValue);
+    this.methods.result = (args) => this.#host.resultReply(args);
     this.methods.put = (args, _connection, payloads) => this.#host.put(args, payloads);
     this.methods.results = (items, connection: Connection) => this.#host.resultValues(items, connection);
     this.commands.settled = (entries, connection: Connection, payloads) => this.#host.onSettled(entries, connection, payloads);
@@ -106,8 +106,16 @@ export class WorkerRuntime extends ChildRole {
     return method !== undefined && !(pooled && method === "put");
   }
 
+  /**
+   * The actor host, made by the first creation, call, put or result asked for.
+   * Its code (call backlog, result store, thread pool, spill store: 13 modules)
+   * is loaded then, synchronously, so that commands keep their order: an idle
+   * worker goes without it.
+   */
   get #host(): TesseraHost {
-    return (this.host ??= new TesseraHost(this.links, {
+    if (this.host) return this.host;
+    const { TesseraHost } = require("../actors/worker/tessera-host.ts") as typeof import("../actors/worker/tessera-host.ts");
+    return (this.host = new TesseraHost(this.links, {
       maxThreads: this.options.numThreads,
       program: programEntry(),
       memoryLimit: this.resources.memoryLimit,
@@ -120,6 +128,10 @@ export class WorkerRuntime extends ChildRole {
   #headAddress(): HeadAddress | undefined {
     const head = this.connections.get("head")?.peer;
     return head && head.port > 0 ? { address: head.address, port: head.port, secret: this.secret } : undefined;
+  }
+
+  protected override quietSinceStart(): boolean {
+    return this.host === undefined;
   }
 
   protected async startRole(): Promise<void> {

@@ -18,6 +18,7 @@ import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
 import { encodeResult, postedSize } from "./values.ts";
 import { startStep } from "../../_util/start-trace.ts";
+import { shrinkFootprint } from "../../_util/footprint.ts";
 
 let started = false;
 
@@ -42,6 +43,8 @@ export function startThread(): Promise<never> {
       startStep(threadUid(workerUid, threadIndex), "head link up");
       report([Report.Ready]);
     });
+    // The program's import is over: what it left goes while the head's link is dialled (the first call comes after).
+    shrinkFootprint();
   }
   return new Promise<never>(() => {});
 }

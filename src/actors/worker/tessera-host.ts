@@ -25,7 +25,7 @@ import { type TesseraThread, ThreadPool } from "./thread-pool.ts";
 import { ThreadTransfers } from "./thread-transfers.ts";
 
 /** A Value as a reply: raw payloads travel beside the body. */
-export function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<Uint8Array> {
+function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<Uint8Array> {
   return payloads.length > 0 ? new WithPayloads(bytes, payloads) : bytes;
 }
 
@@ -176,6 +176,11 @@ export class TesseraHost {
   /** The encoded result of a task (an empty value when `data` is false), once it is done. */
   resultValue([id, data]: [number, boolean]): Promise<Value> {
     return this.#store.resultValue(id, data);
+  }
+
+  /** The same as a reply (the worker's `result` method). */
+  resultReply(args: [number, boolean]): Promise<Uint8Array | WithPayloads<Uint8Array>> {
+    return this.resultValue(args).then(fromValue);
   }
 
   /** Results for another worker's dependencies: what is settled now, in one reply; the rest sent to `asker` as each settles. */

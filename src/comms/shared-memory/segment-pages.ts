@@ -26,16 +26,19 @@ export interface SegmentPages {
   populated: number;
 }
 
-const ZEROS = new Uint8Array(1 << 20);
+const ZEROS_BYTES = 1 << 20;
+/** The zeros written where fallocate cannot be called: made on first use (1 MiB resident in every process and thread that imports this, else). */
+let zeros: Uint8Array | undefined;
 /** Bytes allocated or mapped per turn of the event loop in idle time (a few milliseconds each). */
-const IDLE_SLICE = 16 * ZEROS.length;
+const IDLE_SLICE = 16 * ZEROS_BYTES;
 
 export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Gives [from, to) of the file `fd` its pages: in one call where native calls work, else by writing zeros. */
 function allocatePages(fd: number, from: number, to: number): void {
   if (allocateFileRange(fd, from, to - from)) return;
-  for (let at = from; at < to; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, to - at), at);
+  zeros ??= new Uint8Array(ZEROS_BYTES);
+  for (let at = from; at < to; ) at += writeSync(fd, zeros, 0, Math.min(ZEROS_BYTES, to - at), at);
 }
 
 /**
