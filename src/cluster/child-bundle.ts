@@ -14,7 +14,8 @@
  * state. The program's own modules load from source, and so do tessera threads
  * (Bun's plugins do not reach Worker threads). A module served so is a
  * snapshot of its exports: a library module must not export a `let` that
- * changes to programs.
+ * changes to programs. Bun.build also writes in `process.env.NODE_ENV` as it
+ * was at build time: no library module may branch on it at run time.
  *
  * A bundle is used only while it is fresh: its manifest lists every file that
  * went into it (Bun's metafile) with its size, mtime and ctime, and the Bun
@@ -77,7 +78,12 @@ const PROGRAM_BUNDLE = "program.js";
 export function withBundle(command: string[], kind: "role" | "program"): string[] {
   const build = childBuild();
   const bundle = build && join(build, kind === "role" ? ROLE_BUNDLE : PROGRAM_BUNDLE);
-  if (!bundle || !existsSync(bundle)) return command;
+  if (!bundle) return command;
+  if (!existsSync(bundle)) {
+    // Its folder was removed (by hand, a tmp cleaner) while its manifest stayed: build again.
+    if (!Bun.main.startsWith(`${cacheFolder()}/`)) stale = true;
+    return command;
+  }
   return kind === "role" ? [command[0]!, bundle, ...command.slice(2)] : [command[0]!, "--preload", bundle, ...command.slice(1)];
 }
 
@@ -118,7 +124,12 @@ function freshBuild(cache: string): string | undefined {
 async function buildBundle(cache: string): Promise<void> {
   const id = `${Date.now().toString(36)}-${process.pid}`;
   const folder = join(cache, `${id}.tmp`);
+  // A program that exits (process.exit, a signal) while the build runs ends it there: its folder goes with it.
+  const removeFolder = () => rmSync(folder, { recursive: true, force: true });
+  process.once("exit", removeFolder);
   try {
+    // What builds that died (SIGKILL) left goes before this one adds its own.
+    if (existsSync(cache)) prune(cache, id, (name) => name.endsWith(".tmp"));
     const began = Date.now();
     // The metafiles' paths are relative to the working directory.
     const cwd = process.cwd();
@@ -166,7 +177,8 @@ async function buildBundle(cache: string): Promise<void> {
   } catch {
     // A cache that cannot be written (a read-only install) leaves children on source.
   } finally {
-    rmSync(folder, { recursive: true, force: true });
+    process.removeListener("exit", removeFolder);
+    removeFolder();
   }
 }
 
@@ -209,10 +221,10 @@ function withoutSources(path: string): void {
  * Removes replaced builds and what builds that died left. A process running a
  * removed build starts its children from source (childBundle).
  */
-function prune(cache: string, current: string): void {
+function prune(cache: string, current: string, only: (name: string) => boolean = () => true): void {
   const before = Date.now() - KEEP_REPLACED_MS;
   for (const name of readdirSync(cache)) {
-    if (name === current || name === "manifest.json") continue;
+    if (name === current || name === "manifest.json" || !only(name)) continue;
     const path = join(cache, name);
     if ((statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < before) rmSync(path, { recursive: true, force: true });
   }

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { spawnFixture } from "../_helpers/processes.ts";
+import { spawnFixture, spawnMosaic } from "../_helpers/processes.ts";
 import { BUNDLE_ENV, ROLE_MAIN } from "../../src/cluster/child-bundle.ts";
 
 const FIXTURE = resolve(import.meta.dir, "../fixtures/child-bundle-fixture.ts");
@@ -69,4 +69,16 @@ test("children run source until a build is made after ready, then the build (the
 
 test(`${BUNDLE_ENV}=0: children always run source`, async () => {
   expect(await runRounds(2, "0")).toEqual([fromSource(0), fromSource(1)]);
+});
+
+test("a program that exits while its head builds the bundle leaves no part of that build behind", async () => {
+  const cache = mkdtempSync(join(tmpdir(), "mosaic-child-bundle-"));
+  try {
+    // Under `mosaic run`, the script's end exits the process at once: the build started after ready is cut short.
+    await using run = spawnMosaic(["run", "-w", "1", "--workspace", "", resolve(import.meta.dir, "../fixtures/run-fixture.ts")], { env: { [BUNDLE_ENV]: cache } });
+    expect((await run.waitForExit()).code).toBe(0);
+    expect(readdirSync(cache).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
 });
