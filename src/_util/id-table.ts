@@ -77,6 +77,8 @@ export class IdTable<T> {
       const chunk = this.#chunks.get(key);
       if (!chunk) continue; // emptied while iterating
       for (let slot = 0; slot < CHUNK; slot++) {
+        // Emptied while iterating (it may now be the spare, holding other ids' values): its ids are gone.
+        if (this.#chunks.get(key) !== chunk) break;
         const value = chunk.slots[slot];
         if (value !== undefined) yield [key * CHUNK + slot, value];
       }

@@ -41,6 +41,9 @@ import { monitorConfig, scriptForChildren } from "./children.ts";
  * which shows only the public members; the actor and warehouse clients, the
  * connections and requests stay here.
  */
+/** How long start() waits for its links to the workers at most (see start()); a link not open by then opens on first use. */
+const LINKS_WAIT_MS = 5000;
+
 export class HeadNode extends Runtime {
   #ready = Promise.withResolvers<void>();
   #monitor: LaunchedRuntime | undefined;
@@ -223,7 +226,14 @@ export class HeadNode extends Runtime {
       // making its first calls, say, and the worker started the tessera's thread that much later). One
       // that cannot open now is opened again on first use, as before. After "running": nodes joining in
       // dynamic mode are admitted meanwhile.
-      await Promise.all(this.network.workers.map((worker) => this.connectionTo(worker).catch(() => {})));
+      // At most LINKS_WAIT_MS: a worker host that went silent since ready must not hold the start (a connect
+      // has no timeout of its own but the kernel's, ~2 minutes).
+      let waited: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(this.network.workers.map((worker) => this.connectionTo(worker).catch(() => {}))),
+        new Promise<void>((resolve) => (waited = setTimeout(resolve, LINKS_WAIT_MS))),
+      ]);
+      clearTimeout(waited);
       startStep("head", "worker links open");
     } catch (error) {
       progress?.(false);
