@@ -26,6 +26,8 @@ export class Placement {
   #waitingForPlacement = new Set<TesseraHandle>();
   /** Tesserae whose constructor arguments wait for a dependency's placement (their worker is picked: `assigned`). */
   #deferredCreates = new Set<TesseraHandle>();
+  /** Workers whose link this tick's first creation flushed (see #place). */
+  #flushedThisTick = new Set<string>();
   #retrying = false;
   #retryAgain = false;
 
@@ -122,8 +124,13 @@ export class Placement {
       );
     handle.flush(); // sends its queued calls, then its release if it was released meanwhile
     // The creation leaves now, not when the program's code in this tick ends (a loop making the tessera's first
-    // calls, say): the worker starts the tessera's thread meanwhile.
-    this.#client.link(worker).flush();
+    // calls, say): the worker starts the tessera's thread meanwhile. The first of the tick to each worker: a
+    // loop making many tesserae still writes the rest at once, at the tick's end.
+    if (!this.#flushedThisTick.has(worker)) {
+      if (this.#flushedThisTick.size === 0) queueMicrotask(() => this.#flushedThisTick.clear());
+      this.#flushedThisTick.add(worker);
+      this.#client.link(worker).flush();
+    }
     this.retryWaiting();
   }
 
