@@ -190,23 +190,22 @@ function readName(body: Uint8Array, from: number, length: number): string {
   return lastName;
 }
 
+/** The header of a msgpack str at `at` (fixstr, str8 or str16, as writeStr writes it): [length, where its bytes start], or undefined. */
+function readStrHeader(body: Uint8Array, at: number): [number, number] | undefined {
+  const byte = body[at]!;
+  if ((byte & 0xe0) === 0xa0) return [byte & 0x1f, at + 1];
+  if (byte === 0xd9) return [body[at + 1]!, at + 2];
+  if (byte === 0xda) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
+  return undefined;
+}
+
 /** A msgpack str at `at` (as writeStr writes it): [text, next], or undefined. */
 function readStr(body: Uint8Array, at: number): [string, number] | undefined {
-  const byte = body[at]!;
-  let length: number;
-  if ((byte & 0xe0) === 0xa0) {
-    length = byte & 0x1f;
-    at += 1;
-  } else if (byte === 0xd9) {
-    length = body[at + 1]!;
-    at += 2;
-  } else if (byte === 0xda) {
-    length = (body[at + 1]! << 8) | body[at + 2]!;
-    at += 3;
-  } else return undefined;
-  const end = at + length;
+  const header = readStrHeader(body, at);
+  if (!header) return undefined;
+  const end = header[1] + header[0];
   if (end > body.length) return undefined;
-  return [textDecoder.decode(body.subarray(at, end)), end];
+  return [textDecoder.decode(body.subarray(header[1], end)), end];
 }
 
 /** The places of a call's dependency values (see InlinePlaces), ending the body; undefined for anything else. */
@@ -250,18 +249,10 @@ export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   const task = readUint(body, tessera[1]);
   if (!task) return undefined;
   at = task[1];
-  let nameLength: number;
-  const nameByte = body[at]!;
-  if ((nameByte & 0xe0) === 0xa0) {
-    nameLength = nameByte & 0x1f;
-    at += 1;
-  } else if (nameByte === 0xd9) {
-    nameLength = body[at + 1]!;
-    at += 2;
-  } else if (nameByte === 0xda) {
-    nameLength = (body[at + 1]! << 8) | body[at + 2]!;
-    at += 3;
-  } else return undefined;
+  const name = readStrHeader(body, at);
+  if (!name) return undefined;
+  const nameLength = name[0];
+  at = name[1];
   if (at + nameLength > body.length) return undefined;
   const method = readName(body, at, nameLength);
   at += nameLength;
