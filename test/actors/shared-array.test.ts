@@ -57,6 +57,11 @@ describe("shared arrays between processes of one machine", () => {
     });
   });
 
+  test("a worker holding the results of a tessera that returns the same array again and again maps it once, not once per result", () => {
+    // Its tessera's thread maps it too: two mappings in all (one per result before, five here).
+    expect(run.cases.heldAgain).toEqual({ mappings: 2, first: 9, length: 3 * 8192 });
+  });
+
   test("a shared array put in the warehouse is read by a worker and got back", () => {
     expect(run.cases.put).toEqual({ read: 4, got: ["Float64Array", 1 << 18, 2], senderLength: 0 });
   });

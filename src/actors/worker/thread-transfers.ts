@@ -89,7 +89,8 @@ export class ThreadTransfers {
       payloads.map((payload) => {
         if (payload instanceof Uint8Array) return payload;
         if ("copyOf" in payload) return payload.copyOf; // threads post results as memory or segments: not this
-        if ("array" in payload) return adoptSharedArray(payload.array, payload.size);
+        // This thread holds it and passes it on by name, never to a program: one mapping while it holds the memory.
+        if ("array" in payload) return adoptSharedArray(payload.array, payload.size, true);
         const { segment, size, lending } = payload;
         const mapped = mapSegment(segment, size);
         // Back to the thread once collected here and handed back by whoever it was passed on to; once the

@@ -16,7 +16,7 @@
  * which moves the mapping to a new ArrayBuffer without copying it, as a
  * transfer list does between threads.
  */
-import { closeSync, ftruncateSync, linkSync, openSync, renameSync } from "node:fs";
+import { closeSync, fstatSync, ftruncateSync, linkSync, openSync, renameSync } from "node:fs";
 import { OutOfMemoryError } from "../../errors.ts";
 import { countArrayHeld } from "./accounting.ts";
 import { arraySegmentPath, checkSegmentFile, checkSegmentPath, freeSharedMemory, isArraySegment, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
@@ -26,15 +26,35 @@ interface ArrayName {
   path: string;
   size: number;
   mappings: number;
+  /** The file's device and inode: which memory it is, whatever its name. */
+  file: string;
 }
 
 const names = new WeakMap<ArrayBufferLike, ArrayName>();
+/**
+ * Mappings made for a shared array that arrived (adoptSharedArray) and not yet
+ * given to a decoded value: the first value decoded from it takes this one, so
+ * a pass maps the memory once. Each new mapping (and each `transfer()`) is an
+ * ArrayBuffer that the engine counts at its full size towards its next
+ * collection: in a runtime's head or thread, 1-2.5 ms of collection per
+ * 256 MiB buffer made, whatever the memory, so a pass costs what it makes.
+ */
+const unclaimed = new WeakSet<ArrayBufferLike>();
+/**
+ * Mappings kept for reuse, by file (adoptSharedArray with `reuse`): a worker's
+ * main thread, which only holds what its threads hand it and passes it on by
+ * name, maps the same memory once while it holds it (a tessera returning the
+ * array it was given, again and again).
+ */
+const reusable = new Map<string, WeakRef<ArrayBuffer>>();
+const fileOf = (stat: { dev: number | bigint; ino: number | bigint }) => `${stat.dev}:${stat.ino}`;
 /** Names not yet removed, for removal at exit (their mappings may outlive the runtime's stop). */
 const held = new Set<ArrayName>();
 const collected = new FinalizationRegistry<ArrayName>((name) => letGo(name));
 
 function letGo(name: ArrayName): void {
   if (--name.mappings > 0) return;
+  if (reusable.has(name.file) && !reusable.get(name.file)!.deref()) reusable.delete(name.file);
   held.delete(name);
   unlinkQuietly(name.path);
   countArrayHeld(-name.size);
@@ -49,8 +69,8 @@ function track(buffer: ArrayBuffer, name: ArrayName): ArrayBuffer {
 
 let exitHooked = false;
 
-function own(path: string, size: number): ArrayName {
-  const name: ArrayName = { path, size, mappings: 0 };
+function own(path: string, size: number, file: string): ArrayName {
+  const name: ArrayName = { path, size, mappings: 0, file };
   held.add(name);
   countArrayHeld(size);
   if (!exitHooked) {
@@ -78,15 +98,17 @@ export function allocateSharedMemory(bytes: number): ArrayBuffer {
   if (bytes > free) throw new OutOfMemoryError(`a shared array of ${mib(bytes)} does not fit in /dev/shm (${mib(free)} free): allocate less, or free shared memory`);
   const path = arraySegmentPath();
   const fd = openSync(path, "wx", 0o600);
+  let file = "";
   try {
     ftruncateSync(fd, bytes);
+    file = fileOf(fstatSync(fd));
   } catch (error) {
     unlinkQuietly(path);
     throw new OutOfMemoryError(`a shared array of ${mib(bytes)} cannot be made in /dev/shm: ${(error as Error).message}`);
   } finally {
     closeSync(fd);
   }
-  return mapName(own(path, bytes));
+  return mapName(own(path, bytes, file));
 }
 
 /** Whether `payload` is all of a shared array's memory held here (it then travels by name). */
@@ -121,15 +143,30 @@ export function handOverSharedArray(payload: Uint8Array): string {
   return path;
 }
 
-/** A shared array's file handed over to this thread: renamed its own and mapped. */
-export function adoptSharedArray(path: string, size: number): Uint8Array {
+/**
+ * A shared array's file handed over to this thread: renamed its own and
+ * mapped. With `reuse` (a holder that never gives the memory to a program), a
+ * mapping of the same file that this thread still has is used again, and the
+ * new name removed.
+ */
+export function adoptSharedArray(path: string, size: number, reuse = false): Uint8Array {
   checkSegmentPath(path);
   if (!isArraySegment(path)) throw new Error(`${path} is not a shared array's file`);
   try {
-    checkSegmentFile(path, size, false);
+    const file = fileOf(checkSegmentFile(path, size, false));
+    if (reuse) {
+      const known = reusable.get(file)?.deref();
+      if (known && !known.detached && known.byteLength === size && names.has(known)) {
+        unlinkQuietly(path); // our own name of it stays while `known` lives
+        return new Uint8Array(known);
+      }
+    }
     const mine = arraySegmentPath();
     renameSync(path, mine);
-    return new Uint8Array(mapName(own(mine, size)));
+    const memory = mapName(own(mine, size, file));
+    if (reuse) reusable.set(file, new WeakRef(memory));
+    else unclaimed.add(memory);
+    return new Uint8Array(memory);
   } catch (error) {
     unlinkQuietly(path);
     throw error;
@@ -145,6 +182,7 @@ export function adoptSharedArray(path: string, size: number): Uint8Array {
 export function sharedArrayMemory(payload: Uint8Array): ArrayBuffer | undefined {
   const name = names.get(payload.buffer);
   if (name && isSharedArrayPayload(payload)) {
+    if (unclaimed.delete(payload.buffer)) return payload.buffer as ArrayBuffer;
     try {
       return mapName(name);
     } catch {} // its name was removed (the runtime stopped): a copy

@@ -4,6 +4,7 @@
  * what was left behind.
  */
 import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Recent } from "../../_util/recent.ts";
@@ -137,11 +138,12 @@ export function checkSegmentPath(path: string): void {
 }
 
 /** A segment must be a regular file of ours, of the announced size (not a link, a FIFO, another user's file); pooled ones may be larger. */
-export function checkSegmentFile(path: string, size: number, pooled: boolean): void {
+export function checkSegmentFile(path: string, size: number, pooled: boolean): Stats {
   const stat = lstatSync(path);
   if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) throw new Error(`${path} belongs to another user`);
   if (pooled ? stat.size < size : stat.size !== size) throw new Error(`${path} holds ${stat.size} bytes, ${size} expected`);
+  return stat;
 }
 
 /** Checks a segment, takes its bytes with `take`, and removes its file whatever happens (a pooled one is left to its owner). */
