@@ -15,8 +15,9 @@
  *   of each size, then warm repetitions; piscina moves the argument with a
  *   transfer list and copies the kept result (structured clone);
  * - the worker's pooled /dev/shm segments and RSS after repeated 256 MiB fetches;
- * - the first 256 MiB argument of another fresh runtime, started with
- *   `warmPool` of that size (prepared in idle time after start).
+ * - the first 256 MiB argument and the first 256 MiB result of another fresh
+ *   runtime, started with `warmPool` of that size (the head's segment and the
+ *   tessera thread's, prepared in idle time after start).
  *
  * Lines carrying `plot_series` and `size_bytes` are drawn by run.ts into
  * bench/out/transfers.svg.
@@ -256,9 +257,10 @@ async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>):
 /**
  * The first 256 MiB argument of a fresh runtime started with `warmPool` of
  * that size, once the head has prepared the segment in idle time (a program
- * would be doing its own work meanwhile): ms.
+ * would be doing its own work meanwhile), and the first 256 MiB result fetched
+ * from a tessera whose thread has prepared its own: ms.
  */
-async function measureWarmPool(): Promise<number> {
+async function measureWarmPool(): Promise<{ headToWorker: number; workerToHead: number }> {
   const size = 256 * MiB;
   // Mappings of the first runtime's results still count until collected: the prepared segment is what comes on top.
   Bun.gc(true);
@@ -274,10 +276,20 @@ async function measureWarmPool(): Promise<number> {
   }
   const array = new Float32Array(size / 4).fill(1);
   let total: number | undefined;
-  const ms = await timed(async () => (total = await a.sum(array).result()));
+  const headToWorker = await timed(async () => (total = await a.sum(array).result()));
   check(total === sparseSum(array), `a.sum(array) returned ${total}`);
+  const b = Store.options({ worker: "worker:0:1" }).remote();
+  await b.prepare(size / 4).result();
+  const worker = mosaic.runtime().getWorker("worker:0:1");
+  while ((await worker.status()).sharedMemory.freeBytes < size) {
+    if (performance.now() - started > 60_000) throw new Error(`${BENCH}: the thread's warm pool was not ready within 60 s`);
+    await Bun.sleep(20);
+  }
+  let back: Float32Array | undefined;
+  const workerToHead = await timed(async () => (back = await b.get().result()));
+  check(back?.length === size / 4 && back[size / 4 - 1] === 1, "b.get() came back wrong");
   await mosaic.stop();
-  return ms;
+  return { headToWorker, workerToHead };
 }
 
 // ------------------------------------------------------------- memcpy, same run
@@ -376,8 +388,10 @@ try {
   const peer = Piscina ? await measurePiscina(Piscina, raw.ping) : undefined;
   emitFigures(ours, peer, memcpyMs);
   const touched = gbps(256 * MiB, memcpyMs.get(256)!.touched);
-  const warmPool = gbps(256 * MiB, warmPoolMs);
+  const warmPool = gbps(256 * MiB, warmPoolMs.headToWorker);
   emit({ bench: BENCH, metric: "head_to_worker_256MiB_cold_warmpool", value: round(warmPool, 3), unit: "GB/s", regime: "cold", size_bytes: 256 * MiB, baseline: round(touched, 3), ratio: round(warmPool / touched, 3), baseline_kind: "in-process memcpy into touched memory, same run", what: "await a.sum(array).result(), the first 256 MiB argument of a fresh runtime started with warmPool: 256 MiB, once the head prepared it" });
+  const warmBack = gbps(256 * MiB, warmPoolMs.workerToHead);
+  emit({ bench: BENCH, metric: "worker_to_head_256MiB_cold_warmpool", value: round(warmBack, 3), unit: "GB/s", regime: "cold", size_bytes: 256 * MiB, baseline: round(touched, 3), ratio: round(warmBack / touched, 3), baseline_kind: "in-process memcpy into touched memory, same run", what: "await b.get().result(), the first 256 MiB result of a fresh runtime started with warmPool: 256 MiB, once the tessera's thread prepared its segment" });
   note(`${BENCH}: done in ${Math.round(performance.now() - started)} ms`);
 } finally {
   try {

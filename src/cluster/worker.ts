@@ -119,6 +119,7 @@ export class WorkerRuntime extends ChildRole {
       maxThreads: this.options.numThreads,
       program: programEntry(),
       memoryLimit: this.resources.memoryLimit,
+      warmPool: this.options.warmPool,
       headAddress: () => this.#headAddress(),
       events: this.events,
     }));

@@ -374,7 +374,7 @@ describe("flags of the CLI", () => {
       "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script", "node-hosts",
       "num-nodes", "num-workers", "num-threads", "launcher", "ssh-command", "remote-command", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
-      "monitor-interval", "dynamic", "compression",
+      "monitor-interval", "warm-pool", "dynamic", "compression",
     ]);
   });
 

@@ -13,6 +13,8 @@ export interface ThreadData {
   thread: number;
   head: HeadAddress | undefined;
   memoryLimit: number;
+  /** Bytes of shared memory to prepare once ready, for the first large result (the warmPool option; 0: none). */
+  warmPool: number;
   sharedMemoryCounters: SharedArrayBuffer;
   realmCounters: SharedArrayBuffer;
   segmentIdleTime: number;

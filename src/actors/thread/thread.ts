@@ -13,7 +13,8 @@ import { onOps } from "./executor.ts";
 import { dialHead } from "./head-link.ts";
 import { report } from "./outbox.ts";
 import { type Posted, Report } from "./protocol.ts";
-import { threadIndex, workerUid } from "./thread-data.ts";
+import { threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
 import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
 import { encodeResult, postedSize } from "./values.ts";
@@ -21,6 +22,18 @@ import { startStep } from "../../_util/start-trace.ts";
 import { shrinkFootprint } from "../../_util/footprint.ts";
 
 let started = false;
+
+/**
+ * The warmPool option: a segment of that size made in idle time (in turns,
+ * after the thread is ready) for this thread's first large result, as the head
+ * makes one for its first large argument. At most half the worker's budget,
+ * as the head's.
+ */
+function warmPool(): void {
+  const size = threadData?.warmPool ?? 0;
+  const limit = threadData?.memoryLimit ?? 0;
+  if (size > 0 && size <= limit / 2 && sharedMemoryAvailable()) void warmSegment(size);
+}
 
 /** Hands this thread over to the tessera loop. Never settles. */
 export function startThread(): Promise<never> {
@@ -42,6 +55,7 @@ export function startThread(): Promise<never> {
     void dialHead().then(() => {
       startStep(threadUid(workerUid, threadIndex), "head link up");
       report([Report.Ready]);
+      warmPool();
     });
     // The program's import is over: what it left goes while the head's link is dialled (the first call comes after).
     shrinkFootprint();

@@ -37,6 +37,8 @@ export interface HostSettings {
   program: string;
   /** Bytes this worker may use (its threads check what they receive against it; half of it before results spill). */
   memoryLimit: number;
+  /** Bytes of shared memory each tessera thread prepares once started, for its first large result (the warmPool option). */
+  warmPool: number;
   /** Where tessera threads dial the head (their own link for completions); undefined: through the main thread. */
   headAddress: () => HeadAddress | undefined;
   /** The worker's events (spills here; its threads produce their own). */
@@ -96,6 +98,7 @@ export class TesseraHost {
       maxThreads: settings.maxThreads,
       program: settings.program,
       memoryLimit: settings.memoryLimit,
+      warmPool: settings.warmPool,
       headAddress: settings.headAddress,
       eventCounter: events.counter,
       logger: runtime.logger,

@@ -28,6 +28,8 @@ export interface PoolSettings {
   program: string;
   /** Bytes the worker may use (its threads check what they receive against it). */
   memoryLimit: number;
+  /** Bytes of shared memory a thread prepares once started (the warmPool option). */
+  warmPool: number;
   /** Where tessera threads dial the head (their own link for completions); undefined: through the main thread. */
   headAddress: () => HeadAddress | undefined;
   /** Events sent up by the worker and its threads (one Int32, shared with them). */
@@ -102,6 +104,7 @@ export class TesseraThread {
       thread: index,
       head: settings.headAddress(),
       memoryLimit: settings.memoryLimit,
+      warmPool: settings.warmPool,
       sharedMemoryCounters: sharedMemoryCounters(),
       realmCounters: realm.buffer,
       segmentIdleTime: segmentIdleTime(),

@@ -249,7 +249,14 @@ export const OPTIONS: { [K in keyof InitOptions]-?: OptionSpec<ResolvedOptions[K
   profile: { kind: path(), default: "", help: "Write a Chrome Trace Event timeline of the run to this file", run: {}, carried: false },
   workspace: { kind: path(), default: "mosaic-workspace", help: "Folder of per-run log folders (\"\": no log files)", run: {}, carried: false },
   dashboard: { kind: switchOrPort(), default: false, help: "Serve a live dashboard on 127.0.0.1 (--dashboard[=PORT]; 0: any free port)", run: {}, carried: false },
-  warmPool: { kind: integer({ min: 0 }), default: 0, help: "Bytes of shared memory the head prepares after start for its first large transfer", run: {}, carried: false },
+  // Carried: each tessera thread prepares its own for its first large result.
+  warmPool: {
+    kind: integer({ min: 0 }),
+    default: 0,
+    help: "Bytes of shared memory the head, and each tessera thread once started, prepare in idle time for their first large transfer",
+    run: {},
+    carried: true,
+  },
   dynamic: { kind: toggle(), default: false, help: "Nodes join the head (mosaic --role node --join HOST:PORT) instead of being started by it", run: {}, carried: true },
   secretFile: { kind: path(), default: "", help: "File with the cluster secret, mode 600 (dynamic mode; else MOSAIC_SECRET)", run: {}, carried: false },
   // Carried: every runtime sends payloads to other hosts (workers to workers, the head to workers).

@@ -180,4 +180,8 @@ export const sharedMemoryStats = {
   get lentAwayBytes(): number {
     return load(processRecord, TOTALS + LENT_AWAY);
   },
+  /** Bytes of this process's pooled segments that are free, ready for its next large transfers (warmPool's, once prepared). */
+  get freeBytes(): number {
+    return load(processRecord, TOTALS + FREE);
+  },
 };

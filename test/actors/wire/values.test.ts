@@ -64,4 +64,9 @@ describeScenarios("a pool warmed after start", () => ScenarioRun.start(["warmPoo
     const { warmed, sum, afterFirstTransfer, same } = await run.value("warmPool");
     expect({ warmed, sum, segments: afterFirstTransfer.length, same }).toEqual({ warmed: 1, sum: (4 * 2 ** 20) / 4096, segments: 1, same: true });
   });
+
+  test("with warmPool a tessera thread prepares one once started, and its first result of that size goes through it", async () => {
+    const { thread } = await run.value("warmPool");
+    expect(thread).toEqual({ warmed: true, back: [4 * 2 ** 20, 3], madeForFirstResult: [] });
+  });
 });
