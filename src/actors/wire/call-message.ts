@@ -8,7 +8,7 @@
  */
 import "../../comms/_native-off.ts";
 import { Packr } from "msgpackr/pack";
-import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintEnd, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
 import type { TaskReference } from "./value-codec.ts";
 
@@ -214,18 +214,18 @@ function readPlaces(body: Uint8Array, at: number): InlinePlaces | undefined {
   if (!header || header[0] % 3 !== 1) return undefined;
   at = header[1];
   const argsLength = readUint(body, at);
-  if (!argsLength) return undefined;
-  at = argsLength[1];
-  const places: InlinePlaces = [argsLength[0]];
+  if (argsLength < 0) return undefined;
+  at = uintEnd;
+  const places: InlinePlaces = [argsLength];
   for (let i = 1; i < header[0]; i += 3) {
     const uid = readStr(body, at);
     if (!uid) return undefined;
     const start = readUint(body, uid[1]);
-    if (!start) return undefined;
-    const end = readUint(body, start[1]);
-    if (!end) return undefined;
-    places.push(uid[0], start[0], end[0]);
-    at = end[1];
+    if (start < 0) return undefined;
+    const end = readUint(body, uintEnd);
+    if (end < 0) return undefined;
+    places.push(uid[0], start, end);
+    at = uintEnd;
   }
   return at === body.length ? places : undefined;
 }
@@ -245,10 +245,10 @@ export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   const items = body[at++];
   if (items !== 0x96 && items !== 0x97) return undefined;
   const tessera = readUint(body, at);
-  if (!tessera) return undefined;
-  const task = readUint(body, tessera[1]);
-  if (!task) return undefined;
-  at = task[1];
+  if (tessera < 0) return undefined;
+  const task = readUint(body, uintEnd);
+  if (task < 0) return undefined;
+  at = uintEnd;
   const name = readStrHeader(body, at);
   if (!name) return undefined;
   const nameLength = name[0];
@@ -273,8 +273,8 @@ export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   at += argsLength;
   if (body[at++] !== EMPTY_ARRAY) return undefined;
   const seq = readUint(body, at);
-  if (!seq) return undefined;
-  if (items === 0x96) return seq[1] === body.length ? [tessera[0], task[0], method, args, [], seq[0]] : undefined;
-  const places = readPlaces(body, seq[1]);
-  return places && places[0] <= argsLength ? [tessera[0], task[0], method, args, [], seq[0], places] : undefined;
+  if (seq < 0) return undefined;
+  if (items === 0x96) return uintEnd === body.length ? [tessera, task, method, args, [], seq] : undefined;
+  const places = readPlaces(body, uintEnd);
+  return places && places[0] <= argsLength ? [tessera, task, method, args, [], seq, places] : undefined;
 }

@@ -6,7 +6,7 @@
  * so the generic decode reads it too.
  */
 import { MessageKind } from "../../comms/protocol.ts";
-import { arrayHeaderSize, intSize, readArrayHeader, readUint, writeArrayHeader, writeHeader, writeInt } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, intSize, readArrayHeader, readUint, uintEnd, writeArrayHeader, writeHeader, writeInt } from "./msgpack-bytes.ts";
 
 /** What a `done` command carries. */
 export type DoneMessage = [tasks: number[], sizes: number[], results: Uint8Array];
@@ -45,9 +45,10 @@ function readInts(body: Uint8Array, at: number, count: number, into: number[]): 
       at += 1;
       continue;
     }
-    const read = readUint(body, at);
-    if (!read) return -1;
-    [into[i], at] = read;
+    const value = readUint(body, at);
+    if (value < 0) return -1;
+    into[i] = value;
+    at = uintEnd;
   }
   return at;
 }

@@ -78,17 +78,36 @@ export function writeInt(target: Uint8Array, at: number, value: number): number 
   return at + 1;
 }
 
-/** Reads a msgpack uint as writeUint writes it (float 64 past 2^32); undefined when `at` holds something else. */
-export function readUint(body: Uint8Array, at: number): [value: number, next: number] | undefined {
+/** Where the last readUint that found a uint ended (read it right after the call). */
+export let uintEnd = 0;
+
+/**
+ * Reads a msgpack uint as writeUint writes it (float 64 past 2^32), and sets
+ * uintEnd past it; -1 when `at` holds something else. No tuple per integer:
+ * the hot paths read several per message (a done message, one per task).
+ */
+export function readUint(body: Uint8Array, at: number): number {
   const byte = body[at]!;
-  if (byte < 0x80) return [byte, at + 1];
-  if (byte === 0xcd) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
-  if (byte === 0xce) return [body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!), at + 5];
+  if (byte < 0x80) {
+    uintEnd = at + 1;
+    return byte;
+  }
+  if (byte === 0xcd) {
+    uintEnd = at + 3;
+    return (body[at + 1]! << 8) | body[at + 2]!;
+  }
+  if (byte === 0xce) {
+    uintEnd = at + 5;
+    return body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
+  }
   if (byte === 0xcb) {
     for (let i = 0; i < 8; i++) float64.setUint8(i, body[at + 1 + i]!);
-    return [float64.getFloat64(0), at + 9];
+    const value = float64.getFloat64(0);
+    if (!(value >= 0)) return -1;
+    uintEnd = at + 9;
+    return value;
   }
-  return undefined;
+  return -1;
 }
 
 /** Bytes of a msgpack array header of `n` items. */

@@ -68,12 +68,14 @@ const EXACT: Scan = Object.freeze({ problem: undefined, exact: true });
 
 /**
  * `scanValue` of an argument list (rest parameters, or a list decoded from
- * one): dense, no named properties. Most calls pass nothing or primitives
- * only, which need no walk (a walk of even an empty array lists its keys);
- * the first object among them sends the whole list through the walk.
+ * one): dense, no named properties. Most calls pass nothing, primitives or
+ * task references only, which need no walk (a walk of even an empty array
+ * lists its keys); the first other object among them sends the whole list
+ * through the walk.
  */
 export function scanArguments(args: unknown[], found?: unknown[]): Scan {
   let exact = false;
+  let references: unknown[] | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     switch (typeof arg) {
@@ -89,13 +91,21 @@ export function scanArguments(args: unknown[], found?: unknown[]): Scan {
       case "undefined":
         if (i in args) continue;
         return scanValue(args, "args", found); // a hole after all
-      case "object":
+      case "object": {
         if (arg === null) continue;
+        // A task or object reference (a dependent call's argument) needs no walk either.
+        const prototype = Object.getPrototypeOf(arg) as object | null;
+        if (prototype !== null && referenceClasses.has(prototype.constructor)) {
+          (references ??= []).push(arg);
+          continue;
+        }
         return scanValue(args, "args", found);
+      }
       default:
         return scanValue(args, "args", found);
     }
   }
+  if (references && found) found.push(...references);
   return exact ? EXACT : PLAIN;
 }
 
