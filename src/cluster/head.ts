@@ -17,7 +17,7 @@ import { ActorClient } from "../actors/head/actor-client.ts";
 import { decodeDoneMessage } from "../actors/wire/done-message.ts";
 import type { NestedCommand, NestedRequest } from "../actors/nested-link.ts";
 import type { Connection } from "../comms/connection.ts";
-import { clusterId, removeClusterSegments, removeSegments, sharedMemoryAvailable, warmSegment } from "../comms/shared-memory/index.ts";
+import { clusterId, removeClusterSegments, removeSegments, segmentCapacity, sharedMemoryAvailable, warmSegment } from "../comms/shared-memory/index.ts";
 import { WarehouseClient } from "../actors/head/warehouse-client.ts";
 import type { LaunchedRuntime } from "../launch/launcher.ts";
 import type { ClusterPlan } from "./cluster-plan.ts";
@@ -248,8 +248,8 @@ export class HeadNode extends Runtime {
   #warmPool(): void {
     const size = this.options.warmPool;
     if (size === 0 || !sharedMemoryAvailable()) return;
-    if (size > this.resources.memoryLimit / 2) {
-      this.logger.warning(`warmPool (${size} bytes) is over half of the head's memory budget (${this.resources.memoryLimit} bytes): no shared memory prepared`);
+    if (segmentCapacity(size) > this.resources.memoryLimit / 2) {
+      this.logger.warning(`warmPool (${size} bytes, a segment of ${segmentCapacity(size)}) is over half of the head's memory budget (${this.resources.memoryLimit} bytes): no shared memory prepared`);
       return;
     }
     void warmSegment(size).then((made) => made && this.logger.debug(`prepared ${(size / 2 ** 20).toFixed(0)} MiB of shared memory for the first large transfer`));

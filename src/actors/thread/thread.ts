@@ -14,7 +14,7 @@ import { dialHead } from "./head-link.ts";
 import { report } from "./outbox.ts";
 import { type Posted, Report } from "./protocol.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
-import { sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
+import { segmentCapacity, sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
 import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
 import { encodeResult, postedSize } from "./values.ts";
@@ -24,15 +24,16 @@ import { shrinkFootprint } from "../../_util/footprint.ts";
 let started = false;
 
 /**
- * The warmPool option: a segment of that size made in idle time (in turns,
- * after the thread is ready) for this thread's first large result, as the head
- * makes one for its first large argument. At most half the worker's budget,
- * as the head's.
+ * The warmPool option: a segment for a result of that size made in idle time
+ * (in turns, after the thread is ready), as the head makes one for its first
+ * large argument. Only by a worker's first thread (where its first tessera
+ * goes), so that a worker holds one such segment whatever its thread count,
+ * and at most half the worker's budget, as the head's.
  */
 function warmPool(): void {
   const size = threadData?.warmPool ?? 0;
   const limit = threadData?.memoryLimit ?? 0;
-  if (size > 0 && size <= limit / 2 && sharedMemoryAvailable()) void warmSegment(size);
+  if (threadIndex === 0 && size > 0 && segmentCapacity(size) <= limit / 2 && sharedMemoryAvailable()) void warmSegment(size);
 }
 
 /** Hands this thread over to the tessera loop. Never settles. */

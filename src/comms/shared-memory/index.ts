@@ -56,6 +56,7 @@ export {
   segmentIdleTime,
   setSegmentIdleTime,
   trimSegments,
+  segmentCapacity,
   warmSegment,
 } from "./pool.ts";
 export { finishReceive, readSegment, receiveTarget } from "./receive.ts";

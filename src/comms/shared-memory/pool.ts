@@ -52,6 +52,9 @@ function capacityFor(size: number): number {
   return Math.max(SHM_MIN_BYTES, 2 ** Math.ceil(Math.log2(size)));
 }
 
+/** Bytes of the pooled segment that holds `size` bytes (a power of two): what warmSegment(size) takes. */
+export const segmentCapacity = capacityFor;
+
 /**
  * Copies `payload` into a free pooled segment (a new one if none fits),
  * lends it to `borrower`, and returns its path; undefined when the pool is

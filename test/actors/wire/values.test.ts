@@ -67,6 +67,6 @@ describeScenarios("a pool warmed after start", () => ScenarioRun.start(["warmPoo
 
   test("with warmPool a tessera thread prepares one once started, and its first result of that size goes through it", async () => {
     const { thread } = await run.value("warmPool");
-    expect(thread).toEqual({ warmed: true, back: [4 * 2 ** 20, 3], madeForFirstResult: [] });
+    expect(thread).toEqual({ warmed: 1, back: [4 * 2 ** 20, 3], afterFirstResult: 1, same: true });
   });
 });
