@@ -58,8 +58,12 @@ describe("shared arrays between processes of one machine", () => {
   });
 
   test("a worker holding the results of a tessera that returns the same array again and again maps it once, not once per result", () => {
-    // Its tessera's thread maps it too: two mappings in all (one per result before, five here).
-    expect(run.cases.heldAgain).toEqual({ mappings: 2, first: 9, length: 3 * 8192 });
+    // Its tessera's thread maps it too: two mappings in all (one per result before, five here); a third when the
+    // thread's collection leaves its last mapping before this one (a conservative scan may).
+    const { mappings, ...rest } = run.cases.heldAgain;
+    expect(rest).toEqual({ first: 9, length: 3 * 8192 });
+    expect(mappings).toBeGreaterThanOrEqual(2);
+    expect(mappings).toBeLessThanOrEqual(3);
   });
 
   test("a shared array put in the warehouse is read by a worker and got back", () => {

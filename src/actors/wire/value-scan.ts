@@ -93,9 +93,10 @@ export function scanArguments(args: unknown[], found?: unknown[]): Scan {
         return scanValue(args, "args", found); // a hole after all
       case "object": {
         if (arg === null) continue;
-        // A task or object reference (a dependent call's argument) needs no walk either.
+        // A task or object reference (a dependent call's argument) needs no walk either. (Its own constructor
+        // too: a Proxy that only claims the prototype is walked, and refused there.)
         const prototype = Object.getPrototypeOf(arg) as object | null;
-        if (prototype !== null && referenceClasses.has(prototype.constructor)) {
+        if (prototype !== null && referenceClasses.has(prototype.constructor) && (arg as object).constructor === prototype.constructor) {
           (references ??= []).push(arg);
           continue;
         }

@@ -236,6 +236,21 @@ describe("argument lists (the call's fast path: primitives need no walk)", () =>
     // eslint-disable-next-line no-sparse-arrays
     expect(scanArguments([1, , 3]).exact).toBe(true);
   });
+
+  test("references among primitives are found without a walk, in order, as the walk finds them; an object that only claims a reference's prototype is walked and refused", () => {
+    const first = new Reference({ id: 1, worker: "worker:0:0", task: "t1" });
+    const second = new Reference({ id: 2, worker: "worker:0:1", task: "t2" });
+    for (const list of [args(first, 2, second, first), args(1, first, { x: second })]) {
+      const fast: unknown[] = [];
+      const walked: unknown[] = [];
+      expect(scanArguments(list, fast)).toEqual(scanValue(list, "args", walked));
+      expect(fast).toEqual(walked);
+    }
+    const impostor = new Proxy({ x: 1 }, { getPrototypeOf: () => Reference.prototype });
+    const found: unknown[] = [];
+    expect(scanArguments(args(impostor), found).problem).toBe("args[0] is an instance of Object, which has no codec (send plain objects, arrays, Map, Set, Date, RegExp, Error, typed arrays, or register the class: mosaic.register(Class))");
+    expect(found).toEqual([]);
+  });
 });
 
 describe("task references", () => {
