@@ -52,8 +52,13 @@ const Noop = tessera(
 const BENCH = "actors";
 const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
 
-/** Sequential round trips: alternating raw / mosaic, warm-up then measured. */
-const LATENCY_WARMUP = 2000;
+/**
+ * Sequential round trips: alternating raw / mosaic, warm-up then measured. A steady figure: JSC's optimizing
+ * tier keeps compiling the call path's functions (~110 of them, 1.5-2.5 ms each, on each process) for the
+ * first ~40,000 round trips, which ran 45-48 us against ~30 once it was done (one worker, unpinned); with 2,000
+ * the figures were of that warm-up (usage.bench.ts reports the first calls as a program meets them).
+ */
+const LATENCY_WARMUP = 40_000;
 const LATENCY_PHASE_WARMUP = 300;
 const LATENCY_COUNT = 5000;
 
