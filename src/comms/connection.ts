@@ -21,7 +21,7 @@ import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, 
 import { Handshake } from "./handshake.ts";
 import { MAX_BODY_BYTES, MessageKind, type Message, type PeerInfo } from "./protocol.ts";
 import { SharedPayloads } from "./shared-payloads.ts";
-import { finishReceive, sharedMemoryAvailable } from "./shared-memory/index.ts";
+import { finishReceive, sharedArrayBytes, sharedMemoryAvailable } from "./shared-memory/index.ts";
 
 /** MOSAIC_SHARED_MEMORY=0 sends every payload over the socket (to compare, or where /dev/shm is small). */
 const SHARE_MEMORY = sharedMemoryAvailable() && process.env.MOSAIC_SHARED_MEMORY !== "0";
@@ -282,6 +282,8 @@ export class Connection {
   #outgoing(payloads: Uint8Array[] | undefined, lasting: boolean): OutgoingPayload[] | undefined {
     if (!payloads || payloads.length === 0) return payloads;
     if (this.#sharesMemory) return this.#shared.outgoing(payloads, lasting);
+    // Sent shared arrays travel as bytes here: their stand-ins become mappings of them.
+    payloads = payloads.map(sharedArrayBytes);
     const machine = this.peer?.machine;
     if (compressionEnabled() && machine !== undefined && machine !== this.#options.self.machine) return compressPayloads(payloads);
     return payloads;

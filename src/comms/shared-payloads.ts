@@ -19,6 +19,8 @@ import {
   isPooledSegment,
   isSharedArrayPayload,
   lendSegment,
+  payloadSize,
+  sharedArrayBytes,
   mapSegment,
   readSegment,
   removeSegments,
@@ -62,8 +64,9 @@ export class SharedPayloads {
           // A name of its own for the peer, removed with the link if it never takes it.
           const path = handOverSharedArray(payload);
           this.#segments.set(path, true);
-          return { path, size: payload.byteLength };
-        } catch {} // its file is gone (removed at a runtime's stop): copied as any payload
+          return { path, size: payloadSize(payload) };
+        } catch {} // its file is gone (removed at a runtime's stop): copied as any payload (a stand-in's bytes mapped, or it throws)
+        payload = sharedArrayBytes(payload);
       }
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
       // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.

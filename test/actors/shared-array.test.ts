@@ -67,7 +67,7 @@ describe("shared arrays between processes of one machine", () => {
   });
 
   test("a shared array put in the warehouse is read by a worker and got back", () => {
-    expect(run.cases.put).toEqual({ read: 4, got: ["Float64Array", 1 << 18, 2], senderLength: 0 });
+    expect(run.cases.put).toEqual({ read: 4, got: ["Float64Array", 1 << 18, 2], senderLength: 0, sizeCountsArray: true });
   });
 
   test("bad input is refused with a typed error naming the problem", () => {

@@ -5,7 +5,7 @@
  * tessera's thread when they need nothing resolved on the worker.
  */
 import type { Connection } from "../../comms/connection.ts";
-import { isSharedArrayPayload } from "../../comms/shared-memory/index.ts";
+import { isSharedArrayPayload, payloadSize } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
@@ -83,7 +83,7 @@ export function failedDependency(dependencies: Dependency[] | undefined): TaskPr
 /** Bytes of encoded arguments, raw payloads included. */
 export function encodedSize(encoded: Encoded): number {
   let bytes = encoded.bytes.byteLength;
-  for (const payload of encoded.payloads) bytes += payload.byteLength;
+  for (const payload of encoded.payloads) bytes += payloadSize(payload);
   return bytes;
 }
 

@@ -11,6 +11,7 @@ import { ObjectRef, type ObjectOwner, PUBLISHED } from "./object-ref.ts";
 import { decodeValue, encodeValue, type ReferenceLike, scanValue } from "../wire/value-codec.ts";
 import { holdHandles, letGoAll, type TesseraHandle } from "./tessera-handle.ts";
 import { WithPayloads } from "../../comms/connection.ts";
+import { payloadSize } from "../../comms/shared-memory/index.ts";
 
 export interface PutOptions {
   /** Send the object once to every worker, so that all of them read it locally. Default false. */
@@ -55,7 +56,7 @@ export class WarehouseClient implements ObjectOwner {
     const scan = scanValue(value, "value", named);
     if (scan.problem) throw new InvalidArgumentError(`cannot put: ${scan.problem}`);
     const { bytes, payloads, handles } = encodeValue(value, false, "value", scan.exact);
-    const size = payloads.reduce((total, payload) => total + payload.byteLength, bytes.byteLength);
+    const size = payloads.reduce((total, payload) => total + payloadSize(payload), bytes.byteLength);
     if (options.worker !== undefined && !this.#actors.liveWorkers().includes(options.worker)) {
       throw new InvalidArgumentError(`no live worker "${options.worker}" to put the object on: the workers are ${this.#actors.liveWorkers().join(", ")}`);
     }

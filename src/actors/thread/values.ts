@@ -12,6 +12,8 @@ import {
   handOverSharedArray,
   isSharedArrayPayload,
   lendSegment,
+  payloadSize,
+  sharedArrayBytes,
   mapSegment,
   sharedMemoryAvailable,
   SHM_MIN_BYTES,
@@ -39,8 +41,9 @@ export const MAIN_THREAD = {};
 function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
   if (isSharedArrayPayload(payload)) {
     try {
-      return { array: handOverSharedArray(payload), size: payload.byteLength };
-    } catch {} // its file is gone (made before a runtime stopped): staged as any payload
+      return { array: handOverSharedArray(payload), size: payloadSize(payload) };
+    } catch {} // its file is gone (made before a runtime stopped): staged as any payload (a stand-in's bytes mapped, or it throws)
+    payload = sharedArrayBytes(payload);
   }
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {

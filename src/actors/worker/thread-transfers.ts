@@ -12,6 +12,8 @@ import {
   holdMapping,
   isSharedArrayPayload,
   mapSegment,
+  payloadSize,
+  sharedArrayBytes,
   whenUnmapped,
 } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "../thread/channel.ts";
@@ -56,8 +58,9 @@ export class ThreadTransfers {
       payloads.map((payload) => {
         if (isSharedArrayPayload(payload)) {
           try {
-            return { array: handOverSharedArray(payload), size: payload.byteLength };
+            return { array: handOverSharedArray(payload), size: payloadSize(payload) };
           } catch {} // its file is gone (made before a runtime stopped): shared as any payload
+          payload = sharedArrayBytes(payload);
         }
         if (payload.buffer instanceof SharedArrayBuffer) return copiedByThread.has(payload) ? { copyOf: payload } : payload;
         // A mapping passed by name is mapped copy-on-write by the reader: its changes stay its own.

@@ -16,7 +16,7 @@
  * which moves the mapping to a new ArrayBuffer without copying it, as a
  * transfer list does between threads.
  */
-import { closeSync, fstatSync, ftruncateSync, linkSync, openSync, renameSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, ftruncateSync, linkSync, openSync, renameSync } from "node:fs";
 import { OutOfMemoryError } from "../../errors.ts";
 import { countArrayHeld } from "./accounting.ts";
 import { arraySegmentPath, checkSegmentFile, checkSegmentPath, freeSharedMemory, isArraySegment, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
@@ -31,6 +31,12 @@ interface ArrayName {
 }
 
 const names = new WeakMap<ArrayBufferLike, ArrayName>();
+/**
+ * Sent arrays' stand-ins (takeSharedArrays): an empty ArrayBuffer per array,
+ * which holds its name (the file) but no mapping until one is asked for
+ * (sharedArrayBytes: over TCP). Sending needs only the name.
+ */
+const standIns = new WeakMap<ArrayBufferLike, ArrayName>();
 /**
  * Mappings made for a shared array that arrived (adoptSharedArray) and not yet
  * given to a decoded value: the first value decoded from it takes this one, so
@@ -111,16 +117,36 @@ export function allocateSharedMemory(bytes: number): ArrayBuffer {
   return mapName(own(path, bytes, file));
 }
 
-/** Whether `payload` is all of a shared array's memory held here (it then travels by name). */
+/** Whether `payload` is all of a shared array's memory held here, or a sent array's stand-in (it then travels by name). */
 export function isSharedArrayPayload(payload: Uint8Array): boolean {
+  if (standIns.has(payload.buffer)) return true;
   const name = names.get(payload.buffer);
   return name !== undefined && payload.byteOffset === 0 && payload.byteLength === name.size;
 }
 
+/** Bytes a payload stands for: a sent shared array's size for its stand-in (which has none of its own). */
+export function payloadSize(payload: Uint8Array): number {
+  return standIns.get(payload.buffer)?.size ?? payload.byteLength;
+}
+
+/**
+ * A payload's bytes: for a sent shared array's stand-in, a new mapping of its
+ * file (for a socket to another machine, or when /dev/shm refused its name).
+ * Throws when its file is gone.
+ */
+export function sharedArrayBytes(payload: Uint8Array): Uint8Array {
+  const name = standIns.get(payload.buffer);
+  return name ? new Uint8Array(mapName(name)) : payload;
+}
+
 /**
  * Takes the shared arrays among an encoded value's payloads (`indices`) from
- * the program: each one's memory moves to a new ArrayBuffer (no copy), which
- * the payload now views, and the program's ArrayBuffer is detached.
+ * the program: the program's ArrayBuffer is detached at once (`transfer(0)`
+ * unmaps it), and the payload becomes a stand-in that holds the array's name.
+ * No ArrayBuffer of the array's size is made on the way (the engine counts
+ * each at its full size towards a collection: ~1-2.5 ms a send in a runtime's
+ * head or thread, where `transfer()` made one). An array whose file is gone
+ * (made before a runtime stopped) moves as before, to travel as bytes.
  */
 export function takeSharedArrays(payloads: Uint8Array[], indices: readonly number[]): void {
   const moved = new Map<ArrayBufferLike, ArrayBuffer>();
@@ -130,7 +156,16 @@ export function takeSharedArrays(payloads: Uint8Array[], indices: readonly numbe
     if (!to) {
       const name = names.get(buffer)!;
       names.delete(buffer); // detached: it travels as the empty array it now is
-      moved.set(buffer, (to = track(buffer.transfer(), name)));
+      if (existsSync(name.path)) {
+        to = new ArrayBuffer(0);
+        name.mappings++; // held by the stand-in until it is collected
+        standIns.set(to, name);
+        collected.register(to, name);
+        buffer.transfer(0);
+      } else {
+        to = track(buffer.transfer(), name);
+      }
+      moved.set(buffer, to);
     }
     payloads[index] = new Uint8Array(to);
   }
@@ -139,7 +174,7 @@ export function takeSharedArrays(payloads: Uint8Array[], indices: readonly numbe
 /** A new name of a shared array's file for a receiver, who renames it its own (adoptSharedArray). Throws when the file is gone. */
 export function handOverSharedArray(payload: Uint8Array): string {
   const path = arraySegmentPath();
-  linkSync(names.get(payload.buffer)!.path, path);
+  linkSync((names.get(payload.buffer) ?? standIns.get(payload.buffer)!).path, path);
   return path;
 }
 
@@ -180,12 +215,15 @@ export function adoptSharedArray(path: string, size: number, reuse = false): Uin
  * memory (it came over TCP); undefined when /dev/shm has no room for that.
  */
 export function sharedArrayMemory(payload: Uint8Array): ArrayBuffer | undefined {
-  const name = names.get(payload.buffer);
+  const name = names.get(payload.buffer) ?? standIns.get(payload.buffer);
   if (name && isSharedArrayPayload(payload)) {
     if (unclaimed.delete(payload.buffer)) return payload.buffer as ArrayBuffer;
     try {
       return mapName(name);
-    } catch {} // its name was removed (the runtime stopped): a copy
+    } catch (error) {
+      // A stand-in has no bytes to copy instead.
+      if (standIns.has(payload.buffer)) throw new Error(`a shared array sent from here is gone (${(error as Error).message})`);
+    } // its name was removed (the runtime stopped): a copy
   }
   if (payload.byteLength === 0) return undefined;
   try {
