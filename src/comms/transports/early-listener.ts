@@ -18,7 +18,7 @@ export function bindPort<T>(hostname: string, port: number, listen: () => T): T 
   }
 }
 
-type Kept = ["open" | "drain", Socket<unknown>] | ["data", Socket<unknown>, Buffer] | ["close" | "error", Socket<unknown>, Error | undefined];
+type Kept = ["open" | "drain", Socket<unknown>] | ["data", Socket<unknown>, Uint8Array] | ["close" | "error", Socket<unknown>, Error | undefined];
 
 export class EarlyListener {
   readonly #listener: TCPSocketListener<unknown>;
@@ -31,9 +31,11 @@ export class EarlyListener {
         hostname,
         port,
         socket: {
+          // As the runtime's handlers (tcp.ts), which take these sockets over.
+          binaryType: "uint8array",
           open: (socket) => keep(["open", socket]),
           // A copy: the bytes are read after this callback returns.
-          data: (socket, chunk) => keep(["data", socket, Buffer.from(chunk)]),
+          data: (socket, chunk) => keep(["data", socket, chunk.slice()]),
           drain: (socket) => keep(["drain", socket]),
           close: (socket, error) => keep(["close", socket, error]),
           error: (socket, error) => keep(["error", socket, error]),

@@ -31,6 +31,9 @@ function socketHandlers(
   makeConnection: (socket: ConnSocket) => Connection | undefined,
 ): SocketHandler<Connection | undefined> {
   return {
+    // Plain Uint8Array chunks: the subarray() of a Buffer (a frame's body read in place, a dependency value
+    // in it) makes a Buffer through Symbol.species, on every message.
+    binaryType: "uint8array",
     open(socket) {
       socket.data = makeConnection(socket);
     },
