@@ -4,6 +4,7 @@
  * copied), results encoded into memory the main thread can use as it is.
  */
 import { decodeValue, DONE, encodeValue, scanValue, type TaskReference } from "../wire/value-codec.ts";
+import { uintSize, writeUint } from "../wire/msgpack-bytes.ts";
 import { DependencyError, InvalidArgumentError, OutOfMemoryError } from "../../errors.ts";
 import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts";
 import { threadData, workerUid } from "./thread-data.ts";
@@ -60,6 +61,13 @@ export function encodeResult(result: unknown, task = 0): Posted {
   // -0 is a key of 0 in a Map: it takes the general path.
   const small = result === 0 && 1 / result < 0 ? undefined : SMALL_RESULTS.get(result);
   if (small) return small;
+  // Whole numbers from 128 up to 2^32 (counts, sums, ids): msgpack uint 16/32 written here, without the
+  // encoder and the copy out of its buffer. (Never a positive fixint: msgpackr reads 0x40-0x7f as records.)
+  if (typeof result === "number" && result >= 128 && result < 0x1_0000_0000 && Number.isInteger(result)) {
+    const bytes = new Uint8Array(uintSize(result));
+    writeUint(bytes, 0, result);
+    return [bytes, []];
+  }
   // Results follow the rule of arguments: what cannot travel fails the call, with its path (never arrives changed).
   const scan = scanValue(result, "result");
   if (scan.problem) throw new InvalidArgumentError(`the method's result cannot be sent: ${scan.problem}`);
