@@ -5,8 +5,8 @@ import { spawnFixture, type SpawnedProcess } from "../_helpers/processes.ts";
 setDefaultTimeout(120_000);
 
 /** Runs the fixture to its end; its `case` lines by name, and what /dev/shm holds of its cluster afterwards. */
-async function runFixture(args: string[], env: Record<string, string> = {}) {
-  const head: SpawnedProcess = spawnFixture("shared-array-fixture.ts", args, { env });
+async function runFixture(args: string[], env: Record<string, string> = {}, fixture = "shared-array-fixture.ts") {
+  const head: SpawnedProcess = spawnFixture(fixture, args, { env });
   try {
     const exit = await head.waitForExit(110_000);
     const cases: Record<string, any> = {};
@@ -114,5 +114,13 @@ describe("shared arrays over TCP (as between machines)", () => {
 
   test("nothing of the cluster is left in /dev/shm after stop", () => {
     expect({ exit: run.exit, left: run.left }).toEqual({ exit: { code: 0, signal: null }, left: [] });
+  });
+});
+
+describe("shared arrays sent to a worker that just joined (its link still opening)", () => {
+  test("a put object and a constructor's argument arrive whole, not empty, and nothing is left in /dev/shm", async () => {
+    const run = await runFixture([], {}, "shared-array-join-fixture.ts");
+    expect(run.cases.joined).toEqual({ put: ["Float64Array", 1000, 7, 7], constructor: ["Float64Array", 2000, 9, 9] });
+    expect({ code: run.exit.code, stopped: run.stopped, left: run.left }).toEqual({ code: 0, stopped: true, left: [] });
   });
 });

@@ -5,6 +5,16 @@
 import type { Connection } from "../../comms/connection.ts";
 import { RuntimeStateError } from "../../errors.ts";
 import type { RuntimeLinks } from "../links.ts";
+import { isSharedArrayPayload } from "../../comms/shared-memory/index.ts";
+
+/**
+ * A payload as it is now, for a message that waits for the link: a copy, but
+ * a sent shared array as it is (its stand-in holds the array's name and no
+ * bytes: a copy of it would send nothing).
+ */
+function takenNow(payload: Uint8Array): Uint8Array {
+  return isSharedArrayPayload(payload) ? payload : Uint8Array.prototype.slice.call(payload);
+}
 
 export class WorkerLink {
   connection: Connection | undefined;
@@ -49,7 +59,7 @@ export class WorkerLink {
     else if (this.#failure) throw this.#failure;
     else {
       // Waiting for the link: a copy, unless the payloads are copies of the call's own already.
-      const taken = owned ? payloads : payloads?.map((payload) => Uint8Array.prototype.slice.call(payload));
+      const taken = owned ? payloads : payloads?.map(takenNow);
       this.#queue.push((connection) => connection?.sendEncoded(body, taken, !owned));
     }
   }
@@ -64,7 +74,7 @@ export class WorkerLink {
     if (this.connection) return this.connection.request<T>(method, args, { payloads, snapshot: true, timeout, lasting });
     if (this.#failure) return Promise.reject(this.#failure);
     const { promise, resolve, reject } = Promise.withResolvers<T>();
-    const taken = payloads?.map((payload) => Uint8Array.prototype.slice.call(payload));
+    const taken = payloads?.map(takenNow);
     this.#queue.push((connection) => {
       if (!connection) reject(this.#failure);
       else connection.request<T>(method, args, { payloads: taken, snapshot: true, timeout, lasting }).then(resolve, reject);

@@ -17,7 +17,7 @@
  * transfer list does between threads.
  */
 import { closeSync, existsSync, fstatSync, ftruncateSync, linkSync, openSync, renameSync } from "node:fs";
-import { OutOfMemoryError } from "../../errors.ts";
+import { OutOfMemoryError, RuntimeStateError } from "../../errors.ts";
 import { countArrayHeld } from "./accounting.ts";
 import { arraySegmentPath, checkSegmentFile, checkSegmentPath, freeSharedMemory, isArraySegment, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 
@@ -136,7 +136,16 @@ export function payloadSize(payload: Uint8Array): number {
  */
 export function sharedArrayBytes(payload: Uint8Array): Uint8Array {
   const name = standIns.get(payload.buffer);
-  return name ? new Uint8Array(mapName(name)) : payload;
+  if (!name) return payload;
+  try {
+    return new Uint8Array(mapName(name));
+  } catch (error) {
+    throw gone(name, error);
+  }
+}
+
+function gone(name: ArrayName, error: unknown): RuntimeStateError {
+  return new RuntimeStateError(`a shared array sent from here (${mib(name.size)}) is gone: its file ${name.path} was removed (${(error as Error).message}; the runtime stopped?)`);
 }
 
 /**
@@ -222,7 +231,7 @@ export function sharedArrayMemory(payload: Uint8Array): ArrayBuffer | undefined 
       return mapName(name);
     } catch (error) {
       // A stand-in has no bytes to copy instead.
-      if (standIns.has(payload.buffer)) throw new Error(`a shared array sent from here is gone (${(error as Error).message})`);
+      if (standIns.has(payload.buffer)) throw gone(name, error);
     } // its name was removed (the runtime stopped): a copy
   }
   if (payload.byteLength === 0) return undefined;
