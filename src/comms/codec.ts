@@ -89,7 +89,11 @@ function kindOf(value: object): number {
   throw new InvalidArgumentError(`cannot encode binary value of class ${value.constructor?.name}`);
 }
 
-/** Header: [kind][mode: 0 inline | 1 payload | 2 shared array][u32 payload index] or [kind][0][bytes...]. */
+/**
+ * Header: [kind][mode: 0 inline | 1 payload | 2 shared array][u32 payload index], a shared array's followed by
+ * its f64 byte length (the decoder refuses a payload of another size: a sent array travels as a stand-in
+ * without bytes of its own, and a copy of that would arrive empty), or [kind][0][bytes...].
+ */
 function packBinary(value: ArrayBufferView | ArrayBufferLike): Uint8Array {
   const kind = kindOf(value);
   const bytes = bytesOf(value);
@@ -98,12 +102,16 @@ function packBinary(value: ArrayBufferView | ArrayBufferLike): Uint8Array {
   // A shared array (all of its memory) is a payload whatever its size: between runtimes of one machine it goes by name.
   const shared = payloads !== undefined && isSharedArrayPayload(bytes);
   if (payloads && (shared || bytes.byteLength >= PAYLOAD_MIN) && payloads.length < 0xffff) {
-    const header = new Uint8Array(6);
+    const header = new Uint8Array(shared ? 14 : 6);
     header[0] = kind;
     header[1] = shared ? 2 : 1;
     const index = payloads.push(bytes) - 1;
-    if (shared) binaryPayloads.sharedArrays.push(index);
-    new DataView(header.buffer).setUint32(2, index, true);
+    const view = new DataView(header.buffer);
+    view.setUint32(2, index, true);
+    if (shared) {
+      binaryPayloads.sharedArrays.push(index);
+      view.setFloat64(6, bytes.byteLength, true);
+    }
     return header;
   }
   const inline = new Uint8Array(2 + bytes.byteLength);
@@ -128,6 +136,10 @@ function unpackBinary(data: Uint8Array): unknown {
     const index = new DataView(data.buffer, data.byteOffset + 2, 4).getUint32(0, true);
     const payload = binaryPayloads.decoding?.[index];
     if (!payload) throw new InvalidArgumentError(`encoded value refers to raw payload ${index}, which did not arrive`);
+    if (data[1] === 2 && data.length >= 14) {
+      const expected = new DataView(data.buffer, data.byteOffset + 6, 8).getFloat64(0, true);
+      if (payload.byteLength !== expected) throw new ProtocolError(`a shared array of ${expected} bytes arrived with ${payload.byteLength}`);
+    }
     // A shared array arrives as one (a plain array when /dev/shm has no room for a copy of what came over TCP).
     const shared = data[1] === 2 && kind !== undefined && kind !== "SharedArrayBuffer" ? sharedArrayMemory(payload) : undefined;
     if (shared) return kind === "ArrayBuffer" ? shared : new (kind as BinaryConstructor)(shared, 0, shared.byteLength / ((kind as BinaryConstructor).BYTES_PER_ELEMENT ?? 1));

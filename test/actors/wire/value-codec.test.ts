@@ -2,10 +2,14 @@
  * The value codec in-process: what encodeValue writes, decodeValue gives
  * back, with no runtime around it.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync, rmSync } from "node:fs";
 import { PAYLOAD_MIN } from "../../../src/comms/codec.ts";
 import { decodeValue, encodeValue, findUnsendable, type ReferenceLike, registerReferenceClass, scanArguments, scanValue, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
 import { difference } from "../../fixtures/_values.ts";
+import { sharedArray } from "../../../src/api/shared-array.ts";
+import { payloadSize, sharedArrayBytes } from "../../../src/comms/shared-memory/index.ts";
+import { ProtocolError } from "../../../src/errors.ts";
 
 /** Stands for a task's result, as TaskProxy does (the codec's extension point, not a stand-in for the runtime). */
 class Reference implements ReferenceLike {
@@ -321,5 +325,23 @@ describe("findUnsendable", () => {
     const b = new Reference({ id: 2, task: "t2", worker: "w" });
     expect(findUnsendable([a, { nested: [b] }], "args", found)).toBeUndefined();
     expect(found).toEqual([a, b]);
+  });
+});
+
+describe("shared arrays in a value", () => {
+  // This process's shared-array files (a test process's exit hooks do not run under bun test).
+  afterAll(() => {
+    for (const name of readdirSync("/dev/shm")) if (name.includes(`-${process.pid}-array-`)) rmSync(`/dev/shm/${name}`, { force: true });
+  });
+
+  test("encoding takes a shared array from the program (detached) and its payload stands for it by size; a payload of another size is refused, not read as an empty array", () => {
+    const array = sharedArray(Float64Array, 1000).fill(3);
+    const { bytes, payloads } = encodeValue([array]);
+    expect({ detached: array.length, payloads: payloads.length, size: payloadSize(payloads[0]!) }).toEqual({ detached: 0, payloads: 1, size: 8000 });
+    // Over a socket the stand-in's bytes are mapped again (as Connection does off this machine).
+    const [back] = decodeValue(bytes, [sharedArrayBytes(payloads[0]!)]) as [Float64Array];
+    expect([back.constructor.name, back.length, back[0], back[999]]).toEqual(["Float64Array", 1000, 3, 3]);
+    expect(() => decodeValue(bytes, [new Uint8Array(0)])).toThrow(ProtocolError);
+    expect(() => decodeValue(bytes, [new Uint8Array(16)])).toThrow("a shared array of 8000 bytes arrived with 16");
   });
 });
