@@ -19,7 +19,7 @@ import "./_native-off.ts";
 import { addExtension, Packr } from "msgpackr/pack";
 import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import type { Message } from "./protocol.ts";
-import { isSharedArrayPayload, sharedArrayMemory } from "./shared-memory/arrays.ts";
+import { isSharedArrayPayload, payloadSize, sharedArrayMemory } from "./shared-memory/arrays.ts";
 
 /** msgpackr extension types of the wire format. */
 export const EXTENSION_TYPES = { reference: 0x4d, binary: 0x4f, exact: 0x58, handle: 0x48 } as const;
@@ -138,7 +138,8 @@ function unpackBinary(data: Uint8Array): unknown {
     if (!payload) throw new InvalidArgumentError(`encoded value refers to raw payload ${index}, which did not arrive`);
     if (data[1] === 2 && data.length >= 14) {
       const expected = new DataView(data.buffer, data.byteOffset + 6, 8).getFloat64(0, true);
-      if (payload.byteLength !== expected) throw new ProtocolError(`a shared array of ${expected} bytes arrived with ${payload.byteLength}`);
+      // payloadSize: a stand-in decoded where it was made maps the array's name (sharedArrayMemory); a copy of one has no bytes.
+      if (payloadSize(payload) !== expected) throw new ProtocolError(`a shared array of ${expected} bytes arrived with ${payload.byteLength}`);
     }
     // A shared array arrives as one (a plain array when /dev/shm has no room for a copy of what came over TCP).
     const shared = data[1] === 2 && kind !== undefined && kind !== "SharedArrayBuffer" ? sharedArrayMemory(payload) : undefined;

@@ -341,6 +341,9 @@ describe("shared arrays in a value", () => {
     // Over a socket the stand-in's bytes are mapped again (as Connection does off this machine).
     const [back] = decodeValue(bytes, [sharedArrayBytes(payloads[0]!)]) as [Float64Array];
     expect([back.constructor.name, back.length, back[0], back[999]]).toEqual(["Float64Array", 1000, 3, 3]);
+    // In the process that made it, the stand-in itself decodes (its name mapped again); a copy of it is refused.
+    const [here] = decodeValue(bytes, payloads) as [Float64Array];
+    expect([here.length, here[0]]).toEqual([1000, 3]);
     expect(() => decodeValue(bytes, [new Uint8Array(0)])).toThrow(ProtocolError);
     expect(() => decodeValue(bytes, [new Uint8Array(16)])).toThrow("a shared array of 8000 bytes arrived with 16");
   });
