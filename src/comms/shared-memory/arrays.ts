@@ -11,10 +11,10 @@
  * sender links a new name for the receiver, which renames it its own: the
  * receiver never races the sender's collection, and nothing is acknowledged.
  *
- * Ownership: a value encoded for sending takes the array's memory with it
- * (takeSharedArrays): the program's ArrayBuffer is detached by `transfer()`,
- * which moves the mapping to a new ArrayBuffer without copying it, as a
- * transfer list does between threads.
+ * Ownership: a value encoded for sending takes the array from the program
+ * (takeSharedArrays), as a transfer list does between threads: its
+ * ArrayBuffer is detached and unmapped, and the payload is a stand-in that
+ * holds the array's name (a mapping "held" here means the name is too).
  */
 import { closeSync, existsSync, fstatSync, ftruncateSync, linkSync, openSync, renameSync } from "node:fs";
 import { OutOfMemoryError, RuntimeStateError } from "../../errors.ts";
