@@ -13,14 +13,12 @@ import {
   createSegmentSet,
   discardSegment,
   forgetSegments,
-  handOverSharedArray,
+  handOverOrBytes,
   holdMapping,
   isArraySegment,
   isPooledSegment,
   isSharedArrayPayload,
   lendSegment,
-  payloadSize,
-  sharedArrayBytes,
   mapSegment,
   readSegment,
   removeSegments,
@@ -60,13 +58,13 @@ export class SharedPayloads {
   outgoing(payloads: Uint8Array[], lasting = false): OutgoingPayload[] {
     return payloads.map((payload) => {
       if (isSharedArrayPayload(payload)) {
-        try {
+        const handed = handOverOrBytes(payload);
+        if (!(handed instanceof Uint8Array)) {
           // A name of its own for the peer, removed with the link if it never takes it.
-          const path = handOverSharedArray(payload);
-          this.#segments.set(path, true);
-          return { path, size: payloadSize(payload) };
-        } catch {} // its file is gone (removed at a runtime's stop): copied as any payload (a stand-in's bytes mapped, or it throws)
-        payload = sharedArrayBytes(payload);
+          this.#segments.set(handed.path, true);
+          return handed;
+        }
+        payload = handed; // its file is gone: copied as any payload
       }
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
       // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.

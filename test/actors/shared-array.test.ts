@@ -14,8 +14,9 @@ async function runFixture(args: string[], env: Record<string, string> = {}, fixt
       const match = /^case (\w+) (.*)$/.exec(line);
       if (match) cases[match[1]!] = JSON.parse(match[2]!);
     }
-    const cluster = head.lines.stdout.find((line) => line.startsWith("cluster "))?.slice(8);
-    const left = cluster ? readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`)) : ["(no cluster line)"];
+    // Each runtime the fixture ran prints its cluster id.
+    const clusters = head.lines.stdout.filter((line) => line.startsWith("cluster ")).map((line) => line.slice(8));
+    const left = clusters.length > 0 ? readdirSync("/dev/shm").filter((name) => clusters.some((cluster) => name.startsWith(`mosaic-${cluster}-`))) : ["(no cluster line)"];
     return { exit, cases, left, stopped: head.lines.stdout.includes("stopped"), stderr: head.lines.stderr.slice(-20) };
   } finally {
     await head[Symbol.asyncDispose]();
@@ -118,9 +119,20 @@ describe("shared arrays over TCP (as between machines)", () => {
 });
 
 describe("shared arrays sent to a worker that just joined (its link still opening)", () => {
-  test("a put object and a constructor's argument arrive whole, not empty, and nothing is left in /dev/shm", async () => {
-    const run = await runFixture([], {}, "shared-array-join-fixture.ts");
+  let run: Awaited<ReturnType<typeof runFixture>>;
+  beforeAll(async () => {
+    run = await runFixture([], {}, "shared-array-join-fixture.ts");
+  });
+
+  test("a put object and a constructor's argument arrive whole, not empty", () => {
     expect(run.cases.joined).toEqual({ put: ["Float64Array", 1000, 7, 7], constructor: ["Float64Array", 2000, 9, 9] });
+  });
+
+  test("an array made in a runtime since stopped (its file removed) is sent in the next one as bytes, whole, and leaves the program", () => {
+    expect(run.cases.later).toEqual({ described: ["Float64Array", 3000, 5, 5], senderLength: 0 });
+  });
+
+  test("nothing of either runtime is left in /dev/shm", () => {
     expect({ code: run.exit.code, stopped: run.stopped, left: run.left }).toEqual({ code: 0, stopped: true, left: [] });
   });
 });

@@ -10,11 +10,9 @@ import { allowForcedCollection, fitsMemory } from "../../comms/memory-budget.ts"
 import { threadData, workerUid } from "./thread-data.ts";
 import {
   adoptSharedArray,
-  handOverSharedArray,
+  handOverOrBytes,
   isSharedArrayPayload,
   lendSegment,
-  payloadSize,
-  sharedArrayBytes,
   mapSegment,
   sharedMemoryAvailable,
   SHM_MIN_BYTES,
@@ -41,10 +39,9 @@ export const MAIN_THREAD = {};
  */
 function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
   if (isSharedArrayPayload(payload)) {
-    try {
-      return { array: handOverSharedArray(payload), size: payloadSize(payload) };
-    } catch {} // its file is gone (made before a runtime stopped): staged as any payload (a stand-in's bytes mapped, or it throws)
-    payload = sharedArrayBytes(payload);
+    const handed = handOverOrBytes(payload);
+    if (!(handed instanceof Uint8Array)) return { array: handed.path, size: handed.size };
+    payload = handed; // its file is gone: staged as any payload
   }
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {

@@ -8,12 +8,10 @@
 import {
   adoptSharedArray,
   discardSegment,
-  handOverSharedArray,
+  handOverOrBytes,
   holdMapping,
   isSharedArrayPayload,
   mapSegment,
-  payloadSize,
-  sharedArrayBytes,
   whenUnmapped,
 } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "../thread/channel.ts";
@@ -57,10 +55,9 @@ export class ThreadTransfers {
       compact(bytes),
       payloads.map((payload) => {
         if (isSharedArrayPayload(payload)) {
-          try {
-            return { array: handOverSharedArray(payload), size: payloadSize(payload) };
-          } catch {} // its file is gone (made before a runtime stopped): shared as any payload
-          payload = sharedArrayBytes(payload);
+          const handed = handOverOrBytes(payload);
+          if (!(handed instanceof Uint8Array)) return { array: handed.path, size: handed.size };
+          payload = handed; // its file is gone: shared as any payload
         }
         if (payload.buffer instanceof SharedArrayBuffer) return copiedByThread.has(payload) ? { copyOf: payload } : payload;
         // A mapping passed by name is mapped copy-on-write by the reader: its changes stay its own.

@@ -181,10 +181,23 @@ export function takeSharedArrays(payloads: Uint8Array[], indices: readonly numbe
 }
 
 /** A new name of a shared array's file for a receiver, who renames it its own (adoptSharedArray). Throws when the file is gone. */
-export function handOverSharedArray(payload: Uint8Array): string {
+function handOverSharedArray(payload: Uint8Array): string {
   const path = arraySegmentPath();
   linkSync((names.get(payload.buffer) ?? standIns.get(payload.buffer)!).path, path);
   return path;
+}
+
+/**
+ * A shared array for a receiver on this machine: a new name of its file and
+ * its size; or, when its file is gone (made before a runtime stopped), its
+ * bytes, to go as any payload's (a stand-in's mapped again, which throws).
+ */
+export function handOverOrBytes(payload: Uint8Array): { path: string; size: number } | Uint8Array {
+  try {
+    return { path: handOverSharedArray(payload), size: payloadSize(payload) };
+  } catch {
+    return sharedArrayBytes(payload);
+  }
 }
 
 /**

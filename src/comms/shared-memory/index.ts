@@ -44,7 +44,7 @@ export {
   SHM_PATH_FIELD,
   writeSegment,
 } from "./files.ts";
-export { adoptSharedArray, allocateSharedMemory, handOverSharedArray, isSharedArrayPayload, payloadSize, sharedArrayBytes, sharedArrayMemory, takeSharedArrays } from "./arrays.ts";
+export { adoptSharedArray, allocateSharedMemory, handOverOrBytes, isSharedArrayPayload, payloadSize, sharedArrayBytes, sharedArrayMemory, takeSharedArrays } from "./arrays.ts";
 export { collectSoon, holdMapping, mapSegment, whenUnmapped } from "./mappings.ts";
 export {
   forgetSegments,
