@@ -8,7 +8,7 @@
  */
 import "../../comms/_native-off.ts";
 import { Packr } from "msgpackr/pack";
-import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintEnd, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintRead, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
 import type { TaskReference } from "./value-codec.ts";
 
@@ -215,17 +215,17 @@ function readPlaces(body: Uint8Array, at: number): InlinePlaces | undefined {
   at = header[1];
   const argsLength = readUint(body, at);
   if (argsLength < 0) return undefined;
-  at = uintEnd;
+  at = uintRead.end;
   const places: InlinePlaces = [argsLength];
   for (let i = 1; i < header[0]; i += 3) {
     const uid = readStr(body, at);
     if (!uid) return undefined;
     const start = readUint(body, uid[1]);
     if (start < 0) return undefined;
-    const end = readUint(body, uintEnd);
+    const end = readUint(body, uintRead.end);
     if (end < 0) return undefined;
     places.push(uid[0], start, end);
-    at = uintEnd;
+    at = uintRead.end;
   }
   return at === body.length ? places : undefined;
 }
@@ -246,9 +246,9 @@ export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   if (items !== 0x96 && items !== 0x97) return undefined;
   const tessera = readUint(body, at);
   if (tessera < 0) return undefined;
-  const task = readUint(body, uintEnd);
+  const task = readUint(body, uintRead.end);
   if (task < 0) return undefined;
-  at = uintEnd;
+  at = uintRead.end;
   const name = readStrHeader(body, at);
   if (!name) return undefined;
   const nameLength = name[0];
@@ -274,7 +274,7 @@ export function decodeCallMessage(body: Uint8Array): PlainCall | undefined {
   if (body[at++] !== EMPTY_ARRAY) return undefined;
   const seq = readUint(body, at);
   if (seq < 0) return undefined;
-  if (items === 0x96) return uintEnd === body.length ? [tessera, task, method, args, [], seq] : undefined;
-  const places = readPlaces(body, uintEnd);
+  if (items === 0x96) return uintRead.end === body.length ? [tessera, task, method, args, [], seq] : undefined;
+  const places = readPlaces(body, uintRead.end);
   return places && places[0] <= argsLength ? [tessera, task, method, args, [], seq, places] : undefined;
 }

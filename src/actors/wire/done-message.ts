@@ -6,7 +6,7 @@
  * so the generic decode reads it too.
  */
 import { MessageKind } from "../../comms/protocol.ts";
-import { arrayHeaderSize, intSize, readArrayHeader, readUint, uintEnd, writeArrayHeader, writeHeader, writeInt } from "./msgpack-bytes.ts";
+import { arrayHeaderSize, intSize, readArrayHeader, readUint, uintRead, writeArrayHeader, writeHeader, writeInt } from "./msgpack-bytes.ts";
 
 /** What a `done` command carries. */
 export type DoneMessage = [tasks: number[], sizes: number[], results: Uint8Array];
@@ -48,7 +48,7 @@ function readInts(body: Uint8Array, at: number, count: number, into: number[]): 
     const value = readUint(body, at);
     if (value < 0) return -1;
     into[i] = value;
-    at = uintEnd;
+    at = uintRead.end;
   }
   return at;
 }

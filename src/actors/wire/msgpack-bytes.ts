@@ -78,33 +78,37 @@ export function writeInt(target: Uint8Array, at: number, value: number): number 
   return at + 1;
 }
 
-/** Where the last readUint that found a uint ended (read it right after the call). */
-export let uintEnd = 0;
+/**
+ * Where the last readUint that found a uint ended (read it right after the
+ * call). An object, not an exported `let`: a worker's library modules may be
+ * served from a bundle as snapshots of their exports (cluster/child-bundle.ts).
+ */
+export const uintRead = { end: 0 };
 
 /**
  * Reads a msgpack uint as writeUint writes it (float 64 past 2^32), and sets
- * uintEnd past it; -1 when `at` holds something else. No tuple per integer:
+ * uintRead.end past it; -1 when `at` holds something else. No tuple per integer:
  * the hot paths read several per message (a done message, one per task).
  */
 export function readUint(body: Uint8Array, at: number): number {
   const byte = body[at]!;
   if (byte < 0x80) {
-    uintEnd = at + 1;
+    uintRead.end = at + 1;
     return byte;
   }
   if (byte === 0xcd) {
-    uintEnd = at + 3;
+    uintRead.end = at + 3;
     return (body[at + 1]! << 8) | body[at + 2]!;
   }
   if (byte === 0xce) {
-    uintEnd = at + 5;
+    uintRead.end = at + 5;
     return body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
   }
   if (byte === 0xcb) {
     for (let i = 0; i < 8; i++) float64.setUint8(i, body[at + 1 + i]!);
     const value = float64.getFloat64(0);
     if (!(value >= 0)) return -1;
-    uintEnd = at + 9;
+    uintRead.end = at + 9;
     return value;
   }
   return -1;
