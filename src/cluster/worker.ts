@@ -6,6 +6,7 @@ import type { Connection } from "../comms/connection.ts";
 import type { RuntimeLogger } from "../logging/logger.ts";
 import { ChildRole } from "./child-role.ts";
 import { programEntry } from "../launch/program.ts";
+import { threadPreload } from "./child-bundle.ts";
 import type { RuntimeEventType } from "../observe/events.ts";
 import type { RoleConfig } from "./options.ts";
 import type { NetworkSnapshot } from "./runtime.ts";
@@ -118,6 +119,7 @@ export class WorkerRuntime extends ChildRole {
     return (this.host = new TesseraHost(this.links, {
       maxThreads: this.options.numThreads,
       program: programEntry(),
+      preload: threadPreload,
       memoryLimit: this.resources.memoryLimit,
       warmPool: this.options.warmPool,
       headAddress: () => this.#headAddress(),

@@ -15,12 +15,14 @@ interface Round {
   echoed: number;
   /** The worker's: the build its library came from ("source" if none), and whether a deep import is the public entry's module. */
   library: { bundle: string; same: boolean };
+  /** The same, seen from the tessera's thread (it preloads the build its worker started from). */
+  thread: { bundle: string; same: boolean };
 }
 
-async function runRounds(rounds: number, cache: string): Promise<Round[]> {
+async function runRounds(rounds: number, cache: string, env: Record<string, string> = {}): Promise<Round[]> {
   const folder = mkdtempSync(join(tmpdir(), "mosaic-child-bundle-notes-"));
   try {
-    await using head = spawnFixture("child-bundle-fixture.ts", [String(rounds)], { env: { [BUNDLE_ENV]: cache, FIXTURE_LIBRARY: join(folder, "library") } });
+    await using head = spawnFixture("child-bundle-fixture.ts", [String(rounds)], { env: { ...env, [BUNDLE_ENV]: cache, FIXTURE_LIBRARY: join(folder, "library") } });
     expect((await head.waitForExit()).code).toBe(0);
     return head.lines.stdout.filter((line) => line.startsWith("entries ")).map((line) => JSON.parse(line.slice("entries ".length)) as Round);
   } finally {
@@ -28,7 +30,7 @@ async function runRounds(rounds: number, cache: string): Promise<Round[]> {
   }
 }
 
-const fromSource = (echoed: number): Round => ({ monitor: ROLE_MAIN, node: ROLE_MAIN, worker: FIXTURE, echoed, library: { bundle: "source", same: true } });
+const fromSource = (echoed: number): Round => ({ monitor: ROLE_MAIN, node: ROLE_MAIN, worker: FIXTURE, echoed, library: { bundle: "source", same: true }, thread: { bundle: "source", same: true } });
 
 /** A round whose children all started from the build in `folder`. */
 const fromBuild = (folder: string, echoed: number): Round => ({
@@ -37,6 +39,7 @@ const fromBuild = (folder: string, echoed: number): Round => ({
   worker: join(folder, "program.js"),
   echoed,
   library: { bundle: basename(folder), same: true },
+  thread: { bundle: basename(folder), same: true },
 });
 
 test("children run source until a build is made after ready, then the build (the worker's library one instance from it); a source file changed since makes them run source again", async () => {
@@ -62,6 +65,19 @@ test("children run source until a build is made after ready, then the build (the
     expect(next).not.toBe(build);
     expect(rebuilt).toEqual(fromBuild(next, 1));
     expect(dirname(next)).toBe(cache);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+test("a tessera thread whose worker's build was removed since the worker started loads the library from source", async () => {
+  const cache = mkdtempSync(join(tmpdir(), "mosaic-child-bundle-"));
+  try {
+    await runRounds(1, cache); // makes the build
+    const [round] = await runRounds(1, cache, { FIXTURE_DROP_BUILD: "1" });
+    const build = dirname(round!.worker);
+    expect(existsSync(build)).toBe(false);
+    expect(round).toEqual({ ...fromBuild(build, 0), thread: { bundle: "source", same: true } });
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }

@@ -35,6 +35,8 @@ export interface HostSettings {
   maxThreads: number;
   /** The module a tessera thread runs: the user's program, which declares the tessera classes. */
   program: string;
+  /** Modules a tessera thread loads before the program (the library's bundle this worker preloads), looked up at each start. */
+  preload?: () => string[] | undefined;
   /** Bytes this worker may use (its threads check what they receive against it; half of it before results spill). */
   memoryLimit: number;
   /** Bytes of shared memory each tessera thread prepares once started, for its first large result (the warmPool option). */
@@ -97,6 +99,7 @@ export class TesseraHost {
       uid: this.uid,
       maxThreads: settings.maxThreads,
       program: settings.program,
+      preload: settings.preload,
       memoryLimit: settings.memoryLimit,
       warmPool: settings.warmPool,
       headAddress: settings.headAddress,

@@ -26,6 +26,8 @@ export interface PoolSettings {
   maxThreads: number;
   /** The module a tessera thread runs: the user's program, which declares the tessera classes. */
   program: string;
+  /** Modules a thread loads before the program (the library's bundle this worker preloads), looked up at each start. */
+  preload?: () => string[] | undefined;
   /** Bytes the worker may use (its threads check what they receive against it). */
   memoryLimit: number;
   /** Bytes of shared memory a thread prepares once started (the warmPool option). */
@@ -116,7 +118,8 @@ export class TesseraThread {
     // Loaded with the first thread: an idle worker (no tessera yet) does without it.
     const { Worker } = require("node:worker_threads") as typeof import("node:worker_threads");
     startStep(settings.uid, `thread ${index} starting`);
-    this.worker = new Worker(settings.program, { workerData });
+    // Bun's Worker takes `preload` (node's types do not know it).
+    this.worker = new Worker(settings.program, { workerData, preload: settings.preload?.() } as ConstructorParameters<typeof Worker>[1]);
     this.worker.on("message", (reports: ThreadReport[]) => {
       for (const report of reports) {
         if (report[0] === Report.Ready) {
