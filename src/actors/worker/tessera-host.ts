@@ -318,10 +318,14 @@ export class TesseraHost {
   #onThreadExit(thread: TesseraThread, code: number): void {
     this.#pool.remove(thread);
     if (this.runtime.stopping) return;
-    const error = describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid);
+    // One that never became ready failed to load the program (it threw there): a new thread would meet the same
+    // error, so what was placed on it fails with that error (made again, it started threads without end).
+    const error = thread.ready
+      ? describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid)
+      : this.#startFailure(thread, code);
     for (const [id, { hosted, key, args, refs, strict, concurrency }] of this.#creating) {
       if (hosted.thread !== thread) continue;
-      if (hosted.callsPosted === 0 && hosted.backlog.length === 0 && this.#tesserae.get(id) === hosted) {
+      if (thread.ready && hosted.callsPosted === 0 && hosted.backlog.length === 0 && this.#tesserae.get(id) === hosted) {
         // Not answered and nothing else sent to it (placed on a thread that was dying): made again on a live one.
         hosted.thread = this.#pool.pick();
         hosted.thread.tesserae++;
@@ -342,6 +346,14 @@ export class TesseraHost {
     this.#transfers.threadExited(thread);
     // Only what ran (or waited) on that thread: the worker and its other threads go on.
     for (const id of this.#store.pendingOn(thread)) this.#finishTask(id, undefined, error);
+  }
+
+  /** Why a thread that never became ready ended: the program's own error, named as the program threw it. */
+  #startFailure(thread: TesseraThread, code: number): ErrorDescription {
+    const cause = thread.startError;
+    const what = `tessera thread ${thread.index} of ${this.uid} could not start: its program`;
+    const description = describeError(cause ?? new WorkerDiedError(this.uid, `${what} ended (exit code ${code}) before it was loaded`), this.uid);
+    return cause ? { ...description, message: `${what} threw while the thread loaded it: ${description.message}` } : description;
   }
 
   async stop(): Promise<void> {

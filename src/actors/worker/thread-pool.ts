@@ -50,6 +50,11 @@ export class TesseraThread {
   #early: ThreadOp[] | undefined = [];
   readonly #ops = new Batcher<ThreadOp>((batch) => postBatch(this.worker, batch), { limit: BATCH_SLICE });
   #exited = false;
+  /**
+   * What ended it before it was ready (the program threw while the thread
+   * loaded it, say): a thread started again would meet the same.
+   */
+  startError: Error | undefined;
   /** When the method running on it now started (Date.now(); 0: none), written by the thread. */
   readonly #busy = new Float64Array(new SharedArrayBuffer(8 * BUSY_SLOTS));
   readonly #cancels = cancelRing();
@@ -138,7 +143,10 @@ export class TesseraThread {
         }
       }
     });
-    this.worker.on("error", (error: Error) => settings.logger.error(`tessera thread ${index} failed: ${error.message}`));
+    this.worker.on("error", (error: Error) => {
+      if (this.#early) this.startError ??= error;
+      settings.logger.error(`tessera thread ${index} failed${this.#early ? " to start" : ""}: ${error.message}`);
+    });
     this.worker.on("exit", (code) => {
       this.#exited = true;
       realm.end();
@@ -150,6 +158,11 @@ export class TesseraThread {
 
   get exited(): boolean {
     return this.#exited;
+  }
+
+  /** It said it is ready (its program loaded, its link to the head up or known to be unavailable). */
+  get ready(): boolean {
+    return this.#early === undefined;
   }
 
   post(op: ThreadOp): void {

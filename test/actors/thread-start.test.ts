@@ -1,0 +1,14 @@
+import { expect, test } from "bun:test";
+import { spawnFixture } from "../_helpers/processes.ts";
+
+test("a program that throws when a tessera thread loads it fails each creation with its own error, naming the thread; the worker starts no more threads and serves on", async () => {
+  await using head = spawnFixture("thread-start-fixture.ts", []);
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  const failed = (thread: number) => ({
+    class: "RemoteError",
+    name: "TypeError",
+    message: `TypeError: tessera thread ${thread} of worker:0:0 could not start: its program threw while the thread loaded it: this program cannot run in a tessera thread (on worker:0:0)`,
+  });
+  expect(JSON.parse(line.slice("result ".length))).toEqual({ first: failed(0), second: failed(1), read: { kept: [1, 2, 3] }, threads: 0 });
+  expect((await head.exited).code).toBe(0);
+}, 90_000);
