@@ -24,7 +24,13 @@ describeScenarios("memory a worker no longer needs", () => ScenarioRun.start(["d
   });
 });
 
-describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["placementAvoidsBusyAndDeadThreads"], "faults-fixture.ts"), (run) => {
+describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["placementAvoidsBusyAndDeadThreads", "constructorEndsItsThread"], "faults-fixture.ts"), (run) => {
+  test("a constructor that ends its thread fails its creation once, with WorkerDiedError naming the thread and the exit code, and is not made again on another thread", async () => {
+    const { failed, ran, after } = await run.value("constructorEndsItsThread");
+    expect(failed).toMatchObject({ class: "WorkerDiedError", code: "WORKER_DIED", message: expect.stringMatching(/^tessera thread \d+ of worker:0:0 exited \(code 5\) while the constructor of tessera #\d+ ran: made again, it would end the next thread too$/) });
+    expect({ ran, after }).toEqual({ ran: 1, after: "done" });
+  });
+
   test("a new tessera avoids a thread inside a method that never returns, and tesserae created right after a thread ended itself are made on a live one", async () => {
     const { threads, busyPlaced, exited, created } = await run.value("placementAvoidsBusyAndDeadThreads");
     expect(busyPlaced).toEqual({ answer: 1, thread: threads[1] });

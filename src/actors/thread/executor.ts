@@ -11,7 +11,7 @@ import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/in
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
 import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, sendHeldBack, settle, unsentSince } from "./outbox.ts";
-import { markBusy, markQueued, threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { markBusy, markConstructing, markQueued, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
@@ -52,6 +52,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     }
     if (op[0] === Op.Create) {
       const [, tessera, key, args, deps] = op;
+      markConstructing(tessera);
       try {
         // Arguments first: the segments they map go back once collected, whatever happens next.
         const values = decodeArgs(args, deps);
@@ -62,6 +63,8 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         resident.error = describeFailure(error);
         report([Report.CreateFailed, tessera, resident.error]);
       }
+      // Not in a finally: a thread that ends before this line ended inside this creation.
+      markConstructing(0);
       continue;
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;

@@ -24,7 +24,8 @@ export interface ThreadData {
    * BUSY_SLOTS Float64s, written by the thread (plain stores, read once in a
    * while by the worker's main thread): when its running method started
    * (Date.now(); 0 between methods), that call's task id, calls queued here,
-   * completions held back from the main thread (see outbox.ts).
+   * completions held back from the main thread (see outbox.ts), the tessera
+   * whose constructor runs (see markConstructing).
    */
   busy: SharedArrayBuffer;
   /** Calls cancelled by the main thread (see cancels.ts). */
@@ -44,8 +45,8 @@ if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.seg
 export const workerUid: string = threadData?.uid ?? "worker";
 export const threadIndex: number = threadData?.thread ?? 0;
 
-/** Slots of a thread's busy record: started (ms), task id, calls queued, completions held back. */
-export const BUSY_SLOTS = 4;
+/** Slots of a thread's busy record: started (ms), task id, calls queued, completions held back, tessera being constructed. */
+export const BUSY_SLOTS = 5;
 
 /** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
 const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(BUSY_SLOTS);
@@ -59,6 +60,16 @@ export function markBusy(since: number, task = 0): void {
 /** Calls queued on this thread and not started (a resource sample reads it). */
 export function markQueued(calls: number): void {
   busySince[2] = calls;
+}
+
+/**
+ * The tessera whose constructor runs now (0: none), left as it is if the
+ * thread ends inside it (a constructor that calls process.exit(), or whose
+ * failure cannot be reported): its worker then fails that creation instead of
+ * making it again on another thread, where it would end that one too.
+ */
+export function markConstructing(tessera: number): void {
+  busySince[4] = tessera;
 }
 
 /** Completions held back from the main thread: a dependent waiting there asks only the threads that hold some. */

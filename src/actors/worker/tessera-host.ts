@@ -24,6 +24,13 @@ import { EMPTY, ResultStore, type StoreCounts } from "./result-store.ts";
 import { type TesseraThread, ThreadPool } from "./thread-pool.ts";
 import { ThreadTransfers } from "./thread-transfers.ts";
 
+/**
+ * Threads a creation may be moved from, each having died before its
+ * constructor ran there (another tessera's method ended it): past this, it
+ * fails (threads that keep dying would otherwise be started without end).
+ */
+const MAX_CREATION_MOVES = 3;
+
 /** A Value as a reply: raw payloads travel beside the body. */
 function fromValue([bytes, payloads]: Value): Uint8Array | WithPayloads<Uint8Array> {
   return payloads.length > 0 ? new WithPayloads(bytes, payloads) : bytes;
@@ -58,7 +65,8 @@ export class TesseraHost {
   readonly uid: string;
   #tesserae = new Map<number, HostedTessera>();
   /** Tesserae whose creation has not been answered yet, released or not (the head waits for the answer), with what made them. */
-  readonly #creating = new Map<number, { hosted: HostedTessera; key: string; args: Value; refs: TaskReference[]; strict: boolean; concurrency: number }>();
+  /** `moves`: threads it was moved from, each having died before its constructor ran (at most MAX_CREATION_MOVES). */
+  readonly #creating = new Map<number, { hosted: HostedTessera; key: string; args: Value; refs: TaskReference[]; strict: boolean; concurrency: number; moves: number }>();
   readonly #events: EventSender;
   readonly #store: ResultStore;
   readonly #transfers = new ThreadTransfers();
@@ -127,7 +135,7 @@ export class TesseraHost {
     const done = Promise.withResolvers<number>();
     const hosted: HostedTessera = { id, thread, backlog: new Fifo(), resolving: false, created: done, callsPosted: 0 };
     this.#tesserae.set(id, hosted);
-    this.#creating.set(id, { hosted, key, args, refs, strict, concurrency });
+    this.#creating.set(id, { hosted, key, args, refs, strict, concurrency, moves: 0 });
     const settled = () => void this.#creating.delete(id);
     done.promise.then(settled, settled);
     this.#backlog.enqueue(hosted, { kind: "create", key, args, refs, strict, concurrency, done });
@@ -323,9 +331,15 @@ export class TesseraHost {
     const error = thread.ready
       ? describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid)
       : this.#startFailure(thread, code);
-    for (const [id, { hosted, key, args, refs, strict, concurrency }] of this.#creating) {
+    for (const [id, creating] of this.#creating) {
+      const { hosted, key, args, refs, strict, concurrency } = creating;
       if (hosted.thread !== thread) continue;
-      if (thread.ready && hosted.callsPosted === 0 && hosted.backlog.length === 0 && this.#tesserae.get(id) === hosted) {
+      if (thread.constructing === id) {
+        // Its constructor was running: it ended the thread (process.exit()), or its failure could not be told.
+        hosted.created?.reject(new RemoteError(describeError(new WorkerDiedError(this.uid, `tessera thread ${thread.index} of ${this.uid} exited (code ${code}) while the constructor of tessera #${id} ran: made again, it would end the next thread too`), this.uid)));
+        continue;
+      }
+      if (thread.ready && hosted.callsPosted === 0 && hosted.backlog.length === 0 && this.#tesserae.get(id) === hosted && creating.moves++ < MAX_CREATION_MOVES) {
         // Not answered and nothing else sent to it (placed on a thread that was dying): made again on a live one.
         hosted.thread = this.#pool.pick();
         hosted.thread.tesserae++;

@@ -97,6 +97,11 @@ export class TesseraThread {
     return this.#busy[3]! > 0;
   }
 
+  /** The tessera whose constructor runs there now, or ran when it ended (0: none; see markConstructing). */
+  get constructing(): number {
+    return this.#busy[4]!;
+  }
+
   /** Exited, or exiting (its program ended it: it said so before its exit event comes). */
   get gone(): boolean {
     return this.#exited || this.#busy[0]! < 0;
