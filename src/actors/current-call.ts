@@ -60,6 +60,11 @@ export function callingTessera(): number {
   return task !== undefined ? (awaiting.get(task) ?? 0) : current !== undefined ? currentTessera : 0;
 }
 
+/** Whether a tessera method (or remote function) is running here now: its own code, or an async one's continuation. */
+export function inCall(): boolean {
+  return current !== undefined || context.getStore() !== undefined;
+}
+
 /** A call ended: its controller, if any, goes. */
 export function endCall(task: number): void {
   awaiting.delete(task);

@@ -13,6 +13,7 @@ import type { HeadNode } from "../cluster/head.ts";
 import { type HeadRuntime, publicRuntime } from "./head-runtime.ts";
 import type { InitOptions } from "../cluster/options.ts";
 import type { Role } from "../types.ts";
+import { inCall } from "../actors/current-call.ts";
 
 // A tessera thread whose program never calls init() (a script under `mosaic run`
 // may only use mosaic.runtime()) still starts serving once the program is loaded.
@@ -35,6 +36,18 @@ function entrypoint(): typeof Entrypoint {
 /** The role of this process: "head" unless it was started with `--role`. */
 export function currentRole(): Role {
   return state.role;
+}
+
+/**
+ * init, stop, run and interactive called by a tessera method: they start and
+ * stop runtimes, which only the head's program does (here they would hand a
+ * thread that serves already over to its loop again, and never settle).
+ */
+function refusedInMethod(call: string): Promise<never> | undefined {
+  if (state.role !== "thread" || !inCall()) return undefined;
+  return Promise.reject(
+    new RuntimeStateError(`mosaic.${call}() was called by a tessera method: it starts or stops runtimes, which only the head's program does (a method runs on a worker, in a runtime the head started)`),
+  );
 }
 
 /** Never settles: the role runtime owns the process (or thread) and exits it when it stops. */
@@ -95,7 +108,7 @@ function warnIgnoredOptions(head: HeadNode, options: InitOptions): void {
  * await mosaic.stop();
  */
 export async function init(options: InitOptions = {}): Promise<HeadRuntime> {
-  if (state.role !== "head") return handOver();
+  if (state.role !== "head") return refusedInMethod("init") ?? handOver();
   if (state.runtime) {
     if (state.runtime.state === "running") {
       warnIgnoredOptions(state.runtime as HeadNode, options);
@@ -120,7 +133,7 @@ export async function init(options: InitOptions = {}): Promise<HeadRuntime> {
  * the runtime is still starting. Under `mosaic run` it is left to the CLI.
  */
 export async function stop(): Promise<void> {
-  if (state.role !== "head") return handOver();
+  if (state.role !== "head") return refusedInMethod("stop") ?? handOver();
   if (state.attached) return;
   if (state.starting) await state.starting.catch(() => {});
   const runtime = state.runtime;
@@ -135,6 +148,8 @@ export async function stop(): Promise<void> {
  * `interactive("off")` stops it.
  */
 export async function interactive(mode: "on" | "off", options: InitOptions = {}): Promise<HeadRuntime | undefined> {
+  const refused = refusedInMethod("interactive");
+  if (refused) return refused;
   if (mode === "on") return init(options);
   if (mode === "off") {
     await stop();
@@ -153,7 +168,7 @@ export async function interactive(mode: "on" | "off", options: InitOptions = {})
  * }, { numWorkers: 2 });
  */
 export async function run<T>(main: (runtime: HeadRuntime) => T | Promise<T>, options: InitOptions = {}): Promise<T> {
-  if (state.role !== "head") return handOver();
+  if (state.role !== "head") return refusedInMethod("run") ?? handOver();
   if (typeof main !== "function") throw new InvalidArgumentError("run() needs a function to run: run(async (runtime) => { ... })");
   const head = await init(options);
   if (state.attached) {
@@ -170,6 +185,7 @@ export async function run<T>(main: (runtime: HeadRuntime) => T | Promise<T>, opt
 
 /** The runtime of this process; throws if none was started. */
 export function runtime(): HeadRuntime {
+  if (state.role === "thread" && inCall()) throw new RuntimeStateError("mosaic.runtime() is the head's: a tessera method runs on a worker, where there is none (create, call and put from a method without it)");
   if (state.role !== "head" || !state.runtime || state.runtime.state !== "running") {
     throw new RuntimeStateError("no runtime is running: call `await mosaic.init()` (or interactive(\"on\")) first");
   }

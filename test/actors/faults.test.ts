@@ -39,6 +39,21 @@ describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["p
   });
 });
 
+describeScenarios("the head's calls in a method", () => ScenarioRun.start(["lifecycleInMethod"], "faults-fixture.ts"), (run) => {
+  test("a method calling init, stop, run, interactive or runtime gets RuntimeStateError naming the call (they hung for good), and its tessera takes the next call", async () => {
+    const { outcomes, next } = await run.value("lifecycleInMethod");
+    const refused = (call: string) => ({ class: "RuntimeStateError", message: `mosaic.${call}() was called by a tessera method: it starts or stops runtimes, which only the head's program does (a method runs on a worker, in a runtime the head started)` });
+    expect(outcomes).toEqual([
+      refused("stop"),
+      refused("init"),
+      refused("run"),
+      refused("interactive"),
+      { class: "RuntimeStateError", message: "mosaic.runtime() is the head's: a tessera method runs on a worker, where there is none (create, call and put from a method without it)" },
+    ]);
+    expect(next).toBe(4);
+  });
+});
+
 describeScenarios("start-up", () => ScenarioRun.start(["crossNodeRightAfterStart"], "faults-fixture.ts"), (run) => {
   test("right after init() resolves, every worker knows the others: a dependency across nodes is fetched, start after start", async () => {
     expect(await run.value("crossNodeRightAfterStart")).toEqual(Array.from({ length: 15 }, () => "done"));
