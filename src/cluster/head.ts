@@ -48,6 +48,8 @@ export class HeadNode extends Runtime {
   #ready = Promise.withResolvers<void>();
   #monitor: LaunchedRuntime | undefined;
   #proxies = new Map<string, RuntimeProxy>();
+  /** Tessera threads that said they end for an error no method caught, and why (until their link closes). */
+  readonly #threadEndings = new Map<string, string>();
   /** What the runtime does, as it happens (the process's stream: see observe/events.ts). */
   readonly events: EventStream = events;
   /** Tesserae and tasks created from this head. */
@@ -111,6 +113,11 @@ export class HeadNode extends Runtime {
     // From tessera threads: [task ids, result sizes, small results end to end].
     this.commands.done = (report: [number[], number[], Uint8Array]) => this.actors.onDone(report);
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
+    // A tessera thread about to end for an error no method caught: its link's loss names it.
+    this.commands.threadEnding = (reason: string, connection: Connection) => {
+      const uid = connection.peer?.uid;
+      if (uid && isThreadUid(uid) && typeof reason === "string") this.#threadEndings.set(uid, reason);
+    };
     // A worker could not fetch a dependency where it was: it may have run again elsewhere (a retry, a restart).
     this.methods.locate = (id: number) => this.actors.locate(id);
     // Dynamic mode: a node started elsewhere asks where it fits (it proved the secret to get this far).
@@ -370,9 +377,12 @@ export class HeadNode extends Runtime {
 
   protected override onPeerLost(uid: string, reason: MosaicError): void {
     if (!isThreadUid(uid)) return;
+    const ending = this.#threadEndings.get(uid);
+    this.#threadEndings.delete(uid);
+    const why = ending ?? reason.message;
     // Its worker's host, when it has one (cluster mode): the thread may be lost before its node's death is reported.
     const host = this.network.workers.find((worker) => worker.uid === workerOfThread(uid))?.host;
-    this.actors.onThreadLost(uid, host ? `${reason.message}; ${workerOfThread(uid)} ran on host ${host}` : reason.message);
+    this.actors.onThreadLost(uid, host ? `${why}; ${workerOfThread(uid)} ran on host ${host}` : why);
   }
 
   protected override onChildExit(child: LaunchedRuntime): void {

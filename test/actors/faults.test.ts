@@ -39,7 +39,17 @@ describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["p
   });
 });
 
-describeScenarios("the head's calls in a method", () => ScenarioRun.start(["lifecycleInMethod"], "faults-fixture.ts"), (run) => {
+describeScenarios("the head's calls in a method", () => ScenarioRun.start(["lifecycleInMethod", "uncaughtEndsThread"], "faults-fixture.ts"), (run) => {
+  test("an error no method caught (a throw in a timer) ends the thread after the call returned; the tessera's next call fails with WorkerDiedError naming that error", async () => {
+    const { returned, next } = await run.value("uncaughtEndsThread");
+    expect(returned).toBe("returned");
+    expect(next).toMatchObject({
+      class: "WorkerDiedError",
+      code: "WORKER_DIED",
+      message: expect.stringMatching(/^the tessera thread of worker:0:1 behind worker:0:1\/thread:\d+ is gone \(an error no method caught ended it: TypeError: thrown after the method returned\)$/),
+    });
+  });
+
   test("a method calling init, stop, run, interactive or runtime gets RuntimeStateError naming the call (they hung for good), and its tessera takes the next call", async () => {
     const { outcomes, next } = await run.value("lifecycleInMethod");
     const refused = (call: string) => ({ class: "RuntimeStateError", message: `mosaic.${call}() was called by a tessera method: it starts or stops runtimes, which only the head's program does (a method runs on a worker, in a runtime the head started)` });

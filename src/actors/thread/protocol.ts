@@ -90,9 +90,10 @@ export interface HeadAddress {
  * Tessera thread → main thread. `reported`: the head has heard of it over the
  * thread's own link. Events: a thread without a link of its own sends its
  * events up through the main thread. Put: an object `mosaic.put` made in a
- * method, kept in the worker's store (where it was made).
+ * method, kept in the worker's store (where it was made). Ending: an error no
+ * method caught ends the thread, and why (its last report).
  */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10, Ending: 11 } as const;
 export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
 /** Completions the head has heard of with their small results (no payloads): ids, each result's size, the results end to end. */
 export type DoneManyReport = [op: 10, tasks: number[], sizes: number[], results: Uint8Array];
@@ -108,4 +109,5 @@ export type ThreadReport =
   | [op: 7, lease: number]
   | [op: 8, events: WireEvent[]]
   | [op: 9, object: number, value: Posted]
-  | DoneManyReport;
+  | DoneManyReport
+  | [op: 11, reason: string];

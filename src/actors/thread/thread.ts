@@ -11,7 +11,7 @@ import { parentPort } from "node:worker_threads";
 import { captureConsole } from "./console.ts";
 import { onOps } from "./executor.ts";
 import { dialHead } from "./head-link.ts";
-import { report } from "./outbox.ts";
+import { headLink, report } from "./outbox.ts";
 import { type Posted, Report } from "./protocol.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { segmentCapacity, sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
@@ -22,6 +22,40 @@ import { startStep } from "../../_util/start-trace.ts";
 import { shrinkFootprint } from "../../_util/footprint.ts";
 
 let started = false;
+let ending = false;
+
+/** What ended the thread, in one line: the value's name and message (whatever was thrown). */
+function uncaughtReason(error: unknown): string {
+  let what: string;
+  try {
+    what = error instanceof Error ? `${String(error.name)}: ${String(error.message)}` : `${typeof error}: ${String(error)}`;
+  } catch {
+    what = Object.prototype.toString.call(error);
+  }
+  return `an error no method caught ended it: ${what.length > 2000 ? `${what.slice(0, 2000)}...` : what}`;
+}
+
+/**
+ * An error no method caught (a throw in a timer a method set, a promise
+ * nobody awaited that rejects) ends the thread, as it would end a Node
+ * process: the tesserae living here may be in any state. Before it goes, the
+ * head and the worker hear why, so the calls and tesserae it takes with it
+ * fail naming it (not only "connection closed"), and the line is logged.
+ */
+function endOnUncaught(error: unknown): void {
+  if (ending) return;
+  ending = true;
+  const reason = uncaughtReason(error);
+  try {
+    const link = headLink();
+    if (link?.isOpen) {
+      link.command("threadEnding", reason);
+      link.flush();
+    }
+  } catch {}
+  report([Report.Ending, reason]);
+  process.exit(1); // the exit hooks send what was queued and held back (outbox.ts)
+}
 
 /**
  * The warmPool option: a segment for a result of that size made in idle time
@@ -52,6 +86,8 @@ export function startThread(): Promise<never> {
     };
     nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);
     parentPort!.on("message", onOps);
+    process.on("uncaughtException", endOnUncaught);
+    process.on("unhandledRejection", endOnUncaught);
     // Ready once the head's link is up (or known to be unavailable): calls never race it.
     void dialHead().then(() => {
       startStep(threadUid(workerUid, threadIndex), "head link up");

@@ -328,8 +328,9 @@ export class TesseraHost {
     if (this.runtime.stopping) return;
     // One that never became ready failed to load the program (it threw there): a new thread would meet the same
     // error, so what was placed on it fails with that error (made again, it started threads without end).
+    const why = thread.endReason ? `, ${thread.endReason}` : "";
     const error = thread.ready
-      ? describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}): its tesserae are gone`), this.uid)
+      ? describeError(new WorkerDiedError(this.uid, `a tessera thread of ${this.uid} exited (code ${code}${why}): its tesserae are gone`), this.uid)
       : this.#startFailure(thread, code);
     for (const [id, creating] of this.#creating) {
       const { hosted, key, args, refs, strict, concurrency } = creating;

@@ -55,6 +55,8 @@ export class TesseraThread {
    * loaded it, say): a thread started again would meet the same.
    */
   startError: Error | undefined;
+  /** Why it ended itself, when an error no method caught did (its Ending report). */
+  endReason: string | undefined;
   /** When the method running on it now started (Date.now(); 0: none), written by the thread. */
   readonly #busy = new Float64Array(new SharedArrayBuffer(8 * BUSY_SLOTS));
   readonly #cancels = cancelRing();
@@ -136,7 +138,10 @@ export class TesseraThread {
           startStep(settings.uid, `thread ${index} ready`);
           this.#ready();
         }
-        else if (report[0] === Report.Collected) {
+        else if (report[0] === Report.Ending) {
+          this.endReason = report[1];
+          settings.logger.error(`tessera thread ${index} ends: ${report[1]}`);
+        } else if (report[0] === Report.Collected) {
           this.collections.get(report[1])?.();
           this.collections.delete(report[1]);
         } else {
