@@ -127,10 +127,16 @@ describeScenarios("faults made with handles", () => ScenarioRun.start(["released
   });
 
   test("a stopped runtime's proxies, tasks and objects fail at once with RuntimeStateError, as arguments of a new runtime too, which goes on", async () => {
-    const { afterStop, asArgument, asConstructorArgument, oldProxy, next } = await run.value("staleHandles");
+    const { afterStop, asArgument, asConstructorArgument, proxyAsConstructorArgument, oldProxy, next } = await run.value("staleHandles");
     expect(afterStop).toMatchObject({ call: stale(/runtime stopped/), result: stale(/runtime stopped/), get: stale(/runtime stopped/), drop: "done" });
-    expect(asArgument).toMatchObject({ task: stale(/belongs to a runtime that stopped/), output: stale(/belongs to a runtime that stopped/), ref: stale(/belongs to a runtime that stopped/) });
+    expect(asArgument).toMatchObject({
+      task: stale(/belongs to a runtime that stopped/),
+      output: stale(/belongs to a runtime that stopped/),
+      ref: stale(/belongs to a runtime that stopped/),
+      proxy: stale(/its argument tess-box-\w+ belongs to a runtime that stopped/),
+    });
     expect(asConstructorArgument).toMatchObject(stale(/belongs to a runtime that stopped/));
+    expect(proxyAsConstructorArgument).toMatchObject(stale(/belongs to a runtime that stopped/));
     expect(oldProxy).toMatchObject(stale(/runtime stopped/));
     expect(next).toBe(7);
   });

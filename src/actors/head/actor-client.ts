@@ -19,7 +19,7 @@ import { Placement } from "./placement.ts";
 import { Releases } from "./releases.ts";
 import { checkRetryOptions, Recovery } from "./retries.ts";
 import { TaskTracker } from "./task-tracker.ts";
-import { dependenciesOf, keep, staleDependency, TesseraHandle } from "./tessera-handle.ts";
+import { dependenciesOf, keep, staleDependency, staleProxy, TesseraHandle } from "./tessera-handle.ts";
 import { createTesseraProxy, type TesseraProxy } from "./tessera-proxy.ts";
 import type { TesseraOptions } from "./tessera.ts";
 import { type WorkerLink, WorkerLinks } from "./worker-link.ts";
@@ -70,6 +70,8 @@ export class ActorClient {
     }
     checkRetryOptions(options, `${classNameOf(key)}.options()`);
     const encodedArgs = encodeValue(args, true, "args", scan.exact);
+    const staleArgument = encodedArgs.handles ? staleProxy(encodedArgs.handles) : undefined;
+    if (staleArgument) throw new RuntimeStateError(`cannot create ${classNameOf(key)}: ${staleArgument}`);
     const { maxRetries, retryExceptions, maxRestarts, maxConcurrency = 1 } = options;
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new InvalidArgumentError(`${classNameOf(key)}.options(): maxConcurrency must be an integer >= 1, got ${String(maxConcurrency)}`);
     const retryDefaults = maxRetries !== undefined || retryExceptions !== undefined ? { maxRetries, retryExceptions } : undefined;

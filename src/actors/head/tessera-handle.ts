@@ -59,6 +59,16 @@ export function staleDependency(dependencies: Dependency[]): string | undefined 
   return undefined;
 }
 
+/** A tessera proxy among a call's (or a creation's) arguments that belongs to a runtime since stopped: it names a tessera no worker has. */
+export function staleProxy(proxies: object[]): string | undefined {
+  for (const proxy of proxies) {
+    const handle = (proxy as Record<symbol, unknown>)[ENGINE];
+    const stopped = handle instanceof TesseraHandle ? handle.stoppedRuntime : undefined;
+    if (stopped) return `its argument ${(handle as TesseraHandle).uid} belongs to a runtime that stopped (${stopped})`;
+  }
+  return undefined;
+}
+
 /** A warehouse object among `dependencies` whose only holder died (its value is gone). */
 function lostObjectOf(dependencies: Dependency[], client: ActorClient): ObjectRef<any> | undefined {
   for (const dependency of dependencies) {
@@ -217,7 +227,9 @@ export class TesseraHandle implements TesseraEngine {
       ? `its runtime stopped (${client.stoppedReason})`
       : references.length > 0
         ? staleDependency(task[DEPENDENCIES]!)
-        : undefined;
+        : encoded.handles
+          ? staleProxy(encoded.handles)
+          : undefined;
     if (stale) {
       client.tasks.complete(task, new RuntimeStateError(`cannot call ${this.className}.${method}: ${stale}`));
       return task;
@@ -241,6 +253,11 @@ export class TesseraHandle implements TesseraEngine {
       queued.kept = true;
     }
     return task;
+  }
+
+  /** Why the runtime this tessera belongs to stopped (undefined while it runs). */
+  get stoppedRuntime(): string | undefined {
+    return this.client.stoppedReason;
   }
 
   /** A call that will not be sent: its worker is told, in case others already wait for its result there. */
