@@ -86,8 +86,9 @@ export function startThread(): Promise<never> {
     };
     nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);
     parentPort!.on("message", onOps);
-    process.on("uncaughtException", endOnUncaught);
-    process.on("unhandledRejection", endOnUncaught);
+    // A program that listens for these itself keeps its own handling (as in Node: a listener means no crash).
+    process.on("uncaughtException", (error) => process.listenerCount("uncaughtException") === 1 && endOnUncaught(error));
+    process.on("unhandledRejection", (error) => process.listenerCount("unhandledRejection") === 1 && endOnUncaught(error));
     // Ready once the head's link is up (or known to be unavailable): calls never race it.
     void dialHead().then(() => {
       startStep(threadUid(workerUid, threadIndex), "head link up");
