@@ -264,6 +264,25 @@ function textOf(value: unknown): string {
   return `[${typeof value}]`;
 }
 
+/** A thrown value's message (any value's text when it is not an Error), for a message of our own: never throws. */
+export function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return textOf(read(error, "message"));
+  } catch {} // a proxy whose getPrototypeOf trap throws
+  return textOf(error);
+}
+
+/** A thrown value's stack (else its message, else its text), for a log line: never throws. */
+export function printableError(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      const stack = read(error, "stack");
+      return typeof stack === "string" ? stack : textOf(read(error, "message"));
+    }
+  } catch {}
+  return textOf(error);
+}
+
 /** What is left of a description's text budget as it is built. */
 interface TextBudget {
   left: number;
