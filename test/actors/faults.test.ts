@@ -127,8 +127,8 @@ describeScenarios("values that cannot be described", () => ScenarioRun.start(["h
 });
 
 describeScenarios("texts over the frame limit", () => ScenarioRun.start(["hugeTexts"], "faults-fixture.ts"), (run) => {
-  test("a 260 MiB console line, written by console.log or straight to stdout, arrives cut to 1 MiB with a marker; a 150 MiB error message comes as a RemoteError cut so too; the thread serves on", async () => {
-    const { logged, log, written, raw, error, next } = await run.value("hugeTexts");
+  test("a 260 MiB console line, written by console.log or straight to stdout, arrives cut to 1 MiB with a marker; a 150 MiB error message comes as a RemoteError cut so too, straight from the thread or through the worker's main thread; the thread serves on", async () => {
+    const { logged, log, written, raw, error, viaMain, next } = await run.value("hugeTexts");
     const cut = 260 * 2 ** 20 - 2 ** 20;
     expect({ logged, log, written, raw, next }).toEqual({
       logged: "printed",
@@ -148,5 +148,7 @@ describeScenarios("texts over the frame limit", () => ScenarioRun.start(["hugeTe
       stackCut: true,
     });
     expect(error.stack).toBeLessThan(2 ** 20 + 100);
+    // The same failure of a call with a dependency, reported through the worker's main thread.
+    expect(viaMain).toEqual({ class: "RemoteError", remoteName: "Error", length: error.length, end: error.end });
   });
 });
