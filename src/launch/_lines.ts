@@ -34,6 +34,24 @@ class LineBuffer {
     this.#cut += piece.length - kept;
   }
 
+  /** The lines `text` ends (the buffered one first); its last part stays buffered. */
+  take(text: string): string[] {
+    if (this.#cut === 0 && this.#text.length + text.length <= MAX_LINE) {
+      // Every line of it fits: one split, as for any output of ordinary lines.
+      const lines = (this.#text + text).split("\n");
+      this.#text = lines.pop()!;
+      return lines;
+    }
+    const lines: string[] = [];
+    let start = 0;
+    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+      lines.push(this.end(text.slice(start, end)));
+      start = end + 1;
+    }
+    this.add(text.slice(start));
+    return lines;
+  }
+
   /** The line, ended by `piece`; the buffer starts the next one. */
   end(piece: string): string {
     this.add(piece);
@@ -70,14 +88,7 @@ export class LineOutput {
       if (kept.length > 0) this.#emit(name, kept);
     };
     for await (const chunk of stream) {
-      const text = decoder.decode(chunk, { stream: true });
-      const lines: string[] = [];
-      let start = 0;
-      for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
-        lines.push(line.end(text.slice(start, end)));
-        start = end + 1;
-      }
-      line.add(text.slice(start));
+      const lines = line.take(decoder.decode(chunk, { stream: true }));
       if (lines.length > 0) emit(lines);
     }
     line.add(decoder.decode());
