@@ -200,42 +200,212 @@ const hostName = (() => {
   }
 })();
 
-/** Turns any thrown value into its wire form, tagging where it happened. */
+/**
+ * Text an error description may carry, in characters (UTF-16 units): a
+ * message or a data field up to 1 MiB, a stack up to 1 MiB, and the whole
+ * description (cause chain and data included) up to 4 MiB. A description
+ * travels in one frame, possibly batched with others (see
+ * ERROR_BATCH_CHARS); 1 MiB is far more than any message a reader looks at
+ * (a 300 MiB message once broke the 256 MiB frame limit and took the whole
+ * tessera thread with it), and leaves even a full batch of 3-byte characters
+ * well under that limit. What is cut says so, and how much.
+ */
+export const MAX_ERROR_TEXT = 1 << 20;
+const MAX_DESCRIPTION_TEXT = 4 << 20;
+/** Characters of error descriptions sent in one command: a batch past it is split (see errorBatches). */
+export const ERROR_BATCH_CHARS = 16 << 20;
+/** Causes described below the error itself. */
+const MAX_CAUSE_DEPTH = 8;
+
+/** `text` cut to `max` characters (not inside a surrogate pair), with a marker saying how much was cut. */
+export function cutText(text: string, max = MAX_ERROR_TEXT): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max);
+  if (end > 0 && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  return `${text.slice(0, end)}... [${text.length - end} more characters cut]`;
+}
+
+/** A stack cut in its middle: its head names the error, its tail where it was thrown from. */
+function cutStack(stack: string, max: number): string {
+  if (stack.length <= max) return stack;
+  let head = Math.max(0, Math.floor(max / 2));
+  let tail = stack.length - Math.max(0, max - head);
+  if (head > 0 && isHighSurrogate(stack.charCodeAt(head - 1))) head--;
+  if (tail < stack.length && isLowSurrogate(stack.charCodeAt(tail))) tail++;
+  return `${stack.slice(0, head)}\n    ... [${tail - head} characters of the stack cut] ...\n${stack.slice(tail)}`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/** A property read that may throw (a getter, a proxy trap): undefined then. */
+function read(value: unknown, key: PropertyKey): unknown {
+  try {
+    return (value as Record<PropertyKey, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Any value as text, whatever it is (a null-prototype object, a symbol, a proxy whose traps throw). */
+function textOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {}
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {}
+  return `[${typeof value}]`;
+}
+
+/** A thrown value's message (any value's text when it is not an Error), for a message of our own: never throws. */
+export function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return textOf(read(error, "message"));
+  } catch {} // a proxy whose getPrototypeOf trap throws
+  return textOf(error);
+}
+
+/** A thrown value's stack (else its message, else its text), for a log line: never throws. */
+export function printableError(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      const stack = read(error, "stack");
+      return typeof stack === "string" ? stack : textOf(read(error, "message"));
+    }
+  } catch {}
+  return textOf(error);
+}
+
+/** What is left of a description's text budget as it is built. */
+interface TextBudget {
+  left: number;
+}
+
+function spend(budget: TextBudget, text: string, cut: (text: string, max: number) => string): string {
+  const kept = cut(text, Math.min(MAX_ERROR_TEXT, budget.left));
+  budget.left = Math.max(0, budget.left - kept.length);
+  return kept;
+}
+
+/**
+ * Turns any thrown value into its wire form, tagging where it happened. Total:
+ * whatever was thrown (getters and proxy traps that throw, null prototypes,
+ * symbols, huge texts, long cause chains) it returns a description of bounded
+ * size and never throws, as it runs in the catch blocks that keep a tessera
+ * thread alive.
+ */
 export function describeError(error: unknown, runtime?: string, depth = 0): ErrorDescription {
-  if (error instanceof RemoteError) {
+  try {
+    return describeWithin(error, runtime, depth, { left: MAX_DESCRIPTION_TEXT });
+  } catch {
+    // Not expected (every read above is guarded), but this must not throw.
+    return { name: "Error", code: "ERROR", message: "a value was thrown that could not be described", runtime, pid: process.pid, host: hostName };
+  }
+}
+
+function describeWithin(error: unknown, runtime: string | undefined, depth: number, budget: TextBudget): ErrorDescription {
+  let isRemote = false;
+  let isError = false;
+  try {
+    isRemote = error instanceof RemoteError;
+    isError = !isRemote && error instanceof Error;
+  } catch {} // a proxy whose getPrototypeOf trap throws: described as a plain value
+  if (isRemote) {
+    const remote = error as RemoteError;
     return {
-      name: error.remoteName,
-      code: error.remoteCode,
-      message: error.message.replace(/^[^:]*: /, "").replace(/ \(on [^)]*\)$/, ""),
-      stack: error.remoteStack,
-      runtime: error.runtime,
-      pid: error.pid,
-      host: error.host,
-      data: error.data,
-      tessera: error.tessera,
-      method: error.method,
-      task: error.task,
-      cause: error.cause && depth < 8 ? describeError(error.cause, undefined, depth + 1) : undefined,
+      name: remote.remoteName,
+      code: remote.remoteCode,
+      message: spend(budget, remote.message.replace(/^[^:]*: /, "").replace(/ \(on [^)]*\)$/, ""), cutText),
+      stack: remote.remoteStack === undefined ? undefined : spend(budget, remote.remoteStack, cutStack),
+      runtime: remote.runtime,
+      pid: remote.pid,
+      host: remote.host,
+      data: remote.data,
+      tessera: remote.tessera,
+      method: remote.method,
+      task: remote.task,
+      cause: remote.cause && depth < MAX_CAUSE_DEPTH ? describeWithin(remote.cause, undefined, depth + 1, budget) : undefined,
     };
   }
-  if (error instanceof Error) {
+  if (isError) {
     const data: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(error)) {
-      if (!["code", "name", "message", "stack"].includes(key) && (typeof value === "string" || typeof value === "number" || typeof value === "boolean")) {
-        data[key] = value;
+    let keys: string[] = [];
+    try {
+      keys = Object.keys(error as object);
+    } catch {} // an ownKeys trap that throws: no data
+    let skipped = 0;
+    for (const key of keys) {
+      if (["code", "name", "message", "stack"].includes(key)) continue;
+      if (budget.left <= key.length) {
+        skipped++;
+        continue;
       }
+      const value = read(error, key);
+      if (typeof value === "string") data[key] = spend(budget, value, cutText);
+      else if (typeof value === "number" || typeof value === "boolean") data[key] = value;
+      else continue;
+      budget.left = Math.max(0, budget.left - key.length);
     }
+    if (skipped > 0) data["(cut)"] = `${skipped} more fields cut`;
+    const name = read(error, "name");
+    const code = read(error, "code");
+    const message = read(error, "message");
+    const stack = read(error, "stack");
+    const cause = read(error, "cause");
     return {
-      name: error.name,
-      code: typeof (error as { code?: unknown }).code === "string" ? String((error as { code?: unknown }).code) : "ERROR",
-      message: error.message,
-      stack: error.stack,
+      name: typeof name === "string" ? cutText(name, 1024) : cutText(textOf(name), 1024),
+      code: typeof code === "string" ? cutText(code, 1024) : "ERROR",
+      message: spend(budget, typeof message === "string" ? message : textOf(message), cutText),
+      stack: stack === undefined ? undefined : spend(budget, typeof stack === "string" ? stack : textOf(stack), cutStack),
       runtime,
       pid: process.pid,
       host: hostName,
       data,
-      cause: error.cause !== undefined && depth < 8 ? describeError(error.cause, runtime, depth + 1) : undefined,
+      cause: cause !== undefined && depth < MAX_CAUSE_DEPTH ? describeWithin(cause, runtime, depth + 1, budget) : undefined,
     };
   }
-  return { name: "Error", code: "ERROR", message: String(error), runtime, pid: process.pid, host: hostName };
+  return { name: "Error", code: "ERROR", message: spend(budget, textOf(error), cutText), runtime, pid: process.pid, host: hostName };
+}
+
+/** Characters of text in a description (its cause chain and data included): what errorBatches counts. */
+export function descriptionChars(description: ErrorDescription): number {
+  let chars = 0;
+  for (let at: ErrorDescription | undefined = description, depth = 0; at && depth <= MAX_CAUSE_DEPTH + 1; at = at.cause, depth++) {
+    chars += 64 + (at.message?.length ?? 0) + (at.stack?.length ?? 0);
+    for (const key in at.data) {
+      const value = at.data[key];
+      chars += key.length + (typeof value === "string" ? value.length : 8);
+    }
+  }
+  return chars;
+}
+
+/**
+ * Failures `[id, description]` in slices of at most ERROR_BATCH_CHARS of
+ * text each (and at least one failure): a tick's worth of failures with long
+ * texts would otherwise pass the frame limit together and drop the link.
+ */
+export function errorBatches<T extends [unknown, ErrorDescription]>(failed: T[]): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let chars = 0;
+  for (const item of failed) {
+    const size = descriptionChars(item[1]);
+    if (batch.length > 0 && chars + size > ERROR_BATCH_CHARS) {
+      batches.push(batch);
+      batch = [];
+      chars = 0;
+    }
+    batch.push(item);
+    chars += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

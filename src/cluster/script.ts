@@ -2,6 +2,7 @@
  * Running a user's script under the CLI: as the head's program (`mosaic run`)
  * and, in every child, loaded so that its tessera classes exist there too.
  */
+import { printableError } from "../errors.ts";
 import { state } from "./state.ts";
 import { startHead, startRole } from "./entrypoint.ts";
 import type { InitOptions, RoleConfig } from "./options.ts";
@@ -25,7 +26,7 @@ export async function runScript(script: string, scriptArgs: string[], options: I
     await Promise.all(state.runs);
     code = typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
-    head.logger.error(`${script} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    head.logger.error(`${script} failed: ${printableError(error)}`);
     code = 1;
   } finally {
     state.attached = false;
@@ -46,7 +47,7 @@ export async function runRole(config: RoleConfig): Promise<never> {
     // The script sees itself as the program, not the runtime's role flags (its own arguments stay with the head).
     process.argv = [process.argv[0]!, config.script];
     import(config.script).catch((error) => {
-      console.error(`cannot load ${config.script}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      console.error(`cannot load ${config.script}: ${printableError(error)}`);
       process.exit(1);
     });
   }

@@ -16,7 +16,7 @@
  * ...
  * stop();
  */
-import { InvalidArgumentError, TimeoutError } from "../errors.ts";
+import { InvalidArgumentError, printableError, TimeoutError } from "../errors.ts";
 import type { RuntimeResources } from "./resources.ts";
 
 /** Milliseconds since the epoch, as `Date.now()` (comparable across processes of one machine). */
@@ -247,7 +247,7 @@ export class EventStream {
 
   constructor(onListenerError?: (error: unknown, event: RuntimeEvent) => void) {
     this.#onListenerError =
-      onListenerError ?? ((error, event) => console.error(`mosaic: a listener of ${event.type} events threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
+      onListenerError ?? ((error, event) => console.error(`mosaic: a listener of ${event.type} events threw: ${printableError(error)}`));
   }
 
   #listeners = new Map<RuntimeEventType, Set<Listener<any>>>();

@@ -141,3 +141,51 @@ describeScenarios("faults made with handles", () => ScenarioRun.start(["released
     expect(next).toBe(7);
   });
 });
+
+describeScenarios("values that cannot be described", () => ScenarioRun.start(["hostileThrows"], "faults-fixture.ts"), (run) => {
+  test("a method, async method, constructor or remote function throwing a value whose reading throws fails with RemoteError, and its thread serves on", async () => {
+    const { threads, errors, served, samePids } = await run.value("hostileThrows");
+    const remote = (name: string, message: string) => ({ class: "RemoteError", remoteName: name, length: expect.any(Number), end: expect.stringMatching(new RegExp(`^${message} \\(on worker:0:\\d\\)$`)) });
+    const expected: Record<string, unknown> = {};
+    const kinds = {
+      nullPrototype: remote("Error", "Error: \\[object Object\\]"),
+      throwingField: remote("Error", "Error: field"),
+      symbolName: remote("Symbol(n)", "Symbol\\(n\\): symbol"),
+      throwingStack: remote("Error", "Error: stack"),
+      nullPrototypeCause: remote("Error", "Error: outer"),
+      throwingProxy: remote("Error", "Error: \\[object\\]"),
+    };
+    for (const [kind, error] of Object.entries(kinds)) for (const how of ["throws", "rejects", "constructor"]) expected[`${how} ${kind}`] = error;
+    expected["remote function"] = kinds.nullPrototype;
+    expect(errors).toEqual(expected);
+    // Both tesserae live on one thread (numThreads: 1), which answered after every throw; no process was replaced.
+    expect({ sameThread: threads[0] === threads[1], served, samePids }).toEqual({ sameThread: true, served: Array.from({ length: 7 }, () => [threads[0], 1]).flat(), samePids: true });
+  });
+});
+
+describeScenarios("texts over the frame limit", () => ScenarioRun.start(["hugeTexts"], "faults-fixture.ts"), (run) => {
+  test("a 260 MiB console line, written by console.log or straight to stdout, arrives cut to 1 MiB with a marker; a 150 MiB error message comes as a RemoteError cut so too, straight from the thread or through the worker's main thread; the thread serves on", async () => {
+    const { logged, log, written, raw, error, viaMain, next } = await run.value("hugeTexts");
+    const cut = 260 * 2 ** 20 - 2 ** 20;
+    expect({ logged, log, written, raw, next }).toEqual({
+      logged: "printed",
+      log: { length: 2 ** 20 + `... [${cut} more characters cut]`.length, end: `qqqqq... [${cut} more characters cut]` },
+      written: "printed",
+      raw: { length: 2 ** 20 + `... [${cut} more characters cut]`.length, end: `ppppp... [${cut} more characters cut]` },
+      next: [true, 1],
+    });
+    const marker = `... [${150 * 2 ** 20 - 2 ** 20} more characters cut]`;
+    // The message: "Error: " + 1 MiB of the text + the marker + " (on worker:0:0)"; the stack cut in its middle to 1 MiB.
+    expect(error).toEqual({
+      class: "RemoteError",
+      remoteName: "Error",
+      length: "Error: ".length + 2 ** 20 + marker.length + " (on worker:0:0)".length,
+      end: `${"m".repeat(80 - marker.length - 16)}${marker} (on worker:0:0)`,
+      stack: expect.any(Number),
+      stackCut: true,
+    });
+    expect(error.stack).toBeLessThan(2 ** 20 + 100);
+    // The same failure of a call with a dependency, reported through the worker's main thread.
+    expect(viaMain).toEqual({ class: "RemoteError", remoteName: "Error", length: error.length, end: error.end });
+  });
+});

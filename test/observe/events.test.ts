@@ -39,6 +39,27 @@ describe("the event stream", () => {
     expect({ seen, errors, interest }).toEqual({ seen: ["out"], errors: ["spill: listener bug"], interest: [["spill"], []] });
   });
 
+  test("a listener throwing a value that cannot be printed (null prototype, throwing proxy) is reported by default, and the others still run", () => {
+    const stream = new EventStream();
+    const seen: string[] = [];
+    stream.on("spill", () => {
+      throw Object.create(null);
+    });
+    stream.on("spill", () => {
+      throw new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); } });
+    });
+    stream.on("spill", (event) => seen.push(event.direction));
+    const printed: unknown[][] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args);
+    try {
+      stream.emit({ type: "spill", runtime: "worker:0:0", direction: "in", bytes: 10, time: 0 });
+    } finally {
+      console.error = consoleError;
+    }
+    expect({ seen, printed }).toEqual({ seen: ["in"], printed: [["mosaic: a listener of spill events threw: [object Object]"], ["mosaic: a listener of spill events threw: [object]"]] });
+  });
+
   test("an unknown event type or a listener that is not a function is refused with InvalidArgumentError", () => {
     const stream = new EventStream();
     expect(() => stream.on("task.exploded" as never, () => {})).toThrow(InvalidArgumentError);

@@ -6,7 +6,7 @@
  * before its completion, a call's `task.started` before its completion.
  */
 import { parentPort } from "node:worker_threads";
-import { describeError, type ErrorDescription } from "../../errors.ts";
+import { cutText, describeError, errorBatches, type ErrorDescription, MAX_ERROR_TEXT } from "../../errors.ts";
 import type { Connection } from "../../comms/connection.ts";
 import type { LogStream } from "../../logging/logger.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
@@ -172,7 +172,7 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
     if (body) head.sendEncoded(body);
     else head.command("done", [tasks, sizes, results]);
   }
-  if (failed.length > 0) head.command("failed", failed);
+  if (failed.length > 0) for (const slice of errorBatches(failed)) head.command("failed", slice);
   // Written now, ahead of the same completions' report to the main thread (posted later in this tick): waking the
   // main thread first would put its work (or, on a busy CPU, its whole time slice) before the reply.
   head.flush();
@@ -198,8 +198,17 @@ export function describeFailure(error: unknown): ErrorDescription {
   return { ...description, data: { ...description.data, thread: threadIndex } };
 }
 
+/**
+ * Characters of one console or `mosaic.logger` call that are sent: 1 MiB, as
+ * for an error's text (see MAX_ERROR_TEXT). More is cut, with a marker saying
+ * how much: a 300 MiB line broke the frame limit and took the thread's link,
+ * and every tessera on the thread, with it.
+ */
+export const MAX_LOG_TEXT = MAX_ERROR_TEXT;
+
 /** A console or `mosaic.logger` line: sent at once (with what is queued before it), so a method that then blocks does not hold it back. */
 export function sendLog(stream: LogStream, text: string): void {
+  text = cutText(text, MAX_LOG_TEXT);
   if (head?.isOpen) {
     toHead.flush(); // completions of earlier calls first: lines and completions keep their order
     head.command("log", [workerUid, stream, text.split("\n")]);

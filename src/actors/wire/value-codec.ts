@@ -23,7 +23,7 @@ import { addExtension, Packr } from "msgpackr/pack";
 import { binaryPayloads, EXTENSION_TYPES } from "../../comms/codec.ts";
 import { MAX_BODY_BYTES } from "../../comms/protocol.ts";
 import { takeSharedArrays } from "../../comms/shared-memory/index.ts";
-import { InvalidArgumentError } from "../../errors.ts";
+import { InvalidArgumentError, messageOf } from "../../errors.ts";
 import { exactValue } from "./exact-codec.ts";
 import { handleClasses, MAX_DEPTH, referenceClasses, type Scan, scanArguments, scanValue } from "./value-scan.ts";
 
@@ -156,7 +156,7 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
   try {
     bytes = packr.pack(exact ? exactValue(value) : value);
   } catch (error) {
-    throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${(error as Error).message}`, { cause: error });
+    throw new InvalidArgumentError(`${root} cannot be sent to another runtime: ${messageOf(error)}`, { cause: error });
   } finally {
     encoding = undefined;
     binaryPayloads.encoding = undefined;

@@ -4,7 +4,7 @@
  * reported by that thread instead).
  */
 import type { Connection } from "../../comms/connection.ts";
-import type { ErrorDescription } from "../../errors.ts";
+import { errorBatches, type ErrorDescription } from "../../errors.ts";
 import { KeyedBatcher } from "../../_util/tick-batcher.ts";
 
 /** Completions per command during a burst: the caller starts on them while this side still works. */
@@ -21,7 +21,7 @@ export class CompletionReports {
       const failed: [number, ErrorDescription][] = [];
       for (const item of items) typeof item === "number" ? done.push(item) : failed.push(item);
       if (done.length > 0) owner.command("completed", done);
-      if (failed.length > 0) owner.command("failed", failed);
+      if (failed.length > 0) for (const slice of errorBatches(failed)) owner.command("failed", slice);
     }, { limit: REPORT_SLICE });
   }
 
