@@ -15,6 +15,7 @@ import { markBusy, markQueued, threadData, threadIndex, workerUid } from "./thre
 import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
+import { handleClasses, referenceClasses } from "../wire/value-scan.ts";
 
 interface ResidentTessera {
   id: number;
@@ -99,15 +100,16 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         result = runCall(task, method, () => method.apply(resident.instance, values), resident.id);
       }
       // Only async methods pay for an await: synchronous ones run back to back.
-      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      const pending = awaited(result);
+      if (pending) {
         if (resident.concurrency > 1) {
           // The next call starts while this one awaits, up to maxConcurrency at once.
-          runConcurrently(resident, task, fromHead, result as PromiseLike<unknown>);
+          runConcurrently(resident, task, fromHead, pending);
           markBusy(0);
           if (resident.awaiting >= resident.concurrency) await new Promise<void>((resolve) => (resident.room = resolve));
           continue;
         }
-        result = await result;
+        result = await pending;
       }
       settle(task, fromHead, encodeResult(result, task), undefined);
     } catch (error) {
@@ -122,6 +124,21 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     } else resident.quick.add(name);
   }
   resident.running = false;
+}
+
+/**
+ * What a method's result stands for, when the call must wait for it: a
+ * promise (an async method), or a task a nested call returned, whose result
+ * (or failure) is the call's own, as a promise's would be (awaiting a task
+ * gives only its completion). A tessera proxy is a value, sent as a handle
+ * (awaiting it would wait for its creation and give undefined).
+ */
+function awaited(result: unknown): PromiseLike<unknown> | undefined {
+  if (result === null || typeof result !== "object" || typeof (result as PromiseLike<unknown>).then !== "function") return undefined;
+  const Class = (result as object).constructor;
+  if (handleClasses.has(Class)) return undefined;
+  if (referenceClasses.has(Class) && typeof (result as { result?: unknown }).result === "function") return (result as { result(): Promise<unknown> }).result();
+  return result as PromiseLike<unknown>;
 }
 
 /**
