@@ -66,6 +66,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       continue;
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
+    if (dropped.size > 0 && dropped.delete(task)) continue; // cancelled while it waited: settled then
     if (cancels?.changed) cancels.take(addCancelled);
     if (cancelled.size > 0 && cancelled.has(task)) {
       cancelled.delete(task);
@@ -202,7 +203,7 @@ export function onOp(op: ThreadOp): void {
   if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD, op[2]);
   if (op[0] === Op.TrimPool) return void releaseFreeSegments(); // the worker's memory runs short
   if (op[0] === Op.Observe) return observe(op[1]);
-  if (op[0] === Op.Cancel) return cancel(op[2]);
+  if (op[0] === Op.Cancel) return cancel(op[1], op[2]);
   if (op[0] === Op.SendReports) return sendHeldBack();
   const resident = tesserae.get(op[1]);
   if (!resident) {
@@ -239,6 +240,12 @@ export function onOp(op: ThreadOp): void {
   }
   if (op[0] !== Op.Call && op[0] !== Op.Skip) return;
   const seq = op[0] === Op.Call ? op[7] : op[2];
+  if (op[0] === Op.Call && cancelled.size > 0 && cancelled.delete(op[2])) {
+    // Cancelled before it arrived: it fails now, its place in the order is taken as a skip's.
+    dropCall(op);
+    if (seq === 0) return;
+    op = [Op.Skip, op[1], seq];
+  }
   if (seq === 0 && op[0] === Op.Call) {
     // A retry: it runs now, ahead of the calls made after it, which may wait for it.
     markQueued(++queuedCalls);
@@ -267,10 +274,47 @@ export function onOp(op: ThreadOp): void {
 const cancelled = new Set<number>();
 const MAX_CANCELLED = 4096;
 
-/** `task.cancel()`: a running call's signal is aborted; one that has not run is dropped when its turn comes. */
-function cancel(task: number): void {
+/** Calls cancelled while they waited in their tessera's queue: settled then, passed over when their turn comes. */
+const dropped = new Set<number>();
+
+/**
+ * `task.cancel()`: a running call's signal is aborted; one that waits here
+ * fails now, keeping its place in the order (the calls behind it run in turn);
+ * one that has not arrived fails when it does. (A thread inside a synchronous
+ * method reads no message: its queued calls are cancelled through the ring,
+ * read before each call.)
+ */
+function cancel(tessera: number, task: number): void {
   if (abortIfRunning(task, new CancelledError("the call was cancelled while it ran"))) return;
+  const resident = tesserae.get(tessera);
+  if (resident) {
+    const isTask = (op: ThreadOp) => op[0] === Op.Call && op[2] === task;
+    const queued = resident.queue.find(isTask);
+    if (queued && !dropped.has(task)) {
+      // Admitted, not started (a call ahead of it awaits, or the queue has not reached it yet).
+      cancelled.delete(task); // read from the ring too, maybe
+      dropped.add(task);
+      markQueued(--queuedCalls);
+      dropCall(queued as Extract<ThreadOp, [1, ...unknown[]]>);
+      return;
+    }
+    if (queued) return;
+    for (const [seq, early] of resident.early ?? []) {
+      if (!isTask(early)) continue;
+      // Arrived before its turn: a skip takes its place.
+      resident.early!.set(seq, [Op.Skip, tessera, seq]);
+      cancelled.delete(task);
+      dropCall(early as Extract<ThreadOp, [1, ...unknown[]]>);
+      return;
+    }
+  }
   addCancelled(task);
+}
+
+/** A call that will not run: its arguments let go, its task failed with CancelledError. */
+function dropCall([, , task, , args, deps, fromHead]: Extract<ThreadOp, [1, ...unknown[]]>): void {
+  letGo(args, deps);
+  settle(task, fromHead, undefined, describeFailure(new CancelledError(`the call was cancelled before it ran`)));
 }
 
 function addCancelled(task: number): void {
