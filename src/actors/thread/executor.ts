@@ -286,29 +286,42 @@ const dropped = new Set<number>();
  */
 function cancel(tessera: number, task: number): void {
   if (abortIfRunning(task, new CancelledError("the call was cancelled while it ran"))) return;
-  const resident = tesserae.get(tessera);
-  if (resident) {
-    const isTask = (op: ThreadOp) => op[0] === Op.Call && op[2] === task;
-    const queued = resident.queue.find(isTask);
-    if (queued && !dropped.has(task)) {
-      // Admitted, not started (a call ahead of it awaits, or the queue has not reached it yet).
-      cancelled.delete(task); // read from the ring too, maybe
-      dropped.add(task);
-      markQueued(--queuedCalls);
-      dropCall(queued as Extract<ThreadOp, [1, ...unknown[]]>);
-      return;
+  let tasks = toDrop.get(tessera);
+  if (!tasks) toDrop.set(tessera, (tasks = new Set()));
+  tasks.add(task);
+  if (toDrop.size === 1 && tasks.size === 1) queueMicrotask(dropCancelled);
+}
+
+/** Cancels of calls not running, by tessera: looked for once per message (one pass over a queue for many cancels). */
+let toDrop = new Map<number, Set<number>>();
+
+function dropCancelled(): void {
+  const batch = toDrop;
+  toDrop = new Map();
+  for (const [tessera, tasks] of batch) {
+    const resident = tesserae.get(tessera);
+    if (resident) {
+      // Admitted, not started (a call ahead of them awaits, or the queue has not reached them yet).
+      resident.queue.find((op) => {
+        if (op[0] !== Op.Call || !tasks.delete(op[2]) || dropped.has(op[2])) return tasks.size === 0;
+        cancelled.delete(op[2]); // read from the ring too, maybe
+        dropped.add(op[2]);
+        markQueued(--queuedCalls);
+        dropCall(op);
+        return tasks.size === 0;
+      });
+      // Arrived before their turn: a skip takes each one's place.
+      if (tasks.size > 0 && resident.early) {
+        for (const [seq, early] of resident.early) {
+          if (early[0] !== Op.Call || !tasks.delete(early[2])) continue;
+          resident.early.set(seq, [Op.Skip, tessera, seq]);
+          cancelled.delete(early[2]);
+          dropCall(early);
+        }
+      }
     }
-    if (queued) return;
-    for (const [seq, early] of resident.early ?? []) {
-      if (!isTask(early)) continue;
-      // Arrived before its turn: a skip takes its place.
-      resident.early!.set(seq, [Op.Skip, tessera, seq]);
-      cancelled.delete(task);
-      dropCall(early as Extract<ThreadOp, [1, ...unknown[]]>);
-      return;
-    }
+    for (const task of tasks) addCancelled(task); // not arrived yet (or ended): failed on arrival
   }
-  addCancelled(task);
 }
 
 /** A call that will not run: its arguments let go, its task failed with CancelledError. */
