@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../_helpers/
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "cancellingHeld", "registeredClasses", "remoteFunctions", "concurrency", "asyncForOptions"], "api-fixture.ts"), (run) => {
+describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", "outputs", "waiting", "cancelling", "cancellingWaiting", "cancellingHeld", "registeredClasses", "remoteFunctions", "concurrency", "asyncForOptions"], "api-fixture.ts"), (run) => {
   test("asyncFor gives results in item order, or in completion order when asked; with a timeout it stops starting items and rejects with TimeoutError", async () => {
     const value = await run.value("asyncForOptions");
     expect(value.byItem).toEqual([300, 10, 150, 20]);
@@ -114,6 +114,20 @@ describeScenarios("the actor API", () => ScenarioRun.start(["arrays", "fields", 
     expect(value.notTasks).toMatchObject({ class: "InvalidArgumentError" });
     expect({ infinite: value.infinite, barrierInfinite: value.barrierInfinite }).toEqual({ infinite: 1, barrierInfinite: "done" });
     expect(value.tooLong).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("wait(): timeout must be from 0 to 2147483647 ms") });
+  });
+
+  test("cancel() of a call that has not started settles at once: queued behind a running async call, waiting on its worker behind a call that waits for a dependency, or arrived before its turn; the calls after them still run in order", async () => {
+    const value = await run.value("cancellingWaiting");
+    const notRun = { class: "CancelledError", message: "the call was cancelled before it ran" };
+    expect(value.outcomes).toMatchObject({
+      queued: notRun,
+      behindWaiting: { class: "CancelledError", message: expect.stringContaining("the call was cancelled while it waited for its dependencies") },
+      early: notRun,
+    });
+    expect(value.states).toEqual({ ahead: "running", waiting: "pending" });
+    expect(value.aheadOutcome).toMatchObject({ class: "CancelledError", message: "the call was cancelled while it ran" });
+    expect(value.ran).toEqual([["gate"], 4]);
+    expect(value.after).toEqual([["gate"], 4, 5]);
   });
 
   test("cancel() of a call waiting at the head for its tessera's slow creation: a task on another worker depending on it fails with DependencyError (does not wait for ever), and a release that waited for the call still frees the tessera", async () => {

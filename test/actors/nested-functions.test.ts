@@ -5,7 +5,7 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 describeScenarios(
   "remote functions called inside tessera methods",
-  () => ScenarioRun.start(["chain", "failing", "nested"], "nested-functions-fixture.ts"),
+  () => ScenarioRun.start(["chain", "failing", "forwarded", "nested"], "nested-functions-fixture.ts"),
   (run) => {
     test("a method calls a remote function, passes its task to another call as a dependency, and awaits both results", async () => {
       expect(await run.value("chain")).toEqual([9, 81]);
@@ -15,6 +15,10 @@ describeScenarios(
       const value = await run.value("failing");
       expect(value.thrown).toMatchObject({ class: "RemoteError", remoteName: "RangeError", message: expect.stringMatching(/^RangeError: too big \(on worker:0:[01]\)$/) });
       expect(value.dependent).toMatchObject({ class: "DependencyError", message: expect.stringContaining("again") });
+    });
+
+    test("a synchronous remote function returning another function's task gives that task's result", async () => {
+      expect(await run.value("forwarded")).toBe(49);
     });
 
     test("a remote function calls another and waits for it (never queued behind itself on its own host)", async () => {

@@ -6,7 +6,7 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 describeScenarios(
   "workers that use the runtime",
   // callerDies kills worker:0:0: it runs last.
-  () => ScenarioRun.start(["warehouse", "createAndCall", "failures", "proxies", "headFirst", "threadFirst", "inTransit", "putInMethod", "selfInThen", "callerDies"], "nested-fixture.ts"),
+  () => ScenarioRun.start(["warehouse", "createAndCall", "failures", "proxies", "returned", "headFirst", "threadFirst", "inTransit", "putInMethod", "selfInThen", "callerDies"], "nested-fixture.ts"),
   (run) => {
     test("put, get and drop work inside a method; the object stays on the worker that made it, and the head and other tesserae read it from there", async () => {
       const value = await run.value("warehouse");
@@ -34,6 +34,14 @@ describeScenarios(
 
     test("a tessera proxy passed as an argument, and returned in a result, can be called by whoever receives it", async () => {
       expect(await run.value("proxies")).toEqual({ given: 6, fromObject: [11, 12], passedOn: 111, counterAfter: 6 });
+    });
+
+    test("a synchronous method returning a nested call's task gives that task's result (or failure); one returning a tessera proxy sends it as a handle: a task taking it gets the proxy, result() fails saying what to write", async () => {
+      const value = await run.value("returned");
+      expect(value.forwarded).toBe(7);
+      expect(value.failed).toMatchObject({ class: "RemoteError", remoteName: "TypeError", message: expect.stringMatching(/^TypeError: forwarded \(on worker:0:[01]\)$/) });
+      expect(value.asResult).toMatchObject({ class: "InvalidArgumentError", message: expect.stringContaining("is a tessera proxy, which result() cannot resolve to") });
+      expect(value.passed).toBe(42);
     });
 
     test("a tessera the head let go of lives while a tessera holds it, and is released when that one lets go", async () => {

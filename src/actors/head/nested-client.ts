@@ -19,7 +19,7 @@ import { classNameOf } from "../registry.ts";
 import { decodeValue, encodeValue, type HandleWire, scanValue, setHandleReader, type TaskReference } from "../wire/value-codec.ts";
 import { setNestedClient, type TesseraCreator } from "./context.ts";
 import { ObjectRef, type ObjectOwner } from "./object-ref.ts";
-import { SENT_TO, settleTask, type TaskOwner, type TaskPlacement, TaskProxy } from "./task-proxy.ts";
+import { resultOf, SENT_TO, settleTask, type TaskOwner, type TaskPlacement, TaskProxy } from "./task-proxy.ts";
 import { type CallOptions, createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
 import type { TesseraOptions } from "./tessera.ts";
 
@@ -236,7 +236,7 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
 
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
-    return this.#request<Uint8Array | WithPayloads<Uint8Array>>([NestedAsk.Result, task.id], `${task.uid}.result()`).then((reply) => this.#decode(reply));
+    return this.#request<Uint8Array | WithPayloads<Uint8Array>>([NestedAsk.Result, task.id], `${task.uid}.result()`).then((reply) => resultOf(task, this.#decode(reply)));
   }
 
   #decode(reply: Uint8Array | WithPayloads<Uint8Array>): unknown {

@@ -19,7 +19,7 @@ import { currentClient } from "./context.ts";
 import { nestedFunctionCall } from "./nested-client.ts";
 import type { RetryOptions } from "./retries.ts";
 import type { TaskProxy } from "./task-proxy.ts";
-import { type CallOptions, ENGINE, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
+import { type CallOptions, type CallResult, ENGINE, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 /** The library's tessera that runs remote functions (registered under a fixed key in every process). */
 class FunctionHost {
@@ -35,7 +35,7 @@ const HOST_METHODS: ReadonlySet<string> = new Set(["run"]);
 const DEFAULT_RETRIES: RetryOptions = { maxRetries: 3 };
 
 type AnyFunction = (...args: any[]) => any;
-export type RemoteFunctionCall<F extends AnyFunction> = (...args: RemoteArgs<Parameters<F>>) => TaskProxy<Awaited<ReturnType<F>>>;
+export type RemoteFunctionCall<F extends AnyFunction> = (...args: RemoteArgs<Parameters<F>>) => TaskProxy<CallResult<ReturnType<F>>>;
 /** A remote function: called like the function, returns a TaskProxy; `.options({...})` for a call with options of its own. */
 export type RemoteFunction<F extends AnyFunction> = RemoteFunctionCall<F> & {
   readonly key: string;

@@ -8,6 +8,7 @@ import { type ObjectRef, RUNTIME_STOPPED } from "./object-ref.ts";
 
 export { RUNTIME_STOPPED };
 import { registerReferenceClass, type ReferenceLike, type TaskReference } from "../wire/value-codec.ts";
+import { handleClasses } from "../wire/value-scan.ts";
 
 /**
  * pending: submitted, waiting for a dependency or its turn in its tessera's
@@ -359,6 +360,20 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
+}
+
+/**
+ * A result as `result()` resolves with it: a tessera proxy cannot be the
+ * whole of it (a promise resolved with a thenable adopts it: it would wait for
+ * the tessera's creation and give undefined), so it fails saying what to write.
+ */
+export function resultOf(task: TaskProxy<any>, value: unknown): unknown {
+  if (value !== null && typeof value === "object" && handleClasses.has((value as object).constructor)) {
+    throw new InvalidArgumentError(
+      `the result of ${task.uid} is a tessera proxy, which result() cannot resolve to (a promise would wait for its creation instead and give undefined): return it inside an object or array ({ proxy }), or pass the task to a call, which receives the proxy`,
+    );
+  }
+  return value;
 }
 
 registerReferenceClass(TaskProxy);

@@ -11,7 +11,7 @@ import type { EventStream } from "../../observe/events.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -166,7 +166,7 @@ export class TaskTracker implements TaskOwner {
     const inline = inlineResultOf(task);
     if (inline) {
       try {
-        return Promise.resolve(decodeValue(inline, [], this.#client.nested.resultReference));
+        return Promise.resolve(resultOf(task, decodeValue(inline, [], this.#client.nested.resultReference)));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -181,7 +181,7 @@ export class TaskTracker implements TaskOwner {
       .link(worker)
       .request<Uint8Array | WithPayloads<Uint8Array>>("result", [id, true])
       .then(
-        (reply) => (reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, this.#client.nested.resultReference) : decodeValue(reply, [], this.#client.nested.resultReference)),
+        (reply) => resultOf(task, reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, this.#client.nested.resultReference) : decodeValue(reply, [], this.#client.nested.resultReference)),
         (error: Error) => {
           // An attempt that failed, of a task that may run again: its result comes from the attempt that ends it.
           const retried = (task[PLACEMENT] as TesseraHandle).inFlight !== undefined && (task.id !== id || task.state === "pending" || task.state === "running");
@@ -192,7 +192,7 @@ export class TaskTracker implements TaskOwner {
           // soon). The task's own failure says why; a result it had is gone with the worker.
           return task.then(() => {
             const kept = inlineResultOf(task);
-            if (kept) return decodeValue(kept, [], this.#client.nested.resultReference);
+            if (kept) return resultOf(task, decodeValue(kept, [], this.#client.nested.resultReference));
             throw new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, whose link closed: ${error.message}`, { cause: error });
           });
         },

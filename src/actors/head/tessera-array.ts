@@ -9,7 +9,7 @@
 import { InvalidArgumentError, MosaicError, UnknownTesseraMethodError } from "../../errors.ts";
 import { scanValue } from "../wire/value-scan.ts";
 import type { DoneMarker, TaskProxy } from "./task-proxy.ts";
-import { type CallOptions, type MethodNames, PROBED, type Remote, type TesseraProxy } from "./tessera-proxy.ts";
+import { type CallOptions, type CallResult, type MethodNames, PROBED, type Remote, type TesseraProxy } from "./tessera-proxy.ts";
 
 /** An argument that differs per element of a tessera array: element i gets `values[i]`. */
 export class PerElement<T> {
@@ -106,7 +106,7 @@ export type ArrayArg<T> = Remote<T> | PerElement<Remote<T>>;
 export type ArrayArgs<A extends readonly unknown[]> = { [I in keyof A]: ArrayArg<A[I]> };
 
 /** A method of T called on an array: broadcast, one task per element. */
-export type ArrayCall<F> = F extends (...args: infer A) => infer R ? (...args: [...ArrayArgs<A>, ...DoneMarker[]]) => ArrayTask<Awaited<R>> : never;
+export type ArrayCall<F> = F extends (...args: infer A) => infer R ? (...args: [...ArrayArgs<A>, ...DoneMarker[]]) => ArrayTask<CallResult<R>> : never;
 export type ArrayMethod<F> = ArrayCall<F> & { options(options: CallOptions): ArrayCall<F> };
 
 /** Members every tessera array has besides the class's methods (a class with a method of these names cannot be made an array). */

@@ -20,9 +20,17 @@ export type RemoteArgs<A extends readonly unknown[]> = { [I in keyof A]: Remote<
 type AnyFunction = (...args: any[]) => any;
 export type MethodNames<T> = { [K in keyof T]: T[K] extends AnyFunction ? (K extends string ? K : never) : never }[keyof T];
 
+/**
+ * What the task of a call gives, for a method returning R: a returned task's
+ * value (a synchronous method forwarding a nested call), a returned tessera
+ * proxy itself (it travels as a handle), else what R resolves to (an async
+ * method returning a task or proxy resolves to undefined: JS adopts them).
+ */
+export type CallResult<R> = R extends TaskProxy<infer V> ? V : R extends TesseraProxyBase ? R : Awaited<R>;
+
 /** A method of T as called through a proxy: same parameters (or tasks), returns a TaskProxy; `outputs.done` markers may follow. */
 export type RemoteCall<F> = F extends (...args: infer A) => infer R
-  ? (...args: [...RemoteArgs<A>, ...DoneMarker[]]) => TaskProxy<Awaited<R>>
+  ? (...args: [...RemoteArgs<A>, ...DoneMarker[]]) => TaskProxy<CallResult<R>>
   : never;
 
 /** A method of T through a proxy; `proxy.method.options({ maxRetries: 2 })(...)` calls it with options of its own (as Ray's `.options()`). */

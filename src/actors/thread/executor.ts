@@ -15,6 +15,7 @@ import { markBusy, markConstructing, markQueued, threadData, threadIndex, worker
 import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
 import { GET_ATTRIBUTE, SET_ATTRIBUTE } from "../wire/call-message.ts";
+import { handleClasses, referenceClasses } from "../wire/value-scan.ts";
 
 interface ResidentTessera {
   id: number;
@@ -68,6 +69,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
       continue;
     }
     const [, , task, name, args, deps, fromHead] = op as Extract<ThreadOp, [1, ...unknown[]]>;
+    if (dropped.size > 0 && dropped.delete(task)) continue; // cancelled while it waited: settled then
     if (cancels?.changed) cancels.take(addCancelled);
     if (cancelled.size > 0 && cancelled.has(task)) {
       cancelled.delete(task);
@@ -102,15 +104,16 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         result = runCall(task, method, () => method.apply(resident.instance, values), resident.id);
       }
       // Only async methods pay for an await: synchronous ones run back to back.
-      if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      const pending = awaited(result);
+      if (pending) {
         if (resident.concurrency > 1) {
           // The next call starts while this one awaits, up to maxConcurrency at once.
-          runConcurrently(resident, task, fromHead, result as PromiseLike<unknown>);
+          runConcurrently(resident, task, fromHead, pending);
           markBusy(0);
           if (resident.awaiting >= resident.concurrency) await new Promise<void>((resolve) => (resident.room = resolve));
           continue;
         }
-        result = await result;
+        result = await pending;
       }
       settle(task, fromHead, encodeResult(result, task), undefined);
     } catch (error) {
@@ -125,6 +128,21 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     } else resident.quick.add(name);
   }
   resident.running = false;
+}
+
+/**
+ * What a method's result stands for, when the call must wait for it: a
+ * promise (an async method), or a task a nested call returned, whose result
+ * (or failure) is the call's own, as a promise's would be (awaiting a task
+ * gives only its completion). A tessera proxy is a value, sent as a handle
+ * (awaiting it would wait for its creation and give undefined).
+ */
+function awaited(result: unknown): PromiseLike<unknown> | undefined {
+  if (result === null || typeof result !== "object" || typeof (result as PromiseLike<unknown>).then !== "function") return undefined;
+  const Class = (result as object).constructor;
+  if (handleClasses.has(Class)) return undefined;
+  if (referenceClasses.has(Class) && typeof (result as { result?: unknown }).result === "function") return (result as { result(): Promise<unknown> }).result();
+  return result as PromiseLike<unknown>;
 }
 
 /**
@@ -188,7 +206,7 @@ export function onOp(op: ThreadOp): void {
   if (op[0] === Op.SegmentFree) return returnSegment(op[1], MAIN_THREAD, op[2]);
   if (op[0] === Op.TrimPool) return void releaseFreeSegments(); // the worker's memory runs short
   if (op[0] === Op.Observe) return observe(op[1]);
-  if (op[0] === Op.Cancel) return cancel(op[2]);
+  if (op[0] === Op.Cancel) return cancel(op[1], op[2]);
   if (op[0] === Op.SendReports) return sendHeldBack();
   const resident = tesserae.get(op[1]);
   if (!resident) {
@@ -225,6 +243,12 @@ export function onOp(op: ThreadOp): void {
   }
   if (op[0] !== Op.Call && op[0] !== Op.Skip) return;
   const seq = op[0] === Op.Call ? op[7] : op[2];
+  if (op[0] === Op.Call && cancelled.size > 0 && cancelled.delete(op[2])) {
+    // Cancelled before it arrived: it fails now, its place in the order is taken as a skip's.
+    dropCall(op);
+    if (seq === 0) return;
+    op = [Op.Skip, op[1], seq];
+  }
   if (seq === 0 && op[0] === Op.Call) {
     // A retry: it runs now, ahead of the calls made after it, which may wait for it.
     markQueued(++queuedCalls);
@@ -253,10 +277,60 @@ export function onOp(op: ThreadOp): void {
 const cancelled = new Set<number>();
 const MAX_CANCELLED = 4096;
 
-/** `task.cancel()`: a running call's signal is aborted; one that has not run is dropped when its turn comes. */
-function cancel(task: number): void {
+/** Calls cancelled while they waited in their tessera's queue: settled then, passed over when their turn comes. */
+const dropped = new Set<number>();
+
+/**
+ * `task.cancel()`: a running call's signal is aborted; one that waits here
+ * fails now, keeping its place in the order (the calls behind it run in turn);
+ * one that has not arrived fails when it does. (A thread inside a synchronous
+ * method reads no message: its queued calls are cancelled through the ring,
+ * read before each call.)
+ */
+function cancel(tessera: number, task: number): void {
   if (abortIfRunning(task, new CancelledError("the call was cancelled while it ran"))) return;
-  addCancelled(task);
+  let tasks = toDrop.get(tessera);
+  if (!tasks) toDrop.set(tessera, (tasks = new Set()));
+  tasks.add(task);
+  if (toDrop.size === 1 && tasks.size === 1) queueMicrotask(dropCancelled);
+}
+
+/** Cancels of calls not running, by tessera: looked for once per message (one pass over a queue for many cancels). */
+let toDrop = new Map<number, Set<number>>();
+
+function dropCancelled(): void {
+  const batch = toDrop;
+  toDrop = new Map();
+  for (const [tessera, tasks] of batch) {
+    const resident = tesserae.get(tessera);
+    if (resident) {
+      // Admitted, not started (a call ahead of them awaits, or the queue has not reached them yet).
+      resident.queue.find((op) => {
+        if (op[0] !== Op.Call || !tasks.delete(op[2]) || dropped.has(op[2])) return tasks.size === 0;
+        cancelled.delete(op[2]); // read from the ring too, maybe
+        dropped.add(op[2]);
+        markQueued(--queuedCalls);
+        dropCall(op);
+        return tasks.size === 0;
+      });
+      // Arrived before their turn: a skip takes each one's place.
+      if (tasks.size > 0 && resident.early) {
+        for (const [seq, early] of resident.early) {
+          if (early[0] !== Op.Call || !tasks.delete(early[2])) continue;
+          resident.early.set(seq, [Op.Skip, tessera, seq]);
+          cancelled.delete(early[2]);
+          dropCall(early);
+        }
+      }
+    }
+    for (const task of tasks) addCancelled(task); // not arrived yet (or ended): failed on arrival
+  }
+}
+
+/** A call that will not run: its arguments let go, its task failed with CancelledError. */
+function dropCall([, , task, , args, deps, fromHead]: Extract<ThreadOp, [1, ...unknown[]]>): void {
+  letGo(args, deps);
+  settle(task, fromHead, undefined, describeFailure(new CancelledError(`the call was cancelled before it ran`)));
 }
 
 function addCancelled(task: number): void {

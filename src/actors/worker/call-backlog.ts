@@ -21,7 +21,7 @@ export type Pending = (
 ) & {
   /** Set once its dependencies are in (or one failed); their fetches start when it arrives, so those of queued calls overlap. */
   resolved?: { deps: Dependencies } | { error: Error };
-  /** Cancelled while it waited here: it fails when its turn comes, without waiting for its dependencies. */
+  /** Cancelled while it waited here: it failed then; when its turn comes its place is skipped, without waiting for its dependencies. */
   cancelled?: Error;
 };
 
@@ -105,7 +105,10 @@ export class CallBacklog {
   cancel(hosted: HostedTessera, task: number, error: Error): boolean {
     const pending = hosted.backlog.find((item) => item.kind === "call" && item.task === task);
     if (!pending) return false;
+    if (pending.cancelled) return true;
+    // It fails now, even behind calls that still wait for theirs; the thread learns of its place in call order.
     pending.cancelled = error;
+    this.#parts.fail(task, describeError(error, this.#parts.uid));
     this.drain(hosted); // it may be the one the backlog waits for
     return true;
   }
@@ -127,7 +130,11 @@ export class CallBacklog {
     try {
       while (hosted.backlog.length > 0) {
         const pending = hosted.backlog.peek()!;
-        if (pending.cancelled) pending.resolved = { error: pending.cancelled };
+        if (pending.cancelled && pending.kind === "call") {
+          hosted.backlog.shift();
+          this.skip(hosted, pending.seq); // failed when it was cancelled
+          continue;
+        }
         if (pending.refs.length > 0 && !pending.resolved) return;
         hosted.backlog.shift();
         const resolved = pending.resolved;
