@@ -60,9 +60,22 @@ export function callingTessera(): number {
   return task !== undefined ? (awaiting.get(task) ?? 0) : current !== undefined ? currentTessera : 0;
 }
 
-/** Whether a tessera method (or remote function) is running here now: its own code, or an async one's continuation. */
+/** A constructor running here now (see runConstructor). */
+let constructing = false;
+
+/** Runs a tessera's constructor: inCall() holds while it runs. */
+export function runConstructor<T>(construct: () => T): T {
+  constructing = true;
+  try {
+    return construct();
+  } finally {
+    constructing = false;
+  }
+}
+
+/** Whether a tessera method, constructor or remote function runs here now (its own code, or an async call's continuation). */
 export function inCall(): boolean {
-  return current !== undefined || context.getStore() !== undefined;
+  return current !== undefined || constructing || context.getStore() !== undefined;
 }
 
 /** A call ended: its controller, if any, goes. */

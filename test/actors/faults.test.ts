@@ -41,8 +41,9 @@ describeScenarios("placement on a worker's threads", () => ScenarioRun.start(["p
 
 describeScenarios("the head's calls in a method", () => ScenarioRun.start(["lifecycleInMethod", "uncaughtEndsThread"], "faults-fixture.ts"), (run) => {
   test("an error no method caught (a throw in a timer) ends the thread after the call returned; the tessera's next call fails with WorkerDiedError naming that error", async () => {
-    const { returned, next } = await run.value("uncaughtEndsThread");
+    const { returned, next, returnedFirst } = await run.value("uncaughtEndsThread");
     expect(returned).toBe("returned");
+    expect(returnedFirst).toBe("done");
     expect(next).toMatchObject({
       class: "WorkerDiedError",
       code: "WORKER_DIED",
@@ -134,6 +135,7 @@ describeScenarios("faults made with handles", () => ScenarioRun.start(["released
       output: stale(/belongs to a runtime that stopped/),
       ref: stale(/belongs to a runtime that stopped/),
       proxy: stale(/its argument tess-box-\w+ belongs to a runtime that stopped/),
+      proxyWithTask: stale(/its argument tess-box-\w+ belongs to a runtime that stopped/),
     });
     expect(asConstructorArgument).toMatchObject(stale(/belongs to a runtime that stopped/));
     expect(proxyAsConstructorArgument).toMatchObject(stale(/belongs to a runtime that stopped/));

@@ -225,11 +225,7 @@ export class TesseraHandle implements TesseraEngine {
     if (encoded.handles) holdUntilSettled(task, this, encoded.handles);
     const stale = client.stoppedReason
       ? `its runtime stopped (${client.stoppedReason})`
-      : references.length > 0
-        ? staleDependency(task[DEPENDENCIES]!)
-        : encoded.handles
-          ? staleProxy(encoded.handles)
-          : undefined;
+      : ((references.length > 0 ? staleDependency(task[DEPENDENCIES]!) : undefined) ?? (encoded.handles ? staleProxy(encoded.handles) : undefined));
     if (stale) {
       client.tasks.complete(task, new RuntimeStateError(`cannot call ${this.className}.${method}: ${stale}`));
       return task;

@@ -5,7 +5,7 @@
  * calls that will not come, releases wait for the calls before them.
  */
 import { CancelledError, type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
-import { abortIfRunning, endCall, runCall } from "../current-call.ts";
+import { abortIfRunning, endCall, runCall, runConstructor } from "../current-call.ts";
 import { Fifo } from "../../_util/fifo.ts";
 import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
@@ -58,7 +58,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
         // Arguments first: the segments they map go back once collected, whatever happens next.
         const values = decodeArgs(args, deps);
         const Class = findClass(key) as new (...args: unknown[]) => Record<string, unknown>;
-        resident.instance = new Class(...values);
+        resident.instance = runConstructor(() => new Class(...values));
         report([Report.Created, tessera]);
       } catch (error) {
         resident.error = describeFailure(error);
@@ -73,9 +73,8 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     if (cancels?.changed) cancels.take(addCancelled);
     if (cancelled.size > 0 && cancelled.has(task)) {
       cancelled.delete(task);
-      letGo(args, deps);
       markQueued(--queuedCalls);
-      settle(task, fromHead, undefined, describeFailure(new CancelledError(`the call was cancelled before it ran`)));
+      dropCall(op as Extract<ThreadOp, [1, ...unknown[]]>);
       continue;
     }
     const startedAt = performance.now();
@@ -299,6 +298,9 @@ function cancel(tessera: number, task: number): void {
 let toDrop = new Map<number, Set<number>>();
 
 function dropCancelled(): void {
+  // The ring holds the same cancels (written before their message): read now, each copy goes with its call below
+  // (read later, they would stay in `cancelled` for good, and every call would pay for looking there).
+  if (cancels?.changed) cancels.take(addCancelled);
   const batch = toDrop;
   toDrop = new Map();
   for (const [tessera, tasks] of batch) {

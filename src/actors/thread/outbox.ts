@@ -106,6 +106,9 @@ export function sendHeldBack(): void {
 // must find it there, not wait for it for ever. Messages posted in the exit hook reach the main thread.
 if (parentPort) {
   process.on("exit", () => {
+    // Completions for the head first (process.exit() in a method's microtask leaves them queued).
+    if (toHead.size > 0) toHead.flush();
+    head?.flush();
     sendHeldBack();
     if (toMain.size > 0) toMain.flush();
   });

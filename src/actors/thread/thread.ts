@@ -11,7 +11,8 @@ import { parentPort } from "node:worker_threads";
 import { captureConsole } from "./console.ts";
 import { onOps } from "./executor.ts";
 import { dialHead } from "./head-link.ts";
-import { headLink, report } from "./outbox.ts";
+import { flushBeforeRunning, headLink, report } from "./outbox.ts";
+import { cutText, describeError } from "../../errors.ts";
 import { type Posted, Report } from "./protocol.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { segmentCapacity, sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
@@ -26,13 +27,8 @@ let ending = false;
 
 /** What ended the thread, in one line: the value's name and message (whatever was thrown). */
 function uncaughtReason(error: unknown): string {
-  let what: string;
-  try {
-    what = error instanceof Error ? `${String(error.name)}: ${String(error.message)}` : `${typeof error}: ${String(error)}`;
-  } catch {
-    what = Object.prototype.toString.call(error);
-  }
-  return `an error no method caught ended it: ${what.length > 2000 ? `${what.slice(0, 2000)}...` : what}`;
+  const { name, message } = describeError(error);
+  return `an error no method caught ended it: ${cutText(`${name}: ${message}`, 2000)}`;
 }
 
 /**
@@ -46,6 +42,8 @@ function endOnUncaught(error: unknown): void {
   if (ending) return;
   ending = true;
   const reason = uncaughtReason(error);
+  // Calls that ended before it (in this tick: a microtask's throw) reach the head first, not as failures.
+  flushBeforeRunning();
   try {
     const link = headLink();
     if (link?.isOpen) {

@@ -367,7 +367,9 @@ export class TesseraHost {
   #startFailure(thread: TesseraThread, code: number): ErrorDescription {
     const cause = thread.startError;
     const what = `tessera thread ${thread.index} of ${this.uid} could not start: its program`;
-    const description = describeError(cause ?? new WorkerDiedError(this.uid, `${what} ended (exit code ${code}) before it was loaded`), this.uid);
+    // An error no method caught while it loaded (a timer its program set): the thread said why (Report.Ending).
+    const ended = thread.endReason ? `, ${thread.endReason}` : " before it was loaded";
+    const description = describeError(cause ?? new WorkerDiedError(this.uid, `${what} ended (exit code ${code})${ended}`), this.uid);
     return cause ? { ...description, message: `${what} threw while the thread loaded it: ${description.message}` } : description;
   }
 

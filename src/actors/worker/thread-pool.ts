@@ -131,7 +131,16 @@ export class TesseraThread {
     const { Worker } = require("node:worker_threads") as typeof import("node:worker_threads");
     startStep(settings.uid, `thread ${index} starting`);
     // Bun's Worker takes `preload` (node's types do not know it).
-    this.worker = new Worker(settings.program, { workerData, preload: settings.preload?.() } as ConstructorParameters<typeof Worker>[1]);
+    const preload = settings.preload?.();
+    let worker: Worker;
+    try {
+      worker = new Worker(settings.program, { workerData, preload } as ConstructorParameters<typeof Worker>[1]);
+    } catch (error) {
+      // Bun throws at once for a preload that is not there: a newer build removed it since it was looked up.
+      if (!preload) throw error;
+      worker = new Worker(settings.program, { workerData });
+    }
+    this.worker = worker;
     this.worker.on("message", (reports: ThreadReport[]) => {
       for (const report of reports) {
         if (report[0] === Report.Ready) {
