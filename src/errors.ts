@@ -220,9 +220,20 @@ const MAX_CAUSE_DEPTH = 8;
 /** `text` cut to `max` characters (not inside a surrogate pair), with a marker saying how much was cut. */
 export function cutText(text: string, max = MAX_ERROR_TEXT): string {
   if (text.length <= max) return text;
-  let end = Math.max(0, max);
-  if (end > 0 && isHighSurrogate(text.charCodeAt(end - 1))) end--;
-  return `${text.slice(0, end)}... [${text.length - end} more characters cut]`;
+  const end = cutAt(text, max);
+  return `${text.slice(0, end)}${cutMarker(text.length - end)}`;
+}
+
+/** Where to cut `text` to keep at most `max` characters: not inside a surrogate pair. */
+export function cutAt(text: string, max: number): number {
+  let end = Math.max(0, Math.min(max, text.length));
+  if (end > 0 && end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  return end;
+}
+
+/** What ends a text that was cut, saying how much. */
+export function cutMarker(cut: number): string {
+  return `... [${cut} more characters cut]`;
 }
 
 /** A stack cut in its middle: its head names the error, its tail where it was thrown from. */

@@ -3,7 +3,7 @@
  * without one kept too, the most recent stderr lines remembered to explain an
  * exit. Shared by every launcher so that all of them hand the sink the same.
  */
-import { MAX_ERROR_TEXT } from "../errors.ts";
+import { cutAt, cutMarker, MAX_ERROR_TEXT } from "../errors.ts";
 import type { LineSink } from "./launcher.ts";
 
 /**
@@ -29,7 +29,7 @@ class LineBuffer {
       this.#text += piece;
       return;
     }
-    const kept = Math.max(0, MAX_LINE - this.#text.length);
+    const kept = this.#cut === 0 ? cutAt(piece, MAX_LINE - this.#text.length) : 0;
     this.#text += piece.slice(0, kept);
     this.#cut += piece.length - kept;
   }
@@ -55,8 +55,7 @@ class LineBuffer {
   /** The line, ended by `piece`; the buffer starts the next one. */
   end(piece: string): string {
     this.add(piece);
-    // The same marker as cutText's.
-    const line = this.#cut === 0 ? this.#text : `${this.#text}... [${this.#cut} more characters cut]`;
+    const line = this.#cut === 0 ? this.#text : `${this.#text}${cutMarker(this.#cut)}`;
     this.#text = "";
     this.#cut = 0;
     return line;
