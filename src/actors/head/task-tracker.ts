@@ -161,12 +161,17 @@ export class TaskTracker implements TaskOwner {
     return task[SENT_TO] !== undefined;
   }
 
+  /** A task's encoded result as `result()` gives it (the tesserae it names become proxies this program holds). */
+  #decodeResult(task: TaskProxy<any>, bytes: Uint8Array, payloads: Uint8Array[] = []): unknown {
+    return resultOf(task, decodeValue(bytes, payloads, this.#client.nested.resultReference));
+  }
+
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
     const inline = inlineResultOf(task);
     if (inline) {
       try {
-        return Promise.resolve(resultOf(task, decodeValue(inline, [], this.#client.nested.resultReference)));
+        return Promise.resolve(this.#decodeResult(task, inline));
       } catch (error) {
         return Promise.reject(error);
       }
@@ -181,7 +186,7 @@ export class TaskTracker implements TaskOwner {
       .link(worker)
       .request<Uint8Array | WithPayloads<Uint8Array>>("result", [id, true])
       .then(
-        (reply) => resultOf(task, reply instanceof WithPayloads ? decodeValue(reply.value, reply.payloads, this.#client.nested.resultReference) : decodeValue(reply, [], this.#client.nested.resultReference)),
+        (reply) => (reply instanceof WithPayloads ? this.#decodeResult(task, reply.value, reply.payloads) : this.#decodeResult(task, reply)),
         (error: Error) => {
           // An attempt that failed, of a task that may run again: its result comes from the attempt that ends it.
           const retried = (task[PLACEMENT] as TesseraHandle).inFlight !== undefined && (task.id !== id || task.state === "pending" || task.state === "running");
@@ -192,7 +197,7 @@ export class TaskTracker implements TaskOwner {
           // soon). The task's own failure says why; a result it had is gone with the worker.
           return task.then(() => {
             const kept = inlineResultOf(task);
-            if (kept) return resultOf(task, decodeValue(kept, [], this.#client.nested.resultReference));
+            if (kept) return this.#decodeResult(task, kept);
             throw new WorkerDiedError(worker, `the result of ${task.uid} was on ${worker}, whose link closed: ${error.message}`, { cause: error });
           });
         },
