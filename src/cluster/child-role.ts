@@ -5,7 +5,7 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
-import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { MACHINE_ID, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { chooseAddress } from "../launch/addresses.ts";
 import { watchParent } from "../launch/parent-watch.ts";
 import type { RoleConfig } from "./options.ts";
@@ -55,7 +55,10 @@ export abstract class ChildRole extends Runtime {
     // source they started earlier still, before this code loaded (prelaunch.ts): they are taken here.
     this.launchChildren();
     this.endUntakenChildren();
-    this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort });
+    // A parent on this machine started this process: its Unix socket is named after its pid (a parent elsewhere,
+    // reached through ssh or srun, has none here, and the dial takes TCP).
+    const parent = { uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort, pid: process.ppid, machine: MACHINE_ID };
+    this.parent = await this.connectionTo(parent);
     for (const [method, args] of this.#forParent.splice(0)) this.parent.command(method, args);
     startStep(this.uid, "parent connected");
     await this.startRole();
@@ -82,7 +85,8 @@ export abstract class ChildRole extends Runtime {
   async #report(report: ResourceReport): Promise<void> {
     if (this.state !== "running") return this.#stopSampling?.();
     try {
-      const head = this.connections.get("head") ?? (await this.connectionTo({ uid: "head", ...this.head }));
+      // The network view names the head's process (its Unix socket, on this machine); before it comes, its place.
+      const head = this.connections.get("head") ?? (await this.connectionTo(this.findRuntime("head") ?? { uid: "head", ...this.head }));
       if (head.isOpen) head.command("resources", report);
     } catch {} // the head is gone: this runtime ends with it
   }

@@ -187,7 +187,7 @@ export abstract class Runtime implements ConnectionHandler {
   }
 
   /** The connection to a runtime, dialled on first use from the network view. */
-  connectionTo(peer: Pick<PeerInfo, "uid" | "address" | "port">): Promise<Connection> {
+  connectionTo(peer: Pick<PeerInfo, "uid" | "address" | "port"> & Partial<Pick<PeerInfo, "pid" | "machine">>): Promise<Connection> {
     const existing = this.connections.get(peer.uid);
     if (existing?.isOpen) return Promise.resolve(existing);
     let dialing = this.#dialing.get(peer.uid);
@@ -200,7 +200,7 @@ export abstract class Runtime implements ConnectionHandler {
         allocate: this.payloadAllocator,
         admit: this.#admit,
         expectedPeer: peer.uid,
-      }).finally(() => this.#dialing.delete(peer.uid));
+      }, peer.pid === undefined ? undefined : { pid: peer.pid, machine: peer.machine }).finally(() => this.#dialing.delete(peer.uid));
       this.#dialing.set(peer.uid, dialing);
     }
     return dialing;

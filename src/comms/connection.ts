@@ -270,7 +270,7 @@ export class Connection {
   }
 
   get #peerName(): string {
-    return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress})`;
+    return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress || "a Unix socket"})`;
   }
 
   #send(message: Message, payloads?: Uint8Array[], snapshot = false, lasting = false): void {

@@ -231,7 +231,14 @@ export class FrameWriter {
     this.#seal();
     // A full stage goes out now, not at the end of the tick: a caller looping
     // over many sends keeps the peer busy meanwhile instead of stop-and-go.
-    if (!this.#blocked) this.flush();
+    // Also when the last write was cut short: the peer may have read since (a
+    // Unix socket's buffer holds ~200 KiB, so a long loop of calls on one found
+    // it full again and again; waiting for \`drain\` left the peer idle until the
+    // loop ended).
+    if (!this.#closed) {
+      this.#blocked = false;
+      this.flush();
+    }
     if (bytes > this.#stage.length) this.#newStage(bytes);
   }
 

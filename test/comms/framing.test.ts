@@ -98,6 +98,27 @@ describe("FrameWriter and FrameReader", () => {
     ]);
   });
 
+  test("a writer whose last write was cut short tries again when a stage fills, without waiting for drain, and keeps the order", () => {
+    const sink = new Sink();
+    const writer = new FrameWriter(sink);
+    // Frames of 1 KiB (+ 5-byte header), sent in one synchronous loop, as a program's loop of calls.
+    const body = (i: number) => bytes(1024, i);
+    sink.accept = 10_000; // the socket's buffer holds a little, then nothing
+    let sent = 0;
+    for (; sent < 70; sent++) writer.writeFrame(body(sent)); // more than a stage: it goes out, cut short
+    expect(sink.writes.map((write) => write.length)).toEqual([10_000]);
+    sink.accept = Infinity; // the peer read meanwhile (a Unix socket's ~200 KiB buffer empties while this side loops)
+    for (; sent < 200; sent++) writer.writeFrame(body(sent));
+    // Written while still in the loop: the tail of the first stage and the next full stage (before, only at drain).
+    expect(sink.bytes.length).toBeGreaterThan(64 * 1024);
+    writer.flush();
+    writer.onDrain();
+    expect(writer.pendingBytes).toBe(0);
+    const { reader: frameReader, frames } = reader();
+    feed(frameReader, sink.bytes, 65_536);
+    expect(frames).toEqual(Array.from({ length: 200 }, (_, i) => ({ body: [...body(i)], payloads: [] })));
+  });
+
   test("a payload in a shared segment crosses as its path, with its size marked shared", () => {
     const sink = new Sink();
     const writer = new FrameWriter(sink);

@@ -84,6 +84,9 @@ export interface HeadAddress {
   address: string;
   port: number;
   secret: string;
+  /** The head's process and machine: a thread of the head's machine dials its Unix socket (transports/tcp.ts). */
+  pid: number;
+  machine: string | undefined;
 }
 
 /**

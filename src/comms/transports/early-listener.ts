@@ -5,8 +5,9 @@
  * arrives meanwhile (sockets accepted, bytes, closes) is kept in order and
  * replayed to the handlers that adopt the listener.
  */
-import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import type { Socket, SocketHandler, TCPSocketListener, UnixSocketListener } from "bun";
 import { AddressInUseError, RuntimeStateError } from "../../errors.ts";
+import { listenLocal } from "./unix-socket.ts";
 
 /** Binds a runtime's port; a port taken by another process fails with a typed error naming it. */
 export function bindPort<T>(hostname: string, port: number, listen: () => T): T {
@@ -22,26 +23,29 @@ type Kept = ["open" | "drain", Socket<unknown>] | ["data", Socket<unknown>, Uint
 
 export class EarlyListener {
   readonly #listener: TCPSocketListener<unknown>;
+  /** Its Unix socket (unix-socket.ts): what it accepts is kept and replayed in the same order. */
+  readonly #local: UnixSocketListener<unknown> | undefined;
   #kept: Kept[] | undefined = [];
 
   constructor(hostname: string, port = 0) {
     const keep = (event: Kept): void => void this.#kept?.push(event);
-    this.#listener = bindPort(hostname, port, () =>
-      Bun.listen<unknown>({
-        hostname,
-        port,
-        socket: {
-          // As the runtime's handlers (tcp.ts), which take these sockets over.
-          binaryType: "uint8array",
-          open: (socket) => keep(["open", socket]),
-          // A copy: the bytes are read after this callback returns.
-          data: (socket, chunk) => keep(["data", socket, chunk.slice()]),
-          drain: (socket) => keep(["drain", socket]),
-          close: (socket, error) => keep(["close", socket, error]),
-          error: (socket, error) => keep(["error", socket, error]),
-        },
-      }),
-    );
+    const handlers: SocketHandler<unknown> = {
+      // As the runtime's handlers (tcp.ts), which take these sockets over.
+      binaryType: "uint8array",
+      open: (socket) => keep(["open", socket]),
+      // A copy: the bytes are read after this callback returns.
+      data: (socket, chunk) => keep(["data", socket, chunk.slice()]),
+      drain: (socket) => keep(["drain", socket]),
+      close: (socket, error) => keep(["close", socket, error]),
+      error: (socket, error) => keep(["error", socket, error]),
+    };
+    this.#listener = bindPort(hostname, port, () => Bun.listen<unknown>({ hostname, port, socket: handlers }));
+    this.#local = listenLocal(this.#listener.port, handlers);
+  }
+
+  /** Its Unix socket once adopted (undefined where there is none). */
+  local<T>(): UnixSocketListener<T> | undefined {
+    return this.#local as UnixSocketListener<T> | undefined;
   }
 
   get port(): number {
@@ -69,6 +73,7 @@ export class EarlyListener {
     this.#kept = undefined;
     const listener = this.#listener as unknown as TCPSocketListener<T>;
     listener.reload({ socket: handlers });
+    this.#local?.reload({ socket: handlers as SocketHandler<unknown> });
     const replay = handlers as Record<string, ((socket: Socket<T>, arg?: unknown) => void) | undefined>;
     for (const [kind, socket, arg] of kept) replay[kind]?.(socket as Socket<T>, arg);
     return listener;
@@ -78,5 +83,6 @@ export class EarlyListener {
   stop(): void {
     this.#kept = undefined;
     this.#listener.stop(true);
+    this.#local?.stop(true);
   }
 }
