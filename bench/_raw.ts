@@ -62,21 +62,21 @@ export class SocketWriter {
 
 // ---------------------------------------------------------------- sockets
 
-/** Connects to `hostname`:`port` (HOST by default); `onData` gets every chunk, and the writer resumes on `drain`. */
-export async function connectWithWriter(port: number, onData: (chunk: Uint8Array) => void, hostname = HOST): Promise<{ socket: Socket<undefined>; writer: SocketWriter }> {
+/**
+ * Connects to `hostname`:`port` (HOST by default), or to the Unix socket `unix` when given; `onData` gets
+ * every chunk, and the writer resumes on `drain`.
+ */
+export async function connectWithWriter(port: number, onData: (chunk: Uint8Array) => void, hostname = HOST, unix?: string): Promise<{ socket: Socket<undefined>; writer: SocketWriter }> {
   let writer: SocketWriter | undefined;
-  const socket = await Bun.connect<undefined>({
-    hostname,
-    port,
-    socket: {
-      data(_socket, chunk) {
-        onData(chunk);
-      },
-      drain() {
-        writer?.onDrain();
-      },
+  const handlers = {
+    data(_socket: Socket<undefined>, chunk: Uint8Array) {
+      onData(chunk);
     },
-  });
+    drain() {
+      writer?.onDrain();
+    },
+  };
+  const socket = unix === undefined ? await Bun.connect<undefined>({ hostname, port, socket: handlers }) : await Bun.connect<undefined>({ unix, socket: handlers });
   writer = new SocketWriter(socket);
   return { socket, writer };
 }
@@ -109,9 +109,18 @@ export function listenWithWriter<State extends { writer: SocketWriter }>(
 /** Size of one ping (and of its echo). */
 export const PING_BYTES = 32;
 export const PING_BASELINE_KIND = `raw Bun TCP ping-pong, ${PING_BYTES} B, to a child Bun process`;
+export const UNIX_PING_KIND = `raw Bun Unix-socket ping-pong, ${PING_BYTES} B, to the same child Bun process (abstract name)`;
 
-/** Sequential PING_BYTES ping-pong with an echo peer (echo-server.ts): `ping()` resolves when the echo is back. */
-export async function connectPing(port: number): Promise<{ socket: Socket<undefined>; ping: () => Promise<void> }> {
+/** The abstract Unix socket an echo peer (echo-server.ts) of process `pid` listens on too. */
+export function echoUnixName(pid: number): string {
+  return `\0mosaic-bench-echo-${pid}`;
+}
+
+/**
+ * Sequential PING_BYTES ping-pong with an echo peer (echo-server.ts): `ping()` resolves when the echo is back.
+ * `unix`: over that Unix socket instead of TCP.
+ */
+export async function connectPing(port: number, unix?: string): Promise<{ socket: Socket<undefined>; ping: () => Promise<void> }> {
   const message = new Uint8Array(PING_BYTES).fill(0x2a);
   let received = 0;
   let waiting: (() => void) | undefined;
@@ -123,7 +132,7 @@ export async function connectPing(port: number): Promise<{ socket: Socket<undefi
       waiting = undefined;
       wake();
     }
-  });
+  }, HOST, unix);
   return {
     socket,
     ping() {
@@ -156,25 +165,26 @@ function flushEcho(socket: Socket<EchoState>): void {
   }
 }
 
-/** A raw echo listener on `hostname`, port 0: every byte goes back (partial-write-safe). */
-export function listenEcho(hostname = HOST): TCPSocketListener<EchoState> {
-  return Bun.listen<EchoState>({
-    hostname,
-    port: 0,
-    socket: {
-      open(socket) {
-        socket.data = { queue: [] };
-      },
-      data(socket, chunk) {
-        // Chunks are fresh for every callback, so they can be queued as they are.
-        socket.data.queue.push(chunk);
-        if (socket.data.queue.length === 1) flushEcho(socket);
-      },
-      drain(socket) {
-        flushEcho(socket);
-      },
+/** A raw echo listener on `hostname`, port 0 (or on the Unix socket `unix`): every byte goes back (partial-write-safe). */
+export function listenEcho(hostname = HOST, unix?: string): { port: number; stop(closeActiveConnections?: boolean): void } {
+  const socket = {
+    open(socket: Socket<EchoState>) {
+      socket.data = { queue: [] };
     },
-  });
+    data(socket: Socket<EchoState>, chunk: Uint8Array) {
+      // Chunks are fresh for every callback, so they can be queued as they are.
+      socket.data.queue.push(chunk);
+      if (socket.data.queue.length === 1) flushEcho(socket);
+    },
+    drain(socket: Socket<EchoState>) {
+      flushEcho(socket);
+    },
+  };
+  if (unix !== undefined) {
+    const listener = Bun.listen<EchoState>({ unix, socket });
+    return { port: 0, stop: (close) => listener.stop(close) };
+  }
+  return Bun.listen<EchoState>({ hostname, port: 0, socket });
 }
 
 // ---------------------------------------------------------------- peer processes

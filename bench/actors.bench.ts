@@ -36,7 +36,7 @@ import type { Socket, Subprocess } from "bun";
 import * as mosaic from "../src/index.ts";
 import { tessera, TimeoutError, type HeadRuntime, type TaskProxy } from "../src/index.ts";
 import { alternate, emit, emitLatency, exitGuard, keepingAffinity, median, note, ownCpus, round, setAffinity } from "./_lib.ts";
-import { connectPing, connectWithWriter, PING_BASELINE_KIND, type SocketWriter, spawnPeer, stopPeers } from "./_raw.ts";
+import { connectPing, connectWithWriter, echoUnixName, PING_BASELINE_KIND, type SocketWriter, spawnPeer, stopPeers, UNIX_PING_KIND } from "./_raw.ts";
 
 const Noop = tessera(
   class Noop {
@@ -257,7 +257,20 @@ interface LatencyCase {
   maxRatio?: number;
 }
 
-async function latency(ping: () => Promise<void>, cases: LatencyCase[], placement: string, suffix: string, headline: boolean): Promise<void> {
+/**
+ * The raw baseline over a Unix socket (the transport of runtimes of one machine), against the TCP one,
+ * alternated in the same placement: the call figures' ratios are to TCP, this says what the same ping costs there.
+ */
+async function unixBaseline(ping: () => Promise<void>, unixPing: () => Promise<void>, placement: string, suffix: string): Promise<void> {
+  const samples = await alternate(LATENCY_PHASE_WARMUP, LATENCY_COUNT, ping, unixPing);
+  const unix = median(samples.mosaic);
+  const tcp = median(samples.raw);
+  note(`${BENCH}: raw ping (${placement}): Unix socket ${round(unix, 1)} us, TCP ${round(tcp, 1)} us`);
+  emit({ bench: BENCH, metric: `raw_unix_ping_median${suffix}`, value: round(unix, 2), unit: "us", baseline: round(tcp, 2), ratio: round(unix / tcp, 2), samples: samples.mosaic.length, placement, what: UNIX_PING_KIND, baseline_kind: PING_BASELINE_KIND });
+}
+
+async function latency(ping: () => Promise<void>, cases: LatencyCase[], placement: string, suffix: string, headline: boolean, unixPing?: () => Promise<void>): Promise<void> {
+  if (unixPing) await unixBaseline(ping, unixPing, placement, suffix);
   for (const { metric, what, call, maxRatio } of cases) {
     await settle();
     emitLatency({
@@ -272,7 +285,7 @@ async function latency(ping: () => Promise<void>, cases: LatencyCase[], placemen
   }
 }
 
-async function latencies(ping: () => Promise<void>, echoPid: number): Promise<void> {
+async function latencies(ping: () => Promise<void>, echoPid: number, unixPing: (() => Promise<void>) | undefined): Promise<void> {
   const cases: LatencyCase[] = [
     {
       metric: "noop_result_round_trip",
@@ -292,7 +305,7 @@ async function latencies(ping: () => Promise<void>, echoPid: number): Promise<vo
   ];
   await alternate(LATENCY_WARMUP, 0, ping, cases[0]!.call);
   // As scheduled by the OS: what a program sees, but not a like-for-like ratio (see the header).
-  await latency(ping, cases, "os-scheduled", "_os_scheduled", false);
+  await latency(ping, cases, "os-scheduled", "_os_scheduled", false, unixPing);
   // Two calls on two workers, the second taking the first's result: against one ping, unpinned only (b's worker is never pinned).
   const dependent: LatencyCase = {
     metric: "dependent_round_trip",
@@ -316,7 +329,7 @@ async function latencies(ping: () => Promise<void>, echoPid: number): Promise<vo
     for (const [name, peerCpu, suffix] of placements) {
       const ok = setAffinity(process.pid, String(cpus[0])) && setAffinity(worker.pid, String(peerCpu)) && setAffinity(echoPid, String(peerCpu));
       if (!ok) throw new Error(`could not pin processes for ${name}`);
-      await latency(ping, cases, name, suffix, true);
+      await latency(ping, cases, name, suffix, true, unixPing);
     }
   });
 }
@@ -477,12 +490,14 @@ try {
   const [echoPeer, sinkPeer] = await Promise.all([spawnPeer(children, "echo-server.ts"), spawnPeer(children, "actors-sink.ts")]);
   const { socket: pingSocket, ping } = await connectPing(echoPeer.port);
   sockets.push(pingSocket);
+  const unixPing = process.platform === "linux" ? await connectPing(echoPeer.port, echoUnixName(echoPeer.process.pid)) : undefined;
+  if (unixPing) sockets.push(unixPing.socket);
   const echo = await PipelinedClient.connect(echoPeer.port, "echo");
   const sink = await PipelinedClient.connect(sinkPeer.port, "counts");
   await placePair();
 
   // 1 and 2: latency of one call.
-  await latencies(ping, echoPeer.process.pid);
+  await latencies(ping, echoPeer.process.pid, unixPing?.ping);
 
   // 3. Pipelined calls to two tesserae on different workers.
   await ensureRuntime();
