@@ -10,6 +10,7 @@ import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedErr
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
 import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments, type TaskReference } from "../wire/value-codec.ts";
+import { encodePlainArguments } from "../wire/argument-bytes.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
@@ -213,7 +214,7 @@ export class TesseraHandle implements TesseraEngine {
     const scan = scanArguments(args, references);
     if (scan.problem) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${scan.problem}`);
     // Encoded now: the call gets the values its arguments have now, even if it has to wait.
-    const encoded = encodeValue(args, true, "args", scan.exact);
+    const encoded = (!scan.exact && args.length > 0 && encodePlainArguments(args, references)) || encodeValue(args, true, "args", scan.exact);
     const client = this.client;
     const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
     client.tasks.track(task, this);

@@ -1,0 +1,85 @@
+/**
+ * Argument lists encoded by hand (argument-bytes.ts) are the bytes the value
+ * codec's packer gives the same lists, so a tessera's thread decodes them as
+ * any other; lists the hand encoder does not take are left to the packer.
+ */
+import { describe, expect, test } from "bun:test";
+import { encodePlainArguments } from "../../../src/actors/wire/argument-bytes.ts";
+import { decodeValue, encodeValue, type ReferenceLike, registerReferenceClass, scanArguments, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
+
+/** Stands for a task (or one element of its result) among a call's arguments, as TaskProxy and TaskOutput do. */
+class Ref implements ReferenceLike {
+  constructor(readonly reference: TaskReference) {}
+  toReference(unplaced = false): TaskReference {
+    if (!this.reference.worker && !unplaced) throw new Error("not placed");
+    return this.reference;
+  }
+}
+registerReferenceClass(Ref);
+
+const task = (id: number, worker = "worker:0:1", index?: number | string) =>
+  new Ref({ id, task: `task-solver-add-${"0123456789abcdef".repeat(2)}${id.toString(16).padStart(12, "0")}`, worker, index });
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+/** The hand encoding of `args`, checked against the packer's (undefined when the hand encoder leaves them to it). */
+function both(args: unknown[]): { hand: string | undefined; packer: string } {
+  const references: ReferenceLike[] = [];
+  const scan = scanArguments(args, references);
+  expect(scan.problem).toBeUndefined();
+  const hand = scan.exact ? undefined : encodePlainArguments(args, references);
+  const packer = encodeValue(args, true, "args", scan.exact);
+  if (hand) expect(hand.references).toEqual(packer.references);
+  return { hand: hand && hex(hand.bytes), packer: hex(packer.bytes) };
+}
+
+const NUMBERS = [
+  0, 1, 31, 32, 63, 64, 127, 128, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53, -1, -31, -32, -33, -127, -128, -129, -32767, -32768, -32769,
+  -(2 ** 31), -(2 ** 31) - 1, 0.5, -2.25, 1e300, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE,
+];
+
+describe("hand-encoded arguments", () => {
+  test("numbers of every msgpack width are the packer's bytes", () => {
+    for (const value of NUMBERS) {
+      const { hand, packer } = both([value]);
+      expect({ value, hand }).toEqual({ value, hand: packer });
+    }
+  });
+
+  test("booleans, null, ASCII strings up to 255 characters and task references, mixed, are the packer's bytes and decode to the same values", () => {
+    const lists: unknown[][] = [
+      [true, false, null],
+      ["", "a", "x".repeat(31), "y".repeat(32), "z".repeat(255)],
+      [task(5)],
+      [task(70_000), 3, task(2 ** 33, "worker:12:3")],
+      [task(9, ""), "label", 2.5, null, task(10, "worker:0:0", 2), task(11, "worker:0:0", "done"), task(12, "worker:0:0", "key")],
+      Array.from({ length: 15 }, (_, i) => (i % 3 === 0 ? task(i + 1) : i * 1000 - 7000)),
+    ];
+    for (const args of lists) {
+      const { hand, packer } = both(args);
+      expect(hand).toBe(packer);
+      const decoded = decodeValue(Buffer.from(packer, "hex"), []) as unknown[];
+      expect(decodeValue(Buffer.from(hand!, "hex"), [])).toEqual(decoded);
+    }
+  });
+
+  test("anything else is left to the packer: objects, non-ASCII or long strings, bigints, undefined, more than 15 arguments, references inside values", () => {
+    const lists: unknown[][] = [
+      [{ a: 1 }],
+      [[1, 2]],
+      ["é"],
+      ["x".repeat(256)],
+      [5n],
+      [undefined],
+      Array.from({ length: 16 }, (_, i) => i),
+      [[task(1)]],
+      [new Float64Array(4)],
+      [task(1, "worker:0:0", "clé")],
+    ];
+    for (const args of lists) {
+      const references: ReferenceLike[] = [];
+      scanArguments(args, references);
+      expect(encodePlainArguments(args, references)).toBeUndefined();
+    }
+  });
+});
