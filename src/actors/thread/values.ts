@@ -18,6 +18,7 @@ import {
   SHM_MIN_BYTES,
 } from "../../comms/shared-memory/index.ts";
 import { compact, sharePayload } from "./channel.ts";
+import { decodePlainArguments, decodePlainValue, NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { type ArrayRef, type InlineDependencies, type Posted, type PostedDependencies, Report, type SegmentRef, type Value } from "./protocol.ts";
 import { report } from "./outbox.ts";
 import { nestedLink } from "../nested-link.ts";
@@ -137,7 +138,11 @@ function isInline(deps: NonNullable<PostedDependencies>): deps is InlineDependen
 function decodeDependencies(deps: NonNullable<PostedDependencies>, bytes: Uint8Array): unknown[] {
   const values: unknown[] = [];
   if (isInline(deps)) {
-    for (let i = 1; i < deps.length; i += 3) values.push(deps[i], decodeValue(bytes.subarray(deps[i + 1] as number, deps[i + 2] as number), undefined, nestedLink.readReference));
+    for (let i = 1; i < deps.length; i += 3) {
+      const depBytes = bytes.subarray(deps[i + 1] as number, deps[i + 2] as number);
+      const plain = decodePlainValue(depBytes);
+      values.push(deps[i], plain !== NOT_PLAIN_VALUE ? plain : decodeValue(depBytes, undefined, nestedLink.readReference));
+    }
   } else {
     for (const [uid, posted] of deps) {
       const [depBytes, depPayloads] = materialize(posted);
@@ -150,7 +155,7 @@ function decodeDependencies(deps: NonNullable<PostedDependencies>, bytes: Uint8A
 
 export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] {
   const [all, payloads] = materialize(posted);
-  if (deps === null) return all.length === 1 && all[0] === NO_ARGUMENTS ? [] : (decodeValue(all, payloads) as unknown[]);
+  if (deps === null) return all.length === 1 && all[0] === NO_ARGUMENTS ? [] : (decodePlainArguments(all) ?? (decodeValue(all, payloads) as unknown[]));
   const values = decodeDependencies(deps, all);
   const bytes = isInline(deps) ? all.subarray(0, deps[0]) : all;
   let done = false;
@@ -165,7 +170,7 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
     const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
-  const args = decodeValue(bytes, payloads, resolve) as unknown[];
+  const args = decodePlainArguments(bytes, resolve) ?? (decodeValue(bytes, payloads, resolve) as unknown[]);
   // `outputs.done` only orders the call: it is not an argument of the method.
   return done ? args.filter((arg) => arg !== DONE) : args;
 }

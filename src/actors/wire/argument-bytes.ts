@@ -165,3 +165,136 @@ export function encodePlainArguments(args: readonly unknown[], references: reado
   }
   return { bytes, references: wire, payloads: [] };
 }
+
+// ---------------------------------------------------------------- decoding
+
+/** Where the last `readPlain` that read a value stopped. */
+const cursor = { at: 0 };
+/** Marks "not a value this reads" (the caller then takes the packer's decoder). */
+const NOT_PLAIN = Symbol("not plain");
+
+/**
+ * One number, boolean, null, ASCII string or reference (resolved by `resolve`)
+ * at `at`, as encodePlainArguments writes them (and as the packer writes the
+ * same values); NOT_PLAIN for anything else.
+ */
+function readPlain(bytes: Uint8Array, at: number, resolve: ((reference: TaskReference) => unknown) | undefined): unknown {
+  if (at >= bytes.length) return NOT_PLAIN;
+  const byte = bytes[at]!;
+  if (byte < 0x40) {
+    cursor.at = at + 1;
+    return byte;
+  }
+  if (byte >= 0xe0) {
+    cursor.at = at + 1;
+    return byte - 0x100;
+  }
+  if (byte >= 0xa0 && byte < 0xc0) return readAscii(bytes, at + 1, byte - 0xa0);
+  const end = bytes.length;
+  switch (byte) {
+    case 0xc0:
+      cursor.at = at + 1;
+      return null;
+    case 0xc2:
+    case 0xc3:
+      cursor.at = at + 1;
+      return byte === 0xc3;
+    case 0xcc:
+      if (at + 2 > end) return NOT_PLAIN;
+      cursor.at = at + 2;
+      return bytes[at + 1]!;
+    case 0xcd:
+      if (at + 3 > end) return NOT_PLAIN;
+      cursor.at = at + 3;
+      return (bytes[at + 1]! << 8) | bytes[at + 2]!;
+    case 0xce:
+      if (at + 5 > end) return NOT_PLAIN;
+      cursor.at = at + 5;
+      return ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0;
+    case 0xd0:
+      if (at + 2 > end) return NOT_PLAIN;
+      cursor.at = at + 2;
+      return (bytes[at + 1]! << 24) >> 24;
+    case 0xd1:
+      if (at + 3 > end) return NOT_PLAIN;
+      cursor.at = at + 3;
+      return (((bytes[at + 1]! << 8) | bytes[at + 2]!) << 16) >> 16;
+    case 0xd2:
+      if (at + 5 > end) return NOT_PLAIN;
+      cursor.at = at + 5;
+      return (bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!;
+    case 0xcb:
+      if (at + 9 > end) return NOT_PLAIN;
+      for (let i = 0; i < 8; i++) FLOAT_BYTES[i] = bytes[at + 1 + i]!;
+      cursor.at = at + 9;
+      return FLOAT.getFloat64(0);
+    case 0xd9:
+      if (at + 2 > end) return NOT_PLAIN;
+      return readAscii(bytes, at + 2, bytes[at + 1]!);
+    case 0xd4:
+      return bytes[at + 1] === EXTENSION_TYPES.reference && bytes[at + 2] === 0 ? readReference(bytes, at + 3, resolve) : NOT_PLAIN;
+    default:
+      return NOT_PLAIN;
+  }
+}
+
+/** Past this many characters a string is made by the decoder in one call (a task's uid: ~130 ns against ~600 a character at a time). */
+const DECODER_FROM = 16;
+const latin1 = new TextDecoder("latin1");
+
+function readAscii(bytes: Uint8Array, at: number, length: number): unknown {
+  const end = at + length;
+  if (end > bytes.length) return NOT_PLAIN;
+  for (let i = at; i < end; i++) if (bytes[i]! > 0x7f) return NOT_PLAIN; // UTF-8: the packer's decoder
+  cursor.at = end;
+  if (length >= DECODER_FROM) return latin1.decode(bytes.subarray(at, end));
+  let text = "";
+  for (let i = at; i < end; i++) text += String.fromCharCode(bytes[i]!);
+  return text;
+}
+
+/** A reference's [id, task, worker, index] after its extension header; resolved as the value codec's reader does. */
+function readReference(bytes: Uint8Array, at: number, resolve: ((reference: TaskReference) => unknown) | undefined): unknown {
+  if (bytes[at] !== 0x94) return NOT_PLAIN;
+  const id = readPlain(bytes, at + 1, undefined);
+  if (typeof id !== "number") return NOT_PLAIN;
+  const task = readPlain(bytes, cursor.at, undefined);
+  if (typeof task !== "string") return NOT_PLAIN;
+  const worker = readPlain(bytes, cursor.at, undefined);
+  if (typeof worker !== "string") return NOT_PLAIN;
+  const index = readPlain(bytes, cursor.at, undefined);
+  if (index !== null && typeof index !== "number" && typeof index !== "string") return NOT_PLAIN;
+  const end = cursor.at;
+  const reference: TaskReference = { id, task, worker, index: index ?? undefined };
+  const value = resolve ? resolve(reference) : reference;
+  cursor.at = end;
+  return value;
+}
+
+/**
+ * An argument list as encodePlainArguments writes it, references resolved by
+ * `resolve`; undefined when `bytes` hold anything else (decode them with the
+ * value codec). Reads no further than `bytes` and only all of them.
+ */
+export function decodePlainArguments(bytes: Uint8Array, resolve?: (reference: TaskReference) => unknown): unknown[] | undefined {
+  const header = bytes[0];
+  if (header === undefined || header < 0x90 || header > 0x9f) return undefined;
+  const count = header - 0x90;
+  const args = new Array<unknown>(count);
+  let at = 1;
+  for (let i = 0; i < count; i++) {
+    const value = readPlain(bytes, at, resolve);
+    if (value === NOT_PLAIN) return undefined;
+    args[i] = value;
+    at = cursor.at;
+  }
+  return at === bytes.length ? args : undefined;
+}
+
+/** The number, boolean, null or ASCII string that is all of `bytes` (a small result); NOT_PLAIN_VALUE otherwise. */
+export function decodePlainValue(bytes: Uint8Array): unknown {
+  const value = readPlain(bytes, 0, undefined);
+  return value !== NOT_PLAIN && cursor.at === bytes.length && (value === null || typeof value !== "object") ? value : NOT_PLAIN_VALUE;
+}
+
+export const NOT_PLAIN_VALUE: unknown = NOT_PLAIN;

@@ -4,7 +4,7 @@
  * any other; lists the hand encoder does not take are left to the packer.
  */
 import { describe, expect, test } from "bun:test";
-import { encodePlainArguments } from "../../../src/actors/wire/argument-bytes.ts";
+import { decodePlainArguments, decodePlainValue, encodePlainArguments, NOT_PLAIN_VALUE } from "../../../src/actors/wire/argument-bytes.ts";
 import { decodeValue, encodeValue, type ReferenceLike, registerReferenceClass, scanArguments, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
 
 /** Stands for a task (or one element of its result) among a call's arguments, as TaskProxy and TaskOutput do. */
@@ -81,5 +81,49 @@ describe("hand-encoded arguments", () => {
       scanArguments(args, references);
       expect(encodePlainArguments(args, references)).toBeUndefined();
     }
+  });
+
+  test("the hand decoder reads what both encoders write as the value codec does, references resolved in the same order", () => {
+    const lists: unknown[][] = [
+      NUMBERS.slice(0, 15),
+      NUMBERS.slice(15, 30),
+      NUMBERS.slice(30),
+      [true, false, null, "", "x".repeat(31), "y".repeat(32), "z".repeat(255)],
+      [task(9, ""), "label", 2.5, null, task(10, "worker:0:0", 2), task(11, "worker:0:0", "done"), task(12, "worker:0:0", "key"), task(9, "")],
+    ];
+    for (const args of lists) {
+      const bytes = encodeValue(args, true).bytes;
+      const seen: [string, unknown][] = [];
+      const resolve = (reference: TaskReference) => {
+        seen.push(["hand", reference]);
+        return `value of ${reference.task}[${String(reference.index)}]`;
+      };
+      const expected: [string, unknown][] = [];
+      const viaCodec = decodeValue(bytes, [], (reference) => {
+        expected.push(["hand", reference]);
+        return `value of ${reference.task}[${String(reference.index)}]`;
+      });
+      expect(decodePlainArguments(bytes, resolve)).toEqual(viaCodec as unknown[]);
+      expect(seen).toEqual(expected);
+    }
+  });
+
+  test("the hand decoder leaves everything else to the value codec: other values, UTF-8, truncated or trailing bytes", () => {
+    const others: unknown[][] = [[{ a: 1 }], [[1]], [5n], ["é"], [new Float64Array(300)], [new Map()], [undefined], Array.from({ length: 16 }, (_, i) => i)];
+    for (const args of others) expect(decodePlainArguments(encodeValue(args, true).bytes)).toBeUndefined();
+    const bytes = encodeValue([task(3), 70_000, "label"], true).bytes;
+    for (let cut = 0; cut < bytes.length; cut++) expect(decodePlainArguments(bytes.subarray(0, cut))).toBeUndefined();
+    expect(decodePlainArguments(Uint8Array.of(...bytes, 0x01))).toBeUndefined();
+    // A positive fixint from 0x40 is a record reference to the codec: never read as a number here.
+    expect(decodePlainArguments(Uint8Array.of(0x91, 0x40))).toBeUndefined();
+  });
+
+  test("a small result reads as the value codec reads it; anything else is not plain", () => {
+    for (const value of [...NUMBERS, true, false, null, "ok", "x".repeat(40)]) {
+      const bytes = encodeValue(value).bytes;
+      expect(decodePlainValue(bytes)).toEqual(decodeValue(bytes));
+    }
+    for (const value of [{ a: 1 }, [1], "é", 5n, undefined]) expect(decodePlainValue(encodeValue(value).bytes)).toBe(NOT_PLAIN_VALUE);
+    expect(decodePlainValue(encodeValue([task(1)], true).bytes.subarray(1))).toBe(NOT_PLAIN_VALUE); // a reference alone: the codec's reader
   });
 });
