@@ -261,25 +261,29 @@ interface LatencyCase {
  * The raw baseline over a Unix socket (the transport of runtimes of one machine), against the TCP one,
  * alternated in the same placement: the call figures' ratios are to TCP, this says what the same ping costs there.
  */
-async function unixBaseline(ping: () => Promise<void>, unixPing: () => Promise<void>, placement: string, suffix: string): Promise<void> {
+async function unixBaseline(ping: () => Promise<void>, unixPing: () => Promise<void>, placement: string, suffix: string): Promise<number> {
   const samples = await alternate(LATENCY_PHASE_WARMUP, LATENCY_COUNT, ping, unixPing);
   const unix = median(samples.mosaic);
   const tcp = median(samples.raw);
   note(`${BENCH}: raw ping (${placement}): Unix socket ${round(unix, 1)} us, TCP ${round(tcp, 1)} us`);
   emit({ bench: BENCH, metric: `raw_unix_ping_median${suffix}`, value: round(unix, 2), unit: "us", baseline: round(tcp, 2), ratio: round(unix / tcp, 2), samples: samples.mosaic.length, placement, what: UNIX_PING_KIND, baseline_kind: PING_BASELINE_KIND });
+  return unix;
 }
 
 async function latency(ping: () => Promise<void>, cases: LatencyCase[], placement: string, suffix: string, headline: boolean, unixPing?: () => Promise<void>): Promise<void> {
-  if (unixPing) await unixBaseline(ping, unixPing, placement, suffix);
+  const unix = unixPing ? await unixBaseline(ping, unixPing, placement, suffix) : undefined;
   for (const { metric, what, call, maxRatio } of cases) {
     await settle();
+    const samples = await alternate(LATENCY_PHASE_WARMUP, LATENCY_COUNT, ping, call);
     emitLatency({
       bench: BENCH,
       name: metric,
       suffix,
       label: `${metric} (${placement})`,
-      samples: await alternate(LATENCY_PHASE_WARMUP, LATENCY_COUNT, ping, call),
+      samples,
       fields: { placement, what, baseline_kind: PING_BASELINE_KIND },
+      // Runtimes of one machine link over Unix sockets: the same call against that transport's own raw ping.
+      medianFields: unix === undefined ? undefined : { baseline_unix: round(unix, 2), ratio_unix: round(median(samples.mosaic) / unix, 2), baseline_unix_kind: UNIX_PING_KIND },
       maxRatio: headline ? maxRatio : undefined,
     });
   }

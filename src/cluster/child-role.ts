@@ -5,7 +5,7 @@
 import type { Connection } from "../comms/connection.ts";
 import type { MosaicError } from "../errors.ts";
 import type { LogStream, RuntimeLogger } from "../logging/logger.ts";
-import { MACHINE_ID, removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
+import { removeClusterSegments, removeSegments } from "../comms/shared-memory/index.ts";
 import { chooseAddress } from "../launch/addresses.ts";
 import { watchParent } from "../launch/parent-watch.ts";
 import type { RoleConfig } from "./options.ts";
@@ -55,10 +55,8 @@ export abstract class ChildRole extends Runtime {
     // source they started earlier still, before this code loaded (prelaunch.ts): they are taken here.
     this.launchChildren();
     this.endUntakenChildren();
-    // A parent on this machine started this process: its Unix socket is named after its pid (a parent elsewhere,
-    // reached through ssh or srun, has none here, and the dial takes TCP).
-    const parent = { uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort, pid: process.ppid, machine: MACHINE_ID };
-    this.parent = await this.connectionTo(parent);
+    // The parent's Unix socket, dialled first: a parent on another machine (ssh, srun) has none here, and TCP follows.
+    this.parent = await this.connectionTo({ uid: this.parentUid, address: this.config.parentAddress, port: this.config.parentPort, socket: this.config.parentSocket });
     for (const [method, args] of this.#forParent.splice(0)) this.parent.command(method, args);
     startStep(this.uid, "parent connected");
     await this.startRole();
@@ -85,8 +83,9 @@ export abstract class ChildRole extends Runtime {
   async #report(report: ResourceReport): Promise<void> {
     if (this.state !== "running") return this.#stopSampling?.();
     try {
-      // The network view names the head's process (its Unix socket, on this machine); before it comes, its place.
-      const head = this.connections.get("head") ?? (await this.connectionTo(this.findRuntime("head") ?? { uid: "head", ...this.head }));
+      // Where it was told the head is, and the head's Unix socket and machine once the network view names them.
+      const known = this.findRuntime("head");
+      const head = this.connections.get("head") ?? (await this.connectionTo({ uid: "head", ...this.head, socket: known?.socket, machine: known?.machine }));
       if (head.isOpen) head.command("resources", report);
     } catch {} // the head is gone: this runtime ends with it
   }

@@ -10,10 +10,11 @@ import { uidOf } from "../types.ts";
 import { programEnv } from "./coordinator.ts";
 import { type ResolvedOptions, type RoleConfig, roleConfigToArgv } from "./options.ts";
 
-/** Where a parent listens, as its children are told. */
+/** Where a parent listens, as its children are told (`socket`: its Unix socket, for children of its machine). */
 export interface ParentPlace {
   address: string;
   port: number;
+  socket?: string;
 }
 
 /** Where the cluster's head listens: the monitor's parent is the head; others are told (--head-address). */
@@ -28,17 +29,17 @@ export function scriptForChildren(): string | undefined {
 
 /** The head's one child; `nodeHosts`: cluster mode's plan. */
 export function monitorConfig(options: ResolvedOptions, head: ParentPlace, nodeHosts?: string[]): RoleConfig {
-  return { role: "monitor", indices: [], parentAddress: head.address, parentPort: head.port, script: scriptForChildren(), nodeHosts, options };
+  return { role: "monitor", indices: [], parentAddress: head.address, parentPort: head.port, parentSocket: head.socket, script: scriptForChildren(), nodeHosts, options };
 }
 
 /** Worker `index` of the node `node` (the index grows past numWorkers as workers are replaced). */
 export function workerConfig(node: RoleConfig, index: number, parent: ParentPlace): RoleConfig {
-  return { role: "worker", indices: [node.indices[0]!, index], parentAddress: parent.address, parentPort: parent.port, head: headOf(node), script: node.script, options: node.options };
+  return { role: "worker", indices: [node.indices[0]!, index], parentAddress: parent.address, parentPort: parent.port, parentSocket: parent.socket, head: headOf(node), script: node.script, options: node.options };
 }
 
 /** Node `index` of the monitor `monitor`. */
 export function nodeConfig(monitor: RoleConfig, index: number, parent: ParentPlace): RoleConfig {
-  return { role: "node", indices: [index], parentAddress: parent.address, parentPort: parent.port, head: headOf(monitor), script: monitor.script, options: monitor.options };
+  return { role: "node", indices: [index], parentAddress: parent.address, parentPort: parent.port, parentSocket: parent.socket, head: headOf(monitor), script: monitor.script, options: monitor.options };
 }
 
 /**
@@ -73,6 +74,8 @@ export function childSpec(config: RoleConfig, secret: string, output: LineSink, 
       // sleeps 100 ms before it returns pages: two more wake-ups per tick of an idle runtime. Without it
       // the freeing thread returns them itself, later in its own work (measured: bench/_idle-threads.ts).
       MIMALLOC_SCAVENGER: process.env.MIMALLOC_SCAVENGER ?? "0",
+      // A remote child inherits nothing: the switch goes with it (transports/unix-socket.ts).
+      ...(process.env.MOSAIC_UNIX_SOCKETS === undefined ? {} : { MOSAIC_UNIX_SOCKETS: process.env.MOSAIC_UNIX_SOCKETS }),
       ...programEnv(),
     },
     secret,

@@ -47,7 +47,7 @@ export async function prelaunch(config: RoleConfig): Promise<Prelaunched | undef
     return undefined;
   }
   const listener = new EarlyListener(place.listen);
-  const configs = firstLocalChildren(config, { address: place.advertise, port: listener.port });
+  const configs = firstLocalChildren(config, { address: place.advertise, port: listener.port, socket: listener.localName });
   // Local children inherit this process's environment (the cluster's id among it).
   const launcher = configs.length === 0 ? undefined : config.role === "monitor" ? coordinatorLauncher() : programLauncher();
   return { ...place, listener, children: launchHeld(launcher, configs, secret, {}) };
@@ -63,7 +63,7 @@ export async function prelaunch(config: RoleConfig): Promise<Prelaunched | undef
 export function prelaunchMonitor(options: ResolvedOptions, advertise: string, secret: string, env: Record<string, string>): Prelaunched | undefined {
   if (options.launcher !== "local" || options.dynamic || options.dashboard !== false) return undefined;
   const listener = new EarlyListener(options.address, options.port);
-  const configs = [monitorConfig(options, { address: advertise, port: listener.port })];
+  const configs = [monitorConfig(options, { address: advertise, port: listener.port, socket: listener.localName })];
   try {
     return { listen: options.address, advertise, listener, children: launchHeld(coordinatorLauncher(), configs, secret, env) };
   } catch (error) {

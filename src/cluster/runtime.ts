@@ -159,8 +159,15 @@ export abstract class Runtime implements ConnectionHandler {
     return this.server?.port ?? 0;
   }
 
+  /** The Unix socket beside the port, for peers of this machine (transports/unix-socket.ts). */
+  get socket(): string | undefined {
+    return this.server?.localName;
+  }
+
   get info(): RuntimeInfo {
-    return { uid: this.uid, role: this.role, address: this.address, port: this.port, pid: process.pid, machine: MACHINE_ID };
+    const info: RuntimeInfo = { uid: this.uid, role: this.role, address: this.address, port: this.port, pid: process.pid, machine: MACHINE_ID };
+    if (this.socket) info.socket = this.socket;
+    return info;
   }
 
   /** Resolves once this runtime has stopped (for roles that live until told otherwise). */
@@ -187,7 +194,7 @@ export abstract class Runtime implements ConnectionHandler {
   }
 
   /** The connection to a runtime, dialled on first use from the network view. */
-  connectionTo(peer: Pick<PeerInfo, "uid" | "address" | "port"> & Partial<Pick<PeerInfo, "pid" | "machine">>): Promise<Connection> {
+  connectionTo(peer: Pick<PeerInfo, "uid" | "address" | "port" | "socket" | "machine">): Promise<Connection> {
     const existing = this.connections.get(peer.uid);
     if (existing?.isOpen) return Promise.resolve(existing);
     let dialing = this.#dialing.get(peer.uid);
@@ -200,7 +207,7 @@ export abstract class Runtime implements ConnectionHandler {
         allocate: this.payloadAllocator,
         admit: this.#admit,
         expectedPeer: peer.uid,
-      }, peer.pid === undefined ? undefined : { pid: peer.pid, machine: peer.machine }).finally(() => this.#dialing.delete(peer.uid));
+      }, { socket: peer.socket, machine: peer.machine }).finally(() => this.#dialing.delete(peer.uid));
       this.#dialing.set(peer.uid, dialing);
     }
     return dialing;

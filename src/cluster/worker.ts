@@ -130,7 +130,7 @@ export class WorkerRuntime extends ChildRole {
   /** The head as this worker's link to it knows it (threads dial it for their own link). */
   #headAddress(): HeadAddress | undefined {
     const head = this.connections.get("head")?.peer;
-    return head && head.port > 0 ? { address: head.address, port: head.port, secret: this.secret, pid: head.pid, machine: head.machine } : undefined;
+    return head && head.port > 0 ? { address: head.address, port: head.port, secret: this.secret, socket: head.socket, machine: head.machine } : undefined;
   }
 
   protected override quietSinceStart(): boolean {

@@ -269,8 +269,13 @@ export class Connection {
     this.#writer.onDrain();
   }
 
+  /** The peer's address as the socket gives it: undefined over a Unix socket. */
+  get remoteAddress(): string | undefined {
+    return this.#options.socket.remoteAddress || undefined;
+  }
+
   get #peerName(): string {
-    return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress || "a Unix socket"})`;
+    return this.peer ? this.peer.uid : `unauthenticated peer (${this.#options.socket.remoteAddress || "address unknown"})`;
   }
 
   #send(message: Message, payloads?: Uint8Array[], snapshot = false, lasting = false): void {

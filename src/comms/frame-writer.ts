@@ -48,7 +48,8 @@ const DIRECT_BYTES = 32 * 1024;
 /**
  * Queues frames and writes them when the socket accepts them. Bun's
  * `socket.write` returns how many bytes the kernel accepted and buffers
- * nothing (a 64 MiB write may take 4 MB): the unsent tail stays here until `drain`.
+ * nothing (a 64 MiB write may take 4 MB): the unsent tail stays here until
+ * `drain`, or until a stage fills (see #reserve), whichever comes first.
  */
 export class FrameWriter {
   #sink: ByteSink;
@@ -161,7 +162,7 @@ export class FrameWriter {
     release();
   }
 
-  /** Writes what the socket takes now; the rest waits for `onDrain`. */
+  /** Writes what the socket takes now; the rest waits for `onDrain` (or the next full stage). */
   flush(): void {
     this.#scheduled = false;
     this.#lastFlush = performance.now();

@@ -33,6 +33,8 @@ export interface PeerInfo {
   pid: number;
   /** Machine (and boot) identity: runtimes with the same one can share memory. */
   machine?: string;
+  /** The Unix socket beside its port, for peers of its machine (transports/unix-socket.ts). */
+  socket?: string;
 }
 
 export type RequestMessage = [kind: 0, id: number, method: string, args: unknown];

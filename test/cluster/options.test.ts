@@ -257,7 +257,8 @@ function randomConfig(next: () => number): RoleConfig {
   const role = (["monitor", "node", "worker"] as const)[int(0, 2)]!;
   const indices = { monitor: [], node: [int(0, 99)], worker: [int(0, 99), int(0, 99)] }[role];
   const nodeHosts = role === "monitor" && next() < 0.5 ? ["", "h1", "node-7.cluster"].slice(int(0, 2)) : undefined;
-  return { role, indices, parentAddress: "10.0.0.1", parentPort: int(1, 65535), script: next() < 0.5 ? "/tmp/a b/script.ts" : undefined, nodeHosts, options };
+  const parentSocket = next() < 0.5 ? "mosaic-12-3456-0123456789abcdef" : undefined;
+  return { role, indices, parentAddress: "10.0.0.1", parentPort: int(1, 65535), parentSocket, script: next() < 0.5 ? "/tmp/a b/script.ts" : undefined, nodeHosts, options };
 }
 
 describe("options carried to child runtimes", () => {
@@ -371,7 +372,7 @@ describe("flags of the CLI", () => {
 
   test("mosaic --role has the place flags and a flag for every carried option (not the head's port)", () => {
     expect(Object.keys(roleArgs)).toEqual([
-      "role", "indices", "parent-address", "parent-port", "head-address", "head-port", "script", "node-hosts",
+      "role", "indices", "parent-address", "parent-port", "parent-socket", "head-address", "head-port", "script", "node-hosts",
       "num-nodes", "num-workers", "num-threads", "launcher", "ssh-command", "remote-command", "address", "log-level", "heartbeat-interval", "heartbeat-timeout",
       "start-timeout", "memory-fraction", "memory-limit", "segment-idle-time", "respawn", "respawn-attempts",
       "monitor-interval", "warm-pool", "dynamic", "compression",

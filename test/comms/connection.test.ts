@@ -2,7 +2,9 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { Connection, type ConnectionHandler, WithPayloads } from "../../src/comms/connection.ts";
 import { clusterId, removeSegments } from "../../src/comms/shared-memory/index.ts";
-import { connectTcp, MAX_PENDING_HANDSHAKES, TcpServer } from "../../src/comms/transports/tcp.ts";
+import { connectTcp, type LocalPeer, MAX_PENDING_HANDSHAKES, TcpServer } from "../../src/comms/transports/tcp.ts";
+import { MACHINE_ID } from "../../src/comms/shared-memory/index.ts";
+import { newLocalSocketName } from "../../src/comms/transports/unix-socket.ts";
 import { HandshakeError, RemoteError, UnknownMethodError } from "../../src/errors.ts";
 
 const secret = "s3cret-for-tests";
@@ -45,13 +47,13 @@ const clientHandler: ConnectionHandler = {
   onCommand() {},
 };
 
-function connect(port: number, withSecret = secret): Promise<Connection> {
+function connect(port: number, withSecret = secret, peer?: LocalPeer): Promise<Connection> {
   return connectTcp("127.0.0.1", port, {
     self: { uid: "client", address: "127.0.0.1", port: 0, pid: process.pid },
     secret: withSecret,
     handler: clientHandler,
     log: () => {},
-  });
+  }, peer);
 }
 
 describe("connection", () => {
@@ -182,5 +184,50 @@ describe("connection", () => {
     const client = await connect(server.port);
     expect(await client.request("echo", "in")).toBe("in");
     client.close();
+  });
+});
+
+describe("a peer of this machine over its Unix socket", () => {
+  test("a server gives the name of its Unix socket in the handshake; a client given it links there, not over TCP", async () => {
+    const server = echoServer();
+    expect(server.localName).toMatch(new RegExp(`^mosaic-${process.pid}-${server.port}-[0-9a-f]{16}$`));
+    const client = await connect(server.port, secret, { socket: server.localName, machine: MACHINE_ID });
+    expect(client.peer).toMatchObject({ uid: "server", port: server.port, socket: server.localName });
+    expect(await client.request("echo", { over: "unix" })).toEqual({ over: "unix" });
+    // Accepted on the Unix socket: Bun gives such a socket no remote address, a TCP one 127.0.0.1.
+    const accepted = [...server.connections].map((connection) => connection.remoteAddress);
+    expect(accepted).toEqual([undefined]);
+    const overTcp = await connect(server.port);
+    expect(await overTcp.request("echo", 1)).toBe(1);
+    expect([...server.connections].map((connection) => connection.remoteAddress ?? "unix").sort()).toEqual(["127.0.0.1", "unix"]);
+    client.close();
+    overTcp.close();
+  });
+
+  test("a name nobody listens on, one whose listener drops the link, or a peer on another machine: the client links over TCP", async () => {
+    const server = echoServer();
+    // Someone else's socket under a name the client was given: it accepts and closes at once.
+    const squatter = newLocalSocketName(server.port);
+    const impostor = Bun.listen({ unix: `\0${squatter}`, socket: { open: (socket) => void socket.end(), data() {} } });
+    try {
+      for (const peer of [
+        { socket: newLocalSocketName(server.port), machine: MACHINE_ID },
+        { socket: squatter, machine: MACHINE_ID },
+        { socket: server.localName, machine: "another-machine" },
+        { socket: "not a name this runtime gives", machine: MACHINE_ID },
+      ]) {
+        const client = await connect(server.port, secret, peer);
+        expect(await client.request("echo", peer.socket)).toBe(peer.socket);
+        expect([...server.connections].at(-1)!.remoteAddress).toBe("127.0.0.1");
+        client.close();
+      }
+    } finally {
+      impostor.stop(true);
+    }
+  });
+
+  test("a client with the wrong secret is refused on the Unix socket as over TCP", async () => {
+    const server = echoServer();
+    await expect(connect(server.port, "wrong", { socket: server.localName, machine: MACHINE_ID })).rejects.toBeInstanceOf(HandshakeError);
   });
 });

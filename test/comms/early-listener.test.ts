@@ -4,6 +4,7 @@ import { type Connection, type ConnectionHandler } from "../../src/comms/connect
 import { EarlyListener } from "../../src/comms/transports/early-listener.ts";
 import { connectTcp, TcpServer } from "../../src/comms/transports/tcp.ts";
 import { RuntimeStateError, UnknownMethodError } from "../../src/errors.ts";
+import { MACHINE_ID } from "../../src/comms/shared-memory/index.ts";
 
 const secret = "s3cret-for-tests";
 const cleanup: (() => void)[] = [];
@@ -81,4 +82,27 @@ test("a TcpServer that adopts an early listener completes the handshake of a pee
     peerPort: early.port,
     echo: [1, "two"],
   });
+});
+
+test("its Unix socket is adopted with it: a peer of this machine that dialled it before the TcpServer existed completes its handshake there", async () => {
+  const early = new EarlyListener("127.0.0.1");
+  expect(early.localName).toMatch(new RegExp(`^mosaic-${process.pid}-${early.port}-[0-9a-f]{16}$`));
+  const handler: ConnectionHandler = {
+    onRequest: (_connection, method, args) => (method === "echo" ? args : null),
+    onCommand() {},
+  };
+  const dialling = connectTcp(
+    "127.0.0.1",
+    early.port,
+    { self: { uid: "client", address: "127.0.0.1", port: 0, pid: process.pid }, secret, handler: { onRequest: () => null, onCommand() {} }, log: () => {} },
+    { socket: early.localName, machine: MACHINE_ID },
+  );
+  await accepted(early, 1);
+  const server = new TcpServer("127.0.0.1", 0, { self: { uid: "server", address: "127.0.0.1", pid: process.pid }, secret, handler, log: () => {}, early });
+  cleanup.push(() => server.stop());
+  const connection: Connection = await dialling;
+  cleanup.push(() => connection.close());
+  expect({ local: server.localName, socket: connection.peer?.socket, echo: await connection.request("echo", "over unix") }).toEqual({ local: early.localName, socket: early.localName, echo: "over unix" });
+  // Accepted on the Unix socket (no remote address there).
+  expect([...server.connections].map((accepted) => accepted.remoteAddress)).toEqual([undefined]);
 });

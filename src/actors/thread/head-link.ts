@@ -84,7 +84,7 @@ export async function dialHead(): Promise<void> {
       // Arrays land in shared memory here too (the worker's main thread may serve them), within the worker's budget.
       allocate: (bytes) => receiveTarget(bytes) ?? new Uint8Array(new SharedArrayBuffer(bytes)),
       admit,
-    }, { pid: target.pid, machine: target.machine });
+    }, { socket: target.socket, machine: target.machine });
     useHeadLink(link);
     nestedLink.connection = link;
     void link.closed.then(() => {

@@ -84,8 +84,8 @@ export interface HeadAddress {
   address: string;
   port: number;
   secret: string;
-  /** The head's process and machine: a thread of the head's machine dials its Unix socket (transports/tcp.ts). */
-  pid: number;
+  /** The head's Unix socket and machine: a thread of the head's machine dials that socket (transports/unix-socket.ts). */
+  socket: string | undefined;
   machine: string | undefined;
 }
 

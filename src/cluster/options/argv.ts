@@ -15,6 +15,8 @@ export interface RoleConfig {
   indices: number[];
   parentAddress: string;
   parentPort: number;
+  /** The parent's Unix socket (transports/unix-socket.ts), dialled first: a parent elsewhere has none here, and TCP follows. */
+  parentSocket?: string;
   /** Where the cluster's head listens (absent: the parent is the head). */
   head?: { address: string; port: number };
   /** Script that holds the user's tessera classes, when the program is the mosaic CLI. */
@@ -34,6 +36,7 @@ export const PLACE_FLAGS = {
   indices: { help: "Indices of the runtime, e.g. 0 for node:0, 0,1 for worker:0:1" },
   "parent-address": { help: "Address of the parent runtime", required: true },
   "parent-port": { help: "Port of the parent runtime", required: true },
+  "parent-socket": { help: "Unix socket of the parent runtime, for a child of its machine" },
   "head-address": { help: "Address of the head (default: the parent's)" },
   "head-port": { help: "Port of the head (default: the parent's)" },
   script: { help: "Program whose tessera classes this runtime loads" },
@@ -58,6 +61,7 @@ export function roleConfigToArgv(config: RoleConfig): string[] {
     const flag = roleFlagOf(name);
     if (flag) argv.push(`--${flag}`, specOf(name).kind.toText(config.options[name]));
   }
+  if (config.parentSocket) argv.push("--parent-socket", config.parentSocket);
   if (config.head) argv.push("--head-address", config.head.address, "--head-port", String(config.head.port));
   if (config.script) argv.push("--script", config.script);
   if (config.nodeHosts) argv.push("--node-hosts", config.nodeHosts.join(","));
@@ -92,6 +96,7 @@ export function roleConfigFromFlags(flags: Record<string, unknown>): RoleConfig 
     indices,
     parentAddress,
     parentPort: integerFlag("parent-port", text("parent-port"), 1),
+    parentSocket: text("parent-socket"),
     head: text("head-address") ? { address: text("head-address")!, port: integerFlag("head-port", text("head-port"), 1) } : undefined,
     script: text("script"),
     nodeHosts: text("node-hosts")?.split(","),

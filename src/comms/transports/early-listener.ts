@@ -24,7 +24,7 @@ type Kept = ["open" | "drain", Socket<unknown>] | ["data", Socket<unknown>, Uint
 export class EarlyListener {
   readonly #listener: TCPSocketListener<unknown>;
   /** Its Unix socket (unix-socket.ts): what it accepts is kept and replayed in the same order. */
-  readonly #local: UnixSocketListener<unknown> | undefined;
+  readonly #local: { name: string; listener: UnixSocketListener<unknown> } | undefined;
   #kept: Kept[] | undefined = [];
 
   constructor(hostname: string, port = 0) {
@@ -43,13 +43,18 @@ export class EarlyListener {
     this.#local = listenLocal(this.#listener.port, handlers);
   }
 
-  /** Its Unix socket once adopted (undefined where there is none). */
-  local<T>(): UnixSocketListener<T> | undefined {
-    return this.#local as UnixSocketListener<T> | undefined;
+  /** Its Unix socket (and that socket's name) once adopted; undefined where there is none. */
+  local<T>(): { name: string; listener: UnixSocketListener<T> } | undefined {
+    return this.#local as { name: string; listener: UnixSocketListener<T> } | undefined;
   }
 
   get port(): number {
     return this.#listener.port;
+  }
+
+  /** The name of its Unix socket, which children are given (undefined where there is none). */
+  get localName(): string | undefined {
+    return this.#local?.name;
   }
 
   /** Sockets accepted while it waits for its handlers. */
@@ -73,7 +78,7 @@ export class EarlyListener {
     this.#kept = undefined;
     const listener = this.#listener as unknown as TCPSocketListener<T>;
     listener.reload({ socket: handlers });
-    this.#local?.reload({ socket: handlers as SocketHandler<unknown> });
+    this.#local?.listener.reload({ socket: handlers as SocketHandler<unknown> });
     const replay = handlers as Record<string, ((socket: Socket<T>, arg?: unknown) => void) | undefined>;
     for (const [kind, socket, arg] of kept) replay[kind]?.(socket as Socket<T>, arg);
     return listener;
@@ -83,6 +88,6 @@ export class EarlyListener {
   stop(): void {
     this.#kept = undefined;
     this.#listener.stop(true);
-    this.#local?.stop(true);
+    this.#local?.listener.stop(true);
   }
 }

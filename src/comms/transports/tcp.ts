@@ -9,7 +9,7 @@ import type { PayloadAllocator } from "../framing.ts";
 import type { PeerInfo } from "../protocol.ts";
 import { MACHINE_ID } from "../shared-memory/files.ts";
 import { bindPort, type EarlyListener } from "./early-listener.ts";
-import { listenLocal, localSocketName, unixSocketsOn } from "./unix-socket.ts";
+import { listenLocal, localSocketAddress } from "./unix-socket.ts";
 
 export interface TransportOptions {
   self: PeerInfo;
@@ -21,9 +21,9 @@ export interface TransportOptions {
   expectedPeer?: string;
 }
 
-/** What a dialler knows of the peer's process: with it, a peer on this machine is dialled on its Unix socket. */
+/** What a dialler knows of the peer beside its address: the Unix socket it gave, and its machine when known. */
 export interface LocalPeer {
-  pid: number;
+  socket?: string;
   machine?: string;
 }
 
@@ -74,6 +74,8 @@ export class TcpServer {
   readonly listener: TCPSocketListener<Connection | undefined>;
   /** The same listener's Unix socket, for peers of this machine (undefined where there is none). */
   readonly local: UnixSocketListener<Connection | undefined> | undefined;
+  /** Its name, which peers are given to dial it (PeerInfo's `socket`). */
+  readonly localName: string | undefined;
   readonly connections = new Set<Connection>();
   /** Accepted connections still in their handshake (see MAX_PENDING_HANDSHAKES). */
   #pending = 0;
@@ -106,7 +108,10 @@ export class TcpServer {
     this.listener = listenOrAdopt<Connection | undefined>(options.early, { hostname, port, socket: handlers });
     self.port = this.listener.port;
     // An early listener bound its Unix socket with its port (adopted with it, above).
-    this.local = options.early ? options.early.local<Connection | undefined>() : listenLocal(self.port, handlers);
+    const local = options.early ? options.early.local<Connection | undefined>() : listenLocal(self.port, handlers);
+    this.local = local?.listener;
+    this.localName = local?.name;
+    if (local) self.socket = local.name;
   }
 
   get port(): number {
@@ -122,35 +127,38 @@ export class TcpServer {
 
 /**
  * Connects and completes the handshake; rejects with a typed error otherwise.
- * `peer`: the process listening there, when known: one of this machine is
- * dialled on its Unix socket first (see localSocketName).
+ * `peer`: the Unix socket the peer gave and its machine: a peer not known to
+ * be on another machine is dialled there first, and over TCP when that fails
+ * (no such socket here, or whatever answers there does not complete the
+ * handshake).
  */
 export async function connectTcp(address: string, port: number, options: TransportOptions, peer?: LocalPeer): Promise<Connection> {
+  const unix = peer && (peer.machine === undefined || peer.machine === MACHINE_ID) ? localSocketAddress(peer.socket) : undefined;
+  if (unix) {
+    try {
+      return await dial({ unix }, `${address}:${port}`, options);
+    } catch {} // TCP, as for any other peer (its own failure is the one reported)
+  }
+  return dial({ hostname: address, port }, `${address}:${port}`, options);
+}
+
+async function dial(target: { unix: string } | { hostname: string; port: number }, name: string, options: TransportOptions): Promise<Connection> {
   let connection: Connection | undefined;
-  const handlers = socketHandlers((socket) => {
+  const socket = socketHandlers((socket) => {
     connection = new Connection({ ...options, socket, side: "client" });
     return connection;
   });
-  let local = false;
-  if (unixSocketsOn && peer && peer.machine === MACHINE_ID && peer.pid > 0) {
-    try {
-      await Bun.connect<Connection | undefined>({ unix: localSocketName(peer.pid, port), socket: handlers });
-      local = true;
-    } catch {
-      connection = undefined; // no such socket: TCP
-    }
+  try {
+    if ("unix" in target) await Bun.connect<Connection | undefined>({ unix: target.unix, socket });
+    else await Bun.connect<Connection | undefined>({ hostname: target.hostname, port: target.port, socket });
+  } catch (error) {
+    throw new ConnectionClosedError(`cannot connect to ${name}: ${(error as Error).message}`, { cause: error });
   }
-  if (!local) {
-    try {
-      await Bun.connect<Connection | undefined>({ hostname: address, port, socket: handlers });
-    } catch (error) {
-      throw new ConnectionClosedError(`cannot connect to ${address}:${port}: ${(error as Error).message}`, { cause: error });
-    }
-  }
-  if (!connection) throw new ConnectionClosedError(`cannot connect to ${address}:${port}`);
+  if (!connection) throw new ConnectionClosedError(`cannot connect to ${name}`);
   try {
     await connection.authenticated;
   } catch (error) {
+    connection.close();
     throw error instanceof MosaicError ? error : new ConnectionClosedError(String(error));
   }
   return connection;
