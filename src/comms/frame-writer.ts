@@ -234,7 +234,7 @@ export class FrameWriter {
     // over many sends keeps the peer busy meanwhile instead of stop-and-go.
     // Also when the last write was cut short: the peer may have read since (a
     // Unix socket's buffer holds ~200 KiB, so a long loop of calls on one found
-    // it full again and again; waiting for \`drain\` left the peer idle until the
+    // it full again and again; waiting for `drain` left the peer idle until the
     // loop ended).
     if (!this.#closed) {
       this.#blocked = false;
