@@ -11,6 +11,7 @@
  * `b.add(a.add(i))`); anything else returns undefined and takes the packer.
  */
 import { EXTENSION_TYPES } from "../../comms/codec.ts";
+import { writeHeader, writeStrHeader } from "./msgpack-bytes.ts";
 import type { Encoded, ReferenceLike, TaskReference } from "./value-codec.ts";
 
 /** Longest list and string this writes (a fixarray; a fixstr or str 8 of ASCII). */
@@ -35,7 +36,7 @@ function writeNumber(target: Uint8Array, at: number, value: number): number {
       target[at + 1] = value;
       return at + 2;
     }
-    return value < 0x10000 ? bigEndian(target, at, 0xcd, value, 2) : bigEndian(target, at, 0xce, value, 4);
+    return value < 0x10000 ? writeHeader(target, at, 0xcd, value, 2) : writeHeader(target, at, 0xce, value, 4);
   }
   if (value >> 0 === value) {
     if (value >= -0x20) {
@@ -47,7 +48,7 @@ function writeNumber(target: Uint8Array, at: number, value: number): number {
       target[at + 1] = value + 0x100;
       return at + 2;
     }
-    return value >= -0x8000 ? bigEndian(target, at, 0xd1, value & 0xffff, 2) : bigEndian(target, at, 0xd2, value >>> 0, 4);
+    return value >= -0x8000 ? writeHeader(target, at, 0xd1, value & 0xffff, 2) : writeHeader(target, at, 0xd2, value >>> 0, 4);
   }
   target[at] = 0xcb;
   FLOAT.setFloat64(0, value);
@@ -58,17 +59,6 @@ function writeNumber(target: Uint8Array, at: number, value: number): number {
 const FLOAT_BYTES = new Uint8Array(8);
 const FLOAT = new DataView(FLOAT_BYTES.buffer);
 
-function bigEndian(target: Uint8Array, at: number, marker: number, value: number, width: 2 | 4): number {
-  target[at++] = marker;
-  if (width === 4) {
-    target[at++] = value >>> 24;
-    target[at++] = (value >>> 16) & 0xff;
-  }
-  target[at++] = (value >>> 8) & 0xff;
-  target[at++] = value & 0xff;
-  return at;
-}
-
 /** Bytes of `text` as a msgpack str when it is ASCII and short; -1 otherwise. */
 function stringSize(text: string): number {
   if (text.length > MAX_STRING) return -1;
@@ -76,12 +66,9 @@ function stringSize(text: string): number {
   return (text.length < 32 ? 1 : 2) + text.length;
 }
 
+/** `text` as a msgpack str (ASCII: a byte per character, the header as the packer writes it up to 255). */
 function writeString(target: Uint8Array, at: number, text: string): number {
-  if (text.length < 32) target[at++] = 0xa0 | text.length;
-  else {
-    target[at++] = 0xd9;
-    target[at++] = text.length;
-  }
+  at = writeStrHeader(target, at, text.length);
   for (let i = 0; i < text.length; i++) target[at++] = text.charCodeAt(i);
   return at;
 }

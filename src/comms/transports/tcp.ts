@@ -85,26 +85,26 @@ export class TcpServer {
   constructor(hostname: string, port: number, options: Omit<TransportOptions, "self"> & { self: Omit<PeerInfo, "port">; early?: EarlyListener }) {
     const self: PeerInfo = { ...options.self, port: 0 };
     const handlers = socketHandlers((socket) => {
-        if (this.#pending >= MAX_PENDING_HANDSHAKES) {
-          if (this.#refused++ % 1000 === 0) options.log(`refusing connections: ${this.#pending} are still in their handshake (${this.#refused} refused so far)`);
-          socket.terminate();
-          return undefined;
-        }
-        this.#pending++;
-        const connection = new Connection({ ...options, self, socket, side: "server" });
-        let pending = true;
-        const settled = () => {
-          if (pending) this.#pending--;
-          pending = false;
-        };
-        connection.authenticated.then(settled, settled);
-        this.connections.add(connection);
-        connection.closed.then(() => {
-          settled();
-          this.connections.delete(connection);
-        });
-        return connection;
+      if (this.#pending >= MAX_PENDING_HANDSHAKES) {
+        if (this.#refused++ % 1000 === 0) options.log(`refusing connections: ${this.#pending} are still in their handshake (${this.#refused} refused so far)`);
+        socket.terminate();
+        return undefined;
+      }
+      this.#pending++;
+      const connection = new Connection({ ...options, self, socket, side: "server" });
+      let pending = true;
+      const settled = () => {
+        if (pending) this.#pending--;
+        pending = false;
+      };
+      connection.authenticated.then(settled, settled);
+      this.connections.add(connection);
+      connection.closed.then(() => {
+        settled();
+        this.connections.delete(connection);
       });
+      return connection;
+    });
     this.listener = listenOrAdopt<Connection | undefined>(options.early, { hostname, port, socket: handlers });
     self.port = this.listener.port;
     // An early listener bound its Unix socket with its port (adopted with it, above).

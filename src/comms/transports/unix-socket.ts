@@ -33,7 +33,7 @@ export function listenLocal<T>(port: number, handlers: SocketHandler<T>): { name
   if (!unixSocketsOn) return undefined;
   const name = newLocalSocketName(port);
   try {
-    return { name, listener: Bun.listen<T>({ unix: `\0${name}`, socket: handlers }) };
+    return { name, listener: Bun.listen<T>({ unix: localSocketAddress(name)!, socket: handlers }) };
   } catch {
     return undefined; // peers of this machine then dial the TCP port, as any other
   }
