@@ -59,6 +59,12 @@ export interface ConnectionHandler {
    */
   readonly passesOnMappedPayloads?: boolean;
   /**
+   * Whether large payloads the peer announces before copying them into its
+   * segment are mapped here meanwhile (see mapAhead): where they are used in
+   * place, by a thread that would otherwise fault their pages in afterwards.
+   */
+  readonly mapsSharedAhead?: boolean;
+  /**
    * Raw payloads came with a message (before it is handled): bytes through shared memory and over
    * the socket, and `wireBytes`, what those took on the socket (fewer when some came compressed).
    */
@@ -145,7 +151,13 @@ export class Connection {
       log: options.log,
       allocate: options.allocate,
       readShared: (method, pooled) => options.handler.readSharedPayloads?.(method, pooled) !== false,
+      sendNow: (message) => {
+        if (!this.#isOpen) return;
+        this.#send(message);
+        this.#writer.flush();
+      },
       passable: () => options.handler.passesOnMappedPayloads === true,
+      mapsAhead: () => options.handler.mapsSharedAhead === true,
     });
     this.#handshake = new Handshake(options.side, options.self, options.secret, options.expectedPeer);
     const opening = this.#handshake.opening();
@@ -359,6 +371,8 @@ export class Connection {
         return;
       case MessageKind.SegmentsFree:
         return this.#shared.onSegmentsFree(message[1]);
+      case MessageKind.SegmentAhead:
+        return this.#shared.onSegmentAhead(message[1], message[2]);
       case MessageKind.Fatal:
         this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
         return this.close(new RemoteError(message[1]));

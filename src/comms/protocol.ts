@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** After the handshake, message bodies (not raw payloads) up to this size; a larger frame ends the connection. */
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -20,6 +20,8 @@ export const MessageKind = {
   Fatal: 5,
   /** Pooled shared-memory segments the receiver no longer maps: the sender may reuse them. */
   SegmentsFree: 6,
+  /** A payload is being copied into this pooled segment for the receiver, whose message follows: it may map it now. */
+  SegmentAhead: 7,
   Challenge: 10,
   Hello: 11,
   Welcome: 12,
@@ -44,6 +46,7 @@ export type CommandMessage = [kind: 3, method: string, args: unknown];
 export type HeartbeatMessage = [kind: 4];
 export type FatalMessage = [kind: 5, error: ErrorDescription];
 export type SegmentsFreeMessage = [kind: 6, paths: string[]];
+export type SegmentAheadMessage = [kind: 7, path: string, size: number];
 /** Server → client, first frame: protocol version, server uid, server nonce. */
 export type ChallengeMessage = [kind: 10, version: number, uid: string, nonce: Uint8Array];
 /** Client → server: proof = HMAC(secret, "client" | serverNonce | client uid). */
@@ -59,6 +62,7 @@ export type Message =
   | HeartbeatMessage
   | FatalMessage
   | SegmentsFreeMessage
+  | SegmentAheadMessage
   | ChallengeMessage
   | HelloMessage
   | WelcomeMessage;

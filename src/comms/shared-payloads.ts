@@ -19,6 +19,8 @@ import {
   isPooledSegment,
   isSharedArrayPayload,
   lendSegment,
+  MAP_AHEAD_MIN_BYTES,
+  mapAhead,
   mapSegment,
   readSegment,
   removeSegments,
@@ -31,6 +33,8 @@ import {
 export interface SharedPayloadsOptions {
   /** Sends a message to the peer (nothing once the connection is closed). */
   send(message: Message): void;
+  /** The same, handed to the kernel now, ahead of anything the caller does next. */
+  sendNow(message: Message): void;
   log(message: string): void;
   /** Memory that payloads are read into, when the runtime reads them (see readShared). */
   allocate: ((bytes: number) => Uint8Array) | undefined;
@@ -38,6 +42,8 @@ export interface SharedPayloadsOptions {
   readShared(method: string | undefined, pooled: boolean): boolean;
   /** Whether mappings may be passed on by name (see ConnectionHandler.passesOnMappedPayloads). */
   passable(): boolean;
+  /** Whether segments the peer announces are mapped ahead of their message (see ConnectionHandler.mapsSharedAhead). */
+  mapsAhead(): boolean;
 }
 
 export class SharedPayloads {
@@ -75,8 +81,11 @@ export class SharedPayloads {
         releases.push(held.release);
         return { path: held.path, size: payload.byteLength };
       }
+      const size = payload.byteLength;
+      // Large ones are announced before the copy: the peer maps the segment meanwhile.
+      const announce = size >= MAP_AHEAD_MIN_BYTES ? (path: string) => this.#options.sendNow([MessageKind.SegmentAhead, path, size]) : undefined;
       try {
-        return { path: lendSegment(payload, this, true, lasting)?.path ?? writeSegment(payload, this.#segments), size: payload.byteLength };
+        return { path: lendSegment(payload, this, true, lasting, announce)?.path ?? writeSegment(payload, this.#segments), size };
       } catch (error) {
         // /dev/shm full (or unusable): this payload takes the socket.
         this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);
@@ -124,6 +133,12 @@ export class SharedPayloads {
       }
     }
     if (failure) throw failure;
+  }
+
+  /** The peer announced a payload it is copying into its segment `path` (see mapAhead). */
+  onSegmentAhead(path: unknown, size: unknown): void {
+    if (!this.#options.mapsAhead() || typeof path !== "string" || typeof size !== "number") return;
+    mapAhead(path, size);
   }
 
   /** Segments of a message that will not be read: pooled ones go back to the peer, one-shot ones are removed. */

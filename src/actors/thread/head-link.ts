@@ -26,6 +26,8 @@ const headHandler: ConnectionHandler = {
   },
   // Large arrays from the head are used where they arrived (a mapped shared-memory segment): no copy.
   readSharedPayloads: () => false,
+  // ... and mapped while the head copies them into its segment.
+  mapsSharedAhead: true,
   // Calls without arguments of 1 KiB or more (most of them) are read by hand.
   readCommand(body) {
     const call = decodeCallMessage(body);

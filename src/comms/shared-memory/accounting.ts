@@ -34,7 +34,10 @@ const MAPPED = 2;
 const MAPPED_BYTES = 3;
 /** Segments of exited threads that their worker's main thread still maps (it removes them when done: see discardOrphan). */
 const ORPHANED = 4;
-const TOTALS = 5;
+/** Segments mapped ahead of their message (see mapAhead), and how many of those mappings a message took. */
+const MAPPED_AHEAD = 5;
+const MAPPED_AHEAD_TAKEN = 6;
+const TOTALS = 7;
 
 let processRecord = new BigInt64Array(new SharedArrayBuffer((TOTALS + REALM_FIELDS) * 8));
 let realm = new BigInt64Array(new SharedArrayBuffer(REALM_FIELDS * 8));
@@ -76,6 +79,11 @@ export function countWritten(bytes: number): void {
 export function countMapped(bytes: number): void {
   Atomics.add(processRecord, MAPPED, 1n);
   Atomics.add(processRecord, MAPPED_BYTES, BigInt(bytes));
+}
+
+/** A segment was mapped ahead of its message (`taken`: a message took such a mapping). */
+export function countMappedAhead(taken: boolean): void {
+  Atomics.add(processRecord, taken ? MAPPED_AHEAD_TAKEN : MAPPED_AHEAD, 1n);
 }
 
 /** Mappings of other processes' segments: counted as held until collected. */
@@ -160,6 +168,14 @@ export const sharedMemoryStats = {
   },
   get mappedBytes(): number {
     return load(processRecord, MAPPED_BYTES);
+  },
+  /** Large payloads whose segment was mapped while their sender copied them (see mapAhead). */
+  get mappedAhead(): number {
+    return load(processRecord, MAPPED_AHEAD);
+  },
+  /** Of those, the ones whose message came and took the mapping. */
+  get mappedAheadTaken(): number {
+    return load(processRecord, MAPPED_AHEAD_TAKEN);
   },
   /** Pooled segments of this process that a receiver holds now. */
   get lent(): number {

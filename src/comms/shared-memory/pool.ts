@@ -62,10 +62,18 @@ export const segmentCapacity = capacityFor;
  * is another runtime, which budgets what it holds (not a thread of this
  * process). `exact`: the borrower may keep it long (an object put there), so
  * it gets a segment of about the payload's size (see takeSegment).
+ * `announce` is told the path before the copy (see mapAhead).
  */
-export function lendSegment(payload: Uint8Array, borrower: object, away = true, exact = false): { path: string; lending: number } | undefined {
+export function lendSegment(
+  payload: Uint8Array,
+  borrower: object,
+  away = true,
+  exact = false,
+  announce?: (path: string) => void,
+): { path: string; lending: number } | undefined {
   const chosen = takeSegment(payload.byteLength, borrower, away ? "lent-away" : "lent-thread", exact);
   if (!chosen) return undefined;
+  announce?.(chosen.path);
   chosen.mapping.set(payload);
   countWritten(payload.byteLength);
   return { path: chosen.path, lending: chosen.lending };

@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "repeatedFetch"], "data-fixture.ts"), (run) => {
+describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "mappedAhead", "repeatedFetch"], "data-fixture.ts"), (run) => {
   test("every supported kind of value reaches a worker and comes back as the same kind with the same content", async () => {
     const { sent, there, back } = await run.value("roundTrip");
     expect(there).toEqual(sent);
@@ -46,6 +46,14 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(afterFirst).toHaveLength(2);
     expect(afterFirst.every((name: string) => name.includes("-pool-"))).toBe(true);
     expect(afterSecond).toEqual(afterFirst);
+  });
+
+  test("a tessera thread maps a large argument's segment while the head copies into it (told ahead), and sees what was copied each time the segment is used again", async () => {
+    const { mismatches, small, headSegments, mappedAhead, taken } = await run.value("mappedAhead");
+    expect(mismatches).toEqual([0, 0, 0, 0]);
+    expect(small).toBe(2 ** 18 / 4096);
+    // One segment of the head's, used four times, mapped ahead each time and taken by its call (the 1 MiB one is not announced).
+    expect({ headSegments, mappedAhead, taken }).toEqual({ headSegments: 1, mappedAhead: 4, taken: 4 });
   });
 
   test("a large result fetched again and again without release() reuses the worker's segments instead of taking one per fetch", async () => {
