@@ -12,6 +12,7 @@ import {
   adoptSharedArray,
   createSegmentSet,
   discardSegment,
+  forgetMappedAhead,
   forgetSegments,
   handOverOrBytes,
   holdMapping,
@@ -153,6 +154,8 @@ export class SharedPayloads {
 
   /** Hands a pooled segment back to the peer that lent it (batched per tick). */
   giveBack(path: string): void {
+    // Its message did not take a mapping made ahead (refused, read, unreadable): that one goes too.
+    forgetMappedAhead(path);
     this.#freed.add(path);
   }
 

@@ -12,6 +12,12 @@ describeScenarios("memory budget", () => ScenarioRun.start(["outOfMemory"], "dat
     expect(small).toBe(256);
   });
 
+  test("a refused argument's segment, mapped ahead by the tessera thread while the head copied it, is let go of with the refusal", async () => {
+    // Kept, it would pin the head's 256 MiB (even once the head removed the file) for seconds, counted by nobody.
+    const { headSegmentsMapped } = await run.value("outOfMemory");
+    expect(headSegmentsMapped).toEqual([]);
+  });
+
   test("a call refused for its size while its tessera waits to be created leaves the calls after it running", async () => {
     const { refused, after } = await run.value("outOfMemory");
     expect(refused).toMatchObject({ class: "OutOfMemoryError", message: expect.stringContaining('for "call"') });

@@ -6,7 +6,7 @@
  */
 import { countHeld, countMappedAhead } from "./accounting.ts";
 import { checkSegmentFile, checkSegmentPath, consumeSegment, isOwnPooledSegment, isPooledSegment } from "./files.ts";
-import { populateReadable } from "./native.ts";
+import { nativeMemoryAvailable, populateReadable } from "./native.ts";
 
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
@@ -126,10 +126,11 @@ let aheadSweep: Timer | undefined;
  * call, or for a segment that is not a peer's pooled one of that size.
  */
 export function mapAhead(path: string, size: number): void {
-  if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path)) return;
+  // Without madvise, a mapping made here would only be made again (and pin the file until collected).
+  if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path) || !nativeMemoryAvailable()) return;
   const known = mappedAhead.get(path);
   mappedAhead.delete(path);
-  // A mapping of it made before and not taken (its message was refused, say) still shows what the file holds.
+  // A mapping of it made before and not taken (its message never came) still shows what the file holds.
   let bytes = known?.bytes.byteLength === size ? known.bytes : undefined;
   if (!bytes) {
     try {
@@ -141,7 +142,10 @@ export function mapAhead(path: string, size: number): void {
     }
     if (!populateReadable(bytes)) return;
   }
-  if (mappedAhead.size >= AHEAD_MAX) mappedAhead.delete(mappedAhead.keys().next().value!);
+  if (mappedAhead.size >= AHEAD_MAX) {
+    mappedAhead.delete(mappedAhead.keys().next().value!);
+    collectSoon(); // its pages stay mapped until collected
+  }
   mappedAhead.set(path, { bytes, at: performance.now() });
   countMappedAhead(false);
   aheadSweep ??= setTimeout(sweepAhead, AHEAD_KEEP_MS).unref();
@@ -156,6 +160,18 @@ function takeMappedAhead(path: string, size: number): Uint8Array | undefined {
   if (entry.bytes.byteLength !== size) return undefined;
   countMappedAhead(true);
   return entry.bytes;
+}
+
+/**
+ * The segment `path` goes back to its sender without its mapping made ahead
+ * being taken (its message was refused for memory, read into memory, or
+ * unreadable): let go of now, not after AHEAD_KEEP_MS. The sender may remove
+ * the file (it is short of memory, say), and this mapping, counted by nobody,
+ * would keep its pages meanwhile.
+ */
+export function forgetMappedAhead(path: string): void {
+  if (mappedAhead.size === 0 || !mappedAhead.delete(path)) return;
+  collectSoon();
 }
 
 function sweepAhead(): void {
