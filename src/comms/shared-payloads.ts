@@ -138,8 +138,8 @@ export class SharedPayloads {
 
   /** The peer announced a payload it is copying into its segment `path` (see mapAhead). */
   onSegmentAhead(path: unknown, size: unknown): void {
-    if (!this.#options.mapsAhead() || typeof path !== "string" || typeof size !== "number") return;
-    mapAhead(path, size);
+    if (!this.#options.mapsAhead() || typeof path !== "string" || !Number.isSafeInteger(size) || (size as number) <= 0) return;
+    mapAhead(path, size as number);
   }
 
   /** Segments of a message that will not be read: pooled ones go back to the peer, one-shot ones are removed. */
