@@ -128,20 +128,17 @@ let aheadSweep: Timer | undefined;
 export function mapAhead(path: string, size: number): void {
   // Without madvise, a mapping made here would only be made again (and pin the file until collected).
   if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path) || !nativeMemoryAvailable()) return;
-  const known = mappedAhead.get(path);
-  mappedAhead.delete(path);
-  // A mapping of it made before and not taken (its message never came) still shows what the file holds.
-  let bytes = known?.bytes.byteLength === size ? known.bytes : undefined;
-  if (!bytes) {
-    try {
-      checkSegmentPath(path);
-      checkSegmentFile(path, size, true);
-      bytes = Bun.mmap(path, { shared: false, size });
-    } catch {
-      return; // the message that follows says what is wrong with it
-    }
-    if (!populateReadable(bytes)) return;
+  // One made before and never taken (its message did not come) is replaced.
+  forgetMappedAhead(path);
+  let bytes: Uint8Array;
+  try {
+    checkSegmentPath(path);
+    checkSegmentFile(path, size, true);
+    bytes = Bun.mmap(path, { shared: false, size });
+  } catch {
+    return; // the message that follows says what is wrong with it
   }
+  if (!populateReadable(bytes)) return;
   if (mappedAhead.size >= AHEAD_MAX) {
     mappedAhead.delete(mappedAhead.keys().next().value!);
     collectSoon(); // its pages stay mapped until collected
