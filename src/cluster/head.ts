@@ -263,8 +263,8 @@ export class HeadNode extends Runtime {
   }
 
   /** Tessera threads' `done` commands (most of what the head receives while calls run) are read by hand. */
-  readCommand(body: Uint8Array): [string, unknown] | undefined {
-    const done = decodeDoneMessage(body);
+  readCommand(body: Uint8Array, start: number, end: number): [string, unknown] | undefined {
+    const done = decodeDoneMessage(body, start, end);
     return done && ["done", done];
   }
 

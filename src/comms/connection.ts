@@ -40,10 +40,11 @@ export interface ConnectionHandler {
   onCommand(connection: Connection, method: string, args: unknown, payloads: Uint8Array[], rejected?: MosaicError): void;
   /**
    * A command without payloads that the handler reads faster itself than the
-   * generic decode (a hot message of a fixed layout): [method, args], or
-   * undefined to have the body decoded as usual.
+   * generic decode (a hot message of a fixed layout), in bytes `start` to `end`
+   * of `body` (a socket chunk, read in place; keep no view of it): [method,
+   * args], or undefined to have the body decoded as usual.
    */
-  readCommand?(body: Uint8Array): [method: string, args: unknown] | undefined;
+  readCommand?(body: Uint8Array, start: number, end: number): [method: string, args: unknown] | undefined;
   /** The peer proved the secret; `connection.peer` is set. */
   onAuthenticated?(connection: Connection): void;
   /**
@@ -140,6 +141,7 @@ export class Connection {
     );
     if (options.allocate) this.#reader.allocate = options.allocate;
     this.#reader.admit = options.admit;
+    this.#reader.readInPlace = (chunk, start, end) => this.#readInPlace(chunk, start, end);
     this.#handshakeTimer = setTimeout(
       () => this.close(new HandshakeError(`handshake not completed within ${options.handshakeTimeout ?? 5000} ms`)),
       options.handshakeTimeout ?? 5000,
@@ -311,22 +313,31 @@ export class Connection {
     return SHARE_MEMORY && this.peer?.machine !== undefined && this.peer.machine === this.#options.self.machine;
   }
 
+  /**
+   * A frame without payloads, whole in its chunk (bytes `start` to `end`): a
+   * heartbeat or a command the handler reads itself is handled here, without
+   * a view of the chunk; false: the frame goes the usual way (#onFrame).
+   */
+  #readInPlace(chunk: Uint8Array, start: number, end: number): boolean {
+    if (!this.#isOpen) return true;
+    if (!this.peer) return false;
+    // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
+    if (end - start === HEARTBEAT_BODY.length && chunk[start] === HEARTBEAT_BODY[0] && chunk[start + 1] === HEARTBEAT_BODY[1]) return true;
+    const handler = this.#options.handler;
+    const command = handler.readCommand?.(chunk, start, end);
+    if (!command) return false;
+    try {
+      handler.onCommand(this, command[0], command[1], []);
+    } catch (error) {
+      this.#options.log(`command "${command[0]}" from ${this.#peerName} failed: ${(error as Error).message}`);
+    }
+    return true;
+  }
+
   #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes, wire?: number): void {
     if (!this.#isOpen) return;
-    // Heartbeats are most of what an idle runtime receives: recognise them without decoding (no garbage).
-    if (body.length === HEARTBEAT_BODY.length && body[0] === HEARTBEAT_BODY[0] && body[1] === HEARTBEAT_BODY[1] && this.peer) return;
-    const handler = this.#options.handler;
-    if (handler.readCommand && payloads.length === 0 && !rejected && this.peer) {
-      const command = handler.readCommand(body);
-      if (command) {
-        try {
-          handler.onCommand(this, command[0], command[1], payloads);
-        } catch (error) {
-          this.#options.log(`command "${command[0]}" from ${this.#peerName} failed: ${(error as Error).message}`);
-        }
-        return;
-      }
-    }
+    // A frame that spanned chunks (assembled in a buffer of its own) can still be a heartbeat or a hand-read command.
+    if (payloads.length === 0 && !rejected && this.#readInPlace(body, 0, body.length)) return;
     if (rejected) this.#shared.dismiss(rejected.segments);
     const message = decodeMessage(body);
     // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.

@@ -78,6 +78,14 @@ export class FrameReader {
   allocate: PayloadAllocator = allocateArrayBuffer;
   /** Asked before a frame's payloads are allocated: false skips them (the frame arrives as rejected). */
   admit: ((bytes: number) => boolean) | undefined;
+  /**
+   * Offered each frame without payloads that sits whole in its chunk, as bytes
+   * `start` to `end` of the chunk, before any view of it is made; true: it was
+   * handled. A chunk is a typed array in the collector's heap: its first
+   * subarray() moves it into an ArrayBuffer of its own (~0.3 us, more with
+   * cold caches), on every message of a round trip.
+   */
+  readInPlace: ((chunk: Uint8Array, start: number, end: number) => boolean) | undefined;
 
   constructor(limits: FrameLimits, onFrame: FrameCallback) {
     this.limits = limits;
@@ -103,6 +111,10 @@ export class FrameReader {
           this.#checkHeader(length, kind);
           if (chunk.length - at >= length) {
             // Common case: the whole body is in this chunk; no copy.
+            if (kind === FrameKind.Message && this.readInPlace?.(chunk, at, at + length)) {
+              at += length;
+              continue;
+            }
             this.#onBody(kind, chunk.subarray(at, at + length));
             at += length;
           } else {

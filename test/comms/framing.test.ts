@@ -58,6 +58,34 @@ describe("FrameWriter and FrameReader", () => {
     }
   });
 
+  test("a frame without payloads whole in its chunk is offered in place (chunk, start, end) first; declined ones, split ones and payload frames come as usual", async () => {
+    const sink = new Sink();
+    const writer = new FrameWriter(sink);
+    const sent = Array.from({ length: 40 }, (_, i) => i);
+    // Frames 9, 19, 29, 39 carry a payload.
+    for (const i of sent) writer.writeFrame(Uint8Array.of(i, 100 + i), i % 10 === 9 ? [Uint8Array.of(i)] : undefined);
+    await Promise.resolve();
+    for (const size of [sink.bytes.length, 1]) {
+      const { reader: frameReader, frames } = reader();
+      const inPlace: number[][] = [];
+      // Frames with an even first byte are taken in place; odd ones are declined.
+      frameReader.readInPlace = (chunk, start, end) => {
+        if (chunk[start]! % 2 === 1) return false;
+        inPlace.push([...chunk.subarray(start, end)]);
+        return true;
+      };
+      feed(frameReader, sink.bytes, size);
+      // One chunk: every even frame in place. Chunks of one byte: no frame is whole in one, all come as usual.
+      const even = sent.filter((i) => i % 2 === 0);
+      const usual = size === 1 ? sent : sent.filter((i) => i % 2 === 1);
+      expect({ inPlace, usual: frames.map((frame) => frame.body) }).toEqual({
+        inPlace: size === 1 ? [] : even.map((i) => [i, 100 + i]),
+        usual: usual.map((i) => [i, 100 + i]),
+      });
+      expect(frames.filter((frame) => frame.payloads.length > 0).map((frame) => [frame.body[0], ...frame.payloads[0]!])).toEqual([9, 19, 29, 39].map((i) => [i, i]));
+    }
+  });
+
   test("raw payloads, small and large, follow their frame and come out as they went in", async () => {
     const sink = new Sink();
     const writer = new FrameWriter(sink);

@@ -9,6 +9,7 @@ import { type ObjectRef, RUNTIME_STOPPED } from "./object-ref.ts";
 export { RUNTIME_STOPPED };
 import { registerReferenceClass, type ReferenceLike, type TaskReference } from "../wire/value-codec.ts";
 import { handleClasses } from "../wire/value-scan.ts";
+import { decodePlainValue, NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 
 /**
  * pending: submitted, waiting for a dependency or its turn in its tessera's
@@ -93,6 +94,7 @@ export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly
 
 const TASK_ID = Symbol("mosaic.task");
 const INLINE_RESULT = Symbol("mosaic.inline-result");
+const PLAIN_RESULT = Symbol("mosaic.plain-result");
 /** Internal members, symbol-keyed so that users see none of them (and none clashes with a name of theirs). */
 export const GENERATION = Symbol("mosaic.task.generation");
 export const DIRECT = Symbol("mosaic.task.direct");
@@ -346,6 +348,12 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     }
   }
 
+  /** Internal: the result that came with the completion, read by hand when it is plain (see decodePlainValue); NOT_PLAIN_VALUE otherwise. */
+  [PLAIN_RESULT](): unknown {
+    const inline = this.#inline;
+    return inline ? decodePlainValue(inline, this.#inlineAt, this.#inlineEnd) : NOT_PLAIN_VALUE;
+  }
+
   /** Internal: the encoded result if it came with the completion. */
   get [INLINE_RESULT](): Uint8Array | undefined {
     const inline = this.#inline;
@@ -385,7 +393,15 @@ export function inlineResultOf(task: TaskProxy<any>): Uint8Array | undefined {
   return task[INLINE_RESULT];
 }
 
-/** Marks a task done (no error) or failed. */
+/**
+ * The result of a done task that came with its completion, when it is a
+ * number, boolean, null or ASCII string (read without the packer: most small
+ * results); NOT_PLAIN_VALUE otherwise.
+ */
+export function plainInlineResultOf(task: TaskProxy<any>): unknown {
+  return task[PLAIN_RESULT]();
+}
+
 /** Marks a task done (no error) or failed; `inline`: its encoded result (bytes `at` to `end` of it, all of it by default). */
 export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array, at = 0, end = inline?.length ?? 0): void {
   task[TASK_ID](error, inline, at, end);

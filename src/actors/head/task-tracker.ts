@@ -8,10 +8,11 @@ import { WithPayloads } from "../../comms/connection.ts";
 import { IdTable } from "../../_util/id-table.ts";
 import { CancelledError, ConnectionClosedError, describeError, type ErrorDescription, localError, RemoteError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import type { EventStream } from "../../observe/events.ts";
+import { NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -168,6 +169,8 @@ export class TaskTracker implements TaskOwner {
 
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
+    const plain = plainInlineResultOf(task);
+    if (plain !== NOT_PLAIN_VALUE) return Promise.resolve(plain);
     const inline = inlineResultOf(task);
     if (inline) {
       try {

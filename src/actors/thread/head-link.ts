@@ -29,8 +29,8 @@ const headHandler: ConnectionHandler = {
   // ... and mapped while the head copies them into its segment.
   mapsSharedAhead: true,
   // Calls without arguments of 1 KiB or more (most of them) are read by hand.
-  readCommand(body) {
-    const call = decodeCallMessage(body);
+  readCommand(body, start, end) {
+    const call = decodeCallMessage(body, start, end);
     return call && ["call", call];
   },
   // Calls without dependencies to resolve, straight from the head.
@@ -51,8 +51,9 @@ const headHandler: ConnectionHandler = {
       settle(task, true, undefined, describeFailure(new ProtocolError(`call #${task} with dependencies to resolve came straight to a tessera thread`)));
       return onOp([Op.Skip, tessera, seq]);
     }
-    // The bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy (a view would keep
-    // the whole chunk, up to 512 KiB, alive while it waits, whatever else it held). Its dependency values follow
+    // Read the generic way, the bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy
+    // (a view would keep the whole chunk, up to 512 KiB, alive while it waits, whatever else it held; read by hand
+    // they are a copy already, and copying a few bytes again costs less than telling the two apart). Its dependency values follow
     // the arguments there: run as the main thread would have posted it.
     onOp([Op.Call, tessera, task, name, [bytes.slice(), payloads], places ?? null, true, seq]);
   },

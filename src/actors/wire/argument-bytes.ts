@@ -278,10 +278,10 @@ export function decodePlainArguments(bytes: Uint8Array, resolve?: (reference: Ta
   return at === bytes.length ? args : undefined;
 }
 
-/** The number, boolean, null or ASCII string that is all of `bytes` (a small result); NOT_PLAIN_VALUE otherwise. */
-export function decodePlainValue(bytes: Uint8Array): unknown {
-  const value = readPlain(bytes, 0, undefined);
-  return value !== NOT_PLAIN && cursor.at === bytes.length && (value === null || typeof value !== "object") ? value : NOT_PLAIN_VALUE;
+/** The number, boolean, null or ASCII string that is all of bytes `at` to `end` of `bytes` (a small result); NOT_PLAIN_VALUE otherwise. */
+export function decodePlainValue(bytes: Uint8Array, at = 0, end = bytes.length): unknown {
+  const value = readPlain(bytes, at, undefined);
+  return value !== NOT_PLAIN && cursor.at === end && (value === null || typeof value !== "object") ? value : NOT_PLAIN_VALUE;
 }
 
 export const NOT_PLAIN_VALUE: unknown = NOT_PLAIN;

@@ -54,14 +54,16 @@ function readInts(body: Uint8Array, at: number, count: number, into: number[]): 
 }
 
 /**
- * A `done` command as encodeDoneMessage wrote it (its results copied out of
- * the body: tasks keep them), or undefined for anything else (then the
- * generic decode reads it).
+ * A `done` command as encodeDoneMessage wrote it in bytes `start` to `end` of
+ * `body` (a frame read in place in its socket chunk), its results copied out
+ * (tasks keep them), or undefined for anything else (then the generic decode
+ * reads it).
  */
-export function decodeDoneMessage(body: Uint8Array): DoneMessage | undefined {
-  if (body.length < 12 || body[0] !== 0x93 || body[1] !== MessageKind.Command) return undefined;
-  for (let i = 0; i < DONE.length; i++) if (body[2 + i] !== DONE[i]) return undefined;
-  let at = 2 + DONE.length;
+export function decodeDoneMessage(body: Uint8Array, start = 0, end = body.length): DoneMessage | undefined {
+  if (end - start < 12 || body[start] !== 0x93 || body[start + 1] !== MessageKind.Command) return undefined;
+  let at = start + 2;
+  for (let i = 0; i < DONE.length; i++) if (body[at + i] !== DONE[i]) return undefined;
+  at += DONE.length;
   if (body[at++] !== 0x93) return undefined;
   const taskHeader = readArrayHeader(body, at);
   if (!taskHeader) return undefined;
@@ -75,12 +77,13 @@ export function decodeDoneMessage(body: Uint8Array): DoneMessage | undefined {
   if (at < 0 || body[at] !== 0xc6) return undefined;
   const length = body[at + 1]! * 0x100_0000 + ((body[at + 2]! << 16) | (body[at + 3]! << 8) | body[at + 4]!);
   at += 5;
-  if (at + length !== body.length) return undefined;
-  // Copied out of the body (a view of a socket chunk, which a task keeping a view would keep whole), into a
-  // plain Uint8Array (when chunks were Buffers, their slice() went through Symbol.species: 1.0-1.4 us against
-  // 0.6-0.7 with the decode of a 1-byte result).
+  if (at + length !== end) return undefined;
+  // Copied out of the chunk into a plain Uint8Array: a task keeping a view would keep the whole chunk, and a
+  // view of a chunk first moves the chunk out of the collector's heap (see decodeCallMessage). When chunks were
+  // Buffers, their slice() went through Symbol.species: 1.0-1.4 us against 0.6-0.7 with the decode of a
+  // 1-byte result.
   const results = new Uint8Array(length);
   if (length <= 64) for (let i = 0; i < length; i++) results[i] = body[at + i]!;
-  else results.set(new Uint8Array(body.buffer, body.byteOffset + at, length));
+  else results.set(body.subarray(at, end));
   return [tasks, sizes, results];
 }

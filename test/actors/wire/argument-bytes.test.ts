@@ -126,4 +126,20 @@ describe("hand-encoded arguments", () => {
     for (const value of [{ a: 1 }, [1], "é", 5n, undefined]) expect(decodePlainValue(encodeValue(value).bytes)).toBe(NOT_PLAIN_VALUE);
     expect(decodePlainValue(encodeValue([task(1)], true).bytes.subarray(1))).toBe(NOT_PLAIN_VALUE); // a reference alone: the codec's reader
   });
+
+  test("small results end to end (as a done message carries them) read in place, each exactly its bytes, as the value codec reads it", () => {
+    const values = [...NUMBERS, true, false, null, "ok", "x".repeat(40), { a: 1 }, "é"];
+    const encoded = values.map((value) => encodeValue(value).bytes);
+    const all = Uint8Array.from(encoded.flatMap((bytes) => [...bytes]));
+    let at = 0;
+    for (const [i, bytes] of encoded.entries()) {
+      const end = at + bytes.length;
+      const plain = decodePlainValue(all, at, end);
+      expect({ i, read: plain === NOT_PLAIN_VALUE ? "not plain" : plain }).toEqual({ i, read: i < values.length - 2 ? decodeValue(bytes) : "not plain" });
+      // One byte short or one more: not that value.
+      if (bytes.length > 1) expect(decodePlainValue(all, at, end - 1)).toBe(NOT_PLAIN_VALUE);
+      if (end < all.length) expect(decodePlainValue(all, at, end + 1)).toBe(NOT_PLAIN_VALUE);
+      at = end;
+    }
+  });
 });

@@ -132,6 +132,25 @@ class Reference implements ReferenceLike {
 }
 registerReferenceClass(Reference);
 
+describe("the call message read in place (bytes start to end of a socket chunk)", () => {
+  test("reads exactly its bytes, with or without dependency values; its arguments are a copy, not a view of the chunk", () => {
+    const args = encodeValue([1, "two", 3.5]).bytes;
+    for (const deps of [undefined, [["task-a-b-1", encodeValue({ x: 1 }).bytes]] as const]) {
+      const body = encodeCallMessage(2 ** 33, 7, "add", args, [], 9, deps);
+      const chunk = Uint8Array.of(0x93, 1, 2, ...body, 0x93, 0xa4, 5);
+      const start = 3;
+      const end = start + body.length;
+      const read = decodeCallMessage(chunk, start, end)!;
+      const expected = decodeCallMessage(body);
+      chunk.fill(0);
+      expect(read).toEqual(expected as never);
+      expect(read[3].byteLength === read[3].buffer.byteLength).toBe(true);
+      const again = Uint8Array.of(0x93, 1, 2, ...body, 0x93, 0xa4, 5);
+      expect([[start, end - 1], [start, end + 1], [start + 1, end]].map(([from, to]) => decodeCallMessage(again, from, to))).toEqual([undefined, undefined, undefined]);
+    }
+  });
+});
+
 describe("a call with its dependency values (the head sends it straight to the tessera's thread)", () => {
   const producer = (id: number, uid: string) => ({ id, worker: "worker:0:0", task: uid });
 

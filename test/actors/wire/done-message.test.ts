@@ -31,6 +31,20 @@ describe("the done message", () => {
     expect({ results: [...results], own: results.byteLength === results.buffer.byteLength }).toEqual({ results: [7, 8], own: true });
   });
 
+  test("read in place among other bytes (a socket chunk): exactly bytes start to end, the results copied out", () => {
+    const tasks = [1, 300, 70_000];
+    const sizes = [1, -1, 2];
+    const body = encodeDoneMessage(tasks, sizes, Uint8Array.of(7, 8, 9))!;
+    const chunk = Uint8Array.of(0x93, 1, 2, 3, 4, ...body, 0x93, 5, 6);
+    const start = 5;
+    const end = start + body.length;
+    const read = decodeDoneMessage(chunk, start, end)!;
+    chunk.fill(0);
+    expect([read[0], read[1], [...read[2]]]).toEqual([tasks, sizes, [7, 8, 9]]);
+    const again = Uint8Array.of(0x93, 1, 2, 3, 4, ...body, 0x93, 5, 6);
+    expect([[start, end - 1], [start, end + 1], [start + 1, end], [start - 1, end]].map(([from, to]) => decodeDoneMessage(again, from, to))).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
   test("an id past 2^32 is left to the generic encoding; anything but a done command is left to the generic decode", () => {
     expect(encodeDoneMessage([2 ** 32], [1], Uint8Array.of(1))).toBeUndefined();
     const body = encodeDoneMessage([1], [1], Uint8Array.of(1))!;
