@@ -2,6 +2,7 @@
  * The sending half of framing (see framing.ts): frames queued, coalesced into
  * large writes, and written as the socket accepts them.
  */
+import { copyBytes } from "../_util/copy-bytes.ts";
 import { ProtocolError } from "../errors.ts";
 import type { CompressedPayload } from "./compression.ts";
 import { COMPRESSED_PAYLOAD_FLAG, FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
@@ -223,8 +224,7 @@ export class FrameWriter {
       return;
     }
     this.#reserve(bytes.length);
-    this.#stage.set(bytes, this.#stageLength);
-    this.#stageLength += bytes.length;
+    this.#stageLength = copyBytes(this.#stage, this.#stageLength, bytes);
   }
 
   #reserve(bytes: number): void {

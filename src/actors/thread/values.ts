@@ -139,9 +139,11 @@ function decodeDependencies(deps: NonNullable<PostedDependencies>, bytes: Uint8A
   const values: unknown[] = [];
   if (isInline(deps)) {
     for (let i = 1; i < deps.length; i += 3) {
-      const depBytes = bytes.subarray(deps[i + 1] as number, deps[i + 2] as number);
-      const plain = decodePlainValue(depBytes);
-      values.push(deps[i], plain !== NOT_PLAIN_VALUE ? plain : decodeValue(depBytes, undefined, nestedLink.readReference));
+      // Read in place first: a view of the bytes (a small typed array in the collector's heap) would move them.
+      const start = deps[i + 1] as number;
+      const end = deps[i + 2] as number;
+      const plain = decodePlainValue(bytes, start, end);
+      values.push(deps[i], plain !== NOT_PLAIN_VALUE ? plain : decodeValue(bytes.subarray(start, end), undefined, nestedLink.readReference));
     }
   } else {
     for (const [uid, posted] of deps) {
@@ -157,7 +159,7 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
   const [all, payloads] = materialize(posted);
   if (deps === null) return all.length === 1 && all[0] === NO_ARGUMENTS ? [] : (decodePlainArguments(all) ?? (decodeValue(all, payloads) as unknown[]));
   const values = decodeDependencies(deps, all);
-  const bytes = isInline(deps) ? all.subarray(0, deps[0]) : all;
+  const end = isInline(deps) ? deps[0] : all.length;
   let done = false;
   const resolve = (reference: TaskReference) => {
     if (reference.index === "done") {
@@ -170,7 +172,7 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
     const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
-  const args = decodePlainArguments(bytes, resolve) ?? (decodeValue(bytes, payloads, resolve) as unknown[]);
+  const args = decodePlainArguments(all, resolve, end) ?? (decodeValue(end === all.length ? all : all.subarray(0, end), payloads, resolve) as unknown[]);
   // `outputs.done` only orders the call: it is not an argument of the method.
   return done ? args.filter((arg) => arg !== DONE) : args;
 }

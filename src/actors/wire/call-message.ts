@@ -7,6 +7,7 @@
  * the receiver reads in place.
  */
 import "../../comms/_native-off.ts";
+import { copyBytes } from "../../_util/copy-bytes.ts";
 import { Packr } from "msgpackr/pack";
 import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintRead, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
@@ -79,10 +80,7 @@ function strSize(text: string | Uint8Array): number {
 }
 
 function writeStr(body: Uint8Array, at: number, text: string | Uint8Array): number {
-  if (typeof text !== "string") {
-    body.set(text, at);
-    return at + text.length;
-  }
+  if (typeof text !== "string") return copyBytes(body, at, text);
   at = writeStrHeader(body, at, text.length);
   for (let i = 0; i < text.length; i++) body[at++] = text.charCodeAt(i);
   return at;
@@ -128,22 +126,14 @@ export function encodeCallMessage(
   let at = 0;
   body[at++] = 0x93; // [kind, "call", details]
   body[at++] = MessageKind.Command;
-  body.set(CALL, at);
-  at += CALL.length;
+  at = copyBytes(body, at, CALL);
   body[at++] = deps ? 0x97 : 0x96; // [tessera, task, method, args, refs, seq, places?]
   at = writeUint(body, at, tessera);
   at = writeUint(body, at, task);
-  body.set(name, at);
-  at += name.length;
+  at = copyBytes(body, at, name);
   at = writeBinHeader(body, at, binLength);
-  body.set(args, at);
-  at += args.length;
-  if (deps) {
-    for (const [, value] of deps) {
-      body.set(value, at);
-      at += value.length;
-    }
-  }
+  at = copyBytes(body, at, args);
+  if (deps) for (const [, value] of deps) at = copyBytes(body, at, value);
   if (packedRefs) {
     body.set(packedRefs, at);
     at += packedRefs.length;

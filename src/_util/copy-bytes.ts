@@ -1,0 +1,15 @@
+/**
+ * Copies `source` into `target` at `at` and returns the offset after it. Up to
+ * SMALL bytes one by one: TypedArray.prototype.set is a call into the engine
+ * that costs more than the copy for a few bytes (19 ns against 5 for 5 bytes,
+ * hot), and the hot messages copy several such pieces each (a call's method
+ * name and arguments, a frame's body).
+ */
+const SMALL = 32;
+
+export function copyBytes(target: Uint8Array, at: number, source: Uint8Array): number {
+  const length = source.length;
+  if (length > SMALL) target.set(source, at);
+  else for (let i = 0; i < length; i++) target[at + i] = source[i]!;
+  return at + length;
+}
