@@ -358,7 +358,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   get [INLINE_RESULT](): Uint8Array | undefined {
     const inline = this.#inline;
     if (!inline || (this.#inlineAt === 0 && this.#inlineEnd === inline.length)) return inline;
-    return inline.subarray(this.#inlineAt, this.#inlineEnd);
+    // A small result is copied out: its batch's results are a typed array in the collector's heap, which a first
+    // view moves into an ArrayBuffer of its own (a dependent call sends its dependency's value on at once).
+    return this.#inlineEnd - this.#inlineAt <= 64 ? inline.slice(this.#inlineAt, this.#inlineEnd) : inline.subarray(this.#inlineAt, this.#inlineEnd);
   }
 
   toString(): string {

@@ -42,6 +42,7 @@ export interface QueuedCall {
  * copy would no longer be shared memory, and cost three copies to send).
  */
 export function keep(encoded: Encoded): void {
+  if (encoded.payloads.length === 0) return; // most calls: nothing to copy (and no array made per call)
   encoded.payloads = encoded.payloads.map((payload) => (isSharedArrayPayload(payload) ? payload : Uint8Array.prototype.slice.call(payload)));
 }
 
