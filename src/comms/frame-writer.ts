@@ -29,9 +29,9 @@ function pathField(path: string): Uint8Array {
   return field;
 }
 
-/** Something that takes bytes and says how many it took (a Bun socket). */
+/** Something that takes bytes (all of `data`, or `byteLength` of it from `byteOffset`) and says how many it took (a Bun socket). */
 export interface ByteSink {
-  write(data: Uint8Array): number;
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
 }
 
 /** Small writes are gathered in a staging buffer and sent in one syscall. */
@@ -180,18 +180,19 @@ export class FrameWriter {
       }
       this.#written(this.#queue.shift()!);
     }
-    if (this.#stageLength === 0) return;
-    const staged = this.#stage.subarray(0, this.#stageLength);
-    const written = this.#sink.write(staged);
+    const length = this.#stageLength;
+    if (length === 0) return;
+    // The stage's bytes by offset and length: no view made per write.
+    const written = this.#sink.write(this.#stage, 0, length);
     if (written < 0) return this.close();
-    if (written === staged.length) {
+    if (written === length) {
       this.#stageLength = 0; // the kernel has it all: the stage can be reused
       return;
     }
     // The kernel took only the head of the stage: the queue keeps the unsent
     // tail (a view of this stage), so later frames go to a fresh stage.
-    this.#queue.push(staged.subarray(written));
-    this.#queuedBytes += staged.length - written;
+    this.#queue.push(this.#stage.subarray(written, length));
+    this.#queuedBytes += length - written;
     this.#newStage();
     this.#blocked = true;
   }

@@ -7,12 +7,14 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 // nothing else has used, so that its counts are its own.
 describeScenarios("lifetimes of remote objects", () => ScenarioRun.start(["lifetimes", "memory"]), (run) => {
   test("task.release() frees the result on the worker, after which result() rejects", async () => {
-    const { start, held, tasksReleased, afterRelease, resultOfReleased } = await run.value("lifetimes");
+    const { start, held, tasksReleased, afterRelease, resultOfReleased, askedThenReleased } = await run.value("lifetimes");
     expect({ tesserae: held.tesserae - start.tesserae, tasks: held.tasks - start.tasks }).toEqual({ tesserae: 1, tasks: 10 });
     expect(tasksReleased.tasks).toBe(start.tasks);
     // Async APIs report misuse by rejecting, not by throwing.
     expect(afterRelease).toBeNull();
     expect(resultOfReleased).toMatchObject({ class: "RuntimeStateError", message: expect.stringContaining("was released") });
+    // Also when result() was asked for before the task ended and the task released while it ran.
+    expect(askedThenReleased).toMatchObject({ class: "RuntimeStateError", message: expect.stringContaining("was released") });
   });
 
   test("proxy.release() frees the tessera on the worker, and later calls on it reject", async () => {

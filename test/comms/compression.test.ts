@@ -21,9 +21,9 @@ function random(bytes: number): Uint8Array {
 /** Everything written, as one byte string (the socket takes it all). */
 class Sink {
   writes: Uint8Array[] = [];
-  write(data: Uint8Array): number {
-    this.writes.push(data.slice());
-    return data.length;
+  write(data: Uint8Array, byteOffset = 0, byteLength = data.length - byteOffset): number {
+    this.writes.push(data.slice(byteOffset, byteOffset + byteLength));
+    return byteLength;
   }
   get bytes(): Uint8Array {
     return Buffer.concat(this.writes);

@@ -6,9 +6,9 @@ import { ProtocolError } from "../../src/errors.ts";
 class Sink {
   writes: Uint8Array[] = [];
   accept = Infinity;
-  write(data: Uint8Array): number {
-    const taken = Math.min(data.length, this.accept);
-    this.writes.push(data.slice(0, taken));
+  write(data: Uint8Array, byteOffset = 0, byteLength = data.length - byteOffset): number {
+    const taken = Math.min(byteLength, this.accept);
+    this.writes.push(data.slice(byteOffset, byteOffset + taken));
     return taken;
   }
   get bytes(): Uint8Array {

@@ -156,6 +156,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
   #completion: PromiseWithResolvers<void> | undefined;
   #result: Promise<T> | undefined;
+  /** `result()` asked before the task ended, its result to come with the completion: settled when the task ends. */
+  #resultWaiter: PromiseWithResolvers<unknown> | undefined;
   /**
    * The encoded result, when it was small enough to come with the completion:
    * bytes #inlineAt to #inlineEnd of its batch's results (a view is made only
@@ -280,11 +282,14 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
    */
   result(): Promise<T> {
     if (!this.#result) {
-      // A method whose results come with its completions is waited for, not asked.
-      this.#result =
-        (this.#state === "pending" || this.#state === "running") && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)
-          ? (this.#owner.fetchResult(this) as Promise<T>)
-          : this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
+      const ended = this.#state === "done" || this.#state === "failed";
+      if (!ended && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)) this.#result = this.#owner.fetchResult(this) as Promise<T>;
+      else if (!ended) {
+        // A method whose results come with its completions is waited for, not asked: settled as the task ends
+        // (see [TASK_ID]), without a promise of its completion in between (the commonest `await t.result()`).
+        this.#resultWaiter = Promise.withResolvers<unknown>();
+        this.#result = this.#resultWaiter.promise as Promise<T>;
+      } else this.#result = this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
       this.#result.catch(() => {});
     }
     return this.#result;
@@ -338,6 +343,16 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     } else {
       this.#state = "done";
       this.#completion?.resolve();
+    }
+    const waiter = this.#resultWaiter;
+    if (waiter) {
+      this.#resultWaiter = undefined;
+      if (error) waiter.reject(this.#error);
+      else {
+        // A plain result is read here; anything else (a larger or non-plain one, a released task) as fetchResult does.
+        const plain = this.#released ? NOT_PLAIN_VALUE : this[PLAIN_RESULT]();
+        waiter.resolve(plain !== NOT_PLAIN_VALUE ? plain : this.#owner.fetchResult(this));
+      }
     }
     const waiting = this[WAITING];
     if (waiting) {
