@@ -5,6 +5,7 @@
  * and events. Order holds where it matters: a method's console lines leave
  * before its completion, a call's `task.started` before its completion.
  */
+import { copyBytes } from "../../_util/copy-bytes.ts";
 import { parentPort } from "node:worker_threads";
 import { cutText, describeError, errorBatches, type ErrorDescription, MAX_ERROR_TEXT } from "../../errors.ts";
 import type { Connection } from "../../comms/connection.ts";
@@ -91,8 +92,8 @@ function takeHeldBack(): DoneManyReport {
   let at = 0;
   for (let i = 0; i < heldResults.length; i++) {
     const body = heldResults[i]!;
-    results.set(body, at);
-    at += sizes[i] = body.length;
+    sizes[i] = body.length;
+    at = copyBytes(results, at, body);
   }
   const report: DoneManyReport = [Report.DoneMany, heldBack, sizes, results];
   heldBack = [];
@@ -175,10 +176,7 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
     // One binary for the batch's small results: one object to decode on the head, not one per task.
     const results = new Uint8Array(bytes);
     let at = 0;
-    for (const body of inline) {
-      results.set(body, at);
-      at += body.length;
-    }
+    for (const body of inline) at = copyBytes(results, at, body);
     // Written by hand (the head reads it so too); ids past 2^32 take the generic encoding.
     const body = encodeDoneMessage(tasks, sizes, results);
     if (body) head.sendEncoded(body);

@@ -195,7 +195,8 @@ function readStr(body: Uint8Array, at: number, end: number): [string, number] | 
   if (!header) return undefined;
   const next = header[1] + header[0];
   if (next > end) return undefined;
-  return [textDecoder.decode(body.subarray(header[1], next)), next];
+  // slice(), not subarray(): `body` is a socket chunk, which a first view moves out of the collector's heap.
+  return [textDecoder.decode(body.slice(header[1], next)), next];
 }
 
 /** The places of a call's dependency values (see InlinePlaces), ending the body; undefined for anything else. */

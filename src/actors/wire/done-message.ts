@@ -5,6 +5,7 @@
  * [Command, "done", [task ids, result sizes (-1: left on the worker), results end to end]],
  * so the generic decode reads it too.
  */
+import { copyBytes } from "../../_util/copy-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
 import { arrayHeaderSize, intSize, readArrayHeader, readUint, uintRead, writeArrayHeader, writeHeader, writeInt } from "./msgpack-bytes.ts";
 
@@ -25,15 +26,14 @@ export function encodeDoneMessage(tasks: number[], sizes: number[], results: Uin
   const body = new Uint8Array(length);
   body[0] = 0x93;
   body[1] = MessageKind.Command;
-  body.set(DONE, 2);
-  let at = 2 + DONE.length;
+  let at = copyBytes(body, 2, DONE);
   body[at++] = 0x93;
   at = writeArrayHeader(body, at, tasks.length);
   for (const task of tasks) at = writeInt(body, at, task);
   at = writeArrayHeader(body, at, sizes.length);
   for (const size of sizes) at = writeInt(body, at, size);
   // bin 32 whatever its size: the size is known before the body is laid out.
-  body.set(results, writeHeader(body, at, 0xc6, results.length, 4));
+  copyBytes(body, writeHeader(body, at, 0xc6, results.length, 4), results);
   return body;
 }
 
