@@ -44,7 +44,9 @@ export function watchParent(onGone: (reason: string) => void): ParentWatch | und
   if (how !== "1") return undefined;
   // A stopped process reads no pipe: the kernel continues it when its parent dies, however that dies, and it then
   // sees the EOF below. Set before the reading starts: a parent that died before this ran closed the pipe already,
-  // and the first read sees that (the pipe's write end is only in the parent: Bun.spawn opens it close-on-exec).
+  // and the first read sees that (the other end is only in the parent: Bun.spawn's "pipe", a socketpair, is not
+  // inherited by its other children; checked in /proc). A process stopped before this line whose parent then dies
+  // stays stopped: nothing of it runs to notice, and no one is left to continue it.
   continueWhenParentDies();
   let gone = false;
   const notify = (reason: string) => {
