@@ -43,7 +43,7 @@ export interface LaunchedRuntime {
   readonly exited: Promise<ChildExit>;
   /** Set once `exited` resolved. */
   readonly exit: ChildExit | undefined;
-  /** Asks it to stop (SIGTERM), and ends it (SIGKILL) if it has not after `graceMs`. */
+  /** Asks it to stop (SIGTERM, then SIGCONT: a stopped runtime acts on it too), and ends it (SIGKILL) if it has not after `graceMs`. */
   terminate(graceMs?: number): Promise<ChildExit>;
   /** Ends it at once, remembering why (a stopped or hung process cannot handle a polite request). */
   kill(reason: string): void;

@@ -9,7 +9,7 @@ import { SECRET_ENV } from "../comms/handshake.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { describeHow, LineOutput } from "./_lines.ts";
 import type { ChildExit, LaunchedRuntime, Launcher, LaunchSpec } from "./launcher.ts";
-import { WATCH_PARENT_ENV } from "./parent-watch.ts";
+import { askToStop, WATCH_PARENT_ENV } from "./parent-watch.ts";
 import { programCommand } from "./program.ts";
 
 export interface LocalLauncherOptions {
@@ -61,7 +61,7 @@ class LocalRuntime implements LaunchedRuntime {
 
   async terminate(graceMs = 2000): Promise<ChildExit> {
     if (this.exit) return this.exit;
-    this.#process.kill("SIGTERM");
+    askToStop(this.#process);
     const timer = setTimeout(() => this.#process.kill("SIGKILL"), graceMs);
     try {
       return await this.exited;

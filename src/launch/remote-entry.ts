@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { SECRET_ENV } from "../comms/handshake.ts";
 import type { ChildExit } from "./launcher.ts";
-import { WATCH_PARENT_ENV } from "./parent-watch.ts";
+import { askToStop, WATCH_PARENT_ENV } from "./parent-watch.ts";
 import { decodePreamble, exitLine, type LaunchPreamble } from "./remote-protocol.ts";
 
 /** Runs `command` as the launched runtime; resolves with the exit code the entry itself should end with. */
@@ -35,17 +35,21 @@ export async function runRemoteEntry(command: string[]): Promise<number> {
     env: { ...process.env, ...preamble.env, [SECRET_ENV]: preamble.secret, [WATCH_PARENT_ENV]: "1" },
   });
   // srun forwards the signals it gets to its task, which is this entry: they are for the runtime.
-  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const) process.on(signal, () => runtime.kill(signal));
+  // SIGTERM is followed by SIGCONT (askToStop): a stopped runtime acts on it at once, as it would on its launcher's own terminate().
+  for (const signal of ["SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const) process.on(signal, () => runtime.kill(signal));
+  process.on("SIGTERM", () => askToStop(runtime));
   const stderrDone = relay(runtime.stderr);
   void (async () => {
     for (;;) {
       const line = await reader.next();
       if (line.done) break;
-      if (line.value === "term") runtime.kill("SIGTERM");
+      if (line.value === "term") askToStop(runtime);
       else if (line.value === "kill") runtime.kill("SIGKILL");
     }
-    // The launching side is gone: the runtime's parent watch sees EOF, and gets a grace to end its own children.
+    // The launching side is gone: the runtime's parent watch sees EOF (continued, if it was stopped), and gets a
+    // grace to end its own children.
     runtime.stdin.end();
+    runtime.kill("SIGCONT");
     setTimeout(() => runtime.kill("SIGKILL"), preamble.orphanGraceMs).unref();
   })();
   await runtime.exited;

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { mkdtempSync, readlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LaunchedRuntime, Launcher, LaunchSpec } from "../../src/launch/launcher.ts";
@@ -22,20 +22,25 @@ const TIMEOUT = 20_000;
 class Output {
   readonly lines: { stdout: string[]; stderr: string[] } = { stdout: [], stderr: [] };
   readonly uids = new Set<string>();
-  #waiters: { match: string; resolve: () => void }[] = [];
+  #waiters: { matches: (line: string) => boolean; resolve: (line: string) => void }[] = [];
 
   readonly sink = (uid: string, stream: LogStream, lines: string[]): void => {
     this.uids.add(uid);
     if (stream !== "stdout" && stream !== "stderr") throw new Error(`a launched runtime's output came as "${stream}"`);
     this.lines[stream].push(...lines);
-    for (const waiter of this.#waiters) if (lines.includes(waiter.match)) waiter.resolve();
+    for (const waiter of this.#waiters) {
+      const found = lines.find(waiter.matches);
+      if (found !== undefined) waiter.resolve(found);
+    }
   };
 
-  /** Resolves when stdout has held `line`; rejects if the runtime exits first. */
-  stdoutLine(line: string, runtime: LaunchedRuntime): Promise<void> {
-    if (this.lines.stdout.includes(line)) return Promise.resolve();
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#waiters.push({ match: line, resolve });
+  /** Resolves with the first stdout line that is `line` (or matches it); rejects if the runtime exits first. */
+  stdoutLine(line: string | RegExp, runtime: LaunchedRuntime): Promise<string> {
+    const matches = typeof line === "string" ? (l: string) => l === line : (l: string) => line.test(l);
+    const found = this.lines.stdout.find(matches);
+    if (found !== undefined) return Promise.resolve(found);
+    const { promise, resolve, reject } = Promise.withResolvers<string>();
+    this.#waiters.push({ matches, resolve });
     runtime.exited.then(() => reject(new Error(`${runtime.describeExit()} before printing "${line}"; stdout: ${this.lines.stdout.join(" | ")}`)));
     return promise;
   }
@@ -78,6 +83,27 @@ function lineServer() {
     rmSync(dir, { recursive: true, force: true });
   };
   return { path, lines, hello: hello.promise, gone: gone.promise, closed: closed.promise, stop };
+}
+
+/** The process's state letter in /proc (the test hosts share this machine's pids). */
+function stateOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+/** Waits until the kernel shows `pid` stopped (`T`); a process that is not our child gives no event for it. */
+async function untilStopped(pid: number): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (stateOf(pid) !== "T") {
+    if (performance.now() > deadline) throw new Error(`pid ${pid} is not stopped (state ${stateOf(pid)})`);
+    await Bun.sleep(5);
+  }
+}
+
+/** SIGSTOP, then waits until it took. */
+async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, "SIGSTOP");
+  await untilStopped(pid);
 }
 
 /** Declares the launcher contract for the launcher of this name in test/fixtures/_launchers.ts. */
@@ -162,6 +188,15 @@ export function describeLauncherContract(name: LauncherName, { skip = false }: {
       expect(runtime.describeExit()).toContain("was killed by SIGKILL");
     }, TIMEOUT);
 
+    test("terminate() of a stopped runtime (SIGSTOP, Ctrl-Z) continues it: it ends on its SIGTERM, not on the grace's SIGKILL", async () => {
+      const { runtime, output } = launch(["stop-self"]);
+      const pid = Number((await output.stdoutLine(/^stopping \d+$/, runtime)).split(" ")[1]);
+      await untilStopped(pid);
+      // A grace the test outlasts: without the SIGCONT the runtime would hold its SIGTERM until the SIGKILL.
+      expect(await runtime.terminate(TIMEOUT / 2)).toEqual({ code: 0, signal: null });
+      expect(output.lines.stdout).toEqual([`stopping ${pid}`, "got SIGTERM"]);
+    }, TIMEOUT);
+
     test("kill(reason) ends the runtime at once and describeExit() gives the reason", async () => {
       const { runtime, output } = launch(["ignore-term"], { uid: "worker:0:1" });
       await output.stdoutLine("ready", runtime);
@@ -195,6 +230,29 @@ export function describeLauncherContract(name: LauncherName, { skip = false }: {
         expect(reason).toMatch(/^parent process /);
         await expectProcessesGone([grandchild]);
       } finally {
+        server.stop();
+      }
+    }, TIMEOUT);
+
+    test("a stopped runtime (SIGSTOP, Ctrl-Z) whose launching process dies is continued: its parent watch fires, and nothing is left running", async () => {
+      const server = lineServer();
+      let stopped: number | undefined;
+      try {
+        const { runtime: middle } = launch(["middle", name, server.path]);
+        const grandchild = await Promise.race([server.hello, middle.exited.then(() => Promise.reject(new Error(middle.describeExit())))]);
+        stopped = grandchild;
+        await stopProcess(grandchild);
+        middle.kill("the test kills the launching process");
+        expect(await middle.exited).toEqual({ code: null, signal: "SIGKILL" });
+        // Left stopped, it would never say it is gone: this fails (after a while) listing it instead of hanging.
+        await expectProcessesGone([grandchild]);
+        await server.closed;
+        expect(server.lines).toEqual([`hello ${grandchild}`, expect.stringMatching(/^gone parent process /)]);
+      } finally {
+        // Failed: the stopped grandchild is not the test's child, nor a runtime expectProcessesGone ends.
+        try {
+          if (stopped !== undefined && readFileSync(`/proc/${stopped}/cmdline`, "utf8").includes("launch-child-fixture")) process.kill(stopped, "SIGKILL");
+        } catch {} // gone, as it should be
         server.stop();
       }
     }, TIMEOUT);
