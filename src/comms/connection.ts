@@ -336,8 +336,6 @@ export class Connection {
 
   #onFrame(body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes, wire?: number): void {
     if (!this.#isOpen) return;
-    // A frame that spanned chunks (assembled in a buffer of its own) can still be a heartbeat or a hand-read command.
-    if (payloads.length === 0 && !rejected && this.#readInPlace(body, 0, body.length)) return;
     if (rejected) this.#shared.dismiss(rejected.segments);
     const message = decodeMessage(body);
     // A payload that cannot be mapped fails its message (the request, the reply, the command), not the link.
