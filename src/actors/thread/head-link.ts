@@ -18,6 +18,9 @@ import { decodeCallMessage, type InlinePlaces, type PlainCall } from "../wire/ca
 import { nestedLink, type NestedSettled } from "../nested-link.ts";
 import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
+/** What readCommand names the calls it read by hand (never a command's name on the wire). */
+const READ_BY_HAND = "call (read by hand)";
+
 const headHandler: ConnectionHandler = {
   onRequest(_connection, method) {
     // The head lets go of what it held for this thread once it has read the holds sent before this reply.
@@ -31,7 +34,8 @@ const headHandler: ConnectionHandler = {
   // Calls without arguments of 1 KiB or more (most of them) are read by hand.
   readCommand(body, start, end) {
     const call = decodeCallMessage(body, start, end);
-    return call && ["call", call];
+    // Its arguments are a copy already (see onCommand).
+    return call && [READ_BY_HAND, call];
   },
   // Calls without dependencies to resolve, straight from the head.
   onCommand(_connection, method, args, payloads, rejected) {
@@ -39,7 +43,7 @@ const headHandler: ConnectionHandler = {
     if (method === "observe") return onOp([Op.Observe, args as RuntimeEventType[]]);
     // Nested calls this thread's methods made have settled.
     if (method === "nested") return nestedLink.onSettled?.(args as NestedSettled);
-    if (method !== "call") return;
+    if (method !== "call" && method !== READ_BY_HAND) return;
     const [tessera, task, name, bytes, refs, seq, places] = args as PlainCall | [number, number, string, Uint8Array, unknown[], number, InlinePlaces?];
     if (rejected) {
       // Its arguments did not fit the worker's memory: it fails, and the calls after it still run.
@@ -52,10 +56,10 @@ const headHandler: ConnectionHandler = {
       return onOp([Op.Skip, tessera, seq]);
     }
     // Read the generic way, the bytes are a view of a received chunk: the call may wait its turn, so it keeps a copy
-    // (a view would keep the whole chunk, up to 512 KiB, alive while it waits, whatever else it held; read by hand
-    // they are a copy already, and copying a few bytes again costs less than telling the two apart). Its dependency values follow
-    // the arguments there: run as the main thread would have posted it.
-    onOp([Op.Call, tessera, task, name, [bytes.slice(), payloads], places ?? null, true, seq]);
+    // (a view would keep the whole chunk, up to 512 KiB, alive while it waits, whatever else it held); read by hand,
+    // they are a copy already. Its dependency values follow the arguments there: run as the main thread would have
+    // posted it.
+    onOp([Op.Call, tessera, task, name, [method === READ_BY_HAND ? bytes : bytes.slice(), payloads], places ?? null, true, seq]);
   },
   onPayloads(_connection, sharedBytes, socketBytes) {
     if (!observing.transfer) return;
