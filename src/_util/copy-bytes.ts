@@ -9,7 +9,8 @@ const SMALL = 32;
 
 export function copyBytes(target: Uint8Array, at: number, source: Uint8Array): number {
   const length = source.length;
-  if (length > SMALL) target.set(source, at);
+  // set() also for what does not fit: it throws (RangeError), where writes past the end would be dropped.
+  if (length > SMALL || at + length > target.length) target.set(source, at);
   else for (let i = 0; i < length; i++) target[at + i] = source[i]!;
   return at + length;
 }

@@ -351,7 +351,12 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
       else {
         // A plain result is read here; anything else (a larger or non-plain one, a released task) as fetchResult does.
         const plain = this.#released ? NOT_PLAIN_VALUE : this[PLAIN_RESULT]();
-        waiter.resolve(plain !== NOT_PLAIN_VALUE ? plain : this.#owner.fetchResult(this));
+        try {
+          waiter.resolve(plain !== NOT_PLAIN_VALUE ? plain : this.#owner.fetchResult(this));
+        } catch (error) {
+          // Never left waiting, and the rest of the batch that settles this task still settles.
+          waiter.reject(error);
+        }
       }
     }
     const waiting = this[WAITING];
