@@ -172,7 +172,8 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
     const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
-  const args = decodePlainArguments(all, resolve, end) ?? (decodeValue(end === all.length ? all : all.subarray(0, end), payloads, resolve) as unknown[]);
+  // The references name the values' uids: they take those strings (see decodePlainArguments).
+  const args = decodePlainArguments(all, resolve, end, values) ?? (decodeValue(end === all.length ? all : all.subarray(0, end), payloads, resolve) as unknown[]);
   // `outputs.done` only orders the call: it is not an argument of the method.
   return done ? args.filter((arg) => arg !== DONE) : args;
 }

@@ -232,6 +232,13 @@ const latin1 = new TextDecoder("latin1");
 function readAscii(bytes: Uint8Array, at: number, length: number): unknown {
   const end = at + length;
   if (end > bytes.length) return NOT_PLAIN;
+  if (knownTexts !== undefined) {
+    const known = knownText(knownTexts, bytes, at, length);
+    if (known !== undefined) {
+      cursor.at = end;
+      return known;
+    }
+  }
   for (let i = at; i < end; i++) if (bytes[i]! > 0x7f) return NOT_PLAIN; // UTF-8: the packer's decoder
   cursor.at = end;
   // slice(), not subarray(): the bytes are often a small typed array in the collector's heap, which a view first
@@ -240,6 +247,25 @@ function readAscii(bytes: Uint8Array, at: number, length: number): unknown {
   let text = "";
   for (let i = at; i < end; i++) text += String.fromCharCode(bytes[i]!);
   return text;
+}
+
+/**
+ * Strings the arguments being read may name, at the even places of a list (a
+ * call's dependency values, [uid, value, ...]): a reference to one of them
+ * takes that string instead of making its uid again (compared char by char,
+ * ASCII only).
+ */
+let knownTexts: readonly unknown[] | undefined;
+
+function knownText(texts: readonly unknown[], bytes: Uint8Array, at: number, length: number): string | undefined {
+  for (let k = 0; k < texts.length; k += 2) {
+    const text = texts[k] as string;
+    if (text.length !== length) continue;
+    let i = 0;
+    while (i < length && bytes[at + i]! < 0x80 && text.charCodeAt(i) === bytes[at + i]) i++;
+    if (i === length) return text;
+  }
+  return undefined;
 }
 
 /** A reference's [id, task, worker, index] after its extension header; resolved as the value codec's reader does. */
@@ -263,19 +289,30 @@ function readReference(bytes: Uint8Array, at: number, resolve: ((reference: Task
 /**
  * An argument list as encodePlainArguments writes it, references resolved by
  * `resolve`; undefined when `bytes` (up to `end`) hold anything else (decode
- * them with the value codec). Reads exactly the bytes up to `end`.
+ * them with the value codec). Reads exactly the bytes up to `end`. `known`:
+ * strings the references may name (see knownTexts).
  */
-export function decodePlainArguments(bytes: Uint8Array, resolve?: (reference: TaskReference) => unknown, end = bytes.length): unknown[] | undefined {
+export function decodePlainArguments(
+  bytes: Uint8Array,
+  resolve?: (reference: TaskReference) => unknown,
+  end = bytes.length,
+  known?: readonly unknown[],
+): unknown[] | undefined {
   const header = bytes[0];
   if (header === undefined || header < 0x90 || header > 0x9f) return undefined;
   const count = header - 0x90;
   const args = new Array<unknown>(count);
   let at = 1;
-  for (let i = 0; i < count; i++) {
-    const value = readPlain(bytes, at, resolve);
-    if (value === NOT_PLAIN) return undefined;
-    args[i] = value;
-    at = cursor.at;
+  knownTexts = known;
+  try {
+    for (let i = 0; i < count; i++) {
+      const value = readPlain(bytes, at, resolve);
+      if (value === NOT_PLAIN) return undefined;
+      args[i] = value;
+      at = cursor.at;
+    }
+  } finally {
+    knownTexts = undefined;
   }
   return at === end ? args : undefined;
 }

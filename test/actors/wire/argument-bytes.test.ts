@@ -127,6 +127,19 @@ describe("hand-encoded arguments", () => {
     expect(decodePlainValue(encodeValue([task(1)], true).bytes.subarray(1))).toBe(NOT_PLAIN_VALUE); // a reference alone: the codec's reader
   });
 
+  test("references read with known uids (a call's dependency values) come back as written: a uid of the same length that differs, or a non-ASCII one, is not taken for one", () => {
+    const refs = [task(1), task(2), task(3, "worker:0:0", 1)];
+    const uids = refs.map((ref) => ref.reference.task);
+    const { bytes } = encodePlainArguments(["x", ...refs, 7], refs)!;
+    // Known: the first uid, a string of the same length as the second that differs in its last character, a non-ASCII one.
+    const lookalike = `${uids[1]!.slice(0, -1)}f`;
+    const known = [uids[0], 10, lookalike, 20, "tâsk", 30];
+    const seen: string[] = [];
+    const args = decodePlainArguments(bytes, (reference) => (seen.push(reference.task), reference.task), bytes.length, known)!;
+    expect({ args, seen }).toEqual({ args: ["x", ...uids, 7], seen: uids });
+    expect(decodePlainArguments(bytes, (reference) => reference.task, bytes.length, [uids[2], 0])).toEqual(["x", ...uids, 7]);
+  });
+
   test("small results end to end (as a done message carries them) read in place, each exactly its bytes, as the value codec reads it", () => {
     const values = [...NUMBERS, true, false, null, "ok", "x".repeat(40), { a: 1 }, "é"];
     const encoded = values.map((value) => encodeValue(value).bytes);
