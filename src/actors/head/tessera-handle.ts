@@ -334,7 +334,9 @@ export class TesseraHandle implements TesseraEngine {
         if (task.released) this.client.releases.releaseTask(this.worker, task.id);
       }
     } finally {
-      this.outbox.splice(0, sent);
+      // All sent (the common case): emptied without the array of removed calls splice() makes.
+      if (sent === this.outbox.length) this.outbox.length = 0;
+      else if (sent > 0) this.outbox.splice(0, sent);
     }
     // Released while calls waited here: the release follows them.
     if (this.state === "released" && !this.#releaseSent && !this.inFlight?.size) this.#sendRelease();
