@@ -42,11 +42,17 @@ export function inlineDependencies(references: readonly ReferenceLike[], client:
     if (reference instanceof DoneMarker) continue; // ordering only: no value
     const inline = inlineResultOf(task);
     if (!inline || task.released || client.nested.namesHeld(task.id)) return undefined;
-    values ??= [];
     const uid = task.uid;
-    if (!values.some(([known]) => known === uid)) values.push([uid, inline]);
+    if (!values) values = [[uid, inline]];
+    else if (!named(values, uid)) values.push([uid, inline]);
   }
   return wait ?? values ?? [];
+}
+
+/** Whether `values` has the value of task `uid` already (a loop: a closure per call cost more). */
+function named(values: InlineValue[], uid: string): boolean {
+  for (const [known] of values) if (known === uid) return true;
+  return false;
 }
 
 /** `waiter` is flushed once `task` settles (once, however often it asks). */

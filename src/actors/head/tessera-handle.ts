@@ -80,16 +80,25 @@ function lostObjectOf(dependencies: Dependency[], client: ActorClient): ObjectRe
 }
 
 export function dependenciesOf(references: ReferenceLike[]): Dependency[] {
-  return references.map((reference) => (reference instanceof TaskOutput || reference instanceof DoneMarker ? reference.task : (reference as Dependency)));
+  const dependencies = new Array<Dependency>(references.length);
+  for (let i = 0; i < references.length; i++) {
+    const reference = references[i];
+    dependencies[i] = reference instanceof TaskOutput || reference instanceof DoneMarker ? reference.task : (reference as Dependency);
+  }
+  return dependencies;
 }
 
 /** Whether every task among `dependencies` has a worker (so references to it can be written). */
 export function placed(dependencies: Dependency[] | undefined): boolean {
-  return !dependencies || dependencies.every((dependency) => !(dependency instanceof TaskProxy) || dependency.runtime !== undefined);
+  if (!dependencies) return true;
+  for (const dependency of dependencies) if (dependency instanceof TaskProxy && dependency.runtime === undefined) return false;
+  return true;
 }
 
 export function failedDependency(dependencies: Dependency[] | undefined): TaskProxy<any> | undefined {
-  return dependencies?.find((dependency): dependency is TaskProxy<any> => dependency instanceof TaskProxy && dependency.state === "failed");
+  if (!dependencies) return undefined;
+  for (const dependency of dependencies) if (dependency instanceof TaskProxy && dependency.state === "failed") return dependency;
+  return undefined;
 }
 
 /** Bytes of encoded arguments, raw payloads included. */
