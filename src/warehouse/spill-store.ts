@@ -57,6 +57,8 @@ export class SpillStore {
 
   /** A value is gone: forget it and delete its files. */
   remove(id: number, record: Spillable): void {
+    // Most values have no payloads (small results): never added, nothing to forget.
+    if (!record.spilled && (!record.result || record.result[1].length === 0)) return;
     if (this.#resident.delete(id)) this.#residentBytes -= payloadBytes(record);
     if (record.spilled) {
       for (const file of record.spilled.files) rmSync(file, { force: true });
