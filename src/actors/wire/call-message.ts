@@ -25,13 +25,20 @@ function utf8Str(text: string): Uint8Array {
   return encoded;
 }
 
+/** The last method name written, with its msgpack str: calls that follow one another mostly name the same one. */
+let lastText = "";
+let lastStr: Uint8Array = new Uint8Array(0);
+
 /** msgpack str of `text`, cached (method names repeat). */
 function str(text: string): Uint8Array {
+  if (text === lastText) return lastStr;
   let encoded = strings.get(text);
   if (!encoded) {
     encoded = utf8Str(text);
     if (strings.size < 4096) strings.set(text, encoded);
   }
+  lastText = text;
+  lastStr = encoded;
   return encoded;
 }
 
