@@ -65,6 +65,11 @@ export class IdTable<T> {
     return true;
   }
 
+  /** Ids in increasing order. */
+  *keys(): IterableIterator<number> {
+    for (const [id] of this.entries()) yield id;
+  }
+
   /** Values in increasing id order. */
   *values(): IterableIterator<T> {
     for (const [, value] of this.entries()) yield value;

@@ -7,17 +7,35 @@
  */
 import { IdTable } from "./id-table.ts";
 
-export class Recent<K, V> {
-  #current = new Map<K, V>();
-  #previous = new Map<K, V>();
+/** A generation: a Map, or an IdTable for integer ids (see recentIds). */
+interface Generation<K, V> {
+  readonly size: number;
+  get(key: K): V | undefined;
+  set(key: K, value: V): unknown;
+  has(key: K): boolean;
+  delete(key: K): boolean;
+  keys(): Iterable<K>;
+}
 
-  constructor(private readonly capacity: number) {}
+export class Recent<K, V> {
+  readonly #make: () => Generation<K, V>;
+  #current: Generation<K, V>;
+  #previous: Generation<K, V>;
+
+  constructor(
+    private readonly capacity: number,
+    make: () => Generation<K, V> = () => new Map<K, V>(),
+  ) {
+    this.#make = make;
+    this.#current = make();
+    this.#previous = make();
+  }
 
   set(key: K, value: V): void {
     this.#current.set(key, value);
     if (this.#current.size >= this.capacity) {
       this.#previous = this.#current;
-      this.#current = new Map();
+      this.#current = this.#make();
     }
   }
 
@@ -39,37 +57,17 @@ export class Recent<K, V> {
   }
 
   clear(): void {
-    this.#current.clear();
-    this.#previous.clear();
+    this.#current = this.#make();
+    this.#previous = this.#make();
   }
 }
 
 /**
- * Recent for integer ids (wire ids, numbered in order): two generations of
- * IdTables instead of Maps. A worker marks every result released as gone, and
- * looks each completion up there: with a Map of up to 100,000 ids that was a
- * fifth of its main thread's time in a loop of dependent calls.
+ * Recent for integer ids (wire ids, numbered in order), its generations
+ * IdTables: a worker marks every result released as gone, and looks each
+ * completion up there; with a Map of up to 100,000 ids that was a fifth of its
+ * main thread's time in a loop of dependent calls. Values must not be undefined.
  */
-export class RecentIds<V> {
-  #current = new IdTable<V>();
-  #previous = new IdTable<V>();
-
-  constructor(private readonly capacity: number) {}
-
-  /** `value` must not be undefined. */
-  set(id: number, value: V): void {
-    this.#current.set(id, value);
-    if (this.#current.size >= this.capacity) {
-      this.#previous = this.#current;
-      this.#current = new IdTable();
-    }
-  }
-
-  get(id: number): V | undefined {
-    return this.#current.get(id) ?? this.#previous.get(id);
-  }
-
-  has(id: number): boolean {
-    return this.get(id) !== undefined;
-  }
+export function recentIds<V>(capacity: number): Recent<number, V> {
+  return new Recent<number, V>(capacity, () => new IdTable<V>());
 }

@@ -1,10 +1,10 @@
 /** The bounded "recently seen" maps: the newest keys kept, the oldest generation forgotten whole. */
 import { describe, expect, test } from "bun:test";
-import { Recent, RecentIds } from "../../src/_util/recent.ts";
+import { Recent, recentIds } from "../../src/_util/recent.ts";
 
 describe.each([
   ["Recent", () => new Recent<number, string>(1000)],
-  ["RecentIds", () => new RecentIds<string>(1000)],
+  ["recentIds (IdTable generations)", () => recentIds<string>(1000)],
 ])("%s", (_, make) => {
   test("keeps at least the last `capacity` ids with their values and forgets what is two generations old", () => {
     const recent = make();

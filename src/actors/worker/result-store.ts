@@ -7,7 +7,7 @@
 import type { Connection } from "../../comms/connection.ts";
 import { type ErrorDescription, RemoteError, RuntimeStateError } from "../../errors.ts";
 import { IdTable } from "../../_util/id-table.ts";
-import { RecentIds } from "../../_util/recent.ts";
+import { recentIds } from "../../_util/recent.ts";
 import { type Spillable, SpillStore } from "../../warehouse/spill-store.ts";
 import type { Value } from "../thread/protocol.ts";
 import { LATER, type ResultEntry, resultsReply } from "./remote-results.ts";
@@ -62,7 +62,7 @@ export class ResultStore {
    * Ids released, dropped or abandoned here (the most recent ones): a late
    * request for one fails at once instead of waiting for a call that will not come.
    */
-  #gone = new RecentIds<string>(100_000);
+  #gone = recentIds<string>(100_000);
 
   /**
    * `onWait`: someone waits here for a result not reported yet (a tessera
