@@ -314,9 +314,10 @@ export class Connection {
   }
 
   /**
-   * A frame without payloads, whole in its chunk (bytes `start` to `end`): a
-   * heartbeat or a command the handler reads itself is handled here, without
-   * a view of the chunk; false: the frame goes the usual way (#onFrame).
+   * A frame without payloads (bytes `start` to `end` of its chunk, or of the
+   * buffer it was assembled in): a heartbeat or a command the handler reads
+   * itself is handled here, without a view of the chunk; false: the frame
+   * goes the usual way (#onFrame).
    */
   #readInPlace(chunk: Uint8Array, start: number, end: number): boolean {
     if (!this.#isOpen) return true;

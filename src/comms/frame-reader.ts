@@ -81,7 +81,8 @@ export class FrameReader {
   /**
    * Offered each frame without payloads first, as bytes `start` to `end` of
    * its chunk (or of the buffer it was assembled in), before any view of it is
-   * made; true: it was handled, false: it comes to the frame callback as usual. A chunk is a typed array in the collector's heap: its first
+   * made; true: it was handled, false: it comes to the frame callback as
+   * usual. A chunk is a typed array in the collector's heap: its first
    * subarray() moves it into an ArrayBuffer of its own (~0.3 us, more with
    * cold caches), on every message of a round trip.
    */
