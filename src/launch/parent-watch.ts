@@ -5,6 +5,7 @@
  * Ctrl-Z).
  */
 import type { Subprocess } from "bun";
+import { libc } from "../_util/libc.ts";
 
 /** Set by the local launcher: the child watches its stdin, a pipe its parent never writes. */
 export const WATCH_PARENT_ENV = "MOSAIC_WATCH_PARENT";
@@ -87,22 +88,5 @@ export function watchParent(onGone: (reason: string) => void): ParentWatch | und
  * backstop still work there for a process that runs.
  */
 export function continueWhenParentDies(): boolean {
-  if (process.platform !== "linux") return false;
-  try {
-    const ffi = require("bun:ffi") as typeof import("bun:ffi");
-    for (const name of ["libc.so.6", "libc.so"]) {
-      let library: { symbols: { prctl: (...args: number[]) => number }; close(): void };
-      try {
-        library = ffi.dlopen(name, { prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" } }) as never;
-      } catch {
-        continue;
-      }
-      try {
-        return library.symbols.prctl(PR_SET_PDEATHSIG, SIGCONT, 0, 0, 0) === 0;
-      } finally {
-        library.close();
-      }
-    }
-  } catch {}
-  return false;
+  return libc()?.prctl(PR_SET_PDEATHSIG, SIGCONT) === 0;
 }

@@ -7,42 +7,17 @@
  * missing (or `MOSAIC_NATIVE_MEMORY=0`), every function says it did nothing
  * and its caller takes the portable path.
  */
+import { type Libc, libc } from "../../_util/libc.ts";
+
 const ENOSPC = 28;
 const MADV_POPULATE_READ = 22;
 const MADV_POPULATE_WRITE = 23;
 
-interface Libc {
-  fallocate(fd: number, mode: number, offset: number, length: number): number;
-  madvise(address: number, length: number, advice: number): number;
-  errno(): number;
-}
-
-let libc: Libc | null | undefined;
-
-function load(): Libc | null {
-  if (process.platform !== "linux" || process.env.MOSAIC_NATIVE_MEMORY === "0") return null;
-  try {
-    const ffi = require("bun:ffi") as typeof import("bun:ffi");
-    for (const name of ["libc.so.6", "libc.so"]) {
-      try {
-        const { symbols } = ffi.dlopen(name, {
-          fallocate: { args: ["i32", "i32", "i64", "i64"], returns: "i32" },
-          madvise: { args: ["ptr", "u64", "i32"], returns: "i32" },
-          __errno_location: { args: [], returns: "ptr" },
-        });
-        return {
-          fallocate: (fd, mode, offset, length) => symbols.fallocate(fd, mode, offset, length),
-          madvise: (address, length, advice) => symbols.madvise(address as never, length, advice),
-          errno: () => ffi.read.i32(symbols.__errno_location()!, 0),
-        };
-      } catch {}
-    }
-  } catch {}
-  return null;
-}
+/** libc, unless `MOSAIC_NATIVE_MEMORY=0` turns the native memory calls off. */
+let memoryLibc: Libc | null | undefined;
 
 function native(): Libc | null {
-  return libc === undefined ? (libc = load()) : libc;
+  return memoryLibc === undefined ? (memoryLibc = process.env.MOSAIC_NATIVE_MEMORY === "0" ? null : libc()) : memoryLibc;
 }
 
 /** Whether the native calls are in use in this process (tests and benchmarks say which path they measured). */
