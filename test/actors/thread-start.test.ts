@@ -12,3 +12,10 @@ test("a program that throws when a tessera thread loads it fails each creation w
   expect(JSON.parse(line.slice("result ".length))).toEqual({ first: failed(0), second: failed(1), read: { kept: [1, 2, 3] }, threads: 0 });
   expect((await head.exited).code).toBe(0);
 }, 90_000);
+
+test("a tessera thread sees its worker's environment as the worker's program left it, and what the head set before it started", async () => {
+  await using head = spawnFixture("thread-env-fixture.ts", []);
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  expect(JSON.parse(line.slice("result ".length))).toEqual({ worker: "by the worker's program", head: "by the head" });
+  expect((await head.exited).code).toBe(0);
+}, 90_000);

@@ -94,9 +94,10 @@ export interface HeadAddress {
  * thread's own link. Events: a thread without a link of its own sends its
  * events up through the main thread. Put: an object `mosaic.put` made in a
  * method, kept in the worker's store (where it was made). Ending: an error no
- * method caught ends the thread, and why (its last report).
+ * method caught ends the thread, and why (its last report). LoadFailed: the
+ * program threw while the thread loaded it (the thread ends), as it was thrown.
  */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10, Ending: 11 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10, Ending: 11, LoadFailed: 12 } as const;
 export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
 /** Completions the head has heard of with their small results (no payloads): ids, each result's size, the results end to end. */
 export type DoneManyReport = [op: 10, tasks: number[], sizes: number[], results: Uint8Array];
@@ -113,4 +114,5 @@ export type ThreadReport =
   | [op: 8, events: WireEvent[]]
   | [op: 9, object: number, value: Posted]
   | DoneManyReport
-  | [op: 11, reason: string];
+  | [op: 11, reason: string]
+  | [op: 12, error: ErrorDescription];

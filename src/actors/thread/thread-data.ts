@@ -5,7 +5,9 @@
  * absent and the defaults below are never used.
  */
 import { adoptSharedMemoryCounters, setSegmentIdleTime } from "../../comms/shared-memory/index.ts";
-import type { HeadAddress } from "./protocol.ts";
+import { Report, type HeadAddress } from "./protocol.ts";
+import { describeError } from "../../errors.ts";
+import { THREAD_MARKER } from "./channel.ts";
 
 export interface ThreadData {
   marker: string;
@@ -44,6 +46,29 @@ if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.seg
 /** The worker this thread belongs to: errors and events name it (what `runtime.getWorker()` knows). */
 export const workerUid: string = threadData?.uid ?? "worker";
 export const threadIndex: number = threadData?.thread ?? 0;
+
+/**
+ * Until its program has loaded, an error that stops the load (thrown by the
+ * program's top-level code, or by a timer it set meanwhile) is told to the
+ * worker as it was thrown, and ends the thread: the error event of a web
+ * Worker carries only text. A program that listens for these itself keeps
+ * its own handling, as it would in a process.
+ */
+function loadFailed(event: "uncaughtException" | "unhandledRejection"): (error: unknown) => void {
+  return (error) => {
+    if (process.listenerCount(event) > 1) return;
+    const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
+    parentPort?.postMessage([[Report.LoadFailed, describeError(error, workerUid)]]);
+    process.exit(1);
+  };
+}
+const loadWatch = threadData?.marker === THREAD_MARKER ? ([["uncaughtException", loadFailed("uncaughtException")], ["unhandledRejection", loadFailed("unhandledRejection")]] as const) : [];
+for (const [event, listener] of loadWatch) process.on(event, listener);
+
+/** The program has loaded: errors no method catches are the serving loop's now (see thread.ts). */
+export function programLoaded(): void {
+  for (const [event, listener] of loadWatch) process.off(event, listener);
+}
 
 /** Slots of a thread's busy record: started (ms), task id, calls queued, completions held back, tessera being constructed. */
 export const BUSY_SLOTS = 5;

@@ -14,7 +14,7 @@ import { dialHead } from "./head-link.ts";
 import { flushBeforeRunning, headLink, report } from "./outbox.ts";
 import { cutText, describeError } from "../../errors.ts";
 import { type Posted, Report } from "./protocol.ts";
-import { threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { programLoaded, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { segmentCapacity, sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
 import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
@@ -73,6 +73,7 @@ export function startThread(): Promise<never> {
   if (!started) {
     started = true;
     startStep(threadUid(workerUid, threadIndex), "program loaded");
+    programLoaded();
     captureConsole();
     // Methods here may create, call and put (the nested client asks the head over this thread's link).
     nestedLink.onThread = true;

@@ -367,10 +367,10 @@ export class TesseraHost {
   #startFailure(thread: TesseraThread, code: number): ErrorDescription {
     const cause = thread.startError;
     const what = `tessera thread ${thread.index} of ${this.uid} could not start: its program`;
+    if (cause) return { ...cause, message: `${what} threw while the thread loaded it: ${cause.message}` };
     // An error no method caught while it loaded (a timer its program set): the thread said why (Report.Ending).
     const ended = thread.endReason ? `, ${thread.endReason}` : " before it was loaded";
-    const description = describeError(cause ?? new WorkerDiedError(this.uid, `${what} ended (exit code ${code})${ended}`), this.uid);
-    return cause ? { ...description, message: `${what} threw while the thread loaded it: ${description.message}` } : description;
+    return describeError(new WorkerDiedError(this.uid, `${what} ended (exit code ${code})${ended}`), this.uid);
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,6 @@
  * to `maxThreads`), fed ops in batches, asked to collect garbage or trim their
  * segment pools, and told which events to produce.
  */
-import type { Worker } from "node:worker_threads";
 import { segmentIdleTime, sharedMemoryCounters, threadRealm } from "../../comms/shared-memory/index.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
@@ -14,6 +13,7 @@ import { type HeadAddress, Op, Report, type ThreadOp, type ThreadReport } from "
 import { BUSY_SLOTS, type ThreadData } from "../thread/thread-data.ts";
 import { CancelWriter, cancelRing } from "../thread/cancels.ts";
 import { startStep } from "../../_util/start-trace.ts";
+import { describeError, type ErrorDescription } from "../../errors.ts";
 
 /** Ops per message during a burst: the thread starts while the main thread still decodes. */
 const BATCH_SLICE = 256;
@@ -50,11 +50,13 @@ export class TesseraThread {
   #early: ThreadOp[] | undefined = [];
   readonly #ops = new Batcher<ThreadOp>((batch) => postBatch(this.worker, batch), { limit: BATCH_SLICE });
   #exited = false;
+  /** Settled with its exit code once it is gone. */
+  readonly #closed = Promise.withResolvers<number>();
   /**
    * What ended it before it was ready (the program threw while the thread
    * loaded it, say): a thread started again would meet the same.
    */
-  startError: Error | undefined;
+  startError: ErrorDescription | undefined;
   /** Why it ended itself, when an error no method caught did (its Ending report). */
   endReason: string | undefined;
   /** When the method running on it now started (Date.now(); 0: none), written by the thread. */
@@ -127,27 +129,30 @@ export class TesseraThread {
       cancels: this.#cancels,
       logLevel: settings.logger.consola.level,
     };
-    // Loaded with the first thread: an idle worker (no tessera yet) does without it.
-    const { Worker } = require("node:worker_threads") as typeof import("node:worker_threads");
     startStep(settings.uid, `thread ${index} starting`);
-    // Bun's Worker takes `preload` (node's types do not know it).
     const preload = settings.preload?.();
+    // The web Worker (not node:worker_threads'): it starts in ~1 ms where node's takes ~10 (stdio streams
+    // made in the thread first), and the main thread needs no node:worker_threads. Given options, its env is
+    // the process's as it is now (as node's; without options, Bun gives it the one the process started with).
+    const options = { workerData, preload };
     let worker: Worker;
     try {
-      worker = new Worker(settings.program, { workerData, preload } as ConstructorParameters<typeof Worker>[1]);
+      worker = new Worker(settings.program, options as WorkerOptions);
     } catch (error) {
       // Bun throws at once for a preload that is not there: a newer build removed it since it was looked up.
       if (!preload) throw error;
-      worker = new Worker(settings.program, { workerData });
+      worker = new Worker(settings.program, { ...options, preload: undefined } as WorkerOptions);
     }
     this.worker = worker;
-    this.worker.on("message", (reports: ThreadReport[]) => {
-      for (const report of reports) {
+    worker.addEventListener("message", (event: MessageEvent<ThreadReport[]>) => {
+      for (const report of event.data) {
         if (report[0] === Report.Ready) {
           startStep(settings.uid, `thread ${index} ready`);
           this.#ready();
         }
-        else if (report[0] === Report.Ending) {
+        else if (report[0] === Report.LoadFailed) {
+          this.startError ??= report[1];
+        } else if (report[0] === Report.Ending) {
           this.endReason = report[1];
           settings.logger.error(`tessera thread ${index} ends: ${report[1]}`);
         } else if (report[0] === Report.Collected) {
@@ -162,16 +167,19 @@ export class TesseraThread {
         }
       }
     });
-    this.worker.on("error", (error: Error) => {
-      if (this.#early) this.startError ??= error;
-      settings.logger.error(`tessera thread ${index} failed${this.#early ? " to start" : ""}: ${error.message}`);
+    // What the thread could not tell itself (see thread-data.ts's loadFailed): an error before the library loaded
+    // there, as text.
+    worker.addEventListener("error", (event: ErrorEvent) => {
+      if (this.#early) this.startError ??= describeError(event.error ?? new Error(event.message), settings.uid);
+      settings.logger.error(`tessera thread ${index} failed${this.#early ? " to start" : ""}: ${event.message}`);
     });
-    this.worker.on("exit", (code) => {
+    worker.addEventListener("close", (event: CloseEvent) => {
       this.#exited = true;
       realm.end();
       for (const resolve of this.collections.values()) resolve();
       this.collections.clear();
-      settings.onExit(this, code);
+      settings.onExit(this, event.code);
+      this.#closed.resolve(event.code);
     });
   }
 
@@ -201,8 +209,10 @@ export class TesseraThread {
     if (early.length > 0) postBatch(this.worker, early);
   }
 
+  /** Ends the thread; resolves with its exit code once it is gone. */
   terminate(): Promise<number> {
-    return this.worker.terminate();
+    this.worker.terminate();
+    return this.#closed.promise;
   }
 }
 
