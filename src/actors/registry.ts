@@ -19,19 +19,44 @@ export class ClassNotFoundError extends MosaicError {
 
 const LIBRARY_DIR = new URL("..", import.meta.url).pathname;
 
-/** The file of the first stack frame outside this library: the module declaring the class. */
-function declaringModule(): string {
-  const frames = new Error().stack?.split("\n").slice(1) ?? [];
-  for (const frame of frames) {
-    const match = /\(?((?:\/|[A-Za-z]:\\|file:\/\/)[^():]+?|\/\$bunfs\/[^():]+?):\d+:\d+\)?\s*$/.exec(frame);
-    const file = match?.[1];
-    if (file && !file.startsWith(LIBRARY_DIR) && !file.startsWith("bun:")) return file.replace(/^file:\/\//, "");
+/** A file name of a stack frame that is a module's path (not native code, not one of Bun's internal modules). */
+const MODULE_PATH = /^(?:\/|[A-Za-z]:\\|file:\/\/)/;
+
+/**
+ * The module that declared a class or function: the file of the first stack
+ * frame below `entry` (the library's function the program called) that is
+ * outside this library. Read from the frames' call sites, and without the
+ * library's own frames: Bun source-maps every frame it captures, and from a
+ * build (child-bundle.ts) the library's frames would have a tessera thread or
+ * a worker read the bundle's source map (~2.4 ms, at the first class).
+ */
+function declaringModule(entry: Function): string {
+  const original = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  let files: (string | null | undefined)[] = [];
+  try {
+    Error.prepareStackTrace = (_error, sites) => sites;
+    Error.stackTraceLimit = 20;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, entry);
+    if (Array.isArray(holder.stack)) files = (holder.stack as NodeJS.CallSite[]).map((site) => site.getFileName());
+  } finally {
+    Error.prepareStackTrace = original;
+    Error.stackTraceLimit = limit;
+  }
+  for (const file of files) {
+    if (file && MODULE_PATH.test(file) && !file.startsWith(LIBRARY_DIR)) return file.replace(/^file:\/\//, "");
   }
   return "<unknown module>";
 }
 
-/** `key`: a fixed key (the library's own classes); default: the declaring module's path and `name`. */
-export function registerClass(Class: Function, name = Class.name, key = `${declaringModule()}#${name}`): string {
+/** The key of a class or function `name` declared by the module that called `entry` (see declaringModule). */
+export function declaredKey(entry: Function, name: string): string {
+  return `${declaringModule(entry)}#${name}`;
+}
+
+/** `key`: the declaring module's path and `name` (declaredKey), or a fixed key (the library's own classes). */
+export function registerClass(Class: Function, name: string, key: string): string {
   if (!name) throw new InvalidArgumentError("a tessera class needs a name: declare it as `class Name { ... }`");
   const existing = classes.get(key);
   if (existing && existing !== Class) {
@@ -45,9 +70,9 @@ export function registerClass(Class: Function, name = Class.name, key = `${decla
 const functions: Map<string, Function> = ((globalThis as Record<symbol, Map<string, Function> | undefined>)[Symbol.for("mosaic.remote-functions")] ??= new Map());
 
 /** Registers a function for `mosaic.remote()`: found on every process by the module that declared it and its name. */
-export function registerFunction(fn: Function): string {
+export function registerFunction(fn: Function, entry: Function): string {
   if (!fn.name) throw new InvalidArgumentError("a remote function needs a name: declare it as `function name(...) { ... }` (or const name = (...) => ...)");
-  const key = `${declaringModule()}#${fn.name}`;
+  const key = declaredKey(entry, fn.name);
   const existing = functions.get(key);
   if (existing && existing !== fn) throw new InvalidArgumentError(`two remote functions share the key ${describeKey(key)}: give one of them another name`);
   functions.set(key, fn);
@@ -83,7 +108,7 @@ export function register<C extends Function>(Class: C, context?: ClassDecoratorC
       throw new InvalidArgumentError(`${name} cannot be registered: it extends the built-in ${base.name}, whose contents are not fields (send a plain ${base.name}, or keep it in a field)`);
     }
   }
-  const key = `${declaringModule()}#${name}`;
+  const key = declaredKey(register, name);
   addSerializable(Class, key);
   return Class;
 }

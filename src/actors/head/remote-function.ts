@@ -96,7 +96,7 @@ export function callFunction(client: ActorClient, key: string, args: unknown[], 
 /** Makes `fn` callable on the workers: declare it at module level (every process registers it), call it on the head. */
 export function remote<F extends AnyFunction>(fn: F): RemoteFunction<F> {
   if (typeof fn !== "function") throw new InvalidArgumentError(`mosaic.remote() takes a function, got ${typeof fn}`);
-  const key = registerFunction(fn);
+  const key = registerFunction(fn, remote);
   const what = `${fn.name}()`;
   const remoteFn = ((...args: unknown[]) => call(key, args, undefined, what)) as RemoteFunction<F>;
   Object.defineProperties(remoteFn, {

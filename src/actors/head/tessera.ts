@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "../../errors.ts";
 import { currentCreator } from "./context.ts";
 // Inside a tessera method, X.remote() and calls go through the thread's nested client.
 import "./nested-client.ts";
-import { registerClass } from "../registry.ts";
+import { declaredKey, registerClass } from "../registry.ts";
 import type { RetryOptions } from "./retries.ts";
 import { argumentsOf, arrayClash, type ArrayArgs, createTesseraArray, type TesseraArray } from "./tessera-array.ts";
 import { RESERVED_METHOD_NAMES, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
@@ -111,7 +111,7 @@ export function tessera<C extends AnyClass>(Class: C, context?: ClassDecoratorCo
   if (typeof Class !== "function") throw new InvalidArgumentError("tessera() takes a class");
   const name = context?.name ?? Class.name;
   const methods = methodNames(Class, name);
-  const key = registerClass(Class, name);
+  const key = registerClass(Class, name, declaredKey(tessera, name));
   Object.defineProperties(Class, {
     [KEY]: { value: key },
     [METHODS]: { value: methods },
