@@ -76,10 +76,19 @@ export const BUSY_SLOTS = 5;
 /** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
 const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(BUSY_SLOTS);
 
+/** Whether a method has run here yet (see thread.ts's shrink once quiet). */
+let methodsRan = false;
+
 /** `since` 0: between methods; `task`: the id of the call that started (resource samples tell the head it runs). */
 export function markBusy(since: number, task = 0): void {
   busySince[0] = since;
   busySince[1] = task;
+  if (since > 0) methodsRan = true;
+}
+
+/** No method has run on this thread yet (constructors aside). */
+export function quietSoFar(): boolean {
+  return !methodsRan;
 }
 
 /** Calls queued on this thread and not started (a resource sample reads it). */

@@ -14,7 +14,7 @@ import { dialHead } from "./head-link.ts";
 import { flushBeforeRunning, headLink, report } from "./outbox.ts";
 import { cutText, describeError } from "../../errors.ts";
 import { type Posted, Report } from "./protocol.ts";
-import { programLoaded, threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { programLoaded, quietSoFar, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { segmentCapacity, sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
 import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
@@ -23,6 +23,9 @@ import { startStep } from "../../_util/start-trace.ts";
 import { shrinkFootprint } from "../../_util/footprint.ts";
 
 let started = false;
+
+/** A thread whose tesserae have run no method this long after it is ready gives back what its start left. */
+const SHRINK_WHEN_QUIET_MS = 2000;
 let ending = false;
 
 /** What ended the thread, in one line: the value's name and message (whatever was thrown). */
@@ -93,9 +96,11 @@ export function startThread(): Promise<never> {
       startStep(threadUid(workerUid, threadIndex), "head link up");
       report([Report.Ready]);
       warmPool();
+      // What the program's import left goes once the thread has been quiet a while, off the creation's path (it
+      // took ~3.5 ms here before the link's handshake could go on), and not while its methods run (it drops every
+      // function's compiled code).
+      setTimeout(() => quietSoFar() && shrinkFootprint(), SHRINK_WHEN_QUIET_MS).unref();
     });
-    // The program's import is over: what it left goes while the head's link is dialled (the first call comes after).
-    shrinkFootprint();
   }
   return new Promise<never>(() => {});
 }
