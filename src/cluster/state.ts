@@ -5,7 +5,7 @@
  */
 import type { HeadNode } from "./head.ts";
 import type { Role } from "../types.ts";
-import { THREAD_MARKER } from "../actors/thread/channel.ts";
+import { tesseraThreadSettings } from "../actors/thread/channel.ts";
 import { setClientResolver } from "../actors/head/context.ts";
 import { RuntimeStateError } from "../errors.ts";
 import type { Runtime } from "./runtime.ts";
@@ -34,11 +34,7 @@ function roleFromArgv(argv: string[]): Role {
 
 
 function detectRole(): Role {
-  // node:worker_threads is loaded only where it is there already (a thread): it costs every process ~10 ms at start.
-  if (!Bun.isMainThread) {
-    const { workerData } = require("node:worker_threads") as typeof import("node:worker_threads");
-    if ((workerData as { marker?: string } | undefined)?.marker === THREAD_MARKER) return "thread";
-  }
+  if (tesseraThreadSettings() !== undefined) return "thread";
   return roleFromArgv(process.argv);
 }
 

@@ -19,3 +19,10 @@ test("a tessera thread sees its worker's environment as the worker's program lef
   expect(JSON.parse(line.slice("result ".length))).toEqual({ worker: "by the worker's program", head: "by the head" });
   expect((await head.exited).code).toBe(0);
 }, 90_000);
+
+test("shared memory a tessera thread makes while its program loads counts as its worker's (the records it adopts once it listens)", async () => {
+  await using head = spawnFixture("thread-records-fixture.ts", []);
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  expect(JSON.parse(line.slice("result ".length))).toEqual({ length: 2 ** 20, grew: 8 * 2 ** 20 });
+  expect((await head.exited).code).toBe(0);
+}, 90_000);

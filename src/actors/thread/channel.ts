@@ -33,5 +33,34 @@ export function postBatch(port: { postMessage(value: unknown): void }, batch: re
   port.postMessage(batch);
 }
 
-/** Marker in `workerData` of the threads a worker starts to run tesserae on. */
-export const THREAD_MARKER = "mosaic.tessera-thread";
+/**
+ * The variable of a tessera thread's environment that carries its settings
+ * (thread-data.ts's ThreadSettings, as JSON) from its worker's main thread:
+ * a web Worker has no `workerData` without node:worker_threads, which costs a
+ * thread ~4.6 ms to load.
+ */
+export const THREAD_SETTINGS_ENV = "MOSAIC_TESSERA_THREAD";
+const SETTINGS_KEY = Symbol.for("mosaic.tessera-thread-settings");
+
+/**
+ * This thread's settings when it is a tessera thread (undefined elsewhere),
+ * read once and taken out of its environment: the program's code and the
+ * threads and processes it starts do not inherit them. Kept on globalThis:
+ * two copies of the library in one thread read the same.
+ */
+export function tesseraThreadSettings(): unknown {
+  if (Bun.isMainThread) return undefined;
+  const global = globalThis as Record<symbol, unknown>;
+  if (!(SETTINGS_KEY in global)) {
+    const text = process.env[THREAD_SETTINGS_ENV];
+    delete process.env[THREAD_SETTINGS_ENV];
+    global[SETTINGS_KEY] = text === undefined ? undefined : JSON.parse(text);
+  }
+  return global[SETTINGS_KEY];
+}
+
+/** A tessera thread's end of its channel: the web Worker's global scope. */
+export const threadScope = globalThis as unknown as {
+  postMessage(value: unknown): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+};

@@ -207,6 +207,7 @@ export function onOp(op: ThreadOp): void {
   if (op[0] === Op.Observe) return observe(op[1]);
   if (op[0] === Op.Cancel) return cancel(op[1], op[2]);
   if (op[0] === Op.SendReports) return sendHeldBack();
+  if (op[0] === Op.Adopt) return; // taken when it came (thread-data.ts)
   const resident = tesserae.get(op[1]);
   if (!resident) {
     if (op[0] === Op.Call) {
@@ -340,7 +341,12 @@ function addCancelled(task: number): void {
   cancelled.add(task);
 }
 
-const cancels = threadData?.cancels ? new CancelReader(threadData.cancels) : undefined;
+/** The main thread's cancels (see cancels.ts), once the thread has adopted their ring. */
+let cancels: CancelReader | undefined;
+
+export function readCancels(ring: SharedArrayBuffer): void {
+  cancels = new CancelReader(ring);
+}
 
 /** Calls admitted and not started, on every tessera of this thread. */
 let queuedCalls = 0;

@@ -6,14 +6,13 @@
  * before its completion, a call's `task.started` before its completion.
  */
 import { copyBytes } from "../../_util/copy-bytes.ts";
-import { parentPort } from "node:worker_threads";
 import { cutText, describeError, errorBatches, type ErrorDescription, MAX_ERROR_TEXT } from "../../errors.ts";
 import type { Connection } from "../../comms/connection.ts";
 import type { LogStream } from "../../logging/logger.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
 import { encodeDoneMessage } from "../wire/done-message.ts";
 import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
-import { postBatch } from "./channel.ts";
+import { postBatch, threadScope } from "./channel.ts";
 import { type DoneManyReport, type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
 import { markHeldBack, threadData, threadIndex, workerUid } from "./thread-data.ts";
 
@@ -42,7 +41,7 @@ const toMain = new Batcher<ThreadReport>(
   (batch) => {
     if (toHead.size === 0) unsentSince = 0;
     if (heldBack.length > 0) batch.unshift(takeHeldBack()); // they were settled first
-    postBatch(parentPort!, batch);
+    postBatch(threadScope, batch);
   },
   { limit: BATCH_SLICE },
 );
@@ -108,13 +107,13 @@ export function sendHeldBack(): void {
   holdTimer = undefined;
   if (heldBack.length === 0) return;
   if (toMain.size > 0) return toMain.flush(); // they go first in it
-  postBatch(parentPort!, [takeHeldBack()]);
+  postBatch(threadScope, [takeHeldBack()]);
 }
 
 // A thread that ends (process.exit() in a method, an uncaught error) still tells its main thread what it
 // held back or queued: the head has those completions already, and a dependent asking the worker for one
 // must find it there, not wait for it for ever. Messages posted in the exit hook reach the main thread.
-if (parentPort) {
+if (threadData) {
   process.on("exit", () => {
     // Completions for the head first (process.exit() in a method's microtask leaves them queued).
     if (toHead.size > 0) toHead.flush();
@@ -242,7 +241,11 @@ export function observe(types: RuntimeEventType[]): void {
 }
 
 /** Events sent up by the worker and its threads (shared with the main thread: the worker's status shows it). */
-const eventCounter = threadData?.eventCounter ? new Int32Array(threadData.eventCounter) : new Int32Array(1);
+let eventCounter = new Int32Array(new SharedArrayBuffer(4));
+
+export function countEventsIn(counter: SharedArrayBuffer): void {
+  eventCounter = new Int32Array(counter);
+}
 
 const events = new Batcher<WireEvent>((batch) => {
   if (!head?.isOpen) return void toMain.add([Report.Events, batch]); // the main thread sends them up (and counts them)

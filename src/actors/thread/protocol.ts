@@ -58,15 +58,39 @@ export type PostedDependencies = [uid: string, value: Posted][] | InlineDependen
 export type InlineDependencies = [argsLength: number, ...places: (string | number)[]];
 
 /**
+ * What a worker's main thread shares with a tessera thread, as shared memory
+ * (a thread adopts it before it says it is ready; until then it counts into
+ * records of its own, added in then: see thread-data.ts).
+ */
+export interface SharedRecords {
+  /** The worker's shared memory record (see shared-memory/accounting.ts), and the thread's part of it. */
+  sharedMemoryCounters: SharedArrayBuffer;
+  realmCounters: SharedArrayBuffer;
+  /** One counter (Int32): events sent up by the worker and its threads, for its status. */
+  eventCounter: SharedArrayBuffer;
+  /**
+   * BUSY_SLOTS Float64s, written by the thread (plain stores, read once in a
+   * while by the worker's main thread): when its running method started
+   * (Date.now(); 0 between methods), that call's task id, calls queued here,
+   * completions held back from the main thread (see outbox.ts), the tessera
+   * whose constructor runs (see markConstructing).
+   */
+  busy: SharedArrayBuffer;
+  /** Calls cancelled by the main thread (see cancels.ts). */
+  cancels: SharedArrayBuffer;
+}
+
+/**
  * Main thread → tessera thread. Calls come this way or straight from the
  * head; `seq` orders them either way (Create `strict`: a tessera that may be
  * restarted elsewhere, whose completions leave before its next call starts,
  * so the head knows which calls had not started; Skip: a call the main thread failed
  * itself; Release: after `calls` calls; Observe: the worker-side event types
  * the head wants now; SendReports: a dependent waits here, so completions the
- * thread holds back from the main thread go now, see outbox.ts).
+ * thread holds back from the main thread go now, see outbox.ts; Adopt: the
+ * memory the main thread shares with it, the answer to its Hello).
  */
-export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7, Cancel: 8, SendReports: 9 } as const;
+export const Op = { Create: 0, Call: 1, Release: 2, CollectGarbage: 3, Skip: 4, SegmentFree: 5, TrimPool: 6, Observe: 7, Cancel: 8, SendReports: 9, Adopt: 10 } as const;
 export type ThreadOp =
   | [op: 0, tessera: number, key: string, args: Posted, deps: PostedDependencies, strict: boolean, concurrency: number]
   | [op: 1, tessera: number, task: number, method: string, args: Posted, deps: PostedDependencies, fromHead: boolean, seq: number]
@@ -77,7 +101,8 @@ export type ThreadOp =
   | [op: 6]
   | [op: 7, types: RuntimeEventType[]]
   | [op: 8, tessera: number, task: number]
-  | [op: 9];
+  | [op: 9]
+  | [op: 10, records: SharedRecords];
 
 /** Where a thread dials the head, and the secret it proves. */
 export interface HeadAddress {
@@ -96,8 +121,9 @@ export interface HeadAddress {
  * method, kept in the worker's store (where it was made). Ending: an error no
  * method caught ends the thread, and why (its last report). LoadFailed: the
  * program threw while the thread loaded it (the thread ends), as it was thrown.
+ * Hello: the thread listens, and asks for the memory it shares (Op.Adopt).
  */
-export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10, Ending: 11, LoadFailed: 12 } as const;
+export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10, Ending: 11, LoadFailed: 12, Hello: 13 } as const;
 export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
 /** Completions the head has heard of with their small results (no payloads): ids, each result's size, the results end to end. */
 export type DoneManyReport = [op: 10, tasks: number[], sizes: number[], results: Uint8Array];
@@ -115,4 +141,5 @@ export type ThreadReport =
   | [op: 9, object: number, value: Posted]
   | DoneManyReport
   | [op: 11, reason: string]
-  | [op: 12, error: ErrorDescription];
+  | [op: 12, error: ErrorDescription]
+  | [op: 13];

@@ -1,51 +1,71 @@
 /**
- * What a worker's main thread hands a tessera thread when it starts it
- * (`workerData`, see the worker's thread-pool.ts). Read once, when this module
- * loads; outside a tessera thread (the head, a worker's main thread) it is
- * absent and the defaults below are never used.
+ * What a worker's main thread hands a tessera thread when it starts it (see
+ * the worker's thread-pool.ts): its settings, in its environment, read once
+ * when this module loads (outside a tessera thread they are absent and the
+ * defaults below are never used); and the memory they share, which the thread
+ * asks for as soon as it listens (Report.Hello) and adopts before it is ready.
  */
 import { adoptSharedMemoryCounters, setSegmentIdleTime } from "../../comms/shared-memory/index.ts";
-import { Report, type HeadAddress } from "./protocol.ts";
+import { type HeadAddress, Op, Report, type SharedRecords } from "./protocol.ts";
 import { describeError } from "../../errors.ts";
-import { THREAD_MARKER } from "./channel.ts";
+import { tesseraThreadSettings, threadScope } from "./channel.ts";
 
-export interface ThreadData {
-  marker: string;
+export interface ThreadSettings {
   uid: string;
   thread: number;
   head: HeadAddress | undefined;
   memoryLimit: number;
   /** Bytes of shared memory to prepare once ready, for the first large result (the warmPool option; 0: none). */
   warmPool: number;
-  sharedMemoryCounters: SharedArrayBuffer;
-  realmCounters: SharedArrayBuffer;
   segmentIdleTime: number;
-  /** One counter (Int32): events sent up by the worker and its threads, for its status. */
-  eventCounter: SharedArrayBuffer;
-  /**
-   * BUSY_SLOTS Float64s, written by the thread (plain stores, read once in a
-   * while by the worker's main thread): when its running method started
-   * (Date.now(); 0 between methods), that call's task id, calls queued here,
-   * completions held back from the main thread (see outbox.ts), the tessera
-   * whose constructor runs (see markConstructing).
-   */
-  busy: SharedArrayBuffer;
-  /** Calls cancelled by the main thread (see cancels.ts). */
-  cancels: SharedArrayBuffer;
   /** The worker's log level as consola's number (`mosaic.logger` drops lines above it). */
   logLevel: number;
 }
 
-// node:worker_threads only on a thread: a worker's main thread imports this module for its types and slots.
-export const threadData = (Bun.isMainThread ? undefined : (require("node:worker_threads") as typeof import("node:worker_threads")).workerData) as
-  | Partial<ThreadData>
-  | undefined;
-if (threadData?.sharedMemoryCounters) adoptSharedMemoryCounters(threadData.sharedMemoryCounters, threadData.realmCounters);
+export const threadData = tesseraThreadSettings() as ThreadSettings | undefined;
 if (threadData?.segmentIdleTime !== undefined) setSegmentIdleTime(threadData.segmentIdleTime);
 
 /** The worker this thread belongs to: errors and events name it (what `runtime.getWorker()` knows). */
 export const workerUid: string = threadData?.uid ?? "worker";
 export const threadIndex: number = threadData?.thread ?? 0;
+
+/** Slots of a thread's busy record: started (ms), task id, calls queued, completions held back, tessera being constructed. */
+export const BUSY_SLOTS = 5;
+
+/** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
+let busySince = new Float64Array(new SharedArrayBuffer(8 * BUSY_SLOTS));
+
+const shared = Promise.withResolvers<SharedRecords>();
+/** Where the thread's ops go once it serves (see thread.ts). */
+let onOps: ((ops: unknown[]) => void) | undefined;
+
+/** The memory this thread shares with its worker's main thread, adopted (see protocol.ts's SharedRecords). */
+export function sharedRecords(): Promise<SharedRecords> {
+  return shared.promise;
+}
+
+/** The serving loop takes the ops from here on (none comes before the thread says it is ready). */
+export function serveOps(handler: (ops: unknown[]) => void): void {
+  onOps = handler;
+}
+
+function adopt(records: SharedRecords): void {
+  adoptSharedMemoryCounters(records.sharedMemoryCounters, records.realmCounters);
+  const own = busySince;
+  busySince = new Float64Array(records.busy);
+  busySince.set(own);
+  shared.resolve(records);
+}
+
+if (threadData) {
+  threadScope.addEventListener("message", (event) => {
+    const batch = event.data as unknown[];
+    const first = batch[0] as [number, SharedRecords] | undefined;
+    if (first?.[0] === Op.Adopt) return adopt(first[1]);
+    onOps?.(batch);
+  });
+  threadScope.postMessage([[Report.Hello]]);
+}
 
 /**
  * Until its program has loaded, an error that stops the load (thrown by the
@@ -57,24 +77,17 @@ export const threadIndex: number = threadData?.thread ?? 0;
 function loadFailed(event: "uncaughtException" | "unhandledRejection"): (error: unknown) => void {
   return (error) => {
     if (process.listenerCount(event) > 1) return;
-    const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
-    parentPort?.postMessage([[Report.LoadFailed, describeError(error, workerUid)]]);
+    threadScope.postMessage([[Report.LoadFailed, describeError(error, workerUid)]]);
     process.exit(1);
   };
 }
-const loadWatch = threadData?.marker === THREAD_MARKER ? ([["uncaughtException", loadFailed("uncaughtException")], ["unhandledRejection", loadFailed("unhandledRejection")]] as const) : [];
+const loadWatch = threadData ? ([["uncaughtException", loadFailed("uncaughtException")], ["unhandledRejection", loadFailed("unhandledRejection")]] as const) : [];
 for (const [event, listener] of loadWatch) process.on(event, listener);
 
 /** The program has loaded: errors no method catches are the serving loop's now (see thread.ts). */
 export function programLoaded(): void {
   for (const [event, listener] of loadWatch) process.off(event, listener);
 }
-
-/** Slots of a thread's busy record: started (ms), task id, calls queued, completions held back, tessera being constructed. */
-export const BUSY_SLOTS = 5;
-
-/** When the method running now started (0: none), for the worker's placement of new tesserae (see ThreadPool.pick). */
-const busySince = threadData?.busy ? new Float64Array(threadData.busy) : new Float64Array(BUSY_SLOTS);
 
 /** Whether a method has run here yet (see thread.ts's shrink once quiet). */
 let methodsRan = false;
@@ -112,4 +125,4 @@ export function markHeldBack(count: number): void {
 }
 
 // A thread ended by its own program (process.exit() in a method) says so at once: no new tessera is placed on it.
-if (threadData?.busy) process.on("exit", () => markBusy(-1));
+if (threadData) process.on("exit", () => markBusy(-1));

@@ -7,14 +7,13 @@
  * The thread runs the user's program too (to declare its classes); the
  * program's init()/run() call hands the thread over to this loop.
  */
-import { parentPort } from "node:worker_threads";
 import { captureConsole } from "./console.ts";
-import { onOps } from "./executor.ts";
+import { onOps, readCancels } from "./executor.ts";
 import { dialHead } from "./head-link.ts";
-import { flushBeforeRunning, headLink, report } from "./outbox.ts";
+import { countEventsIn, flushBeforeRunning, headLink, report } from "./outbox.ts";
 import { cutText, describeError } from "../../errors.ts";
 import { type Posted, Report } from "./protocol.ts";
-import { programLoaded, quietSoFar, threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { programLoaded, quietSoFar, serveOps, sharedRecords, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { segmentCapacity, sharedMemoryAvailable, warmSegment } from "../../comms/shared-memory/index.ts";
 import { threadUid } from "../../types.ts";
 import { nestedLink, PUT_VALUE } from "../nested-link.ts";
@@ -87,12 +86,17 @@ export function startThread(): Promise<never> {
       return { encoded, size: postedSize(encoded) };
     };
     nestedLink.store = (id, encoded) => report([Report.Put, id, encoded as Posted]);
-    parentPort!.on("message", onOps);
+    serveOps(onOps as (ops: unknown[]) => void);
     // A program that listens for these itself keeps its own handling (as in Node: a listener means no crash).
     process.on("uncaughtException", (error) => process.listenerCount("uncaughtException") === 1 && endOnUncaught(error));
     process.on("unhandledRejection", (error) => process.listenerCount("unhandledRejection") === 1 && endOnUncaught(error));
-    // Ready once the head's link is up (or known to be unavailable): calls never race it.
-    void dialHead().then(() => {
+    // Ready once it shares its worker's memory records and the head's link is up (or known to be unavailable): calls
+    // never race either. The records were asked for when the library loaded here: by now they have mostly come.
+    const adopted = sharedRecords().then((records) => {
+      readCancels(records.cancels);
+      countEventsIn(records.eventCounter);
+    });
+    void Promise.all([adopted, dialHead()]).then(() => {
       startStep(threadUid(workerUid, threadIndex), "head link up");
       report([Report.Ready]);
       warmPool();

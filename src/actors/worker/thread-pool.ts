@@ -8,9 +8,9 @@ import { segmentIdleTime, sharedMemoryCounters, threadRealm } from "../../comms/
 import { Batcher } from "../../_util/tick-batcher.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
 import type { RuntimeLogger } from "../../logging/logger.ts";
-import { postBatch, THREAD_MARKER } from "../thread/channel.ts";
-import { type HeadAddress, Op, Report, type ThreadOp, type ThreadReport } from "../thread/protocol.ts";
-import { BUSY_SLOTS, type ThreadData } from "../thread/thread-data.ts";
+import { postBatch, THREAD_SETTINGS_ENV } from "../thread/channel.ts";
+import { type HeadAddress, Op, Report, type SharedRecords, type ThreadOp, type ThreadReport } from "../thread/protocol.ts";
+import { BUSY_SLOTS, type ThreadSettings } from "../thread/thread-data.ts";
 import { CancelWriter, cancelRing } from "../thread/cancels.ts";
 import { startStep } from "../../_util/start-trace.ts";
 import { describeError, type ErrorDescription } from "../../errors.ts";
@@ -114,27 +114,29 @@ export class TesseraThread {
   constructor(index: number, settings: PoolSettings) {
     this.index = index;
     const realm = threadRealm();
-    const workerData: ThreadData = {
-      marker: THREAD_MARKER,
+    const threadSettings: ThreadSettings = {
       uid: settings.uid,
       thread: index,
       head: settings.headAddress(),
       memoryLimit: settings.memoryLimit,
       warmPool: settings.warmPool,
+      segmentIdleTime: segmentIdleTime(),
+      logLevel: settings.logger.consola.level,
+    };
+    /** Sent when the thread asks (it listens then): see thread-data.ts. */
+    const records: SharedRecords = {
       sharedMemoryCounters: sharedMemoryCounters(),
       realmCounters: realm.buffer,
-      segmentIdleTime: segmentIdleTime(),
       eventCounter: settings.eventCounter,
       busy: this.#busy.buffer as SharedArrayBuffer,
       cancels: this.#cancels,
-      logLevel: settings.logger.consola.level,
     };
     startStep(settings.uid, `thread ${index} starting`);
     const preload = settings.preload?.();
     // The web Worker (not node:worker_threads'): it starts in ~1 ms where node's takes ~10 (stdio streams
     // made in the thread first), and the main thread needs no node:worker_threads. Given options, its env is
     // the process's as it is now (as node's; without options, Bun gives it the one the process started with).
-    const options = { workerData, preload };
+    const options = { preload, env: { ...process.env, [THREAD_SETTINGS_ENV]: JSON.stringify(threadSettings) } };
     let worker: Worker;
     try {
       worker = new Worker(settings.program, options as WorkerOptions);
@@ -146,7 +148,9 @@ export class TesseraThread {
     this.worker = worker;
     worker.addEventListener("message", (event: MessageEvent<ThreadReport[]>) => {
       for (const report of event.data) {
-        if (report[0] === Report.Ready) {
+        if (report[0] === Report.Hello) {
+          worker.postMessage([[Op.Adopt, records]]);
+        } else if (report[0] === Report.Ready) {
           startStep(settings.uid, `thread ${index} ready`);
           this.#ready();
         }

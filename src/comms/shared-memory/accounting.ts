@@ -107,8 +107,17 @@ export function sharedMemoryCounters(): SharedArrayBuffer {
 
 /** A tessera thread counts into its main thread's process record, and its own pool into `realmBuffer` (see threadRealm). */
 export function adoptSharedMemoryCounters(buffer: SharedArrayBuffer, realmBuffer?: SharedArrayBuffer): void {
-  processRecord = new BigInt64Array(buffer);
-  if (realmBuffer) realm = new BigInt64Array(realmBuffer);
+  // What it counted before (its program's top-level code may make shared memory) goes into the shared records.
+  processRecord = mergedInto(new BigInt64Array(buffer), processRecord);
+  if (realmBuffer) realm = mergedInto(new BigInt64Array(realmBuffer), realm);
+}
+
+function mergedInto(target: BigInt64Array<SharedArrayBuffer>, own: BigInt64Array<SharedArrayBuffer>): BigInt64Array<SharedArrayBuffer> {
+  for (let field = 0; field < own.length; field++) {
+    const value = Atomics.load(own, field);
+    if (value !== 0n) Atomics.add(target, field, value);
+  }
+  return target;
 }
 
 /** The tessera threads' records, seen from their worker's main thread. */
