@@ -6,10 +6,19 @@
  * synchronous one is simply the call running now. Controllers are made only
  * when a method asks for its signal, or when a running call is cancelled.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { AsyncLocalStorage } from "node:async_hooks";
 import { RuntimeStateError } from "../errors.ts";
 
-const context = new AsyncLocalStorage<number>();
+/**
+ * Made with the first call that runs in a context: node:async_hooks costs a
+ * new thread ~0.6 ms to load, and the head and a worker's main thread, which
+ * import this module too, never run a method.
+ */
+let context: AsyncLocalStorage<number> | undefined;
+
+function callContext(): AsyncLocalStorage<number> {
+  return (context ??= new (require("node:async_hooks") as typeof import("node:async_hooks")).AsyncLocalStorage<number>());
+}
 /** The synchronous call running now (or the start of an async one, up to its first await). */
 let current: number | undefined;
 /** The tessera (wire id) of the synchronous call running now. */
@@ -45,7 +54,7 @@ export function runCall<T>(task: number, method: Function, call: () => T, tesser
       return result;
     }
     awaiting.set(task, tessera);
-    const result = context.run(task, call);
+    const result = callContext().run(task, call);
     if (!(method instanceof AsyncFunction) && !isThenable(result)) plainMethods.add(method);
     return result;
   } finally {
@@ -56,7 +65,7 @@ export function runCall<T>(task: number, method: Function, call: () => T, tesser
 
 /** The wire id of the tessera whose method runs now (0: none), for nested calls (a call on itself would wait for itself). */
 export function callingTessera(): number {
-  const task = context.getStore();
+  const task = context?.getStore();
   return task !== undefined ? (awaiting.get(task) ?? 0) : current !== undefined ? currentTessera : 0;
 }
 
@@ -75,7 +84,7 @@ export function runConstructor<T>(construct: () => T): T {
 
 /** Whether a tessera method, constructor or remote function runs here now (its own code, or an async call's continuation). */
 export function inCall(): boolean {
-  return current !== undefined || constructing || context.getStore() !== undefined;
+  return current !== undefined || constructing || context?.getStore() !== undefined;
 }
 
 /** A call ended: its controller, if any, goes. */
@@ -99,7 +108,7 @@ export function abortIfRunning(task: number, reason: Error): boolean {
  * one cannot be interrupted).
  */
 export function signal(): AbortSignal {
-  const task = context.getStore() ?? current;
+  const task = context?.getStore() ?? current;
   if (task === undefined) throw new RuntimeStateError("mosaic.signal() is for tessera methods, while they run");
   let controller = controllers.get(task);
   if (!controller) controllers.set(task, (controller = new AbortController()));
