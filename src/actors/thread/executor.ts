@@ -7,7 +7,7 @@
 import { CancelledError, type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
 import { abortIfRunning, endCall, runCall, runConstructor } from "../current-call.ts";
 import { Fifo } from "../../_util/fifo.ts";
-import { releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
+import { collectYoungIfMapped, releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
 import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, sendHeldBack, settle, unsentSince } from "./outbox.ts";
@@ -127,6 +127,7 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     } else resident.quick.add(name);
   }
   resident.running = false;
+  collectYoungIfMapped();
 }
 
 /**

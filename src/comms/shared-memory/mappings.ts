@@ -79,6 +79,44 @@ export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => vo
   if (passable) mappings.set(bytes.buffer, entry);
   mappedSegments.register(bytes.buffer, entry);
   noteMapped(bytes.byteLength);
+  if (bytes.byteLength >= YOUNG_COLLECTION_MIN_BYTES) {
+    // A tessera thread's call runs after this turn: its executor asks once the call is done (collectYoungIfMapped).
+    if (Bun.isMainThread) collectYoungSoon();
+    else mappedSinceYoung = true;
+  }
+}
+
+/** Smaller mappings wait for the collector's own schedule: a young collection cost a 1 MiB round trip more than a fresh segment. */
+const YOUNG_COLLECTION_MIN_BYTES = 4 * 2 ** 20;
+let youngCollectionScheduled = false;
+/** A tessera thread mapped a large pooled segment since its last young collection. */
+let mappedSinceYoung = false;
+
+/**
+ * A collection of the young generation once the code that uses a large
+ * mapping now has run (setImmediate: after it and its microtasks). A mapping
+ * that code let go of is young, so this mostly finds it, and its segment goes
+ * back to its sender then; left to the collector's own schedule (which may
+ * not run for long where little is allocated) segments came back several
+ * transfers later, and each transfer meanwhile took a new segment of fresh
+ * pages (~25 ms per 64 MiB). Not always: the collector also keeps what a
+ * stale pointer on the stack points to, so the last mapping may stay until
+ * the next call. A young collection costs a fraction of a millisecond where
+ * little is young.
+ */
+function collectYoungSoon(): void {
+  if (youngCollectionScheduled) return;
+  youngCollectionScheduled = true;
+  setImmediate(() => {
+    youngCollectionScheduled = false;
+    mappedSinceYoung = false;
+    (require("bun:jsc") as typeof import("bun:jsc")).edenGC();
+  });
+}
+
+/** A tessera thread's calls are done for now: what they mapped and let go of goes back (see collectYoungSoon). */
+export function collectYoungIfMapped(): void {
+  if (mappedSinceYoung) collectYoungSoon();
 }
 
 /**

@@ -67,3 +67,10 @@ describe("shared-memory segments", () => {
     expect(segmentsOf(tree.cluster)).toEqual([]);
   });
 });
+
+test("large arguments' pooled segments come back from the tessera thread after its methods are done with them: after each call, at most the last one is still out", async () => {
+  await using head = spawnFixture("segment-return-fixture.ts", []);
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  expect(JSON.parse(line.slice("result ".length))).toEqual(Array.from({ length: 8 }, () => ({ sum: 2, returned: true })));
+  expect((await head.exited).code).toBe(0);
+}, 90_000);
