@@ -26,3 +26,11 @@ test("shared memory a tessera thread makes while its program loads counts as its
   expect(JSON.parse(line.slice("result ".length))).toEqual({ length: 2 ** 20, grew: 8 * 2 ** 20 });
   expect((await head.exited).code).toBe(0);
 }, 90_000);
+
+test("a tessera thread's settings reach neither the program's modules that load before the library nor a Worker of its own", async () => {
+  // From source (no build): there the program's first modules load before the library.
+  await using head = spawnFixture("thread-settings-fixture.ts", [], { env: { MOSAIC_BUNDLE: "0" } });
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  expect(JSON.parse(line.slice("result ".length))).toEqual({ seenBeforeLibrary: false, ownWorkerRole: "head" });
+  expect((await head.exited).code).toBe(0);
+}, 90_000);

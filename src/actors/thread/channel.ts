@@ -44,9 +44,12 @@ const SETTINGS_KEY = Symbol.for("mosaic.tessera-thread-settings");
 
 /**
  * This thread's settings when it is a tessera thread (undefined elsewhere),
- * read once and taken out of its environment: the program's code and the
- * threads and processes it starts do not inherit them. Kept on globalThis:
- * two copies of the library in one thread read the same.
+ * read once and taken out of its environment, first thing in the thread
+ * (settings-preload.ts, or the library as it loads where there is no file to
+ * preload): the program's code and the threads and processes it starts do not
+ * inherit them. Taken only in the thread that runs the program the worker
+ * named: a Worker of the program's own that was handed them anyway is none.
+ * Kept on globalThis: two copies of the library in one thread read the same.
  */
 export function tesseraThreadSettings(): unknown {
   if (Bun.isMainThread) return undefined;
@@ -54,7 +57,11 @@ export function tesseraThreadSettings(): unknown {
   if (!(SETTINGS_KEY in global)) {
     const text = process.env[THREAD_SETTINGS_ENV];
     delete process.env[THREAD_SETTINGS_ENV];
-    global[SETTINGS_KEY] = text === undefined ? undefined : JSON.parse(text);
+    let settings: { program?: unknown } | undefined;
+    try {
+      settings = text === undefined ? undefined : JSON.parse(text);
+    } catch {} // not ours
+    global[SETTINGS_KEY] = settings?.program === Bun.main ? settings : undefined;
   }
   return global[SETTINGS_KEY];
 }

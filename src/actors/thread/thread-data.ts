@@ -11,6 +11,8 @@ import { describeError } from "../../errors.ts";
 import { tesseraThreadSettings, threadScope } from "./channel.ts";
 
 export interface ThreadSettings {
+  /** The program the thread runs (its Bun.main): see channel.ts's tesseraThreadSettings. */
+  program: string;
   uid: string;
   thread: number;
   head: HeadAddress | undefined;
@@ -49,7 +51,11 @@ export function serveOps(handler: (ops: unknown[]) => void): void {
   onOps = handler;
 }
 
+let adopted = false;
+
 function adopt(records: SharedRecords): void {
+  if (adopted) return; // once: a second would add the worker's records into themselves
+  adopted = true;
   adoptSharedMemoryCounters(records.sharedMemoryCounters, records.realmCounters);
   const own = busySince;
   busySince = new Float64Array(records.busy);

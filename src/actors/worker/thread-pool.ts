@@ -4,6 +4,8 @@
  * to `maxThreads`), fed ops in batches, asked to collect garbage or trim their
  * segment pools, and told which events to produce.
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { segmentIdleTime, sharedMemoryCounters, threadRealm } from "../../comms/shared-memory/index.ts";
 import { Batcher } from "../../_util/tick-batcher.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
@@ -14,6 +16,9 @@ import { BUSY_SLOTS, type ThreadSettings } from "../thread/thread-data.ts";
 import { CancelWriter, cancelRing } from "../thread/cancels.ts";
 import { startStep } from "../../_util/start-trace.ts";
 import { describeError, type ErrorDescription } from "../../errors.ts";
+
+/** settings-preload.ts, where it is a file (from a source checkout, with or without a build; not in a compiled binary). */
+const SETTINGS_PRELOAD = ((path: string) => (existsSync(path) ? path : undefined))(fileURLToPath(new URL("../thread/settings-preload.ts", import.meta.url)));
 
 /** Ops per message during a burst: the thread starts while the main thread still decodes. */
 const BATCH_SLICE = 256;
@@ -115,6 +120,7 @@ export class TesseraThread {
     this.index = index;
     const realm = threadRealm();
     const threadSettings: ThreadSettings = {
+      program: settings.program,
       uid: settings.uid,
       thread: index,
       head: settings.headAddress(),
@@ -132,7 +138,8 @@ export class TesseraThread {
       cancels: this.#cancels,
     };
     startStep(settings.uid, `thread ${index} starting`);
-    const preload = settings.preload?.();
+    // Ours before the program, after a build's bundle (whose plugin then serves what ours imports).
+    const preload = [...(settings.preload?.() ?? []), ...(SETTINGS_PRELOAD ? [SETTINGS_PRELOAD] : [])];
     // The web Worker (not node:worker_threads'): it starts in ~1 ms where node's takes ~10 (stdio streams
     // made in the thread first), and the main thread needs no node:worker_threads. Given options, its env is
     // the process's as it is now (as node's; without options, Bun gives it the one the process started with).
@@ -142,8 +149,8 @@ export class TesseraThread {
       worker = new Worker(settings.program, options as WorkerOptions);
     } catch (error) {
       // Bun throws at once for a preload that is not there: a newer build removed it since it was looked up.
-      if (!preload) throw error;
-      worker = new Worker(settings.program, { ...options, preload: undefined } as WorkerOptions);
+      if (preload.length === 0) throw error;
+      worker = new Worker(settings.program, { ...options, preload: SETTINGS_PRELOAD ? [SETTINGS_PRELOAD] : undefined } as WorkerOptions);
     }
     this.worker = worker;
     worker.addEventListener("message", (event: MessageEvent<ThreadReport[]>) => {

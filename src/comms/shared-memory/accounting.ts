@@ -113,6 +113,7 @@ export function adoptSharedMemoryCounters(buffer: SharedArrayBuffer, realmBuffer
 }
 
 function mergedInto(target: BigInt64Array<SharedArrayBuffer>, own: BigInt64Array<SharedArrayBuffer>): BigInt64Array<SharedArrayBuffer> {
+  if (target.buffer === own.buffer) return own;
   for (let field = 0; field < own.length; field++) {
     const value = Atomics.load(own, field);
     if (value !== 0n) Atomics.add(target, field, value);
