@@ -79,11 +79,10 @@ export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => vo
   if (passable) mappings.set(bytes.buffer, entry);
   mappedSegments.register(bytes.buffer, entry);
   noteMapped(bytes.byteLength);
-  if (bytes.byteLength >= YOUNG_COLLECTION_MIN_BYTES) {
-    // A tessera thread's call runs after this turn: its executor asks once the call is done (collectYoungIfMapped).
-    if (Bun.isMainThread) collectYoungSoon();
-    else mappedSinceYoung = true;
-  }
+  // A tessera thread's executor asks once its calls are done (collectYoungIfMapped). Not a main thread, right
+  // after it maps: what it maps (a result the head fetched, a value a worker passes on) is alive then, and a
+  // collection then makes it old, for a full collection to find.
+  if (bytes.byteLength >= YOUNG_COLLECTION_MIN_BYTES && !Bun.isMainThread) mappedSinceYoung = true;
 }
 
 /** Smaller mappings wait for the collector's own schedule: a young collection cost a 1 MiB round trip more than a fresh segment. */
@@ -93,10 +92,10 @@ let youngCollectionScheduled = false;
 let mappedSinceYoung = false;
 
 /**
- * A collection of the young generation once the code that uses a large
- * mapping now has run (setImmediate: after it and its microtasks). A mapping
- * that code let go of is young, so this mostly finds it, and its segment goes
- * back to its sender then; left to the collector's own schedule (which may
+ * A collection of the young generation once a tessera thread's calls that
+ * mapped a large pooled segment are done (setImmediate: after them and their
+ * microtasks). A mapping they let go of is young, so this mostly finds it,
+ * and its segment goes back to its sender then; left to the collector's own schedule (which may
  * not run for long where little is allocated) segments came back several
  * transfers later, and each transfer meanwhile took a new segment of fresh
  * pages (~25 ms per 64 MiB). Not always: the collector also keeps what a
