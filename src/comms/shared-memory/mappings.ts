@@ -95,10 +95,10 @@ let mappedSinceYoung = false;
  * A collection of the young generation once a tessera thread's calls that
  * mapped a large pooled segment are done (setImmediate: after them and their
  * microtasks). A mapping they let go of is young, so this mostly finds it,
- * and its segment goes back to its sender then; left to the collector's own schedule (which may
- * not run for long where little is allocated) segments came back several
- * transfers later, and each transfer meanwhile took a new segment of fresh
- * pages (~25 ms per 64 MiB). Not always: the collector also keeps what a
+ * and its segment goes back to its sender then; left to the collector's own
+ * schedule (which may not run for long where little is allocated) segments
+ * came back several transfers later, and each transfer meanwhile took a new
+ * segment of fresh pages (~25 ms per 64 MiB). Not always: the collector also keeps what a
  * stale pointer on the stack points to, so the last mapping may stay until
  * the next call. A young collection costs a fraction of a millisecond where
  * little is young.
