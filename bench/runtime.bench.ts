@@ -3,7 +3,9 @@
  * start-to-ready, stop, idle RSS and PSS per worker beside a bare Bun process
  * (bench/_fixtures/bare-bun.ts) and the echo peer, idle CPU of the whole tree, and
  * the head -> worker ping round trip next to a raw Bun TCP ping-pong between
- * this process and a child Bun process, measured in the same run.
+ * this process and a child Bun process, measured in the same run; and the
+ * first tessera on an idle worker (its thread started, the program loaded
+ * there, its link to the head up) beside a bare Worker thread of this process.
  *
  * This file is also the program the runtime's children run (`bun <this file>
  * --role ...`) and that their tessera threads load: there the first `init()`
@@ -39,6 +41,15 @@ import {
 import { connectPing, type Peer, PING_BASELINE_KIND, spawnPeer, stopPeers } from "./_raw.ts";
 
 type RawPing = Awaited<ReturnType<typeof connectPing>>;
+
+/** The class of the first tessera on an idle worker (see firstTessera). */
+const Probe = mosaic.tessera(
+  class Probe {
+    noop(): number {
+      return 1;
+    }
+  },
+);
 
 if (mosaic.role !== "head") await mosaic.init();
 
@@ -224,6 +235,68 @@ function startedWith(pid: number): string {
   return entry.endsWith(".ts") ? "source" : "bundle";
 }
 
+const FIRST_TESSERA_WARMUP = 1;
+const FIRST_TESSERA_CYCLES = 6;
+
+/**
+ * The first tessera on an idle worker of a fresh runtime (its links up, as a
+ * program's after init): from `remote()` to ready (its thread started and the
+ * program loaded there, its link to the head up), and to its first call's
+ * result; the worker's CPU over it (all threads). Baseline: a bare Worker of
+ * this process, from `new Worker` to its first message.
+ */
+async function firstTessera(): Promise<void> {
+  const ready: number[] = [];
+  const firstResult: number[] = [];
+  const workerCpu: number[] = [];
+  for (let cycle = 0; cycle < FIRST_TESSERA_WARMUP + FIRST_TESSERA_CYCLES; cycle++) {
+    const runtime = await mosaic.init(OPTIONS);
+    try {
+      await Promise.all(runtime.workers.map((worker) => worker.ping(5000)));
+      const worker = runtime.getWorker("worker:0:0");
+      const cpu0 = cpuNanos(worker.pid) ?? NaN;
+      const t0 = performance.now();
+      const probe = Probe.options({ worker: worker.uid }).remote();
+      await probe;
+      const t1 = performance.now();
+      if ((await probe.noop().result()) !== 1) throw new Error("Probe.noop() did not return 1");
+      const t2 = performance.now();
+      const cpu = ((cpuNanos(worker.pid) ?? NaN) - cpu0) / 1e6;
+      if (cycle >= FIRST_TESSERA_WARMUP) {
+        ready.push(t1 - t0);
+        firstResult.push(t2 - t0);
+        workerCpu.push(cpu);
+      }
+    } finally {
+      await mosaic.stop();
+    }
+  }
+  const bare: number[] = [];
+  for (let i = 0; i < FIRST_TESSERA_WARMUP + FIRST_TESSERA_CYCLES; i++) {
+    const t0 = performance.now();
+    const thread = new Worker(join(import.meta.dir, "_fixtures", "bare-thread.ts"));
+    await new Promise<void>((resolve) => thread.addEventListener("message", () => resolve(), { once: true }));
+    if (i >= FIRST_TESSERA_WARMUP) bare.push(performance.now() - t0);
+    thread.terminate();
+  }
+  note(`${BENCH}: first tessera on an idle worker, ready (ms) ${ready.map((v) => round(v, 1)).join(", ")}; worker CPU (ms) ${workerCpu.map((v) => round(v, 1)).join(", ")}`);
+  const readyMedian = median(ready);
+  const bareMedian = median(bare);
+  emit({
+    bench: BENCH,
+    metric: "first_tessera_ready_median",
+    value: round(readyMedian, 1),
+    unit: "ms",
+    samples: ready.length,
+    first_result_ms: round(median(firstResult), 1),
+    worker_cpu_ms: round(median(workerCpu), 1),
+    baseline: round(bareMedian, 2),
+    ratio: round(readyMedian / bareMedian, 1),
+    baseline_kind: "a bare Worker thread of this process (imports nothing), from new Worker to its first message, same run",
+    what: "Probe.options({ worker }).remote() on an idle worker of a fresh runtime (links up), until ready; first_result_ms: until its first noop() returns",
+  });
+}
+
 /** Median CPU (ms) a bare Bun process spends until it runs its script. */
 async function bareStartCpu(): Promise<number> {
   const spent: number[] = [];
@@ -391,6 +464,7 @@ async function pingRoundTrip(runtime: HeadRuntime, peer: Peer, raw: RawPing): Pr
 
 try {
   await startStop();
+  await firstTessera();
 
   const runtime = await mosaic.init(OPTIONS);
   // One request to each worker first, so that the idle tree includes the head's links to them.

@@ -1,0 +1,2 @@
+// A Worker thread that imports nothing: says it runs (runtime.bench.ts, first tessera baseline).
+postMessage(1);
