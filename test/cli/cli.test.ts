@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { TreeInfo } from "../fixtures/_tree.ts";
 import {
   expectTreeGone,
@@ -39,6 +39,20 @@ describe("mosaic run", () => {
     expect(result.uids.toSorted()).toEqual(["worker:0:0", "worker:0:1"]);
     expect(result.tree.pids).toHaveLength(4);
     await expectTreeGone(result.tree, { within: 0 });
+  });
+
+  test("runs a script named through a symbolic link, its tesserae's threads included (they run the file the link names)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mosaic-link-"));
+    try {
+      const link = join(dir, "linked-script.ts");
+      symlinkSync(join(FIXTURES, "run-tessera-fixture.ts"), link);
+      await using cli = spawnMosaic(["run", "-w", "1", link]);
+      const line = await cli.waitForLine(/^result \{/);
+      expect(JSON.parse(line.slice("result ".length))).toEqual({ threadMain: join(FIXTURES, "run-tessera-fixture.ts") });
+      expect(await cli.waitForExit()).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("takes options from MOSAIC_ environment variables, and a flag wins over its variable", async () => {

@@ -47,8 +47,8 @@ const SETTINGS_KEY = Symbol.for("mosaic.tessera-thread-settings");
  * read once and taken out of its environment, first thing in the thread
  * (settings-preload.ts, or the library as it loads where there is no file to
  * preload): the program's code and the threads and processes it starts do not
- * inherit them. Taken only in the thread that runs the program the worker
- * named: a Worker of the program's own that was handed them anyway is none.
+ * inherit them. Taken only in a thread that runs the program the worker named:
+ * a Worker of the program's own that was handed them anyway is none.
  * Kept on globalThis: two copies of the library in one thread read the same.
  */
 export function tesseraThreadSettings(): unknown {
@@ -61,9 +61,20 @@ export function tesseraThreadSettings(): unknown {
     try {
       settings = text === undefined ? undefined : JSON.parse(text);
     } catch {} // not ours
-    global[SETTINGS_KEY] = settings?.program === Bun.main ? settings : undefined;
+    global[SETTINGS_KEY] = settings && runsProgram(settings.program) ? settings : undefined;
   }
   return global[SETTINGS_KEY];
+}
+
+/** Whether this thread runs `program` (its Bun.main is that file, named as it is or through a link); yes when unsure. */
+function runsProgram(program: unknown): boolean {
+  if (typeof program !== "string" || program === Bun.main) return true;
+  try {
+    const { realpathSync } = require("node:fs") as typeof import("node:fs");
+    return realpathSync(program) === realpathSync(Bun.main);
+  } catch {
+    return true;
+  }
 }
 
 /** A tessera thread's end of its channel: the web Worker's global scope. */
