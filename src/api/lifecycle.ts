@@ -19,7 +19,7 @@ import { inCall } from "../actors/current-call.ts";
 // may only use mosaic.runtime()) still starts serving once the program is loaded.
 if (state.role === "thread") setTimeout(() => void startThread(), 0);
 
-/** A tessera thread's serving loop, loaded only there (other processes do without node:worker_threads). */
+/** A tessera thread's serving loop, loaded only there. */
 async function startThread(): Promise<never> {
   return (await import("../actors/thread/thread.ts")).startThread();
 }
