@@ -68,9 +68,12 @@ describe("shared-memory segments", () => {
   });
 });
 
-test("large arguments' pooled segments come back from the tessera thread after its methods are done with them: after each call, at most the last one is still out", async () => {
+test("large arguments' pooled segments come back from a tessera thread once its methods are done with them: 20 calls of 16 MiB one after another take at most 4 of the head's segments", async () => {
   await using head = spawnFixture("segment-return-fixture.ts", []);
   const line = await head.waitForLine(/^result /, { timeout: 60_000 });
-  expect(JSON.parse(line.slice("result ".length))).toEqual(Array.from({ length: 8 }, () => ({ sum: 2, returned: true })));
+  const result = JSON.parse(line.slice("result ".length)) as { right: boolean; segments: number };
+  expect(result.right).toBe(true);
+  // A young collection after such calls: 2-3 segments in the runs measured; left to the collector's own schedule, 6.
+  expect(result.segments).toBeLessThanOrEqual(4);
   expect((await head.exited).code).toBe(0);
 }, 90_000);
