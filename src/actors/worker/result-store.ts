@@ -41,6 +41,26 @@ function newRecord(state: TaskRecord["state"], result: Value | undefined, owner:
   return { state, thread: undefined, result, error: undefined, released: false, waiters: undefined, owner, spilled: undefined };
 }
 
+/**
+ * A slot of the store: a record, or the bytes alone of a result without
+ * payloads that its thread reported to the head itself (the commonest kind:
+ * pipelined calls' small results, which nobody here may ever ask for). A
+ * record is made of such bytes only when one is needed (see #record).
+ */
+type Slot = TaskRecord | Uint8Array;
+
+/**
+ * One-byte results (small integers, nil, booleans, empty strings, arrays and
+ * maps), shared: stored values are only read (copied into messages and posts),
+ * never changed, so each of these needs no memory of its own.
+ */
+const ONE_BYTE_RESULTS = Array.from({ length: 256 }, (_, byte) => Uint8Array.of(byte));
+
+/** The result's bytes `at` to `end` of a batch of them, in memory of its own (or shared, for one byte). */
+export function resultBytes(batch: Uint8Array, at: number, end: number): Uint8Array {
+  return end - at === 1 ? ONE_BYTE_RESULTS[batch[at]!]! : batch.slice(at, end);
+}
+
 /** What a worker holds, for its status. */
 export interface StoreCounts {
   tasks: number;
@@ -53,7 +73,7 @@ export interface StoreCounts {
 export class ResultStore {
   readonly #uid: string;
   /** By wire id: pipelined calls put hundreds of thousands here (an IdTable adds and removes them far cheaper than a Map). */
-  #tasks = new IdTable<TaskRecord>();
+  #tasks = new IdTable<Slot>();
   /** Ids of the warehouse objects held here (put or cached), for counts. */
   #objects = new Set<number>();
   /** Stored values past half the worker's memory budget go to disk, coldest first. */
@@ -84,31 +104,42 @@ export class ResultStore {
     return new RuntimeStateError(`result or object #${id} is no longer on ${this.#uid}: ${this.#gone.get(id)}`);
   }
 
+  /** The record of `id`, made now of a result's bytes alone (see Slot). */
+  #record(id: number): TaskRecord | undefined {
+    const slot = this.#tasks.get(id);
+    if (!(slot instanceof Uint8Array)) return slot;
+    const record = newRecord("done", [slot, []], undefined);
+    this.#tasks.set(id, record);
+    return record;
+  }
+
   isPending(id: number): boolean {
-    return this.#tasks.get(id)?.state === "pending";
+    const slot = this.#tasks.get(id);
+    return !(slot instanceof Uint8Array) && slot?.state === "pending";
   }
 
   isDone(id: number): boolean {
-    return this.#tasks.get(id)?.state === "done";
+    const slot = this.#tasks.get(id);
+    return slot instanceof Uint8Array || slot?.state === "done";
   }
 
   /** A call arrived: its caller hears of its completion. */
   expect(task: number, owner: Connection): void {
-    const record = this.#tasks.get(task);
+    const record = this.#record(task);
     if (record) record.owner = owner;
     else this.#tasks.set(task, newRecord("pending", undefined, owner));
   }
 
   /** The call went to `thread`: if that thread dies, it fails. */
   assign(task: number, thread: TesseraThread): void {
-    const record = this.#tasks.get(task);
+    const record = this.#record(task);
     if (record) record.thread = thread;
   }
 
   /** Calls still running (or waiting) on `thread`. */
   pendingOn(thread: TesseraThread): number[] {
     const ids: number[] = [];
-    for (const [id, record] of this.#tasks.entries()) if (record.state === "pending" && record.thread === thread) ids.push(id);
+    for (const [id, record] of this.#tasks.entries()) if (!(record instanceof Uint8Array) && record.state === "pending" && record.thread === thread) ids.push(id);
     return ids;
   }
 
@@ -117,7 +148,7 @@ export class ResultStore {
    * waits for it here is answered. Returns the caller to tell, if one is to be told.
    */
   settle(id: number, result: Value | undefined, error: ErrorDescription | undefined): Connection | undefined {
-    let record = this.#tasks.get(id);
+    let record = this.#record(id);
     // A call the head sent straight to the thread: heard of here only now (unless released meanwhile).
     if (!record && !this.#gone.has(id)) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
     if (!record || record.state !== "pending") return undefined;
@@ -141,10 +172,20 @@ export class ResultStore {
     return owner;
   }
 
+  /**
+   * A task its thread reported done to the head itself, its result without
+   * payloads (`bytes`, in memory of its own): kept as those bytes alone
+   * unless someone waits for it here already.
+   */
+  settleReported(id: number, bytes: Uint8Array): void {
+    if (this.#tasks.get(id) !== undefined || this.#gone.has(id)) this.settle(id, [bytes, []], undefined);
+    else this.#tasks.set(id, bytes);
+  }
+
   /** A warehouse object put here by the head, or read here from another worker and kept for later calls. */
   store(id: number, value: Value): void {
     this.#objects.add(id);
-    const record = this.#tasks.get(id);
+    const record = this.#record(id);
     if (record && record.state !== "pending") return;
     const waiters = record?.waiters ?? [];
     const stored = newRecord("done", value, undefined);
@@ -155,7 +196,7 @@ export class ResultStore {
 
   /** The encoded result of a task (an empty value when `data` is false), once it is done. */
   resultValue(id: number, data: boolean): Promise<Value> {
-    let record = this.#tasks.get(id);
+    let record = this.#record(id);
     if (!record && this.#gone.has(id)) return Promise.reject(this.#goneError(id));
     // A dependent may ask before the call itself has reached us: wait for it.
     if (!record) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
@@ -178,7 +219,7 @@ export class ResultStore {
   resultValues(items: [number, boolean][], later: (id: number, data: boolean) => Waiter): ResultEntry[] | WithPayloads<ResultEntry[]> {
     return resultsReply(
       items.map(([id, data]) => {
-        const record = this.#tasks.get(id);
+        const record = this.#record(id);
         if (record?.state === "done") {
           if (!data) return { ready: EMPTY };
           if (record.spilled || record.result![1].length > 0) this.#spill.touch(id, record);
@@ -203,7 +244,8 @@ export class ResultStore {
     let large = false;
     for (const id of ids) {
       const record = this.#tasks.get(id);
-      if (!record) {
+      if (!record || record instanceof Uint8Array) {
+        if (record) this.#tasks.delete(id);
         this.markGone(id, "released");
         continue;
       }

@@ -20,7 +20,7 @@ import { CompletionReports } from "./completion-reports.ts";
 import type { EventSender } from "./event-sender.ts";
 import { RemoteResults, type ResultEntry } from "./remote-results.ts";
 import { ResultPushes, type SettledEntry } from "./result-pushes.ts";
-import { EMPTY, ResultStore, type StoreCounts } from "./result-store.ts";
+import { EMPTY, ResultStore, resultBytes, type StoreCounts } from "./result-store.ts";
 import { type TesseraThread, ThreadPool } from "./thread-pool.ts";
 import { ThreadTransfers } from "./thread-transfers.ts";
 
@@ -251,7 +251,7 @@ export class TesseraHost {
       case Report.DoneMany: {
         const [, tasks, sizes, results] = report;
         // Each result in memory of its own: a view would keep (and, posted to a thread, copy) the whole batch.
-        for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#finishTask(tasks[i]!, [results.slice(at, at + sizes[i]!), []], undefined, true);
+        for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#store.settleReported(tasks[i]!, resultBytes(results, at, at + sizes[i]!));
         return;
       }
       case Report.Failed:
