@@ -287,14 +287,17 @@ export class TesseraHandle implements TesseraEngine {
         const { task, encoded, references } = queued;
         // Settled while it waited here (the runtime stopped, or it was cancelled): nothing to send.
         if (task.state === "done" || task.state === "failed") continue;
-        // Held, with every call behind it (their places in the order are taken as they are sent).
-        if (this.creating && references.length === 0 && encoded.payloads.length === 0) return false;
         const failed = failedDependency(task[DEPENDENCIES]);
         if (failed) {
           // Never sent: it would wait on its worker for a result that will not come.
           this.#drop(task, new DependencyError(`${task.uid} not run: its dependency ${failed.uid} failed: ${failed.error?.message}`, { cause: failed.error }));
           continue;
         }
+        // Held while its creation is on its way, with every call behind it (their places in the order are taken as
+        // they are sent): then it goes straight to its thread's own link, a dependent call with the values the head
+        // has (inline-dependencies.ts). Through the worker's main thread, which cannot run it before the creation
+        // either, each call cost that thread a decode and a post, and a dependent one a fetch of its value.
+        if (this.creating && encoded.payloads.length === 0) return false;
         if (!placed(task[DEPENDENCIES])) {
           this.client.placement.waitForPlacement(this);
           return true;

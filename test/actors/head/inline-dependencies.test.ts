@@ -4,12 +4,16 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const FIXTURE = "inline-dependencies-fixture.ts";
-const SCENARIOS = ["chains", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "cancelHeldBehind", "stopWhileHeld"];
+const SCENARIOS = ["chains", "whileCreated", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "cancelHeldBehind", "stopWhileHeld"];
 
 // a on worker:0:0, b on worker:0:1; `dependentCalls`: calls the workers' main threads passed on with dependency values they resolved.
 describeScenarios("dependency values sent by the head", () => ScenarioRun.start(SCENARIOS, FIXTURE), (run) => {
   test("small results go from the head with their dependents straight to the thread, exact, pending or done, in chains and pipelined", async () => {
     expect(await run.value("chains")).toEqual({ value: { pending: 781, done: 16, pipelinedRight: true }, dependentCalls: 0 });
+  });
+
+  test("dependents made while their tesserae are being created wait at the head for the creations, then take the same route", async () => {
+    expect(await run.value("whileCreated")).toEqual({ value: { states: ["pending", "pending"], right: true }, dependentCalls: 0 });
   });
 
   test("elements and fields of results, several dependencies in one call, one taken on two workers, done markers, and call order", async () => {
