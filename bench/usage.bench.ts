@@ -292,6 +292,27 @@ async function measureWarmPool(): Promise<{ headToWorker: number; workerToHead: 
   return { headToWorker, workerToHead };
 }
 
+/**
+ * A program's first call right after `remote()` in a fresh runtime, with a
+ * 256 MiB argument: the tessera's creation (its thread started) and the
+ * transfer, as a program meets them (the call waits at the head for the
+ * creation, its argument already copied into the head's segment): ms.
+ */
+async function measureFirstCall(): Promise<number> {
+  Bun.gc(true);
+  await Bun.sleep(0);
+  await mosaic.init(OPTIONS);
+  const array = new Float32Array((256 * MiB) / 4).fill(1);
+  let total: number | undefined;
+  const ms = await timed(async () => {
+    const a = Store.options({ worker: "worker:0:0" }).remote();
+    total = await a.sum(array).result();
+  });
+  check(total === sparseSum(array), `a.sum(array) right after remote() returned ${total}`);
+  await mosaic.stop();
+  return ms;
+}
+
 // ------------------------------------------------------------- memcpy, same run
 
 function memcpy(n: number): { touched: number; fresh: number } {
@@ -384,6 +405,7 @@ try {
   emit({ bench: BENCH, metric: "repeated_fetch_worker_segments", value: Math.max(...fetchSegments), unit: "segments", per_fetch: fetchSegments, worker_rss_mib: Math.round(workerRss), what: `the /dev/shm segments of 256 MiB or more of worker:0:1 after each of ${WARM_REPS + 1} await b.get().result() of 256 MiB, no release()` });
   await mosaic.stop();
   const warmPoolMs = await measureWarmPool();
+  const firstCallMs = await measureFirstCall();
   const memcpyMs = new Map(SIZES_MIB.map((mib) => [mib, memcpy((mib * MiB) / 4)] as const));
   const peer = Piscina ? await measurePiscina(Piscina, raw.ping) : undefined;
   emitFigures(ours, peer, memcpyMs);
@@ -392,6 +414,8 @@ try {
   emit({ bench: BENCH, metric: "head_to_worker_256MiB_cold_warmpool", value: round(warmPool, 3), unit: "GB/s", regime: "cold", size_bytes: 256 * MiB, baseline: round(touched, 3), ratio: round(warmPool / touched, 3), baseline_kind: "in-process memcpy into touched memory, same run", what: "await a.sum(array).result(), the first 256 MiB argument of a fresh runtime started with warmPool: 256 MiB, once the head prepared it" });
   const warmBack = gbps(256 * MiB, warmPoolMs.workerToHead);
   emit({ bench: BENCH, metric: "worker_to_head_256MiB_cold_warmpool", value: round(warmBack, 3), unit: "GB/s", regime: "cold", size_bytes: 256 * MiB, baseline: round(touched, 3), ratio: round(warmBack / touched, 3), baseline_kind: "in-process memcpy into touched memory, same run", what: "await b.get().result(), the first 256 MiB result of a fresh runtime started with warmPool: 256 MiB, once the tessera's thread prepared its segment" });
+  const firstCall = gbps(256 * MiB, firstCallMs);
+  emit({ bench: BENCH, metric: "head_to_worker_256MiB_first_call", value: round(firstCall, 3), unit: "GB/s", regime: "cold", ms: round(firstCallMs, 1), size_bytes: 256 * MiB, baseline: round(touched, 3), ratio: round(firstCall / touched, 3), baseline_fresh: round(gbps(256 * MiB, memcpyMs.get(256)!.fresh), 3), baseline_kind: "in-process memcpy into touched memory, same run (baseline_fresh: into fresh memory)", what: "a = Store.remote(); await a.sum(array).result() at once, in a fresh runtime: the tessera's creation (its thread started) and the first 256 MiB argument, over the whole time" });
   note(`${BENCH}: done in ${Math.round(performance.now() - started)} ms`);
 } finally {
   try {
