@@ -295,8 +295,8 @@ async function measureWarmPool(): Promise<{ headToWorker: number; workerToHead: 
 /**
  * A program's first call right after `remote()` in a fresh runtime, with a
  * 256 MiB argument: the tessera's creation (its thread started) and the
- * transfer, as a program meets them (the call waits at the head for the
- * creation, its argument already copied into the head's segment): ms.
+ * transfer, as a program meets them (the call goes through the worker while
+ * the creation is on its way: ARCHITECTURE, How a call travels): ms.
  */
 async function measureFirstCall(): Promise<number> {
   Bun.gc(true);

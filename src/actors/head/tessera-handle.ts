@@ -5,7 +5,7 @@
  * tessera's thread when they need nothing resolved on the worker.
  */
 import type { Connection } from "../../comms/connection.ts";
-import { finishReceive, isSharedArrayPayload, payloadSize, receiveTarget } from "../../comms/shared-memory/index.ts";
+import { isSharedArrayPayload, payloadSize } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
@@ -43,20 +43,7 @@ export interface QueuedCall {
  */
 export function keep(encoded: Encoded): void {
   if (encoded.payloads.length === 0) return; // most calls: nothing to copy (and no array made per call)
-  encoded.payloads = encoded.payloads.map((payload) => (isSharedArrayPayload(payload) ? payload : keptCopy(payload)));
-}
-
-/**
- * A call's payload as it is now, for a call that waits here: a large one
- * copied into a pooled segment of this process's (a mapping of it goes by name
- * when the call is sent, with no copy then; see SharedPayloads.outgoing), a
- * small one (or where the pool cannot help) into memory of its own.
- */
-function keptCopy(payload: Uint8Array): Uint8Array {
-  const target = receiveTarget(payload.byteLength);
-  if (!target) return Uint8Array.prototype.slice.call(payload);
-  target.set(payload);
-  return finishReceive(target, true);
+  encoded.payloads = encoded.payloads.map((payload) => (isSharedArrayPayload(payload) ? payload : Uint8Array.prototype.slice.call(payload)));
 }
 
 /** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
@@ -308,10 +295,9 @@ export class TesseraHandle implements TesseraEngine {
         }
         // Held while its creation is on its way, with every call behind it (their places in the order are taken as
         // they are sent): then it goes straight to its thread's own link, a dependent call with the values the head
-        // has (inline-dependencies.ts), large payloads by name (see keep). Through the worker's main thread, which
-        // cannot run it before the creation either, each call cost that thread a decode and a post, a dependent one
-        // a fetch of its value, and a large payload a copy into memory of the worker's.
-        if (this.creating) return false;
+        // has (inline-dependencies.ts). Through the worker's main thread, which cannot run it before the creation
+        // either, each call cost that thread a decode and a post, and a dependent one a fetch of its value.
+        if (this.creating && encoded.payloads.length === 0) return false;
         if (!placed(task[DEPENDENCIES])) {
           this.client.placement.waitForPlacement(this);
           return true;

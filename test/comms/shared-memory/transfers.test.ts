@@ -77,11 +77,3 @@ test("large arguments' pooled segments come back from a tessera thread once its 
   expect(result.segments).toBeLessThanOrEqual(4);
   expect((await head.exited).code).toBe(0);
 }, 90_000);
-
-test("a large argument of a call made while its tessera is being created waits at the head in the head's segment, then goes straight to the thread: the worker maps it once", async () => {
-  await using head = spawnFixture("held-payload-fixture.ts", []);
-  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
-  // Through the worker's main thread it took two mappings there (the head's segment, then the thread's of the worker's copy).
-  expect(JSON.parse(line.slice("result ".length))).toEqual({ state: "pending", sum: 2, mapped: 1 });
-  expect((await head.exited).code).toBe(0);
-}, 90_000);
