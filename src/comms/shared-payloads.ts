@@ -19,6 +19,7 @@ import {
   isArraySegment,
   isPooledSegment,
   isSharedArrayPayload,
+  lendKept,
   lendSegment,
   MAP_AHEAD_MIN_BYTES,
   mapAhead,
@@ -74,6 +75,9 @@ export class SharedPayloads {
         payload = handed; // its file is gone: copied as any payload
       }
       if (payload.byteLength < SHM_MIN_BYTES) return payload;
+      // A copy a waiting call kept in a pooled segment of this process's: that segment, lent to this link.
+      const kept = lendKept(payload, this);
+      if (kept) return kept;
       // Already in a pooled segment (mapped here): passed on by name, held until the peer hands it back.
       const held = holdMapping(payload);
       if (held) {

@@ -5,7 +5,7 @@
  * tessera's thread when they need nothing resolved on the worker.
  */
 import type { Connection } from "../../comms/connection.ts";
-import { isSharedArrayPayload, payloadSize } from "../../comms/shared-memory/index.ts";
+import { isKeptCopy, isSharedArrayPayload, keepInSegment, payloadSize } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
 import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
@@ -41,9 +41,13 @@ export interface QueuedCall {
  * was detached when they were encoded, so nobody else can change them (and a
  * copy would no longer be shared memory, and cost three copies to send).
  */
-export function keep(encoded: Encoded): void {
+export function keep(encoded: Encoded, sentOnce = false): void {
   if (encoded.payloads.length === 0) return; // most calls: nothing to copy (and no array made per call)
-  encoded.payloads = encoded.payloads.map((payload) => (isSharedArrayPayload(payload) ? payload : Uint8Array.prototype.slice.call(payload)));
+  // A call sent once (no retries, no restarts) keeps large ones in pooled segments, lent to the link it goes on
+  // when sent: copied once in all (keepInSegment); others in memory of their own, copied again when sent.
+  encoded.payloads = encoded.payloads.map((payload) =>
+    isSharedArrayPayload(payload) ? payload : ((sentOnce && keepInSegment(payload)) || Uint8Array.prototype.slice.call(payload)),
+  );
 }
 
 /** What a call or constructor refers to: tasks (to wait for and fetch) and warehouse objects (kept alive until it ran). */
@@ -256,7 +260,7 @@ export class TesseraHandle implements TesseraEngine {
     this.outbox.push(queued);
     if (this.outbox.length === 1) this.flush();
     if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) {
-      keep(encoded);
+      keep(encoded, !retry && this.maxRestarts === 0);
       queued.kept = true;
     }
     return task;
@@ -295,9 +299,10 @@ export class TesseraHandle implements TesseraEngine {
         }
         // Held while its creation is on its way, with every call behind it (their places in the order are taken as
         // they are sent): then it goes straight to its thread's own link, a dependent call with the values the head
-        // has (inline-dependencies.ts). Through the worker's main thread, which cannot run it before the creation
-        // either, each call cost that thread a decode and a post, and a dependent one a fetch of its value.
-        if (this.creating && encoded.payloads.length === 0) return false;
+        // has (inline-dependencies.ts), large arguments in the pooled segments they were kept in (see keep).
+        // Through the worker's main thread, which cannot run it before the creation either, each call cost that
+        // thread a decode and a post, a dependent one a fetch of its value, a large argument a copy of its own.
+        if (this.creating) return false;
         if (!placed(task[DEPENDENCIES])) {
           this.client.placement.waitForPlacement(this);
           return true;
@@ -324,9 +329,10 @@ export class TesseraHandle implements TesseraEngine {
             keep(encoded);
             queued.kept = true;
           }
-          const kept = queued.kept;
           // A call made just now is written from the caller's memory (a snapshot is taken only of what
-          // cannot be written at once); one that waited here has copies of its own: no other copy.
+          // cannot be written at once); one that waited here has copies of its own: no other copy, unless one is
+          // in a pooled segment and goes as bytes (a link without shared memory): its segment goes back once collected.
+          const kept = queued.kept && !encoded.payloads.some(isKeptCopy);
           if (direct?.isOpen) {
             direct.sendEncoded(frame, encoded.payloads, !kept);
             task[DIRECT] = true;

@@ -48,6 +48,9 @@ export { adoptSharedArray, allocateSharedMemory, handOverOrBytes, isSharedArrayP
 export { collectSoon, collectYoungIfMapped, forgetMappedAhead, holdMapping, MAP_AHEAD_MIN_BYTES, mapAhead, mapSegment, whenUnmapped } from "./mappings.ts";
 export {
   forgetSegments,
+  isKeptCopy,
+  keepInSegment,
+  lendKept,
   lendSegment,
   releaseFreeSegments,
   removeSegments,

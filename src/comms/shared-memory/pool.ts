@@ -166,6 +166,64 @@ export async function warmSegment(size: number): Promise<boolean> {
   }
 }
 
+/** Who holds the copies that waiting calls keep of their arguments (see keepInSegment). */
+const KEPT = {};
+const keptCopies = new WeakMap<Uint8Array, { path: string; lending: number }>();
+/** A kept copy never sent (its call dropped, cancelled, or sent where there is no shared memory): its segment goes back. */
+const unsentKept = new FinalizationRegistry<[path: string, lending: number]>(([path, lending]) => returnSegment(path, KEPT, lending));
+
+/**
+ * A copy of `payload` made now in a pooled segment (a call's argument as it is
+ * when the call is made, for a call that waits before it is sent), or
+ * undefined when the pool cannot take it. Sent to another runtime, the segment
+ * is lent to that link (lendKept) instead of copied again; dropped unsent, it
+ * goes back to the pool once collected. Only for a copy sent at most once.
+ */
+export function keepInSegment(payload: Uint8Array): Uint8Array | undefined {
+  const size = payload.byteLength;
+  if (size < SHM_MIN_BYTES || size > POOLED_SOCKET_MAX_BYTES || !sharedMemoryAvailable()) return undefined;
+  let segment: PooledSegment | undefined;
+  try {
+    segment = takeSegment(size, KEPT, "lent-here");
+  } catch {
+    return undefined; // /dev/shm full: a copy of its own instead
+  }
+  if (!segment) return undefined;
+  segment.mapping.set(payload);
+  countWritten(size);
+  const copy = segment.mapping.subarray(0, size);
+  keptCopies.set(copy, { path: segment.path, lending: segment.lending });
+  unsentKept.register(copy, [segment.path, segment.lending], copy);
+  return copy;
+}
+
+/**
+ * Whether `payload` is a copy keepInSegment made and not yet lent: written
+ * as bytes (a link without shared memory), it must be taken whole at once
+ * (a snapshot), since its segment goes back to the pool once it is collected.
+ */
+export function isKeptCopy(payload: Uint8Array): boolean {
+  return keptCopies.has(payload);
+}
+
+/**
+ * The segment of a copy keepInSegment made, now lent to `borrower` (the
+ * shared payloads of a link to another runtime, which hands it back or drops
+ * it with the link, as any segment lent to it); undefined for anything else.
+ */
+export function lendKept(copy: Uint8Array, borrower: object): { path: string; size: number } | undefined {
+  const kept = keptCopies.get(copy);
+  if (!kept) return undefined;
+  keptCopies.delete(copy);
+  unsentKept.unregister(copy);
+  const segment = byPath.get(kept.path);
+  if (!segment || segment.borrower !== KEPT || segment.lending !== kept.lending) return undefined;
+  segment.borrower = borrower;
+  segment.lending++;
+  move(segment, "lent-away");
+  return { path: kept.path, size: copy.byteLength };
+}
+
 /** `borrower` is done with the segment at `path` (only a segment lent to it, and only the `lending` given, if given). */
 export function returnSegment(path: string, borrower: object, lending?: number): void {
   const segment = byPath.get(path);

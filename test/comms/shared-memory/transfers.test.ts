@@ -77,3 +77,27 @@ test("large arguments' pooled segments come back from a tessera thread once its 
   expect(result.segments).toBeLessThanOrEqual(4);
   expect((await head.exited).code).toBe(0);
 }, 90_000);
+
+describe("a large argument of a call made while its tessera is being created", () => {
+  test("waits at the head in the head's segment with the values it had when the call was made, then goes straight to the thread: the worker maps it once", async () => {
+    await using head = spawnFixture("held-payload-fixture.ts", []);
+    const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+    // Through the worker's main thread it took two mappings there (the head's segment, then the thread's of the worker's copy).
+    expect(JSON.parse(line.slice("result ".length))).toEqual({ state: "pending", sum: 2, mapped: 1 });
+    expect((await head.exited).code).toBe(0);
+  }, 90_000);
+
+  test("whose thread dies while it maps the argument leaves the head no segment lent out and no file", async () => {
+    await using head = spawnFixture("held-payload-exit-fixture.ts", []);
+    const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+    expect(JSON.parse(line.slice("result ".length))).toEqual({ state: "pending", outcome: "WorkerDiedError", failed: { lent: 0, files: 0 }, again: 4 * 2 ** 20 + 1 });
+    expect((await head.exited).code).toBe(0);
+  }, 90_000);
+
+  test("that the tessera keeps counts against the worker's budget, not the head's", async () => {
+    await using head = spawnFixture("held-payload-budget-fixture.ts", []);
+    const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+    expect(JSON.parse(line.slice("result ".length))).toEqual({ state: "pending", kept: 128, lentAwayMiB: 128, sharedArray: "400 MiB" });
+    expect((await head.exited).code).toBe(0);
+  }, 90_000);
+});
