@@ -160,6 +160,9 @@ export class FrameWriter {
     const release = this.#scratch.get(chunk.buffer);
     if (!release) return;
     this.#scratch.delete(chunk.buffer);
+    // Its segment goes back to the pool, which lends it again (a kept argument, another link's scratch): its
+    // memory is no longer this writer's, and bytes queued from it later are the caller's, to be copied.
+    this.#owned.delete(chunk.buffer);
     release();
   }
 
@@ -208,8 +211,11 @@ export class FrameWriter {
 
   close(): void {
     this.#closed = true;
-    // Never to be written: scratch segments go back.
-    for (const release of this.#scratch.values()) release();
+    // Never to be written: scratch segments go back (their memory no longer this writer's).
+    for (const [buffer, release] of this.#scratch) {
+      this.#owned.delete(buffer);
+      release();
+    }
     this.#scratch.clear();
     this.#queue = [];
     this.#queuedBytes = 0;

@@ -94,6 +94,14 @@ describe("a large argument of a call made while its tessera is being created", (
     expect((await head.exited).code).toBe(0);
   }, 90_000);
 
+  test("sent as bytes on a link without shared memory arrives whole, though its pooled segment was that link's scratch before and goes back to the pool while the socket still sends it", async () => {
+    await using head = spawnFixture("kept-scratch-fixture.ts", [], { env: { MOSAIC_SHARED_MEMORY: "0" } });
+    const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+    // The frame writer once took the segment's memory for its own forever, queued the argument uncopied, and sent the third one's bytes in its place.
+    expect(JSON.parse(line.slice("result ".length))).toEqual(["1:0", "2:0", "3:0"]);
+    expect((await head.exited).code).toBe(0);
+  }, 90_000);
+
   test("that the tessera keeps counts against the worker's budget, not the head's", async () => {
     await using head = spawnFixture("held-payload-budget-fixture.ts", []);
     const line = await head.waitForLine(/^result /, { timeout: 60_000 });
