@@ -5,12 +5,26 @@
  */
 import { KeyedBatcher } from "../../_util/tick-batcher.ts";
 import type { ActorClient } from "./actor-client.ts";
-import { GENERATION, type TaskProxy } from "./task-proxy.ts";
+import { FIRST_ID, GENERATION, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 import type { TesseraProxy } from "./tessera-proxy.ts";
 
 /** Task proxies watched for garbage collection together (see Releases.#collectedTasks). */
 const GENERATION_SIZE = 64;
+
+/**
+ * Task proxies collected together: [holder, task id, ...], the holder being
+ * the task's tessera, or the worker it was sent to when its tessera may move.
+ */
+type GenerationEntries = (TesseraHandle | string | number)[];
+/** What each proxy of a generation holds (the registry's target): it names the generation's entries. */
+interface GenerationToken {
+  readonly entries: GenerationEntries;
+}
+interface Generation {
+  token: GenerationToken;
+  entries: GenerationEntries;
+}
 
 /** A task's (or warehouse object's) id, or a tessera's [id, number of calls sent to it]. */
 type Release = number | [number, number];
@@ -30,26 +44,22 @@ export class Releases {
    * registration per generation instead of per task (it was a third of the
    * cost of a call); holding one proxy keeps at most that many results alive.
    */
-  readonly #collectedTasks = new FinalizationRegistry<(TesseraHandle | number)[]>((entries) => {
+  readonly #collectedTasks = new FinalizationRegistry<GenerationEntries>((entries) => {
     for (let i = 0; i < entries.length; i += 2) {
-      const tessera = entries[i] as TesseraHandle;
+      const holder = entries[i] as TesseraHandle | string;
       const id = entries[i + 1] as number;
       // A retried task ran last under another id (rare: a lookup only when some task was retried).
       const last = this.#renamed.size > 0 ? this.#renamed.get(id) : undefined;
       if (last !== undefined) this.#renamed.delete(id);
-      // A tessera that may move (restarts): its results stay where they ran.
-      const ranOn = this.#ranOn.size > 0 ? this.#ranOn.get(id) : undefined;
-      if (ranOn !== undefined) this.#ranOn.delete(id);
-      const worker = ranOn ?? tessera.worker;
+      // A tessera that may move (restarts): its results stay where they ran (see sentTo).
+      const worker = typeof holder === "string" ? holder : holder.worker;
       if (worker) this.releaseTask(worker, last ?? id);
     }
   });
   /** Retried tasks: the id each was submitted with → the id of its last attempt (see TaskProxy[REKEY]). */
   readonly #renamed = new Map<number, number>();
-  /** Tasks of tesserae that may move (restarts): the id each was submitted with → the worker it was last sent to. */
-  readonly #ranOn = new Map<number, string>();
-  /** The generation being filled: [tessera, task id] pairs, flat. */
-  #generation: { token: object; entries: (TesseraHandle | number)[] } | undefined;
+  /** The generation being filled. */
+  #generation: Generation | undefined;
 
   constructor(client: ActorClient) {
     this.#client = client;
@@ -64,8 +74,9 @@ export class Releases {
   watchTask(task: TaskProxy<any>, tessera: TesseraHandle): void {
     let generation = this.#generation;
     if (!generation || generation.entries.length >= 2 * GENERATION_SIZE) {
-      const opened = (generation = this.#generation = { token: {}, entries: [] });
-      this.#collectedTasks.register(opened.token, opened.entries);
+      const entries: GenerationEntries = [];
+      const opened = (generation = this.#generation = { token: { entries }, entries });
+      this.#collectedTasks.register(opened.token, entries);
       // Closed once the code that submits has run: a generation still filling is held here, and a program
       // calling one task at a time (`await t.get().result()` in a loop) would never let its results go.
       queueMicrotask(() => {
@@ -81,9 +92,22 @@ export class Releases {
     this.#renamed.set(firstId, id);
   }
 
-  /** A task of a tessera that may move was sent to `worker`: its result is released there when its proxy is collected. */
-  sentTo(firstId: number, worker: string): void {
-    this.#ranOn.set(firstId, worker);
+  /**
+   * A task of a tessera that may move was sent to `worker`: its result is
+   * released there when its proxy is collected. Written in its generation's
+   * entry, in place of its tessera (a Map of every such task was a tenth of
+   * a remote function call): the last entry, unless it waited to be sent.
+   */
+  sentTo(task: TaskProxy<any>, worker: string): void {
+    const entries = (task[GENERATION] as GenerationToken | undefined)?.entries;
+    if (!entries) return;
+    const id = task[FIRST_ID];
+    for (let i = entries.length - 1; i > 0; i -= 2) {
+      if (entries[i] === id) {
+        entries[i - 1] = worker;
+        return;
+      }
+    }
   }
 
   /** A task's result (or a warehouse object), freed on `worker`. */

@@ -19,6 +19,7 @@ import { currentClient } from "./context.ts";
 import { nestedFunctionCall } from "./nested-client.ts";
 import type { RetryOptions } from "./retries.ts";
 import type { TaskProxy } from "./task-proxy.ts";
+import type { TesseraHandle } from "./tessera-handle.ts";
 import { type CallOptions, type CallResult, ENGINE, type RemoteArgs, type TesseraProxy } from "./tessera-proxy.ts";
 
 /** The library's tessera that runs remote functions (registered under a fixed key in every process). */
@@ -46,11 +47,20 @@ type Run = (...args: unknown[]) => TaskProxy<any>;
 
 interface Host {
   proxy: TesseraProxy<FunctionHost>;
-  /** Its tessera's wire id (a nested call never goes to the host running its caller). */
-  id: number;
+  /** Its tessera (its wire id: a nested call never goes to the host running its caller). */
+  engine: TesseraHandle;
   /** `run` with the default retries, made once. */
   run: Run;
-  pending: number;
+}
+
+/**
+ * Calls a host has not finished: waiting to be sent, or sent and not reported
+ * done (a host may restart, so the head tracks each call it sent until then).
+ * Read from its tessera, not counted per call: a promise reaction per call
+ * cost more than the rest of the choice.
+ */
+function pendingOf(host: Host): number {
+  return host.engine.outbox.length + (host.engine.inFlight?.size ?? 0);
 }
 
 /** The hidden hosts of one client (a runtime), made on the first call. */
@@ -62,8 +72,8 @@ function hostsOf(client: ActorClient): Host[] {
     const count = Math.max(1, client.liveWorkers().length * client.threadsPerWorker);
     hosts = Array.from({ length: count }, () => {
       const proxy = client.create<FunctionHost>(HOST_KEY, HOST_METHODS, [], { maxRestarts: -1, ...DEFAULT_RETRIES }, true);
-      const id = (proxy as unknown as Record<symbol, { id: number }>)[ENGINE]!.id;
-      return { proxy, id, run: (proxy as unknown as Record<string, Run>).run!, pending: 0 };
+      const engine = (proxy as unknown as Record<symbol, TesseraHandle>)[ENGINE]!;
+      return { proxy, engine, run: (proxy as unknown as Record<string, Run>).run! };
     });
     pools.set(client, hosts);
   }
@@ -83,14 +93,18 @@ function call(key: string, args: unknown[], options: CallOptions | undefined, wh
 export function callFunction(client: ActorClient, key: string, args: unknown[], options: CallOptions | undefined, caller = 0): TaskProxy<any> {
   const hosts = hostsOf(client);
   let host: Host | undefined;
-  for (const candidate of hosts) if (candidate.id !== caller && (!host || candidate.pending < host.pending)) host = candidate;
+  let least = 0;
+  for (const candidate of hosts) {
+    if (candidate.engine.id === caller) continue;
+    const pending = pendingOf(candidate);
+    if (!host || pending < least) {
+      host = candidate;
+      least = pending;
+    }
+  }
   if (!host) throw new DeadlockError(`${key.split("#").pop()}() was called from a remote function on the only function host, which would run it only after the caller ends: give the runtime more worker threads, or call the function directly`);
   const run = options ? (host.run as Run & { options(o: CallOptions): Run }).options({ ...DEFAULT_RETRIES, ...options }) : host.run;
-  const task = run(key, ...args);
-  host.pending++;
-  const done = () => void host.pending--;
-  task.then(done, done);
-  return task;
+  return run(key, ...args);
 }
 
 /** Makes `fn` callable on the workers: declare it at module level (every process registers it), call it on the head. */

@@ -15,7 +15,7 @@ import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
 import { ObjectRef } from "./object-ref.ts";
-import { DEPENDENCIES, DIRECT, DoneMarker, FIRST_ID, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy } from "./task-proxy.ts";
+import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy } from "./task-proxy.ts";
 import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
 import { type CallRetry, callRetry, type RetryOptions } from "./retries.ts";
 
@@ -342,7 +342,7 @@ export class TesseraHandle implements TesseraEngine {
           }
           if (!queued.outOfOrder) this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order
           task[SENT_TO] = this.worker;
-          if (this.maxRestarts !== 0) this.client.releases.sentTo(task[FIRST_ID], this.worker);
+          if (this.maxRestarts !== 0) this.client.releases.sentTo(task, this.worker);
           if (tracked) (this.inFlight ??= new Map()).set(task.id, queued);
         } catch (error) {
           this.#drop(task, error as Error);
