@@ -87,14 +87,21 @@ function holdBack(task: number, body: Uint8Array): void {
 function takeHeldBack(): DoneManyReport {
   markHeldBack(0);
   const results = new Uint8Array(heldBytes);
-  const sizes = new Array<number>(heldResults.length);
+  const count = heldResults.length;
+  // Typed arrays: posting 256 ids and sizes as plain arrays cost ~16 us, as typed arrays ~5 (a clone per element).
+  // Ids as 32-bit integers while they fit (the receiver reads them as such), else as doubles.
+  let largest = 0;
+  for (let i = 0; i < count; i++) if (heldBack[i]! > largest) largest = heldBack[i]!;
+  const tasks = largest < 2 ** 31 ? new Int32Array(count) : new Float64Array(count);
+  const sizes = new Uint16Array(count);
   let at = 0;
-  for (let i = 0; i < heldResults.length; i++) {
+  for (let i = 0; i < count; i++) {
     const body = heldResults[i]!;
+    tasks[i] = heldBack[i]!;
     sizes[i] = body.length;
     at = copyBytes(results, at, body);
   }
-  const report: DoneManyReport = [Report.DoneMany, heldBack, sizes, results];
+  const report: DoneManyReport = [Report.DoneMany, tasks, sizes, results];
   heldBack = [];
   heldResults = [];
   heldBytes = 0;

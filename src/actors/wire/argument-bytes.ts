@@ -227,6 +227,8 @@ function readPlain(bytes: Uint8Array, at: number, resolve: ((reference: TaskRefe
 
 /** Past this many characters a string is made by the decoder in one call (a task's uid: ~130 ns against ~600 a character at a time). */
 const DECODER_FROM = 16;
+/** The last string of DECODER_FROM characters or more that was read (ASCII). */
+let lastLong = "";
 const latin1 = new TextDecoder("latin1");
 
 function readAscii(bytes: Uint8Array, at: number, length: number): unknown {
@@ -239,11 +241,26 @@ function readAscii(bytes: Uint8Array, at: number, length: number): unknown {
       return known;
     }
   }
+  if (length >= DECODER_FROM) {
+    // The same long string as last time (a remote function's key, in every call to it): that string again.
+    // Compared from its end: uids differ there.
+    if (length === lastLong.length) {
+      let i = length - 1;
+      while (i >= 0 && bytes[at + i] === lastLong.charCodeAt(i)) i--;
+      if (i < 0) {
+        cursor.at = end;
+        return lastLong;
+      }
+    }
+    for (let i = at; i < end; i++) if (bytes[i]! > 0x7f) return NOT_PLAIN; // UTF-8: the packer's decoder
+    cursor.at = end;
+    // slice(), not subarray(): the bytes are often a small typed array in the collector's heap, which a view first
+    // moves into an ArrayBuffer of its own (a task's uid: 150 ns against 280).
+    lastLong = latin1.decode(bytes.slice(at, end));
+    return lastLong;
+  }
   for (let i = at; i < end; i++) if (bytes[i]! > 0x7f) return NOT_PLAIN; // UTF-8: the packer's decoder
   cursor.at = end;
-  // slice(), not subarray(): the bytes are often a small typed array in the collector's heap, which a view first
-  // moves into an ArrayBuffer of its own (a task's uid: 150 ns against 280).
-  if (length >= DECODER_FROM) return latin1.decode(bytes.slice(at, end));
   let text = "";
   for (let i = at; i < end; i++) text += String.fromCharCode(bytes[i]!);
   return text;
