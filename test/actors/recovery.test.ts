@@ -36,7 +36,7 @@ describeScenarios("the running call's rule", () => ScenarioRun.start(["runningCa
   });
 });
 
-describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "exceptionsRetried", "dependentsWaitForRetry", "badOptions", "retryAheadOfDependents"], "recovery-fixture.ts"), (run) => {
+describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "exceptionsRetried", "dependentsWaitForRetry", "badOptions", "retryAheadOfDependents", "defaultRetriesPerCall"], "recovery-fixture.ts"), (run) => {
   test("a retried exception runs ahead of later calls that take its task as an argument, on its own tessera or through another (no deadlock)", async () => {
     expect(await run.value("retryAheadOfDependents")).toEqual({ first: 40, sameTessera: 400, b: 20, after: 200 });
   });
@@ -61,6 +61,10 @@ describeScenarios("retries", () => ScenarioRun.start(["restartsRunOut", "excepti
     expect(value.tesseraDefault).toBe(50);
     expect(value.overridden).toMatchObject({ class: "RemoteError" });
     expect(value.retriedEvents).toEqual([1, 2, 1, 1, 1]);
+  });
+
+  test("each call made with its tessera's default retries has all of them", async () => {
+    expect(await run.value("defaultRetriesPerCall")).toEqual(["a", "b", "c"]);
   });
 
   test("a task on another worker that takes a retried task as its argument waits for the retry and gets its value, after an exception and after a restart", async () => {

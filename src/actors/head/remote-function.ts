@@ -103,8 +103,8 @@ export function callFunction(client: ActorClient, key: string, args: unknown[], 
     }
   }
   if (!host) throw new DeadlockError(`${key.split("#").pop()}() was called from a remote function on the only function host, which would run it only after the caller ends: give the runtime more worker threads, or call the function directly`);
-  const run = options ? (host.run as Run & { options(o: CallOptions): Run }).options({ ...DEFAULT_RETRIES, ...options }) : host.run;
-  return run(key, ...args);
+  if (options) return (host.run as Run & { options(o: CallOptions): Run }).options({ ...DEFAULT_RETRIES, ...options })(key, ...args);
+  return host.engine.call("run", [key, ...args]);
 }
 
 /** Makes `fn` callable on the workers: declare it at module level (every process registers it), call it on the head. */

@@ -60,11 +60,22 @@ export function checkRetryOptions(options: RetryOptions & { maxRestarts?: number
   }
 }
 
-/** The retries of one call, from its own options and its tessera's defaults (undefined: none). */
+/**
+ * The retries of a call, from its own options and its tessera's defaults
+ * (undefined: none). Calls without options of their own share their
+ * tessera's: the first retry of one gives it a count of its own (ownRetry).
+ */
 export function callRetry(defaults: RetryOptions | undefined, options: RetryOptions | undefined): CallRetry | undefined {
   const maxRetries = options?.maxRetries ?? defaults?.maxRetries ?? 0;
   if (maxRetries === 0) return undefined;
   return { maxRetries, retryExceptions: options?.retryExceptions ?? defaults?.retryExceptions ?? false, attempts: 0 };
+}
+
+/** The call's retries, counted for it alone from now on (a copy of shared ones, the first time). */
+function ownRetry(queued: QueuedCall): CallRetry | undefined {
+  const retry = queued.retry;
+  if (!retry || retry.attempts !== 0) return retry;
+  return (queued.retry = { ...retry });
 }
 
 function retriesLeft(retry: CallRetry | undefined): retry is CallRetry {
@@ -116,7 +127,8 @@ export class Recovery {
       if (queued.task.state === "done" || queued.task.state === "failed") continue;
       if (running > 0) {
         running--;
-        if (!retriesLeft(queued.retry)) {
+        const retry = ownRetry(queued);
+        if (!retriesLeft(retry)) {
           const notRerun = new WorkerDiedError(
             died ?? "worker",
             `${queued.task.uid} (${handle.className}.${queued.task.method}) may have been running when ${error.message}; its tessera was restarted, the call was not run again (set maxRetries to run it again)`,
@@ -125,7 +137,7 @@ export class Recovery {
           client.tasks.complete(queued.task, notRerun);
           continue;
         }
-        queued.retry.attempts++;
+        retry.attempts++;
       }
       replay.push(queued);
     }
@@ -170,7 +182,7 @@ export class Recovery {
       this.#client.failures.fail(handle, localError(error));
       return true;
     }
-    const retry = queued.retry;
+    const retry = ownRetry(queued);
     if (!retriesLeft(retry) || retry.retryExceptions === false || NOT_RETRIED.has(error.code)) return false;
     if (retry.retryExceptions !== true && !retry.retryExceptions.includes(error.name)) return false;
     retry.attempts++;

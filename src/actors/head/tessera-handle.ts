@@ -25,14 +25,14 @@ export interface QueuedCall {
   encoded: Encoded;
   references: ReferenceLike[];
   /** Its payloads are copies of its own (it waited here): nobody else changes them, sending needs no other copy. */
-  kept?: boolean;
+  kept: boolean;
   /** When it runs again (see retries.ts); undefined: never on its own account. */
-  retry?: CallRetry;
+  retry: CallRetry | undefined;
   /**
    * A retry after an exception: it runs when it reaches its thread, ahead of
    * the calls made after it (seq 0), which may wait for its result.
    */
-  outOfOrder?: boolean;
+  outOfOrder: boolean;
 }
 
 /**
@@ -156,6 +156,8 @@ export class TesseraHandle implements TesseraEngine {
   error: Error | undefined;
   /** Calls made before the tessera (or a task they depend on) was placed. */
   outbox: QueuedCall[] = [];
+  /** The retries of its calls made without options of their own: shared until one is used (see ownRetry). */
+  #defaultRetry: CallRetry | undefined;
   /** Tasks and objects its constructor arguments refer to. */
   dependencies: Dependency[] | undefined;
   /** The worker picked for it while its constructor arguments wait for tasks to be placed. */
@@ -255,8 +257,9 @@ export class TesseraHandle implements TesseraEngine {
       client.tasks.complete(task, this.error ?? new RuntimeStateError(`tessera ${this.uid} was released`));
       return task;
     }
-    const retry = this.retryDefaults || options ? callRetry(this.retryDefaults, options) : undefined;
-    const queued: QueuedCall = retry ? { task, encoded, references, retry } : { task, encoded, references };
+    const retry = options ? callRetry(this.retryDefaults, options) : this.retryDefaults ? (this.#defaultRetry ??= callRetry(this.retryDefaults, undefined)) : undefined;
+    // Every field set, in one order: the queue's calls share one shape (flush reads them all).
+    const queued: QueuedCall = { task, encoded, references, kept: false, retry, outOfOrder: false };
     this.outbox.push(queued);
     if (this.outbox.length === 1) this.flush();
     if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) {

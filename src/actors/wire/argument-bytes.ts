@@ -61,10 +61,20 @@ const FLOAT = new DataView(FLOAT_BYTES.buffer);
 
 /** Bytes of `text` as a msgpack str when it is ASCII and short; -1 otherwise. */
 function stringSize(text: string): number {
+  if (text === lastSized) return lastSize;
   if (text.length > MAX_STRING) return -1;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return -1;
-  return (text.length < 32 ? 1 : 2) + text.length;
+  const size = (text.length < 32 ? 1 : 2) + text.length;
+  // Long ones repeat (a remote function's key, in every call to it): the last is remembered.
+  if (text.length >= 16) {
+    lastSized = text;
+    lastSize = size;
+  }
+  return size;
 }
+
+let lastSized = "";
+let lastSize = 1;
 
 /** `text` as a msgpack str (ASCII: a byte per character, the header as the packer writes it up to 255). */
 function writeString(target: Uint8Array, at: number, text: string): number {
