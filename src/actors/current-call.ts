@@ -42,19 +42,22 @@ function isThenable(value: unknown): boolean {
   return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-/** Runs `method` (called by `call`) in a context that names its task across awaits, unless it is known to return plain values. */
-export function runCall<T>(task: number, method: Function, call: () => T, tessera = 0): T {
+/**
+ * Runs `method` on `self` with `args` in a context that names its task across
+ * awaits, unless it is known to return plain values (then without a closure).
+ */
+export function runCall(task: number, method: Function, self: unknown, args: unknown[], tessera = 0): unknown {
   current = task;
   currentTessera = tessera;
   try {
     if (plainMethods.has(method)) {
-      const result = call();
+      const result = method.apply(self, args);
       // Plain before, a promise now: its later calls run in a context (this one's continuations go unnamed).
       if (isThenable(result)) plainMethods.delete(method);
       return result;
     }
     awaiting.set(task, tessera);
-    const result = callContext().run(task, call);
+    const result = callContext().run(task, () => method.apply(self, args));
     if (!(method instanceof AsyncFunction) && !isThenable(result)) plainMethods.add(method);
     return result;
   } finally {

@@ -44,6 +44,9 @@ import { monitorConfig, scriptForChildren } from "./children.ts";
 /** How long start() waits for its links to the workers at most (see start()); a link not open by then opens on first use. */
 const LINKS_WAIT_MS = 5000;
 
+/** What readCommand returns for a `done` read by hand (the connection reads it at once). */
+const readDone: [string, unknown] = ["done", undefined];
+
 export class HeadNode extends Runtime {
   #ready = Promise.withResolvers<void>();
   #monitor: LaunchedRuntime | undefined;
@@ -265,7 +268,10 @@ export class HeadNode extends Runtime {
   /** Tessera threads' `done` commands (most of what the head receives while calls run) are read by hand. */
   readCommand(body: Uint8Array, start: number, end: number): [string, unknown] | undefined {
     const done = decodeDoneMessage(body, start, end);
-    return done && ["done", done];
+    if (!done) return undefined;
+    // Read at once by the connection: one pair for all.
+    readDone[1] = done;
+    return readDone;
   }
 
   override async stop(): Promise<void> {

@@ -110,6 +110,9 @@ export interface ConnectionOptions {
   handshakeTimeout?: number;
 }
 
+/** The payloads of a command read in place (none): one array for all, never changed. */
+const NO_PAYLOADS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 export class Connection {
   /** Who is on the other side; set once the handshake succeeds. */
   peer: PeerInfo | undefined;
@@ -328,7 +331,7 @@ export class Connection {
     const command = handler.readCommand?.(chunk, start, end);
     if (!command) return false;
     try {
-      handler.onCommand(this, command[0], command[1], []);
+      handler.onCommand(this, command[0], command[1], NO_PAYLOADS);
     } catch (error) {
       this.#options.log(`command "${command[0]}" from ${this.#peerName} failed: ${(error as Error).message}`);
     }

@@ -20,6 +20,7 @@ import { threadData, threadIndex, workerUid } from "./thread-data.ts";
 
 /** What readCommand names the calls it read by hand (never a command's name on the wire). */
 const READ_BY_HAND = "call (read by hand)";
+const readByHand: [string, unknown] = [READ_BY_HAND, undefined];
 
 const headHandler: ConnectionHandler = {
   onRequest(_connection, method) {
@@ -34,8 +35,10 @@ const headHandler: ConnectionHandler = {
   // Calls without arguments of 1 KiB or more (most of them) are read by hand.
   readCommand(body, start, end) {
     const call = decodeCallMessage(body, start, end);
-    // Its arguments are a copy already (see onCommand).
-    return call && [READ_BY_HAND, call];
+    if (!call) return undefined;
+    // Its arguments are a copy already (see onCommand). The pair is read at once by the connection: one for all.
+    readByHand[1] = call;
+    return readByHand;
   },
   // Calls without dependencies to resolve, straight from the head.
   onCommand(_connection, method, args, payloads, rejected) {

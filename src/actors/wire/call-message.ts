@@ -187,24 +187,42 @@ function readName(body: Uint8Array, from: number, length: number): string {
   return lastName;
 }
 
-/** The header of a msgpack str at `at` (fixstr, str8 or str16, as writeStr writes it): [length, where its bytes start], or undefined. */
-function readStrHeader(body: Uint8Array, at: number): [number, number] | undefined {
+/** Where the str whose header readStrHeader read starts (its bytes). */
+let strStart = 0;
+
+/** The length of the msgpack str at `at` (fixstr, str8 or str16, as writeStr writes it), its bytes from strStart; -1 for anything else. */
+function readStrHeader(body: Uint8Array, at: number): number {
   const byte = body[at]!;
-  if ((byte & 0xe0) === 0xa0) return [byte & 0x1f, at + 1];
-  if (byte === 0xd9) return [body[at + 1]!, at + 2];
-  if (byte === 0xda) return [(body[at + 1]! << 8) | body[at + 2]!, at + 3];
-  return undefined;
+  if ((byte & 0xe0) === 0xa0) {
+    strStart = at + 1;
+    return byte & 0x1f;
+  }
+  if (byte === 0xd9) {
+    strStart = at + 2;
+    return body[at + 1]!;
+  }
+  if (byte === 0xda) {
+    strStart = at + 3;
+    return (body[at + 1]! << 8) | body[at + 2]!;
+  }
+  return -1;
 }
 
 /** A msgpack str at `at` (as writeStr writes it): [text, next], or undefined. */
 function readStr(body: Uint8Array, at: number, end: number): [string, number] | undefined {
-  const header = readStrHeader(body, at);
-  if (!header) return undefined;
-  const next = header[1] + header[0];
+  const length = readStrHeader(body, at);
+  if (length < 0) return undefined;
+  const start = strStart;
+  const next = start + length;
   if (next > end) return undefined;
   // slice(), not subarray(): `body` is a socket chunk, which a first view moves out of the collector's heap.
-  return [textDecoder.decode(body.slice(header[1], next)), next];
+  return [textDecoder.decode(body.slice(start, next)), next];
 }
+
+/** References of a call read by hand (none): one array for all, never changed. */
+const NO_REFERENCES = Object.freeze([]) as unknown as [];
+/** Arguments of one byte (`[]`, most calls), one array each for all calls: never changed where they arrive. */
+const ONE_BYTE_ARGUMENTS = Array.from({ length: 256 }, (_, byte) => Uint8Array.of(byte));
 
 /** The places of a call's dependency values (see InlinePlaces), ending the body; undefined for anything else. */
 function readPlaces(body: Uint8Array, at: number, end: number): InlinePlaces | undefined {
@@ -249,10 +267,9 @@ export function decodeCallMessage(body: Uint8Array, start = 0, end = body.length
   const task = readUint(body, uintRead.end);
   if (task < 0) return undefined;
   at = uintRead.end;
-  const name = readStrHeader(body, at);
-  if (!name) return undefined;
-  const nameLength = name[0];
-  at = name[1];
+  const nameLength = readStrHeader(body, at);
+  if (nameLength < 0) return undefined;
+  at = strStart;
   if (at + nameLength > end) return undefined;
   const method = readName(body, at, nameLength);
   at += nameLength;
@@ -271,12 +288,12 @@ export function decodeCallMessage(body: Uint8Array, start = 0, end = body.length
   if (at + argsLength > end) return undefined;
   // A copy (slice() of a socket chunk copies its bytes; subarray() would first move the whole chunk out of the
   // collector's heap into an ArrayBuffer of its own: ~0.3 us per message, more when caches are cold).
-  const args = body.slice(at, at + argsLength);
+  const args = argsLength === 1 ? ONE_BYTE_ARGUMENTS[body[at]!]! : body.slice(at, at + argsLength);
   at += argsLength;
   if (body[at++] !== EMPTY_ARRAY) return undefined;
   const seq = readUint(body, at);
   if (seq < 0) return undefined;
-  if (items === 0x96) return uintRead.end === end ? [tessera, task, method, args, [], seq] : undefined;
+  if (items === 0x96) return uintRead.end === end ? [tessera, task, method, args, NO_REFERENCES, seq] : undefined;
   const places = readPlaces(body, uintRead.end, end);
-  return places && places[0] <= argsLength ? [tessera, task, method, args, [], seq, places] : undefined;
+  return places && places[0] <= argsLength ? [tessera, task, method, args, NO_REFERENCES, seq, places] : undefined;
 }
