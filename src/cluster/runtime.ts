@@ -396,9 +396,11 @@ export abstract class Runtime implements ConnectionHandler {
     } else if (this.watches(uid) && now - connection.lastReceived > 2 * this.options.heartbeatInterval && this.logger.consola.level >= CONSOLA_LEVEL.perf) {
       // Allocates only while a peer is late, and only at perf: the idle beat stays allocation-free.
       this.logger.perf(`${uid} missed heartbeats: silent for ${Math.round(now - connection.lastReceived)} ms (dead after ${this.options.heartbeatTimeout} ms)`);
-    } else if (this.reportsTo(uid) && now - connection.lastSent >= this.options.heartbeatInterval * 0.5) {
+    } else if (this.reportsTo(uid)) {
+      // From now on its sends count (until then, lastSent is when it opened: one early heartbeat at most).
+      connection.tracksSent = true;
       // Half an interval: at most about one interval between two heartbeats, well inside the timeout (silence is fatal).
-      connection.heartbeat();
+      if (now - connection.lastSent >= this.options.heartbeatInterval * 0.5) connection.heartbeat();
     }
   }
 

@@ -329,9 +329,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   /** Internal: called by the submitting layer. */
-  [TASK_ID](error: ErrorDescription | Error | undefined, inline: Uint8Array | undefined, at: number, end: number): void {
+  [TASK_ID](error: ErrorDescription | Error | undefined, inline: Uint8Array | undefined, at: number, end: number, ended: number): void {
     if (this.#state === "done" || this.#state === "failed") return;
-    this.#ended = Date.now();
+    this.#ended = ended;
     this[DEPENDENCIES] = undefined;
     this.#inline = inline;
     this.#inlineAt = at;
@@ -425,6 +425,7 @@ export function plainInlineResultOf(task: TaskProxy<any>): unknown {
 }
 
 /** Marks a task done (no error) or failed; `inline`: its encoded result (bytes `at` to `end` of it, all of it by default). */
-export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array, at = 0, end = inline?.length ?? 0): void {
-  task[TASK_ID](error, inline, at, end);
+/** `ended`: when the head learnt it ended (a batch of completions read at once shares one reading of the clock). */
+export function settleTask(task: TaskProxy<any>, error?: ErrorDescription | Error, inline?: Uint8Array, at = 0, end = inline?.length ?? 0, ended = Date.now()): void {
+  task[TASK_ID](error, inline, at, end, ended);
 }

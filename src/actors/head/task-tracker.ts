@@ -105,6 +105,8 @@ export class TaskTracker implements TaskOwner {
    */
   onDone([tasks, sizes, results]: [number[], number[], Uint8Array]): void {
     const observed = this.#events.wants("task.done");
+    // They came in one message: one reading of the clock for all (a reading per task was ~5% of a pipelined call).
+    const ended = Date.now();
     let at = 0;
     for (let i = 0; i < tasks.length; i++) {
       const size = sizes[i]!;
@@ -118,8 +120,8 @@ export class TaskTracker implements TaskOwner {
         if (handle.largeResults) handle.largeResults.delete(task.method);
       } else (handle.largeResults ??= new Set()).add(task.method);
       this.#pending.delete(task.id);
-      if (size >= 0) settleTask(task, undefined, results, from, from + size);
-      else settleTask(task);
+      if (size >= 0) settleTask(task, undefined, results, from, from + size, ended);
+      else settleTask(task, undefined, undefined, 0, 0, ended);
       if (handle.inFlight) this.#settled(task, handle);
       if (observed) this.#ended(task, size >= 0 ? size : undefined);
     }

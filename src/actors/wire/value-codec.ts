@@ -130,6 +130,12 @@ export function registerReferenceClass(Class: new (...args: any[]) => ReferenceL
 // message carries its own record definitions, so no state is shared between peers.
 const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: true });
 
+/** msgpack's empty array: shared (encoded bytes are only read: copied into messages, never changed). */
+const EMPTY_ARRAY_BYTES = new Uint8Array([0x90]);
+
+/** The encoding of [] (the arguments of most calls): one for all, frozen (nothing that holds it may change it). */
+const EMPTY_ENCODED: Encoded = Object.freeze({ bytes: EMPTY_ARRAY_BYTES, references: Object.freeze([]) as unknown as TaskReference[], payloads: Object.freeze([]) as unknown as Uint8Array[] });
+
 /**
  * Encodes a value, collecting its task references and raw payloads. With
  * `unplaced`, references to tasks that have no worker yet are allowed (the
@@ -137,9 +143,6 @@ const packr = new Packr({ useRecords: true, mapsAsObjects: false, moreTypes: tru
  * `exact` is what the caller's scanValue said; without it the value is
  * scanned here (and refused, with its path, if it cannot travel).
  */
-/** msgpack's empty array: shared (encoded bytes are only read: copied into messages, never changed). */
-const EMPTY_ARRAY_BYTES = new Uint8Array([0x90]);
-
 export function encodeValue(value: unknown, unplaced = false, root = "value", exact?: boolean): Encoded {
   if (exact === undefined) {
     const scan = scanValue(value, root);
@@ -147,7 +150,7 @@ export function encodeValue(value: unknown, unplaced = false, root = "value", ex
     exact = scan.exact;
   }
   // The commonest call passes nothing: its encoding is known (msgpack's empty array).
-  if (!exact && Array.isArray(value) && value.length === 0) return { bytes: EMPTY_ARRAY_BYTES, references: [], payloads: [] };
+  if (!exact && Array.isArray(value) && value.length === 0) return EMPTY_ENCODED;
   const context: EncodeContext = { references: [], payloads: [], unplaced };
   encoding = context;
   binaryPayloads.encoding = context.payloads;
