@@ -17,7 +17,7 @@ import {
 } from "../errors.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { compressionEnabled, compressPayloads } from "./compression.ts";
-import { FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, type RejectedPayloads, type SharedSizes } from "./framing.ts";
+import { type BodyWriter, FrameReader, FrameWriter, type OutgoingPayload, type PayloadAllocator, type RejectedPayloads, type SharedSizes } from "./framing.ts";
 import { Handshake } from "./handshake.ts";
 import { MAX_BODY_BYTES, MessageKind, type Message, type PeerInfo } from "./protocol.ts";
 import { SharedPayloads } from "./shared-payloads.ts";
@@ -220,6 +220,13 @@ export class Connection {
     if (!this.#isOpen) return;
     if (this.tracksSent) this.lastSent = performance.now();
     this.#writer.writeFrame(body, this.#outgoing(payloads, false), snapshot);
+  }
+
+  /** Sends a message without payloads that writes itself into the frame writer's stage (see FrameWriter.writeFrameWith). */
+  sendEncodedWith(length: number, body: BodyWriter): void {
+    if (!this.#isOpen) return;
+    if (this.tracksSent) this.lastSent = performance.now();
+    this.#writer.writeFrameWith(length, body);
   }
 
   /** Hands what is queued to the kernel now (before the caller blocks, say), not at the end of the tick. */

@@ -29,6 +29,11 @@ function pathField(path: string): Uint8Array {
   return field;
 }
 
+/** A message body that writes itself (exactly the length it was sized to) at `at` of `target`. */
+export interface BodyWriter {
+  encodeInto(target: Uint8Array, at: number): void;
+}
+
 /** Something that takes bytes (all of `data`, or `byteLength` of it from `byteOffset`) and says how many it took (a Bun socket). */
 export interface ByteSink {
   write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
@@ -122,6 +127,29 @@ export class FrameWriter {
       this.flush();
       this.#adoptQueue();
     }
+    this.#schedule();
+  }
+
+  /**
+   * Queues a frame without payloads whose body (`length` bytes) `body` writes
+   * straight into the stage: no array of its own (a call message). A long one
+   * is written into memory of its own and queued as writeFrame would.
+   */
+  writeFrameWith(length: number, body: BodyWriter): void {
+    if (this.#closed) return;
+    if (length >= DIRECT_BYTES) {
+      const bytes = new Uint8Array(length);
+      body.encodeInto(bytes, 0);
+      return this.writeFrame(bytes);
+    }
+    this.#reserve(FRAME_HEADER_BYTES + length);
+    if (this.#closed) return; // the socket failed while the stage was flushed to make room
+    const view = this.#stageView;
+    const at = this.#stageLength;
+    view.setUint32(at, length, true);
+    view.setUint8(at + 4, FrameKind.Message);
+    body.encodeInto(this.#stage, at + FRAME_HEADER_BYTES);
+    this.#stageLength = at + FRAME_HEADER_BYTES + length;
     this.#schedule();
   }
 

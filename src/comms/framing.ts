@@ -8,7 +8,7 @@
  * A payload in a shared-memory segment crosses as its path, in a field of
  * SHM_PATH_FIELD bytes.
  */
-export { type ByteSink, FrameWriter, type OutgoingPayload, type SharedPayload } from "./frame-writer.ts";
+export { type BodyWriter, type ByteSink, FrameWriter, type OutgoingPayload, type SharedPayload } from "./frame-writer.ts";
 export {
   allocateArrayBuffer,
   type FrameLimits,

@@ -3,6 +3,7 @@
  * holds its tessera. Awaiting it waits for completion only; the result stays
  * on the worker until `result()` fetches it.
  */
+import { stampNow } from "../../_util/stamps.ts";
 import { DependencyError, InvalidArgumentError, RemoteError, type ErrorDescription } from "../../errors.ts";
 import { type ObjectRef, RUNTIME_STOPPED } from "./object-ref.ts";
 
@@ -138,7 +139,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
   [WAITING]: SettleWaiter[] | undefined = undefined;
   #state: TaskState = "pending";
-  readonly #submitted = Date.now();
+  readonly #submitted = stampNow();
   #started: number | undefined;
   #ended: number | undefined;
   #tessera: TaskPlacement;

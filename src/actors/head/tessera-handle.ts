@@ -4,11 +4,12 @@
  * call order, each numbered with its place (`seq`), straight to the
  * tessera's thread when they need nothing resolved on the worker.
  */
+import { expireStamps } from "../../_util/stamps.ts";
 import type { Connection } from "../../comms/connection.ts";
 import { isKeptCopy, isSharedArrayPayload, keepInSegment, payloadSize } from "../../comms/shared-memory/index.ts";
 import { DependencyError, InvalidArgumentError, RuntimeStateError, WorkerDiedError } from "../../errors.ts";
 import { classNameOf } from "../registry.ts";
-import { encodeCallMessage, type InlineValue } from "../wire/call-message.ts";
+import { CALL_MESSAGE, type InlineValue, prepareCallMessage, preparedCallMessage } from "../wire/call-message.ts";
 import { type Encoded, encodeValue, type HandleWire, type ReferenceLike, scanArguments, type TaskReference } from "../wire/value-codec.ts";
 import { encodePlainArguments } from "../wire/argument-bytes.ts";
 import type { ActorClient } from "./actor-client.ts";
@@ -266,6 +267,8 @@ export class TesseraHandle implements TesseraEngine {
       keep(encoded, !retry && this.maxRestarts === 0);
       queued.kept = true;
     }
+    // Large arguments may take long to copy (sent or kept): the next call's submit time reads the clock.
+    if (encoded.payloads.length > 0) expireStamps();
     return task;
   }
 
@@ -323,7 +326,6 @@ export class TesseraHandle implements TesseraEngine {
         }
         try {
           const refs = references.length === 0 || values ? NO_REFERENCES : references.map((reference) => reference.toReference());
-          const frame = encodeCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1, values);
           // Straight to the tessera's thread once it is known; through the worker when dependencies need resolving there.
           const direct = refs.length === 0 ? this.direct : undefined;
           // Kept until it is reported done, to be sent again: its arguments as they are now, in copies of its own.
@@ -336,11 +338,14 @@ export class TesseraHandle implements TesseraEngine {
           // cannot be written at once); one that waited here has copies of its own: no other copy, unless one is
           // in a pooled segment and goes as bytes (a link without shared memory): its segment goes back once collected.
           const kept = queued.kept && !encoded.payloads.some(isKeptCopy);
+          const length = prepareCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1, values);
           if (direct?.isOpen) {
-            direct.sendEncoded(frame, encoded.payloads, !kept);
+            // Written straight into the link's stage when it has no payloads (most calls).
+            if (encoded.payloads.length === 0) direct.sendEncodedWith(length, CALL_MESSAGE);
+            else direct.sendEncoded(preparedCallMessage(length), encoded.payloads, !kept);
             task[DIRECT] = true;
           } else {
-            this.client.link(this.worker).sendEncoded(frame, encoded.payloads, kept);
+            this.client.link(this.worker).sendEncoded(preparedCallMessage(length), encoded.payloads, kept);
             task[DIRECT] = false; // an earlier attempt may have gone straight to a thread
           }
           if (!queued.outOfOrder) this.sent++; // counted once sent: a call that could not be sent leaves no gap in the order

@@ -155,6 +155,9 @@ export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
   const callers = new Map<string, (...args: unknown[]) => TaskProxy<any>>();
   return new Proxy(base, {
     get(target, key) {
+      // A method asked for before (every call after the first): only method names are ever kept there.
+      let caller = callers.get(key as string);
+      if (caller) return caller;
       // Unbound: what a value's class is (the value codec reads it) must be the class itself.
       if (key === "constructor") return ProxyBase;
       if (typeof key === "symbol" || key in target || PROBED.has(key)) {
@@ -162,20 +165,17 @@ export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
         const value = Reflect.get(target, key, target);
         return typeof value === "function" ? value.bind(target) : value;
       }
-      let caller = callers.get(key);
-      if (!caller) {
-        const unknown = () => {
-          throw new UnknownTesseraMethodError(`${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`);
-        };
-        const known = engine.methods.has(key);
-        caller = known ? (...args: unknown[]) => engine.call(key, args) : unknown;
-        (caller as unknown as Record<string, unknown>).options = (options: CallOptions) => {
-          if (!known) unknown();
-          checkRetryOptions(options ?? {}, `${engine.className}.${key}.options()`);
-          return (...args: unknown[]) => engine.call(key, args, options);
-        };
-        callers.set(key, caller);
-      }
+      const unknown = () => {
+        throw new UnknownTesseraMethodError(`${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`);
+      };
+      const known = engine.methods.has(key);
+      caller = known ? (...args: unknown[]) => engine.call(key, args) : unknown;
+      (caller as unknown as Record<string, unknown>).options = (options: CallOptions) => {
+        if (!known) unknown();
+        checkRetryOptions(options ?? {}, `${engine.className}.${key}.options()`);
+        return (...args: unknown[]) => engine.call(key, args, options);
+      };
+      callers.set(key, caller);
       return caller;
     },
   }) as unknown as TesseraProxy<T>;

@@ -110,6 +110,70 @@ export function encodeCallMessage(
   seq: number,
   deps?: readonly InlineValue[],
 ): Uint8Array {
+  return preparedCallMessage(prepareCallMessage(tessera, task, method, args, refs, seq, deps));
+}
+
+/**
+ * The call message prepareCallMessage sized last, written at `at` of
+ * `target` by encodeInto (a frame writer's stage: no message of its own per
+ * call, which was half of encoding one). One at a time: it must be written
+ * before the next is prepared.
+ */
+export const CALL_MESSAGE = {
+  tessera: 0,
+  task: 0,
+  name: CALL,
+  args: CALL,
+  packedRefs: undefined as Uint8Array | undefined,
+  seq: 0,
+  deps: undefined as readonly InlineValue[] | undefined,
+  uids: undefined as (string | Uint8Array)[] | undefined,
+  binLength: 0,
+  encodeInto(body: Uint8Array, at: number): void {
+    const { args, deps, packedRefs, uids } = this;
+    body[at++] = 0x93; // [kind, "call", details]
+    body[at++] = MessageKind.Command;
+    at = copyBytes(body, at, CALL);
+    body[at++] = deps ? 0x97 : 0x96; // [tessera, task, method, args, refs, seq, places?]
+    at = writeUint(body, at, this.tessera);
+    at = writeUint(body, at, this.task);
+    at = copyBytes(body, at, this.name);
+    at = writeBinHeader(body, at, this.binLength);
+    at = copyBytes(body, at, args);
+    if (deps) for (const [, value] of deps) at = copyBytes(body, at, value);
+    if (packedRefs) {
+      body.set(packedRefs, at);
+      at += packedRefs.length;
+    } else body[at++] = EMPTY_ARRAY;
+    at = writeUint(body, at, this.seq);
+    if (deps) {
+      at = writeArrayHeader(body, at, 1 + 3 * deps.length);
+      let end = args.length;
+      at = writeUint(body, at, end);
+      for (let i = 0; i < deps.length; i++) {
+        at = writeStr(body, at, uids![i]!);
+        at = writeUint(body, at, end);
+        at = writeUint(body, at, (end += deps[i]![1].length));
+      }
+    }
+    // Let go of what it names (arguments, values) until the next one.
+    this.args = CALL;
+    this.deps = undefined;
+    this.packedRefs = undefined;
+    this.uids = undefined;
+  },
+};
+
+/** Sizes a call message (see encodeCallMessage) and keeps its parts in CALL_MESSAGE, to write next: its length in bytes. */
+export function prepareCallMessage(
+  tessera: number,
+  task: number,
+  method: string,
+  args: Uint8Array,
+  refs: readonly TaskReference[],
+  seq: number,
+  deps?: readonly InlineValue[],
+): number {
   const name = str(method);
   // As tuples, not objects: no key names to write and, on the worker, to decode for every reference.
   const packedRefs = refs.length > 0 ? refsPackr.pack(refs.map(referenceToWire)) : undefined;
@@ -126,36 +190,23 @@ export function encodeCallMessage(
       binLength += value.length;
     }
   }
-  // Sized exactly: no subarray (a view) of a larger allocation.
-  const body = new Uint8Array(
-    2 + CALL.length + 1 + uintSize(tessera) + uintSize(task) + name.length + binHeaderSize(binLength) + binLength + (packedRefs?.length ?? 1) + uintSize(seq) + placesSize,
-  );
-  let at = 0;
-  body[at++] = 0x93; // [kind, "call", details]
-  body[at++] = MessageKind.Command;
-  at = copyBytes(body, at, CALL);
-  body[at++] = deps ? 0x97 : 0x96; // [tessera, task, method, args, refs, seq, places?]
-  at = writeUint(body, at, tessera);
-  at = writeUint(body, at, task);
-  at = copyBytes(body, at, name);
-  at = writeBinHeader(body, at, binLength);
-  at = copyBytes(body, at, args);
-  if (deps) for (const [, value] of deps) at = copyBytes(body, at, value);
-  if (packedRefs) {
-    body.set(packedRefs, at);
-    at += packedRefs.length;
-  } else body[at++] = EMPTY_ARRAY;
-  at = writeUint(body, at, seq);
-  if (deps) {
-    at = writeArrayHeader(body, at, 1 + 3 * deps.length);
-    let end = args.length;
-    at = writeUint(body, at, end);
-    for (let i = 0; i < deps.length; i++) {
-      at = writeStr(body, at, uids![i]!);
-      at = writeUint(body, at, end);
-      at = writeUint(body, at, (end += deps[i]![1].length));
-    }
-  }
+  const message = CALL_MESSAGE;
+  message.tessera = tessera;
+  message.task = task;
+  message.name = name;
+  message.args = args;
+  message.packedRefs = packedRefs;
+  message.seq = seq;
+  message.deps = deps;
+  message.uids = uids;
+  message.binLength = binLength;
+  return 2 + CALL.length + 1 + uintSize(tessera) + uintSize(task) + name.length + binHeaderSize(binLength) + binLength + (packedRefs?.length ?? 1) + uintSize(seq) + placesSize;
+}
+
+/** The call message prepared last, in memory of its own (sized exactly: no view of a larger allocation). */
+export function preparedCallMessage(length: number): Uint8Array {
+  const body = new Uint8Array(length);
+  CALL_MESSAGE.encodeInto(body, 0);
   return body;
 }
 
