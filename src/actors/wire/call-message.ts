@@ -101,16 +101,8 @@ function writeStr(body: Uint8Array, at: number, text: string | Uint8Array): numb
  * its thread (`refs` are then empty: the references inside the arguments name
  * the values by uid); the message then carries their places (InlinePlaces).
  */
-export function encodeCallMessage(
-  tessera: number,
-  task: number,
-  method: string,
-  args: Uint8Array,
-  refs: readonly TaskReference[],
-  seq: number,
-  deps?: readonly InlineValue[],
-): Uint8Array {
-  return preparedCallMessage(prepareCallMessage(tessera, task, method, args, refs, seq, deps));
+export function encodeCallMessage(...call: Parameters<typeof prepareCallMessage>): Uint8Array {
+  return preparedCallMessage(prepareCallMessage(...call));
 }
 
 /**
