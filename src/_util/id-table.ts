@@ -5,6 +5,8 @@
  * (hashing, growing, cache misses); a slot in a chunk costs ~0.03 us.
  */
 const CHUNK = 4096;
+/** Slots per chunk of a small table (one tessera's calls in flight): 64 x 8 bytes, not 32 KiB, for a table of a few. */
+export const SMALL_CHUNK = 64;
 
 interface Chunk<T> {
   slots: (T | undefined)[];
@@ -12,6 +14,7 @@ interface Chunk<T> {
 }
 
 export class IdTable<T> {
+  readonly #chunk: number;
   #chunks = new Map<number, Chunk<T>>();
   #size = 0;
   /**
@@ -21,13 +24,18 @@ export class IdTable<T> {
    */
   #spare: Chunk<T> | undefined;
 
+  /** `chunk`: slots per chunk (a table that stays small: SMALL_CHUNK). */
+  constructor(chunk = CHUNK) {
+    this.#chunk = chunk;
+  }
+
   get size(): number {
     return this.#size;
   }
 
   get(id: number): T | undefined {
-    const key = Math.floor(id / CHUNK);
-    return this.#chunks.get(key)?.slots[id - key * CHUNK];
+    const key = Math.floor(id / this.#chunk);
+    return this.#chunks.get(key)?.slots[id - key * this.#chunk];
   }
 
   has(id: number): boolean {
@@ -36,14 +44,14 @@ export class IdTable<T> {
 
   /** `value` must not be undefined (an empty slot). */
   set(id: number, value: T): void {
-    const key = Math.floor(id / CHUNK);
+    const key = Math.floor(id / this.#chunk);
     let chunk = this.#chunks.get(key);
     if (!chunk) {
-      chunk = this.#spare ?? { slots: new Array<T | undefined>(CHUNK), count: 0 };
+      chunk = this.#spare ?? { slots: new Array<T | undefined>(this.#chunk), count: 0 };
       this.#spare = undefined;
       this.#chunks.set(key, chunk);
     }
-    const slot = id - key * CHUNK;
+    const slot = id - key * this.#chunk;
     if (chunk.slots[slot] === undefined) {
       chunk.count++;
       this.#size++;
@@ -52,9 +60,9 @@ export class IdTable<T> {
   }
 
   delete(id: number): boolean {
-    const key = Math.floor(id / CHUNK);
+    const key = Math.floor(id / this.#chunk);
     const chunk = this.#chunks.get(key);
-    const slot = id - key * CHUNK;
+    const slot = id - key * this.#chunk;
     if (!chunk || chunk.slots[slot] === undefined) return false;
     chunk.slots[slot] = undefined;
     this.#size--;
@@ -63,6 +71,13 @@ export class IdTable<T> {
       this.#spare = chunk; // every slot is empty again
     }
     return true;
+  }
+
+  /** Empties the table. */
+  clear(): void {
+    this.#chunks.clear();
+    this.#size = 0;
+    this.#spare = undefined;
   }
 
   /** Ids in increasing order. */
@@ -81,11 +96,11 @@ export class IdTable<T> {
     for (const key of keys) {
       const chunk = this.#chunks.get(key);
       if (!chunk) continue; // emptied while iterating
-      for (let slot = 0; slot < CHUNK; slot++) {
+      for (let slot = 0; slot < this.#chunk; slot++) {
         // Emptied while iterating (it may now be the spare, holding other ids' values): its ids are gone.
         if (this.#chunks.get(key) !== chunk) break;
         const value = chunk.slots[slot];
-        if (value !== undefined) yield [key * CHUNK + slot, value];
+        if (value !== undefined) yield [key * this.#chunk + slot, value];
       }
     }
   }

@@ -123,7 +123,9 @@ export class Recovery {
     const replay: QueuedCall[] = [];
     // The calls that may have been running: the first, or the first maxConcurrency of a concurrent tessera.
     let running = handle.maxConcurrency;
-    for (const queued of handle.inFlight?.values() ?? []) {
+    // In the order they were sent (their ids are in the order they were made; a retry goes ahead of calls made before it).
+    const inFlight = [...(handle.inFlight?.values() ?? [])].sort((a, b) => a.sendOrder - b.sendOrder);
+    for (const queued of inFlight) {
       if (queued.task.state === "done" || queued.task.state === "failed") continue;
       if (running > 0) {
         running--;
