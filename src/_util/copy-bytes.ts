@@ -14,3 +14,11 @@ export function copyBytes(target: Uint8Array, at: number, source: Uint8Array): n
   else for (let i = 0; i < length; i++) target[at + i] = source[i]!;
   return at + length;
 }
+
+/** Copies bytes `start` to `end` of `source` into `target` at `at` (as copyBytes; no view of a few bytes); returns the offset after them. */
+export function copyRange(target: Uint8Array, at: number, source: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length > SMALL || at + length > target.length) target.set(source.subarray(start, end), at);
+  else for (let i = 0; i < length; i++) target[at + i] = source[start + i]!;
+  return at + length;
+}

@@ -13,7 +13,7 @@
 import type { InlineValue } from "../wire/call-message.ts";
 import type { ReferenceLike } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
-import { DIRECT, DoneMarker, inlineResultOf, SENT_TO, type SettleWaiter, TaskOutput, TaskProxy, WAITING } from "./task-proxy.ts";
+import { DIRECT, DoneMarker, inlineValueOf, SENT_TO, type SettleWaiter, TaskOutput, TaskProxy, WAITING } from "./task-proxy.ts";
 
 /**
  * What a call with references needs to go straight to its thread: the values
@@ -40,11 +40,13 @@ export function inlineDependencies(references: readonly ReferenceLike[], client:
     }
     if (state !== "done") return undefined; // failed: the caller fails the call (failedDependency)
     if (reference instanceof DoneMarker) continue; // ordering only: no value
-    const inline = inlineResultOf(task);
-    if (!inline || task.released || client.nested.namesHeld(task.id)) return undefined;
+    if (task.released || client.nested.namesHeld(task.id)) return undefined;
     const uid = task.uid;
-    if (!values) values = [[uid, inline]];
-    else if (!named(values, uid)) values.push([uid, inline]);
+    if (values && named(values, uid)) continue;
+    const value = inlineValueOf(task, uid);
+    if (!value) return undefined;
+    if (!values) values = [value];
+    else values.push(value);
   }
   return wait ?? values ?? [];
 }

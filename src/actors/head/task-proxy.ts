@@ -3,6 +3,7 @@
  * holds its tessera. Awaiting it waits for completion only; the result stays
  * on the worker until `result()` fetches it.
  */
+import type { InlineValue } from "../wire/call-message.ts";
 import { stampNow } from "../../_util/stamps.ts";
 import { DependencyError, InvalidArgumentError, RemoteError, type ErrorDescription } from "../../errors.ts";
 import { type ObjectRef, RUNTIME_STOPPED } from "./object-ref.ts";
@@ -95,6 +96,7 @@ export type TaskOutputs<T> = { readonly done: DoneMarker } & (T extends readonly
 
 const TASK_ID = Symbol("mosaic.task");
 const INLINE_RESULT = Symbol("mosaic.inline-result");
+const INLINE_VALUE = Symbol("mosaic.inline-value");
 const PLAIN_RESULT = Symbol("mosaic.plain-result");
 /** Internal members, symbol-keyed so that users see none of them (and none clashes with a name of theirs). */
 export const GENERATION = Symbol("mosaic.task.generation");
@@ -375,6 +377,12 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     return inline ? decodePlainValue(inline, this.#inlineAt, this.#inlineEnd) : NOT_PLAIN_VALUE;
   }
 
+  /** Internal: see inlineValueOf. */
+  [INLINE_VALUE](uid: string): InlineValue | undefined {
+    const inline = this.#inline;
+    return inline && [uid, inline, this.#inlineAt, this.#inlineEnd];
+  }
+
   /** Internal: the encoded result if it came with the completion. */
   get [INLINE_RESULT](): Uint8Array | undefined {
     const inline = this.#inline;
@@ -414,6 +422,11 @@ registerReferenceClass(DoneMarker);
 /** The encoded result of a done task if it came with its completion (small results do). */
 export function inlineResultOf(task: TaskProxy<any>): Uint8Array | undefined {
   return task[INLINE_RESULT];
+}
+
+/** The same as a dependency's value to send on, without a copy of its own: see InlineValue. */
+export function inlineValueOf(task: TaskProxy<any>, uid: string): InlineValue | undefined {
+  return task[INLINE_VALUE](uid);
 }
 
 /**

@@ -7,7 +7,7 @@
  * the receiver reads in place.
  */
 import "../../comms/_native-off.ts";
-import { copyBytes } from "../../_util/copy-bytes.ts";
+import { copyBytes, copyRange } from "../../_util/copy-bytes.ts";
 import { Packr } from "msgpackr/pack";
 import { arrayHeaderSize, binHeaderSize, readArrayHeader, readUint, strHeaderSize, uintRead, uintSize, writeArrayHeader, writeBinHeader, writeStrHeader, writeUint } from "./msgpack-bytes.ts";
 import { MessageKind } from "../../comms/protocol.ts";
@@ -60,8 +60,8 @@ export function referenceFromWire([id, worker, task, index]: WireReference): Tas
   return index === undefined ? { id, worker, task } : { id, worker, task, index };
 }
 
-/** A dependency's value as the head sends it with a call: the task's uid (the arguments name it by that) and its encoded result. */
-export type InlineValue = readonly [uid: string, body: Uint8Array];
+/** A dependency's value as the head sends it with a call: the task's uid (the arguments name it by that) and its encoded result, bytes `start` to `end` of `bytes` (its completion batch's results: copied once, into the message). */
+export type InlineValue = readonly [uid: string, bytes: Uint8Array, start: number, end: number];
 
 /**
  * Where a call's dependency values are: [argumentsLength, uid, start, end, ...].
@@ -132,7 +132,7 @@ export const CALL_MESSAGE = {
     at = copyBytes(body, at, this.name);
     at = writeBinHeader(body, at, this.binLength);
     at = copyBytes(body, at, args);
-    if (deps) for (const [, value] of deps) at = copyBytes(body, at, value);
+    if (deps) for (const [, bytes, start, end] of deps) at = copyRange(body, at, bytes, start, end);
     if (packedRefs) {
       body.set(packedRefs, at);
       at += packedRefs.length;
@@ -145,7 +145,8 @@ export const CALL_MESSAGE = {
       for (let i = 0; i < deps.length; i++) {
         at = writeStr(body, at, uids![i]!);
         at = writeUint(body, at, end);
-        at = writeUint(body, at, (end += deps[i]![1].length));
+        const [, , start, stop] = deps[i]!;
+        at = writeUint(body, at, (end += stop - start));
       }
     }
     // Let go of what it names (arguments, values) until the next one.
@@ -176,10 +177,10 @@ export function prepareCallMessage(
     uids = new Array(deps.length);
     placesSize = arrayHeaderSize(1 + 3 * deps.length) + uintSize(args.length);
     for (let i = 0; i < deps.length; i++) {
-      const [uid, value] = deps[i]!;
+      const [uid, , start, end] = deps[i]!;
       uids[i] = strOf(uid);
-      placesSize += strSize(uids[i]!) + uintSize(binLength) + uintSize(binLength + value.length);
-      binLength += value.length;
+      placesSize += strSize(uids[i]!) + uintSize(binLength) + uintSize(binLength + end - start);
+      binLength += end - start;
     }
   }
   const message = CALL_MESSAGE;

@@ -10,7 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { unpackMultiple } from "msgpackr";
 import { decodeMessage } from "../../../src/comms/codec.ts";
 import { MessageKind } from "../../../src/comms/protocol.ts";
-import { decodeCallMessage, encodeCallMessage, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
+import { decodeCallMessage, encodeCallMessage, type InlineValue, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
 import { decodeValue, encodeValue, type ReferenceLike, registerReferenceClass, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
 import { decodeArgs } from "../../../src/actors/thread/values.ts";
 
@@ -132,10 +132,13 @@ class Reference implements ReferenceLike {
 }
 registerReferenceClass(Reference);
 
+/** A dependency value that is all of `bytes`. */
+const whole = (uid: string, bytes: Uint8Array): InlineValue => [uid, bytes, 0, bytes.length];
+
 describe("the call message read in place (bytes start to end of a socket chunk)", () => {
   test("reads exactly its bytes, with or without dependency values; its arguments are a copy, not a view of the chunk", () => {
     const args = encodeValue([1, "two", 3.5]).bytes;
-    for (const deps of [undefined, [["task-a-b-1", encodeValue({ x: 1 }).bytes]] as const]) {
+    for (const deps of [undefined, [whole("task-a-b-1", encodeValue({ x: 1 }).bytes)]]) {
       const body = encodeCallMessage(2 ** 33, 7, "add", args, [], 9, deps);
       const chunk = Uint8Array.of(0x93, 1, 2, ...body, 0x93, 0xa4, 5);
       const start = 3;
@@ -156,7 +159,14 @@ describe("a call with its dependency values (the head sends it straight to the t
 
   test("reads by hand as the generic decode does: the values follow the arguments in the same bytes, at their places", () => {
     const uids = ["task-numbers-range-1", "task-größe-计算-2", `task-${"long".repeat(20)}-3`, ...Array.from({ length: 5 }, (_, i) => `task-n-m-${i}`)];
-    const values = uids.map((uid, i) => [uid, encodeValue({ i, text: "v".repeat(i * 100) }).bytes] as const);
+    // As a batch of completions carries them: end to end in one array (after bytes of other results), each sent from its place.
+    const encoded = uids.map((_, i) => encodeValue({ i, text: "v".repeat(i * 100) }).bytes);
+    const batch = new Uint8Array(3 + encoded.reduce((total, bytes) => total + bytes.length, 0)).fill(0xc1);
+    let at = 3;
+    const values = uids.map((uid, i): InlineValue => {
+      batch.set(encoded[i]!, at);
+      return [uid, batch, at, (at += encoded[i]!.length)];
+    });
     for (const deps of [values.slice(0, 1), values.slice(0, 3), values, []]) {
       const args = encodeValue(["x".repeat(300), deps.length]).bytes;
       const body = encodeCallMessage(2 ** 33, 70_000, "sum", args, [], 9, deps);
@@ -176,9 +186,9 @@ describe("a call with its dependency values (the head sends it straight to the t
     const refs = [range, { ...range, index: 1 }, { ...point, index: "y" }, { ...producer(3, "task-sleeper-nap-3"), index: "done" }];
     const args = encodeValue(["plain", ...refs.map((ref) => new Reference(ref))]);
     const deps = [
-      [range.task, encodeValue([1, 2, 3]).bytes],
-      [point.task, encodeValue({ x: 4, y: 8 }).bytes],
-    ] as const;
+      whole(range.task, encodeValue([1, 2, 3]).bytes),
+      whole(point.task, encodeValue({ x: 4, y: 8 }).bytes),
+    ];
     const [, , , bytes, , , places] = decodeCallMessage(encodeCallMessage(1, 2, "use", args.bytes, [], 3, deps))!;
     // As head-link.ts posts it to the executor.
     expect(decodeArgs([Uint8Array.prototype.slice.call(bytes), args.payloads], places!)).toEqual(["plain", [1, 2, 3], 2, 8]);
@@ -186,7 +196,7 @@ describe("a call with its dependency values (the head sends it straight to the t
 
   test("leaves to the generic decode places it does not read: cut short, with more after them, or past the arguments", () => {
     const args = encodeValue([1]).bytes;
-    const body = encodeCallMessage(1, 2, "m", args, [], 3, [["task-a", encodeValue(5).bytes]]);
+    const body = encodeCallMessage(1, 2, "m", args, [], 3, [whole("task-a", encodeValue(5).bytes)]);
     const wrongLength = body.slice();
     wrongLength[wrongLength.length - 4 - "task-a".length] = 0x7f; // its arguments' length (first of the places), past the bin
     const read = [body.subarray(0, body.length - 1), Uint8Array.of(...body, 0), wrongLength].map((cut) => decodeCallMessage(cut));
