@@ -5,12 +5,17 @@
  * chunk, msgpackr's scratch buffer), so only compact arrays may be posted.
  */
 
-/** The bytes of `view` in an ArrayBuffer of their own (the view itself when it already is). */
+/**
+ * The bytes of `view` in an ArrayBuffer of their own (the view itself when it
+ * already is), as a plain Uint8Array: the encoder's output is a Buffer, and
+ * code that reads results' bytes saw both kinds (JSC's optimized code kept
+ * exiting there: holdBack, settle).
+ */
 export function compact(view: Uint8Array): Uint8Array {
   if (view.buffer instanceof SharedArrayBuffer) return view; // shared, never copied by postMessage
-  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
-  // Not view.slice(): on a Buffer (socket chunks, msgpackr output) that is a view again.
-  return Uint8Array.prototype.slice.call(view);
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view.constructor === Uint8Array ? view : new Uint8Array(view.buffer);
+  // Not view.slice(): on a Buffer (socket chunks, msgpackr output) that is a view again (and a Buffer).
+  return new Uint8Array(view);
 }
 
 /**
