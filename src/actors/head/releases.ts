@@ -21,10 +21,6 @@ type GenerationEntries = (TesseraHandle | string | number)[];
 interface GenerationToken {
   readonly entries: GenerationEntries;
 }
-interface Generation {
-  token: GenerationToken;
-  entries: GenerationEntries;
-}
 
 /** A task's (or warehouse object's) id, or a tessera's [id, number of calls sent to it]. */
 type Release = number | [number, number];
@@ -59,7 +55,7 @@ export class Releases {
   /** Retried tasks: the id each was submitted with → the id of its last attempt (see TaskProxy[REKEY]). */
   readonly #renamed = new Map<number, number>();
   /** The generation being filled. */
-  #generation: Generation | undefined;
+  #generation: GenerationToken | undefined;
 
   constructor(client: ActorClient) {
     this.#client = client;
@@ -74,9 +70,8 @@ export class Releases {
   watchTask(task: TaskProxy<any>, tessera: TesseraHandle): void {
     let generation = this.#generation;
     if (!generation || generation.entries.length >= 2 * GENERATION_SIZE) {
-      const entries: GenerationEntries = [];
-      const opened = (generation = this.#generation = { token: { entries }, entries });
-      this.#collectedTasks.register(opened.token, entries);
+      const opened = (generation = this.#generation = { entries: [] });
+      this.#collectedTasks.register(opened, opened.entries);
       // Closed once the code that submits has run: a generation still filling is held here, and a program
       // calling one task at a time (`await t.get().result()` in a loop) would never let its results go.
       queueMicrotask(() => {
@@ -84,7 +79,7 @@ export class Releases {
       });
     }
     generation.entries.push(tessera, task.id);
-    task[GENERATION] = generation.token;
+    task[GENERATION] = generation;
   }
 
   /** A task now runs under another wire id: its result goes by that one when its proxy is collected. */
