@@ -10,7 +10,7 @@
  * - start -> ready (piscina: 2 threads, until each has run a no-op);
  * - 20,000 pipelined no-op calls right after start, then warm rounds;
  * - a no-op call with its result, one at a time: the first 200, then warm;
- * - arrays of 1, 16 and 256 MiB as an argument (`await t.sum(array).result()`)
+ * - arrays of 64 KiB, 1, 16 and 256 MiB as an argument (`await t.sum(array).result()`)
  *   and as a result the tessera keeps (`await t.get().result()`), the first
  *   of each size, then warm repetitions; piscina moves the argument with a
  *   transfer list and copies the kept result (structured clone);
@@ -64,7 +64,10 @@ const Store = tessera(
 const BENCH = "usage";
 const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
 const MiB = 2 ** 20;
-const SIZES_MIB = [1, 16, 256];
+/** 64 KiB: a result of a few KiB up to 1 MiB comes with its completion when awaited (below 1 MiB nothing goes through /dev/shm). */
+const SIZES_MIB = [1 / 16, 1, 16, 256];
+/** A size's name in metric names: 64KiB, 1MiB, ... */
+const sizeName = (mib: number) => (mib >= 1 ? `${mib}MiB` : `${mib * 1024}KiB`);
 /**
  * Repetitions after the first (the cold one) of each transfer, whose median is the warm figure. Eight, not
  * four: a program fetching one 256 MiB result after another takes a third segment now and then (the release
@@ -359,8 +362,8 @@ function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, {
     const base = memcpyMs.get(mib)!;
     const touched = gbps(bytes, base.touched);
     const fresh = gbps(bytes, base.fresh);
-    emit({ bench: BENCH, metric: `memcpy_touched_${mib}MiB`, value: round(touched, 3), unit: "GB/s", size_bytes: bytes, plot_series: "memcpy into touched memory" });
-    emit({ bench: BENCH, metric: `memcpy_fresh_${mib}MiB`, value: round(fresh, 3), unit: "GB/s", size_bytes: bytes, plot_series: "memcpy into fresh memory" });
+    emit({ bench: BENCH, metric: `memcpy_touched_${sizeName(mib)}`, value: round(touched, 3), unit: "GB/s", size_bytes: bytes, plot_series: "memcpy into touched memory" });
+    emit({ bench: BENCH, metric: `memcpy_fresh_${sizeName(mib)}`, value: round(fresh, 3), unit: "GB/s", size_bytes: bytes, plot_series: "memcpy into fresh memory" });
     for (const path of ["head_to_worker", "worker_to_head"] as const) {
       const mine = ours.transfers.get(`${path}_${mib}`)!;
       const theirs = peer?.transfers.get(`${path}_${mib}`);
@@ -370,7 +373,7 @@ function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, {
         const arrow = path === "head_to_worker" ? "head→worker" : "worker→head";
         emit({
           bench: BENCH,
-          metric: `${path}_${mib}MiB_${regime}`,
+          metric: `${path}_${sizeName(mib)}_${regime}`,
           value: round(value, 3),
           unit: "GB/s",
           regime,
@@ -384,7 +387,7 @@ function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, {
           plot_series: `mosaic ${arrow} ${regime}`,
           ...piscina(peerValue, (p) => value / p),
         });
-        if (peerValue !== undefined) emit({ bench: BENCH, metric: `piscina_${path}_${mib}MiB_${regime}`, value: round(peerValue, 3), unit: "GB/s", regime, size_bytes: bytes, what: path === "head_to_worker" ? "pool.run({ values }, { transferList }) (moved, no copy)" : "pool.run() returning an array its thread keeps (structured clone)", plot_series: `piscina ${arrow} ${regime}` });
+        if (peerValue !== undefined) emit({ bench: BENCH, metric: `piscina_${path}_${sizeName(mib)}_${regime}`, value: round(peerValue, 3), unit: "GB/s", regime, size_bytes: bytes, what: path === "head_to_worker" ? "pool.run({ values }, { transferList }) (moved, no copy)" : "pool.run() returning an array its thread keeps (structured clone)", plot_series: `piscina ${arrow} ${regime}` });
       }
     }
   }

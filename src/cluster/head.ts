@@ -116,6 +116,10 @@ export class HeadNode extends Runtime {
     // From tessera threads: [task ids, result sizes, small results end to end].
     this.commands.done = (report: [number[], number[], Uint8Array]) => this.actors.onDone(report);
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
+    // From tessera threads: a result asked for ahead of its completion (TaskTracker.wantResult), sent before it.
+    this.commands.result = ([task, bytes]: [unknown, unknown], _connection: Connection, payloads: Uint8Array[]) => {
+      if (typeof task === "number" && bytes instanceof Uint8Array) this.actors.tasks.onResult(task, bytes, payloads);
+    };
     // A tessera thread about to end for an error no method caught: its link's loss names it.
     this.commands.threadEnding = (reason: string, connection: Connection) => {
       const uid = connection.peer?.uid;

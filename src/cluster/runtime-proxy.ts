@@ -30,6 +30,12 @@ export interface WorkerHoldings {
    * threads are not among them.
    */
   dependentCalls: number;
+  /**
+   * Single results its main thread was asked for (`result` requests: the
+   * head's `result()` of a result that did not come with its completion, a
+   * thread's nested fetch), since it started.
+   */
+  resultRequests: number;
 }
 
 export type RuntimeStatus = ResourceSample & {

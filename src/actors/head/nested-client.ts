@@ -234,6 +234,10 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     return true;
   }
 
+  wantResult(): boolean {
+    return false;
+  }
+
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
     return this.#request<Uint8Array | WithPayloads<Uint8Array>>([NestedAsk.Result, task.id], `${task.uid}.result()`).then((reply) => resultOf(task, this.#decode(reply)));

@@ -44,6 +44,8 @@ export interface TaskOwner {
   cancelTask(task: TaskProxy<any>): void;
   /** Whether the task's method has been returning small results, which come with completions. */
   expectsInlineResult(task: TaskProxy<any>): boolean;
+  /** Asks the thread the call went to for its result with its completion (see WANTS_RESULT); false if it cannot be asked. */
+  wantResult(task: TaskProxy<any>): boolean;
 }
 
 /** Stands for element `index` of a task's array result (or field `index` of an object result) when passed as an argument. */
@@ -122,6 +124,14 @@ export const REKEY = Symbol("mosaic.task.rekey");
 export const FIRST_ID = Symbol("mosaic.task.first-id");
 /** Internal: the worker its current attempt was sent to (where its result is), set by the sender. */
 export const SENT_TO = Symbol("mosaic.task.sent-to");
+/**
+ * Internal: `result()` was asked before the call was sent, of a method whose
+ * results stay on the worker: the sender asks its thread for the result with
+ * the completion (a `want` after the call on the thread's link).
+ */
+export const WANTS_RESULT = Symbol("mosaic.task.wants-result");
+/** Internal: the result its thread sent with the completion because it was asked (decoded, or why it could not be). */
+export const ARRIVED = Symbol("mosaic.task.arrived");
 
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
   #id: number;
@@ -140,6 +150,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [SENT_TO]: string | undefined = undefined;
   /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
   [WAITING]: SettleWaiter[] | undefined = undefined;
+  [WANTS_RESULT] = false;
+  [ARRIVED]: { value: unknown } | { error: Error } | undefined = undefined;
   #state: TaskState = "pending";
   readonly #submitted = stampNow();
   #started: number | undefined;
@@ -286,8 +298,13 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   result(): Promise<T> {
     if (!this.#result) {
       const ended = this.#state === "done" || this.#state === "failed";
-      if (!ended && this.#owner.isSent(this) && !this.#owner.expectsInlineResult(this)) this.#result = this.#owner.fetchResult(this) as Promise<T>;
+      const owner = this.#owner;
+      const large = !ended && !owner.expectsInlineResult(this);
+      // A method whose results stay on the worker: its thread is asked for this one with the completion (one round
+      // trip, no hop through the worker's main thread), or, where it cannot be, the worker is asked for it at once.
+      if (large && owner.isSent(this) && !owner.wantResult(this)) this.#result = owner.fetchResult(this) as Promise<T>;
       else if (!ended) {
+        if (large) this[WANTS_RESULT] = true; // asked once the call is sent (if it has not been already)
         // A method whose results come with its completions is waited for, not asked: settled as the task ends
         // (see [TASK_ID]), without a promise of its completion in between (the commonest `await t.result()`).
         this.#resultWaiter = Promise.withResolvers<unknown>();

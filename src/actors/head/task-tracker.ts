@@ -12,7 +12,7 @@ import { NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { ARRIVED, DIRECT, GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -132,6 +132,34 @@ export class TaskTracker implements TaskOwner {
     return !(task[PLACEMENT] as TesseraHandle).largeResults?.has(task.method);
   }
 
+  /**
+   * Asks the thread a call went straight to for its result with the
+   * completion: a `want` on the thread's link, after the call (see
+   * thread/outbox.ts). False where the call went through its worker's main
+   * thread (or the link is gone): the worker is asked instead.
+   */
+  wantResult(task: TaskProxy<any>): boolean {
+    const link = (task[PLACEMENT] as TesseraHandle).direct;
+    if (!task[DIRECT] || !link?.isOpen) return false;
+    link.command("want", task.id);
+    return true;
+  }
+
+  /**
+   * A result its thread sent ahead of the completion, as asked (wantResult):
+   * decoded now (it came in memory of its own) and kept on the task for
+   * fetchResult, which the completion that follows calls.
+   */
+  onResult(id: number, bytes: Uint8Array, payloads: Uint8Array[]): void {
+    const task = this.#pending.get(id);
+    if (!task) return;
+    try {
+      task[ARRIVED] = { value: this.#decodeResult(task, bytes, payloads) };
+    } catch (error) {
+      task[ARRIVED] = { error: error as Error };
+    }
+  }
+
   /** Workers report completed tasks in batches. */
   onCompleted(ids: number[]): void {
     for (const id of ids) {
@@ -171,6 +199,11 @@ export class TaskTracker implements TaskOwner {
 
   fetchResult(task: TaskProxy<any>): Promise<unknown> {
     if (task.released) return Promise.reject(new RuntimeStateError(`task ${task.uid} was released: its result is gone`));
+    const arrived = task[ARRIVED];
+    if (arrived) {
+      task[ARRIVED] = undefined; // result() keeps what it resolved with
+      return "error" in arrived ? Promise.reject(arrived.error) : Promise.resolve(arrived.value);
+    }
     const plain = plainInlineResultOf(task);
     if (plain !== NOT_PLAIN_VALUE) return Promise.resolve(plain);
     const inline = inlineResultOf(task);

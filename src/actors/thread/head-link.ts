@@ -11,7 +11,7 @@ import { connectTcp } from "../../comms/transports/tcp.ts";
 import { ProtocolError, UnknownMethodError } from "../../errors.ts";
 import { threadUid } from "../../types.ts";
 import { onOp } from "./executor.ts";
-import { describeFailure, emit, headLink, observing, settle, useHeadLink } from "./outbox.ts";
+import { describeFailure, emit, headLink, observing, settle, useHeadLink, wantResult } from "./outbox.ts";
 import type { RuntimeEventType } from "../../observe/events.ts";
 import { Op } from "./protocol.ts";
 import { decodeCallMessage, type InlinePlaces, type PlainCall } from "../wire/call-message.ts";
@@ -46,6 +46,8 @@ const headHandler: ConnectionHandler = {
     if (method === "observe") return onOp([Op.Observe, args as RuntimeEventType[]]);
     // Nested calls this thread's methods made have settled.
     if (method === "nested") return nestedLink.onSettled?.(args as NestedSettled);
+    // The head's program waits for this call's result: it goes with the completion (see outbox.ts's wanted).
+    if (method === "want") return wantResult(args);
     if (method !== "call" && method !== READ_BY_HAND) return;
     const [tessera, task, name, bytes, refs, seq, places] = args as PlainCall | [number, number, string, Uint8Array, unknown[], number, InlinePlaces?];
     if (rejected) {

@@ -58,7 +58,7 @@ export interface HostSettings {
 export type CallArgs = [tessera: number, task: number, method: string, args: Uint8Array, refs: WireReference[], seq: number];
 
 /** What a worker's host holds (see WorkerHoldings in cluster/runtime-proxy.ts for the public form). */
-export type HostCounts = StoreCounts & { tesserae: number; threads: number; dependentCalls: number };
+export type HostCounts = StoreCounts & { tesserae: number; threads: number; dependentCalls: number; resultRequests: number };
 
 export class TesseraHost {
   readonly runtime: RuntimeLinks;
@@ -194,8 +194,12 @@ export class TesseraHost {
 
   /** The same as a reply (the worker's `result` method). */
   resultReply(args: [number, boolean]): Promise<Uint8Array | WithPayloads<Uint8Array>> {
+    this.#resultRequests++;
     return this.resultValue(args).then(fromValue);
   }
+
+  /** `result` requests answered (see HostCounts). */
+  #resultRequests = 0;
 
   /** Results for another worker's dependencies: what is settled now, in one reply; the rest sent to `asker` as each settles. */
   resultValues(items: [number, boolean][], asker: Connection): ResultEntry[] | WithPayloads<ResultEntry[]> {
@@ -249,9 +253,18 @@ export class TesseraHost {
         return this.#finishTask(report[1], value, undefined, report[3]);
       }
       case Report.DoneMany: {
-        const [, tasks, sizes, results] = report;
+        const [, tasks, sizes, results, payloads] = report;
         // Each result in memory of its own: a view would keep (and, posted to a thread, copy) the whole batch.
-        for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#store.settleReported(tasks[i]!, resultBytes(results, at, at + sizes[i]!));
+        if (!payloads) {
+          for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#store.settleReported(tasks[i]!, resultBytes(results, at, at + sizes[i]!));
+          return;
+        }
+        // Some with payloads (results the head asked for, in shared memory): settled as a Done report would be.
+        for (let i = 0, at = 0, next = 0; i < tasks.length; at += sizes[i]!, i++) {
+          const bytes = resultBytes(results, at, at + sizes[i]!);
+          if (next < payloads.length && payloads[next]![0] === i) this.#finishTask(tasks[i]!, [bytes, payloads[next++]![1]], undefined, true);
+          else this.#store.settleReported(tasks[i]!, bytes);
+        }
         return;
       }
       case Report.Failed:
@@ -298,7 +311,7 @@ export class TesseraHost {
 
   /** What this worker holds now. */
   get counts(): HostCounts {
-    return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size, dependentCalls: this.#backlog.dependentCalls };
+    return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size, dependentCalls: this.#backlog.dependentCalls, resultRequests: this.#resultRequests };
   }
 
   /** Calls running on the threads ([task id, started at]), and calls queued: on threads and waiting here for dependencies. */

@@ -1,0 +1,29 @@
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpers/scenarios.ts";
+
+setDefaultTimeout(ACTOR_TEST_TIMEOUT);
+
+const FIXTURE = "wanted-results-fixture.ts";
+const SCENARIOS = ["sizes", "beyond", "heldAndLate", "failures"];
+
+// `resultRequests`: results worker:0:0's main thread was asked for while the scenario ran.
+describeScenarios("results awaited with result() come with their completions when asked for", () => ScenarioRun.start(SCENARIOS, FIXTURE), (run) => {
+  test("results of 1 KiB up to 64 KiB (typed arrays, objects with several, plain arrays) arrive exact; only each method's first is asked of the worker", async () => {
+    expect(await run.value("sizes")).toEqual({ value: { right: true, checked: 35 }, resultRequests: 3 });
+  });
+
+  test("results over 64 KiB (and over 1 MiB, in shared memory) are asked of the worker as before, exact", async () => {
+    expect(await run.value("beyond")).toEqual({ value: { right: true }, resultRequests: 6 });
+  });
+
+  test("result() of a call waiting at the head is asked once it is sent; one asked after the task ended is fetched", async () => {
+    expect(await run.value("heldAndLate")).toEqual({ value: { pending: "pending", heldRight: true, lateRight: true }, resultRequests: 1 });
+  });
+
+  test("a failed call rejects result() with its error, a retried one resolves with the result of its last attempt, none asked of the worker", async () => {
+    expect(await run.value("failures")).toEqual({
+      value: { broken: { name: "RangeError", message: expect.stringContaining("broken on purpose") }, retriedRight: true },
+      resultRequests: 0,
+    });
+  });
+});
