@@ -216,6 +216,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [REKEY](id: number): void {
     this.#id = id;
     this[SENT_TO] = undefined; // the next attempt goes where its tessera is then
+    this[ARRIVED] = undefined; // a result is the attempt's that ends the task (one whose completion was lost is not)
     // Its next attempt has not started yet.
     if (this.#state === "running") this.#state = "pending";
     this.#started = undefined;

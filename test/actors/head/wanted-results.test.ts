@@ -4,7 +4,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const FIXTURE = "wanted-results-fixture.ts";
-const SCENARIOS = ["sizes", "beyond", "heldAndLate", "failures"];
+const SCENARIOS = ["sizes", "beyond", "heldAndLate", "dependents", "failures"];
 
 // `resultRequests`: results worker:0:0's main thread was asked for while the scenario ran.
 describeScenarios("results awaited with result() come with their completions when asked for", () => ScenarioRun.start(SCENARIOS, FIXTURE), (run) => {
@@ -18,6 +18,11 @@ describeScenarios("results awaited with result() come with their completions whe
 
   test("result() of a call waiting at the head is asked once it is sent; one asked after the task ended is fetched", async () => {
     expect(await run.value("heldAndLate")).toEqual({ value: { pending: "pending", heldRight: true, lateRight: true }, resultRequests: 1 });
+  });
+
+  test("a result sent to the head is still there for dependents on its worker and on another, one at a time and pipelined", async () => {
+    const { value } = await run.value("dependents");
+    expect(value).toEqual({ sums: true, totals: true, all: true });
   });
 
   test("a failed call rejects result() with its error, a retried one resolves with the result of its last attempt, none asked of the worker", async () => {
