@@ -19,7 +19,7 @@ import { classNameOf } from "../registry.ts";
 import { decodeValue, encodeValue, type HandleWire, scanValue, setHandleReader, type TaskReference } from "../wire/value-codec.ts";
 import { setNestedClient, type TesseraCreator } from "./context.ts";
 import { ObjectRef, type ObjectOwner } from "./object-ref.ts";
-import { resultOf, SENT_TO, settleTask, type TaskOwner, type TaskPlacement, TaskProxy } from "./task-proxy.ts";
+import { RESULT_COMES, type ResultRoute, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskPlacement, TaskProxy } from "./task-proxy.ts";
 import { type CallOptions, createTesseraProxy, type TesseraEngine, type TesseraProxy, type TesseraState } from "./tessera-proxy.ts";
 import type { TesseraOptions } from "./tessera.ts";
 
@@ -230,8 +230,8 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     return false; // result() waits for the completion, which says whether the result came with it
   }
 
-  expectsInlineResult(): boolean {
-    return true;
+  resultRoute(): ResultRoute {
+    return RESULT_COMES; // result() waits for the completion, which says whether the result came with it
   }
 
   wantResult(): boolean {

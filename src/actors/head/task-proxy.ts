@@ -30,6 +30,11 @@ export interface TaskTimes {
   ended: number | undefined;
 }
 
+export const RESULT_COMES = 0;
+export const RESULT_ASKED = 1;
+export const RESULT_STAYS = 2;
+export type ResultRoute = typeof RESULT_COMES | typeof RESULT_ASKED | typeof RESULT_STAYS;
+
 /** Internal: the head learnt that the task started on its thread at `time`. */
 export const MARK_STARTED = Symbol("mosaic.task.started");
 
@@ -42,8 +47,13 @@ export interface TaskOwner {
   isSent(task: TaskProxy<any>): boolean;
   releaseTask(task: TaskProxy<any>): void;
   cancelTask(task: TaskProxy<any>): void;
-  /** Whether the task's method has been returning small results, which come with completions. */
-  expectsInlineResult(task: TaskProxy<any>): boolean;
+  /**
+   * How `result()` of a task not ended gets the result: RESULT_COMES (its
+   * method's results come with completions: wait), RESULT_ASKED (their size
+   * is not known yet: ask the thread, else wait) or RESULT_STAYS (they stay
+   * on the worker: ask the thread, else fetch at once).
+   */
+  resultRoute(task: TaskProxy<any>): ResultRoute;
   /** Asks the thread the call went to for its result with its completion (see WANTS_RESULT); false if it cannot be asked. */
   wantResult(task: TaskProxy<any>): boolean;
 }
@@ -300,12 +310,13 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     if (!this.#result) {
       const ended = this.#state === "done" || this.#state === "failed";
       const owner = this.#owner;
-      const large = !ended && !owner.expectsInlineResult(this);
-      // A method whose results stay on the worker: its thread is asked for this one with the completion (one round
-      // trip, no hop through the worker's main thread), or, where it cannot be, the worker is asked for it at once.
-      if (large && owner.isSent(this) && !owner.wantResult(this)) this.#result = owner.fetchResult(this) as Promise<T>;
+      const route = ended ? RESULT_COMES : owner.resultRoute(this);
+      // A method whose results stay on the worker (or may): its thread is asked for this one with the completion
+      // (one round trip, no hop through the worker's main thread); where it cannot be, the worker is asked for it
+      // at once if it stays there.
+      if (route !== RESULT_COMES && owner.isSent(this) && !owner.wantResult(this) && route === RESULT_STAYS) this.#result = owner.fetchResult(this) as Promise<T>;
       else if (!ended) {
-        if (large) this[WANTS_RESULT] = true; // asked once the call is sent (if it has not been already)
+        if (route !== RESULT_COMES) this[WANTS_RESULT] = true; // asked once the call is sent (if it has not been already)
         // A method whose results come with its completions is waited for, not asked: settled as the task ends
         // (see [TASK_ID]), without a promise of its completion in between (the commonest `await t.result()`).
         this.#resultWaiter = Promise.withResolvers<unknown>();

@@ -12,7 +12,7 @@ import { NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { ARRIVED, DIRECT, GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { ARRIVED, DIRECT, GENERATION, inlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_STAYS, type ResultRoute, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -118,7 +118,14 @@ export class TaskTracker implements TaskOwner {
       const handle = task[PLACEMENT] as TesseraHandle;
       if (size >= 0) {
         if (handle.largeResults) handle.largeResults.delete(task.method);
-      } else (handle.largeResults ??= new Set()).add(task.method);
+        if (handle.lastSmall !== task.method) {
+          (handle.smallResults ??= new Set()).add(task.method);
+          handle.lastSmall = task.method;
+        }
+      } else {
+        (handle.largeResults ??= new Set()).add(task.method);
+        if (handle.smallResults?.delete(task.method) && handle.lastSmall === task.method) handle.lastSmall = undefined;
+      }
       this.#pending.delete(task.id);
       if (size >= 0) settleTask(task, undefined, results, from, from + size, ended);
       else settleTask(task, undefined, undefined, 0, 0, ended);
@@ -128,8 +135,22 @@ export class TaskTracker implements TaskOwner {
     if (this.#pending.size === 0 && this.barrier.waiting) this.barrier.wake();
   }
 
-  expectsInlineResult(task: TaskProxy<any>): boolean {
-    return !(task[PLACEMENT] as TesseraHandle).largeResults?.has(task.method);
+  /**
+   * How `result()` gets a result (see TaskOwner.resultRoute): the thread is
+   * asked for it (wantResult) when its method's last result was too large to
+   * come with its completion, or when none came yet and this is the first
+   * `result()` of that method's calls asked before its call ended (one ask, not
+   * one per task of a loop that awaits them all: the others wait for their
+   * completions, and fetch theirs then if they are large).
+   */
+  resultRoute(task: TaskProxy<any>): ResultRoute {
+    const handle = task[PLACEMENT] as TesseraHandle;
+    const method = task.method;
+    if (handle.largeResults?.has(method)) return RESULT_STAYS;
+    if (handle.lastSmall === method || handle.smallResults?.has(method)) return RESULT_COMES;
+    if (handle.probedResults?.has(method)) return RESULT_COMES;
+    (handle.probedResults ??= new Set()).add(method);
+    return RESULT_ASKED;
   }
 
   /**
@@ -166,7 +187,9 @@ export class TaskTracker implements TaskOwner {
       const task = this.#pending.get(id);
       if (!task) continue;
       // No result with it (the thread could not reach the head directly): `result()` asks at once next time.
-      ((task[PLACEMENT] as TesseraHandle).largeResults ??= new Set()).add(task.method);
+      const handle = task[PLACEMENT] as TesseraHandle;
+      (handle.largeResults ??= new Set()).add(task.method);
+      if (handle.smallResults?.delete(task.method) && handle.lastSmall === task.method) handle.lastSmall = undefined;
       this.complete(task);
     }
   }

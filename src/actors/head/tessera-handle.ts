@@ -179,6 +179,11 @@ export class TesseraHandle implements TesseraEngine {
   sent = 0;
   /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
   largeResults: Set<string> | undefined;
+  /** Methods whose results came with their completions (the last one added: most completions repeat it). */
+  smallResults: Set<string> | undefined;
+  lastSmall: string | undefined;
+  /** Methods of unknown result size whose first `result()` asked its thread for the result (see TaskTracker.expectsInlineResult). */
+  probedResults: Set<string> | undefined;
   /** Times it may be made again when its worker or thread dies (-1: no limit), and times it was. */
   readonly maxRestarts: number;
   restarts = 0;

@@ -233,6 +233,7 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
       }
       continue;
     }
+    if (wanted.size > 0) wanted.delete(report[1]); // asked for when its size was not known yet: it came anyway
     sizes.push(body.length);
     inline.push(body);
     bytes += body.length;
