@@ -46,6 +46,9 @@ const Noop = tessera(
     add(x: number) {
       return x + 1;
     }
+    floats(n: number) {
+      return new Float32Array(n);
+    }
   },
 );
 
@@ -320,6 +323,16 @@ async function latencies(ping: () => Promise<void>, echoPid: number, unixPing: (
   };
   await alternate(LATENCY_WARMUP, 0, ping, dependent.call);
   await latency(ping, [dependent], "os-scheduled", "_os_scheduled", false);
+  // A result over 1 KiB (which stays on the worker until asked for): result() asks the thread for it with the completion.
+  const array: LatencyCase = {
+    metric: "array_result_round_trip_16KiB",
+    what: "await a.floats(4096).result(): a 16 KiB Float32Array made by the call, a on worker:0:0",
+    call: async () => {
+      if ((await a.floats(4096).result()).length !== 4096) throw new Error("a.floats(4096) did not return 4096 floats");
+    },
+  };
+  await alternate(LATENCY_WARMUP / 4, 0, ping, array.call);
+  await latency(ping, [array], "os-scheduled", "_os_scheduled", false);
 
   // Pinned like for like: the head on one CPU; every thread of worker:0:0 and the echo peer
   // on the same CPU (a context switch per hop) or on the other one (a vCPU wake-up per hop).
