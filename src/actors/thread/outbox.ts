@@ -60,7 +60,9 @@ let heldBack: number[] = [];
 let heldResults: Uint8Array[] = [];
 /** The payloads of those that have some (results the head asked for, see wanted): [place in heldBack, payloads]. */
 let heldPayloads: [number, Uint8Array[]][] = [];
+/** Bytes of their results: bodies (heldBodyBytes, end to end in the report) and payloads. */
 let heldBytes = 0;
+let heldBodyBytes = 0;
 /**
  * Nothing waits on this timer (dependents ask, see above; a long call and the
  * thread's end send first): it only bounds how late the main thread's counts
@@ -86,6 +88,7 @@ function holdBack(task: number, body: Uint8Array, payloads?: Uint8Array[]): void
   markHeldBack(held);
   heldResults.push(body);
   heldBytes += body.length;
+  heldBodyBytes += body.length;
   if (payloads && payloads.length > 0) {
     heldPayloads.push([held - 1, payloads]);
     for (const payload of payloads) heldBytes += payload.byteLength;
@@ -101,7 +104,7 @@ function holdBack(task: number, body: Uint8Array, payloads?: Uint8Array[]): void
  */
 function takeHeldBack(): DoneManyReport {
   markHeldBack(0);
-  const results = new Uint8Array(heldBytes);
+  const results = new Uint8Array(heldBodyBytes);
   const count = heldResults.length;
   // Typed arrays: posting 256 ids and sizes as plain arrays cost ~16 us, as typed arrays ~5 (a clone per element).
   // Ids as 32-bit integers while they fit (the receiver reads them as such), else as doubles.
@@ -121,6 +124,7 @@ function takeHeldBack(): DoneManyReport {
   heldResults = [];
   heldPayloads = [];
   heldBytes = 0;
+  heldBodyBytes = 0;
   return report;
 }
 
