@@ -32,10 +32,16 @@ export interface WorkerHoldings {
   dependentCalls: number;
   /**
    * Single results its main thread was asked for (`result` requests: the
-   * head's `result()` of a result that did not come with its completion, a
-   * thread's nested fetch), since it started.
+   * head's `result()` of a result that did not come with its completion,
+   * another worker's fetch of one), since it started.
    */
   resultRequests: number;
+  /**
+   * Completions its tessera threads posted to its main thread one at a time,
+   * since it started: those of the head's calls whose results the head has
+   * (small ones, and those sent to it when asked) go in batches instead.
+   */
+  postedCompletions: number;
 }
 
 export type RuntimeStatus = ResourceSample & {

@@ -56,7 +56,7 @@ export class WorkerRuntime extends ChildRole {
   protected override async describeStatus(collect: boolean): Promise<RuntimeStatus> {
     if (collect) await this.host?.collectGarbage();
     const status = await super.describeStatus(collect);
-    const counts = this.host?.counts ?? { tesserae: 0, tasks: 0, objects: 0, residentBytes: 0, spilled: 0, spilledBytes: 0, threads: 0, dependentCalls: 0, resultRequests: 0 };
+    const counts = this.host?.counts ?? { tesserae: 0, tasks: 0, objects: 0, residentBytes: 0, spilled: 0, spilledBytes: 0, threads: 0, dependentCalls: 0, resultRequests: 0, postedCompletions: 0 };
     return { ...status, worker: { ...counts, eventsSent: this.events.sent } };
   }
 

@@ -234,6 +234,8 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     return RESULT_COMES; // result() waits for the completion, which says whether the result came with it
   }
 
+  asked(): void {}
+
   wantResult(): boolean {
     return false;
   }

@@ -33,7 +33,8 @@ export interface TaskTimes {
 export const RESULT_COMES = 0;
 export const RESULT_ASKED = 1;
 export const RESULT_STAYS = 2;
-export type ResultRoute = typeof RESULT_COMES | typeof RESULT_ASKED | typeof RESULT_STAYS;
+export const RESULT_FETCHED = 3;
+export type ResultRoute = typeof RESULT_COMES | typeof RESULT_ASKED | typeof RESULT_STAYS | typeof RESULT_FETCHED;
 
 /** Internal: the head learnt that the task started on its thread at `time`. */
 export const MARK_STARTED = Symbol("mosaic.task.started");
@@ -50,10 +51,13 @@ export interface TaskOwner {
   /**
    * How `result()` of a task not ended gets the result: RESULT_COMES (its
    * method's results come with completions: wait), RESULT_ASKED (their size
-   * is not known yet: ask the thread, else wait) or RESULT_STAYS (they stay
-   * on the worker: ask the thread, else fetch at once).
+   * is not known yet: ask the thread, else wait), RESULT_STAYS (they stay on
+   * the worker: ask the thread, else fetch at once) or RESULT_FETCHED (they
+   * stay on the worker, too large to come even when asked: fetch at once).
    */
   resultRoute(task: TaskProxy<any>): ResultRoute;
+  /** A `result()` of a method whose results' size is not known asked its thread: the others wait for their completions. */
+  asked(task: TaskProxy<any>): void;
   /** Asks the thread the call went to for its result with its completion (see WANTS_RESULT); false if it cannot be asked. */
   wantResult(task: TaskProxy<any>): boolean;
 }
@@ -135,11 +139,15 @@ export const FIRST_ID = Symbol("mosaic.task.first-id");
 /** Internal: the worker its current attempt was sent to (where its result is), set by the sender. */
 export const SENT_TO = Symbol("mosaic.task.sent-to");
 /**
- * Internal: `result()` was asked before the call was sent, of a method whose
- * results stay on the worker: the sender asks its thread for the result with
- * the completion (a `want` after the call on the thread's link).
+ * Internal: whether its thread is asked for the result with the completion
+ * (a `want` after the call on the thread's link): WANT_NONE; WANT_LATER
+ * (`result()` was asked before the call was sent, of a method whose results
+ * stay on the worker or may: the sender asks); WANT_SENT (asked).
  */
 export const WANTS_RESULT = Symbol("mosaic.task.wants-result");
+export const WANT_NONE = 0;
+export const WANT_LATER = 1;
+export const WANT_SENT = 2;
 /** Internal: the result its thread sent with the completion because it was asked (decoded, or why it could not be). */
 export const ARRIVED = Symbol("mosaic.task.arrived");
 
@@ -160,7 +168,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [SENT_TO]: string | undefined = undefined;
   /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
   [WAITING]: SettleWaiter[] | undefined = undefined;
-  [WANTS_RESULT] = false;
+  [WANTS_RESULT]: typeof WANT_NONE | typeof WANT_LATER | typeof WANT_SENT = WANT_NONE;
   [ARRIVED]: { value: unknown } | { error: Error } | undefined = undefined;
   #state: TaskState = "pending";
   readonly #submitted = stampNow();
@@ -312,11 +320,20 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
       const owner = this.#owner;
       const route = ended ? RESULT_COMES : owner.resultRoute(this);
       // A method whose results stay on the worker (or may): its thread is asked for this one with the completion
-      // (one round trip, no hop through the worker's main thread); where it cannot be, the worker is asked for it
-      // at once if it stays there.
-      if (route !== RESULT_COMES && owner.isSent(this) && !owner.wantResult(this) && route === RESULT_STAYS) this.#result = owner.fetchResult(this) as Promise<T>;
+      // (one round trip, no hop through the worker's main thread); where it cannot be (the call went through its
+      // worker, or the result is too large to come that way), the worker is asked for it at once if it stays there.
+      let fetchNow = false;
+      if (route === RESULT_ASKED || route === RESULT_STAYS) {
+        let asking = true;
+        if (!owner.isSent(this)) this[WANTS_RESULT] = WANT_LATER; // asked by the sender, once it is sent straight to its thread
+        else if (!owner.wantResult(this)) {
+          asking = false;
+          fetchNow = route === RESULT_STAYS;
+        }
+        if (route === RESULT_ASKED && asking) owner.asked(this);
+      } else fetchNow = route === RESULT_FETCHED && owner.isSent(this);
+      if (fetchNow) this.#result = owner.fetchResult(this) as Promise<T>;
       else if (!ended) {
-        if (route !== RESULT_COMES) this[WANTS_RESULT] = true; // asked once the call is sent (if it has not been already)
         // A method whose results come with its completions is waited for, not asked: settled as the task ends
         // (see [TASK_ID]), without a promise of its completion in between (the commonest `await t.result()`).
         this.#resultWaiter = Promise.withResolvers<unknown>();

@@ -12,7 +12,7 @@ import { NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { ARRIVED, DIRECT, GENERATION, inlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_STAYS, type ResultRoute, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { ARRIVED, DIRECT, GENERATION, inlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_FETCHED, RESULT_STAYS, type ResultRoute, WANT_SENT, WANTS_RESULT, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 export class TaskTracker implements TaskOwner {
@@ -117,7 +117,10 @@ export class TaskTracker implements TaskOwner {
       if (!task) continue;
       const handle = task[PLACEMENT] as TesseraHandle;
       if (size >= 0) {
-        if (handle.largeResults) handle.largeResults.delete(task.method);
+        if (handle.largeResults) {
+          handle.largeResults.delete(task.method);
+          handle.hugeResults?.delete(task.method);
+        }
         if (handle.lastSmall !== task.method) {
           (handle.smallResults ??= new Set()).add(task.method);
           handle.lastSmall = task.method;
@@ -125,6 +128,8 @@ export class TaskTracker implements TaskOwner {
       } else {
         (handle.largeResults ??= new Set()).add(task.method);
         if (handle.smallResults?.delete(task.method) && handle.lastSmall === task.method) handle.lastSmall = undefined;
+        // Asked for and not sent ahead: too large to come that way (or the ask came after the call ended).
+        if (task[WANTS_RESULT] === WANT_SENT && task[ARRIVED] === undefined) (handle.hugeResults ??= new Set()).add(task.method);
       }
       this.#pending.delete(task.id);
       if (size >= 0) settleTask(task, undefined, results, from, from + size, ended);
@@ -138,19 +143,22 @@ export class TaskTracker implements TaskOwner {
   /**
    * How `result()` gets a result (see TaskOwner.resultRoute): the thread is
    * asked for it (wantResult) when its method's last result was too large to
-   * come with its completion, or when none came yet and this is the first
-   * `result()` of that method's calls asked before its call ended (one ask, not
-   * one per task of a loop that awaits them all: the others wait for their
-   * completions, and fetch theirs then if they are large).
+   * come with its completion (fetched at once if it did not come when asked
+   * either), or when none came yet and no `result()` of that method's calls
+   * asked yet (one ask, not one per task of a loop that awaits them all: the
+   * others wait for their completions, and fetch theirs then if they are large).
    */
   resultRoute(task: TaskProxy<any>): ResultRoute {
     const handle = task[PLACEMENT] as TesseraHandle;
     const method = task.method;
-    if (handle.largeResults?.has(method)) return RESULT_STAYS;
-    if (handle.lastSmall === method || handle.smallResults?.has(method)) return RESULT_COMES;
-    if (handle.probedResults?.has(method)) return RESULT_COMES;
-    (handle.probedResults ??= new Set()).add(method);
+    if (handle.largeResults?.has(method)) return handle.hugeResults?.has(method) ? RESULT_FETCHED : RESULT_STAYS;
+    if (handle.lastSmall === method || handle.smallResults?.has(method) || handle.probedResults?.has(method)) return RESULT_COMES;
     return RESULT_ASKED;
+  }
+
+  asked(task: TaskProxy<any>): void {
+    const handle = task[PLACEMENT] as TesseraHandle;
+    (handle.probedResults ??= new Set()).add(task.method);
   }
 
   /**
@@ -163,6 +171,7 @@ export class TaskTracker implements TaskOwner {
     const link = (task[PLACEMENT] as TesseraHandle).direct;
     if (!task[DIRECT] || !link?.isOpen) return false;
     link.command("want", task.id);
+    task[WANTS_RESULT] = WANT_SENT;
     return true;
   }
 

@@ -17,7 +17,7 @@ import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
 import { ObjectRef } from "./object-ref.ts";
-import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy, WANTS_RESULT } from "./task-proxy.ts";
+import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy, WANT_NONE, WANT_SENT, WANTS_RESULT } from "./task-proxy.ts";
 import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
 import { type CallRetry, callRetry, type RetryOptions } from "./retries.ts";
 
@@ -182,8 +182,10 @@ export class TesseraHandle implements TesseraEngine {
   /** Methods whose results came with their completions (the last one added: most completions repeat it). */
   smallResults: Set<string> | undefined;
   lastSmall: string | undefined;
-  /** Methods of unknown result size whose first `result()` asked its thread for the result (see TaskTracker.expectsInlineResult). */
+  /** Methods of unknown result size whose first `result()` asked its thread for the result (see TaskTracker.resultRoute). */
   probedResults: Set<string> | undefined;
+  /** Methods whose results stay on the worker and did not come when asked (too large): `result()` fetches them at once. */
+  hugeResults: Set<string> | undefined;
   /** Times it may be made again when its worker or thread dies (-1: no limit), and times it was. */
   readonly maxRestarts: number;
   restarts = 0;
@@ -356,7 +358,10 @@ export class TesseraHandle implements TesseraEngine {
             else direct.sendEncoded(preparedCallMessage(length), encoded.payloads, !kept);
             task[DIRECT] = true;
             // result() was asked while it waited here: its thread sends the result with the completion.
-            if (task[WANTS_RESULT]) direct.command("want", task.id);
+            if (task[WANTS_RESULT] !== WANT_NONE) {
+              direct.command("want", task.id);
+              task[WANTS_RESULT] = WANT_SENT;
+            }
           } else {
             this.client.link(this.worker).sendEncoded(preparedCallMessage(length), encoded.payloads, kept);
             task[DIRECT] = false; // an earlier attempt may have gone straight to a thread

@@ -177,15 +177,19 @@ export function flushBeforeRunning(): void {
 /**
  * Calls whose results the head asked for ahead of their completion (a `want`
  * after the call: its program awaits `result()` of a method whose results
- * stay on the worker). Such a result goes to the head just before its
- * completion, when it is small enough (WANTED_RESULT_MAX_BYTES) and has no
- * payload in shared memory: one round trip instead of a request to the
- * worker's main thread after the completion. A want that came after its call
- * was sent finds nothing; the head then asks the worker, as before.
+ * stay on the worker, or whose results' size it does not know yet). Such a
+ * result goes to the head just before its completion, when it is small
+ * enough (WANTED_RESULT_MAX_BYTES) and has no payload in shared memory: one
+ * round trip instead of a request to the worker's main thread after the
+ * completion. A want is taken when its call settles, whatever the outcome; one
+ * that came after its call ended finds nothing (the head then asks the worker,
+ * as before) and stays until WANTED_MAX newer ones push it out.
  */
 const wanted = new Set<number>();
-/** Wants kept at most (one that came too late is never taken): past this, they are forgotten. */
-const WANTED_MAX = 4096;
+/** Wants kept at most: past this, the oldest goes (a want that came too late is never taken). */
+const WANTED_MAX = 16_384;
+/** Results of this tick's completions that go to the head ahead of them (see wanted): taken by sendCompletions. */
+const sentAhead = new Set<number>();
 /**
  * Results up to this size go to the head when asked for; larger ones stay on
  * the worker, to be fetched from its main thread (those of 1 MiB or more
@@ -198,7 +202,7 @@ const WANTED_RESULT_MAX_BYTES = 65 * 1024; // a 64 KiB array and the message aro
 /** The head asks for `task`'s result with its completion (see wanted). */
 export function wantResult(task: unknown): void {
   if (typeof task !== "number") return;
-  if (wanted.size >= WANTED_MAX) wanted.clear();
+  if (wanted.size >= WANTED_MAX) wanted.delete(wanted.values().next().value!);
   wanted.add(task);
 }
 
@@ -229,15 +233,11 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
     const [body, payloads] = report[2];
     tasks.push(report[1]);
     if (payloads.length > 0 || body.length > INLINE_RESULT_BYTES) {
-      sizes.push(-1); // fetched from the worker's main thread on demand, or sent now if the head asked
-      if (wanted.size > 0 && wanted.delete(report[1])) {
-        const sendable = wantedPayloads(report[2]);
-        // Ahead of the completion, on the same link: the head has it when the completion settles the task.
-        if (sendable) head.command("result", [report[1], body], sendable);
-      }
+      sizes.push(-1); // fetched from the worker's main thread on demand, or sent now because the head asked
+      // Ahead of the completion, on the same link: the head has it when the completion settles the task.
+      if (sentAhead.size > 0 && sentAhead.delete(report[1])) head.command("result", [report[1], body], payloads as Uint8Array[]);
       continue;
     }
-    if (wanted.size > 0) wanted.delete(report[1]); // asked for when its size was not known yet: it came anyway
     sizes.push(body.length);
     inline.push(body);
     bytes += body.length;
@@ -267,12 +267,16 @@ export function settle(task: number, fromHead: boolean, result: Posted | undefin
   const direct = fromHead && head?.isOpen === true;
   const message: DoneReport | FailedReport = error ? [Report.Failed, task, error, direct] : [Report.Done, task, result!, direct];
   if (unsentSince === 0) unsentSince = performance.now();
+  // Taken whatever happens (failed, cancelled, through the worker): only this completion could have used it.
+  const asked = wanted.size > 0 && wanted.delete(task);
   if (direct) toHead.add(message);
   if (!error && mayHoldBack(direct, result)) holdBack(task, result![0]);
-  else if (!error && direct && wanted.size > 0 && wanted.has(task) && result![0].length <= 0xffff && wantedPayloads(result!)) {
-    // Going to the head (sendCompletions), so held back from the main thread as the small ones are: a post per call
-    // was a quarter of such a call's thread time, and woke the main thread each time.
-    holdBack(task, result![0], result![1] as Uint8Array[]);
+  else if (asked && !error && direct && wantedPayloads(result!)) {
+    sentAhead.add(task);
+    // Going to the head, so held back from the main thread as the small ones are (a post per call was a quarter of
+    // such a call's thread time, and woke the main thread each time), when its size fits the report's.
+    if (result![0].length <= 0xffff) holdBack(task, result![0], result![1] as Uint8Array[]);
+    else toMain.add(message);
   } else toMain.add(message);
 }
 

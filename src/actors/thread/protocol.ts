@@ -125,8 +125,12 @@ export interface HeadAddress {
  */
 export const Report = { Ready: 0, Created: 1, CreateFailed: 2, Done: 3, Failed: 4, Log: 5, Collected: 6, Unmapped: 7, Events: 8, Put: 9, DoneMany: 10, Ending: 11, LoadFailed: 12, Hello: 13 } as const;
 export type DoneReport = [op: 3, task: number, result: Posted, reported?: boolean];
-/** Completions the head has already with their small results (see outbox.ts's heldBack): ids, each result's size (at most 1 KiB), the results end to end. */
-/** Completions held back from the main thread (see outbox.ts): ids, result sizes, results end to end, and the payloads of those that have some, by place. */
+/**
+ * Completions the head has already with their results (see outbox.ts's
+ * heldBack: small ones, and those sent to it when asked): ids, each result's
+ * size (under 64 KiB), the results end to end, and the payloads of those that
+ * have some, by place.
+ */
 export type DoneManyReport = [op: 10, tasks: Int32Array | Float64Array, sizes: Uint16Array, results: Uint8Array, payloads?: [at: number, payloads: Uint8Array[]][]];
 export type FailedReport = [op: 4, task: number, error: ErrorDescription, reported?: boolean];
 export type ThreadReport =

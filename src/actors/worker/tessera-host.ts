@@ -58,7 +58,7 @@ export interface HostSettings {
 export type CallArgs = [tessera: number, task: number, method: string, args: Uint8Array, refs: WireReference[], seq: number];
 
 /** What a worker's host holds (see WorkerHoldings in cluster/runtime-proxy.ts for the public form). */
-export type HostCounts = StoreCounts & { tesserae: number; threads: number; dependentCalls: number; resultRequests: number };
+export type HostCounts = StoreCounts & { tesserae: number; threads: number; dependentCalls: number; resultRequests: number; postedCompletions: number };
 
 export class TesseraHost {
   readonly runtime: RuntimeLinks;
@@ -198,8 +198,9 @@ export class TesseraHost {
     return this.resultValue(args).then(fromValue);
   }
 
-  /** `result` requests answered (see HostCounts). */
+  /** `result` requests answered, and completions its threads posted one by one (see HostCounts). */
   #resultRequests = 0;
+  #postedCompletions = 0;
 
   /** Results for another worker's dependencies: what is settled now, in one reply; the rest sent to `asker` as each settles. */
   resultValues(items: [number, boolean][], asker: Connection): ResultEntry[] | WithPayloads<ResultEntry[]> {
@@ -241,6 +242,7 @@ export class TesseraHost {
         this.#creating.get(report[1])?.hosted.created?.reject(new RemoteError(report[2]));
         return;
       case Report.Done: {
+        this.#postedCompletions++;
         if (report[2][1].length === 0) return this.#finishTask(report[1], report[2] as Value, undefined, report[3]);
         let value: Value;
         try {
@@ -311,7 +313,7 @@ export class TesseraHost {
 
   /** What this worker holds now. */
   get counts(): HostCounts {
-    return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size, dependentCalls: this.#backlog.dependentCalls, resultRequests: this.#resultRequests };
+    return { tesserae: this.#tesserae.size, ...this.#store.counts, threads: this.#pool.size, dependentCalls: this.#backlog.dependentCalls, resultRequests: this.#resultRequests, postedCompletions: this.#postedCompletions };
   }
 
   /** Calls running on the threads ([task id, started at]), and calls queued: on threads and waiting here for dependencies. */
