@@ -149,7 +149,7 @@ export class Recovery {
       this.#rekey(queued.task);
     }
     handle.outbox.unshift(...replay);
-    handle.worker = handle.assigned = handle.direct = handle.largeResults = handle.smallResults = handle.lastSmall = handle.probedResults = handle.hugeResults = undefined;
+    handle.worker = handle.assigned = handle.direct = handle.resultSizes = handle.lastSmall = undefined;
     handle.creating = false;
     handle.sent = 0;
     handle.id = nextWireId(); // a worker that saw it before (its thread died) may still hold the old one

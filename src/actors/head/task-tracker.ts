@@ -12,8 +12,36 @@ import { NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { ARRIVED, DIRECT, GENERATION, inlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_FETCHED, RESULT_STAYS, type ResultRoute, WANT_SENT, WANTS_RESULT, MARK_STARTED, PLACEMENT, plainInlineResultOf, resultOf, SENT_TO, settleTask, type TaskOwner, type TaskProxy } from "./task-proxy.ts";
+import { ARRIVED, DIRECT, GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_FETCHED, RESULT_STAYS, resultOf, type ResultRoute, SENT_TO, settleTask, type TaskOwner, type TaskProxy, WANT_SENT, WANTS_RESULT } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
+
+/**
+ * What a tessera's method's results were like (TesseraHandle.resultSizes),
+ * which decides how `result()` gets the next (see TaskTracker.resultRoute):
+ * SIZE_SMALL, they came with their completions; SIZE_ASKED, none came yet and
+ * one `result()` asked its thread; SIZE_LARGE, the last stayed on the worker;
+ * SIZE_HUGE, one asked for stayed there too (too large to come that way, or
+ * the ask came after its call ended), until one comes with its completion.
+ */
+export type ResultSize = typeof SIZE_SMALL | typeof SIZE_ASKED | typeof SIZE_LARGE | typeof SIZE_HUGE;
+const SIZE_SMALL = 0;
+const SIZE_ASKED = 1;
+const SIZE_LARGE = 2;
+const SIZE_HUGE = 3;
+
+function noteSmall(handle: TesseraHandle, method: string): void {
+  (handle.resultSizes ??= new Map()).set(method, SIZE_SMALL);
+  handle.lastSmall = method;
+}
+
+/** `task`'s result stayed on its worker. */
+function noteLarge(handle: TesseraHandle, task: TaskProxy<any>): void {
+  const sizes = (handle.resultSizes ??= new Map());
+  const method = task.method;
+  if (handle.lastSmall === method) handle.lastSmall = undefined;
+  const huge = sizes.get(method) === SIZE_HUGE || (task[WANTS_RESULT] === WANT_SENT && task[ARRIVED] === undefined);
+  sizes.set(method, huge ? SIZE_HUGE : SIZE_LARGE);
+}
 
 export class TaskTracker implements TaskOwner {
   readonly #client: ActorClient;
@@ -117,20 +145,8 @@ export class TaskTracker implements TaskOwner {
       if (!task) continue;
       const handle = task[PLACEMENT] as TesseraHandle;
       if (size >= 0) {
-        if (handle.largeResults) {
-          handle.largeResults.delete(task.method);
-          handle.hugeResults?.delete(task.method);
-        }
-        if (handle.lastSmall !== task.method) {
-          (handle.smallResults ??= new Set()).add(task.method);
-          handle.lastSmall = task.method;
-        }
-      } else {
-        (handle.largeResults ??= new Set()).add(task.method);
-        if (handle.smallResults?.delete(task.method) && handle.lastSmall === task.method) handle.lastSmall = undefined;
-        // Asked for and not sent ahead: too large to come that way (or the ask came after the call ended).
-        if (task[WANTS_RESULT] === WANT_SENT && task[ARRIVED] === undefined) (handle.hugeResults ??= new Set()).add(task.method);
-      }
+        if (handle.lastSmall !== task.method) noteSmall(handle, task.method);
+      } else noteLarge(handle, task);
       this.#pending.delete(task.id);
       if (size >= 0) settleTask(task, undefined, results, from, from + size, ended);
       else settleTask(task, undefined, undefined, 0, 0, ended);
@@ -141,24 +157,23 @@ export class TaskTracker implements TaskOwner {
   }
 
   /**
-   * How `result()` gets a result (see TaskOwner.resultRoute): the thread is
-   * asked for it (wantResult) when its method's last result was too large to
-   * come with its completion (fetched at once if it did not come when asked
-   * either), or when none came yet and no `result()` of that method's calls
-   * asked yet (one ask, not one per task of a loop that awaits them all: the
-   * others wait for their completions, and fetch theirs then if they are large).
+   * How `result()` gets a result (see TaskOwner.resultRoute and ResultSize):
+   * the thread is asked for it (wantResult) when its method's last result
+   * stayed on the worker (fetched at once if one asked for stayed there too),
+   * or when none came yet and no `result()` of that method's calls asked yet
+   * (one ask, not one per task of a loop that awaits them all: the others wait
+   * for their completions, and fetch theirs then if they are large).
    */
   resultRoute(task: TaskProxy<any>): ResultRoute {
     const handle = task[PLACEMENT] as TesseraHandle;
-    const method = task.method;
-    if (handle.largeResults?.has(method)) return handle.hugeResults?.has(method) ? RESULT_FETCHED : RESULT_STAYS;
-    if (handle.lastSmall === method || handle.smallResults?.has(method) || handle.probedResults?.has(method)) return RESULT_COMES;
-    return RESULT_ASKED;
+    if (handle.lastSmall === task.method) return RESULT_COMES;
+    const size = handle.resultSizes?.get(task.method);
+    return size === undefined ? RESULT_ASKED : size === SIZE_LARGE ? RESULT_STAYS : size === SIZE_HUGE ? RESULT_FETCHED : RESULT_COMES;
   }
 
   asked(task: TaskProxy<any>): void {
     const handle = task[PLACEMENT] as TesseraHandle;
-    (handle.probedResults ??= new Set()).add(task.method);
+    if (!handle.resultSizes?.has(task.method)) (handle.resultSizes ??= new Map()).set(task.method, SIZE_ASKED);
   }
 
   /**
@@ -196,9 +211,7 @@ export class TaskTracker implements TaskOwner {
       const task = this.#pending.get(id);
       if (!task) continue;
       // No result with it (the thread could not reach the head directly): `result()` asks at once next time.
-      const handle = task[PLACEMENT] as TesseraHandle;
-      (handle.largeResults ??= new Set()).add(task.method);
-      if (handle.smallResults?.delete(task.method) && handle.lastSmall === task.method) handle.lastSmall = undefined;
+      noteLarge(task[PLACEMENT] as TesseraHandle, task);
       this.complete(task);
     }
   }

@@ -18,6 +18,7 @@ import { nextWireId, uidSuffix } from "./ids.ts";
 import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
 import { ObjectRef } from "./object-ref.ts";
 import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy, WANT_NONE, WANT_SENT, WANTS_RESULT } from "./task-proxy.ts";
+import type { ResultSize } from "./task-tracker.ts";
 import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
 import { type CallRetry, callRetry, type RetryOptions } from "./retries.ts";
 
@@ -177,15 +178,9 @@ export class TesseraHandle implements TesseraEngine {
   creating = false;
   /** Calls sent so far: each carries its place (`seq`), by which its thread runs them whatever way they went. */
   sent = 0;
-  /** Methods whose last result was too large to come with its completion: `result()` asks for theirs at once. */
-  largeResults: Set<string> | undefined;
-  /** Methods whose results came with their completions (the last one added: most completions repeat it). */
-  smallResults: Set<string> | undefined;
+  /** What its methods' results were like, for `result()` (see task-tracker.ts's ResultSize); the last method seen small. */
+  resultSizes: Map<string, ResultSize> | undefined;
   lastSmall: string | undefined;
-  /** Methods of unknown result size whose first `result()` asked its thread for the result (see TaskTracker.resultRoute). */
-  probedResults: Set<string> | undefined;
-  /** Methods whose results stay on the worker and did not come when asked (too large): `result()` fetches them at once. */
-  hugeResults: Set<string> | undefined;
   /** Times it may be made again when its worker or thread dies (-1: no limit), and times it was. */
   readonly maxRestarts: number;
   restarts = 0;
