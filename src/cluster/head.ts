@@ -117,8 +117,11 @@ export class HeadNode extends Runtime {
     this.commands.done = (report: [number[], number[], Uint8Array]) => this.actors.onDone(report);
     this.commands.failed = (failures: [number, ErrorDescription][]) => this.actors.onFailed(failures);
     // From tessera threads: a result asked for ahead of its completion (TaskTracker.wantResult), sent before it.
+    // Without bytes: asked for, and too large to come that way.
     this.commands.result = ([task, bytes]: [unknown, unknown], _connection: Connection, payloads: Uint8Array[]) => {
-      if (typeof task === "number" && bytes instanceof Uint8Array) this.actors.tasks.onResult(task, bytes, payloads);
+      if (typeof task !== "number") return;
+      if (bytes instanceof Uint8Array) this.actors.tasks.onResult(task, bytes, payloads);
+      else if (bytes === undefined) this.actors.tasks.onTooLarge(task);
     };
     // A tessera thread about to end for an error no method caught: its link's loss names it.
     this.commands.threadEnding = (reason: string, connection: Connection) => {

@@ -139,15 +139,12 @@ export const FIRST_ID = Symbol("mosaic.task.first-id");
 /** Internal: the worker its current attempt was sent to (where its result is), set by the sender. */
 export const SENT_TO = Symbol("mosaic.task.sent-to");
 /**
- * Internal: whether its thread is asked for the result with the completion
- * (a `want` after the call on the thread's link): WANT_NONE; WANT_LATER
- * (`result()` was asked before the call was sent, of a method whose results
- * stay on the worker or may: the sender asks); WANT_SENT (asked).
+ * Internal: its thread is asked for the result with the completion (a `want`
+ * after the call on the thread's link): `result()` asked for it, of a method
+ * whose results stay on the worker or may. Set before the call is sent, the
+ * sender asks after sending it (and after sending a retry).
  */
 export const WANTS_RESULT = Symbol("mosaic.task.wants-result");
-export const WANT_NONE = 0;
-export const WANT_LATER = 1;
-export const WANT_SENT = 2;
 /** Internal: the result its thread sent with the completion because it was asked (decoded, or why it could not be). */
 export const ARRIVED = Symbol("mosaic.task.arrived");
 
@@ -168,7 +165,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [SENT_TO]: string | undefined = undefined;
   /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
   [WAITING]: SettleWaiter[] | undefined = undefined;
-  [WANTS_RESULT]: typeof WANT_NONE | typeof WANT_LATER | typeof WANT_SENT = WANT_NONE;
+  [WANTS_RESULT] = false;
   [ARRIVED]: { value: unknown } | { error: Error } | undefined = undefined;
   #state: TaskState = "pending";
   readonly #submitted = stampNow();
@@ -325,7 +322,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
       let fetchNow = false;
       if (route === RESULT_ASKED || route === RESULT_STAYS) {
         let asking = true;
-        if (!owner.isSent(this)) this[WANTS_RESULT] = WANT_LATER; // asked by the sender, once it is sent straight to its thread
+        if (!owner.isSent(this)) this[WANTS_RESULT] = true; // asked by the sender, once it is sent straight to its thread
         else if (!owner.wantResult(this)) {
           asking = false;
           fetchNow = route === RESULT_STAYS;

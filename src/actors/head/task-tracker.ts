@@ -12,7 +12,7 @@ import { NOT_PLAIN_VALUE } from "../wire/argument-bytes.ts";
 import { decodeValue } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
-import { ARRIVED, DIRECT, GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_FETCHED, RESULT_STAYS, resultOf, type ResultRoute, SENT_TO, settleTask, type TaskOwner, type TaskProxy, WANT_SENT, WANTS_RESULT } from "./task-proxy.ts";
+import { ARRIVED, DIRECT, GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_FETCHED, RESULT_STAYS, resultOf, type ResultRoute, SENT_TO, settleTask, type TaskOwner, type TaskProxy, WANTS_RESULT } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
 
 /**
@@ -20,8 +20,8 @@ import type { TesseraHandle } from "./tessera-handle.ts";
  * which decides how `result()` gets the next (see TaskTracker.resultRoute):
  * SIZE_SMALL, they came with their completions; SIZE_ASKED, none came yet and
  * one `result()` asked its thread; SIZE_LARGE, the last stayed on the worker;
- * SIZE_HUGE, one asked for stayed there too (too large to come that way, or
- * the ask came after its call ended), until one comes with its completion.
+ * SIZE_HUGE, its thread said one asked for was too large to come that way:
+ * fetched at once until one comes with its completion.
  */
 export type ResultSize = typeof SIZE_SMALL | typeof SIZE_ASKED | typeof SIZE_LARGE | typeof SIZE_HUGE;
 const SIZE_SMALL = 0;
@@ -34,13 +34,11 @@ function noteSmall(handle: TesseraHandle, method: string): void {
   handle.lastSmall = method;
 }
 
-/** `task`'s result stayed on its worker. */
-function noteLarge(handle: TesseraHandle, task: TaskProxy<any>): void {
+/** `task`'s result stayed on its worker (`huge`: its thread said it was too large to come when asked). */
+function noteLarge(handle: TesseraHandle, method: string, huge = false): void {
   const sizes = (handle.resultSizes ??= new Map());
-  const method = task.method;
   if (handle.lastSmall === method) handle.lastSmall = undefined;
-  const huge = sizes.get(method) === SIZE_HUGE || (task[WANTS_RESULT] === WANT_SENT && task[ARRIVED] === undefined);
-  sizes.set(method, huge ? SIZE_HUGE : SIZE_LARGE);
+  sizes.set(method, huge || sizes.get(method) === SIZE_HUGE ? SIZE_HUGE : SIZE_LARGE);
 }
 
 export class TaskTracker implements TaskOwner {
@@ -146,7 +144,7 @@ export class TaskTracker implements TaskOwner {
       const handle = task[PLACEMENT] as TesseraHandle;
       if (size >= 0) {
         if (handle.lastSmall !== task.method) noteSmall(handle, task.method);
-      } else noteLarge(handle, task);
+      } else noteLarge(handle, task.method);
       this.#pending.delete(task.id);
       if (size >= 0) settleTask(task, undefined, results, from, from + size, ended);
       else settleTask(task, undefined, undefined, 0, 0, ended);
@@ -186,7 +184,7 @@ export class TaskTracker implements TaskOwner {
     const link = (task[PLACEMENT] as TesseraHandle).direct;
     if (!task[DIRECT] || !link?.isOpen) return false;
     link.command("want", task.id);
-    task[WANTS_RESULT] = WANT_SENT;
+    task[WANTS_RESULT] = true; // and again for a retry
     return true;
   }
 
@@ -205,13 +203,19 @@ export class TaskTracker implements TaskOwner {
     }
   }
 
+  /** Its thread was asked for `id`'s result, too large to come with the completion: that method's next ones are fetched at once. */
+  onTooLarge(id: number): void {
+    const task = this.#pending.get(id);
+    if (task) noteLarge(task[PLACEMENT] as TesseraHandle, task.method, true);
+  }
+
   /** Workers report completed tasks in batches. */
   onCompleted(ids: number[]): void {
     for (const id of ids) {
       const task = this.#pending.get(id);
       if (!task) continue;
       // No result with it (the thread could not reach the head directly): `result()` asks at once next time.
-      noteLarge(task[PLACEMENT] as TesseraHandle, task);
+      noteLarge(task[PLACEMENT] as TesseraHandle, task.method);
       this.complete(task);
     }
   }

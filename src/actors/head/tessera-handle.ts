@@ -17,7 +17,7 @@ import type { ActorClient } from "./actor-client.ts";
 import { nextWireId, uidSuffix } from "./ids.ts";
 import { flushWhenSettled, inlineDependencies } from "./inline-dependencies.ts";
 import { ObjectRef } from "./object-ref.ts";
-import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy, WANT_NONE, WANT_SENT, WANTS_RESULT } from "./task-proxy.ts";
+import { DEPENDENCIES, DIRECT, DoneMarker, RUNTIME_STOPPED, SENT_TO, TaskOutput, TaskProxy, WANTS_RESULT } from "./task-proxy.ts";
 import type { ResultSize } from "./task-tracker.ts";
 import { ENGINE, type TesseraEngine, type TesseraState } from "./tessera-proxy.ts";
 import { type CallRetry, callRetry, type RetryOptions } from "./retries.ts";
@@ -353,10 +353,7 @@ export class TesseraHandle implements TesseraEngine {
             else direct.sendEncoded(preparedCallMessage(length), encoded.payloads, !kept);
             task[DIRECT] = true;
             // result() was asked while it waited here: its thread sends the result with the completion.
-            if (task[WANTS_RESULT] !== WANT_NONE) {
-              direct.command("want", task.id);
-              task[WANTS_RESULT] = WANT_SENT;
-            }
+            if (task[WANTS_RESULT]) direct.command("want", task.id);
           } else {
             this.client.link(this.worker).sendEncoded(preparedCallMessage(length), encoded.payloads, kept);
             task[DIRECT] = false; // an earlier attempt may have gone straight to a thread

@@ -188,8 +188,15 @@ export function flushBeforeRunning(): void {
 const wanted = new Set<number>();
 /** Wants kept at most: past this, the oldest goes (a want that came too late is never taken). */
 const WANTED_MAX = 16_384;
-/** Results of this tick's completions that go to the head ahead of them (see wanted): taken by sendCompletions. */
+/**
+ * Results of this tick's completions that go to the head ahead of them (see
+ * wanted), and those asked for that are too large to: the head hears of both
+ * before the completion (the second kind as a `result` without bytes, so that
+ * it asks the worker at once for that method's next ones). Taken by
+ * sendCompletions.
+ */
 const sentAhead = new Set<number>();
+const tooLarge = new Set<number>();
 /**
  * Results up to this size go to the head when asked for; larger ones stay on
  * the worker, to be fetched from its main thread (those of 1 MiB or more
@@ -236,6 +243,7 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
       sizes.push(-1); // fetched from the worker's main thread on demand, or sent now because the head asked
       // Ahead of the completion, on the same link: the head has it when the completion settles the task.
       if (sentAhead.size > 0 && sentAhead.delete(report[1])) head.command("result", [report[1], body], payloads as Uint8Array[]);
+      else if (tooLarge.size > 0 && tooLarge.delete(report[1])) head.command("result", [report[1]]);
       continue;
     }
     sizes.push(body.length);
@@ -277,7 +285,10 @@ export function settle(task: number, fromHead: boolean, result: Posted | undefin
     // such a call's thread time, and woke the main thread each time), when its size fits the report's.
     if (result![0].length <= 0xffff) holdBack(task, result![0], result![1] as Uint8Array[]);
     else toMain.add(message);
-  } else toMain.add(message);
+  } else {
+    if (asked && !error && direct) tooLarge.add(task);
+    toMain.add(message);
+  }
 }
 
 /** Errors name the worker (what `runtime.getWorker()` knows); the thread goes in `data`. */

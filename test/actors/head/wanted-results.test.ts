@@ -4,7 +4,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const FIXTURE = "wanted-results-fixture.ts";
-const SCENARIOS = ["sizes", "beyond", "heldAndLate", "dependents", "failures"];
+const SCENARIOS = ["sizes", "beyond", "heldAndLate", "dependents", "allThenAwaited", "failures"];
 
 // While the scenario ran, `resultRequests`: results worker:0:0's main thread was asked for; `postedCompletions`: completions
 // its threads posted to it one by one (those whose results the head has go in batches).
@@ -23,6 +23,10 @@ describeScenarios("results awaited with result() come with their completions whe
 
   test("a result sent to the head is still there for dependents on its worker and on another, one at a time and pipelined", async () => {
     expect(await run.value("dependents")).toEqual({ value: { sums: true, totals: true, all: true }, resultRequests: 0, postedCompletions: 0 });
+  });
+
+  test("results awaited after all their calls were made arrive exact, and later ones awaited one at a time still come with their completions", async () => {
+    expect(await run.value("allThenAwaited")).toEqual({ value: { allRight: true, right: true }, resultRequests: 0, postedCompletions: 0 });
   });
 
   test("a failed call rejects result() with its error, a retried one resolves with the result of its last attempt, none asked of the worker", async () => {
