@@ -56,7 +56,7 @@ const toMain = new Batcher<ThreadReport>(
  * before the next call.
  */
 let heldBack: number[] = [];
-/** Their results, in the same order (each at most INLINE_RESULT_BYTES, or 64 KiB for a result the head asked for). */
+/** Their results, in the same order (each at most INLINE_RESULT_BYTES, or under 64 KiB for a result the head asked for). */
 let heldResults: Uint8Array[] = [];
 /** The payloads of those that have some (results the head asked for, see wanted): [place in heldBack, payloads]. */
 let heldPayloads: [number, Uint8Array[]][] = [];
@@ -189,14 +189,13 @@ const wanted = new Set<number>();
 /** Wants kept at most: past this, the oldest goes (a want that came too late is never taken). */
 const WANTED_MAX = 16_384;
 /**
- * Results of this tick's completions that go to the head ahead of them (see
- * wanted), and those asked for that are too large to: the head hears of both
- * before the completion (the second kind as a `result` without bytes, so that
- * it asks the worker at once for that method's next ones). Taken by
+ * This tick's completions whose results the head asked for: their payloads,
+ * when the result goes to the head ahead of the completion (see wanted), or
+ * null when it is too large to (the head hears of that as a `result` without
+ * bytes, and asks the worker at once for that method's next ones). Taken by
  * sendCompletions.
  */
-const sentAhead = new Set<number>();
-const tooLarge = new Set<number>();
+const ahead = new Map<number, Uint8Array[] | null>();
 /**
  * Results up to this size go to the head when asked for; larger ones stay on
  * the worker, to be fetched from its main thread (those of 1 MiB or more
@@ -242,8 +241,11 @@ function sendCompletions(batch: (DoneReport | FailedReport)[]): void {
     if (payloads.length > 0 || body.length > INLINE_RESULT_BYTES) {
       sizes.push(-1); // fetched from the worker's main thread on demand, or sent now because the head asked
       // Ahead of the completion, on the same link: the head has it when the completion settles the task.
-      if (sentAhead.size > 0 && sentAhead.delete(report[1])) head.command("result", [report[1], body], payloads as Uint8Array[]);
-      else if (tooLarge.size > 0 && tooLarge.delete(report[1])) head.command("result", [report[1]]);
+      const sent = ahead.size > 0 ? ahead.get(report[1]) : undefined;
+      if (sent !== undefined) {
+        ahead.delete(report[1]);
+        head.command("result", sent ? [report[1], body] : [report[1]], sent ?? undefined);
+      }
       continue;
     }
     sizes.push(body.length);
@@ -279,15 +281,13 @@ export function settle(task: number, fromHead: boolean, result: Posted | undefin
   const asked = wanted.size > 0 && wanted.delete(task);
   if (direct) toHead.add(message);
   if (!error && mayHoldBack(direct, result)) holdBack(task, result![0]);
-  else if (asked && !error && direct && wantedPayloads(result!)) {
-    sentAhead.add(task);
+  else {
+    const payloads = asked && !error && direct ? (wantedPayloads(result!) ?? null) : undefined;
+    if (payloads !== undefined) ahead.set(task, payloads);
     // Going to the head, so held back from the main thread as the small ones are (a post per call was a quarter of
     // such a call's thread time, and woke the main thread each time), when its size fits the report's.
-    if (result![0].length <= 0xffff) holdBack(task, result![0], result![1] as Uint8Array[]);
+    if (payloads && result![0].length <= 0xffff) holdBack(task, result![0], payloads);
     else toMain.add(message);
-  } else {
-    if (asked && !error && direct) tooLarge.add(task);
-    toMain.add(message);
   }
 }
 

@@ -256,15 +256,11 @@ export class TesseraHost {
       }
       case Report.DoneMany: {
         const [, tasks, sizes, results, payloads] = report;
-        // Each result in memory of its own: a view would keep (and, posted to a thread, copy) the whole batch.
-        if (!payloads) {
-          for (let i = 0, at = 0; i < tasks.length; at += sizes[i]!, i++) this.#store.settleReported(tasks[i]!, resultBytes(results, at, at + sizes[i]!));
-          return;
-        }
-        // Some with payloads (results the head asked for, in shared memory): settled as a Done report would be.
+        // Each result in memory of its own: a view would keep (and, posted to a thread, copy) the whole batch. Those
+        // with payloads (results the head asked for, in shared memory) are settled as a Done report would be.
         for (let i = 0, at = 0, next = 0; i < tasks.length; at += sizes[i]!, i++) {
           const bytes = resultBytes(results, at, at + sizes[i]!);
-          if (next < payloads.length && payloads[next]![0] === i) this.#finishTask(tasks[i]!, [bytes, payloads[next++]![1]], undefined, true);
+          if (payloads && next < payloads.length && payloads[next]![0] === i) this.#finishTask(tasks[i]!, [bytes, payloads[next++]![1]], undefined, true);
           else this.#store.settleReported(tasks[i]!, bytes);
         }
         return;
