@@ -10,6 +10,9 @@
  * - worker -> head: `await maker.get().result()`, where `get()` returns an array
  *   the tessera prepared once (`prepare(n)`): timed from the call, so it
  *   includes the one copy of the result into its thread's pooled segment;
+ * - both change one element of their array before each transfer, so that each
+ *   is copied (an array sent again unchanged shares the segment it was copied
+ *   into: usage.bench measures that, as a program repeating a fetch meets it);
  * - worker -> worker (same node): `await summer.sum(maker.get()).result()`, maker
  *   on worker:0:0 holding the result of `get()` already, summer on worker:0:1;
  *   timed from submitting `sum` to its result (the result went to shared memory
@@ -81,8 +84,10 @@ const DataStore = tessera(
       this.kept = filled(n);
       return sparseSum(this.kept);
     }
+    /** The array, changed since the last get() (an element sparseSum does not read): copied each time, as a new one would be. */
     get(): Float32Array {
       if (!this.kept) throw new Error("get() before prepare(n)");
+      this.kept[1] = this.kept[1]! + 1;
       return this.kept;
     }
     /** The same values in a SharedArrayBuffer (made once): the result leaves the tessera thread without a copy. */
@@ -234,6 +239,9 @@ async function measureOnce(path: Path, src: Float32Array, dst: Float32Array, raw
       return ms;
     }
     case "head_to_worker": {
+      // Changed since the last time (an element sparseSum does not read): copied, as a new array would be.
+      // The same bytes again would share the segment they were copied into (pool.ts, lendCopy; usage.bench).
+      src[1] = src[1]! + 1;
       const t0 = performance.now();
       const task = summer.sum(src);
       const total = await task.result();

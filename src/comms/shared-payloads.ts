@@ -19,6 +19,7 @@ import {
   isArraySegment,
   isPooledSegment,
   isSharedArrayPayload,
+  lendCopy,
   lendKept,
   lendSegment,
   MAP_AHEAD_MIN_BYTES,
@@ -90,7 +91,9 @@ export class SharedPayloads {
       // Large ones are announced before the copy: the peer maps the segment meanwhile.
       const announce = size >= MAP_AHEAD_MIN_BYTES ? (path: string) => this.#options.sendNow([MessageKind.SegmentAhead, path, size]) : undefined;
       try {
-        return { path: lendSegment(payload, this, true, lasting, announce)?.path ?? writeSegment(payload, this.#segments), size };
+        // An object put (lasting) takes a segment of about its size; an argument sent again unchanged, the same one.
+        const lent = lasting ? lendSegment(payload, this, true, true, announce) : lendCopy(payload, this, true, announce);
+        return { path: lent?.path ?? writeSegment(payload, this.#segments), size };
       } catch (error) {
         // /dev/shm full (or unusable): this payload takes the socket.
         this.#options.log(`shared memory unavailable for ${payload.byteLength} bytes (${(error as Error).message}): sending over the socket`);

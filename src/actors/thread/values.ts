@@ -12,7 +12,7 @@ import {
   adoptSharedArray,
   handOverOrBytes,
   isSharedArrayPayload,
-  lendSegment,
+  lendCopy,
   mapSegment,
   sharedMemoryAvailable,
   SHM_MIN_BYTES,
@@ -47,7 +47,7 @@ function stagePayload(payload: Uint8Array): Uint8Array | SegmentRef | ArrayRef {
   if (payload.buffer instanceof SharedArrayBuffer) return payload;
   if (payload.byteLength >= SHM_MIN_BYTES && sharedMemoryAvailable()) {
     try {
-      const lent = lendSegment(payload, MAIN_THREAD, false);
+      const lent = lendCopy(payload, MAIN_THREAD);
       if (lent) return { segment: lent.path, size: payload.byteLength, lending: lent.lending };
     } catch {} // /dev/shm full: shared memory of our own instead
   }

@@ -51,6 +51,7 @@ export {
   isKeptCopy,
   keepInSegment,
   lendKept,
+  lendCopy,
   lendSegment,
   releaseFreeSegments,
   removeSegments,

@@ -22,6 +22,10 @@ export interface PooledSegment extends SegmentPages {
   state: SegmentState | undefined;
   /** Counts its lendings: a late hand-back of an earlier one must not free the current one. */
   lending: number;
+  /** The lendings not yet handed back while it is lent more than once at a time (see lendCopy); undefined when lent once. */
+  lendings: Set<number> | undefined;
+  /** Where its bytes were copied from by lendCopy (in `copiedFrom`'s buffer), until anything else takes it. */
+  copyOf: { offset: number; length: number } | undefined;
   freedAt: number;
 }
 
@@ -79,6 +83,53 @@ export function lendSegment(
   return { path: chosen.path, lending: chosen.lending };
 }
 
+/** The segment that lendCopy last copied (part of) a buffer into: it holds those bytes while its copyOf says so. */
+const copiedFrom = new WeakMap<ArrayBufferLike, PooledSegment>();
+
+/**
+ * lendSegment for a value that may be sent again unchanged: a tessera
+ * thread's result (`get()` of an array it keeps, fetched as often as the
+ * program asks), or a call's argument (the same array passed to call after
+ * call). When the segment it was last copied into still holds the same bytes
+ * (compared: about as fast as the copy itself) and is free or lent to the
+ * same borrower, that segment is lent again, shared by both, instead of a
+ * copy into another one: a new segment costs fresh pages (5-8x the copy), and
+ * the last one is often still held (until the receiver collects that value).
+ * Each lending is handed back on its own; the segment is free once all are.
+ * `away` and `announce` are lendSegment's (nothing is announced when nothing
+ * is copied).
+ */
+export function lendCopy(payload: Uint8Array, borrower: object, away = false, announce?: (path: string) => void): { path: string; lending: number } | undefined {
+  const segment = copiedFrom.get(payload.buffer);
+  const copy = segment?.copyOf;
+  if (
+    segment !== undefined &&
+    copy !== undefined &&
+    segment.state !== undefined &&
+    copy.offset === payload.byteOffset &&
+    copy.length === payload.byteLength &&
+    (segment.borrower === undefined || segment.borrower === borrower) &&
+    sameBytes(segment.mapping.subarray(0, copy.length), payload)
+  ) {
+    if (segment.borrower === undefined) {
+      segment.borrower = borrower;
+      move(segment, away ? "lent-away" : "lent-thread");
+    } else segment.lendings ??= new Set([segment.lending]);
+    segment.lendings?.add(++segment.lending);
+    return { path: segment.path, lending: segment.lending };
+  }
+  const lent = lendSegment(payload, borrower, away, false, announce);
+  if (!lent) return undefined;
+  const chosen = byPath.get(lent.path)!;
+  chosen.copyOf = { offset: payload.byteOffset, length: payload.byteLength };
+  copiedFrom.set(payload.buffer, chosen);
+  return lent;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
 /**
  * A free pooled segment of at least `size` bytes (a new one if none fits),
  * now lent to `borrower`; undefined if the pool is full. `exact`: a new one
@@ -101,6 +152,8 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
   if (chosen.populated < size) populate(chosen, size - chosen.populated);
   chosen.borrower = borrower;
   chosen.lending++;
+  // The caller writes it: what lendCopy copied into it is gone.
+  chosen.copyOf = undefined;
   move(chosen, as);
   return chosen;
 }
@@ -118,7 +171,7 @@ function createPooled(capacity: number): PooledSegment {
     created.delete(path);
     throw error;
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: 0 };
+  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, lendings: undefined, copyOf: undefined, freedAt: 0 };
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");
@@ -153,7 +206,7 @@ export async function warmSegment(size: number): Promise<boolean> {
       unlinkQuietly(path);
       return false;
     }
-    const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, freedAt: performance.now() };
+    const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, lendings: undefined, copyOf: undefined, freedAt: performance.now() };
     if (!(await populateInTurns(segment, wanted))) return false;
     segments.push(segment);
     byPath.set(path, segment);
@@ -227,7 +280,13 @@ export function lendKept(copy: Uint8Array, borrower: object): { path: string; si
 /** `borrower` is done with the segment at `path` (only a segment lent to it, and only the `lending` given, if given). */
 export function returnSegment(path: string, borrower: object, lending?: number): void {
   const segment = byPath.get(path);
-  if (!segment || segment.borrower !== borrower || (lending !== undefined && lending !== segment.lending)) return;
+  if (!segment || segment.borrower !== borrower) return;
+  if (segment.lendings) {
+    // Lent more than once (lendCopy): free once every lending is back (a borrower that hands back by path
+    // alone, a link, gives back one of them each time).
+    if (!segment.lendings.delete(lending ?? segment.lendings.values().next().value!) || segment.lendings.size > 0) return;
+  } else if (lending !== undefined && lending !== segment.lending) return;
+  segment.lendings = undefined;
   segment.borrower = undefined;
   segment.freedAt = performance.now();
   move(segment, "free");

@@ -4,6 +4,7 @@ import {
   clusterId,
   finishReceive,
   forgetSegments,
+  lendCopy,
   lendSegment,
   mapSegment,
   receiveTarget,
@@ -88,6 +89,62 @@ describe.skipIf(!existsSync("/dev/shm"))("the shared-memory pool", () => {
     expect(trimSegments(0)).toBe(2 * MiB);
     expect(existsSync(lent.path)).toBe(false);
     expect(since(start)).toEqual({ lent: 0, ownedSharedBytes: 0, lentAwayBytes: 0, written: 3, writtenBytes: 4.75 * MiB });
+  });
+
+  test("the same bytes lent again from the same memory share the segment they were copied into: free once every lending is back; changed bytes, or a segment taken since, get a copy", () => {
+    const start = { ...sharedMemoryStats };
+    const main = {};
+    const kept = payload(3 * MiB, 1);
+    const first = lendCopy(kept, main)!;
+    expect(since(start)).toMatchObject({ lent: 1, written: 1, writtenBytes: 3 * MiB });
+    // Unchanged while the first is still held: the same segment, no copy, a lending of its own.
+    const second = lendCopy(kept, main)!;
+    expect(second.path).toBe(first.path);
+    expect(second.lending).toBe(first.lending + 1);
+    expect(since(start)).toMatchObject({ lent: 1, written: 1, writtenBytes: 3 * MiB });
+    // Each lending is handed back on its own: a late one of an earlier lending counts once.
+    returnSegment(first.path, main, first.lending);
+    returnSegment(first.path, main, first.lending);
+    expect(since(start).lent).toBe(1);
+    returnSegment(second.path, main, second.lending);
+    expect(since(start)).toMatchObject({ lent: 0, ownedSharedBytes: 4 * MiB });
+    // Free and still holding those bytes: lent again without a copy.
+    const third = lendCopy(kept, main)!;
+    expect([third.path, since(start).written]).toEqual([first.path, 1]);
+    // Changed since: copied, into another segment (that one is lent).
+    kept[3 * MiB - 1] = 2;
+    const changed = lendCopy(kept, main)!;
+    expect(changed.path).not.toBe(first.path);
+    expect(readFileSync(changed.path)[3 * MiB - 1]).toBe(2);
+    expect(since(start)).toMatchObject({ lent: 2, written: 2, writtenBytes: 6 * MiB });
+    // Another view of the same memory (another length) is not those bytes.
+    const shorter = lendCopy(kept.subarray(0, 2 * MiB), main)!;
+    expect([shorter.path === first.path, shorter.path === changed.path, since(start).written]).toEqual([false, false, 3]);
+    for (const lent of [third, changed, shorter]) returnSegment(lent.path, main, lent.lending);
+    // A segment taken for anything else since holds other bytes: the unchanged memory is copied again.
+    const peer = {};
+    const other = lendSegment(payload(2 * MiB, 9), peer)!;
+    const afterOther = lendCopy(kept.subarray(0, 2 * MiB), main)!;
+    expect(other.path).toBe(shorter.path);
+    expect(afterOther.path).not.toBe(shorter.path);
+    expect(since(start).written).toBe(5);
+    // A link hands back by path alone: a segment lent to it twice is free after two hand-backs.
+    returnSegment(afterOther.path, main, afterOther.lending);
+    returnSegment(other.path, peer);
+    const link = {};
+    const sent = new Uint8Array(new ArrayBuffer(MiB)).fill(4);
+    const once = lendCopy(sent, link, true)!;
+    const capacity = since(start).lentAwayBytes; // a free segment of up to twice its size may take it
+    expect(capacity).toBeGreaterThanOrEqual(MiB);
+    const twice = lendCopy(sent, link, true)!;
+    expect(twice.path).toBe(once.path);
+    expect(since(start)).toMatchObject({ lent: 1, lentAwayBytes: capacity, written: 6 });
+    returnSegment(once.path, link);
+    expect(since(start)).toMatchObject({ lent: 1, lentAwayBytes: capacity });
+    returnSegment(once.path, link);
+    expect(since(start)).toMatchObject({ lent: 0, lentAwayBytes: 0 });
+    trimSegments(0);
+    expect(since(start)).toMatchObject({ lent: 0, ownedSharedBytes: 0 });
   });
 
   test("a borrower whose connection closed loses its segments: they leave the pool and their files go", () => {

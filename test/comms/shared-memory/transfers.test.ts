@@ -79,6 +79,15 @@ test.each([16, 3])("large arguments' pooled segments come back from a tessera th
   expect((await head.exited).code).toBe(0);
 }, 90_000);
 
+test("a large array sent again unchanged shares the segment it was copied into, both ways, while the earlier one is held; changed, it is copied, and each call sees its own bytes", async () => {
+  await using head = spawnFixture("unchanged-payload-fixture.ts", ["16"]);
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  // Before, each of 12 fetches took a segment of its own (11-12 new ones), and 12 calls with one argument 4.
+  expect(JSON.parse(line.slice("result ".length))).toMatchObject({ wrong: [], earlier: true, later: true, resultsUnchanged: 0, resultsChanged: 12 });
+  expect(JSON.parse(line.slice("result ".length)).argumentsUnchanged).toBeLessThanOrEqual(1);
+  expect((await head.exited).code).toBe(0);
+}, 90_000);
+
 describe("a large argument of a call made while its tessera is being created", () => {
   test("waits at the head in the head's segment with the values it had when the call was made, then goes straight to the thread: the worker maps it once", async () => {
     await using head = spawnFixture("held-payload-fixture.ts", []);
