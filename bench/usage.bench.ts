@@ -64,8 +64,11 @@ const Store = tessera(
 const BENCH = "usage";
 const OPTIONS = { numWorkers: 2, logLevel: "error" } as const;
 const MiB = 2 ** 20;
-/** 64 KiB: a result of a few KiB up to 1 MiB comes with its completion when awaited (below 1 MiB nothing goes through /dev/shm). */
-const SIZES_MIB = [1 / 16, 1, 16, 256];
+/**
+ * 64 KiB: a result of up to 64 KiB comes with its completion when awaited (below 256 KiB nothing goes through
+ * /dev/shm); 512 KiB: the smallest through /dev/shm.
+ */
+const SIZES_MIB = [1 / 16, 1 / 2, 1, 16, 256];
 /** A size's name in metric names: 64KiB, 1MiB, ... */
 const sizeName = (mib: number) => (mib >= 1 ? `${mib}MiB` : `${mib * 1024}KiB`);
 /**

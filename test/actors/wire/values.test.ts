@@ -15,8 +15,8 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(sent.large.bi64[2]).toEqual(["-5", "-4", "-3"]);
   });
 
-  test("large arrays that arrive for a tessera are in SharedArrayBuffer-backed memory on the worker", async () => {
-    expect(await run.value("sharedOnWorker")).toEqual({ throughWorker: { large: true, small: false }, straightToThread: { large: true, small: false } });
+  test("arrays of 1 KiB or more that arrive for a tessera over the socket are in SharedArrayBuffer-backed memory on the worker; from 256 KiB they come through /dev/shm, mapped", async () => {
+    expect(await run.value("sharedOnWorker")).toEqual({ throughWorker: { large: true, small: false, mapped: false }, straightToThread: { large: true, small: false, mapped: false } });
   });
 
   test("an array result goes from one worker to a tessera on another as an argument", async () => {
