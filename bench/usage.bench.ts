@@ -58,6 +58,11 @@ const Store = tessera(
     get(): Float32Array {
       return this.kept!;
     }
+    /** The kept array, changed since the last call (an element sparseSum does not read). */
+    getChanged(): Float32Array {
+      this.kept![1] = this.kept![1]! + 1;
+      return this.kept!;
+    }
   },
 );
 
@@ -211,6 +216,20 @@ async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fet
       record(side, `worker_to_head_${mib}`, await timed(async () => (back = await b.get().result())));
       check(back?.length === n && back[n - 1] === 1, "b.get() came back wrong");
       if (mib === 256) fetchSegments.push(segments());
+    }
+    // The same, changed before each transfer (an unchanged array shares the segment it was copied into): each is
+    // copied. Up to 16 MiB (data.bench measures 256 MiB changed, steady).
+    if (mib > 16) continue;
+    for (let rep = 0; rep <= WARM_REPS; rep++) {
+      array[1] = array[1]! + 1;
+      let total: number | undefined;
+      record(side, `head_to_worker_changed_${mib}`, await timed(async () => (total = await a.sum(array).result())));
+      check(total === expected, `a.sum(array) returned ${total}`);
+    }
+    for (let rep = 0; rep <= WARM_REPS; rep++) {
+      let back: Float32Array | undefined;
+      record(side, `worker_to_head_changed_${mib}`, await timed(async () => (back = await b.getChanged().result())));
+      check(back?.length === n && back[n - 1] === 1 && back[1] === rep + 2, "b.getChanged() came back wrong");
     }
   }
   const workerRss = (rssKiB(worker.pid) ?? NaN) / 1024;
@@ -391,6 +410,23 @@ function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, {
           ...piscina(peerValue, (p) => value / p),
         });
         if (peerValue !== undefined) emit({ bench: BENCH, metric: `piscina_${path}_${sizeName(mib)}_${regime}`, value: round(peerValue, 3), unit: "GB/s", regime, size_bytes: bytes, what: path === "head_to_worker" ? "pool.run({ values }, { transferList }) (moved, no copy)" : "pool.run() returning an array its thread keeps (structured clone)", plot_series: `piscina ${arrow} ${regime}` });
+      }
+      // Changed before each transfer (ours only: piscina moves or clones every time anyway).
+      const changed = ours.transfers.get(`${path}_changed_${mib}`);
+      if (changed) {
+        const value = gbps(bytes, median([changed.cold, ...changed.warm]));
+        emit({
+          bench: BENCH,
+          metric: `${path}_${sizeName(mib)}_changed`,
+          value: round(value, 3),
+          unit: "GB/s",
+          regime: "warm",
+          size_bytes: bytes,
+          baseline: round(touched, 3),
+          ratio: round(value / touched, 3),
+          baseline_kind: "in-process memcpy into touched memory, same run",
+          what: `${path === "head_to_worker" ? "await a.sum(array).result(), array[1] changed before each" : "await b.getChanged().result(), which changes the array b keeps before returning it"}, no release(), median of ${WARM_REPS + 1} after the unchanged ones`,
+        });
       }
     }
   }

@@ -198,7 +198,7 @@ const WANTED_MAX = 16_384;
 const ahead = new Map<number, Uint8Array[] | null>();
 /**
  * Results up to this size go to the head when asked for; larger ones stay on
- * the worker, to be fetched from its main thread (those of 1 MiB or more
+ * the worker, to be fetched from its main thread (those of 256 KiB or more
  * staged in shared memory, passed on by name). Sent by this thread, a 128 KiB
  * result took longer to reach the head than asked of the main thread
  * (325 us against 239-247 a round trip; 64 KiB: 167-176 against 189-206).

@@ -18,6 +18,9 @@ import { compact, sharePayload } from "../thread/channel.ts";
 import { Op, type Posted, type Value } from "../thread/protocol.ts";
 import type { TesseraThread } from "./thread-pool.ts";
 
+/** Threads' segments mapped here as results, by path: how many results map each (see adopt). */
+const adopted = new Map<string, number>();
+
 /** Payloads a tessera thread copies before its method gets them (see CopyRef). */
 const copiedByThread = new WeakSet<Uint8Array>();
 
@@ -93,9 +96,17 @@ export class ThreadTransfers {
         if ("array" in payload) return adoptSharedArray(payload.array, payload.size, true);
         const { segment, size, lending } = payload;
         const mapped = mapSegment(segment, size);
+        // A segment may hold several results at once (the same bytes returned again: pool.ts, lendCopy).
+        adopted.set(segment, (adopted.get(segment) ?? 0) + 1);
         // Back to the thread once collected here and handed back by whoever it was passed on to; once the
-        // thread has exited, the file is this thread's to remove.
-        const giveBack = () => (thread.exited ? discardSegment(segment, true) : thread.post([Op.SegmentFree, segment, lending!]));
+        // thread has exited, the file is this thread's to remove, when no other result here still maps it.
+        const giveBack = () => {
+          const left = adopted.get(segment)! - 1;
+          if (left > 0) adopted.set(segment, left);
+          else adopted.delete(segment);
+          if (!thread.exited) thread.post([Op.SegmentFree, segment, lending!]);
+          else if (left === 0) discardSegment(segment, true);
+        };
         whenUnmapped(mapped, segment, giveBack, true);
         return mapped;
       }),

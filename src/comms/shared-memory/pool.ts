@@ -83,8 +83,12 @@ export function lendSegment(
   return { path: chosen.path, lending: chosen.lending };
 }
 
-/** The segment that lendCopy last copied (part of) a buffer into: it holds those bytes while its copyOf says so. */
-const copiedFrom = new WeakMap<ArrayBufferLike, PooledSegment>();
+/**
+ * The path of the segment that lendCopy last copied (part of) a buffer into: it holds those bytes while its
+ * copyOf says so. A path, not the segment: a segment removed from the pool must not stay mapped here for as
+ * long as the buffer lives.
+ */
+const copiedFrom = new WeakMap<ArrayBufferLike, string>();
 
 /**
  * lendSegment for a value that may be sent again unchanged: a tessera
@@ -100,7 +104,8 @@ const copiedFrom = new WeakMap<ArrayBufferLike, PooledSegment>();
  * is copied).
  */
 export function lendCopy(payload: Uint8Array, borrower: object, away = false, announce?: (path: string) => void): { path: string; lending: number } | undefined {
-  const segment = copiedFrom.get(payload.buffer);
+  const copied = copiedFrom.get(payload.buffer);
+  const segment = copied === undefined ? undefined : byPath.get(copied);
   const copy = segment?.copyOf;
   if (
     segment !== undefined &&
@@ -120,9 +125,8 @@ export function lendCopy(payload: Uint8Array, borrower: object, away = false, an
   }
   const lent = lendSegment(payload, borrower, away, false, announce);
   if (!lent) return undefined;
-  const chosen = byPath.get(lent.path)!;
-  chosen.copyOf = { offset: payload.byteOffset, length: payload.byteLength };
-  copiedFrom.set(payload.buffer, chosen);
+  byPath.get(lent.path)!.copyOf = { offset: payload.byteOffset, length: payload.byteLength };
+  copiedFrom.set(payload.buffer, lent.path);
   return lent;
 }
 
@@ -133,11 +137,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * A free pooled segment of at least `size` bytes (a new one if none fits),
  * now lent to `borrower`; undefined if the pool is full. `exact`: a new one
- * is sized to the payload (rounded to 1 MiB), for memory that may be kept long.
+ * is sized to the payload (rounded to SHM_MIN_BYTES), for memory that may be kept long.
  */
 export function takeSegment(size: number, borrower: object, as: Exclude<SegmentState, "free">, exact = false): PooledSegment | undefined {
   let chosen: PooledSegment | undefined;
-  // Memory kept long is not to pin much more than it holds: at most an eighth (or 1 MiB) more.
+  // Memory kept long is not to pin much more than it holds: at most an eighth (or SHM_MIN_BYTES) more.
   const largest = exact ? size + Math.max(SHM_MIN_BYTES, size / 8) : 2 * capacityFor(size);
   for (const segment of segments) {
     if (segment.borrower || segment.capacity < size || segment.capacity > largest) continue;

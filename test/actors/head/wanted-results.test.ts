@@ -13,7 +13,7 @@ describeScenarios("results awaited with result() come with their completions whe
     expect(await run.value("sizes")).toEqual({ value: { right: true, checked: 35 }, resultRequests: 0, postedCompletions: 0 });
   });
 
-  test("results over 64 KiB (and over 1 MiB, in shared memory) are asked of the worker as before, exact", async () => {
+  test("results over 64 KiB (and over 256 KiB, in shared memory) are asked of the worker as before, exact", async () => {
     expect(await run.value("beyond")).toEqual({ value: { right: true }, resultRequests: 6, postedCompletions: 6 });
   });
 

@@ -91,7 +91,7 @@ describe.skipIf(!existsSync("/dev/shm"))("the shared-memory pool", () => {
     expect(since(start)).toEqual({ lent: 0, ownedSharedBytes: 0, lentAwayBytes: 0, written: 3, writtenBytes: 4.75 * MiB });
   });
 
-  test("the same bytes lent again from the same memory share the segment they were copied into: free once every lending is back; changed bytes, or a segment taken since, get a copy", () => {
+  test("the same bytes lent again from the same memory share the segment they were copied into: free once every lending is back; changed bytes, or a segment taken since, get a copy", async () => {
     const start = { ...sharedMemoryStats };
     const main = {};
     const kept = payload(3 * MiB, 1);
@@ -145,6 +145,10 @@ describe.skipIf(!existsSync("/dev/shm"))("the shared-memory pool", () => {
     expect(since(start)).toMatchObject({ lent: 0, lentAwayBytes: 0 });
     trimSegments(0);
     expect(since(start)).toMatchObject({ lent: 0, ownedSharedBytes: 0 });
+    // Removed from the pool, a segment is unmapped once collected, though the memory it was copied from lives on.
+    const mapped = () => readFileSync("/proc/self/maps", "utf8").includes(first.path);
+    await collectUntil(() => !mapped());
+    expect([mapped(), kept[0]]).toEqual([false, 1]);
   });
 
   test("a borrower whose connection closed loses its segments: they leave the pool and their files go", () => {

@@ -88,6 +88,14 @@ test("a large array sent again unchanged shares the segment it was copied into, 
   expect((await head.exited).code).toBe(0);
 }, 90_000);
 
+test("two results sharing a segment of a thread that ends: releasing one leaves the segment to the other, which is fetched intact", async () => {
+  await using head = spawnFixture("shared-result-exit-fixture.ts", []);
+  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
+  // Before, the first hand-back after the thread's end removed the file, and the second result could not be mapped.
+  expect(JSON.parse(line.slice("result ".length))).toEqual({ died: "WorkerDiedError", second: [2 ** 20, 3, 3] });
+  expect((await head.exited).code).toBe(0);
+}, 90_000);
+
 describe("a large argument of a call made while its tessera is being created", () => {
   test("waits at the head in the head's segment with the values it had when the call was made, then goes straight to the thread: the worker maps it once", async () => {
     await using head = spawnFixture("held-payload-fixture.ts", []);
