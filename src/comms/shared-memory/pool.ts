@@ -118,9 +118,9 @@ export function lendCopy(payload: Uint8Array, borrower: object, away = false, an
   ) {
     if (segment.borrower === undefined) {
       segment.borrower = borrower;
+      segment.lending++;
       move(segment, away ? "lent-away" : "lent-thread");
-    } else segment.lendings ??= new Set([segment.lending]);
-    segment.lendings?.add(++segment.lending);
+    } else (segment.lendings ??= new Set([segment.lending])).add(++segment.lending);
     return { path: segment.path, lending: segment.lending };
   }
   const lent = lendSegment(payload, borrower, away, false, announce);
