@@ -110,7 +110,6 @@ export function lendCopy(payload: Uint8Array, borrower: object, away = false, an
   if (
     segment !== undefined &&
     copy !== undefined &&
-    segment.state !== undefined &&
     copy.offset === payload.byteOffset &&
     copy.length === payload.byteLength &&
     (segment.borrower === undefined || segment.borrower === borrower) &&
