@@ -7,10 +7,10 @@
 import { CancelledError, type ErrorDescription, UnknownTesseraMethodError } from "../../errors.ts";
 import { abortIfRunning, endCall, runCall, runConstructor } from "../current-call.ts";
 import { Fifo } from "../../_util/fifo.ts";
-import { collectGivingBack, collectYoungIfMapped, givesBackFirst, releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
+import { collectYoungIfMapped, releaseFreeSegments, returnSegment } from "../../comms/shared-memory/index.ts";
 import { classNameOf, findClass } from "../registry.ts";
 import { Op, Report, type ThreadOp } from "./protocol.ts";
-import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, sendCompletionsAfter, sendHeldBack, settle, unsentSince } from "./outbox.ts";
+import { describeFailure, emitNow, flushBeforeRunning, observe, observing, report, sendHeldBack, settle, unsentSince } from "./outbox.ts";
 import { markBusy, markConstructing, markQueued, threadData, threadIndex, workerUid } from "./thread-data.ts";
 import { CancelReader } from "./cancels.ts";
 import { decodeArgs, encodeResult, letGo, MAIN_THREAD } from "./values.ts";
@@ -128,15 +128,12 @@ async function runQueue(resident: ResidentTessera): Promise<void> {
     // A method that ran long: its completion leaves now (the flush is cheap next to it), not after the next one.
     clock = performance.now();
     if (clock - startedAt > FLUSH_AFTER_MS) {
-      // Unless it is the last, and its large argument goes back first (below).
-      if (resident.queue.length > 0 || !givesBackFirst()) flushBeforeRunning();
+      flushBeforeRunning();
       resident.quick.delete(name);
     } else resident.quick.add(name);
   }
   resident.running = false;
-  // Segments of large arguments the calls let go of go back before their completions (mappings.ts, GIVE_BACK_FIRST_BYTES).
-  if (givesBackFirst()) sendCompletionsAfter(collectGivingBack);
-  else collectYoungIfMapped();
+  collectYoungIfMapped();
 }
 
 /**

@@ -159,29 +159,7 @@ function mayHoldBack(direct: boolean, result: Posted | undefined): boolean {
 export let unsentSince = 0;
 
 /** Completions for the head, sent as one `done` command (ids, result sizes, small results end to end) and one `failed`. */
-const toHead = new Batcher<DoneReport | FailedReport>((batch) => (heldForGiveBack ? heldForGiveBack.push(...batch) : sendCompletions(batch)), { limit: BATCH_SLICE });
-
-/** Completions for the head held until the large segments their calls mapped have gone back (see sendCompletionsAfter). */
-let heldForGiveBack: (DoneReport | FailedReport)[] | undefined;
-
-/**
- * Holds the completions for the head until `giveBack` calls back (after a
- * young collection has given back the large segments the calls let go of:
- * see mappings.ts's collectGivingBack), so that on the link those segments go
- * back first, and the head has them again when its program sends the next
- * large argument. A call that runs meanwhile sends them first.
- */
-export function sendCompletionsAfter(giveBack: (then: () => void) => void): void {
-  if (heldForGiveBack) return;
-  heldForGiveBack = [];
-  setImmediate(() => giveBack(sendHeldForGiveBack));
-}
-
-function sendHeldForGiveBack(): void {
-  const held = heldForGiveBack;
-  heldForGiveBack = undefined;
-  if (held && held.length > 0) sendCompletions(held);
-}
+const toHead = new Batcher<DoneReport | FailedReport>(sendCompletions, { limit: BATCH_SLICE });
 
 /**
  * Sends the completions and reports waiting for the end of the tick now: a
@@ -189,7 +167,6 @@ function sendHeldForGiveBack(): void {
  * ended before it must not wait for it.
  */
 export function flushBeforeRunning(): void {
-  if (heldForGiveBack) sendHeldForGiveBack();
   if (toHead.size > 0) {
     toHead.flush();
     head?.flush();

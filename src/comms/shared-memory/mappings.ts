@@ -55,15 +55,10 @@ interface MappedSegment {
   /** The mapping itself (until collected), and whoever it was passed on to (a peer, a thread). */
   holders: number;
   giveBack: () => void;
-  /** The mapping itself was collected (its finalizer ran). */
-  collected?: boolean;
 }
 
 const mappings = new WeakMap<ArrayBufferLike, MappedSegment>();
-const mappedSegments = new FinalizationRegistry<MappedSegment>((entry) => {
-  entry.collected = true;
-  releaseMapping(entry);
-});
+const mappedSegments = new FinalizationRegistry<MappedSegment>((entry) => releaseMapping(entry));
 
 function releaseMapping(entry: MappedSegment): void {
   if (--entry.holders > 0) return;
@@ -84,7 +79,6 @@ export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => vo
   if (passable) mappings.set(bytes.buffer, entry);
   mappedSegments.register(bytes.buffer, entry);
   noteMapped(bytes.byteLength);
-  if (bytes.byteLength >= GIVE_BACK_FIRST_BYTES && !Bun.isMainThread) largeYoung.push(entry);
   // A tessera thread's executor asks once its calls are done (collectYoungIfMapped). Not a main thread, right
   // after it maps: what it maps (a result the head fetched, a value a worker passes on) is alive then, and a
   // collection then makes it old, for a full collection to find.
@@ -128,60 +122,17 @@ let mappedSinceYoung = false;
 function collectYoungSoon(): void {
   if (youngCollectionScheduled) return;
   youngCollectionScheduled = true;
-  setImmediate(collectYoung);
-}
-
-function collectYoung(): void {
-  youngCollectionScheduled = false;
-  mappedSinceYoung = false;
-  mappedYoungBytes = 0;
-  (require("bun:jsc") as typeof import("bun:jsc")).edenGC();
+  setImmediate(() => {
+    youngCollectionScheduled = false;
+    mappedSinceYoung = false;
+    mappedYoungBytes = 0;
+    (require("bun:jsc") as typeof import("bun:jsc")).edenGC();
+  });
 }
 
 /** A tessera thread's calls are done for now: what they mapped and let go of goes back (see collectYoungSoon). */
 export function collectYoungIfMapped(): void {
   if (mappedSinceYoung) collectYoungSoon();
-}
-
-/**
- * Mappings of at least this size in a tessera thread go back before the
- * completions of the calls that mapped them (givesBackFirst). A program that
- * awaits each call sends its next large argument as soon as the last one's
- * completion arrives: its segment, let go of but not collected yet, was still
- * lent, and the copy took a fresh segment (256 MiB: 0.2-1.3 s of page faults
- * on this VM, against ~20 ms into the one that came back a moment later).
- * Smaller ones do not wait: the collection (and unmapping) on the path of their
- * completion costs more than the fresh segment a run's first few calls take.
- */
-const GIVE_BACK_FIRST_BYTES = 64 * 2 ** 20;
-/** This thread's mappings of at least GIVE_BACK_FIRST_BYTES since its last young collection. */
-const largeYoung: MappedSegment[] = [];
-
-/** Whether the calls that just ran mapped a segment that should go back before their completions (see collectGivingBack). */
-export function givesBackFirst(): boolean {
-  return largeYoung.length > 0;
-}
-
-/**
- * A young collection now (called from a turn of its own: the mappings the
- * calls let go of are no longer on the stack), then `then` once the
- * finalizers of what it collected have run (they run after this turn's
- * microtasks, before the next turn's immediates): the segments they give
- * back leave before anything `then` sends. A large mapping that survived is
- * looked for by a full collection once (one made old by a collection while
- * its call ran, the engine's own for the memory mapped, which a young one
- * does not find); one that survives that too is still used, and goes back
- * when collected, as any. (A WeakRef cannot tell: here a young collection
- * cleared one to an old ArrayBuffer that an old typed array still used.)
- */
-export function collectGivingBack(then: () => void): void {
-  const large = largeYoung.splice(0);
-  collectYoung();
-  setImmediate(() => {
-    if (large.every((entry) => entry.collected)) return then();
-    Bun.gc(true);
-    setImmediate(then);
-  });
 }
 
 /**

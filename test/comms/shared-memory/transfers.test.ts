@@ -79,18 +79,6 @@ test.each([16, 3])("large arguments' pooled segments come back from a tessera th
   expect((await head.exited).code).toBe(0);
 }, 90_000);
 
-// The thread collects before it reports such calls done, and gives back what it let go of first (mappings.ts,
-// GIVE_BACK_FIRST_BYTES): 1 segment in the runs measured. Before, the next call's copy found the last segment still lent
-// and took one of fresh pages (0.2-1.3 s for 256 MiB on a VM): 4 segments of 64 MiB in every run.
-test("arguments of 64 MiB or more, awaited one call after another, all go in one of the head's segments: each is back before its call's completion", async () => {
-  await using head = spawnFixture("segment-return-fixture.ts", ["64"]);
-  const line = await head.waitForLine(/^result /, { timeout: 60_000 });
-  const result = JSON.parse(line.slice("result ".length)) as { right: boolean; segments: number };
-  expect(result.right).toBe(true);
-  expect(result.segments).toBeLessThanOrEqual(2);
-  expect((await head.exited).code).toBe(0);
-}, 90_000);
-
 test("a large array sent again unchanged shares the segment it was copied into, both ways, while the earlier one is held; changed, it is copied, and each call sees its own bytes", async () => {
   await using head = spawnFixture("unchanged-payload-fixture.ts", ["16"]);
   const line = await head.waitForLine(/^result /, { timeout: 60_000 });
