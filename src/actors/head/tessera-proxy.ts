@@ -150,39 +150,49 @@ export const RESERVED_METHOD_NAMES: ReadonlySet<string> = new Set([
 // A proxy in an argument or a result travels as a handle: its receiver gets a proxy of its own (nested calls).
 registerHandleClass(ProxyBase, (proxy) => proxy[TO_HANDLE]());
 
+/** A proxy's base (its engine and members): an own property of the object the program holds. */
+const BASE = Symbol("mosaic.tessera.base");
+
+function unknownMethod(engine: TesseraEngine, key: string): never {
+  throw new UnknownTesseraMethodError(`${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`);
+}
+
+/**
+ * What every tessera proxy's names not its own reach: one JS Proxy, the
+ * prototype of them all, whose get trap answers with the proxy (the
+ * receiver) at hand. A method of the class is made once per proxy and becomes
+ * the proxy's own property, so every later call finds it as any property (the
+ * engine caches where it is): through the trap each time, with a lookup of
+ * its caller, it was ~8% of the head's samples per pipelined call. Proxies of
+ * one class share their shapes (one prototype for all).
+ */
+const FALLBACK: object = new Proxy(Object.create(ProxyBase.prototype) as object, {
+  get(target, key, receiver) {
+    if (key === BASE) return undefined;
+    const base = (receiver as Record<symbol, ProxyBase | undefined>)[BASE];
+    if (!base) return Reflect.get(target, key, receiver);
+    // Unbound: what a value's class is (the value codec reads it) must be the class itself.
+    if (key === "constructor") return ProxyBase;
+    if (typeof key === "symbol" || key in base || PROBED.has(key)) {
+      // Members of the base read its private fields: call them on the base, not on the proxy.
+      const value = Reflect.get(base, key, base);
+      return typeof value === "function" ? value.bind(base) : value;
+    }
+    const engine = base[ENGINE];
+    const known = engine.methods.has(key);
+    const caller = known ? (...args: unknown[]) => engine.call(key, args) : () => unknownMethod(engine, key);
+    (caller as unknown as Record<string, unknown>).options = (options: CallOptions) => {
+      if (!known) unknownMethod(engine, key);
+      checkRetryOptions(options ?? {}, `${engine.className}.${key}.options()`);
+      return (...args: unknown[]) => engine.call(key, args, options);
+    };
+    if (known) Object.defineProperty(receiver, key, { value: caller, writable: true, configurable: true });
+    return caller;
+  },
+});
+
 export function createTesseraProxy<T>(engine: TesseraEngine): TesseraProxy<T> {
-  const base = new ProxyBase(engine);
-  const callers = new Map<string, (...args: unknown[]) => TaskProxy<any>>();
-  const proxy = new Proxy(base, {
-    get(target, key) {
-      // A method asked for before (every call after the first): only method names are ever kept there.
-      let caller = callers.get(key as string);
-      if (caller) return caller;
-      // Unbound: what a value's class is (the value codec reads it) must be the class itself.
-      if (key === "constructor") return ProxyBase;
-      if (typeof key === "symbol" || key in target || PROBED.has(key)) {
-        // Members of the base read its private fields: call them on the base, not on the proxy.
-        const value = Reflect.get(target, key, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      }
-      const unknown = () => {
-        throw new UnknownTesseraMethodError(`${engine.className} has no method "${key}" (its methods: ${[...engine.methods].join(", ") || "none"})`);
-      };
-      const known = engine.methods.has(key);
-      caller = known ? (...args: unknown[]) => engine.call(key, args) : unknown;
-      (caller as unknown as Record<string, unknown>).options = (options: CallOptions) => {
-        if (!known) unknown();
-        checkRetryOptions(options ?? {}, `${engine.className}.${key}.options()`);
-        return (...args: unknown[]) => engine.call(key, args, options);
-      };
-      callers.set(key, caller);
-      return caller;
-    },
-  }) as unknown as Record<string, unknown>;
-  // The class's methods as properties of an object in front of the proxy: a call finds its caller as any property
-  // (the engine caches where it is), not through the proxy's trap and a map lookup each time (~8% of the head's time
-  // per pipelined call); every other name (an unknown method, the base's members, symbols) reaches the proxy.
-  const front = Object.create(proxy) as Record<string, unknown>;
-  for (const method of engine.methods) Object.defineProperty(front, method, { value: proxy[method] });
-  return front as unknown as TesseraProxy<T>;
+  const proxy = Object.create(FALLBACK) as object;
+  Object.defineProperty(proxy, BASE, { value: new ProxyBase(engine) });
+  return proxy as TesseraProxy<T>;
 }
