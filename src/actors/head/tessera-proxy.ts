@@ -170,7 +170,8 @@ const FALLBACK: object = new Proxy(Object.create(ProxyBase.prototype) as object,
   get(target, key, receiver) {
     if (key === BASE) return undefined;
     const base = (receiver as Record<symbol, ProxyBase | undefined>)[BASE];
-    if (!base) return Reflect.get(target, key, receiver);
+    // Read on this prototype itself (a tool walking prototypes): the base's getters have no proxy to read.
+    if (!base) return key === "constructor" ? ProxyBase : undefined;
     // Unbound: what a value's class is (the value codec reads it) must be the class itself.
     if (key === "constructor") return ProxyBase;
     if (typeof key === "symbol" || key in base || PROBED.has(key)) {
@@ -186,7 +187,8 @@ const FALLBACK: object = new Proxy(Object.create(ProxyBase.prototype) as object,
       checkRetryOptions(options ?? {}, `${engine.className}.${key}.options()`);
       return (...args: unknown[]) => engine.call(key, args, options);
     };
-    if (known) Object.defineProperty(receiver, key, { value: caller, writable: true, configurable: true });
+    // Not on a proxy the program froze or sealed (its callers are then made on each use).
+    if (known) Reflect.defineProperty(receiver, key, { value: caller, writable: true, configurable: true });
     return caller;
   },
 });

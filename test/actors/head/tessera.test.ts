@@ -93,7 +93,7 @@ describeScenarios("tesserae", () => ScenarioRun.start(SCENARIOS), (run) => {
   });
 
   test("calling a method the class does not have throws UnknownTesseraMethodError at once, naming the class and the method", async () => {
-    const { error, decorated, stillWorks } = await run.value("unknownMethod");
+    const { error, decorated, stillWorks, frozenCalls } = await run.value("unknownMethod");
     expect(error).toEqual({
       class: "UnknownTesseraMethodError",
       name: "UnknownTesseraMethodError",
@@ -102,6 +102,7 @@ describeScenarios("tesserae", () => ScenarioRun.start(SCENARIOS), (run) => {
     });
     expect(decorated).toMatchObject({ class: "UnknownTesseraMethodError", message: expect.stringContaining('Greeter has no method "shout"') });
     expect(stillWorks).toBe(1);
+    expect(frozenCalls).toEqual([1, 2]);
   });
 
   test("an argument that cannot travel throws InvalidArgumentError at once, naming its path", async () => {
