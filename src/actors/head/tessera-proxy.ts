@@ -169,11 +169,11 @@ function unknownMethod(engine: TesseraEngine, key: string): never {
 const FALLBACK: object = new Proxy(Object.create(ProxyBase.prototype) as object, {
   get(target, key, receiver) {
     if (key === BASE) return undefined;
-    const base = (receiver as Record<symbol, ProxyBase | undefined>)[BASE];
-    // Read on this prototype itself (a tool walking prototypes): the base's getters have no proxy to read.
-    if (!base) return key === "constructor" ? ProxyBase : undefined;
     // Unbound: what a value's class is (the value codec reads it) must be the class itself.
     if (key === "constructor") return ProxyBase;
+    const base = (receiver as Record<symbol, ProxyBase | undefined>)[BASE];
+    // Read on this prototype itself (a tool walking prototypes): the base's getters have no proxy to read.
+    if (!base) return undefined;
     if (typeof key === "symbol" || key in base || PROBED.has(key)) {
       // Members of the base read its private fields: call them on the base, not on the proxy.
       const value = Reflect.get(base, key, base);
