@@ -161,6 +161,11 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
   return chosen;
 }
 
+/** A pooled segment's record for the file at `path` (made, its pages allocated), mapped here, not in the pool yet. */
+function mapPooled(path: string, capacity: number, freedAt: number): PooledSegment {
+  return { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, lendings: undefined, copyOf: undefined, freedAt };
+}
+
 /**
  * A new free segment of `capacity` bytes, every page allocated (see
  * writeSegmentFile); takeSegment maps the pages its caller will write.
@@ -174,7 +179,7 @@ function createPooled(capacity: number): PooledSegment {
     created.delete(path);
     throw error;
   }
-  const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, lendings: undefined, copyOf: undefined, freedAt: 0 };
+  const segment = mapPooled(path, capacity, 0);
   segments.push(segment);
   byPath.set(path, segment);
   move(segment, "free");
@@ -209,7 +214,7 @@ export async function warmSegment(size: number): Promise<boolean> {
       unlinkQuietly(path);
       return false;
     }
-    const segment: PooledSegment = { path, capacity, mapping: Bun.mmap(path, { shared: true }), borrower: undefined, state: undefined, populated: 0, lending: 0, lendings: undefined, copyOf: undefined, freedAt: performance.now() };
+    const segment = mapPooled(path, capacity, performance.now());
     if (!(await populateInTurns(segment, wanted))) return false;
     segments.push(segment);
     byPath.set(path, segment);
