@@ -12,7 +12,12 @@ export function nextWireId(): number {
   return nextId++;
 }
 
+/** The prefix and the zeros before a hex id of each length (up to 12 digits: ids stay below 2^48). */
+const PADDED_PREFIXES = Array.from({ length: 13 }, (_, digits) => ID_PREFIX + "0".repeat(12 - digits));
+
 /** The unique part of the uid of the thing numbered `id`. */
 export function uidSuffix(id: number): string {
-  return `${ID_PREFIX}${id.toString(16).padStart(12, "0")}`;
+  const hex = id.toString(16);
+  // padStart and a template made three strings of each uid (dependent calls name every upstream task by its uid).
+  return hex.length <= 12 ? PADDED_PREFIXES[hex.length]! + hex : ID_PREFIX + hex;
 }

@@ -133,6 +133,20 @@ export interface TaskPlacement {
   readonly className: string;
 }
 
+/** `task-<class>-<method>-` of the last class and method named (a class lowercased per uid was a string each). */
+let lastClass = "";
+let lastMethod = "";
+let lastPrefix = "task--";
+
+function taskUidPrefix(className: string, method: string): string {
+  if (className !== lastClass || method !== lastMethod) {
+    lastClass = className;
+    lastMethod = method;
+    lastPrefix = `task-${className.toLowerCase()}-${method}-`;
+  }
+  return lastPrefix;
+}
+
 /** Internal: gives a task the wire id of its next attempt (a retry runs as a new call). */
 export const REKEY = Symbol("mosaic.task.rekey");
 export const FIRST_ID = Symbol("mosaic.task.first-id");
@@ -250,7 +264,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
   get uid(): string {
-    return (this.#uid ??= `task-${this.#tessera.className.toLowerCase()}-${this.method}-${this.#uidSuffix(this.#firstId)}`);
+    return (this.#uid ??= taskUidPrefix(this.#tessera.className, this.method) + this.#uidSuffix(this.#firstId));
   }
 
   /** Same as `outputs[index]`, typed without `| undefined` for array results. */
