@@ -13,7 +13,7 @@
 import type { InlineValue } from "../wire/call-message.ts";
 import type { ReferenceLike } from "../wire/value-codec.ts";
 import type { ActorClient } from "./actor-client.ts";
-import { DIRECT, DoneMarker, inlineValueOf, SENT_TO, type SettleWaiter, TaskOutput, TaskProxy, WAITING } from "./task-proxy.ts";
+import { DIRECT, DoneMarker, FIRST_ID, inlineValueOf, SENT_TO, type SettleWaiter, TaskOutput, TaskProxy, WAITING } from "./task-proxy.ts";
 
 /**
  * What a call with references needs to go straight to its thread: the values
@@ -41,9 +41,12 @@ export function inlineDependencies(references: readonly ReferenceLike[], client:
     if (state !== "done") return undefined; // failed: the caller fails the call (failedDependency)
     if (reference instanceof DoneMarker) continue; // ordering only: no value
     if (task.released || client.nested.namesHeld(task.id)) return undefined;
-    const uid = task.uid;
-    if (values && named(values, uid)) continue;
-    const value = inlineValueOf(task, uid);
+    // Named by its wire id, which the reference in the arguments carries too (no uid to make, write and read),
+    // unless it was retried: the arguments may then name it by an id it no longer has, and only its uid is sure.
+    const id = task.id;
+    const key = id === task[FIRST_ID] ? id : task.uid;
+    if (values && named(values, key)) continue;
+    const value = inlineValueOf(task, key);
     if (!value) return undefined;
     if (!values) values = [value];
     else values.push(value);
@@ -51,9 +54,9 @@ export function inlineDependencies(references: readonly ReferenceLike[], client:
   return wait ?? values ?? [];
 }
 
-/** Whether `values` has the value of task `uid` already (a loop: a closure per call cost more). */
-function named(values: InlineValue[], uid: string): boolean {
-  for (const [known] of values) if (known === uid) return true;
+/** Whether `values` has the value named `key` already (a loop: a closure per call cost more). */
+function named(values: InlineValue[], key: string | number): boolean {
+  for (const [known] of values) if (known === key) return true;
   return false;
 }
 

@@ -435,9 +435,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   /** Internal: see inlineValueOf. */
-  [INLINE_VALUE](uid: string): InlineValue | undefined {
+  [INLINE_VALUE](key: string | number): InlineValue | undefined {
     const inline = this.#inline;
-    return inline && [uid, inline, this.#inlineAt, this.#inlineEnd];
+    return inline && [key, inline, this.#inlineAt, this.#inlineEnd];
   }
 
   /** Internal: the encoded result if it came with the completion. */
@@ -482,8 +482,8 @@ export function inlineResultOf(task: TaskProxy<any>): Uint8Array | undefined {
 }
 
 /** The same as a dependency's value to send on, without a copy of its own: see InlineValue. */
-export function inlineValueOf(task: TaskProxy<any>, uid: string): InlineValue | undefined {
-  return task[INLINE_VALUE](uid);
+export function inlineValueOf(task: TaskProxy<any>, key: string | number): InlineValue | undefined {
+  return task[INLINE_VALUE](key);
 }
 
 /**

@@ -130,7 +130,7 @@ function isInline(deps: NonNullable<PostedDependencies>): deps is InlineDependen
 }
 
 /**
- * Every dependency value, decoded: [uid, value, uid, value, ...]. Before the
+ * Every dependency value, decoded: [key, value, key, value, ...] (see resolve). Before the
  * arguments, not at each reference while they are decoded: msgpackr saves and
  * restores its state around a decode nested in another (copying the outer
  * bytes and its record structures each time).
@@ -166,13 +166,17 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
       done = true;
       return DONE;
     }
+    // Values the head sent are named by task id (a retried task's by uid), those the worker resolved by uid.
     let at = 0;
-    while (at < values.length && values[at] !== reference.task) at += 2;
+    for (; at < values.length; at += 2) {
+      const key = values[at];
+      if (typeof key === "number" ? key === reference.id : key === reference.task) break;
+    }
     if (at >= values.length) throw new DependencyError(`dependency ${reference.task} of this call did not arrive with it`);
     const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
-  // The references name the values' uids: they take those strings (see decodePlainArguments).
+  // References naming values by uid take those strings (see decodePlainArguments).
   const args = decodePlainArguments(all, resolve, end, values) ?? (decodeValue(end === all.length ? all : all.subarray(0, end), payloads, resolve) as unknown[]);
   // `outputs.done` only orders the call: it is not an argument of the method.
   return done ? args.filter((arg) => arg !== DONE) : args;

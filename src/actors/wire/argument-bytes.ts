@@ -286,8 +286,8 @@ let knownTexts: readonly unknown[] | undefined;
 
 function knownText(texts: readonly unknown[], bytes: Uint8Array, at: number, length: number): string | undefined {
   for (let k = 0; k < texts.length; k += 2) {
-    const text = texts[k] as string;
-    if (text.length !== length) continue;
+    const text = texts[k];
+    if (typeof text !== "string" || text.length !== length) continue; // a task id names the value
     let i = 0;
     while (i < length && bytes[at + i]! < 0x80 && text.charCodeAt(i) === bytes[at + i]) i++;
     if (i === length) return text;

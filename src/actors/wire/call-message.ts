@@ -60,11 +60,17 @@ export function referenceFromWire([id, worker, task, index]: WireReference): Tas
   return index === undefined ? { id, worker, task } : { id, worker, task, index };
 }
 
-/** A dependency's value as the head sends it with a call: the task's uid (the arguments name it by that) and its encoded result, bytes `start` to `end` of `bytes` (its completion batch's results: copied once, into the message). */
-export type InlineValue = readonly [uid: string, bytes: Uint8Array, start: number, end: number];
+/**
+ * A dependency's value as the head sends it with a call: the task's key (its
+ * wire id, which the reference in the arguments carries, or for a retried
+ * task its uid; see inline-dependencies.ts) and its encoded result, bytes
+ * `start` to `end` of `bytes` (its completion batch's results: copied once,
+ * into the message).
+ */
+export type InlineValue = readonly [key: string | number, bytes: Uint8Array, start: number, end: number];
 
 /**
- * Where a call's dependency values are: [argumentsLength, uid, start, end, ...].
+ * Where a call's dependency values are: [argumentsLength, key, start, end, ...] (key: a task id or uid, see InlineValue).
  * They follow the arguments' bytes in the same `bin`, each at [start, end) of
  * it: the layout in which the worker's main thread posts a call with its
  * dependencies to a thread (thread/protocol.ts's InlineDependencies), so the
@@ -81,12 +87,17 @@ function strOf(text: string): string | Uint8Array {
   return text;
 }
 
-function strSize(text: string | Uint8Array): number {
+/** A dependency's key as written: a task id (uint), an ASCII uid (str) or a uid's UTF-8 str. */
+type WireKey = string | Uint8Array | number;
+
+function strSize(text: WireKey): number {
+  if (typeof text === "number") return uintSize(text);
   if (typeof text !== "string") return text.length;
   return strHeaderSize(text.length) + text.length;
 }
 
-function writeStr(body: Uint8Array, at: number, text: string | Uint8Array): number {
+function writeStr(body: Uint8Array, at: number, text: WireKey): number {
+  if (typeof text === "number") return writeUint(body, at, text);
   if (typeof text !== "string") return copyBytes(body, at, text);
   at = writeStrHeader(body, at, text.length);
   for (let i = 0; i < text.length; i++) body[at++] = text.charCodeAt(i);
@@ -119,7 +130,7 @@ export const CALL_MESSAGE = {
   packedRefs: undefined as Uint8Array | undefined,
   seq: 0,
   deps: undefined as readonly InlineValue[] | undefined,
-  uids: undefined as (string | Uint8Array)[] | undefined,
+  uids: undefined as WireKey[] | undefined,
   binLength: 0,
   encodeInto(body: Uint8Array, at: number): void {
     const { args, deps, packedRefs, uids } = this;
@@ -172,13 +183,13 @@ export function prepareCallMessage(
   const packedRefs = refs.length > 0 ? refsPackr.pack(refs.map(referenceToWire)) : undefined;
   let binLength = args.length;
   let placesSize = 0;
-  let uids: (string | Uint8Array)[] | undefined;
+  let uids: WireKey[] | undefined;
   if (deps) {
     uids = new Array(deps.length);
     placesSize = arrayHeaderSize(1 + 3 * deps.length) + uintSize(args.length);
     for (let i = 0; i < deps.length; i++) {
-      const [uid, , start, end] = deps[i]!;
-      uids[i] = strOf(uid);
+      const [key, , start, end] = deps[i]!;
+      uids[i] = typeof key === "number" ? key : strOf(key);
       placesSize += strSize(uids[i]!) + uintSize(binLength) + uintSize(binLength + end - start);
       binLength += end - start;
     }
@@ -278,13 +289,19 @@ function readPlaces(body: Uint8Array, at: number, end: number): InlinePlaces | u
   at = uintRead.end;
   const places: InlinePlaces = [argsLength];
   for (let i = 1; i < header[0]; i += 3) {
-    const uid = readStr(body, at, end);
-    if (!uid) return undefined;
-    const from = readUint(body, uid[1]);
+    // A task id, or a uid (a retried task's).
+    let key: string | number = readUint(body, at);
+    if (key >= 0) at = uintRead.end;
+    else {
+      const uid = readStr(body, at, end);
+      if (!uid) return undefined;
+      [key, at] = uid;
+    }
+    const from = readUint(body, at);
     if (from < 0) return undefined;
     const to = readUint(body, uintRead.end);
     if (to < 0) return undefined;
-    places.push(uid[0], from, to);
+    places.push(key, from, to);
     at = uintRead.end;
   }
   return at === end ? places : undefined;

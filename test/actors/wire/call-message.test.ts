@@ -13,6 +13,7 @@ import { MessageKind } from "../../../src/comms/protocol.ts";
 import { decodeCallMessage, encodeCallMessage, type InlineValue, referenceFromWire, type WireReference } from "../../../src/actors/wire/call-message.ts";
 import { decodeValue, encodeValue, type ReferenceLike, registerReferenceClass, type TaskReference } from "../../../src/actors/wire/value-codec.ts";
 import { decodeArgs } from "../../../src/actors/thread/values.ts";
+import { DependencyError } from "../../../src/errors.ts";
 
 interface Received {
   tessera: number;
@@ -133,7 +134,7 @@ class Reference implements ReferenceLike {
 registerReferenceClass(Reference);
 
 /** A dependency value that is all of `bytes`. */
-const whole = (uid: string, bytes: Uint8Array): InlineValue => [uid, bytes, 0, bytes.length];
+const whole = (key: string | number, bytes: Uint8Array): InlineValue => [key, bytes, 0, bytes.length];
 
 describe("the call message read in place (bytes start to end of a socket chunk)", () => {
   test("reads exactly its bytes, with or without dependency values; its arguments are a copy, not a view of the chunk", () => {
@@ -158,7 +159,9 @@ describe("a call with its dependency values (the head sends it straight to the t
   const producer = (id: number, uid: string) => ({ id, worker: "worker:0:0", task: uid });
 
   test("reads by hand as the generic decode does: the values follow the arguments in the same bytes, at their places", () => {
-    const uids = ["task-numbers-range-1", "task-größe-计算-2", `task-${"long".repeat(20)}-3`, ...Array.from({ length: 5 }, (_, i) => `task-n-m-${i}`)];
+    // Named by task id (the head's usual key: uints of every width), or by uid (a retried task's; non-ASCII too).
+    const ids = [1, 127, 128, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 40];
+    const uids = ["task-numbers-range-1", "task-größe-计算-2", `task-${"long".repeat(20)}-3`, ...Array.from({ length: 5 }, (_, i) => `task-n-m-${i}`)].flatMap((uid, i) => [uid, ids[i]!]);
     // As a batch of completions carries them: end to end in one array (after bytes of other results), each sent from its place.
     const encoded = uids.map((_, i) => encodeValue({ i, text: "v".repeat(i * 100) }).bytes);
     const batch = new Uint8Array(3 + encoded.reduce((total, bytes) => total + bytes.length, 0)).fill(0xc1);
@@ -192,6 +195,24 @@ describe("a call with its dependency values (the head sends it straight to the t
     const [, , , bytes, , , places] = decodeCallMessage(encodeCallMessage(1, 2, "use", args.bytes, [], 3, deps))!;
     // As head-link.ts posts it to the executor.
     expect(decodeArgs([Uint8Array.prototype.slice.call(bytes), args.payloads], places!)).toEqual(["plain", [1, 2, 3], 2, 8]);
+  });
+
+  test("values named by task id go to the references with that id (whatever uid they carry), values named by uid to those with that uid; a value for no reference is a DependencyError", () => {
+    const range = producer(70_000, "task-numbers-range-1");
+    const point = producer(2, "task-numbers-point-2");
+    const args = encodeValue(["plain", new Reference(range), new Reference({ ...point, index: "y" }), new Reference({ ...range, index: 2 })]);
+    const decode = (deps: InlineValue[]) => {
+      const [, , , bytes, , , places] = decodeCallMessage(encodeCallMessage(1, 2, "use", args.bytes, [], 3, deps))!;
+      return decodeArgs([Uint8Array.prototype.slice.call(bytes), args.payloads], places!);
+    };
+    const rangeValue = encodeValue([1, 2, 3]).bytes;
+    const pointValue = encodeValue({ x: 4, y: 8 }).bytes;
+    const expected = ["plain", [1, 2, 3], 8, 3];
+    expect(decode([whole(70_000, rangeValue), whole(2, pointValue)])).toEqual(expected);
+    expect(decode([whole(2, pointValue), whole(range.task, rangeValue)])).toEqual(expected);
+    // The id a reference was written with is what counts: a value named by another id is not its value.
+    expect(() => decode([whole(70_001, rangeValue), whole(2, pointValue)])).toThrow(DependencyError);
+    expect(() => decode([whole(70_000, rangeValue), whole("task-numbers-point-3", pointValue)])).toThrow(/dependency task-numbers-point-2 of this call did not arrive with it/);
   });
 
   test("leaves to the generic decode places it does not read: cut short, with more after them, or past the arguments", () => {
