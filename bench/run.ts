@@ -44,6 +44,29 @@ function loadAverage(): string {
   }
 }
 
+/** The machine's CPU time so far (/proc/stat's first line, in clock ticks): [all, steal]; undefined off Linux. */
+function cpuTimes(): [total: number, steal: number] | undefined {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    return [fields.reduce((total, ticks) => total + ticks, 0), fields[7] ?? 0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A virtual machine's hypervisor may run other guests on our CPUs: the time it
+ * takes ("steal") is time every figure of the benchmark lost, unevenly. Each
+ * benchmark's share of it is reported as a measurement of its own, so a slow run
+ * can be told from a slow runtime.
+ */
+function stealLine(bench: string, before: [number, number] | undefined, after: [number, number] | undefined): Record<string, unknown> | undefined {
+  if (!before || !after || after[0] <= before[0]) return undefined;
+  const fraction = (after[1] - before[1]) / (after[0] - before[0]);
+  return { bench, metric: "cpu_steal_fraction", value: Math.round(fraction * 1000) / 1000, unit: "of all CPU time", what: "time the hypervisor gave to others while this benchmark ran (/proc/stat steal)" };
+}
+
 const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
 log(`bench: bun ${Bun.version}, commit ${commit.exitCode === 0 ? commit.stdout.toString().trim() : "unknown"}, ${navigator.hardwareConcurrency} CPUs, ${files.length} benchmark(s), load average ${loadAverage()}`);
 
@@ -84,6 +107,7 @@ const failed: string[] = [];
 for (const file of files) {
   const name = basename(file);
   const started = performance.now();
+  const cpuBefore = cpuTimes();
   log(`bench: ${name} ...`);
   const child = Bun.spawn([process.execPath, join(BENCH_DIR, file)], {
     cwd: ROOT,
@@ -102,6 +126,12 @@ for (const file of files) {
   const [{ measurements, bad }, code] = await Promise.all([forward(name, child.stdout, collectedLines), child.exited]);
   clearTimeout(timer);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const steal = stealLine(name.replace(/\.bench\.ts$/, ""), cpuBefore, cpuTimes());
+  if (steal) {
+    collectedLines.push(steal);
+    process.stdout.write(`${JSON.stringify(steal)}\n`);
+    log(`bench: ${name}: the hypervisor took ${(Number(steal.value) * 100).toFixed(1)}% of the CPU time (steal)`);
+  }
   const problems = [
     timedOut ? "timed out" : code !== 0 ? `exit code ${code}${child.signalCode ? ` (${child.signalCode})` : ""}` : "",
     measurements === 0 ? "no measurements" : "",
