@@ -70,6 +70,9 @@ export class TaskOutput<T = unknown> implements ReferenceLike {
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: this.index };
   }
+  referenceById(): TaskReference {
+    return { id: this.task.id, task: "", worker: "", index: this.index };
+  }
   toString(): string {
     return `<TaskOutput ${this.index} of ${this.task.uid}>`;
   }
@@ -85,6 +88,9 @@ export class DoneMarker implements ReferenceLike {
   constructor(readonly task: TaskProxy<any>) {}
   toReference(unplaced = false): TaskReference {
     return { ...this.task.toReference(unplaced), index: "done" };
+  }
+  referenceById(): TaskReference {
+    return { id: this.task.id, task: "", worker: "", index: "done" };
   }
   toString(): string {
     return `<DoneMarker of ${this.task.uid}>`;
@@ -386,6 +392,10 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     const worker = this.runtime;
     if (!worker && !unplaced) throw new DependencyError(`task ${this.uid} is not placed yet`);
     return { id: this.id, task: this.uid, worker: worker ?? "" };
+  }
+
+  referenceById(): TaskReference {
+    return { id: this.id, task: "", worker: "" };
   }
 
   /** Internal: called by the submitting layer. */

@@ -27,6 +27,13 @@ export interface QueuedCall {
   /** The arguments, encoded when the call was made (their values then), references filled in when sent. */
   encoded: Encoded;
   references: ReferenceLike[];
+  /**
+   * Arguments of only numbers, booleans, nulls, short strings and references,
+   * whose references `encoded` names by task id alone (encodePlainArguments'
+   * `byId`): what it was made with, to encode again with uids and workers unless
+   * it goes with its values named by those ids (see flush). Undefined otherwise.
+   */
+  plainArgs: readonly unknown[] | undefined;
   /** Its payloads are copies of its own (it waited here): nobody else changes them, sending needs no other copy. */
   kept: boolean;
   /** When it runs again (see retries.ts); undefined: never on its own account. */
@@ -86,6 +93,20 @@ function lostObjectOf(dependencies: Dependency[], client: ActorClient): ObjectRe
     if (dependency instanceof ObjectRef && !dependency.published && client.failures.isLost(dependency.holder)) return dependency;
   }
   return undefined;
+}
+
+/** Whether every value goes named by its task id (none of a retried task, named by uid). */
+function namedByIds(values: readonly InlineValue[]): boolean {
+  for (const [key] of values) if (typeof key !== "number") return false;
+  return true;
+}
+
+/** Plain arguments encoded with their references' uids and workers (as any route can resolve them). */
+function encodeWithUids(args: readonly unknown[], references: readonly ReferenceLike[]): Uint8Array {
+  const encoded = encodePlainArguments(args, references);
+  // The same arguments encoded by id a moment ago: only an argument changed under the call could fail here.
+  if (!encoded) throw new InvalidArgumentError("the call's arguments could not be encoded again with their tasks' uids");
+  return encoded.bytes;
 }
 
 export function dependenciesOf(references: ReferenceLike[]): Dependency[] {
@@ -238,8 +259,12 @@ export class TesseraHandle implements TesseraEngine {
     const references: ReferenceLike[] = [];
     const scan = scanArguments(args, references);
     if (scan.problem) throw new InvalidArgumentError(`cannot call ${this.className}.${method}: ${scan.problem}`);
-    // Encoded now: the call gets the values its arguments have now, even if it has to wait.
-    const encoded = (!scan.exact && args.length > 0 && encodePlainArguments(args, references)) || encodeValue(args, true, "args", scan.exact);
+    // Encoded now: the call gets the values its arguments have now, even if it has to wait. References to tasks
+    // by id alone when the rest is plain (values that cannot change): most such calls go with their values,
+    // named by id, and their tasks' uids are then never made, written or read (see flush).
+    const plain = !scan.exact && args.length > 0;
+    const byId = plain && references.length > 0 ? encodePlainArguments(args, references, true) : undefined;
+    const encoded = byId || (plain && encodePlainArguments(args, references)) || encodeValue(args, true, "args", scan.exact);
     const client = this.client;
     const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
     client.tasks.track(task, this);
@@ -268,7 +293,7 @@ export class TesseraHandle implements TesseraEngine {
     }
     const retry = options ? callRetry(this.retryDefaults, options) : this.retryDefaults ? (this.#defaultRetry ??= callRetry(this.retryDefaults, undefined)) : undefined;
     // Every field set, in one order: the queue's calls share one shape (flush reads them all).
-    const queued: QueuedCall = { task, encoded, references, kept: false, retry, outOfOrder: false, sendOrder: 0 };
+    const queued: QueuedCall = { task, encoded, references, plainArgs: byId ? args : undefined, kept: false, retry, outOfOrder: false, sendOrder: 0 };
     this.outbox.push(queued);
     if (this.outbox.length === 1) this.flush();
     if (this.outbox.length > 0 && this.outbox[this.outbox.length - 1] === queued) {
@@ -346,7 +371,9 @@ export class TesseraHandle implements TesseraEngine {
           // cannot be written at once); one that waited here has copies of its own: no other copy, unless one is
           // in a pooled segment and goes as bytes (a link without shared memory): its segment goes back once collected.
           const kept = queued.kept && !encoded.payloads.some(isKeptCopy);
-          const length = prepareCallMessage(this.id, task.id, task.method, encoded.bytes, refs, queued.outOfOrder ? 0 : this.sent + 1, values);
+          // Arguments naming their tasks by id alone go only with those tasks' values named by the same ids.
+          const bytes = queued.plainArgs && !(values && namedByIds(values)) ? encodeWithUids(queued.plainArgs, references) : encoded.bytes;
+          const length = prepareCallMessage(this.id, task.id, task.method, bytes, refs, queued.outOfOrder ? 0 : this.sent + 1, values);
           if (direct?.isOpen) {
             // Written straight into the link's stage when it has no payloads (most calls).
             if (encoded.payloads.length === 0) direct.sendEncodedWith(length, CALL_MESSAGE);

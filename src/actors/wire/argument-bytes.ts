@@ -132,9 +132,12 @@ function writeArgument(target: Uint8Array, at: number, arg: unknown, reference: 
  * booleans, nulls, short ASCII strings and `references` (the references among
  * them, in order, as the argument scan found them: each must be an argument
  * itself, not inside one). References to tasks not placed yet are written
- * with worker "" (the value codec's `unplaced`).
+ * with worker "" (the value codec's `unplaced`). `byId`: references are written
+ * with their task's id and index only (uid and worker ""), for a call whose
+ * values go with it named by those ids (see thread/values.ts's resolve);
+ * undefined when one cannot be (see ReferenceLike.referenceById).
  */
-export function encodePlainArguments(args: readonly unknown[], references: readonly ReferenceLike[]): Encoded | undefined {
+export function encodePlainArguments(args: readonly unknown[], references: readonly ReferenceLike[], byId = false): Encoded | undefined {
   if (args.length > MAX_ARGUMENTS) return undefined;
   const wire: TaskReference[] = [];
   let size = 1;
@@ -144,7 +147,9 @@ export function encodePlainArguments(args: readonly unknown[], references: reado
     let reference: TaskReference | undefined;
     if (typeof arg === "object" && arg !== null) {
       if (arg !== references[next]) return undefined;
-      reference = references[next++]!.toReference(true);
+      const like = references[next++]!;
+      reference = byId ? like.referenceById?.() : like.toReference(true);
+      if (!reference) return undefined;
       wire.push(reference);
     } else if (arg === undefined) return undefined; // the packer's own encoding (moreTypes); rare
     const bytes = argumentSize(arg, reference);

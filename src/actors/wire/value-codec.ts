@@ -48,6 +48,12 @@ export interface TaskReference {
 export interface ReferenceLike {
   /** `unplaced`: a task without a worker yet gives worker "" instead of failing (the sender fills the real list in later). */
   toReference(unplaced?: boolean): TaskReference;
+  /**
+   * Its task's wire id and index, without its uid or worker (what a reference
+   * to a value the head sends with the call needs: argument-bytes.ts's `byId`);
+   * absent or undefined for what only a uid names (warehouse objects).
+   */
+  referenceById?(): TaskReference | undefined;
 }
 
 /** An encoded value: the msgpackr body, the task references in it, its raw payloads. */

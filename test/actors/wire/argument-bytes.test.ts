@@ -156,3 +156,35 @@ describe("hand-encoded arguments", () => {
     }
   });
 });
+
+describe("references by task id alone (a call that goes with its values, named by those ids)", () => {
+  class ById extends Ref {
+    referenceById(): TaskReference {
+      return { id: this.reference.id, task: "", worker: "", index: this.reference.index };
+    }
+  }
+  registerReferenceClass(ById);
+  const byId = (id: number, index?: number | string) => new ById({ id, task: `task-solver-add-${id}`, worker: "worker:0:1", index });
+
+  test("written with their id and index, uid and worker empty, as the packer writes the same reference; read back by the same decode", () => {
+    const args = [byId(70_000), 2.5, byId(5, 1), "x", byId(6, "done"), null];
+    const references: ReferenceLike[] = [];
+    scanArguments(args, references);
+    const hand = encodePlainArguments(args, references, true)!;
+    const expected = [{ id: 70_000, task: "", worker: "" }, { id: 5, task: "", worker: "", index: 1 }, { id: 6, task: "", worker: "", index: "done" }];
+    expect(hand.references).toEqual(expected);
+    const packer = encodeValue([new Ref(expected[0]!), 2.5, new Ref(expected[1]!), "x", new Ref(expected[2]!), null], true, "args");
+    expect(hex(hand.bytes)).toBe(hex(packer.bytes));
+    const seen: TaskReference[] = [];
+    expect(decodePlainArguments(hand.bytes, (reference) => (seen.push(reference), `value of ${reference.id}`))).toEqual(["value of 70000", 2.5, "value of 5", "x", "value of 6", null]);
+    expect(seen.map(({ id, index }) => [id, index])).toEqual([[70_000, undefined], [5, 1], [6, "done"]]);
+  });
+
+  test("left to the uid encoding when a reference has no id of its own to go by (a warehouse object)", () => {
+    const args = [byId(1), task(2)];
+    const references: ReferenceLike[] = [];
+    scanArguments(args, references);
+    expect(encodePlainArguments(args, references, true)).toBeUndefined();
+    expect(encodePlainArguments(args, references)).toBeDefined();
+  });
+});
