@@ -101,12 +101,13 @@ function namedByIds(values: readonly InlineValue[]): boolean {
   return true;
 }
 
-/** Plain arguments encoded with their references' uids and workers (as any route can resolve them). */
+/**
+ * Plain arguments encoded with their references' uids and workers (as any
+ * route can resolve them): by hand, or by the packer when a uid is not ASCII
+ * (a class or method named so) or too long for the hand encoding.
+ */
 function encodeWithUids(args: readonly unknown[], references: readonly ReferenceLike[]): Uint8Array {
-  const encoded = encodePlainArguments(args, references);
-  // The same arguments encoded by id a moment ago: only an argument changed under the call could fail here.
-  if (!encoded) throw new InvalidArgumentError("the call's arguments could not be encoded again with their tasks' uids");
-  return encoded.bytes;
+  return (encodePlainArguments(args, references) ?? encodeValue(args as unknown[], true, "args")).bytes;
 }
 
 export function dependenciesOf(references: ReferenceLike[]): Dependency[] {

@@ -4,7 +4,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const FIXTURE = "inline-dependencies-fixture.ts";
-const SCENARIOS = ["chains", "whileCreated", "shapes", "largeUpstream", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "cancelHeldBehind", "stopWhileHeld"];
+const SCENARIOS = ["chains", "whileCreated", "shapes", "largeUpstream", "largeUpstreamNotAscii", "failedUpstream", "namesHeld", "nested", "retriedUpstream", "releasedWhileHeld", "releasedUpstream", "cancelHeld", "cancelHeldBehind", "stopWhileHeld"];
 
 // a on worker:0:0, b on worker:0:1; `dependentCalls`: calls the workers' main threads passed on with dependency values they resolved.
 describeScenarios("dependency values sent by the head", () => ScenarioRun.start(SCENARIOS, FIXTURE), (run) => {
@@ -26,6 +26,13 @@ describeScenarios("dependency values sent by the head", () => ScenarioRun.start(
   test("a result too large to come with its completion moves worker to worker, as before", async () => {
     expect(await run.value("largeUpstream")).toEqual({
       value: { total: (8191 * 8192) / 2, transfer: { from: "worker:0:0", to: "worker:0:1", bytes: 8192 * 8 } },
+      dependentCalls: 1,
+    });
+  });
+
+  test("the same from a class whose name is not ASCII (nor its tasks' uids)", async () => {
+    expect(await run.value("largeUpstreamNotAscii")).toEqual({
+      value: { total: (4095 * 4096) / 2, uid: expect.stringMatching(/^task-größe-large-/) },
       dependentCalls: 1,
     });
   });
