@@ -172,7 +172,7 @@ export function decodeArgs(posted: Posted, deps: PostedDependencies): unknown[] 
       const key = values[at];
       if (typeof key === "number" ? key === reference.id : key === reference.task) break;
     }
-    if (at >= values.length) throw new DependencyError(`dependency ${reference.task} of this call did not arrive with it`);
+    if (at >= values.length) throw new DependencyError(`dependency ${reference.task || `#${reference.id}`} of this call did not arrive with it`);
     const value = values[at + 1];
     return reference.index === undefined ? value : (value as Record<string | number, unknown>)[reference.index];
   };
