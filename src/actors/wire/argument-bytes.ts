@@ -285,8 +285,8 @@ function readAscii(bytes: Uint8Array, at: number, length: number): unknown {
  * Strings the arguments being read may name, at the even places of a list (a
  * call's dependency values, [uid, value, ...]): a reference to one of them
  * takes that string instead of making its uid again (compared char by char,
- * ASCII only). A value named by task id (a number there) is resolved without
- * reading the reference's strings at all.
+ * ASCII only). Values named by task id (numbers there) go to references by
+ * id: those are written without uids (see encodePlainArguments' `byId`).
  */
 let knownTexts: readonly unknown[] | undefined;
 
@@ -306,19 +306,6 @@ function readReference(bytes: Uint8Array, at: number, resolve: ((reference: Task
   if (bytes[at] !== 0x94) return NOT_PLAIN;
   const id = readPlain(bytes, at + 1, undefined);
   if (typeof id !== "number") return NOT_PLAIN;
-  if (knownTexts !== undefined && resolve && namesId(knownTexts, id)) {
-    // A value named by this id (see knownTexts): its uid and worker are not read (a string each per call).
-    const past = skipStr(bytes, skipStr(bytes, cursor.at));
-    if (past >= 0) {
-      cursor.at = past;
-      const index = readPlain(bytes, past, undefined);
-      if (index !== null && typeof index !== "number" && typeof index !== "string") return NOT_PLAIN;
-      const end = cursor.at;
-      const value = resolve({ id, task: "", worker: "", index: index ?? undefined });
-      cursor.at = end;
-      return value;
-    }
-  }
   const task = readPlain(bytes, cursor.at, undefined);
   if (typeof task !== "string") return NOT_PLAIN;
   const worker = readPlain(bytes, cursor.at, undefined);
@@ -330,20 +317,6 @@ function readReference(bytes: Uint8Array, at: number, resolve: ((reference: Task
   const value = resolve ? resolve(reference) : reference;
   cursor.at = end;
   return value;
-}
-
-/** Whether the known values (see knownTexts) have one named by task id `id`. */
-function namesId(known: readonly unknown[], id: number): boolean {
-  for (let k = 0; k < known.length; k += 2) if (known[k] === id) return true;
-  return false;
-}
-
-/** The offset past the msgpack str at `at` (as writeString writes it, up to 255 bytes), or -1 (also for at -1). */
-function skipStr(bytes: Uint8Array, at: number): number {
-  if (at < 0) return -1;
-  const byte = bytes[at]!;
-  const end = byte >= 0xa0 && byte < 0xc0 ? at + 1 + (byte - 0xa0) : byte === 0xd9 ? at + 2 + bytes[at + 1]! : -1;
-  return end <= bytes.length ? end : -1;
 }
 
 /**
