@@ -90,13 +90,13 @@ function strOf(text: string): string | Uint8Array {
 /** A dependency's key as written: a task id (uint), an ASCII uid (str) or a uid's UTF-8 str. */
 type WireKey = string | Uint8Array | number;
 
-function strSize(text: WireKey): number {
+function keySize(text: WireKey): number {
   if (typeof text === "number") return uintSize(text);
   if (typeof text !== "string") return text.length;
   return strHeaderSize(text.length) + text.length;
 }
 
-function writeStr(body: Uint8Array, at: number, text: WireKey): number {
+function writeKey(body: Uint8Array, at: number, text: WireKey): number {
   if (typeof text === "number") return writeUint(body, at, text);
   if (typeof text !== "string") return copyBytes(body, at, text);
   at = writeStrHeader(body, at, text.length);
@@ -130,10 +130,10 @@ export const CALL_MESSAGE = {
   packedRefs: undefined as Uint8Array | undefined,
   seq: 0,
   deps: undefined as readonly InlineValue[] | undefined,
-  uids: undefined as WireKey[] | undefined,
+  keys: undefined as WireKey[] | undefined,
   binLength: 0,
   encodeInto(body: Uint8Array, at: number): void {
-    const { args, deps, packedRefs, uids } = this;
+    const { args, deps, packedRefs, keys } = this;
     body[at++] = 0x93; // [kind, "call", details]
     body[at++] = MessageKind.Command;
     at = copyBytes(body, at, CALL);
@@ -154,7 +154,7 @@ export const CALL_MESSAGE = {
       let end = args.length;
       at = writeUint(body, at, end);
       for (let i = 0; i < deps.length; i++) {
-        at = writeStr(body, at, uids![i]!);
+        at = writeKey(body, at, keys![i]!);
         at = writeUint(body, at, end);
         const [, , start, stop] = deps[i]!;
         at = writeUint(body, at, (end += stop - start));
@@ -164,7 +164,7 @@ export const CALL_MESSAGE = {
     this.args = CALL;
     this.deps = undefined;
     this.packedRefs = undefined;
-    this.uids = undefined;
+    this.keys = undefined;
   },
 };
 
@@ -183,14 +183,14 @@ export function prepareCallMessage(
   const packedRefs = refs.length > 0 ? refsPackr.pack(refs.map(referenceToWire)) : undefined;
   let binLength = args.length;
   let placesSize = 0;
-  let uids: WireKey[] | undefined;
+  let keys: WireKey[] | undefined;
   if (deps) {
-    uids = new Array(deps.length);
+    keys = new Array(deps.length);
     placesSize = arrayHeaderSize(1 + 3 * deps.length) + uintSize(args.length);
     for (let i = 0; i < deps.length; i++) {
       const [key, , start, end] = deps[i]!;
-      uids[i] = typeof key === "number" ? key : strOf(key);
-      placesSize += strSize(uids[i]!) + uintSize(binLength) + uintSize(binLength + end - start);
+      keys[i] = typeof key === "number" ? key : strOf(key);
+      placesSize += keySize(keys[i]!) + uintSize(binLength) + uintSize(binLength + end - start);
       binLength += end - start;
     }
   }
@@ -202,7 +202,7 @@ export function prepareCallMessage(
   message.packedRefs = packedRefs;
   message.seq = seq;
   message.deps = deps;
-  message.uids = uids;
+  message.keys = keys;
   message.binLength = binLength;
   return 2 + CALL.length + 1 + uintSize(tessera) + uintSize(task) + name.length + binHeaderSize(binLength) + binLength + (packedRefs?.length ?? 1) + uintSize(seq) + placesSize;
 }
@@ -245,7 +245,7 @@ function readName(body: Uint8Array, from: number, length: number): string {
 /** Where the str whose header readStrHeader read starts (its bytes). */
 let strStart = 0;
 
-/** The length of the msgpack str at `at` (fixstr, str8 or str16, as writeStr writes it), its bytes from strStart; -1 for anything else. */
+/** The length of the msgpack str at `at` (fixstr, str8 or str16, as writeKey writes a uid), its bytes from strStart; -1 for anything else. */
 function readStrHeader(body: Uint8Array, at: number): number {
   const byte = body[at]!;
   if ((byte & 0xe0) === 0xa0) {
@@ -263,7 +263,7 @@ function readStrHeader(body: Uint8Array, at: number): number {
   return -1;
 }
 
-/** A msgpack str at `at` (as writeStr writes it): [text, next], or undefined. */
+/** A msgpack str at `at` (as writeKey writes a uid): [text, next], or undefined. */
 function readStr(body: Uint8Array, at: number, end: number): [string, number] | undefined {
   const length = readStrHeader(body, at);
   if (length < 0) return undefined;
