@@ -37,7 +37,9 @@ const ORPHANED = 4;
 /** Segments mapped ahead of their message (see mapAhead), and how many of those mappings a message took. */
 const MAPPED_AHEAD = 5;
 const MAPPED_AHEAD_TAKEN = 6;
-const TOTALS = 7;
+/** Payloads that came in a peer's segment already mapped here, kept from an earlier payload (see keptView). */
+const MAPPED_KEPT = 7;
+const TOTALS = 8;
 
 let processRecord = new BigInt64Array(new SharedArrayBuffer((TOTALS + REALM_FIELDS) * 8));
 let realm = new BigInt64Array(new SharedArrayBuffer(REALM_FIELDS * 8));
@@ -86,6 +88,10 @@ export function countMappedAhead(taken: boolean): void {
   Atomics.add(processRecord, taken ? MAPPED_AHEAD_TAKEN : MAPPED_AHEAD, 1n);
 }
 
+/** A payload came in a segment whose mapping was kept here from an earlier one. */
+export function countMappedKept(): void {
+  Atomics.add(processRecord, MAPPED_KEPT, 1n);
+}
 /** Mappings of other processes' segments: counted as held until collected. */
 const heldMappings = new FinalizationRegistry<number>((size) => add(MAPPED_HELD, -size));
 
@@ -186,6 +192,10 @@ export const sharedMemoryStats = {
   /** Of those, the ones whose message came and took the mapping. */
   get mappedAheadTaken(): number {
     return load(processRecord, MAPPED_AHEAD_TAKEN);
+  },
+  /** Large payloads that came in a peer's segment whose mapping was kept here from an earlier payload (no new mapping). */
+  get mappedKept(): number {
+    return load(processRecord, MAPPED_KEPT);
   },
   /** Pooled segments of this process that a receiver holds now. */
   get lent(): number {

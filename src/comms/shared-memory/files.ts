@@ -152,12 +152,11 @@ export function checkSegmentFile(path: string, size: number, pooled: boolean): S
 }
 
 /** Checks a segment, takes its bytes with `take`, and removes its file whatever happens (a pooled one is left to its owner). */
-export function consumeSegment(path: string, size: number, take: () => Uint8Array): Uint8Array {
+export function consumeSegment(path: string, size: number, take: (file: Stats) => Uint8Array): Uint8Array {
   checkSegmentPath(path);
   const pooled = isPooledSegment(path);
   try {
-    checkSegmentFile(path, size, pooled);
-    const bytes = take();
+    const bytes = take(checkSegmentFile(path, size, pooled));
     countMapped(size);
     return bytes;
   } finally {

@@ -4,15 +4,16 @@
  * whoever it was passed on to by name let go of it). Mapped memory does not
  * count for the collector's heuristics, so collections are asked for here.
  */
-import { countHeld, countMappedAhead } from "./accounting.ts";
+import { countHeld, countMappedAhead, countMappedKept } from "./accounting.ts";
+import { lstatSync } from "node:fs";
 import { checkSegmentFile, checkSegmentPath, consumeSegment, isOwnPooledSegment, isPooledSegment } from "./files.ts";
-import { nativeMemoryAvailable, populateReadable } from "./native.ts";
+import { discardCopiedPages, nativeMemoryAvailable, populateReadable } from "./native.ts";
 
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
-  return consumeSegment(path, size, () => {
+  return consumeSegment(path, size, (file) => {
     if (size === 0) return new Uint8Array(0);
-    const bytes = takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
+    const bytes = keptView(path, size, file.ino) ?? takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
     // A segment of this process's pools (a thread's staged result, a receive target passed to a thread) is
     // counted once, by the pool that owns it.
     if (!isOwnPooledSegment(path)) countHeld(bytes);
@@ -187,7 +188,8 @@ export function mapAhead(path: string, size: number): void {
   let bytes: Uint8Array;
   try {
     checkSegmentPath(path);
-    checkSegmentFile(path, size, true);
+    // A mapping of it kept here (keptView) is used again: nothing to map.
+    if (keptIdle(path, size, checkSegmentFile(path, size, true).ino)) return;
     bytes = Bun.mmap(path, { shared: false, size });
   } catch {
     return; // the message that follows says what is wrong with it
@@ -237,4 +239,122 @@ function sweepAhead(): void {
   // Their pages stay mapped until collected, even once their segment's file is gone.
   if (dropped) collectSoon();
   if (mappedAhead.size > 0) aheadSweep = setTimeout(sweepAhead, AHEAD_KEEP_MS).unref();
+}
+
+/**
+ * Kept mappings. Mapping a peer's segment afresh for each payload pays for
+ * its page tables each time: where the machine is a virtual one that keeps
+ * page tables of its own (shadow paging), the first touch of each page of a
+ * new mapping traps to the hypervisor (~1-5 us a page here: reading a fresh
+ * mapping of 256 MiB page by page took 120-137 ms, against 1.6-2.4 ms through
+ * a mapping kept from before); elsewhere the madvise and the unmapping cost
+ * a few milliseconds per 256 MiB. So a peer's pooled segment of at least
+ * MAP_AHEAD_MIN_BYTES stays mapped here between its payloads: each payload
+ * gets an ArrayBuffer of its own over that mapping (bun:ffi's toArrayBuffer,
+ * which frees nothing), and when that buffer is collected (the segment goes
+ * back to its sender as before) the pages a write copied are dropped
+ * (discardCopiedPages), so the mapping shows the file again for the next
+ * payload the sender copies into it. A segment sent again while its payload
+ * is still held here (the same bytes, lent twice) gets a mapping of its own,
+ * as before. A kept mapping idle for segmentIdleTime (when its sender
+ * removes a free segment), one whose file is gone or replaced, and all idle
+ * ones when memory is short, are let go of.
+ */
+interface KeptMapping {
+  readonly path: string;
+  readonly mapping: Uint8Array;
+  readonly address: number;
+  /** The file's inode: a file of the same name made later is another segment. */
+  readonly ino: number;
+  inUse: boolean;
+  idleSince: number;
+}
+
+const kept = new Map<string, KeptMapping>();
+/** At most this many segments' mappings are kept. */
+const KEPT_MAX = 8;
+/** Idle kept mappings are let go of after this long (segmentIdleTime: setKeptIdleTime). */
+let keptIdleMs = 30_000;
+const KEPT_SWEEP_MS = 1_000;
+let keptSweep: Timer | undefined;
+const keptViews = new FinalizationRegistry<KeptMapping>((entry) => keptReleased(entry));
+
+export function setKeptIdleTime(ms: number): void {
+  keptIdleMs = ms;
+}
+
+function keptIdle(path: string, size: number, ino: number): boolean {
+  const entry = kept.size === 0 ? undefined : kept.get(path);
+  return entry !== undefined && !entry.inUse && entry.ino === ino && entry.mapping.byteLength >= size;
+}
+
+/** A view of the kept mapping of `path` (made now if there is none), or undefined where none is kept. */
+function keptView(path: string, size: number, ino: number): Uint8Array | undefined {
+  if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path) || !nativeMemoryAvailable()) return undefined;
+  let entry = kept.get(path);
+  if (entry?.inUse) return undefined;
+  if (entry && (entry.ino !== ino || entry.mapping.byteLength < size)) {
+    dropKept(entry);
+    entry = undefined;
+  }
+  if (!entry) {
+    if (kept.size >= KEPT_MAX && !dropOldestIdle()) return undefined;
+    const mapping = takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
+    const ffi = require("bun:ffi") as typeof import("bun:ffi");
+    entry = { path, mapping, address: ffi.ptr(mapping), ino, inUse: false, idleSince: 0 };
+    kept.set(path, entry);
+  } else countMappedKept();
+  entry.inUse = true;
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const view = new Uint8Array(ffi.toArrayBuffer(entry.address, 0, size));
+  keptViews.register(view.buffer, entry);
+  return view;
+}
+
+function keptReleased(entry: KeptMapping): void {
+  entry.inUse = false;
+  entry.idleSince = performance.now();
+  if (kept.get(entry.path) !== entry) return;
+  if (!discardCopiedPages(entry.mapping)) {
+    dropKept(entry);
+    return;
+  }
+  keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+}
+
+function dropKept(entry: KeptMapping): void {
+  if (kept.get(entry.path) === entry) kept.delete(entry.path);
+  collectSoon(); // its pages stay mapped until the mapping is collected
+}
+
+function dropOldestIdle(): boolean {
+  let oldest: KeptMapping | undefined;
+  for (const entry of kept.values()) if (!entry.inUse && (!oldest || entry.idleSince < oldest.idleSince)) oldest = entry;
+  if (oldest) dropKept(oldest);
+  return oldest !== undefined;
+}
+
+function fileReplaced(entry: KeptMapping): boolean {
+  try {
+    return lstatSync(entry.path).ino !== entry.ino;
+  } catch {
+    return true;
+  }
+}
+
+function sweepKept(): void {
+  keptSweep = undefined;
+  const now = performance.now();
+  let idle = false;
+  for (const entry of [...kept.values()]) {
+    if (entry.inUse) continue;
+    if (now - entry.idleSince >= keptIdleMs || fileReplaced(entry)) dropKept(entry);
+    else idle = true;
+  }
+  if (idle) keptSweep = setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+}
+
+/** Memory is short: idle kept mappings are let go of now (their pages may be all that holds a removed segment). */
+export function dropIdleKept(): void {
+  for (const entry of [...kept.values()]) if (!entry.inUse) dropKept(entry);
 }

@@ -7,9 +7,11 @@
  * missing (or `MOSAIC_NATIVE_MEMORY=0`), every function says it did nothing
  * and its caller takes the portable path.
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { type Libc, libc } from "../../_util/libc.ts";
 
 const ENOSPC = 28;
+const MADV_DONTNEED = 4;
 const MADV_POPULATE_READ = 22;
 const MADV_POPULATE_WRITE = 23;
 
@@ -63,4 +65,58 @@ export function populateReadable(mapping: Uint8Array): boolean {
   if (!lib || mapping.byteLength === 0) return false;
   const ffi = require("bun:ffi") as typeof import("bun:ffi");
   return lib.madvise(ffi.ptr(mapping), mapping.byteLength, MADV_POPULATE_READ) === 0;
+}
+
+const PAGE = 4096;
+/** /proc/self/pagemap's flags, in the upper half of each page's 64-bit entry: present, swapped, file-backed or shared. */
+const PRESENT_OR_SWAPPED = 0xc0000000;
+const FILE_OR_SHARED = 0x20000000;
+/** Past this many runs of copied pages, one madvise covers them all. */
+const MAX_RUNS = 256;
+
+/**
+ * In `mapping` (a private mapping of a file), drops the pages that writes
+ * copied (/proc/self/pagemap: present or swapped, not the file's), so that
+ * each shows the file's page again; the pages never written keep their page
+ * table entries. False if that could not be done (no ffi, no pagemap): the
+ * mapping must not be used again then.
+ */
+export function discardCopiedPages(mapping: Uint8Array): boolean {
+  const lib = native();
+  if (!lib || mapping.byteLength === 0) return false;
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const address = ffi.ptr(mapping);
+  const pages = Math.ceil(mapping.byteLength / PAGE);
+  const entries = new Uint32Array(pages * 2);
+  const bytes = new Uint8Array(entries.buffer);
+  let fd: number | undefined;
+  try {
+    fd = openSync("/proc/self/pagemap", "r");
+    const position = (address / PAGE) * 8;
+    for (let at = 0; at < bytes.byteLength; ) {
+      const read = readSync(fd, bytes, at, bytes.byteLength - at, position + at);
+      if (read <= 0) return false;
+      at += read;
+    }
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const runs: number[] = [];
+  let run = -1;
+  for (let page = 0; page <= pages; page++) {
+    const flags = page < pages ? entries[2 * page + 1]! : 0;
+    if ((flags & PRESENT_OR_SWAPPED) !== 0 && (flags & FILE_OR_SHARED) === 0) {
+      if (run < 0) run = page;
+    } else if (run >= 0) {
+      runs.push(run, page);
+      run = -1;
+    }
+  }
+  if (runs.length === 0) return true;
+  // Writes scattered over many runs: one call from the first to the last (a call per run costs ~7 us; 32,768 runs, 220 ms).
+  if (runs.length > 2 * MAX_RUNS) return lib.madvise(address + runs[0]! * PAGE, (runs[runs.length - 1]! - runs[0]!) * PAGE, MADV_DONTNEED) === 0;
+  for (let i = 0; i < runs.length; i += 2) if (lib.madvise(address + runs[i]! * PAGE, (runs[i + 1]! - runs[i]!) * PAGE, MADV_DONTNEED) !== 0) return false;
+  return true;
 }

@@ -8,7 +8,7 @@
 import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
-import { collectSoon } from "./mappings.ts";
+import { collectSoon, dropIdleKept, setKeptIdleTime } from "./mappings.ts";
 import { nextTurn, populate, populateInTurns, type SegmentPages, writeSegmentFile, writeSegmentFileInTurns } from "./segment-pages.ts";
 
 export interface PooledSegment extends SegmentPages {
@@ -37,6 +37,7 @@ let poolIdleMs = 30_000;
 /** Sets how long free pooled segments are kept (a runtime's segmentIdleTime option; its threads get the same). */
 export function setSegmentIdleTime(ms: number): void {
   poolIdleMs = ms;
+  setKeptIdleTime(ms);
 }
 
 export function segmentIdleTime(): number {
@@ -351,6 +352,7 @@ export function trimSegments(idleMs = poolIdleMs): number {
  * bytes.
  */
 export function releaseFreeSegments(): number {
+  dropIdleKept();
   const bytes = trimSegments(0);
   if (bytes > 0) collectSoon();
   return bytes;
