@@ -34,8 +34,8 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(stillWorks).toBe("ok");
   });
 
-  test("large payloads between the head and a worker on the same machine move through pooled /dev/shm segments, reused, then removed when idle", async () => {
-    const { sum, back, second, mapped, written, afterFirst, afterSecond } = await run.value("sharedMemory");
+  test("large payloads between the head and a worker on the same machine move through pooled /dev/shm segments, reused (their receivers' mappings too), then removed when idle, and their mappings let go of", async () => {
+    const { sum, back, second, mapped, written, afterFirst, afterSecond, kept } = await run.value("sharedMemory");
     expect(sum).toBe((4 * 2 ** 20) / 4096);
     expect(back).toEqual([2 ** 20, 5, 5]);
     expect(second).toEqual({ sum, back });
@@ -46,6 +46,9 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect(afterFirst).toHaveLength(2);
     expect(afterFirst.every((name: string) => name.includes("-pool-"))).toBe(true);
     expect(afterSecond).toEqual(afterFirst);
+    // The second round's payloads came in the segments the receivers still mapped: the worker's thread took the
+    // 16 MiB argument, the head the 4 MiB result, through the mappings of the first round.
+    expect(kept).toEqual({ head: 1, worker: 1 });
   });
 
   test("a tessera thread maps a large argument's segment while the head copies into it (told ahead), keeps that mapping for the segment's next arguments, and sees what was copied each time, not what its method wrote into the last one", async () => {
