@@ -1,7 +1,7 @@
 /**
  * The libc calls the runtime makes through bun:ffi, opened once per process
  * (and tessera thread) on first use: `fallocate` and `madvise` for segment
- * memory (comms/shared-memory/native.ts), `prctl` for a child's parent-death
+ * memory (comms/shared-memory/native.ts) and its page size, `prctl` for a child's parent-death
  * signal (launch/parent-watch.ts). Null where bun:ffi or libc is missing (not
  * Linux): callers then take their portable path.
  */
@@ -9,6 +9,7 @@ export interface Libc {
   fallocate(fd: number, mode: number, offset: number, length: number): number;
   madvise(address: number, length: number, advice: number): number;
   prctl(option: number, arg2: number): number;
+  getpagesize(): number;
   errno(): number;
 }
 
@@ -28,12 +29,14 @@ function open(): Libc | null {
           fallocate: { args: ["i32", "i32", "i64", "i64"], returns: "i32" },
           madvise: { args: ["ptr", "u64", "i32"], returns: "i32" },
           prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+          getpagesize: { args: [], returns: "i32" },
           __errno_location: { args: [], returns: "ptr" },
         });
         return {
           fallocate: (fd, mode, offset, length) => symbols.fallocate(fd, mode, offset, length),
           madvise: (address, length, advice) => symbols.madvise(address as never, length, advice),
           prctl: (option, arg2) => symbols.prctl(option, arg2, 0, 0, 0),
+          getpagesize: () => symbols.getpagesize(),
           errno: () => ffi.read.i32(symbols.__errno_location()!, 0),
         };
       } catch {}

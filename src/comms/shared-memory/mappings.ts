@@ -5,15 +5,15 @@
  * count for the collector's heuristics, so collections are asked for here.
  */
 import { countHeld, countMappedAhead, countMappedKept } from "./accounting.ts";
-import { lstatSync } from "node:fs";
+import { lstatSync, type Stats } from "node:fs";
 import { checkSegmentFile, checkSegmentPath, consumeSegment, isOwnPooledSegment, isPooledSegment } from "./files.ts";
-import { discardCopiedPages, nativeMemoryAvailable, populateReadable } from "./native.ts";
+import { discardCopiedPages, keepingMappingsUsable, nativeMemoryAvailable, populateReadable, stopKeeping } from "./native.ts";
 
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
   return consumeSegment(path, size, (file) => {
     if (size === 0) return new Uint8Array(0);
-    const bytes = keptView(path, size, file.ino) ?? takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
+    const bytes = keptView(path, size, file) ?? takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
     // A segment of this process's pools (a thread's staged result, a receive target passed to a thread) is
     // counted once, by the pool that owns it.
     if (!isOwnPooledSegment(path)) countHeld(bytes);
@@ -78,7 +78,10 @@ export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => vo
   // Only memory that no user code changes may be passed on by name: a copy-on-write mapping that
   // was written to no longer matches its file.
   if (passable) mappings.set(bytes.buffer, entry);
-  mappedSegments.register(bytes.buffer, entry);
+  // A buffer over a kept mapping goes back once its contents are freed (a transfer may take them elsewhere first).
+  const keptEntry = keptBuffers.get(bytes.buffer);
+  if (keptEntry) keptEntry.onFreed = () => releaseMapping(entry);
+  else mappedSegments.register(bytes.buffer, entry);
   noteMapped(bytes.byteLength);
   // A tessera thread's executor asks once its calls are done (collectYoungIfMapped). Not a main thread, right
   // after it maps: what it maps (a result the head fetched, a value a worker passes on) is alive then, and a
@@ -250,15 +253,18 @@ function sweepAhead(): void {
  * a mapping kept from before); elsewhere the madvise and the unmapping cost
  * a few milliseconds per 256 MiB. So a peer's pooled segment of at least
  * MAP_AHEAD_MIN_BYTES stays mapped here between its payloads: each payload
- * gets an ArrayBuffer of its own over that mapping (bun:ffi's toArrayBuffer,
- * which frees nothing), and when that buffer is collected (the segment goes
- * back to its sender as before) the pages a write copied are dropped
- * (discardCopiedPages), so the mapping shows the file again for the next
- * payload the sender copies into it. A segment sent again while its payload
- * is still held here (the same bytes, lent twice) gets a mapping of its own,
- * as before. A kept mapping idle for segmentIdleTime (when its sender
- * removes a free segment), one whose file is gone or replaced, and all idle
- * ones when memory is short, are let go of.
+ * gets an ArrayBuffer of its own over that mapping (native.ts's contents
+ * watch: toArrayBuffer with a deallocator that only says when its contents
+ * are freed, wherever a transfer took them). When they are freed, the pages a
+ * write copied are dropped (discardCopiedPages), so the mapping shows the
+ * file again for the next payload its sender copies into the segment. Until
+ * then the mapping is in use, and neither used again nor let go of (a buffer
+ * moved to another thread still points into it). A segment sent again while
+ * its payload is still held here (the same bytes, lent twice) gets a second
+ * mapping, kept as well. A kept mapping idle for segmentIdleTime (when its
+ * sender removes a free segment), one whose file is gone or replaced, the
+ * oldest idle one past KEPT_MAX, and all idle ones when memory is short, are
+ * let go of.
  */
 interface KeptMapping {
   readonly path: string;
@@ -266,70 +272,104 @@ interface KeptMapping {
   readonly address: number;
   /** The file's inode: a file of the same name made later is another segment. */
   readonly ino: number;
-  inUse: boolean;
+  /** The contents-watch slot of the buffer of the payload using it (-1: idle). */
+  slot: number;
+  /** That buffer's object was collected: its contents are freed, or soon will be (or live on, moved elsewhere). */
+  collected: boolean;
   idleSince: number;
+  /** What whenUnmapped asked for once that buffer's contents are freed (the segment goes back to its sender). */
+  onFreed?: () => void;
 }
 
-const kept = new Map<string, KeptMapping>();
-/** At most this many segments' mappings are kept. */
+/** The kept mapping under each buffer made over one. */
+const keptBuffers = new WeakMap<ArrayBufferLike, KeptMapping>();
+
+const kept: KeptMapping[] = [];
+/** At most this many mappings are kept. */
 const KEPT_MAX = 8;
 /** Idle kept mappings are let go of after this long (segmentIdleTime: setKeptIdleTime). */
 let keptIdleMs = 30_000;
 const KEPT_SWEEP_MS = 1_000;
 let keptSweep: Timer | undefined;
-const keptViews = new FinalizationRegistry<KeptMapping>((entry) => keptReleased(entry));
+const keptViews = new FinalizationRegistry<KeptMapping>((entry) => {
+  entry.collected = true;
+  checkKept(entry);
+});
 
 export function setKeptIdleTime(ms: number): void {
   keptIdleMs = ms;
 }
 
-function keptIdle(path: string, size: number, ino: number): boolean {
-  const entry = kept.size === 0 ? undefined : kept.get(path);
-  return entry !== undefined && !entry.inUse && entry.ino === ino && entry.mapping.byteLength >= size;
+function idleKept(path: string, size: number, ino: number): KeptMapping | undefined {
+  for (const entry of kept) if (entry.slot < 0 && entry.path === path && entry.ino === ino && entry.mapping.byteLength >= size) return entry;
+  return undefined;
 }
 
-/** A view of the kept mapping of `path` (made now if there is none), or undefined where none is kept. */
-function keptView(path: string, size: number, ino: number): Uint8Array | undefined {
-  if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path) || !nativeMemoryAvailable()) return undefined;
-  let entry = kept.get(path);
-  if (entry?.inUse) return undefined;
-  if (entry && (entry.ino !== ino || entry.mapping.byteLength < size)) {
-    dropKept(entry);
-    entry = undefined;
-  }
-  if (!entry) {
-    if (kept.size >= KEPT_MAX && !dropOldestIdle()) return undefined;
-    const mapping = takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
+function keptIdle(path: string, size: number, ino: number): boolean {
+  return kept.length > 0 && idleKept(path, size, ino) !== undefined;
+}
+
+/** A buffer over a kept mapping of `path` (made now if none is idle), or undefined where none is kept. */
+function keptView(path: string, size: number, file: Stats): Uint8Array | undefined {
+  if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path)) return undefined;
+  const watch = keepingMappingsUsable();
+  if (!watch) return undefined;
+  let entry = idleKept(path, size, file.ino);
+  if (entry) {
+    forgetMappedAhead(path); // one made ahead while this was still in use
+    countMappedKept();
+  } else {
+    if (kept.length >= KEPT_MAX && !dropOldestIdle()) return undefined;
+    const mapping = takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size: file.size });
     const ffi = require("bun:ffi") as typeof import("bun:ffi");
-    entry = { path, mapping, address: ffi.ptr(mapping), ino, inUse: false, idleSince: 0 };
-    kept.set(path, entry);
-  } else countMappedKept();
-  entry.inUse = true;
-  const ffi = require("bun:ffi") as typeof import("bun:ffi");
-  const view = new Uint8Array(ffi.toArrayBuffer(entry.address, 0, size));
-  keptViews.register(view.buffer, entry);
+    entry = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now() };
+    kept.push(entry);
+  }
+  const made = watch.buffer(entry.address, size);
+  if (!made) return undefined; // every slot in use: a mapping of its own (the entry stays idle)
+  entry.slot = made.slot;
+  entry.collected = false;
+  const view = new Uint8Array(made.buffer);
+  keptViews.register(made.buffer, entry);
+  keptBuffers.set(made.buffer, entry);
   return view;
 }
 
-function keptReleased(entry: KeptMapping): void {
-  entry.inUse = false;
-  entry.idleSince = performance.now();
-  if (kept.get(entry.path) !== entry) return;
-  if (!discardCopiedPages(entry.mapping)) {
-    dropKept(entry);
+/** The buffer of `entry` was collected: once its contents are freed too, the mapping is idle. */
+function checkKept(entry: KeptMapping): void {
+  const watch = keepingMappingsUsable();
+  if (entry.slot < 0 || !entry.collected || !watch) return;
+  if (!watch.freed(entry.slot)) {
+    // Freed later by the collector's sweep, or moved elsewhere by a transfer: looked at again by the sweep.
+    keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
     return;
   }
-  keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+  entry.slot = -1;
+  entry.idleSince = performance.now();
+  const onFreed = entry.onFreed;
+  entry.onFreed = undefined;
+  if (!kept.includes(entry)) {
+    onFreed?.();
+    return;
+  }
+  if (fileReplaced(entry)) dropKept(entry);
+  else if (!discardCopiedPages(entry.mapping)) {
+    stopKeeping();
+    dropIdleKept();
+  } else keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+  // Its pages show the file again (or the mapping is let go of) before the sender may use the segment again.
+  onFreed?.();
 }
 
 function dropKept(entry: KeptMapping): void {
-  if (kept.get(entry.path) === entry) kept.delete(entry.path);
+  const index = kept.indexOf(entry);
+  if (index >= 0) kept.splice(index, 1);
   collectSoon(); // its pages stay mapped until the mapping is collected
 }
 
 function dropOldestIdle(): boolean {
   let oldest: KeptMapping | undefined;
-  for (const entry of kept.values()) if (!entry.inUse && (!oldest || entry.idleSince < oldest.idleSince)) oldest = entry;
+  for (const entry of kept) if (entry.slot < 0 && (!oldest || entry.idleSince < oldest.idleSince)) oldest = entry;
   if (oldest) dropKept(oldest);
   return oldest !== undefined;
 }
@@ -345,16 +385,20 @@ function fileReplaced(entry: KeptMapping): boolean {
 function sweepKept(): void {
   keptSweep = undefined;
   const now = performance.now();
-  let idle = false;
-  for (const entry of [...kept.values()]) {
-    if (entry.inUse) continue;
+  let again = false;
+  for (const entry of [...kept]) {
+    if (entry.slot >= 0) {
+      if (entry.collected) checkKept(entry);
+      again ||= entry.collected && entry.slot >= 0;
+      if (entry.slot >= 0) continue;
+    }
     if (now - entry.idleSince >= keptIdleMs || fileReplaced(entry)) dropKept(entry);
-    else idle = true;
+    else again = true;
   }
-  if (idle) keptSweep = setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+  if (again) keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
 }
 
 /** Memory is short: idle kept mappings are let go of now (their pages may be all that holds a removed segment). */
 export function dropIdleKept(): void {
-  for (const entry of [...kept.values()]) if (!entry.inUse) dropKept(entry);
+  for (const entry of [...kept]) if (entry.slot < 0) dropKept(entry);
 }

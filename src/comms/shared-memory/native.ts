@@ -7,7 +7,9 @@
  * missing (or `MOSAIC_NATIVE_MEMORY=0`), every function says it did nothing
  * and its caller takes the portable path.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Libc, libc } from "../../_util/libc.ts";
 
 const ENOSPC = 28;
@@ -119,4 +121,100 @@ export function discardCopiedPages(mapping: Uint8Array): boolean {
   if (runs.length > 2 * MAX_RUNS) return lib.madvise(address + runs[0]! * PAGE, (runs[runs.length - 1]! - runs[0]!) * PAGE, MADV_DONTNEED) === 0;
   for (let i = 0; i < runs.length; i += 2) if (lib.madvise(address + runs[i]! * PAGE, (runs[i + 1]! - runs[i]!) * PAGE, MADV_DONTNEED) !== 0) return false;
   return true;
+}
+
+/**
+ * Buffers over memory this thread keeps mapped (mappings.ts's kept
+ * mappings), each told apart when its contents are freed: an ArrayBuffer made
+ * by bun:ffi's toArrayBuffer with a deallocator takes that function with it
+ * wherever its contents go (a transfer list, `ArrayBuffer.prototype.transfer`,
+ * another thread), and JSC calls it when they are freed, on whatever thread.
+ * The deallocator is a line of C compiled by Bun's TinyCC (bun:ffi's cc): it
+ * sets the buffer's flag, a slot of a SharedArrayBuffer this thread polls. A
+ * FinalizationRegistry alone would say when the ArrayBuffer object was
+ * collected, which a transfer makes early while its contents live on.
+ */
+export interface ContentsWatch {
+  /** A buffer of `length` bytes at `address` whose freeing sets flag `slot`, or undefined when every slot is taken. */
+  buffer(address: number, length: number): { buffer: ArrayBuffer; slot: number } | undefined;
+  /** Whether the contents of the buffer of `slot` were freed; once they were, the slot is free again. */
+  freed(slot: number): boolean;
+}
+
+const WATCH_SLOTS = 64;
+let watch: ContentsWatch | null | undefined;
+
+function openWatch(): ContentsWatch | null {
+  if (!native()) return null;
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const source = join(tmpdir(), `mosaic-deallocator-${process.pid}-${Math.random().toString(36).slice(2)}.c`);
+  let deallocator: number;
+  try {
+    writeFileSync(source, "void contents_freed(void *bytes, void *flag) { *(volatile int *)flag = 1; }\n", { mode: 0o600 });
+    const { symbols } = ffi.cc({ source, symbols: { contents_freed: { args: ["ptr", "ptr"], returns: "void" } } });
+    deallocator = (symbols.contents_freed as unknown as { ptr: number }).ptr;
+  } catch {
+    return null; // no TinyCC in this Bun
+  } finally {
+    try {
+      unlinkSync(source);
+    } catch {}
+  }
+  const flags = new Int32Array(new SharedArrayBuffer(WATCH_SLOTS * 4));
+  const flagsAddress = ffi.ptr(flags);
+  const taken = new Uint8Array(WATCH_SLOTS);
+  return {
+    buffer(address, length) {
+      const slot = taken.indexOf(0);
+      if (slot < 0) return undefined;
+      taken[slot] = 1;
+      Atomics.store(flags, slot, 0);
+      const make = ffi.toArrayBuffer as unknown as (ptr: number, offset: number, length: number, context: number, deallocator: number) => ArrayBuffer;
+      return { buffer: make(address, 0, length, flagsAddress + slot * 4, deallocator), slot };
+    },
+    freed(slot) {
+      if (Atomics.load(flags, slot) === 0) return false;
+      taken[slot] = 0;
+      return true;
+    },
+  };
+}
+
+let keeping: boolean | undefined;
+
+/**
+ * Whether this thread may keep mappings of others' segments (mappings.ts):
+ * native calls, 4 KiB pages (the pagemap reading assumes them), a contents
+ * watch, and a pagemap that shows a written page of a private file mapping
+ * as copied: checked once on a small file of its own, which must show the
+ * file again after discardCopiedPages. `stopKeeping` turns it off for good
+ * (a later pagemap failure).
+ */
+export function keepingMappingsUsable(): ContentsWatch | null {
+  if (keeping === undefined) {
+    const lib = native();
+    keeping = lib !== null && lib.getpagesize() === PAGE && pagemapWorks();
+  }
+  return keeping ? (watch ??= openWatch()) : null;
+}
+
+export function stopKeeping(): void {
+  keeping = false;
+}
+
+function pagemapWorks(): boolean {
+  const path = join(tmpdir(), `mosaic-pagemap-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    writeFileSync(path, new Uint8Array(2 * PAGE).fill(1), { mode: 0o600 });
+    const mapping = Bun.mmap(path, { shared: false });
+    mapping[0] = 2;
+    const worked = discardCopiedPages(mapping) && mapping[0] === 1 && mapping[PAGE] === 1;
+    return worked;
+  } catch {
+    return false;
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
 }
