@@ -143,6 +143,8 @@ export interface ContentsWatch {
 
 const WATCH_SLOTS = 64;
 let watch: ContentsWatch | null | undefined;
+/** The compiled deallocator (never closed). */
+let compiled: unknown;
 
 function openWatch(): ContentsWatch | null {
   if (!native()) return null;
@@ -151,8 +153,10 @@ function openWatch(): ContentsWatch | null {
   let deallocator: number;
   try {
     writeFileSync(source, "void contents_freed(void *bytes, void *flag) { *(volatile int *)flag = 1; }\n", { mode: 0o600 });
-    const { symbols } = ffi.cc({ source, symbols: { contents_freed: { args: ["ptr", "ptr"], returns: "void" } } });
-    deallocator = (symbols.contents_freed as unknown as { ptr: number }).ptr;
+    // Held for as long as this thread runs: its code must outlive every buffer made with it.
+    const library = ffi.cc({ source, symbols: { contents_freed: { args: ["ptr", "ptr"], returns: "void" } } });
+    compiled = library;
+    deallocator = (library.symbols.contents_freed as unknown as { ptr: number }).ptr;
   } catch {
     return null; // no TinyCC in this Bun
   } finally {
