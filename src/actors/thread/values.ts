@@ -14,6 +14,7 @@ import {
   isSharedArrayPayload,
   lendCopy,
   mapSegment,
+  whenContentsFreed,
   sharedMemoryAvailable,
   SHM_MIN_BYTES,
 } from "../../comms/shared-memory/index.ts";
@@ -116,7 +117,9 @@ function materialize(posted: Posted): Value {
         return copy;
       }
       const mapped = mapSegment(payload.segment, payload.size);
-      if (payload.lease !== undefined) leases.register(mapped.buffer, payload.lease);
+      // Over a kept mapping, the lease ends when the memory is freed, wherever a transfer took it; else with the object.
+      const lease = payload.lease;
+      if (lease !== undefined && !whenContentsFreed(mapped, () => report([Report.Unmapped, lease]))) leases.register(mapped.buffer, lease);
       return mapped;
     }),
   ];

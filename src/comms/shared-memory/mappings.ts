@@ -7,7 +7,7 @@
 import { countHeld, countMappedAhead, countMappedKept } from "./accounting.ts";
 import { lstatSync, type Stats } from "node:fs";
 import { checkSegmentFile, checkSegmentPath, consumeSegment, isOwnPooledSegment, isPooledSegment } from "./files.ts";
-import { discardCopiedPages, keepingMappingsUsable, nativeMemoryAvailable, populateReadable, stopKeeping } from "./native.ts";
+import { contentsWatch, discardCopiedPages, keepingMappingsUsable, nativeMemoryAvailable, populateReadable, stopKeeping } from "./native.ts";
 
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
@@ -79,9 +79,7 @@ export function whenUnmapped(bytes: Uint8Array, path: string, giveBack: () => vo
   // was written to no longer matches its file.
   if (passable) mappings.set(bytes.buffer, entry);
   // A buffer over a kept mapping goes back once its contents are freed (a transfer may take them elsewhere first).
-  const keptEntry = keptBuffers.get(bytes.buffer);
-  if (keptEntry) keptEntry.onFreed = () => releaseMapping(entry);
-  else mappedSegments.register(bytes.buffer, entry);
+  if (!whenContentsFreed(bytes, () => releaseMapping(entry))) mappedSegments.register(bytes.buffer, entry);
   noteMapped(bytes.byteLength);
   // A tessera thread's executor asks once its calls are done (collectYoungIfMapped). Not a main thread, right
   // after it maps: what it maps (a result the head fetched, a value a worker passes on) is alive then, and a
@@ -277,8 +275,8 @@ interface KeptMapping {
   /** That buffer's object was collected: its contents are freed, or soon will be (or live on, moved elsewhere). */
   collected: boolean;
   idleSince: number;
-  /** What whenUnmapped asked for once that buffer's contents are freed (the segment goes back to its sender). */
-  onFreed?: () => void;
+  /** What to do once that buffer's contents are freed (whenContentsFreed: the segment goes back to its sender). */
+  onFreed: (() => void)[];
 }
 
 /** The kept mapping under each buffer made over one. */
@@ -314,51 +312,68 @@ function keptView(path: string, size: number, file: Stats): Uint8Array | undefin
   if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path)) return undefined;
   const watch = keepingMappingsUsable();
   if (!watch) return undefined;
+  // Buffers collected since: their contents may be freed by now.
+  for (const entry of [...kept]) if (entry.collected && entry.slot >= 0) checkKept(entry, RECHECK_MS.length);
   let entry = idleKept(path, size, file.ino);
-  if (entry) {
-    forgetMappedAhead(path); // one made ahead while this was still in use
-    countMappedKept();
-  } else {
+  const reused = entry !== undefined;
+  if (reused) forgetMappedAhead(path); // one made ahead while this was still in use
+  else {
     if (kept.length >= KEPT_MAX && !dropOldestIdle()) return undefined;
     const mapping = takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size: file.size });
     const ffi = require("bun:ffi") as typeof import("bun:ffi");
-    entry = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now() };
+    entry = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [] };
     kept.push(entry);
   }
-  const made = watch.buffer(entry.address, size);
-  if (!made) return undefined; // every slot in use: a mapping of its own (the entry stays idle)
-  entry.slot = made.slot;
-  entry.collected = false;
-  const view = new Uint8Array(made.buffer);
-  keptViews.register(made.buffer, entry);
-  keptBuffers.set(made.buffer, entry);
-  return view;
+  const made = watch.buffer(entry!.address, size);
+  if (!made) {
+    // Every slot in use (buffers moved elsewhere and still alive): a mapping of its own, as before.
+    dropKept(entry!);
+    return undefined;
+  }
+  if (reused) countMappedKept();
+  entry!.slot = made.slot;
+  entry!.collected = false;
+  keptViews.register(made.buffer, entry!);
+  keptBuffers.set(made.buffer, entry!);
+  return new Uint8Array(made.buffer);
 }
 
+/**
+ * Calls `freed` once the memory of `bytes` (a whole buffer) is freed, wherever
+ * a transfer took it, where it is a buffer over a kept mapping; false for any
+ * other (the caller then waits for its object's collection, as before).
+ */
+export function whenContentsFreed(bytes: Uint8Array, freed: () => void): boolean {
+  const entry = kept.length === 0 ? undefined : keptBuffers.get(bytes.buffer);
+  if (!entry) return false;
+  entry.onFreed.push(freed);
+  return true;
+}
+
+/** Rechecks of a collected buffer's contents before the sweep's (the collector frees them when it sweeps, soon after). */
+const RECHECK_MS = [5, 20, 100];
+
 /** The buffer of `entry` was collected: once its contents are freed too, the mapping is idle. */
-function checkKept(entry: KeptMapping): void {
-  const watch = keepingMappingsUsable();
+function checkKept(entry: KeptMapping, recheck = 0): void {
+  // The watch that made its buffer, even once keeping stopped.
+  const watch = contentsWatch();
   if (entry.slot < 0 || !entry.collected || !watch) return;
   if (!watch.freed(entry.slot)) {
-    // Freed later by the collector's sweep, or moved elsewhere by a transfer: looked at again by the sweep.
-    keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+    // Freed a little later by the collector's sweep, or moved elsewhere by a transfer (then the sweep's).
+    if (recheck < RECHECK_MS.length) setTimeout(() => checkKept(entry, recheck + 1), RECHECK_MS[recheck]).unref();
+    else keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
     return;
   }
   entry.slot = -1;
   entry.idleSince = performance.now();
-  const onFreed = entry.onFreed;
-  entry.onFreed = undefined;
-  if (!kept.includes(entry)) {
-    onFreed?.();
-    return;
-  }
-  if (fileReplaced(entry)) dropKept(entry);
+  const onFreed = entry.onFreed.splice(0);
+  if (!keepingMappingsUsable() || fileReplaced(entry)) dropKept(entry);
   else if (!discardCopiedPages(entry.mapping)) {
     stopKeeping();
     dropIdleKept();
   } else keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
   // Its pages show the file again (or the mapping is let go of) before the sender may use the segment again.
-  onFreed?.();
+  for (const freed of onFreed) freed();
 }
 
 function dropKept(entry: KeptMapping): void {
@@ -388,7 +403,7 @@ function sweepKept(): void {
   let again = false;
   for (const entry of [...kept]) {
     if (entry.slot >= 0) {
-      if (entry.collected) checkKept(entry);
+      if (entry.collected) checkKept(entry, RECHECK_MS.length);
       again ||= entry.collected && entry.slot >= 0;
       if (entry.slot >= 0) continue;
     }

@@ -8,9 +8,9 @@
  * and its caller takes the portable path.
  */
 import { closeSync, openSync, readSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Libc, libc } from "../../_util/libc.ts";
+import { clusterId, SHM_DIRECTORY } from "./files.ts";
 
 const ENOSPC = 28;
 const MADV_DONTNEED = 4;
@@ -142,30 +142,50 @@ export interface ContentsWatch {
 }
 
 const WATCH_SLOTS = 64;
+/**
+ * The deallocator and its flags, static in the compiled code (never freed:
+ * Bun's cc code lives until closed, and nothing closes it), so that a buffer
+ * freed late (moved to another thread, or at a thread's teardown) writes into
+ * memory that is still there.
+ */
+const WATCH_SOURCE = `static volatile int flags[${WATCH_SLOTS}];
+void contents_freed(void *bytes, void *flag) { *(volatile int *)flag = 1; }
+void *watch_flags(void) { return (void *)flags; }
+`;
 let watch: ContentsWatch | null | undefined;
-/** The compiled deallocator (never closed). */
+/** The compiled code's library object (never closed). */
 let compiled: unknown;
+
+/** A file of our own in /dev/shm, where segments live (made, used and removed by `use`). */
+function withScratchFile<T>(suffix: string, content: string | Uint8Array, use: (path: string) => T): T {
+  // Named as this process's segments are, so that its node removes it should the process die meanwhile.
+  const path = join(SHM_DIRECTORY, `mosaic-${clusterId()}-${process.pid}-scratch-${Math.random().toString(36).slice(2)}${suffix}`);
+  try {
+    writeFileSync(path, content, { mode: 0o600 });
+    return use(path);
+  } finally {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+}
 
 function openWatch(): ContentsWatch | null {
   if (!native()) return null;
   const ffi = require("bun:ffi") as typeof import("bun:ffi");
-  const source = join(tmpdir(), `mosaic-deallocator-${process.pid}-${Math.random().toString(36).slice(2)}.c`);
   let deallocator: number;
+  let flagsAddress: number;
   try {
-    writeFileSync(source, "void contents_freed(void *bytes, void *flag) { *(volatile int *)flag = 1; }\n", { mode: 0o600 });
-    // Held for as long as this thread runs: its code must outlive every buffer made with it.
-    const library = ffi.cc({ source, symbols: { contents_freed: { args: ["ptr", "ptr"], returns: "void" } } });
+    const library = withScratchFile(".c", WATCH_SOURCE, (source) =>
+      ffi.cc({ source, symbols: { contents_freed: { args: ["ptr", "ptr"], returns: "void" }, watch_flags: { args: [], returns: "ptr" } } }),
+    );
     compiled = library;
     deallocator = (library.symbols.contents_freed as unknown as { ptr: number }).ptr;
+    flagsAddress = library.symbols.watch_flags() as unknown as number;
   } catch {
-    return null; // no TinyCC in this Bun
-  } finally {
-    try {
-      unlinkSync(source);
-    } catch {}
+    return null; // no TinyCC in this Bun, or no /dev/shm to write its source in
   }
-  const flags = new Int32Array(new SharedArrayBuffer(WATCH_SLOTS * 4));
-  const flagsAddress = ffi.ptr(flags);
+  const flags = new Int32Array(ffi.toArrayBuffer(flagsAddress, 0, WATCH_SLOTS * 4));
   const taken = new Uint8Array(WATCH_SLOTS);
   return {
     buffer(address, length) {
@@ -197,9 +217,14 @@ let keeping: boolean | undefined;
 export function keepingMappingsUsable(): ContentsWatch | null {
   if (keeping === undefined) {
     const lib = native();
-    keeping = lib !== null && lib.getpagesize() === PAGE && pagemapWorks();
+    keeping = lib !== null && lib.getpagesize() === PAGE && pagemapWorks() && (watch = openWatch()) !== null;
   }
-  return keeping ? (watch ??= openWatch()) : null;
+  return keeping ? watch! : null;
+}
+
+/** The contents watch, if one was opened: buffers made with it are still told apart once keeping stopped. */
+export function contentsWatch(): ContentsWatch | null {
+  return watch ?? null;
 }
 
 export function stopKeeping(): void {
@@ -207,18 +232,13 @@ export function stopKeeping(): void {
 }
 
 function pagemapWorks(): boolean {
-  const path = join(tmpdir(), `mosaic-pagemap-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
-    writeFileSync(path, new Uint8Array(2 * PAGE).fill(1), { mode: 0o600 });
-    const mapping = Bun.mmap(path, { shared: false });
-    mapping[0] = 2;
-    const worked = discardCopiedPages(mapping) && mapping[0] === 1 && mapping[PAGE] === 1;
-    return worked;
+    return withScratchFile("", new Uint8Array(2 * PAGE).fill(1), (path) => {
+      const mapping = Bun.mmap(path, { shared: false });
+      mapping[0] = 2;
+      return discardCopiedPages(mapping) && mapping[0] === 1 && mapping[PAGE] === 1;
+    });
   } catch {
     return false;
-  } finally {
-    try {
-      unlinkSync(path);
-    } catch {}
   }
 }

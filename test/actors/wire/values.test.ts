@@ -60,9 +60,10 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     expect({ headSegments, mappedAhead, taken, kept }).toEqual({ headSegments: 1, mappedAhead: 1, taken: 1, kept: 3 });
   });
 
-  test("a large argument whose memory a method moves elsewhere (ArrayBuffer.prototype.transfer) keeps what came in it while the next arguments of its size arrive", async () => {
-    const { movedBytes, next, movedMismatches } = await run.value("movedArgument");
-    expect({ movedBytes, next, movedMismatches }).toEqual({ movedBytes: 16 * 2 ** 20, next: [0, 0], movedMismatches: 0 });
+  test("a large argument whose memory a method moves elsewhere (ArrayBuffer.prototype.transfer) keeps what came in it while the next arguments of its size arrive, and its segment goes back once the memory is let go of", async () => {
+    const { movedBytes, next, movedMismatches, lentWhileMoved } = await run.value("movedArgument");
+    // Its segment stays lent while the moved memory lives (the scenario then waits for it to come back once let go of).
+    expect({ movedBytes, next, movedMismatches, lentWhileMoved }).toEqual({ movedBytes: 16 * 2 ** 20, next: [0, 0], movedMismatches: 0, lentWhileMoved: 1 });
   });
 
   test("a large result fetched again and again without release() reuses the worker's segments instead of taking one per fetch", async () => {
