@@ -190,7 +190,7 @@ export function mapAhead(path: string, size: number): void {
   try {
     checkSegmentPath(path);
     // A mapping of it kept here (keptView) is used again: nothing to map.
-    if (keptIdle(path, size, checkSegmentFile(path, size, true).ino)) return;
+    if (idleKept(path, size, checkSegmentFile(path, size, true).ino)) return;
     bytes = Bun.mmap(path, { shared: false, size });
   } catch {
     return; // the message that follows says what is wrong with it
@@ -298,13 +298,10 @@ export function setKeptIdleTime(ms: number): void {
   keptIdleMs = ms;
 }
 
+/** An idle kept mapping of the file `path` (inode `ino`) that holds `size` bytes. */
 function idleKept(path: string, size: number, ino: number): KeptMapping | undefined {
   for (const entry of kept) if (entry.slot < 0 && entry.path === path && entry.ino === ino && entry.mapping.byteLength >= size) return entry;
   return undefined;
-}
-
-function keptIdle(path: string, size: number, ino: number): boolean {
-  return kept.length > 0 && idleKept(path, size, ino) !== undefined;
 }
 
 /** A buffer over a kept mapping of `path` (made now if none is idle), or undefined where none is kept. */

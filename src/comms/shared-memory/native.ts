@@ -187,13 +187,14 @@ function openWatch(): ContentsWatch | null {
   }
   const flags = new Int32Array(ffi.toArrayBuffer(flagsAddress, 0, WATCH_SLOTS * 4));
   const taken = new Uint8Array(WATCH_SLOTS);
+  // Its deallocator arguments are not in bun:ffi's types.
+  const make = ffi.toArrayBuffer as unknown as (ptr: number, offset: number, length: number, context: number, deallocator: number) => ArrayBuffer;
   return {
     buffer(address, length) {
       const slot = taken.indexOf(0);
       if (slot < 0) return undefined;
       taken[slot] = 1;
       Atomics.store(flags, slot, 0);
-      const make = ffi.toArrayBuffer as unknown as (ptr: number, offset: number, length: number, context: number, deallocator: number) => ArrayBuffer;
       return { buffer: make(address, 0, length, flagsAddress + slot * 4, deallocator), slot };
     },
     freed(slot) {
