@@ -60,6 +60,8 @@ export class HeadNode extends Runtime {
   #stopObserving: (() => void) | undefined;
   /** Objects put in the warehouse from this head. */
   readonly warehouse = new WarehouseClient(this.actors);
+  /** Results come mapped in place: a tessera thread's segment prepared for its first large result (warmPool) is mapped and touched in idle time. */
+  readonly mapsWarmSegments = true;
 
   /** Cluster mode: the host of each node ("": this machine); undefined locally. */
   readonly #nodeHosts: string[] | undefined;

@@ -66,6 +66,13 @@ export interface ConnectionHandler {
    */
   readonly mapsSharedAhead?: boolean;
   /**
+   * Whether segments the peer prepared in idle time for its first large
+   * payloads (warmPool) are mapped here and their pages touched before one
+   * comes (see warmKept): where payloads are used in place (a tessera thread,
+   * the head), not read into memory.
+   */
+  readonly mapsWarmSegments?: boolean;
+  /**
    * Raw payloads came with a message (before it is handled): bytes through shared memory and over
    * the socket, and `wireBytes`, what those took on the socket (fewer when some came compressed).
    */
@@ -170,6 +177,7 @@ export class Connection {
       },
       passable: () => options.handler.passesOnMappedPayloads === true,
       mapsAhead: () => options.handler.mapsSharedAhead === true,
+      mapsWarm: () => options.handler.mapsWarmSegments === true,
     });
     this.#handshake = new Handshake(options.side, options.self, options.secret, options.expectedPeer);
     const opening = this.#handshake.opening();
@@ -400,6 +408,8 @@ export class Connection {
         return this.#shared.onSegmentsFree(message[1]);
       case MessageKind.SegmentAhead:
         return this.#shared.onSegmentAhead(message[1], message[2]);
+      case MessageKind.SegmentWarm:
+        return this.#shared.onSegmentWarm(message[1], message[2]);
       case MessageKind.Fatal:
         this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
         return this.close(new RemoteError(message[1]));
@@ -458,6 +468,7 @@ export class Connection {
     this.peer = info;
     this.#reader.limits = { maxBodyBytes: MAX_BODY_BYTES, allowPayloads: true };
     this.#authenticate.resolve(info);
+    if (this.#sharesMemory) this.#shared.announceWarmSegments();
     this.#options.handler.onAuthenticated?.(this);
   }
 }

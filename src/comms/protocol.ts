@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** After the handshake, message bodies (not raw payloads) up to this size; a larger frame ends the connection. */
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -22,6 +22,8 @@ export const MessageKind = {
   SegmentsFree: 6,
   /** A payload is being copied into this pooled segment for the receiver, whose message follows: it may map it now. */
   SegmentAhead: 7,
+  /** The sender prepared this pooled segment in idle time for its first large payloads (warmPool): the receiver may map it and touch its pages now. */
+  SegmentWarm: 8,
   Challenge: 10,
   Hello: 11,
   Welcome: 12,
@@ -47,6 +49,7 @@ export type HeartbeatMessage = [kind: 4];
 export type FatalMessage = [kind: 5, error: ErrorDescription];
 export type SegmentsFreeMessage = [kind: 6, paths: string[]];
 export type SegmentAheadMessage = [kind: 7, path: string, size: number];
+export type SegmentWarmMessage = [kind: 8, path: string, size: number];
 /** Server → client, first frame: protocol version, server uid, server nonce. */
 export type ChallengeMessage = [kind: 10, version: number, uid: string, nonce: Uint8Array];
 /** Client → server: proof = HMAC(secret, "client" | serverNonce | client uid). */
@@ -63,6 +66,7 @@ export type Message =
   | FatalMessage
   | SegmentsFreeMessage
   | SegmentAheadMessage
+  | SegmentWarmMessage
   | ChallengeMessage
   | HelloMessage
   | WelcomeMessage;

@@ -29,6 +29,8 @@ import {
   removeSegments,
   returnSegment,
   SHM_MIN_BYTES,
+  warmKept,
+  watchWarmSegments,
   whenUnmapped,
   writeSegment,
 } from "./shared-memory/index.ts";
@@ -47,6 +49,8 @@ export interface SharedPayloadsOptions {
   passable(): boolean;
   /** Whether segments the peer announces are mapped ahead of their message (see ConnectionHandler.mapsSharedAhead). */
   mapsAhead(): boolean;
+  /** Whether segments the peer prepared in idle time are mapped here ahead of any payload (see ConnectionHandler.mapsWarmSegments). */
+  mapsWarm(): boolean;
 }
 
 export class SharedPayloads {
@@ -149,6 +153,24 @@ export class SharedPayloads {
     mapAhead(path, size as number);
   }
 
+  /** Stops telling the peer of this thread's warm segments (watchWarmSegments), once started. */
+  #unwatchWarm: (() => void) | undefined;
+
+  /**
+   * The link is up: the peer is told the segments this thread prepared in
+   * idle time for its first large payloads (warmPool), now and as they are
+   * made, so that it can map them and touch their pages before one comes.
+   */
+  announceWarmSegments(): void {
+    this.#unwatchWarm ??= watchWarmSegments((path, capacity) => this.#options.send([MessageKind.SegmentWarm, path, capacity]));
+  }
+
+  /** The peer prepared its segment `path` for its first large payloads (see warmKept). */
+  onSegmentWarm(path: unknown, size: unknown): void {
+    if (!this.#options.mapsWarm() || typeof path !== "string" || !Number.isSafeInteger(size) || (size as number) <= 0) return;
+    warmKept(path, size as number);
+  }
+
   /** Segments of a message that will not be read: pooled ones go back to the peer, one-shot ones are removed. */
   dismiss(paths: string[]): void {
     for (const path of paths) this.#dismiss(path);
@@ -187,6 +209,7 @@ export class SharedPayloads {
    * segments we passed on stay until the peer's process (`peerPid`) is gone.
    */
   close(peerPid: number | undefined): void {
+    this.#unwatchWarm?.();
     removeSegments(this.#segments);
     forgetSegments(this);
     this.#releasePassedOnWhenGone(peerPid);

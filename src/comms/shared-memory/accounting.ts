@@ -39,7 +39,9 @@ const MAPPED_AHEAD = 5;
 const MAPPED_AHEAD_TAKEN = 6;
 /** Payloads that came in a peer's segment already mapped here, kept from an earlier payload (see keptView). */
 const MAPPED_KEPT = 7;
-const TOTALS = 8;
+/** Peers' segments prepared in idle time (warmPool) mapped here, every page touched, before any payload came in them (see warmKept). */
+const WARMED_KEPT = 8;
+const TOTALS = 9;
 
 let processRecord = new BigInt64Array(new SharedArrayBuffer((TOTALS + REALM_FIELDS) * 8));
 let realm = new BigInt64Array(new SharedArrayBuffer(REALM_FIELDS * 8));
@@ -92,6 +94,11 @@ export function countMappedAhead(taken: boolean): void {
 export function countMappedKept(): void {
   Atomics.add(processRecord, MAPPED_KEPT, 1n);
 }
+/** A peer's segment prepared for its first large payloads is mapped here, every page touched (see warmKept). */
+export function countWarmKept(): void {
+  Atomics.add(processRecord, WARMED_KEPT, 1n);
+}
+
 /** Mappings of other processes' segments: counted as held until collected. */
 const heldMappings = new FinalizationRegistry<number>((size) => add(MAPPED_HELD, -size));
 
@@ -196,6 +203,10 @@ export const sharedMemoryStats = {
   /** Large payloads that came in a peer's segment whose mapping was kept here from an earlier payload (no new mapping). */
   get mappedKept(): number {
     return load(processRecord, MAPPED_KEPT);
+  },
+  /** Peers' segments prepared in idle time for their first large payloads (warmPool) that are mapped here, every page touched, ahead of any payload. */
+  get mappedWarm(): number {
+    return load(processRecord, WARMED_KEPT);
   },
   /** Pooled segments of this process that a receiver holds now. */
   get lent(): number {

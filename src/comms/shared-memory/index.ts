@@ -45,7 +45,7 @@ export {
   writeSegment,
 } from "./files.ts";
 export { adoptSharedArray, allocateSharedMemory, handOverOrBytes, isSharedArrayPayload, payloadSize, sharedArrayBytes, sharedArrayMemory, takeSharedArrays } from "./arrays.ts";
-export { collectSoon, collectYoungIfMapped, forgetMappedAhead, holdMapping, MAP_AHEAD_MIN_BYTES, mapAhead, mapSegment, whenContentsFreed, whenUnmapped } from "./mappings.ts";
+export { collectSoon, collectYoungIfMapped, forgetMappedAhead, holdMapping, MAP_AHEAD_MIN_BYTES, mapAhead, mapSegment, warmKept, whenContentsFreed, whenUnmapped } from "./mappings.ts";
 export {
   forgetSegments,
   isKeptCopy,
@@ -62,5 +62,6 @@ export {
   trimSegments,
   segmentCapacity,
   warmSegment,
+  watchWarmSegments,
 } from "./pool.ts";
 export { finishReceive, readSegment, receiveTarget } from "./receive.ts";

@@ -4,10 +4,11 @@
  * whoever it was passed on to by name let go of it). Mapped memory does not
  * count for the collector's heuristics, so collections are asked for here.
  */
-import { countHeld, countMappedAhead, countMappedKept } from "./accounting.ts";
+import { countHeld, countMappedAhead, countMappedKept, countWarmKept } from "./accounting.ts";
 import { lstatSync, type Stats } from "node:fs";
 import { checkSegmentFile, checkSegmentPath, consumeSegment, isOwnPooledSegment, isPooledSegment } from "./files.ts";
 import { contentsWatch, discardCopiedPages, keepingMappingsUsable, nativeMemoryAvailable, populateReadable, stopKeeping } from "./native.ts";
+import { nextTurn } from "./segment-pages.ts";
 
 /** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
 export function mapSegment(path: string, size: number): Uint8Array {
@@ -408,6 +409,74 @@ function sweepKept(): void {
     else again = true;
   }
   if (again) keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+}
+
+/** Bytes mapped, then pages read, per turn of the event loop by warmKept (each ~1-2 ms where a first touch traps, far less elsewhere). */
+const WARM_MAP_SLICE = 16 * 2 ** 20;
+const WARM_TOUCH_SLICE = 4 * 2 ** 20;
+const PAGE = 4096;
+/** What warmKept's reads added up to: kept, so that they are not optimized away. */
+let touched = 0;
+
+/**
+ * A peer prepared its pooled segment `path` (`size` bytes) in idle time for
+ * its first large payloads (the warmPool option), which may come here: mapped
+ * now as an idle kept mapping, then mapped in (madvise) and each of its pages
+ * read once, a slice per turn of the event loop, so that the first payload in
+ * it finds page tables filled in. Where the machine keeps page tables of its
+ * own (shadow paging) the first touch of each page of a mapping traps: a
+ * thread's reads of a fresh 256 MiB argument took ~70 ms of its first call
+ * here, ~8-12 ms through a mapping touched before. The reads come after the
+ * whole mapping is mapped (see populateInTurns). The mapping is private and
+ * never written while idle, so it shows what the peer writes into the file
+ * later. Let go of as other idle kept mappings are (segmentIdleTime; its
+ * file gone).
+ */
+export function warmKept(path: string, size: number): void {
+  if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path) || !keepingMappingsUsable()) return;
+  let file: Stats;
+  try {
+    checkSegmentPath(path);
+    file = checkSegmentFile(path, size, true);
+  } catch {
+    return; // removed since, or not a segment: nothing to prepare
+  }
+  if (kept.some((entry) => entry.path === path && entry.ino === file.ino)) return;
+  if (kept.length >= KEPT_MAX && !dropOldestIdle()) return;
+  let mapping: Uint8Array;
+  try {
+    mapping = Bun.mmap(path, { shared: false, size: file.size });
+  } catch {
+    return;
+  }
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const entry: KeptMapping = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [] };
+  kept.push(entry);
+  keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
+  void warmInTurns(entry);
+}
+
+async function warmInTurns(entry: KeptMapping): Promise<void> {
+  const mapping = entry.mapping;
+  const wanted = () => entry.slot < 0 && kept.includes(entry); // not in use (its payload came), not let go of
+  // Mapped in first (where the madvise fails, the reads below map the pages: read twice, the second time none changes the page tables).
+  let mapped = true;
+  for (let from = 0; from < mapping.byteLength && mapped; from += WARM_MAP_SLICE) {
+    mapped = populateReadable(mapping, from, Math.min(WARM_MAP_SLICE, mapping.byteLength - from));
+    await nextTurn();
+    if (!wanted()) return;
+  }
+  for (let pass = mapped ? 1 : 0; pass < 2; pass++) {
+    for (let from = 0; from < mapping.byteLength; from += WARM_TOUCH_SLICE) {
+      const to = Math.min(mapping.byteLength, from + WARM_TOUCH_SLICE);
+      let sum = 0;
+      for (let at = from; at < to; at += PAGE) sum += mapping[at]!;
+      touched += sum;
+      await nextTurn();
+      if (!wanted()) return;
+    }
+  }
+  countWarmKept();
 }
 
 /** Memory is short: idle kept mappings are let go of now (their pages may be all that holds a removed segment). */

@@ -58,15 +58,15 @@ export function populateMapping(mapping: Uint8Array, offset = 0, length = mappin
 }
 
 /**
- * Maps the pages of `mapping` (a mapping of a file whose pages exist)
- * readable in one call, so that reading it later faults nothing; false if
+ * Maps the pages of `mapping` (a mapping of a file whose pages exist), or
+ * of `length` bytes of it from `offset` (whole pages), readable in one call, so that reading it later faults nothing; false if
  * that could not be done (old kernel, no ffi).
  */
-export function populateReadable(mapping: Uint8Array): boolean {
+export function populateReadable(mapping: Uint8Array, offset = 0, length = mapping.byteLength - offset): boolean {
   const lib = native();
-  if (!lib || mapping.byteLength === 0) return false;
+  if (!lib || length <= 0) return false;
   const ffi = require("bun:ffi") as typeof import("bun:ffi");
-  return lib.madvise(ffi.ptr(mapping), mapping.byteLength, MADV_POPULATE_READ) === 0;
+  return lib.madvise(ffi.ptr(mapping, offset), length, MADV_POPULATE_READ) === 0;
 }
 
 const PAGE = 4096;

@@ -221,11 +221,30 @@ export async function warmSegment(size: number): Promise<boolean> {
     byPath.set(path, segment);
     move(segment, "free");
     scheduleTrim();
+    warmed.add(segment);
+    for (const announce of warmWatchers) announce(path, capacity);
     return true;
   } finally {
     warming.delete(capacity);
     preparing.delete(path);
   }
+}
+
+/** Segments warmSegment prepared, while in the pool, and who tells receivers of them (watchWarmSegments). */
+const warmed = new Set<PooledSegment>();
+const warmWatchers = new Set<(path: string, capacity: number) => void>();
+
+/**
+ * Tells `announce` each segment warmSegment prepared that is free now, and
+ * each it prepares later, until the returned function is called: a link's
+ * receiver (a thread that may get the head's first large argument, the head
+ * that may get a thread's first large result) then maps it and touches its
+ * pages in idle time (warmKept), as this side wrote them.
+ */
+export function watchWarmSegments(announce: (path: string, capacity: number) => void): () => void {
+  for (const segment of warmed) if (!segment.borrower) announce(segment.path, segment.capacity);
+  warmWatchers.add(announce);
+  return () => warmWatchers.delete(announce);
 }
 
 /** Who holds the copies that waiting calls keep of their arguments (see keepInSegment). */
@@ -327,6 +346,7 @@ export function forgetSegments(borrower: object): void {
 /** Takes segment `index` out of the pool and removes its file (mappings elsewhere keep their pages). */
 function dropSegment(index: number): void {
   const segment = segments.splice(index, 1)[0]!;
+  warmed.delete(segment);
   move(segment, undefined);
   byPath.delete(segment.path);
   created.delete(segment.path);

@@ -91,24 +91,37 @@ export function populate(pages: SegmentPages, length: number): boolean {
 }
 
 /**
- * Maps all of `pages` a slice per turn, and writes a zero into each of its
- * pages (they hold zeros: nothing changes); false when `wanted()` turns false
- * meanwhile. Where the machine is a virtual one that keeps page tables of its
- * own beside the guest's (shadow paging), the madvise fills in only the
- * guest's: the first write to each page still traps to the hypervisor (here
- * ~4-5 us a page, 256 MiB ~280-330 ms, against a copy of ~20 ms). Made in
- * idle time, those writes take that cost off the first payload's copy
- * (256 MiB copied into the segment after the madvise: 307 ms; after it and
- * the writes: 20 ms). Elsewhere they cost ~3-5 ms per 256 MiB.
+ * Maps all of `pages` a slice per turn, then writes a zero into each of its
+ * pages (they hold zeros: nothing changes), a slice per turn; false when
+ * `wanted()` turns false meanwhile. Where the machine is a virtual one that
+ * keeps page tables of its own beside the guest's (shadow paging), the
+ * madvise fills in only the guest's: the first write to each page still traps
+ * to the hypervisor (here ~4-5 us a page, 256 MiB ~280-330 ms, against a copy
+ * of ~20 ms). Made in idle time, those writes take that cost off the first
+ * payload's copy. They come after the whole mapping is mapped: the guest's
+ * page tables changed for a later slice took the hypervisor's entries of the
+ * earlier ones with them (slice by slice, mapped then written, the first
+ * 256 MiB copy took 23-80 ms and reading each page first 13-17 ms; mapped
+ * first, 15-22 ms and 2-3 ms, against ~14 ms for the next copy). Elsewhere
+ * the writes cost ~3-5 ms per 256 MiB.
  */
 export async function populateInTurns(pages: SegmentPages, wanted: () => boolean): Promise<boolean> {
-  while (pages.populated < pages.capacity) {
+  const mapping = pages.mapping;
+  const capacity = pages.capacity;
+  while (pages.populated < capacity) {
     const from = pages.populated;
-    populate(pages, IDLE_SLICE);
-    const mapping = pages.mapping;
-    const to = Math.min(pages.capacity, from + IDLE_SLICE);
+    // Without native calls, the pages are faulted in here instead (their writes follow all the same).
+    if (!populate(pages, IDLE_SLICE)) {
+      const to = Math.min(capacity, from + IDLE_SLICE);
+      for (let at = from; at < to; at += PAGE) mapping[at] = 0;
+      pages.populated = to;
+    }
+    await nextTurn();
+    if (!wanted()) return false;
+  }
+  for (let from = 0; from < capacity; from += IDLE_SLICE) {
+    const to = Math.min(capacity, from + IDLE_SLICE);
     for (let at = from; at < to; at += PAGE) mapping[at] = 0;
-    pages.populated = to;
     await nextTurn();
     if (!wanted()) return false;
   }

@@ -78,13 +78,13 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
 });
 
 describeScenarios("a pool warmed after start", () => ScenarioRun.start(["warmPool"], "data-fixture.ts", { env: { MOSAIC_WARM_POOL: String(16 * 2 ** 20) } }), (run) => {
-  test("with warmPool the head prepares a segment in idle time after start, and its first argument of that size goes through it (no fresh segment)", async () => {
-    const { warmed, sum, afterFirstTransfer, same } = await run.value("warmPool");
-    expect({ warmed, sum, segments: afterFirstTransfer.length, same }).toEqual({ warmed: 1, sum: (4 * 2 ** 20) / 4096, segments: 1, same: true });
+  test("with warmPool the head prepares a segment in idle time after start, and its first argument of that size goes through it (no fresh segment), into the mapping the thread made of it ahead", async () => {
+    const { warmed, sum, afterFirstTransfer, same, argumentInWarmMapping } = await run.value("warmPool");
+    expect({ warmed, sum, segments: afterFirstTransfer.length, same, argumentInWarmMapping }).toEqual({ warmed: 1, sum: (4 * 2 ** 20) / 4096, segments: 1, same: true, argumentInWarmMapping: 1 });
   });
 
-  test("with warmPool a tessera thread prepares one once started, and its first result of that size goes through it", async () => {
+  test("with warmPool a tessera thread prepares one once started, and its first result of that size goes through it, into the mapping the head made of it ahead", async () => {
     const { thread } = await run.value("warmPool");
-    expect(thread).toEqual({ warmed: 1, back: [4 * 2 ** 20, 3], afterFirstResult: 1, same: true });
+    expect(thread).toEqual({ warmed: 1, back: [4 * 2 ** 20, 3], afterFirstResult: 1, same: true, resultInWarmMapping: 1 });
   });
 });
