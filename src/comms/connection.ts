@@ -409,7 +409,9 @@ export class Connection {
       case MessageKind.SegmentAhead:
         return this.#shared.onSegmentAhead(message[1], message[2]);
       case MessageKind.SegmentWarm:
-        return this.#shared.onSegmentWarm(message[1], message[2]);
+        // Only from a peer that shares this machine's memory, naming a segment of its own.
+        if (this.#sharesMemory) this.#shared.onSegmentWarm(message[1], message[2], this.peer!.pid);
+        return;
       case MessageKind.Fatal:
         this.#options.log(`${this.#peerName} dropped the connection: ${message[1].message}`);
         return this.close(new RemoteError(message[1]));

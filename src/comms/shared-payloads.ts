@@ -18,6 +18,7 @@ import {
   holdMapping,
   isArraySegment,
   isPooledSegment,
+  isPooledSegmentOf,
   isSharedArrayPayload,
   lendCopy,
   lendKept,
@@ -165,9 +166,9 @@ export class SharedPayloads {
     this.#unwatchWarm ??= watchWarmSegments((path, capacity) => this.#options.send([MessageKind.SegmentWarm, path, capacity]));
   }
 
-  /** The peer prepared its segment `path` for its first large payloads (see warmKept). */
-  onSegmentWarm(path: unknown, size: unknown): void {
-    if (!this.#options.mapsWarm() || typeof path !== "string" || !Number.isSafeInteger(size) || (size as number) <= 0) return;
+  /** The peer (process `peerPid`) prepared its segment `path` for its first large payloads (see warmKept): only a segment of its own. */
+  onSegmentWarm(path: unknown, size: unknown, peerPid: number): void {
+    if (!this.#options.mapsWarm() || typeof path !== "string" || !isPooledSegmentOf(path, peerPid) || !Number.isSafeInteger(size) || (size as number) <= 0) return;
     warmKept(path, size as number);
   }
 

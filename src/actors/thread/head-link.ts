@@ -32,8 +32,9 @@ const headHandler: ConnectionHandler = {
   readSharedPayloads: () => false,
   // ... and mapped while the head copies them into its segment.
   mapsSharedAhead: true,
-  // ... and the head's segment prepared for its first large argument (warmPool) mapped and touched in idle time.
-  mapsWarmSegments: true,
+  // ... and the head's segment prepared for its first large argument (warmPool) mapped and touched in idle time, by a
+  // worker's first thread (the one that prepares a segment for its first result): its first tessera's.
+  mapsWarmSegments: threadIndex === 0,
   // Calls without arguments of 1 KiB or more (most of them) are read by hand.
   readCommand(body, start, end) {
     const call = decodeCallMessage(body, start, end);

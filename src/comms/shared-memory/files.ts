@@ -113,6 +113,11 @@ export function isOwnPooledSegment(path: string): boolean {
   return path.includes(`-${process.pid}${POOLED_MARK}`);
 }
 
+/** A pooled segment of process `pid` of this cluster (a peer's, named by it). */
+export function isPooledSegmentOf(path: string, pid: number): boolean {
+  return path.startsWith(join(SHM_DIRECTORY, `mosaic-${clusterId()}-${pid}${POOLED_MARK}`));
+}
+
 export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);

@@ -34,6 +34,7 @@ export {
   discardSegment,
   isArraySegment,
   isPooledSegment,
+  isPooledSegmentOf,
   MACHINE_ID,
   removeClusterSegments,
   removeProcessSegments,

@@ -190,8 +190,13 @@ export function mapAhead(path: string, size: number): void {
   let bytes: Uint8Array;
   try {
     checkSegmentPath(path);
-    // A mapping of it kept here (keptView) is used again: nothing to map.
-    if (idleKept(path, size, checkSegmentFile(path, size, true).ino)) return;
+    // A mapping of it kept here (keptView) is used again: nothing to map, unless warmKept is still at it (it stops
+    // once the payload takes the mapping): then its page tables are filled in now, in one call.
+    const idle = idleKept(path, size, checkSegmentFile(path, size, true).ino);
+    if (idle) {
+      if (idle.warm === "warming" && populateReadable(idle.mapping)) idle.warm = "warm";
+      return;
+    }
     bytes = Bun.mmap(path, { shared: false, size });
   } catch {
     return; // the message that follows says what is wrong with it
@@ -278,6 +283,8 @@ interface KeptMapping {
   idleSince: number;
   /** What to do once that buffer's contents are freed (whenContentsFreed: the segment goes back to its sender). */
   onFreed: (() => void)[];
+  /** Made by warmKept for a segment announced ahead: "warming" while its pages are mapped and read in idle turns, "warm" once done; undefined once a payload used it (or not made so). */
+  warm?: "warming" | "warm";
 }
 
 /** The kept mapping under each buffer made over one. */
@@ -329,6 +336,7 @@ function keptView(path: string, size: number, file: Stats): Uint8Array | undefin
     return undefined;
   }
   if (reused) countMappedKept();
+  entry!.warm = undefined;
   entry!.slot = made.slot;
   entry!.collected = false;
   keptViews.register(made.buffer, entry!);
@@ -430,7 +438,9 @@ let touched = 0;
  * whole mapping is mapped (see populateInTurns). The mapping is private and
  * never written while idle, so it shows what the peer writes into the file
  * later. Let go of as other idle kept mappings are (segmentIdleTime; its
- * file gone).
+ * file gone; the oldest idle one when a payload needs the place). A payload
+ * announced (mapAhead) while the reads are still going on has the rest of
+ * the mapping mapped in at once, as any other.
  */
 export function warmKept(path: string, size: number): void {
   if (size < MAP_AHEAD_MIN_BYTES || !isPooledSegment(path) || isOwnPooledSegment(path) || !keepingMappingsUsable()) return;
@@ -441,8 +451,11 @@ export function warmKept(path: string, size: number): void {
   } catch {
     return; // removed since, or not a segment: nothing to prepare
   }
-  if (kept.some((entry) => entry.path === path && entry.ino === file.ino)) return;
-  if (kept.length >= KEPT_MAX && !dropOldestIdle()) return;
+  // A prepared segment is as large as announced (its capacity); one of it mapped here already is enough.
+  if (file.size !== size || kept.some((entry) => entry.path === path && entry.ino === file.ino)) return;
+  // A guess at a payload to come takes no room from mappings that payloads used, nor from other guesses (a head with
+  // many workers would drop one for the next): a free place, at most half of them guesses.
+  if (kept.length >= KEPT_MAX || kept.filter((entry) => entry.warm !== undefined).length >= KEPT_MAX / 2) return;
   let mapping: Uint8Array;
   try {
     mapping = Bun.mmap(path, { shared: false, size: file.size });
@@ -450,7 +463,7 @@ export function warmKept(path: string, size: number): void {
     return;
   }
   const ffi = require("bun:ffi") as typeof import("bun:ffi");
-  const entry: KeptMapping = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [] };
+  const entry: KeptMapping = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [], warm: "warming" };
   kept.push(entry);
   keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
   void warmInTurns(entry);
@@ -458,7 +471,8 @@ export function warmKept(path: string, size: number): void {
 
 async function warmInTurns(entry: KeptMapping): Promise<void> {
   const mapping = entry.mapping;
-  const wanted = () => entry.slot < 0 && kept.includes(entry); // not in use (its payload came), not let go of
+  // Not in use (its payload came), not mapped in whole meanwhile (mapAhead), not let go of.
+  const wanted = () => entry.slot < 0 && entry.warm === "warming" && kept.includes(entry);
   // Mapped in first (where the madvise fails, the reads below map the pages: read twice, the second time none changes the page tables).
   let mapped = true;
   for (let from = 0; from < mapping.byteLength && mapped; from += WARM_MAP_SLICE) {
@@ -476,6 +490,7 @@ async function warmInTurns(entry: KeptMapping): Promise<void> {
       if (!wanted()) return;
     }
   }
+  entry.warm = "warm";
   countWarmKept();
 }
 
