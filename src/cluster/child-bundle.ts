@@ -167,7 +167,7 @@ async function buildBundle(cache: string): Promise<void> {
     const sources = `${realpathSync(SOURCES)}/`;
     const library = Object.keys(graph.metafile.inputs).map((input) => realpathSync(resolve(cwd, input))).filter((path) => path.startsWith(sources));
     const entry = join(folder, "program.ts");
-    writeFileSync(entry, preloadSource(library, id));
+    writeFileSync(entry, preloadSource(library, sources, id));
     const result = await Bun.build({ ...settings, entrypoints: [entry] });
     rmSync(entry);
     if (!result.success || !result.metafile || process.cwd() !== cwd) return;
@@ -199,11 +199,17 @@ async function buildBundle(cache: string): Promise<void> {
 /**
  * The bundle's entry: each library module, loaded when first imported, served
  * to Bun's loader by a plugin. It names its build on globalThis (the paths of
- * a bundle are its sources': Bun writes them in at build time).
+ * a bundle are its sources': Bun writes them in at build time). The plugin's
+ * filter is the sources' folder (`sources`, ending in "/"), not the list of
+ * the library's files: Bun compiles a filter of ~145 alternatives at every
+ * start of a process or thread that preloads the bundle (measured: ~900 more
+ * page faults, ~3.6 MiB more memory and ~10 ms more CPU than the folder's).
+ * A file of the folder that the bundle does not hold (this Bun's onLoad
+ * cannot decline one) is served from its source, as Bun would load it.
  */
-function preloadSource(library: string[], id: string): string {
+function preloadSource(library: string[], sources: string, id: string): string {
   const modules = library.map((path) => `  ${JSON.stringify(path)}: () => require(${JSON.stringify(path)}),`).join("\n");
-  const filter = `^(?:${library.map((path) => path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|")})$`;
+  const filter = `^${sources.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}.*\\.ts$`;
   return [
     "// Made by src/cluster/child-bundle.ts: the library's modules, served from this bundle.",
     `const modules: Record<string, () => object> = {\n${modules}\n};`,
@@ -211,7 +217,10 @@ function preloadSource(library: string[], id: string): string {
     "Bun.plugin({",
     '  name: "mosaic-bundle",',
     "  setup(build) {",
-    `    build.onLoad({ filter: new RegExp(${JSON.stringify(filter)}) }, (args) => ({ exports: modules[args.path]!(), loader: "object" }));`,
+    `    build.onLoad({ filter: new RegExp(${JSON.stringify(filter)}) }, (args) => {`,
+    "      const load = modules[args.path];",
+    '      return load ? { exports: load(), loader: "object" } : { contents: require("node:fs").readFileSync(args.path, "utf8"), loader: "ts" };',
+    "    });",
     "  },",
     "});",
     "",

@@ -13,10 +13,13 @@ interface Round {
   node: string;
   worker: string;
   echoed: number;
-  /** The worker's: the build its library came from ("source" if none), and whether a deep import is the public entry's module. */
-  library: { bundle: string; same: boolean };
+  /**
+   * The worker's: the build its library came from ("source" if none), whether a deep import is the public entry's
+   * module, and what a module of the library's folder outside the library gives (its source, even from a build).
+   */
+  library: { bundle: string; same: boolean; outside: string };
   /** The same, seen from the tessera's thread (it preloads the build its worker started from). */
-  thread: { bundle: string; same: boolean };
+  thread: { bundle: string; same: boolean; outside: string };
 }
 
 async function runRounds(rounds: number, cache: string, env: Record<string, string> = {}): Promise<Round[]> {
@@ -30,7 +33,14 @@ async function runRounds(rounds: number, cache: string, env: Record<string, stri
   }
 }
 
-const fromSource = (echoed: number): Round => ({ monitor: ROLE_MAIN, node: ROLE_MAIN, worker: FIXTURE, echoed, library: { bundle: "source", same: true }, thread: { bundle: "source", same: true } });
+const fromSource = (echoed: number): Round => ({
+  monitor: ROLE_MAIN,
+  node: ROLE_MAIN,
+  worker: FIXTURE,
+  echoed,
+  library: { bundle: "source", same: true, outside: "2.0 KiB" },
+  thread: { bundle: "source", same: true, outside: "2.0 KiB" },
+});
 
 /** A round whose children all started from the build in `folder`. */
 const fromBuild = (folder: string, echoed: number): Round => ({
@@ -38,8 +48,8 @@ const fromBuild = (folder: string, echoed: number): Round => ({
   node: join(folder, "role-main.js"),
   worker: join(folder, "program.js"),
   echoed,
-  library: { bundle: basename(folder), same: true },
-  thread: { bundle: basename(folder), same: true },
+  library: { bundle: basename(folder), same: true, outside: "2.0 KiB" },
+  thread: { bundle: basename(folder), same: true, outside: "2.0 KiB" },
 });
 
 test("children run source until a build is made after ready, then the build (the worker's library one instance from it); a source file changed since makes them run source again", async () => {
@@ -77,7 +87,7 @@ test("a tessera thread whose worker's build was removed since the worker started
     const [round] = await runRounds(1, cache, { FIXTURE_DROP_BUILD: "1" });
     const build = dirname(round!.worker);
     expect(existsSync(build)).toBe(false);
-    expect(round).toEqual({ ...fromBuild(build, 0), thread: { bundle: "source", same: true } });
+    expect(round).toEqual({ ...fromBuild(build, 0), thread: { bundle: "source", same: true, outside: "2.0 KiB" } });
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
