@@ -38,8 +38,8 @@ const fromSource = (echoed: number): Round => ({
   node: ROLE_MAIN,
   worker: FIXTURE,
   echoed,
-  library: { bundle: "source", same: true, outside: "2.0 KiB" },
-  thread: { bundle: "source", same: true, outside: "2.0 KiB" },
+  library: { bundle: "source", same: true, outside: "01:30:00 true" },
+  thread: { bundle: "source", same: true, outside: "01:30:00 true" },
 });
 
 /** A round whose children all started from the build in `folder`. */
@@ -48,8 +48,8 @@ const fromBuild = (folder: string, echoed: number): Round => ({
   node: join(folder, "role-main.js"),
   worker: join(folder, "program.js"),
   echoed,
-  library: { bundle: basename(folder), same: true, outside: "2.0 KiB" },
-  thread: { bundle: basename(folder), same: true, outside: "2.0 KiB" },
+  library: { bundle: basename(folder), same: true, outside: "01:30:00 true" },
+  thread: { bundle: basename(folder), same: true, outside: "01:30:00 true" },
 });
 
 test("children run source until a build is made after ready, then the build (the worker's library one instance from it); a source file changed since makes them run source again", async () => {
@@ -87,7 +87,7 @@ test("a tessera thread whose worker's build was removed since the worker started
     const [round] = await runRounds(1, cache, { FIXTURE_DROP_BUILD: "1" });
     const build = dirname(round!.worker);
     expect(existsSync(build)).toBe(false);
-    expect(round).toEqual({ ...fromBuild(build, 0), thread: { bundle: "source", same: true, outside: "2.0 KiB" } });
+    expect(round).toEqual({ ...fromBuild(build, 0), thread: { bundle: "source", same: true, outside: "01:30:00 true" } });
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
