@@ -324,10 +324,7 @@ function keptView(path: string, size: number, file: Stats): Uint8Array | undefin
   if (reused) forgetMappedAhead(path); // one made ahead while this was still in use
   else {
     if (kept.length >= KEPT_MAX && !dropOldestIdle()) return undefined;
-    const mapping = takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size: file.size });
-    const ffi = require("bun:ffi") as typeof import("bun:ffi");
-    entry = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [] };
-    kept.push(entry);
+    entry = keepMapping(path, takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size: file.size }), file.ino);
   }
   const made = watch.buffer(entry!.address, size);
   if (!made) {
@@ -342,6 +339,14 @@ function keptView(path: string, size: number, file: Stats): Uint8Array | undefin
   keptViews.register(made.buffer, entry!);
   keptBuffers.set(made.buffer, entry!);
   return new Uint8Array(made.buffer);
+}
+
+/** A new kept mapping of the file `path` (inode `ino`), idle. */
+function keepMapping(path: string, mapping: Uint8Array, ino: number): KeptMapping {
+  const ffi = require("bun:ffi") as typeof import("bun:ffi");
+  const entry: KeptMapping = { path, mapping, address: ffi.ptr(mapping), ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [] };
+  kept.push(entry);
+  return entry;
 }
 
 /**
@@ -462,9 +467,8 @@ export function warmKept(path: string, size: number): void {
   } catch {
     return;
   }
-  const ffi = require("bun:ffi") as typeof import("bun:ffi");
-  const entry: KeptMapping = { path, mapping, address: ffi.ptr(mapping), ino: file.ino, slot: -1, collected: false, idleSince: performance.now(), onFreed: [], warm: "warming" };
-  kept.push(entry);
+  const entry = keepMapping(path, mapping, file.ino);
+  entry.warm = "warming";
   keptSweep ??= setTimeout(sweepKept, KEPT_SWEEP_MS).unref();
   void warmInTurns(entry);
 }
