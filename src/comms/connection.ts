@@ -159,6 +159,7 @@ export class Connection {
     if (options.allocate) this.#reader.allocate = options.allocate;
     this.#reader.admit = options.admit;
     this.#reader.readInPlace = (chunk, start, end) => this.#readInPlace(chunk, start, end);
+    this.#reader.onError = (error) => this.#readFailed(error);
     this.#handshakeTimer = setTimeout(
       () => this.close(new HandshakeError(`handshake not completed within ${options.handshakeTimeout ?? 5000} ms`)),
       options.handshakeTimeout ?? 5000,
@@ -300,8 +301,12 @@ export class Connection {
     try {
       this.#reader.push(chunk);
     } catch (error) {
-      this.fail(error instanceof MosaicError ? error : new ProtocolError(String(error)));
+      this.#readFailed(error);
     }
+  }
+
+  #readFailed(error: unknown): void {
+    this.fail(error instanceof MosaicError ? error : new ProtocolError(String(error)));
   }
 
   onDrain(): void {

@@ -3,7 +3,7 @@
  * frames, raw payloads copied once into their final memory.
  */
 import { ProtocolError } from "../errors.ts";
-import { decompressPayload } from "./compression.ts";
+import { BLOCK_BYTES, InflatingPayload } from "./compression.ts";
 import { COMPRESSED_PAYLOAD_FLAG, FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
 import { receiveTarget, SHM_PATH_FIELD } from "./shared-memory/index.ts";
 
@@ -27,6 +27,14 @@ const COLLECT_EVERY_BYTES = 8 * 2 ** 20;
 /** Socket bytes this thread's readers took since the last ask (per thread: each has its own heap). */
 let receivedSinceCollect = 0;
 
+/**
+ * Bytes of compressed payloads one reader restores in a turn of the event
+ * loop (~10-40 ms of codec and copying here): a socket chunk of compressed
+ * bytes can hold 100 MiB or more of smooth data, and the rest of it waits for
+ * the next turn, so that timers (heartbeats) and other links go first.
+ */
+const INFLATE_PER_TURN = 8 * 2 ** 20;
+
 /** Where a payload lands: an ArrayBuffer by default, a SharedArrayBuffer on workers. */
 export type PayloadAllocator = (bytes: number) => Uint8Array;
 
@@ -36,8 +44,22 @@ export const allocateArrayBuffer: PayloadAllocator = (bytes) => receiveTarget(by
 type ReadState =
   | { step: "header" }
   | { step: "body"; kind: number; into: Uint8Array; filled: number }
-  | { step: "payloads"; body: Uint8Array; sizes: number[]; payloads: Uint8Array[]; filled: number; shared: (number | undefined)[]; compressed: Compressed }
-  | { step: "discard"; body: Uint8Array; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; index: number; sizes: number[]; filled: number };
+  | PayloadsState
+  | { step: "discard"; body: Uint8Array; total: number; paths: Uint8Array[]; shared: (number | undefined)[]; compressed: Compressed; index: number; sizes: number[]; filled: number; inflating: InflatingPayload | undefined };
+
+interface PayloadsState {
+  step: "payloads";
+  body: Uint8Array;
+  sizes: number[];
+  payloads: Uint8Array[];
+  filled: number;
+  shared: (number | undefined)[];
+  compressed: Compressed;
+  /** The compressed payload being restored (the last of `payloads`). */
+  inflating: InflatingPayload | undefined;
+  /** Socket bytes of the compressed payloads read so far. */
+  compressedWire: number;
+}
 
 /** Raw payloads of a frame that did not fit the receiver's memory budget: skipped, not stored. */
 export interface RejectedPayloads {
@@ -58,8 +80,13 @@ export function readPathField(field: Uint8Array): string {
   return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
 }
 
-/** For each payload, the size it restores to when it came compressed, else undefined; undefined when none did. */
-type Compressed = (number | undefined)[] | undefined;
+/** For each payload, whether it comes compressed (in blocks, see compression.ts); undefined when none does. */
+type Compressed = boolean[] | undefined;
+
+/** Codec output between two asks for a young collection: each block restored is a fresh allocation, dead once copied. */
+function restoredFresh(bytes: number): void {
+  receivedSinceCollect += bytes;
+}
 
 /** `socketBytes`: bytes the socket carried for the payloads not in shared memory, given only when some came compressed. */
 type FrameCallback = (body: Uint8Array, payloads: Uint8Array[], rejected?: RejectedPayloads, shared?: SharedSizes, socketBytes?: number) => void;
@@ -88,6 +115,16 @@ export class FrameReader {
    */
   readInPlace: ((chunk: Uint8Array, start: number, end: number) => boolean) | undefined;
 
+  /**
+   * Told what a later turn's reading threw (the rest of a chunk left for it,
+   * see INFLATE_PER_TURN); without it, that is thrown from the timer.
+   */
+  onError: ((error: unknown) => void) | undefined;
+  /** Socket bytes left for a later turn, in order; new chunks join them. */
+  #backlog: Uint8Array[] | undefined;
+  /** Codec work done in this turn. */
+  #work = 0;
+
   constructor(limits: FrameLimits, onFrame: FrameCallback) {
     this.limits = limits;
     this.#onFrame = onFrame;
@@ -100,6 +137,46 @@ export class FrameReader {
       receivedSinceCollect = 0;
       Bun.gc(false);
     }
+    if (this.#backlog) {
+      this.#backlog.push(chunk);
+      return;
+    }
+    this.#work = 0;
+    this.#read(chunk);
+  }
+
+  /** Whether bytes wait for a later turn. */
+  get paused(): boolean {
+    return this.#backlog !== undefined;
+  }
+
+  #resume = (): void => {
+    const backlog = this.#backlog!;
+    this.#backlog = undefined;
+    this.#work = 0;
+    try {
+      for (let i = 0; i < backlog.length; i++) {
+        this.#read(backlog[i]!);
+        if (this.#backlog) {
+          // Paused again: the chunks after this one wait behind what it left.
+          (this.#backlog as Uint8Array[]).push(...backlog.slice(i + 1));
+          return;
+        }
+      }
+    } catch (error) {
+      this.#backlog = undefined;
+      if (!this.onError) throw error;
+      this.onError(error);
+    }
+  };
+
+  /** Leaves the chunk's bytes from `at` for the next turn. */
+  #pause(chunk: Uint8Array, at: number): void {
+    this.#backlog = [chunk.subarray(at)];
+    setImmediate(this.#resume);
+  }
+
+  #read(chunk: Uint8Array): void {
     let at = 0;
     while (at < chunk.length) {
       const state = this.#state;
@@ -148,6 +225,17 @@ export class FrameReader {
           this.#onBody(state.kind, state.into);
         }
       } else if (state.step === "discard") {
+        if (state.inflating) {
+          // A compressed payload skipped block by block: its length on the wire is known only from its blocks.
+          at = state.inflating.push(chunk, at);
+          if (state.inflating.done) {
+            state.inflating = undefined;
+            state.index++;
+            state.filled = 0;
+            this.#skipEmpty(state);
+          }
+          continue;
+        }
         // Skipped, except the path fields of shared payloads: those segments must still be removed.
         const size = state.sizes[state.index]!;
         const take = Math.min(size - state.filled, chunk.length - at);
@@ -159,6 +247,17 @@ export class FrameReader {
           state.filled = 0;
           this.#skipEmpty(state);
         }
+      } else if (state.inflating) {
+        const inflating = state.inflating;
+        inflating.work = this.#work;
+        at = inflating.push(chunk, at, INFLATE_PER_TURN);
+        this.#work = inflating.work;
+        if (inflating.done) {
+          state.compressedWire += inflating.wireBytes;
+          state.inflating = undefined;
+          this.#nextPayload(state);
+        }
+        if (this.#work >= INFLATE_PER_TURN && at < chunk.length) return this.#pause(chunk, at);
       } else {
         const target = state.payloads[state.payloads.length - 1]!;
         const take = Math.min(target.length - state.filled, chunk.length - at);
@@ -204,39 +303,40 @@ export class FrameReader {
       const isShared = (size & SHARED_PAYLOAD_FLAG) !== 0n;
       const isCompressed = (size & COMPRESSED_PAYLOAD_FLAG) !== 0n;
       size &= ~(SHARED_PAYLOAD_FLAG | COMPRESSED_PAYLOAD_FLAG);
-      const restored = isCompressed ? next() : size;
-      if (size > BigInt(Number.MAX_SAFE_INTEGER) || restored > BigInt(Number.MAX_SAFE_INTEGER) || (isShared && isCompressed)) {
+      if (size > BigInt(Number.MAX_SAFE_INTEGER) || (isShared && isCompressed)) {
         throw new ProtocolError(`payload size ${size} is not a valid size`);
       }
-      // What the receiver's memory must take: a compressed payload's restored size. While it is restored it
-      // needs more: its bytes as they came, and zstd's own restored copy before it goes where payloads go.
-      total += Number(restored);
-      peak += isCompressed ? 2 * Number(restored) + Number(size) : Number(restored);
+      // What the receiver's memory must take; a compressed payload (its restored size here) needs a block more
+      // while a block is restored: its bytes as they came, and the codec's output before it goes where payloads go.
+      total += Number(size);
+      peak += isCompressed ? Number(size) + 2 * BLOCK_BYTES : Number(size);
       // A shared payload's bytes on the socket are its path field; its memory comes from the segment.
       sizes.push(isShared ? SHM_PATH_FIELD : Number(size));
       shared.push(isShared ? Number(size) : undefined);
-      if (isCompressed) (compressed ??= new Array(count).fill(undefined))[i] = Number(restored);
+      if (isCompressed) (compressed ??= new Array(count).fill(false))[i] = true;
     }
     if (total > 0 && this.admit && !this.admit(peak)) {
       const paths = shared.map((size) => new Uint8Array(size === undefined ? 0 : SHM_PATH_FIELD));
-      const discard = { step: "discard" as const, body: body.subarray(at), total, paths, shared, index: 0, sizes, filled: 0 };
+      const discard = { step: "discard" as const, body: body.subarray(at), total, paths, shared, compressed, index: 0, sizes, filled: 0, inflating: undefined };
       this.#state = discard;
       this.#skipEmpty(discard);
       return;
     }
-    const state = { step: "payloads" as const, body: body.subarray(at), sizes, payloads: [] as Uint8Array[], filled: 0, shared, compressed };
+    const state: PayloadsState = { step: "payloads", body: body.subarray(at), sizes, payloads: [], filled: 0, shared, compressed, inflating: undefined, compressedWire: 0 };
     this.#nextPayload(state);
   }
 
-  #nextPayload(state: Extract<ReadState, { step: "payloads" }>): void {
+  #nextPayload(state: PayloadsState): void {
     // Zero-length payloads complete at once; skip over them.
     while (state.payloads.length < state.sizes.length) {
-      const size = state.sizes[state.payloads.length]!;
-      // A path field, or compressed bytes (restored into the allocator's memory once in), take plain memory.
-      const plain = state.shared[state.payloads.length] !== undefined || state.compressed?.[state.payloads.length] !== undefined;
-      state.payloads.push(size === 0 ? new Uint8Array(0) : plain ? new Uint8Array(size) : this.allocate(size));
+      const index = state.payloads.length;
+      const size = state.sizes[index]!;
+      // A path field takes plain memory; a compressed payload is restored block by block where payloads go.
+      const target = size === 0 ? new Uint8Array(0) : state.shared[index] !== undefined ? new Uint8Array(size) : this.allocate(size);
+      state.payloads.push(target);
       state.filled = 0;
       if (size > 0) {
+        if (state.compressed?.[index]) state.inflating = new InflatingPayload(size, target, restoredFresh);
         this.#state = state;
         return;
       }
@@ -244,20 +344,18 @@ export class FrameReader {
     this.#state = { step: "header" };
     const shared = state.shared.some((size) => size !== undefined) ? state.shared : undefined;
     if (!state.compressed) return this.#onFrame(state.body, state.payloads, undefined, shared);
-    let socketBytes = 0;
-    for (let i = 0; i < state.payloads.length; i++) {
-      if (state.shared[i] !== undefined) continue;
-      socketBytes += state.sizes[i]!;
-      const restored = state.compressed[i];
-      if (restored !== undefined) state.payloads[i] = decompressPayload(state.payloads[i]!, restored, this.allocate);
-    }
+    let socketBytes = state.compressedWire;
+    for (let i = 0; i < state.payloads.length; i++) if (state.shared[i] === undefined && !state.compressed[i]) socketBytes += state.sizes[i]!;
     this.#onFrame(state.body, state.payloads, undefined, shared, socketBytes);
   }
 
   /** Moves past empty payloads of a skipped frame; delivers the frame once all are skipped. */
   #skipEmpty(state: Extract<ReadState, { step: "discard" }>): void {
     while (state.index < state.sizes.length && state.sizes[state.index] === 0) state.index++;
-    if (state.index < state.sizes.length) return;
+    if (state.index < state.sizes.length) {
+      if (state.compressed?.[state.index]) state.inflating = new InflatingPayload(state.sizes[state.index]!, undefined);
+      return;
+    }
     this.#state = { step: "header" };
     const paths = state.paths.filter((_, i) => state.shared[i] !== undefined).map(readPathField);
     this.#onFrame(state.body, [], { bytes: state.total, segments: paths });

@@ -4,7 +4,7 @@
  */
 import { copyBytes } from "../_util/copy-bytes.ts";
 import { ProtocolError } from "../errors.ts";
-import type { CompressedPayload } from "./compression.ts";
+import { DeflatingPayload } from "./compression.ts";
 import { COMPRESSED_PAYLOAD_FLAG, FRAME_HEADER_BYTES, FrameKind, SHARED_PAYLOAD_FLAG } from "./protocol.ts";
 import { scratchCopy, SHM_PATH_FIELD } from "./shared-memory/index.ts";
 
@@ -14,12 +14,12 @@ export interface SharedPayload {
   size: number;
 }
 
-export type OutgoingPayload = Uint8Array | SharedPayload | CompressedPayload;
+export type OutgoingPayload = Uint8Array | SharedPayload | DeflatingPayload;
 
-/** The bytes a payload puts on the socket. */
-function wireBytes(payload: OutgoingPayload): Uint8Array {
-  if (payload instanceof Uint8Array) return payload;
-  return "path" in payload ? pathField(payload.path) : payload.bytes;
+/** What a payload puts on the socket: its bytes, or a compressed payload that makes them as they are written. */
+function wireBytes(payload: OutgoingPayload): Uint8Array | DeflatingPayload {
+  if (payload instanceof Uint8Array || payload instanceof DeflatingPayload) return payload;
+  return pathField(payload.path);
 }
 
 function pathField(path: string): Uint8Array {
@@ -50,6 +50,12 @@ const STAGE_BYTES = 64 * 1024;
 const BUSY_MS = 0.02;
 /** Payloads at least this big are written from their own memory, not staged. */
 const DIRECT_BYTES = 32 * 1024;
+/**
+ * Source bytes of compressed payloads made into blocks by one flush: past
+ * this, the rest waits for the next turn of the event loop (timers, other
+ * links, heartbeats go first), ~2-16 ms of codec work here.
+ */
+const DEFLATE_PER_FLUSH = 4 * 2 ** 20;
 
 /**
  * Queues frames and writes them when the socket accepts them. Bun's
@@ -59,7 +65,8 @@ const DIRECT_BYTES = 32 * 1024;
  */
 export class FrameWriter {
   #sink: ByteSink;
-  #queue: Uint8Array[] = [];
+  /** What is to be written, in order: bytes, and compressed payloads that make their bytes when they reach the head. */
+  #queue: (Uint8Array | DeflatingPayload)[] = [];
   #stage = new Uint8Array(STAGE_BYTES);
   #stageView = new DataView(this.#stage.buffer);
   #stageLength = 0;
@@ -89,9 +96,7 @@ export class FrameWriter {
     if (this.#closed) return;
     const count = payloads?.length ?? 0;
     if (count > 0xffff) throw new ProtocolError(`a frame carries at most 65535 raw payloads, not ${count}`);
-    let compressed = 0;
-    for (let i = 0; i < count; i++) if ("bytes" in payloads![i]!) compressed++;
-    const prefix = count > 0 ? 2 + 8 * (count + compressed) : 0;
+    const prefix = count > 0 ? 2 + 8 * count : 0;
     const length = prefix + body.length;
     if (length > 0xffffffff) throw new ProtocolError(`frame body of ${length} bytes exceeds the 4 GiB frame limit`);
     this.#reserve(FRAME_HEADER_BYTES + prefix + Math.min(body.length, DIRECT_BYTES));
@@ -106,12 +111,7 @@ export class FrameWriter {
       for (const payload of payloads!) {
         if (payload instanceof Uint8Array) view.setBigUint64(at, BigInt(payload.byteLength), true);
         else if ("path" in payload) view.setBigUint64(at, BigInt(payload.size) | SHARED_PAYLOAD_FLAG, true);
-        else {
-          view.setBigUint64(at, BigInt(payload.bytes.byteLength) | COMPRESSED_PAYLOAD_FLAG, true);
-          view.setBigUint64((at += 8), BigInt(payload.size), true);
-          // Made for this frame: never copied again, even for a snapshot.
-          this.#owned.add(payload.bytes.buffer);
-        }
+        else view.setBigUint64(at, BigInt(payload.size) | COMPRESSED_PAYLOAD_FLAG, true);
         at += 8;
       }
     }
@@ -120,7 +120,7 @@ export class FrameWriter {
     let borrowed = false;
     for (let i = 0; i < count; i++) {
       const payload = payloads![i]!;
-      borrowed ||= payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES;
+      borrowed ||= (payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES) || payload instanceof DeflatingPayload;
       this.#append(wireBytes(payload));
     }
     if (snapshot && borrowed) {
@@ -164,14 +164,22 @@ export class FrameWriter {
   #adoptQueue(): void {
     let remaining = this.#borrowed;
     for (let i = this.#queue.length - 1; i >= 0 && remaining > 0; i--) {
-      const chunk = this.#queue[i]!;
+      const entry = this.#queue[i]!;
+      const deflating = entry instanceof DeflatingPayload;
+      const chunk = deflating ? entry.source : entry;
       if (this.#owned.has(chunk.buffer)) continue;
       // Large tails go to warm shared memory (a memcpy); fresh memory would fault in every page.
       const scratch = scratchCopy(chunk);
       const copy = scratch?.copy ?? Uint8Array.prototype.slice.call(chunk);
-      if (scratch) this.#scratch.set(copy.buffer, scratch.release);
       this.#owned.add(copy.buffer);
-      this.#queue[i] = copy;
+      if (deflating) {
+        // Its blocks are views of the copy: it goes back once the last block is made, not as each is written.
+        if (scratch) this.#deflatingScratch.set(entry, scratch.release);
+        entry.source = copy;
+      } else {
+        if (scratch) this.#scratch.set(copy.buffer, scratch.release);
+        this.#queue[i] = copy;
+      }
       remaining--;
     }
     this.#borrowed = 0;
@@ -182,6 +190,8 @@ export class FrameWriter {
 
   /** Scratch segments holding queued copies (one chunk each), released once written. */
   #scratch = new Map<ArrayBufferLike, () => void>();
+  /** Scratch segments holding the sources of compressed payloads, released once their last block is made. */
+  #deflatingScratch = new Map<DeflatingPayload, () => void>();
 
   #written(chunk: Uint8Array): void {
     if (this.#scratch.size === 0) return;
@@ -199,8 +209,28 @@ export class FrameWriter {
     this.#scheduled = false;
     this.#lastFlush = performance.now();
     if (this.#blocked || this.#closed) return;
+    let deflated = 0;
     while (this.#queue.length > 0) {
-      const chunk = this.#queue[0]!;
+      let chunk = this.#queue[0]!;
+      if (chunk instanceof DeflatingPayload) {
+        if (deflated >= DEFLATE_PER_FLUSH) return this.#continueNextTurn();
+        const before = chunk.consumed;
+        const bytes = chunk.next();
+        if (!bytes) {
+          this.#queue.shift();
+          const release = this.#deflatingScratch.get(chunk);
+          if (release) {
+            this.#deflatingScratch.delete(chunk);
+            this.#owned.delete(chunk.source.buffer);
+            release();
+          }
+          continue;
+        }
+        deflated += chunk.consumed - before;
+        this.#queuedBytes += bytes.length - (chunk.consumed - before);
+        this.#queue.unshift(bytes);
+        chunk = bytes;
+      }
       const written = this.#sink.write(chunk);
       if (written < 0) return this.close();
       this.#queuedBytes -= Math.max(written, 0);
@@ -209,7 +239,7 @@ export class FrameWriter {
         this.#blocked = true;
         return;
       }
-      this.#written(this.#queue.shift()!);
+      this.#written(this.#queue.shift() as Uint8Array);
     }
     const length = this.#stageLength;
     if (length === 0) return;
@@ -245,12 +275,25 @@ export class FrameWriter {
       release();
     }
     this.#scratch.clear();
+    for (const [payload, release] of this.#deflatingScratch) {
+      this.#owned.delete(payload.source.buffer);
+      release();
+    }
+    this.#deflatingScratch.clear();
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#stageLength = 0;
   }
 
-  #append(bytes: Uint8Array): void {
+  #append(bytes: Uint8Array | DeflatingPayload): void {
+    if (bytes instanceof DeflatingPayload) {
+      this.#seal();
+      if (!this.#owned.has(bytes.source.buffer)) this.#borrowed++;
+      this.#queue.push(bytes);
+      // Counted at its source's size until its blocks are made.
+      this.#queuedBytes += bytes.size;
+      return;
+    }
     if (bytes.length >= DIRECT_BYTES) {
       this.#seal();
       if (!this.#owned.has(bytes.buffer)) this.#borrowed++;
@@ -291,6 +334,13 @@ export class FrameWriter {
     this.#owned.add(this.#stage.buffer);
     this.#stageView = new DataView(this.#stage.buffer);
     this.#stageLength = 0;
+  }
+
+  /** A compressed payload's next blocks wait for the next turn of the loop. */
+  #continueNextTurn(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#flushLater);
   }
 
   #schedule(): void {

@@ -5,7 +5,7 @@
 import type { ErrorDescription } from "../errors.ts";
 
 /** Bumped whenever a frame or message changes shape; checked at handshake. */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** After the handshake, message bodies (not raw payloads) up to this size; a larger frame ends the connection. */
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -79,8 +79,9 @@ export const FrameKind = {
    * Body is [u16 count][u64 size]*count then one message; `count` raw payloads
    * follow the frame. A size with SHARED_PAYLOAD_FLAG set is a payload in a
    * shared-memory segment: what follows is its path (SHM_PATH_FIELD bytes).
-   * A size with COMPRESSED_PAYLOAD_FLAG set is a zstd frame of that many bytes
-   * on the wire, and the next u64 of the list is the size it restores to.
+   * A size with COMPRESSED_PAYLOAD_FLAG set is the size a compressed payload
+   * restores to; what follows is its blocks (compression.ts: each an 8-byte
+   * header, then a zstd frame or raw bytes), until they restore to that size.
    */
   MessageWithPayloads: 2,
 } as const;
@@ -88,7 +89,7 @@ export const FrameKind = {
 /** Marks a payload size as "in a shared-memory segment" (bit 62). */
 export const SHARED_PAYLOAD_FLAG = 1n << 62n;
 
-/** Marks a payload size as "compressed" (bit 61): another u64, the restored size, follows it. */
+/** Marks a payload size as "compressed" (bit 61): the payload crosses as compressed blocks. */
 export const COMPRESSED_PAYLOAD_FLAG = 1n << 61n;
 
 /** 4-byte little-endian body length + 1-byte frame kind. */

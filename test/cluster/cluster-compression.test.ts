@@ -30,4 +30,19 @@ describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("compression between hosts", () => {
     await expectProcessesGone(processesOfCluster(cluster));
     expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${cluster}-`))).toEqual([]);
   }, 120_000);
+
+  test("a 256 MiB compressed move holds neither worker's event loop: with heartbeats every 250 ms and 1 s of silence counted as death, both workers live and the array arrives intact", async () => {
+    // Compressed or restored in one codec call each, 256 MiB held a worker's loop for 1-2.5 s here: its node
+    // declared it dead, and the move failed with a WorkerDiedError.
+    const h = hosts();
+    const command = [process.execPath, MOSAIC_MAIN, "run", "-w", "1", "--hosts", "h1,h2", "--ssh-command", `ssh -F ${h.sshConfig}`, "--compression", "zstd", "--heartbeat-interval", "250", "--heartbeat-timeout", "1000", `${FIXTURES}/compression-fixture.ts`];
+    const run = await h.exec(0, command, { timeout: 120_000, env: { COMPRESSION_FIXTURE_MIB: "256", COMPRESSION_FIXTURE_KINDS: "smooth" } });
+    const results = Object.fromEntries(
+      run.stdout.split("\n").filter((line) => line.startsWith("result ")).map((line) => JSON.parse(line.slice(7)) as { label: string; value: any }).map(({ label, value }) => [label, value]),
+    );
+    if (run.code !== 0 || !results.smooth) throw new Error(`mosaic run failed (${run.code}):\n${run.stdout}\n${run.stderr}`);
+    expect(results.smooth).toEqual({ intact: true, digest: `Float32Array:${256 * 2 ** 20}`, from: "worker:0:0", to: "worker:1:0", route: "tcp", bytes: 256 * 2 ** 20, wireBytes: expect.any(Number) });
+    expect(results.smooth.wireBytes).toBeLessThan(256 * 2 ** 20 / 10);
+    await expectProcessesGone(processesOfCluster(results.cluster.id as string));
+  }, 120_000);
 });
