@@ -38,10 +38,12 @@ export const BLOCK_BYTES = 2 ** 20;
  */
 export const BLOCK_HEADER_BYTES = 8;
 const RAW_BLOCK = 0x80000000;
+/** What a compressed block counts for, at least, toward a turn's work (see InflatingPayload.work). */
+const MIN_BLOCK_WORK = 64 * 1024;
 
 let codec: "none" | "zstd" = "none";
 
-/** libzstd's one-shot decompression, which writes into memory of ours (Bun's zstd returns fresh memory to copy from). */
+/** libzstd's decompression, which writes into memory of ours (Bun's zstd returns fresh memory to copy from). */
 interface Libzstd {
   /** Restores `packed` into `target` from `at`, at most `capacity` bytes; how many, or a negative number on error. */
   decompressInto(target: Uint8Array, at: number, capacity: number, packed: Uint8Array): number;
@@ -59,12 +61,16 @@ function openLibzstd(): Libzstd | null {
   try {
     const ffi = require("bun:ffi") as typeof import("bun:ffi");
     const { symbols } = ffi.dlopen("libzstd.so.1", {
-      ZSTD_decompress: { args: ["ptr", "usize", "ptr", "usize"], returns: "usize" },
+      ZSTD_createDCtx: { args: [], returns: "ptr" },
+      ZSTD_decompressDCtx: { args: ["ptr", "ptr", "usize", "ptr", "usize"], returns: "usize" },
       ZSTD_isError: { args: ["usize"], returns: "u32" },
     });
+    // One context for the thread's life: ZSTD_decompress would make and free one per block.
+    const context = symbols.ZSTD_createDCtx();
+    if (!context) return null;
     return {
       decompressInto(target, at, capacity, packed) {
-        const result = symbols.ZSTD_decompress(ffi.ptr(target, at), capacity, ffi.ptr(packed), packed.byteLength);
+        const result = symbols.ZSTD_decompressDCtx(context, ffi.ptr(target, at), capacity, ffi.ptr(packed), packed.byteLength);
         return symbols.ZSTD_isError(result) ? -1 : Number(result);
       },
     };
@@ -103,8 +109,10 @@ export class DeflatingPayload {
   /** Bytes it restores to. */
   readonly size: number;
   source: Uint8Array;
-  /** Source bytes made into blocks so far. */
+  /** Source bytes handed out so far (as blocks, or a raw block's bytes). */
   consumed = 0;
+  /** Where the next block begins in the source. */
+  #next = 0;
   /** A raw block's bytes, due right after its header. */
   #rawBlock: Uint8Array | undefined;
 
@@ -113,21 +121,33 @@ export class DeflatingPayload {
     this.size = source.byteLength;
   }
 
-  /** The next bytes for the wire (a block, or a raw block's header and then its bytes); undefined once all went. */
+  /**
+   * The next bytes for the wire (a block, or a raw block's header and then
+   * its bytes: a view of the source); undefined once all went. Throws if the
+   * source no longer holds its bytes (detached or shrunk since it was sent).
+   */
   next(): Uint8Array | undefined {
     const raw = this.#rawBlock;
     if (raw) {
       this.#rawBlock = undefined;
+      this.consumed += raw.byteLength;
       return raw;
     }
-    if (this.consumed >= this.size) return undefined;
-    const block = this.source.subarray(this.consumed, this.consumed + BLOCK_BYTES);
-    this.consumed += block.byteLength;
+    if (this.#next >= this.size) return undefined;
+    let block: Uint8Array | undefined;
+    try {
+      block = this.source.subarray(this.#next, Math.min(this.#next + BLOCK_BYTES, this.size));
+    } catch {} // a view of a detached buffer
+    if (block?.byteLength !== Math.min(BLOCK_BYTES, this.size - this.#next)) {
+      throw new ProtocolError(`a payload of ${this.size} bytes holds ${this.source.byteLength} now: its memory was detached or shrunk while it was sent`);
+    }
+    this.#next += block.byteLength;
     const packed = Bun.zstdCompressSync(block, { level: LEVEL });
     if (packed.byteLength > block.byteLength * (1 - MIN_SAVING)) {
       this.#rawBlock = block;
       return blockHeader(new Uint8Array(BLOCK_HEADER_BYTES), block.byteLength | RAW_BLOCK, block.byteLength);
     }
+    this.consumed += block.byteLength;
     const wire = new Uint8Array(BLOCK_HEADER_BYTES + packed.byteLength);
     blockHeader(wire, packed.byteLength, block.byteLength);
     wire.set(packed, BLOCK_HEADER_BYTES);
@@ -270,7 +290,8 @@ export class InflatingPayload {
       // Fresh memory, dead once copied: counted toward the reader's next collection.
       this.#onRestored(restored);
     }
-    this.work += restored;
+    // Each block counts at least MIN_BLOCK_WORK: a stream of tiny blocks costs a codec call each.
+    this.work += Math.max(restored, MIN_BLOCK_WORK);
     this.#endBlock(restored);
   }
 

@@ -153,13 +153,14 @@ export class Connection {
     this.authenticated.catch(() => {});
     this.closed = this.#close.promise;
     this.#writer = new FrameWriter(options.socket);
+    this.#writer.onError = (error) => this.#failWith(error);
     this.#reader = new FrameReader({ maxBodyBytes: HANDSHAKE_MAX_BODY, allowPayloads: false }, (body, payloads, rejected, shared, wire) =>
       this.#onFrame(body, payloads, rejected, shared, wire),
     );
     if (options.allocate) this.#reader.allocate = options.allocate;
     this.#reader.admit = options.admit;
     this.#reader.readInPlace = (chunk, start, end) => this.#readInPlace(chunk, start, end);
-    this.#reader.onError = (error) => this.#readFailed(error);
+    this.#reader.onError = (error) => this.#failWith(error);
     this.#handshakeTimer = setTimeout(
       () => this.close(new HandshakeError(`handshake not completed within ${options.handshakeTimeout ?? 5000} ms`)),
       options.handshakeTimeout ?? 5000,
@@ -254,6 +255,8 @@ export class Connection {
     if (!this.#isOpen) return;
     this.#isOpen = false;
     clearTimeout(this.#handshakeTimer);
+    // Bytes left for later turns (compressed payloads being restored) are of no use now.
+    this.#reader.stop();
     this.#writer.flush();
     if (this.#writer.pendingBytes > 0) {
       // The socket is full: let the rest (a last reply, a Fatal, log lines) drain first, briefly.
@@ -301,11 +304,11 @@ export class Connection {
     try {
       this.#reader.push(chunk);
     } catch (error) {
-      this.#readFailed(error);
+      this.#failWith(error);
     }
   }
 
-  #readFailed(error: unknown): void {
+  #failWith(error: unknown): void {
     this.fail(error instanceof MosaicError ? error : new ProtocolError(String(error)));
   }
 

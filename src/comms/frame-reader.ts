@@ -28,10 +28,10 @@ const COLLECT_EVERY_BYTES = 8 * 2 ** 20;
 let receivedSinceCollect = 0;
 
 /**
- * Bytes of compressed payloads one reader restores in a turn of the event
- * loop (~10-40 ms of codec and copying here): a socket chunk of compressed
- * bytes can hold 100 MiB or more of smooth data, and the rest of it waits for
- * the next turn, so that timers (heartbeats) and other links go first.
+ * Bytes of compressed payloads one reader restores from a socket chunk before
+ * the rest of it waits for the next turn of the event loop (~5-30 ms of codec
+ * work here): a chunk of compressed bytes can hold 100 MiB or more of smooth
+ * data; timers (heartbeats) and other links go first.
  */
 const INFLATE_PER_TURN = 8 * 2 ** 20;
 
@@ -141,8 +141,17 @@ export class FrameReader {
       this.#backlog.push(chunk);
       return;
     }
+    if (this.#stopped) return;
     this.#work = 0;
     this.#read(chunk);
+  }
+
+  #stopped = false;
+
+  /** Reads nothing more: what waits for a later turn is dropped, and later chunks are ignored (the link closed). */
+  stop(): void {
+    this.#stopped = true;
+    this.#backlog = undefined;
   }
 
   /** Whether bytes wait for a later turn. */
@@ -151,7 +160,8 @@ export class FrameReader {
   }
 
   #resume = (): void => {
-    const backlog = this.#backlog!;
+    const backlog = this.#backlog;
+    if (!backlog) return; // stopped meanwhile
     this.#backlog = undefined;
     this.#work = 0;
     try {

@@ -120,7 +120,9 @@ export class FrameWriter {
     let borrowed = false;
     for (let i = 0; i < count; i++) {
       const payload = payloads![i]!;
-      borrowed ||= (payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES) || payload instanceof DeflatingPayload;
+      borrowed ||= payload instanceof Uint8Array && payload.byteLength >= DIRECT_BYTES;
+      // A snapshot's compressed payload is copied before any block is made: its raw blocks are views of its source.
+      if (snapshot && payload instanceof DeflatingPayload) this.#adoptSource(payload);
       this.#append(wireBytes(payload));
     }
     if (snapshot && borrowed) {
@@ -164,25 +166,27 @@ export class FrameWriter {
   #adoptQueue(): void {
     let remaining = this.#borrowed;
     for (let i = this.#queue.length - 1; i >= 0 && remaining > 0; i--) {
-      const entry = this.#queue[i]!;
-      const deflating = entry instanceof DeflatingPayload;
-      const chunk = deflating ? entry.source : entry;
-      if (this.#owned.has(chunk.buffer)) continue;
+      const chunk = this.#queue[i]!;
+      if (chunk instanceof DeflatingPayload || this.#owned.has(chunk.buffer)) continue;
       // Large tails go to warm shared memory (a memcpy); fresh memory would fault in every page.
       const scratch = scratchCopy(chunk);
       const copy = scratch?.copy ?? Uint8Array.prototype.slice.call(chunk);
+      if (scratch) this.#scratch.set(copy.buffer, scratch.release);
       this.#owned.add(copy.buffer);
-      if (deflating) {
-        // Its blocks are views of the copy: it goes back once the last block is made, not as each is written.
-        if (scratch) this.#deflatingScratch.set(entry, scratch.release);
-        entry.source = copy;
-      } else {
-        if (scratch) this.#scratch.set(copy.buffer, scratch.release);
-        this.#queue[i] = copy;
-      }
+      this.#queue[i] = copy;
       remaining--;
     }
     this.#borrowed = 0;
+  }
+
+  /** Copies a compressed payload's source (into a scratch segment where one is free), returned once its last block is made. */
+  #adoptSource(payload: DeflatingPayload): void {
+    if (this.#owned.has(payload.source.buffer)) return;
+    const scratch = scratchCopy(payload.source);
+    const copy = scratch?.copy ?? payload.source.slice();
+    if (scratch) this.#deflatingScratch.set(payload, scratch.release);
+    this.#owned.add(copy.buffer);
+    payload.source = copy;
   }
 
   /** Queued chunks appended from a caller's memory since the last adoption. */
@@ -204,8 +208,24 @@ export class FrameWriter {
     release();
   }
 
-  /** Writes what the socket takes now; the rest waits for `onDrain` (or the next full stage). */
+  /**
+   * Told what a compressed payload threw while its blocks were made (its
+   * memory detached since it was sent): the frame cannot be finished, and the
+   * link must go. Without it, the writer closes.
+   */
+  onError: ((error: unknown) => void) | undefined;
+
+  /** Writes what the socket takes now; the rest waits for `onDrain`, the next full stage, or (a compressed payload's next blocks) the next turn. */
   flush(): void {
+    this.#flush();
+    if (this.onEmpty && this.pendingBytes === 0) {
+      const empty = this.onEmpty;
+      this.onEmpty = undefined;
+      empty();
+    }
+  }
+
+  #flush(): void {
     this.#scheduled = false;
     this.#lastFlush = performance.now();
     if (this.#blocked || this.#closed) return;
@@ -215,7 +235,13 @@ export class FrameWriter {
       if (chunk instanceof DeflatingPayload) {
         if (deflated >= DEFLATE_PER_FLUSH) return this.#continueNextTurn();
         const before = chunk.consumed;
-        const bytes = chunk.next();
+        let bytes: Uint8Array | undefined;
+        try {
+          bytes = chunk.next();
+        } catch (error) {
+          this.close();
+          return this.onError?.(error);
+        }
         if (!bytes) {
           this.#queue.shift();
           const release = this.#deflatingScratch.get(chunk);
@@ -264,7 +290,6 @@ export class FrameWriter {
   onDrain(): void {
     this.#blocked = false;
     this.flush();
-    if (this.onEmpty && this.pendingBytes === 0) this.onEmpty();
   }
 
   close(): void {
@@ -288,7 +313,6 @@ export class FrameWriter {
   #append(bytes: Uint8Array | DeflatingPayload): void {
     if (bytes instanceof DeflatingPayload) {
       this.#seal();
-      if (!this.#owned.has(bytes.source.buffer)) this.#borrowed++;
       this.#queue.push(bytes);
       // Counted at its source's size until its blocks are made.
       this.#queuedBytes += bytes.size;

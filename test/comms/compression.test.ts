@@ -33,6 +33,17 @@ class Sink {
   }
 }
 
+/** A socket that takes `room` bytes more each time it is opened, then takes none until the next (`drain`). */
+class NarrowSink extends Sink {
+  room = 0;
+  override write(data: Uint8Array, byteOffset = 0, byteLength = data.length - byteOffset): number {
+    const taken = Math.min(this.room, byteLength);
+    this.room -= taken;
+    if (taken > 0) super.write(data, byteOffset, taken);
+    return taken;
+  }
+}
+
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Writes until the writer has nothing left, a turn of the loop at a time; how many turns it took. */
@@ -185,6 +196,101 @@ describe("compression of payloads between machines", () => {
     r.push(sink.bytes);
     await settle(r);
     expect(same(frames[0]!.payloads[0]!, original)).toBe(true);
+  });
+
+  test("the writer's pending bytes reach 0 only once the whole frame is out, a raw last block included, and onEmpty fires when a later turn finishes it", async () => {
+    setCompression("zstd");
+    // Four blocks: three smooth, the last one noise (sent raw, its header first): the first flush's share ends at its header.
+    const source = compressible(4 * MiB);
+    source.set(random(BLOCK_BYTES), 3 * BLOCK_BYTES);
+    const sink = new Sink();
+    const writer = new FrameWriter(sink);
+    writer.writeFrame(Uint8Array.of(1), [compressPayload(source)]);
+    writer.writeFrame(Uint8Array.of(2), [Uint8Array.of(3)]);
+    let emptied = 0;
+    const seen: [pending: number, written: number][] = [];
+    writer.flush();
+    writer.onEmpty = () => emptied++;
+    seen.push([writer.pendingBytes, sink.length]);
+    for (let turn = 0; turn < 20 && writer.pendingBytes > 0; turn++) {
+      await nextTurn();
+      seen.push([writer.pendingBytes, sink.length]);
+    }
+    const total = sink.length;
+    // Nothing pending means everything written: a frame cut short at a closing link would reach the peer half-sent.
+    expect(seen.filter(([pending, written]) => pending === 0 && written < total)).toEqual([]);
+    expect({ pending: writer.pendingBytes, emptied, firstFlushWhole: seen[0]![1] === total }).toEqual({ pending: 0, emptied: 1, firstFlushWhole: false });
+    const { reader: r, frames } = reader();
+    r.push(sink.bytes);
+    await settle(r);
+    expect({ bodies: frames.map((f) => f.body), intact: same(frames[0]!.payloads[0]!, source) }).toEqual({ bodies: [[1], [2]], intact: true });
+  });
+
+  test("a snapshot's raw block cut short by a full socket is sent as it was, whatever the caller writes into its array meanwhile", async () => {
+    setCompression("zstd");
+    // The first block is noise (raw), the rest smooth: the samples pay, the raw block is made in the first flush.
+    const source = compressible(4 * MiB);
+    source.set(random(BLOCK_BYTES), 0);
+    const original = source.slice();
+    const sink = new NarrowSink();
+    const writer = new FrameWriter(sink);
+    // Room for the frame's header, its payload size, its body, the raw block's header and 1000 of its bytes.
+    sink.room = 5 + 2 + 8 + 1 + BLOCK_HEADER_BYTES + 1000;
+    writer.writeFrame(Uint8Array.of(1), [compressPayload(source)], true);
+    source.fill(7);
+    for (let round = 0; round < 100 && writer.pendingBytes > 0; round++) {
+      sink.room = 256 * 1024;
+      writer.onDrain();
+      await nextTurn();
+    }
+    const { reader: r, frames } = reader();
+    r.push(sink.bytes);
+    await settle(r);
+    expect({ pending: writer.pendingBytes, intact: same(frames[0]!.payloads[0]!, original) }).toEqual({ pending: 0, intact: true });
+  });
+
+  test("a compressed payload whose memory is detached while it is sent fails the writer through onError, with a protocol error naming the sizes", async () => {
+    setCompression("zstd");
+    const source = compressible(8 * MiB);
+    const sink = new Sink();
+    const writer = new FrameWriter(sink);
+    const errors: unknown[] = [];
+    writer.onError = (error) => errors.push(error);
+    writer.writeFrame(Uint8Array.of(1), [compressPayload(source)]);
+    writer.flush();
+    (source.buffer as ArrayBuffer).transfer();
+    await drain(writer);
+    expect(errors.map((error) => [error instanceof ProtocolError, (error as Error).message])).toEqual([
+      [true, "a payload of 8388608 bytes holds 0 now: its memory was detached or shrunk while it was sent"],
+    ]);
+    writer.writeFrame(Uint8Array.of(2));
+    await nextTurn();
+    expect(writer.pendingBytes).toBe(0);
+  });
+
+  test("a stopped reader drops what waits for later turns and reads nothing more", async () => {
+    setCompression("zstd");
+    const smooth = compressible(64 * MiB);
+    const sink = new Sink();
+    const writer = new FrameWriter(sink);
+    writer.writeFrame(Uint8Array.of(1), [compressPayload(smooth)]);
+    await drain(writer);
+    const allocated: Uint8Array[] = [];
+    const { reader: r, frames } = reader(allocated);
+    r.push(sink.bytes);
+    expect(r.paused).toBe(true);
+    const target = allocated[0]!;
+    r.stop();
+    r.push(sink.bytes);
+    await nextTurn();
+    await nextTurn();
+    // Restoring stopped at the first turn's share: the rest of the target is as allocated (zero).
+    expect({ paused: r.paused, frames: frames.length, allocated: allocated.length, tailUntouched: target.subarray(32 * MiB).every((byte) => byte === 0) }).toEqual({
+      paused: false,
+      frames: 0,
+      allocated: 1,
+      tailUntouched: true,
+    });
   });
 
   test("the reader restores each block as it arrives: half the wire in, the first blocks are already in place", async () => {
