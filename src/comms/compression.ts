@@ -155,6 +155,24 @@ export class DeflatingPayload {
   }
 }
 
+/** The content size a single zstd frame declares in its header (RFC 8878, 3.1.1.1), or undefined when it declares none or is no zstd frame. */
+export function frameContentSize(frame: Uint8Array): number | undefined {
+  if (frame.byteLength < 6) return undefined;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (view.getUint32(0, true) !== 0xfd2fb528) return undefined;
+  const descriptor = frame[4]!;
+  const sizeFlag = descriptor >> 6;
+  const singleSegment = (descriptor & 0x20) !== 0;
+  const dictionaryBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const at = 5 + (singleSegment ? 0 : 1) + dictionaryBytes;
+  const sizeBytes = sizeFlag === 0 ? (singleSegment ? 1 : 0) : 1 << sizeFlag;
+  if (sizeBytes === 0 || frame.byteLength < at + sizeBytes) return undefined;
+  if (sizeBytes === 1) return view.getUint8(at);
+  if (sizeBytes === 2) return view.getUint16(at, true) + 256;
+  if (sizeBytes === 4) return view.getUint32(at, true);
+  return Number(view.getBigUint64(at, true));
+}
+
 function blockHeader(target: Uint8Array, wire: number, restored: number): Uint8Array {
   const view = new DataView(target.buffer, target.byteOffset, BLOCK_HEADER_BYTES);
   view.setUint32(0, wire >>> 0, true);
@@ -279,6 +297,11 @@ export class InflatingPayload {
       if (length < 0) throw new ProtocolError(`a compressed block of ${packed.byteLength} bytes cannot be decompressed into the ${restored} its header announced`);
       if (length !== restored) throw new ProtocolError(`a compressed block restored to ${length} bytes, not the ${restored} its header announced`);
     } else {
+      // Bun's zstd restores all a frame holds before its size can be checked: the frame must say, and say the block's size.
+      const declared = frameContentSize(packed);
+      if (declared !== restored) {
+        throw new ProtocolError(`a compressed block's zstd frame declares ${declared === undefined ? "no content size" : `${declared} bytes`}, not the ${restored} its header announced`);
+      }
       let bytes: Uint8Array;
       try {
         bytes = Bun.zstdDecompressSync(packed);

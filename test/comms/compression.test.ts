@@ -397,9 +397,9 @@ describe("compression of payloads between machines", () => {
     expect(() => push(frameWith([header(4, 4), Uint8Array.of(1, 2, 3, 4)], 4))).toThrow(/a compressed block of 4 bytes cannot be decompressed/);
   });
 
-  test("without libzstd (MOSAIC_LIBZSTD=0), blocks are restored by Bun's zstd and copied into place, checked the same way", async () => {
+  test("without libzstd (MOSAIC_LIBZSTD=0), blocks are restored by Bun's zstd and copied into place, and a block whose zstd frame declares another size than its header is refused before it is restored", async () => {
     const script = `
-      import { compressPayload, setCompression } from "${import.meta.dir}/../../src/comms/compression.ts";
+      import { compressPayload, DeflatingPayload, setCompression } from "${import.meta.dir}/../../src/comms/compression.ts";
       import { FrameReader, FrameWriter } from "${import.meta.dir}/../../src/comms/framing.ts";
       setCompression("zstd");
       const source = new Uint8Array(new Float32Array(3 * 2 ** 18).map((_, i) => Math.round(Math.sin(i / 5000) * 1000) / 8).buffer);
@@ -414,12 +414,30 @@ describe("compression of payloads between machines", () => {
       const view = new DataView(bytes.buffer, bytes.byteOffset);
       view.setUint32(16 + 4, view.getUint32(16 + 4, true) - 1, true);
       try { new FrameReader({ maxBodyBytes: 64, allowPayloads: true }, () => {}).push(bytes); } catch (error) { refused = error.message; }
-      console.log(JSON.stringify({ intact: Buffer.compare(Buffer.from(restored), Buffer.from(source)) === 0, wire: bytes.length < source.length / 10, refused }));
+      // A block whose zstd frame holds more than its header says is refused before it is restored.
+      const larger = Bun.zstdCompressSync(new Uint8Array(2 * 2 ** 20), { level: 1 });
+      const header = new Uint8Array(8);
+      new DataView(header.buffer).setUint32(0, larger.length, true);
+      new DataView(header.buffer).setUint32(4, 2 ** 20, true);
+      const bomb = new DeflatingPayload(new Uint8Array(2 ** 20));
+      const blocks = [header, larger];
+      bomb.next = () => blocks.shift();
+      const bombWire = [];
+      new FrameWriter({ write: (data, offset = 0, length = data.length - offset) => (bombWire.push(data.slice(offset, offset + length)), length) }).writeFrame(Uint8Array.of(1), [bomb]);
+      let bombRefused = "";
+      await new Promise((resolve) => setImmediate(resolve));
+      try { new FrameReader({ maxBodyBytes: 64, allowPayloads: true }, () => {}).push(Buffer.concat(bombWire)); } catch (error) { bombRefused = error.message; }
+      console.log(JSON.stringify({ intact: Buffer.compare(Buffer.from(restored), Buffer.from(source)) === 0, wire: bytes.length < source.length / 10, refused, bombRefused }));
     `;
     const run = Bun.spawn([process.execPath, "-e", script], { env: { ...process.env, MOSAIC_LIBZSTD: "0" }, stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.exited]);
     if (code !== 0) throw new Error(err);
-    expect(JSON.parse(out)).toEqual({ intact: true, wire: true, refused: "a compressed block restored to 1048576 bytes, not the 1048575 its header announced" });
+    expect(JSON.parse(out)).toEqual({
+      intact: true,
+      wire: true,
+      refused: "a compressed block's zstd frame declares 1048576 bytes, not the 1048575 its header announced",
+      bombRefused: "a compressed block's zstd frame declares 2097152 bytes, not the 1048576 its header announced",
+    });
   });
 
   test("lz4 is refused with a typed error naming the supported values", () => {
