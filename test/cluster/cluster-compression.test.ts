@@ -12,7 +12,7 @@ const hosts = clusterHostsForFile();
 const SIZE = 64 * 2 ** 20;
 
 describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("compression between hosts", () => {
-  test("with zstd, a compressible 64 MiB array crosses compressed and a random one as it is, both intact, worker to worker; the perf log says so", async () => {
+  test("with zstd, a compressible 64 MiB array crosses compressed and a random one as it is, both intact, worker to worker; the perf log says so; an array the head changes right after its call reaches the other host as it was called, compressed", async () => {
     const h = hosts();
     const command = [process.execPath, MOSAIC_MAIN, "run", "-w", "1", "--hosts", "h1,h2", "--ssh-command", `ssh -F ${h.sshConfig}`, "--compression", "zstd", "--log-level", "perf", `${FIXTURES}/compression-fixture.ts`];
     const run = await h.exec(0, command, { timeout: 120_000 });
@@ -24,6 +24,8 @@ describe.skipIf(!CLUSTER_HOSTS_AVAILABLE)("compression between hosts", () => {
     expect(results.smooth).toEqual({ intact: true, digest: `Float32Array:${SIZE}`, ...route, wireBytes: expect.any(Number) });
     expect(results.smooth.wireBytes).toBeLessThan(SIZE / 10);
     expect(results.random).toEqual({ intact: true, digest: `Uint8Array:${SIZE}`, ...route, wireBytes: SIZE });
+    // From the head to h2, changed right after the call: the worker saw it as called, compressed on the wire.
+    expect(results.fromHead).toEqual({ intact: true, route: "tcp", to: "worker:1:0", compressed: true });
     expect(run.stdout + run.stderr).toMatch(/received 64\.0 MiB from worker:0:0 via TCP, [\d.]+ [KM]iB on the wire \(compressed\)/);
 
     const cluster = results.cluster.id as string;

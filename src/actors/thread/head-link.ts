@@ -69,11 +69,11 @@ const headHandler: ConnectionHandler = {
     // posted it.
     onOp([Op.Call, tessera, task, name, [method === READ_BY_HAND ? bytes : bytes.slice(), payloads], places ?? null, true, seq]);
   },
-  onPayloads(_connection, sharedBytes, socketBytes) {
+  onPayloads(_connection, sharedBytes, socketBytes, wireBytes) {
     if (!observing.transfer) return;
     const time = Date.now();
     if (sharedBytes > 0) emit({ type: "transfer", from: "head", to: workerUid, bytes: sharedBytes, route: "shm", time });
-    if (socketBytes > 0) emit({ type: "transfer", from: "head", to: workerUid, bytes: socketBytes, route: "tcp", time });
+    if (socketBytes > 0) emit({ type: "transfer", from: "head", to: workerUid, bytes: socketBytes, route: "tcp", wireBytes, time });
   },
 };
 
