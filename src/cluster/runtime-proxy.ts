@@ -21,6 +21,8 @@ export interface WorkerHoldings {
   spilled: number;
   /** Bytes of those payloads on disk. */
   spilledBytes: number;
+  /** Bytes of payloads being written to disk (still in memory meanwhile, not in residentBytes); 0 once a status with `collect` came back. */
+  writingBytes: number;
   /** Events sent up to the head by the worker and its threads since it started (only while the head asked for them). */
   eventsSent: number;
   /**

@@ -52,11 +52,11 @@ export class WorkerRuntime extends ChildRole {
     this.methods.release = (args) => (this.#host.release(args), null);
   }
 
-  /** The runtime's status and what this worker holds; `collect`: after a garbage collection here and in every tessera thread. */
+  /** The runtime's status and what this worker holds; `collect`: after a garbage collection here and in every tessera thread, and once spills under way are written. */
   protected override async describeStatus(collect: boolean): Promise<RuntimeStatus> {
     if (collect) await this.host?.collectGarbage();
     const status = await super.describeStatus(collect);
-    const counts = this.host?.counts ?? { tesserae: 0, tasks: 0, objects: 0, residentBytes: 0, spilled: 0, spilledBytes: 0, threads: 0, dependentCalls: 0, resultRequests: 0, postedCompletions: 0 };
+    const counts = this.host?.counts ?? { tesserae: 0, tasks: 0, objects: 0, residentBytes: 0, spilled: 0, spilledBytes: 0, writingBytes: 0, threads: 0, dependentCalls: 0, resultRequests: 0, postedCompletions: 0 };
     return { ...status, worker: { ...counts, eventsSent: this.events.sent } };
   }
 

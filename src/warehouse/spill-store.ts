@@ -1,21 +1,38 @@
 /**
  * Keeps a worker's stored values (task results, warehouse objects) within a
  * byte budget: past it, the raw payloads of the least recently used values
- * go to files, and come back (into shared memory) when next read.
+ * go to files, and come back (into shared memory) when next read. Files are
+ * written and read off the event loop (a 256 MiB payload took 0.6-1 s of a
+ * synchronous write here: a worker spilling a few of them went silent long
+ * enough for its node to end it): a value stays in memory, and readable,
+ * until its files are whole.
  */
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
+import { open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** What the store manages of a record: its body and payloads, or where they went. */
 /** Where the spill store of runtime `name` in process `pid` keeps its files (its parent removes them if it dies). */
 export function spillDirectory(name: string, pid: number): string {
   return join(tmpdir(), `mosaic-spill-${name.replaceAll(":", "-")}-${pid}`);
 }
 
+/** What the store manages of a record: its body and payloads, or where they went. */
 export interface Spillable {
   result?: [bytes: Uint8Array, payloads: Uint8Array[]];
   spilled?: { files: string[]; sizes: number[] };
+}
+
+/** A value whose payloads are being written out; `cancelled` once it was read or removed meanwhile. */
+interface Writing {
+  size: number;
+  cancelled: boolean;
+}
+
+/** A value being read back; `cancelled` once it was removed meanwhile. */
+interface Loading {
+  done: Promise<void>;
+  cancelled: boolean;
 }
 
 export class SpillStore {
@@ -26,18 +43,31 @@ export class SpillStore {
   #residentBytes = 0;
   #spilledCount = 0;
   #spilledBytes = 0;
+  #writing = new Map<number, Writing>();
+  #writingBytes = 0;
+  #loading = new Map<number, Loading>();
+  /** Every write and read under way: `settled` waits for them. */
+  #pending = new Set<Promise<unknown>>();
+  #closed = false;
 
   /** `onMove`: a value's payloads went to disk (out) or came back (in), with their size. */
   constructor(
     budget: number,
     private readonly name: string,
     private readonly onMove?: (direction: "out" | "in", bytes: number) => void,
+    private readonly log?: (message: string) => void,
   ) {
     this.budget = budget;
   }
 
-  get stats(): { residentBytes: number; spilled: number; spilledBytes: number } {
-    return { residentBytes: this.#residentBytes, spilled: this.#spilledCount, spilledBytes: this.#spilledBytes };
+  /** `writingBytes`: payloads being written out, still in memory (not in `residentBytes`). */
+  get stats(): { residentBytes: number; spilled: number; spilledBytes: number; writingBytes: number } {
+    return { residentBytes: this.#residentBytes, spilled: this.#spilledCount, spilledBytes: this.#spilledBytes, writingBytes: this.#writingBytes };
+  }
+
+  /** Resolves once every write and read begun so far has ended. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
   /** A value was stored: count it, and spill the coldest ones if over budget. */
@@ -49,14 +79,34 @@ export class SpillStore {
     this.#enforce(id);
   }
 
-  /** A value is being read: bring it back from disk if needed, and mark it recent. */
-  touch(id: number, record: Spillable): void {
-    if (record.spilled) this.#load(id, record);
-    else if (this.#resident.delete(id)) this.#resident.set(id, record);
+  /**
+   * A value is being read: marked recent, and brought back from disk if it
+   * went there. Undefined when its payloads are in memory now; else a promise
+   * that settles once they are (rejected if its files cannot be read).
+   */
+  touch(id: number, record: Spillable): Promise<void> | undefined {
+    const writing = this.#writing.get(id);
+    if (writing) {
+      // Read before its files were whole: it stays in memory, the files go once written.
+      this.#cancelWrite(id, writing);
+      this.#resident.set(id, record);
+      this.#residentBytes += writing.size;
+      return undefined;
+    }
+    if (record.spilled) return (this.#loading.get(id) ?? this.#load(id, record)).done;
+    if (this.#resident.delete(id)) this.#resident.set(id, record);
+    return undefined;
   }
 
   /** A value is gone: forget it and delete its files. */
   remove(id: number, record: Spillable): void {
+    const writing = this.#writing.get(id);
+    if (writing) this.#cancelWrite(id, writing);
+    const loading = this.#loading.get(id);
+    if (loading) {
+      loading.cancelled = true;
+      this.#loading.delete(id);
+    }
     // Most values have no payloads (small results): never added, nothing to forget.
     if (!record.spilled && (!record.result || record.result[1].length === 0)) return;
     if (this.#resident.delete(id)) this.#residentBytes -= payloadBytes(record);
@@ -68,7 +118,9 @@ export class SpillStore {
     }
   }
 
+  /** Deletes the folder and every file in it; writes still under way fail quietly (their folder is gone). */
   close(): void {
+    this.#closed = true;
     if (this.#directory) rmSync(this.#directory, { recursive: true, force: true });
   }
 
@@ -79,50 +131,106 @@ export class SpillStore {
     }
   }
 
+  #cancelWrite(id: number, writing: Writing): void {
+    writing.cancelled = true;
+    this.#writing.delete(id);
+    this.#writingBytes -= writing.size;
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#pending.add(promise);
+    promise.finally(() => this.#pending.delete(promise)).catch(() => {});
+    return promise;
+  }
+
   #spill(id: number, record: Spillable): void {
+    if (this.#closed) return;
     const [bytes, payloads] = record.result!;
     this.#directory ??= (() => {
       const directory = spillDirectory(this.name, process.pid);
       mkdirSync(directory, { recursive: true });
       return directory;
     })();
-    const files = payloads.map((payload, i) => {
-      const file = join(this.#directory!, `${id}-${i}`);
-      writeFileSync(file, payload);
-      return file;
-    });
+    const files = payloads.map((_, i) => join(this.#directory!, `${id}-${i}`));
     const sizes = payloads.map((payload) => payload.byteLength);
     const size = sizes.reduce((a, b) => a + b, 0);
-    record.spilled = { files, sizes };
-    record.result = [bytes, []];
     this.#resident.delete(id);
     this.#residentBytes -= size;
-    this.#spilledCount++;
-    this.#spilledBytes += size;
-    this.onMove?.("out", size);
+    const writing: Writing = { size, cancelled: false };
+    this.#writing.set(id, writing);
+    this.#writingBytes += size;
+    const removeFiles = () => Promise.all(files.map((file) => rm(file, { force: true }))).then(() => {});
+    this.#track(
+      Promise.all(payloads.map((payload, i) => writeFile(files[i]!, payload))).then(
+        () => {
+          if (writing.cancelled || this.#closed) return removeFiles();
+          this.#writing.delete(id);
+          this.#writingBytes -= size;
+          // Its payloads in memory go now: readers that took them keep theirs.
+          record.spilled = { files, sizes };
+          record.result = [bytes, []];
+          this.#spilledCount++;
+          this.#spilledBytes += size;
+          this.onMove?.("out", size);
+        },
+        (error: Error) => {
+          if (this.#closed) return;
+          if (!writing.cancelled) {
+            // Not written: it stays in memory, over budget, rather than be lost.
+            this.#cancelWrite(id, writing);
+            this.#resident.set(id, record);
+            this.#residentBytes += size;
+            this.log?.(`could not spill a stored value of ${size} bytes to ${files[0]}: ${error.message}; it stays in memory`);
+          }
+          return removeFiles();
+        },
+      ),
+    );
   }
 
-  #load(id: number, record: Spillable): void {
+  #load(id: number, record: Spillable): Loading {
     const { files, sizes } = record.spilled!;
-    const payloads = files.map((file, i) => {
-      const payload = new Uint8Array(new SharedArrayBuffer(sizes[i]!));
-      const fd = openSync(file, "r");
-      try {
-        for (let at = 0; at < payload.length; ) at += readSync(fd, payload, at, payload.length - at, at);
-      } finally {
-        closeSync(fd);
-      }
-      rmSync(file, { force: true });
-      return payload;
+    const loading: Loading = { done: Promise.resolve(), cancelled: false };
+    // Its reader must not take the value without its payloads (its files may be gone before they were read).
+    const dropped = () => new Error(`stored value #${id} was dropped while it was read back from disk`);
+    loading.done = this.#track(
+      Promise.all(files.map((file, i) => readInto(file, new Uint8Array(new SharedArrayBuffer(sizes[i]!))))).then((payloads) => {
+        if (this.#loading.get(id) === loading) this.#loading.delete(id);
+        if (loading.cancelled || !record.spilled) throw dropped();
+        for (const file of files) rmSync(file, { force: true });
+        const size = sizes.reduce((a, b) => a + b, 0);
+        this.#spilledCount--;
+        this.#spilledBytes -= size;
+        record.spilled = undefined;
+        record.result = [record.result![0], payloads];
+        this.onMove?.("in", size);
+        this.add(id, record);
+      }),
+    );
+    loading.done = loading.done.catch((error: Error) => {
+      if (this.#loading.get(id) === loading) this.#loading.delete(id);
+      throw loading.cancelled ? dropped() : error;
     });
-    const size = sizes.reduce((a, b) => a + b, 0);
-    this.#spilledCount--;
-    this.#spilledBytes -= size;
-    record.spilled = undefined;
-    record.result = [record.result![0], payloads];
-    this.onMove?.("in", size);
-    this.add(id, record);
+    // Its readers handle its failure; none is left unhandled if a reader went meanwhile.
+    loading.done.catch(() => {});
+    this.#loading.set(id, loading);
+    return loading;
   }
+}
+
+/** Reads a whole file into `into` (its size) without holding the event loop. */
+async function readInto(file: string, into: Uint8Array): Promise<Uint8Array> {
+  const handle = await open(file, "r");
+  try {
+    for (let at = 0; at < into.byteLength; ) {
+      const { bytesRead } = await handle.read(into, at, into.byteLength - at, at);
+      if (bytesRead === 0) throw new Error(`${file} ended at ${at} of ${into.byteLength} bytes`);
+      at += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return into;
 }
 
 function payloadBytes(record: Spillable): number {

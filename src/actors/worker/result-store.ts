@@ -68,6 +68,7 @@ export interface StoreCounts {
   residentBytes: number;
   spilled: number;
   spilledBytes: number;
+  writingBytes: number;
 }
 
 export class ResultStore {
@@ -202,8 +203,8 @@ export class ResultStore {
     if (!record) this.#tasks.set(id, (record = newRecord("pending", undefined, undefined)));
     if (record.state === "done") {
       if (!data) return Promise.resolve(EMPTY);
-      this.#spill.touch(id, record);
-      return Promise.resolve(record.result!);
+      const loading = this.#spill.touch(id, record);
+      return loading ? loading.then(() => record.result!) : Promise.resolve(record.result!);
     }
     if (record.state === "failed") return Promise.reject(new RemoteError(record.error!));
     const { promise, resolve, reject } = Promise.withResolvers<Value>();
@@ -222,8 +223,12 @@ export class ResultStore {
         const record = this.#record(id);
         if (record?.state === "done") {
           if (!data) return { ready: EMPTY };
-          if (record.spilled || record.result![1].length > 0) this.#spill.touch(id, record);
-          return { ready: record.result! };
+          const loading = record.spilled || record.result![1].length > 0 ? this.#spill.touch(id, record) : undefined;
+          if (!loading) return { ready: record.result! };
+          // On disk: sent once read back (off the event loop), as a result that settles later is.
+          const waiter = later(id, data);
+          loading.then(() => waiter.resolve(record.result!), (error: Error) => waiter.reject(error));
+          return LATER;
         }
         if (record?.state === "failed") return { failed: new RemoteError(record.error!) };
         if (this.#gone.has(id)) return { failed: this.#goneError(id) };

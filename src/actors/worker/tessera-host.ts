@@ -80,9 +80,14 @@ export class TesseraHost {
     this.runtime = runtime;
     this.uid = runtime.uid;
     const events = (this.#events = settings.events);
-    const spill = new SpillStore(Math.floor(settings.memoryLimit / 2), runtime.uid, (direction, bytes) => {
-      if (events.observing.spill) events.emit({ type: "spill", runtime: this.uid, direction, bytes, time: Date.now() });
-    });
+    const spill = (this.#spill = new SpillStore(
+      Math.floor(settings.memoryLimit / 2),
+      runtime.uid,
+      (direction, bytes) => {
+        if (events.observing.spill) events.emit({ type: "spill", runtime: this.uid, direction, bytes, time: Date.now() });
+      },
+      (message) => runtime.logger.warning(message),
+    ));
     // A dependent waits: completions the threads hold back go now (one ask per tick, to the threads holding some).
     let asked = false;
     this.#store = new ResultStore(this.uid, spill, () => {
@@ -302,10 +307,13 @@ export class TesseraHost {
     if (owner && !reported) this.#reports.add(owner, id, error);
   }
 
-  /** Collects garbage in every tessera thread (tools and tests that measure memory). */
-  collectGarbage(): Promise<void> {
+  /** Collects garbage in every tessera thread, once spills to disk under way are written (tools and tests that measure memory). */
+  async collectGarbage(): Promise<void> {
+    await this.#spill.settled();
     return this.#pool.collectGarbage();
   }
+
+  readonly #spill: SpillStore;
 
   /** What this worker holds now. */
   get counts(): HostCounts {
