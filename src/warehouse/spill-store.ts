@@ -49,6 +49,8 @@ export class SpillStore {
   /** Every write and read under way: `settled` waits for them. */
   #pending = new Set<Promise<unknown>>();
   #closed = false;
+  /** Each spill writes files of its own: a cancelled one, still running, removes only its own. */
+  #attempts = 0;
 
   /** `onMove`: a value's payloads went to disk (out) or came back (in), with their size. */
   constructor(
@@ -65,9 +67,9 @@ export class SpillStore {
     return { residentBytes: this.#residentBytes, spilled: this.#spilledCount, spilledBytes: this.#spilledBytes, writingBytes: this.#writingBytes };
   }
 
-  /** Resolves once every write and read begun so far has ended. */
+  /** Resolves once every write and read begun so far has ended (and writes those reads began, a few rounds deep). */
   async settled(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    for (let round = 0; round < 4 && this.#pending.size > 0; round++) await Promise.allSettled([...this.#pending]);
   }
 
   /** A value was stored: count it, and spill the coldest ones if over budget. */
@@ -118,10 +120,16 @@ export class SpillStore {
     }
   }
 
-  /** Deletes the folder and every file in it; writes still under way fail quietly (their folder is gone). */
+  /** Deletes the folder and every file in it; writes still under way remove what they wrote, and the folder again, once they end. */
   close(): void {
     this.#closed = true;
-    if (this.#directory) rmSync(this.#directory, { recursive: true, force: true });
+    this.#removeDirectory();
+  }
+
+  #removeDirectory(): void {
+    try {
+      if (this.#directory) rmSync(this.#directory, { recursive: true, force: true });
+    } catch {} // a write under way made a file meanwhile: it removes the folder again when it ends
   }
 
   #enforce(keep: number): void {
@@ -151,7 +159,8 @@ export class SpillStore {
       mkdirSync(directory, { recursive: true });
       return directory;
     })();
-    const files = payloads.map((_, i) => join(this.#directory!, `${id}-${i}`));
+    const attempt = ++this.#attempts;
+    const files = payloads.map((_, i) => join(this.#directory!, `${id}-${attempt}-${i}`));
     const sizes = payloads.map((payload) => payload.byteLength);
     const size = sizes.reduce((a, b) => a + b, 0);
     this.#resident.delete(id);
@@ -159,9 +168,16 @@ export class SpillStore {
     const writing: Writing = { size, cancelled: false };
     this.#writing.set(id, writing);
     this.#writingBytes += size;
-    const removeFiles = () => Promise.all(files.map((file) => rm(file, { force: true }))).then(() => {});
+    const removeFiles = () =>
+      Promise.all(files.map((file) => rm(file, { force: true }))).then(() => {
+        if (this.#closed) this.#removeDirectory();
+      });
     this.#track(
-      Promise.all(payloads.map((payload, i) => writeFile(files[i]!, payload))).then(
+      // Every payload's write ended (a failed one's siblings too) before the files are judged or removed.
+      Promise.allSettled(payloads.map((payload, i) => writeFile(files[i]!, payload))).then((written) => {
+        const failed = written.find((outcome) => outcome.status === "rejected");
+        if (failed) throw failed.reason;
+      }).then(
         () => {
           if (writing.cancelled || this.#closed) return removeFiles();
           this.#writing.delete(id);
@@ -194,7 +210,11 @@ export class SpillStore {
     // Its reader must not take the value without its payloads (its files may be gone before they were read).
     const dropped = () => new Error(`stored value #${id} was dropped while it was read back from disk`);
     loading.done = this.#track(
-      Promise.all(files.map((file, i) => readInto(file, new Uint8Array(new SharedArrayBuffer(sizes[i]!))))).then((payloads) => {
+      Promise.allSettled(files.map((file, i) => readInto(file, new Uint8Array(new SharedArrayBuffer(sizes[i]!))))).then((outcomes) => {
+        const payloads = outcomes.map((outcome) => {
+          if (outcome.status === "rejected") throw outcome.reason;
+          return outcome.value;
+        });
         if (this.#loading.get(id) === loading) this.#loading.delete(id);
         if (loading.cancelled || !record.spilled) throw dropped();
         for (const file of files) rmSync(file, { force: true });

@@ -1,4 +1,4 @@
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -6,6 +6,10 @@ import { spawnFixture, spawnMosaic } from "../_helpers/processes.ts";
 import { BUNDLE_ENV, ROLE_MAIN } from "../../src/cluster/child-bundle.ts";
 
 const FIXTURE = resolve(import.meta.dir, "../fixtures/child-bundle-fixture.ts");
+
+// Each test starts runtimes and builds bundles (Bun.build with bytecode, seconds on a loaded 2-core machine): the
+// default 5 s ran out once when other work shared the machine.
+setDefaultTimeout(60_000);
 
 interface Round {
   /** What the monitor, the node and the worker were started with. */

@@ -124,6 +124,19 @@ describe("SpillStore", () => {
     });
   });
 
+  test("a value read while it is written, then pushed out again, is written anew: the first write's cleanup leaves the second's files, and it reads back intact", async () => {
+    const spill = store(50 * KiB);
+    const [a, b, c] = [record(1, 40 * KiB), record(2, 40 * KiB), record(3, 40 * KiB)];
+    spill.add(1, a);
+    spill.add(2, b); // a is being written
+    spill.touch(1, a); // read meanwhile: it stays, that write is cancelled
+    spill.add(3, c); // b, then a (the least recent now) go out again
+    await spill.settled();
+    expect(a.spilled!.files.every((file) => existsSync(file))).toBe(true);
+    await spill.touch(1, a);
+    expect(contents(a)).toEqual({ body: [1], payloads: [[40 * KiB, 1, 1]], spilled: false });
+  });
+
   test("remove forgets a value in memory, deletes the files of a spilled one, and of one being written once they are", async () => {
     const spill = store(50 * KiB);
     const [a, b, c] = [record(1, 40 * KiB), record(2, 40 * KiB), record(3, 40 * KiB)];
@@ -164,14 +177,14 @@ describe("SpillStore", () => {
     const name = `worker:test:${process.pid}-${names++}`;
     const spill = new SpillStore(50 * KiB, name, undefined, (message) => logged.push(message));
     stores.push(spill);
-    // Where value 1's file would go, a folder: its write fails.
-    mkdirSync(join(spillDirectory(name, process.pid), "1-0"), { recursive: true });
+    // Where value 1's file would go (its first spill, its first payload), a folder: its write fails.
+    mkdirSync(join(spillDirectory(name, process.pid), "1-1-0"), { recursive: true });
     const [a, b] = [record(1, 40 * KiB), record(2, 40 * KiB)];
     spill.add(1, a);
     spill.add(2, b);
     await spill.settled();
     expect({ a: contents(a), stats: spill.stats }).toEqual({ a: { body: [1], payloads: [[40 * KiB, 1, 1]], spilled: false }, stats: { residentBytes: 80 * KiB, spilled: 0, spilledBytes: 0, writingBytes: 0 } });
-    expect(logged).toEqual([expect.stringMatching(/^could not spill a stored value of 40960 bytes to .*1-0: .*; it stays in memory$/)]);
+    expect(logged).toEqual([expect.stringMatching(/^could not spill a stored value of 40960 bytes to .*1-1-0: .*; it stays in memory$/)]);
   });
 
   test("close deletes the store's folder with every file still in it, and writes under way leave nothing behind", async () => {
