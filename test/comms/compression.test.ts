@@ -56,6 +56,20 @@ async function drain(writer: FrameWriter): Promise<number> {
   return turns;
 }
 
+/**
+ * What a writer puts on the socket for a frame (body [1]) carrying `source`
+ * compressed, and a frame (body [2]) carrying `next` if given, once all is written.
+ */
+async function compressedWire(source: Uint8Array, next?: Uint8Array[]): Promise<Uint8Array> {
+  setCompression("zstd");
+  const sink = new Sink();
+  const writer = new FrameWriter(sink);
+  writer.writeFrame(Uint8Array.of(1), [compressPayload(source)]);
+  if (next) writer.writeFrame(Uint8Array.of(2), next);
+  await drain(writer);
+  return sink.bytes;
+}
+
 /** Waits until the reader has read every byte it was given (it leaves restoring work past a turn's share for later turns); how many turns that took. */
 async function settle(reader: FrameReader): Promise<number> {
   let turns = 0;
@@ -147,13 +161,8 @@ describe("compression of payloads between machines", () => {
     setCompression("zstd");
     const mixed = new Uint8Array(4 * MiB);
     mixed.set(random(BLOCK_BYTES), 0);
-    const packed = compressPayload(mixed);
-    expect(packed).toBeInstanceOf(DeflatingPayload);
-    const sink = new Sink();
-    const writer = new FrameWriter(sink);
-    writer.writeFrame(Uint8Array.of(1), [packed]);
-    await drain(writer);
-    const wire = sink.bytes;
+    expect(compressPayload(mixed)).toBeInstanceOf(DeflatingPayload);
+    const wire = await compressedWire(mixed);
     const { reader: r, frames } = reader();
     r.push(wire);
     await settle(r);
@@ -269,19 +278,14 @@ describe("compression of payloads between machines", () => {
   });
 
   test("a stopped reader drops what waits for later turns and reads nothing more", async () => {
-    setCompression("zstd");
-    const smooth = compressible(64 * MiB);
-    const sink = new Sink();
-    const writer = new FrameWriter(sink);
-    writer.writeFrame(Uint8Array.of(1), [compressPayload(smooth)]);
-    await drain(writer);
+    const wire = await compressedWire(compressible(64 * MiB));
     const allocated: Uint8Array[] = [];
     const { reader: r, frames } = reader(allocated);
-    r.push(sink.bytes);
+    r.push(wire);
     expect(r.paused).toBe(true);
     const target = allocated[0]!;
     r.stop();
-    r.push(sink.bytes);
+    r.push(wire);
     await nextTurn();
     await nextTurn();
     // Restoring stopped at the first turn's share: the rest of the target is as allocated (zero).
@@ -294,13 +298,8 @@ describe("compression of payloads between machines", () => {
   });
 
   test("the reader restores each block as it arrives: half the wire in, the first blocks are already in place", async () => {
-    setCompression("zstd");
     const smooth = compressible(16 * MiB);
-    const sink = new Sink();
-    const writer = new FrameWriter(sink);
-    writer.writeFrame(Uint8Array.of(1), [compressPayload(smooth)]);
-    await drain(writer);
-    const wire = sink.bytes;
+    const wire = await compressedWire(smooth);
     const allocated: Uint8Array[] = [];
     const { reader: r, frames } = reader(allocated);
     r.push(wire.subarray(0, wire.length / 2));
@@ -314,14 +313,8 @@ describe("compression of payloads between machines", () => {
   });
 
   test("a socket chunk that restores to more than a turn's share is read over several turns: the loop turns in between, frames after it come in order, and an error found in a later turn reaches the reader's owner", async () => {
-    setCompression("zstd");
     const smooth = compressible(64 * MiB);
-    const sink = new Sink();
-    const writer = new FrameWriter(sink);
-    writer.writeFrame(Uint8Array.of(1), [compressPayload(smooth)]);
-    writer.writeFrame(Uint8Array.of(2), [Uint8Array.of(3)]);
-    await drain(writer);
-    const wire = sink.bytes;
+    const wire = await compressedWire(smooth, [Uint8Array.of(3)]);
     // The whole 64 MiB in one chunk of ~1 MiB (a socket read holds up to 512 KiB: ~37 MiB of this data).
     const { reader: r, frames } = reader();
     r.push(wire);
