@@ -1,6 +1,8 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { BLOCK_BYTES, BLOCK_HEADER_BYTES, compressPayload, DeflatingPayload, setCompression } from "../../src/comms/compression.ts";
 import { FrameReader, FrameWriter } from "../../src/comms/framing.ts";
+import { clusterId, removeSegments } from "../../src/comms/shared-memory/index.ts";
 import { InvalidArgumentError, ProtocolError } from "../../src/errors.ts";
 
 const MiB = 2 ** 20;
@@ -102,6 +104,12 @@ function reader(allocated: Uint8Array[] = [], admitted: number[] = []): { reader
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 
 afterEach(() => setCompression("none"));
+// Snapshot sends copy their sources into scratch segments of this process's /dev/shm pool, which a runtime removes
+// when it stops (the test runner does not run exit handlers: remove it here, and check).
+afterAll(() => {
+  removeSegments();
+  expect(readdirSync("/dev/shm").filter((name) => name.startsWith(`mosaic-${clusterId()}-${process.pid}-`))).toEqual([]);
+});
 
 describe("compression of payloads between machines", () => {
   test("with zstd, a compressible payload is compressed; random bytes, small payloads and payloads with compression off are sent as they are", () => {
