@@ -190,8 +190,7 @@ export class SpillStore {
           this.onMove?.("out", size);
         },
         (error: Error) => {
-          if (this.#closed) return;
-          if (!writing.cancelled) {
+          if (!writing.cancelled && !this.#closed) {
             // Not written: it stays in memory, over budget, rather than be lost.
             this.#cancelWrite(id, writing);
             this.#resident.set(id, record);
