@@ -80,6 +80,7 @@ export class FrameWriter {
   constructor(sink: ByteSink) {
     this.#sink = sink;
     this.#owned.add(this.#stage.buffer);
+    this.#stages.add(this.#stage.buffer);
   }
 
   /** Bytes accepted but not yet handed to the kernel. */
@@ -265,7 +266,9 @@ export class FrameWriter {
         this.#blocked = true;
         return;
       }
-      this.#written(this.#queue.shift() as Uint8Array);
+      const done = this.#queue.shift() as Uint8Array;
+      this.#written(done);
+      this.#recycle(done.buffer);
     }
     const length = this.#stageLength;
     if (length === 0) return;
@@ -354,10 +357,35 @@ export class FrameWriter {
   }
 
   #newStage(size = STAGE_BYTES): void {
+    this.#stageLength = 0;
+    const spare = this.#spare;
+    if (spare && size <= STAGE_BYTES) {
+      this.#spare = undefined;
+      this.#stage = spare;
+      this.#stageView = this.#spareView!;
+      return;
+    }
     this.#stage = new Uint8Array(Math.max(size, STAGE_BYTES));
     this.#owned.add(this.#stage.buffer);
+    if (this.#stage.length === STAGE_BYTES) this.#stages.add(this.#stage.buffer);
     this.#stageView = new DataView(this.#stage.buffer);
-    this.#stageLength = 0;
+  }
+
+  /**
+   * Stages of the usual size that were sealed into the queue (before a large
+   * payload, or with an unsent tail): each is in the queue once, so once that
+   * entry is written the stage is free. One is kept as the next stage. A new
+   * one per frame with a large payload was 64 KiB of fresh memory, zeroed and
+   * faulted in, on every such call and result (see #seal).
+   */
+  #stages = new WeakSet<ArrayBufferLike>();
+  #spare: Uint8Array<ArrayBuffer> | undefined;
+  #spareView: DataView<ArrayBuffer> | undefined;
+
+  #recycle(buffer: ArrayBufferLike): void {
+    if (this.#spare || buffer === this.#stage.buffer || !this.#stages.has(buffer)) return;
+    this.#spare = new Uint8Array(buffer as ArrayBuffer); // stages are ArrayBuffers (#newStage)
+    this.#spareView = new DataView(buffer as ArrayBuffer);
   }
 
   /** A compressed payload's next blocks wait for the next turn of the loop. */

@@ -104,6 +104,39 @@ describe("FrameWriter and FrameReader", () => {
     ]);
   });
 
+  test("frames with large payloads, one after another, reuse two stages instead of a fresh one each, and read back whole even when writes are cut short", () => {
+    const sink = new Sink();
+    /** The memory each write came from: a stage is the writer's own memory, a large payload the caller's. */
+    const sources = new Set<ArrayBufferLike>();
+    const write = sink.write.bind(sink);
+    sink.write = (data, byteOffset, byteLength) => {
+      sources.add(data.buffer);
+      return write(data, byteOffset, byteLength);
+    };
+    const writer = new FrameWriter(sink);
+    const payloads = Array.from({ length: 12 }, (_, i) => bytes(64 * 1024, i));
+    const expected: Frame[] = [];
+    for (let i = 0; i < payloads.length; i++) {
+      // Frames 4-7 meet a socket that takes 1000 bytes per write: stages wait in the queue, and a stage is reused only once written.
+      sink.accept = i >= 4 && i < 8 ? 1000 : Infinity;
+      writer.writeFrame(Uint8Array.of(i), [payloads[i]!]);
+      writer.writeFrame(Uint8Array.of(100 + i)); // staged after the payload: the next stage
+      writer.flush();
+      if (i === 7) {
+        sink.accept = Infinity;
+        writer.onDrain();
+      }
+      expected.push({ body: [i], payloads: [[...payloads[i]!]] }, { body: [100 + i], payloads: [] });
+    }
+    expect(writer.pendingBytes).toBe(0);
+    const stages = [...sources].filter((source) => !payloads.some((payload) => payload.buffer === source));
+    // Before: a new 64 KiB stage for every frame with a large payload (13 here).
+    expect(stages.length).toBeLessThanOrEqual(4);
+    const { reader: frameReader, frames } = reader();
+    feed(frameReader, sink.bytes, 10_000);
+    expect(frames).toEqual(expected);
+  });
+
   test("what the socket does not take waits for drain, in order, and a snapshot keeps bytes the caller changes", async () => {
     const sink = new Sink();
     sink.accept = 1000;
