@@ -9,6 +9,7 @@ import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon, dropIdleKept, setKeptIdleTime } from "./mappings.ts";
+import { sameBytes } from "../../_util/copy-bytes.ts";
 import { nextTurn, populate, populateInTurns, type SegmentPages, writeSegmentFile, writeSegmentFileInTurns } from "./segment-pages.ts";
 
 export interface PooledSegment extends SegmentPages {
@@ -128,10 +129,6 @@ export function lendCopy(payload: Uint8Array, borrower: object, away = false, an
   byPath.get(lent.path)!.copyOf = { offset: payload.byteOffset, length: payload.byteLength };
   copiedFrom.set(payload.buffer, lent.path);
   return lent;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 /**
