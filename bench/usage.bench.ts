@@ -83,6 +83,12 @@ const sizeName = (mib: number) => (mib >= 1 ? `${mib}MiB` : `${mib * 1024}KiB`);
  * such fresh segment among four samples moved the median by 3x. `repeated_fetch_worker_segments` shows it.
  */
 const WARM_REPS = 8;
+/**
+ * Repetitions for sizes under 16 MiB: each takes well under a millisecond to a few, and with eight of them
+ * the median of a 64 KiB row moved by 1.5-2x between runs (so did piscina's).
+ */
+const SMALL_WARM_REPS = 100;
+const repsFor = (mib: number) => (mib < 16 ? SMALL_WARM_REPS : WARM_REPS);
 const FIRST_CALLS = 20_000;
 const WARM_CALL_ROUNDS = 3;
 const FIRST_ROUND_TRIPS = 200;
@@ -205,13 +211,13 @@ async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fet
     const n = (mib * MiB) / 4;
     const array = new Float32Array(n).fill(1);
     const expected = sparseSum(array);
-    for (let rep = 0; rep <= WARM_REPS; rep++) {
+    for (let rep = 0; rep <= repsFor(mib); rep++) {
       let total: number | undefined;
       record(side, `head_to_worker_${mib}`, await timed(async () => (total = await a.sum(array).result())));
       check(total === expected, `a.sum(array) returned ${total}`);
     }
     await b.prepare(n).result();
-    for (let rep = 0; rep <= WARM_REPS; rep++) {
+    for (let rep = 0; rep <= repsFor(mib); rep++) {
       let back: Float32Array | undefined;
       record(side, `worker_to_head_${mib}`, await timed(async () => (back = await b.get().result())));
       check(back?.length === n && back[n - 1] === 1, "b.get() came back wrong");
@@ -220,13 +226,13 @@ async function measureOurs(ping: () => Promise<void>): Promise<{ side: Side; fet
     // The same, changed before each transfer (an unchanged array shares the segment it was copied into): each is
     // copied. Up to 16 MiB (data.bench measures 256 MiB changed, steady).
     if (mib > 16) continue;
-    for (let rep = 0; rep <= WARM_REPS; rep++) {
+    for (let rep = 0; rep <= repsFor(mib); rep++) {
       array[1] = array[1]! + 1;
       let total: number | undefined;
       record(side, `head_to_worker_changed_${mib}`, await timed(async () => (total = await a.sum(array).result())));
       check(total === expected, `a.sum(array) returned ${total}`);
     }
-    for (let rep = 0; rep <= WARM_REPS; rep++) {
+    for (let rep = 0; rep <= repsFor(mib); rep++) {
       let back: Float32Array | undefined;
       record(side, `worker_to_head_changed_${mib}`, await timed(async () => (back = await b.getChanged().result())));
       check(back?.length === n && back[n - 1] === 1 && back[1] === rep + 2, "b.getChanged() came back wrong");
@@ -255,7 +261,7 @@ async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>):
     await measureCalls(side, callRound, () => pool.run({ op: "noop" }), ping);
     for (const mib of SIZES_MIB) {
       const n = (mib * MiB) / 4;
-      for (let rep = 0; rep <= WARM_REPS; rep++) {
+      for (let rep = 0; rep <= repsFor(mib); rep++) {
         // Moved, so made anew each time (untimed), as a program handing its buffer over would.
         const array = new Float32Array(n).fill(1);
         const expected = sparseSum(array);
@@ -266,7 +272,7 @@ async function measurePiscina(Piscina: PiscinaClass, ping: () => Promise<void>):
       // Both threads make the array they keep (untimed); each get() copies it.
       await Promise.all([pool.run({ op: "get", n }), pool.run({ op: "get", n })]);
       Bun.gc(true);
-      for (let rep = 0; rep <= WARM_REPS; rep++) {
+      for (let rep = 0; rep <= repsFor(mib); rep++) {
         let back: Float32Array | undefined;
         record(side, `worker_to_head_${mib}`, await timed(async () => (back = await pool.run({ op: "get", n }))));
         check(back?.length === n, "piscina get came back wrong");
@@ -405,7 +411,7 @@ function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, {
           baseline_kind: "in-process memcpy into touched memory, same run",
           baseline_fresh: round(fresh, 3),
           ratio_fresh: round(value / fresh, 3),
-          what: `${path === "head_to_worker" ? "await a.sum(array).result()" : "await b.get().result() of an array b keeps"}, no release(), ${regime === "cold" ? "the first of this size in a fresh runtime" : `median of ${WARM_REPS} after it`}`,
+          what: `${path === "head_to_worker" ? "await a.sum(array).result()" : "await b.get().result() of an array b keeps"}, no release(), ${regime === "cold" ? "the first of this size in a fresh runtime" : `median of ${repsFor(mib)} after it`}`,
           plot_series: `mosaic ${arrow} ${regime}`,
           ...piscina(peerValue, (p) => value / p),
         });
@@ -425,7 +431,7 @@ function emitFigures(ours: Side, peer: Side | undefined, memcpyMs: Map<number, {
           baseline: round(touched, 3),
           ratio: round(value / touched, 3),
           baseline_kind: "in-process memcpy into touched memory, same run",
-          what: `${path === "head_to_worker" ? "await a.sum(array).result(), array[1] changed before each" : "await b.getChanged().result(), which changes the array b keeps before returning it"}, no release(), median of ${WARM_REPS + 1} after the unchanged ones`,
+          what: `${path === "head_to_worker" ? "await a.sum(array).result(), array[1] changed before each" : "await b.getChanged().result(), which changes the array b keeps before returning it"}, no release(), median of ${repsFor(mib) + 1} after the unchanged ones`,
         });
       }
     }
