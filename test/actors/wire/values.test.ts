@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "mappedAhead", "movedArgument", "repeatedFetch", "repeatedSmallFetch"], "data-fixture.ts"), (run) => {
+describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "mappedAhead", "movedArgument", "repeatedFetch", "repeatedSmallFetch", "keptMedium"], "data-fixture.ts"), (run) => {
   test("every supported kind of value reaches a worker and comes back as the same kind with the same content", async () => {
     const { sent, there, back } = await run.value("roundTrip");
     expect(there).toEqual(sent);
@@ -74,6 +74,15 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     // fetch, 8, before: a proxy was released only with the 63 proxies made after it).
     expect(Math.max(...segments)).toBeLessThanOrEqual(5);
     expect(segments.length).toBe(8);
+  });
+
+  test("a 1 MiB argument passed call after call and a 1 MiB result fetched again and again are mapped through kept mappings from their segment's second payload, once the one before was collected", async () => {
+    const { sums, intact, workerKept, headKept } = await run.value("keptMedium");
+    expect({ sums, intact }).toEqual({ sums: [2 ** 18 / 4096], intact: true });
+    // Of 40 each: 30-31 and 9-10 here (a kept mapping is taken again once its last payload was collected). Before,
+    // only payloads of 4 MiB or more were: none of these.
+    expect(workerKept).toBeGreaterThanOrEqual(15);
+    expect(headKept).toBeGreaterThanOrEqual(4);
   });
 
   test("a 64 KiB result fetched 800 times unchanged, every task kept, is held once by its worker, and each value is the result as it was when its call ended", async () => {
