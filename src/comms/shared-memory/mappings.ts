@@ -296,8 +296,8 @@ const KEPT_MAX = 8;
 /**
  * Every pooled segment's payloads go through kept mappings (pooled segments start at SHM_MIN_BYTES). From
  * 4 MiB before: a 512 KiB or 1 MiB argument mapped afresh each call paid a fault for each page its method
- * touched, and its mapping's creation and removal (`await a.sum(array).result()` 405 → 214 us at 512 KiB,
- * 648 → 228 us at 1 MiB, same probe).
+ * touched, and its mapping's creation and removal (`await a.sum(array).result()` 397-449 → 248-275 us at
+ * 512 KiB, 645-772 → 293-309 us at 1 MiB, alternated).
  */
 const KEPT_MIN_BYTES = SHM_MIN_BYTES;
 /**
