@@ -15,6 +15,7 @@ import type { RuntimeEventType, WireEvent } from "../../observe/events.ts";
 import { postBatch, threadScope } from "./channel.ts";
 import { type DoneManyReport, type DoneReport, type FailedReport, type Posted, Report, type ThreadReport } from "./protocol.ts";
 import { markHeldBack, threadData, threadIndex, workerUid } from "./thread-data.ts";
+import { SHM_MIN_BYTES } from "../../comms/shared-memory/index.ts";
 
 /** Ops (and reports) per message during a burst: the receiver starts while this side still runs. */
 export const BATCH_SLICE = 256;
@@ -197,13 +198,18 @@ const WANTED_MAX = 16_384;
  */
 const ahead = new Map<number, Uint8Array[] | null>();
 /**
- * Results up to this size go to the head when asked for; larger ones stay on
- * the worker, to be fetched from its main thread (those of 256 KiB or more
- * staged in shared memory, passed on by name). Sent by this thread, a 128 KiB
- * result took longer to reach the head than asked of the main thread
- * (325 us against 239-247 a round trip; 64 KiB: 167-176 against 189-206).
+ * Results up to this size go to the head when asked for: every result whose
+ * payloads are not in shared memory (under SHM_MIN_BYTES each), and the
+ * message around them. Larger ones stay on the worker, to be fetched from its
+ * main thread (those in shared memory passed on by name). At 65 KiB until
+ * 2026-12-04: sent by this thread, a 128 KiB result then took longer to reach
+ * the head than asked of the main thread (325 us against 239-247 a round
+ * trip), but since a result that comes again unchanged shares its copy
+ * (values.ts, snapshotOf) `await b.get().result()` of 128 KiB ran 213-214 us
+ * this way against 267-289 asked of the main thread, 200 KiB 254-282 against
+ * 336-351, and a changed 200 KiB result 782-794 against 876-985 (alternated).
  */
-const WANTED_RESULT_MAX_BYTES = 65 * 1024; // a 64 KiB array and the message around it
+const WANTED_RESULT_MAX_BYTES = SHM_MIN_BYTES + 1024;
 
 /** The head asks for `task`'s result with its completion (see wanted). */
 export function wantResult(task: unknown): void {
