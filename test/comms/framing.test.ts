@@ -104,7 +104,7 @@ describe("FrameWriter and FrameReader", () => {
     ]);
   });
 
-  test("frames with large payloads, one after another, reuse two stages instead of a fresh one each, and read back whole even when writes are cut short", () => {
+  test("frames with large payloads, one after another, reuse their stages instead of taking a fresh one each, and read back whole even when writes are cut short", () => {
     const sink = new Sink();
     /** The memory each write came from: a stage is the writer's own memory, a large payload the caller's. */
     const sources = new Set<ArrayBufferLike>();
@@ -130,7 +130,9 @@ describe("FrameWriter and FrameReader", () => {
     }
     expect(writer.pendingBytes).toBe(0);
     const stages = [...sources].filter((source) => !payloads.some((payload) => payload.buffer === source));
-    // Before: a new 64 KiB stage for every frame with a large payload (13 here).
+    // Two while every write is taken whole (the stage and the one sealed before it, written: the spare), and two more
+    // for stages that waited in the queue while writes were cut short: 4. Before: a new 64 KiB stage for every frame
+    // with a large payload (13 here).
     expect(stages.length).toBeLessThanOrEqual(4);
     const { reader: frameReader, frames } = reader();
     feed(frameReader, sink.bytes, 10_000);
