@@ -153,7 +153,7 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
 
   call(engine: NestedTessera, method: string, args: unknown[], options?: CallOptions): TaskProxy<any> {
     const local = ++this.#next;
-    const task = new TaskProxy(local, engine.uid, method, engine, this, taskSuffix);
+    const task = new TaskProxy(local, engine.uid, method, engine, this);
     if (engine.state === "released" || engine.state === "failed") {
       settleTask(task, engine.error ?? new RuntimeStateError(`tessera ${engine.uid} was released by this thread`));
       return task;
@@ -171,7 +171,7 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
     const { bytes, payloads } = this.#encode(args, `cannot call ${name}`);
     this.#link(name);
     const local = ++this.#next;
-    const task = new TaskProxy(local, "", "run", FUNCTION_PLACEMENT, this, taskSuffix);
+    const task = new TaskProxy(local, "", "run", FUNCTION_PLACEMENT, this);
     this.#pending.set(local, task);
     this.#collectedTasks.register(task, local, task);
     this.#send([Nested.CallFunction, local, key, bytes, callingTessera(), options ? (options as Record<string, unknown>) : null], payloads);
@@ -226,6 +226,10 @@ class NestedClient implements TesseraCreator, TaskOwner, ObjectOwner {
   }
 
   // TaskOwner: the tasks of this thread's calls.
+  uidSuffix(id: number): string {
+    return taskSuffix(id);
+  }
+
   isSent(): boolean {
     return false; // result() waits for the completion, which says whether the result came with it
   }

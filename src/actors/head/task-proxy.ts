@@ -60,6 +60,8 @@ export interface TaskOwner {
   asked(task: TaskProxy<any>): void;
   /** Asks the thread the call went to for its result with its completion (see WANTS_RESULT); false if it cannot be asked. */
   wantResult(task: TaskProxy<any>): boolean;
+  /** What follows `task-<class>-<method>-` in the uid of the task submitted as wire id `id`. */
+  uidSuffix(id: number): string;
 }
 
 /** Stands for element `index` of a task's array result (or field `index` of an object result) when passed as an argument. */
@@ -168,10 +170,50 @@ export const WANTS_RESULT = Symbol("mosaic.task.wants-result");
 /** Internal: the result its thread sent with the completion because it was asked (decoded, or why it could not be). */
 export const ARRIVED = Symbol("mosaic.task.arrived");
 
+/**
+ * What few tasks need (an awaited one, a retried one, a failed one, one named
+ * or released), kept apart so that the many pipelined tasks that never need
+ * it stay small: a proxy held after its task ended took ~296 B of the head's
+ * heap with all of this inline, ~190 B without (a burst of 300,000 calls held
+ * 89 MB, which the collector marked again and again while they were submitted).
+ */
+interface RareState {
+  /** The wire id it was submitted with (its uid's): an attempt after a retry runs under another. */
+  readonly firstId: number;
+  uid: string | undefined;
+  started: number | undefined;
+  waiting: SettleWaiter[] | undefined;
+  wantsResult: boolean;
+  arrived: { value: unknown } | { error: Error } | undefined;
+  /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
+  completion: PromiseWithResolvers<void> | undefined;
+  result: Promise<unknown> | undefined;
+  /** `result()` asked before the task ended, its result to come with the completion: settled when the task ends. */
+  resultWaiter: PromiseWithResolvers<unknown> | undefined;
+  error: Error | undefined;
+  released: boolean;
+  outputs: object | undefined;
+}
+
+function rareState(firstId: number): RareState {
+  return {
+    firstId,
+    uid: undefined,
+    started: undefined,
+    waiting: undefined,
+    wantsResult: false,
+    arrived: undefined,
+    completion: undefined,
+    result: undefined,
+    resultWaiter: undefined,
+    error: undefined,
+    released: false,
+    outputs: undefined,
+  };
+}
+
 export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike {
   #id: number;
-  /** The id it was submitted with: its uid stays the same across retries. */
-  readonly #firstId: number;
   readonly method: string;
   /** Uid of the tessera this task runs on. */
   readonly tessera: string;
@@ -183,60 +225,68 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   [DEPENDENCIES]: (TaskProxy<any> | ObjectRef<any>)[] | undefined = undefined;
   /** Kept apart from its tessera's worker: a restart moves the tessera, never a result that stayed where it ran. */
   [SENT_TO]: string | undefined = undefined;
-  /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
-  [WAITING]: SettleWaiter[] | undefined = undefined;
-  [WANTS_RESULT] = false;
-  [ARRIVED]: { value: unknown } | { error: Error } | undefined = undefined;
   #state: TaskState = "pending";
   readonly #submitted = stampNow();
-  #started: number | undefined;
-  #ended: number | undefined;
+  #ended: number | undefined = undefined;
   #tessera: TaskPlacement;
-
-  /** The engine of the tessera this task runs on. */
-  get [PLACEMENT](): TaskPlacement {
-    return this.#tessera;
-  }
   #owner: TaskOwner;
-
-  /** Internal: why the runtime that made this task stopped (undefined while it runs). */
-  get [RUNTIME_STOPPED](): string | undefined {
-    return this.#owner.stoppedReason;
-  }
-  /** Created only when someone waits: most pipelined tasks are never awaited one by one. */
-  #completion: PromiseWithResolvers<void> | undefined;
-  #result: Promise<T> | undefined;
-  /** `result()` asked before the task ended, its result to come with the completion: settled when the task ends. */
-  #resultWaiter: PromiseWithResolvers<unknown> | undefined;
   /**
    * The encoded result, when it was small enough to come with the completion:
    * bytes #inlineAt to #inlineEnd of its batch's results (a view is made only
    * when the result is read: most pipelined results never are).
    */
-  #inline: Uint8Array | undefined;
+  #inline: Uint8Array | undefined = undefined;
   #inlineAt = 0;
   #inlineEnd = 0;
-  #error: Error | undefined;
-  #released = false;
+  #rare: RareState | undefined = undefined;
 
-  constructor(
-    id: number,
-    tessera: string,
-    method: string,
-    placement: TaskPlacement,
-    owner: TaskOwner,
-    uidSuffix: (id: number) => string,
-  ) {
-    this.#id = this.#firstId = id;
-    this.#uidSuffix = uidSuffix;
+  constructor(id: number, tessera: string, method: string, placement: TaskPlacement, owner: TaskOwner) {
+    this.#id = id;
     this.tessera = tessera;
     this.method = method;
     this.#tessera = placement;
     this.#owner = owner;
   }
 
-  #uid: string | undefined;
-  #uidSuffix: (id: number) => string;
+  /** Made on first need; before a retry changes the id, so that it keeps the first. */
+  get #more(): RareState {
+    return (this.#rare ??= rareState(this.#id));
+  }
+
+  /** The engine of the tessera this task runs on. */
+  get [PLACEMENT](): TaskPlacement {
+    return this.#tessera;
+  }
+
+  /** Internal: why the runtime that made this task stopped (undefined while it runs). */
+  get [RUNTIME_STOPPED](): string | undefined {
+    return this.#owner.stoppedReason;
+  }
+
+  /** Flushed once it settles (after the code that settles it has run: none of them is flushed inside another's settling). */
+  get [WAITING](): SettleWaiter[] | undefined {
+    return this.#rare?.waiting;
+  }
+
+  set [WAITING](waiting: SettleWaiter[] | undefined) {
+    if (waiting || this.#rare) this.#more.waiting = waiting;
+  }
+
+  get [WANTS_RESULT](): boolean {
+    return this.#rare?.wantsResult === true;
+  }
+
+  set [WANTS_RESULT](wanted: boolean) {
+    if (wanted || this.#rare) this.#more.wantsResult = wanted;
+  }
+
+  get [ARRIVED](): { value: unknown } | { error: Error } | undefined {
+    return this.#rare?.arrived;
+  }
+
+  set [ARRIVED](arrived: { value: unknown } | { error: Error } | undefined) {
+    if (arrived || this.#rare) this.#more.arrived = arrived;
+  }
 
   /** Wire id, unique per head (a retried task gets a new one for each attempt). */
   get id(): number {
@@ -245,32 +295,34 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Internal: the wire id it was submitted with. */
   get [FIRST_ID](): number {
-    return this.#firstId;
+    return this.#rare?.firstId ?? this.#id;
   }
 
   [REKEY](id: number): void {
+    const rare = this.#more;
     this.#id = id;
     this[SENT_TO] = undefined; // the next attempt goes where its tessera is then
-    this[ARRIVED] = undefined; // a result is the attempt's that ends the task (one whose completion was lost is not)
+    rare.arrived = undefined; // a result is the attempt's that ends the task (one whose completion was lost is not)
     // Its next attempt has not started yet.
     if (this.#state === "running") this.#state = "pending";
-    this.#started = undefined;
+    rare.started = undefined;
   }
 
   [MARK_STARTED](time: number): void {
     if (this.#state !== "pending") return;
     this.#state = "running";
-    this.#started = time;
+    this.#more.started = time;
   }
 
   /** When it was submitted, started and ended (see TaskTimes). */
   get times(): TaskTimes {
-    return { submitted: this.#submitted, started: this.#started, ended: this.#ended };
+    return { submitted: this.#submitted, started: this.#rare?.started, ended: this.#ended };
   }
 
   /** `task-<class>-<method>-<unique>`, as in the original (made on first use: most tasks are never named). */
   get uid(): string {
-    return (this.#uid ??= taskUidPrefix(this.#tessera.className, this.method) + this.#uidSuffix(this.#firstId));
+    const rare = this.#more;
+    return (rare.uid ??= taskUidPrefix(this.#tessera.className, this.method) + this.#owner.uidSuffix(rare.firstId));
   }
 
   /** Same as `outputs[index]`, typed without `| undefined` for array results. */
@@ -280,27 +332,27 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   get #completed(): Promise<void> {
-    if (!this.#completion) {
-      this.#completion = Promise.withResolvers<void>();
-      this.#completion.promise.catch(() => {});
-      if (this.#state === "done") this.#completion.resolve();
-      else if (this.#state === "failed") this.#completion.reject(this.#error);
+    const rare = this.#more;
+    if (!rare.completion) {
+      rare.completion = Promise.withResolvers<void>();
+      rare.completion.promise.catch(() => {});
+      if (this.#state === "done") rare.completion.resolve();
+      else if (this.#state === "failed") rare.completion.reject(rare.error);
     }
-    return this.#completion.promise;
+    return rare.completion.promise;
   }
-
-  #outputs: TaskOutputs<T> | undefined;
 
   /** `outputs.done` (ordering only) and `outputs[i]` (element i of the result), to pass as arguments. */
   get outputs(): TaskOutputs<T> {
-    this.#outputs ??= new Proxy({} as Record<string | symbol, unknown>, {
+    const rare = this.#more;
+    rare.outputs ??= new Proxy({} as Record<string | symbol, unknown>, {
       get: (cache, key) => {
         if (key === "done") return (cache.done ??= new DoneMarker(this));
         if (typeof key !== "string" || key === "then") return undefined; // not thenable: `await task.outputs` must not hang
         return (cache[key] ??= new TaskOutput(this, /^\d+$/.test(key) ? Number(key) : key));
       },
-    }) as unknown as TaskOutputs<T>;
-    return this.#outputs;
+    });
+    return rare.outputs as TaskOutputs<T>;
   }
 
   get state(): TaskState {
@@ -314,7 +366,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** The error the task failed with, if it failed. */
   get error(): Error | undefined {
-    return this.#error;
+    return this.#rare?.error;
   }
 
   /** Waits until the task has run; rejects with the remote error if it failed. Does not fetch the result. */
@@ -332,7 +384,8 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
    * connection and the worker answers when the task is done: one round trip.
    */
   result(): Promise<T> {
-    if (!this.#result) {
+    const rare = this.#more;
+    if (!rare.result) {
       const ended = this.#state === "done" || this.#state === "failed";
       const owner = this.#owner;
       const route = ended ? RESULT_COMES : owner.resultRoute(this);
@@ -349,16 +402,16 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
         }
         if (route === RESULT_ASKED && asking) owner.asked(this);
       } else fetchNow = route === RESULT_FETCHED && owner.isSent(this);
-      if (fetchNow) this.#result = owner.fetchResult(this) as Promise<T>;
+      if (fetchNow) rare.result = owner.fetchResult(this);
       else if (!ended) {
         // A method whose results come with its completions is waited for, not asked: settled as the task ends
         // (see [TASK_ID]), without a promise of its completion in between (the commonest `await t.result()`).
-        this.#resultWaiter = Promise.withResolvers<unknown>();
-        this.#result = this.#resultWaiter.promise as Promise<T>;
-      } else this.#result = this.#completed.then(() => this.#owner.fetchResult(this) as Promise<T>);
-      this.#result.catch(() => {});
+        rare.resultWaiter = Promise.withResolvers<unknown>();
+        rare.result = rare.resultWaiter.promise;
+      } else rare.result = this.#completed.then(() => this.#owner.fetchResult(this));
+      rare.result.catch(() => {});
     }
-    return this.#result;
+    return rare.result as Promise<T>;
   }
 
   /**
@@ -374,8 +427,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
 
   /** Frees the result on the worker now instead of when this proxy is garbage collected. */
   release(): void {
-    if (this.#released) return;
-    this.#released = true;
+    const rare = this.#more;
+    if (rare.released) return;
+    rare.released = true;
     this.#inline = undefined;
     this.#owner.releaseTask(this);
   }
@@ -385,7 +439,7 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
   }
 
   get released(): boolean {
-    return this.#released;
+    return this.#rare?.released === true;
   }
 
   toReference(unplaced = false): TaskReference {
@@ -406,21 +460,23 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
     this.#inline = inline;
     this.#inlineAt = at;
     this.#inlineEnd = end;
+    const rare = this.#rare;
     if (error) {
       this.#state = "failed";
-      this.#error = error instanceof Error ? error : new RemoteError(error);
-      this.#completion?.reject(this.#error);
+      const failure = (this.#more.error = error instanceof Error ? error : new RemoteError(error));
+      rare?.completion?.reject(failure);
     } else {
       this.#state = "done";
-      this.#completion?.resolve();
+      rare?.completion?.resolve();
     }
-    const waiter = this.#resultWaiter;
+    if (!rare) return;
+    const waiter = rare.resultWaiter;
     if (waiter) {
-      this.#resultWaiter = undefined;
-      if (error) waiter.reject(this.#error);
+      rare.resultWaiter = undefined;
+      if (error) waiter.reject(rare.error);
       else {
         // A plain result is read here; anything else (a larger or non-plain one, a released task) as fetchResult does.
-        const plain = this.#released ? NOT_PLAIN_VALUE : this[PLAIN_RESULT]();
+        const plain = rare.released ? NOT_PLAIN_VALUE : this[PLAIN_RESULT]();
         try {
           waiter.resolve(plain !== NOT_PLAIN_VALUE ? plain : this.#owner.fetchResult(this));
         } catch (error) {
@@ -429,9 +485,9 @@ export class TaskProxy<T = unknown> implements PromiseLike<void>, ReferenceLike 
         }
       }
     }
-    const waiting = this[WAITING];
+    const waiting = rare.waiting;
     if (waiting) {
-      this[WAITING] = undefined;
+      rare.waiting = undefined;
       queueMicrotask(() => {
         for (const waiter of waiting) waiter.flush();
       });

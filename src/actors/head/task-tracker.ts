@@ -14,6 +14,7 @@ import type { ActorClient } from "./actor-client.ts";
 import { Barrier } from "./barrier.ts";
 import { ARRIVED, DIRECT, GENERATION, inlineResultOf, MARK_STARTED, PLACEMENT, plainInlineResultOf, RESULT_ASKED, RESULT_COMES, RESULT_FETCHED, RESULT_STAYS, resultOf, type ResultRoute, SENT_TO, settleTask, type TaskOwner, type TaskProxy, WANTS_RESULT } from "./task-proxy.ts";
 import type { TesseraHandle } from "./tessera-handle.ts";
+import { uidSuffix } from "./ids.ts";
 
 /**
  * What a tessera's method's results were like (TesseraHandle.resultSizes),
@@ -55,6 +56,10 @@ export class TaskTracker implements TaskOwner {
 
   get stoppedReason(): string | undefined {
     return this.#client.stoppedReason;
+  }
+
+  uidSuffix(id: number): string {
+    return uidSuffix(id);
   }
 
   /** Pending tasks, in submission order. */

@@ -267,7 +267,7 @@ export class TesseraHandle implements TesseraEngine {
     const byId = plain && references.length > 0 ? encodePlainArguments(args, references, true) : undefined;
     const encoded = byId || (plain && encodePlainArguments(args, references)) || encodeValue(args, true, "args", scan.exact);
     const client = this.client;
-    const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks, uidSuffix);
+    const task = new TaskProxy(nextWireId(), this.uid, method, this, client.tasks);
     client.tasks.track(task, this);
     if (client.events.wants("task.submitted")) {
       client.events.emit({ type: "task.submitted", task: task.uid, id: task.id, tessera: this.uid, method, worker: this.worker, argumentBytes: encodedSize(encoded), time: Date.now() });
