@@ -17,7 +17,9 @@
  * - the worker's pooled /dev/shm segments and RSS after repeated 256 MiB fetches;
  * - the first 256 MiB argument and the first 256 MiB result of another fresh
  *   runtime, started with `warmPool` of that size (the head's segment and the
- *   tessera thread's, prepared in idle time after start).
+ *   tessera thread's, prepared in idle time after start);
+ * - the first 20,000 dependent pairs `b.add(a.add(i))` of another fresh
+ *   runtime, then warm rounds (piscina: a promise chain per pair, fresh pool).
  *
  * Lines carrying `plot_series` and `size_bytes` are drawn by run.ts into
  * bench/out/transfers.svg.
@@ -47,6 +49,9 @@ const Store = tessera(
     kept: Float32Array | undefined;
     noop(): number {
       return 1;
+    }
+    add(x: number): number {
+      return x + 1;
     }
     sum(values: Float32Array): number {
       return sparseSum(values);
@@ -91,6 +96,8 @@ const SMALL_WARM_REPS = 100;
 const repsFor = (mib: number) => (mib < 16 ? SMALL_WARM_REPS : WARM_REPS);
 const FIRST_CALLS = 20_000;
 const WARM_CALL_ROUNDS = 3;
+/** Dependent pairs `b.add(a.add(i))` per round: the first ones of a fresh runtime, then warm rounds. */
+const DEPENDENT_PAIRS = 20_000;
 const FIRST_ROUND_TRIPS = 200;
 const WARM_ROUND_TRIPS = 2000;
 const PISCINA_KIND = "piscina 5 in this process, 2 worker threads (minThreads = maxThreads = 2)";
@@ -344,6 +351,59 @@ async function measureFirstCall(): Promise<number> {
   return ms;
 }
 
+/**
+ * Dependent tasks as a program meets them: in a fresh runtime, the first
+ * DEPENDENT_PAIRS `b.add(a.add(i))` (a on one worker, b on the other, both
+ * made by the calls; each b call takes a's task), then the barrier; then warm
+ * rounds of as many. Dependent pairs per second, as actors.bench counts them.
+ */
+async function measureDependent(): Promise<{ cold: number; warm: number }> {
+  Bun.gc(true);
+  await Bun.sleep(0);
+  const runtime = await mosaic.init(OPTIONS);
+  const a = Store.options({ worker: "worker:0:0" }).remote();
+  const b = Store.options({ worker: "worker:0:1" }).remote();
+  const round = async () => {
+    const tasks = new Array(DEPENDENT_PAIRS);
+    const t = performance.now();
+    for (let i = 0; i < DEPENDENT_PAIRS; i++) tasks[i] = b.add(a.add(i));
+    await runtime.barrier(60_000);
+    const rate = (DEPENDENT_PAIRS * 1000) / (performance.now() - t);
+    const last = await tasks[DEPENDENT_PAIRS - 1].result();
+    check(last === DEPENDENT_PAIRS + 1, `b.add(a.add(${DEPENDENT_PAIRS - 1})) returned ${last}`);
+    return rate;
+  };
+  const cold = await round();
+  const warm: number[] = [];
+  for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await round());
+  await mosaic.stop();
+  return { cold, warm: median(warm) };
+}
+
+/**
+ * piscina's dependent pairs: the second run starts with the first's value, in
+ * a fresh pool (what a program of it writes: a promise chain per pair).
+ */
+async function measurePiscinaDependent(Piscina: PiscinaClass): Promise<{ cold: number; warm: number }> {
+  const pool = new Piscina({ filename: join(import.meta.dir, "_fixtures", "piscina-worker.ts"), minThreads: 2, maxThreads: 2 });
+  try {
+    const round = async () => {
+      const chains = new Array(DEPENDENT_PAIRS);
+      const t = performance.now();
+      for (let i = 0; i < DEPENDENT_PAIRS; i++) chains[i] = pool.run({ op: "add", x: i }).then((x: number) => pool.run({ op: "add", x }));
+      const results = await Promise.all(chains);
+      check(results[DEPENDENT_PAIRS - 1] === DEPENDENT_PAIRS + 1, "piscina's dependent pair came back wrong");
+      return (DEPENDENT_PAIRS * 1000) / (performance.now() - t);
+    };
+    const cold = await round();
+    const warm: number[] = [];
+    for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await round());
+    return { cold, warm: median(warm) };
+  } finally {
+    await pool.destroy();
+  }
+}
+
 // ------------------------------------------------------------- memcpy, same run
 
 function memcpy(n: number): { touched: number; fresh: number } {
@@ -454,8 +514,24 @@ try {
   await mosaic.stop();
   const warmPoolMs = await measureWarmPool();
   const firstCallMs = await measureFirstCall();
+  const dependent = await measureDependent();
   const memcpyMs = new Map(SIZES_MIB.map((mib) => [mib, memcpy((mib * MiB) / 4)] as const));
   const peer = Piscina ? await measurePiscina(Piscina, raw.ping) : undefined;
+  const peerDependent = Piscina ? await measurePiscinaDependent(Piscina) : undefined;
+  for (const regime of ["cold", "warm"] as const) {
+    const mine = dependent[regime];
+    const theirs = peerDependent?.[regime];
+    emit({
+      bench: BENCH,
+      metric: `dependent_tasks_per_s_${regime}`,
+      value: Math.round(mine),
+      unit: "tasks/s",
+      regime,
+      count: DEPENDENT_PAIRS,
+      what: regime === "cold" ? `the first ${DEPENDENT_PAIRS} b.add(a.add(i)) of a fresh runtime (tesserae made by them, a and b on the two workers), then runtime.barrier(); counts the dependent tasks` : `${DEPENDENT_PAIRS} more, median of ${WARM_CALL_ROUNDS} rounds`,
+      ...(theirs === undefined ? {} : { piscina: Math.round(theirs), ratio_piscina: round(mine / theirs, 3), piscina_kind: `${PISCINA_KIND}, a fresh pool; pool.run(add).then((x) => pool.run(add of x)) per pair` }),
+    });
+  }
   emitFigures(ours, peer, memcpyMs);
   const touched = gbps(256 * MiB, memcpyMs.get(256)!.touched);
   const warmPool = gbps(256 * MiB, warmPoolMs.headToWorker);

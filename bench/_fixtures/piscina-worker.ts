@@ -1,17 +1,19 @@
 /**
  * The piscina peer's task (bench/usage.bench.ts): one exported function, run
  * on piscina's worker threads in the benchmark's own process. `noop` returns
- * 1; `sum` reads every 4096th element of the array it was handed (moved, with
+ * 1; `add` returns x + 1; `sum` reads every 4096th element of the array it was handed (moved, with
  * a transfer list); `get` returns an array of `n` elements that the thread
  * keeps (made at its first `get` there), copied by structured clone as a
  * result that its thread keeps must be.
  */
 let kept: Float32Array | undefined;
 
-export default function task(input: { op: "noop" } | { op: "sum"; values: Float32Array } | { op: "get"; n: number }): unknown {
+export default function task(input: { op: "noop" } | { op: "add"; x: number } | { op: "sum"; values: Float32Array } | { op: "get"; n: number }): unknown {
   switch (input.op) {
     case "noop":
       return 1;
+    case "add":
+      return input.x + 1;
     case "sum": {
       const values = input.values;
       let total = 0;
