@@ -78,6 +78,8 @@ const children: Subprocess[] = [];
 
 async function startStop(): Promise<void> {
   const ready: number[] = [];
+  /** The same tree of bare Bun processes (bench/_fixtures/bare-tree.ts), one start after each measured cycle. */
+  const bareReady: number[] = [];
   const stopped: number[] = [];
   /** CPU (ms, all threads) each child spent from its start to ready, by role; what the children started from. */
   const startCpu: Record<"monitor" | "node" | "worker", number[]> = { monitor: [], node: [], worker: [] };
@@ -108,13 +110,14 @@ async function startStop(): Promise<void> {
     // before the cycles measured, which it would slow down, and which then start from it, as a user's would.
     if (cycle === START_WARMUP - 1) await refreshBundle();
     if (cycle >= START_WARMUP) {
+      bareReady.push(await bareTreeStart());
       ready.push(t1 - t0);
       stopped.push(t3 - t2);
       for (const role of ["monitor", "node", "worker"] as const) startCpu[role].push(...spent[role]);
       startedFrom.add(from);
     }
   }
-  note(`${BENCH}: start to ready (ms) ${ready.map((v) => round(v, 1)).join(", ")}`);
+  note(`${BENCH}: start to ready (ms) ${ready.map((v) => round(v, 1)).join(", ")}; the bare tree ${bareReady.map((v) => round(v, 1)).join(", ")}`);
   const bare = await bareStartCpu();
   const perChild = { monitor: round(median(startCpu.monitor), 1), node: round(median(startCpu.node), 1), worker: round(median(startCpu.worker), 1) };
   const tree = perChild.monitor + perChild.node + OPTIONS.numWorkers * perChild.worker;
@@ -133,7 +136,19 @@ async function startStop(): Promise<void> {
   });
   note(`${BENCH}: stop (ms) ${stopped.map((v) => round(v, 1)).join(", ")}`);
   const readyMedian = median(ready);
-  emit({ bench: BENCH, metric: "start_to_ready_median", value: round(readyMedian, 1), unit: "ms", samples: ready.length, target: "<= 100", ok: readyMedian <= 100 });
+  const bareMedian = median(bareReady);
+  emit({
+    bench: BENCH,
+    metric: "start_to_ready_median",
+    value: round(readyMedian, 1),
+    unit: "ms",
+    samples: ready.length,
+    baseline: round(bareMedian, 1),
+    ratio: round(readyMedian / bareMedian, 2),
+    baseline_kind: "the same tree of bare Bun processes (head -> monitor -> node -> 2 workers: each listens, starts its children, connects to its parent and says ready once they have; bench/_fixtures/bare-tree.ts), one start after each measured cycle, same run",
+    target: "<= 100",
+    ok: readyMedian <= 100,
+  });
   emit({ bench: BENCH, metric: "start_to_ready_min", value: round(min(ready), 1), unit: "ms", samples: ready.length });
   const stopMedian = median(stopped);
   emit({
@@ -308,6 +323,42 @@ async function bareStartCpu(): Promise<number> {
     await child.exited;
   }
   return median(spent);
+}
+
+/**
+ * One start of the bare tree (bench/_fixtures/bare-tree.ts): from spawning its
+ * monitor to the monitor's "ready" (every process of the tree listening,
+ * connected to its parent, its children ready), ms. Then it is ended (its
+ * processes follow their parents) and awaited.
+ */
+async function bareTreeStart(): Promise<number> {
+  const { promise: readyLine, resolve } = Promise.withResolvers<void>();
+  let monitorSocket: { end(): void } | undefined;
+  const server = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        monitorSocket = socket;
+      },
+      data(_socket, data) {
+        if (data.toString().includes("ready")) resolve();
+      },
+    },
+  });
+  const t0 = performance.now();
+  const monitor = Bun.spawn([process.execPath, join(import.meta.dir, "_fixtures", "bare-tree.ts"), "monitor", String(server.port)], { stdin: "pipe", stdout: "inherit", stderr: "inherit" });
+  const timeout = setTimeout(() => monitor.kill(), 30_000);
+  try {
+    await Promise.race([readyLine, monitor.exited.then((code) => Promise.reject(new Error(`the bare tree's monitor exited (${code}) before it was ready`)))]);
+    return performance.now() - t0;
+  } finally {
+    clearTimeout(timeout);
+    monitorSocket?.end();
+    server.stop(true);
+    monitor.kill();
+    await monitor.exited;
+  }
 }
 
 /** A Bun process that imports nothing and sleeps (bench/_fixtures/bare-bun.ts): the idle-memory baseline, stopped with the peers. */
