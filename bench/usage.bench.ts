@@ -373,10 +373,16 @@ async function measureDependent(): Promise<{ cold: number; warm: number }> {
     check(last === DEPENDENT_PAIRS + 1, `b.add(a.add(${DEPENDENT_PAIRS - 1})) returned ${last}`);
     return rate;
   };
+  const rates = await coldAndWarm(round);
+  await mosaic.stop();
+  return rates;
+}
+
+/** A round's rate the first time (cold), and the median of WARM_CALL_ROUNDS more (warm). */
+async function coldAndWarm(round: () => Promise<number>): Promise<{ cold: number; warm: number }> {
   const cold = await round();
   const warm: number[] = [];
   for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await round());
-  await mosaic.stop();
   return { cold, warm: median(warm) };
 }
 
@@ -395,10 +401,7 @@ async function measurePiscinaDependent(Piscina: PiscinaClass): Promise<{ cold: n
       check(results[DEPENDENT_PAIRS - 1] === DEPENDENT_PAIRS + 1, "piscina's dependent pair came back wrong");
       return (DEPENDENT_PAIRS * 1000) / (performance.now() - t);
     };
-    const cold = await round();
-    const warm: number[] = [];
-    for (let r = 0; r < WARM_CALL_ROUNDS; r++) warm.push(await round());
-    return { cold, warm: median(warm) };
+    return await coldAndWarm(round);
   } finally {
     await pool.destroy();
   }
