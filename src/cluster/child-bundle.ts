@@ -6,15 +6,18 @@
  * child spends before it is ready. From a build, a monitor or node spends
  * ~25 ms of CPU instead of ~50, a worker ~32 instead of ~60.
  *
- * A build holds two bundles. Monitors and nodes run `role-main.js`, role-main.ts
- * bundled. Workers run their program as before, with `--preload program.js`:
- * it registers a Bun plugin that serves each library module (src/index.ts and
- * all it imports, deep imports of a program included) from the bundle, one
- * instance each, so the program and the library see the same classes and
- * state. The program's own modules load from source. A worker's tessera
- * threads preload the same bundle (Bun's plugins do not reach Worker threads:
- * each registers its own): a thread's start then takes ~30% less
- * (`threadPreload`). A module served so is a
+ * A build holds three bundles. Monitors and nodes run `role-main.js`,
+ * role-main.ts bundled. Workers run their program as before, with `--preload
+ * program.js`: it registers a Bun plugin that serves each library module
+ * (deep imports of a program included) from the bundle, one instance each, so
+ * the program and the library see the same classes and state. The program's
+ * own modules load from source. A worker's tessera threads preload
+ * `thread.js` (Bun's plugins do not reach Worker threads: each registers its
+ * own; `threadPreload`): a thread's start then takes ~30% less. Each holds
+ * only what its process or thread imports (PRELOADS): a worker's ~106 of the
+ * library's ~145 modules, a thread's ~79; any other loads from source through
+ * the same plugin, importing the library's modules from the bundle (an idle
+ * worker ~1.2 MiB smaller, each tessera thread ~1.9 MiB). A module served so is a
  * snapshot of its exports: a library module must not export a `let` that
  * changes to programs. Bun.build also writes in `process.env.NODE_ENV` as it
  * was at build time: no library module may branch on it at run time.
@@ -31,6 +34,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import type { BunPlugin } from "bun";
 
 /** The role entry from source. */
 export const ROLE_MAIN = resolve(import.meta.dir, "role-main.ts");
@@ -65,9 +69,25 @@ function cacheFolder(): string | undefined {
   return given ? resolve(given) : join(PACKAGE, ".cache", "bundle");
 }
 
-/** The files of a build: what monitors and nodes run, and what workers preload. */
+/** The files of a build: what monitors and nodes run, what workers preload, and what their tessera threads preload. */
 const ROLE_BUNDLE = "role-main.js";
 const PROGRAM_BUNDLE = "program.js";
+const THREAD_BUNDLE = "thread.js";
+
+/**
+ * What each preloaded bundle holds: the library's modules that these import
+ * statically, directly or not. Beside the public entry (all a program
+ * imports), a worker's main thread runs its role (lifecycle.ts requires the
+ * entrypoint and the options, the entrypoint imports worker.ts, which requires
+ * the actor host with its first tessera), and a tessera thread thread.ts
+ * (lifecycle.ts imports it there). A module neither bundle holds, should
+ * either ask for it (the head's, a monitor's, a launcher, the dashboard),
+ * loads from source through the same plugin.
+ */
+const PRELOADS: [file: string, entries: string[]][] = [
+  [PROGRAM_BUNDLE, [INDEX, "cluster/entrypoint.ts", "cluster/options.ts", "cluster/worker.ts", "actors/worker/tessera-host.ts"]],
+  [THREAD_BUNDLE, [INDEX, "actors/thread/thread.ts"]],
+];
 
 /**
  * How a child is started (`command`: `bun <entry> ...` from source) when there
@@ -90,15 +110,19 @@ export function withBundle(command: string[], kind: "role" | "program"): string[
 }
 
 /**
- * The bundle this process preloads (a worker started from a build), for its
- * tessera threads to preload too; undefined when it runs source, or when its
- * build was removed since (a newer one replaced it: threads then load source).
+ * What this process's tessera threads preload: the thread bundle of the build
+ * this worker started from (its program bundle, from a build that has none);
+ * undefined when it runs source, or when its build was removed since (a newer
+ * one replaced it: threads then load source).
  */
 export function threadPreload(): string[] | undefined {
   if (!(globalThis as Record<symbol, unknown>)[Symbol.for("mosaic.bundle")]) return undefined;
   const at = process.execArgv.indexOf("--preload");
   const bundle = at >= 0 ? process.execArgv[at + 1] : undefined;
-  return bundle && basename(bundle) === PROGRAM_BUNDLE && existsSync(bundle) ? [bundle] : undefined;
+  if (!bundle || basename(bundle) !== PROGRAM_BUNDLE) return undefined;
+  const threads = join(dirname(bundle), THREAD_BUNDLE);
+  if (existsSync(threads)) return [threads];
+  return existsSync(bundle) ? [bundle] : undefined;
 }
 
 /** The folder of the build children start from. */
@@ -160,19 +184,24 @@ async function buildBundle(cache: string): Promise<void> {
       throw: false,
     } as const;
     const role = await Bun.build({ ...settings, entrypoints: [ROLE_MAIN] });
-    // The library modules a worker's program may import (the public entry and all it imports): each served
-    // from the bundle by the preload, which the metafile of a first pass names.
+    // The library's modules (the public entry and all it imports, at once or where needed), which the
+    // metafile of a first pass names; each preloaded bundle serves those it holds.
     const graph = await Bun.build({ entrypoints: [INDEX], target: "bun", metafile: true, throw: false });
     if (!role.success || !role.metafile || !graph.success || !graph.metafile) return;
     const sources = `${realpathSync(SOURCES)}/`;
     const library = Object.keys(graph.metafile.inputs).map((input) => realpathSync(resolve(cwd, input))).filter((path) => path.startsWith(sources));
-    const entry = join(folder, "program.ts");
-    writeFileSync(entry, preloadSource(library, sources, id));
-    const result = await Bun.build({ ...settings, entrypoints: [entry] });
-    rmSync(entry);
-    if (!result.success || !result.metafile || process.cwd() !== cwd) return;
-    const built = new Set([...Object.keys(role.metafile.inputs), ...Object.keys(result.metafile.inputs)].map((input) => resolve(cwd, input)));
-    built.delete(entry);
+    const built = new Set(Object.keys(role.metafile.inputs).map((input) => resolve(cwd, input)));
+    for (const [file, entries] of PRELOADS) {
+      const held = staticClosure(graph.metafile.inputs, cwd, entries.map((entry) => realpathSync(resolve(SOURCES, entry))));
+      const entry = join(folder, file.replace(/\.js$/, ".ts"));
+      writeFileSync(entry, preloadSource(library.filter((path) => held.has(path)), sources, id, file));
+      // What the bundle does not hold stays out of it: a require() or import() of it stays, by path, for the plugin.
+      const result = await Bun.build({ ...settings, entrypoints: [entry], plugins: [leaveOut(sources, held)] });
+      rmSync(entry);
+      if (!result.success || !result.metafile || process.cwd() !== cwd) return;
+      for (const input of Object.keys(result.metafile.inputs)) built.add(resolve(cwd, input));
+      built.delete(entry);
+    }
     // Every file that went in must be found again (a manifest missing one could not see it change); the
     // package's settings shape the build too (an installed package may have no tsconfig.json).
     const inputs: Input[] = [];
@@ -182,7 +211,7 @@ async function buildBundle(cache: string): Promise<void> {
       else if (built.has(path)) return;
     }
     if (inputs.some(([, , mtimeMs, ctimeMs]) => Math.max(mtimeMs, ctimeMs) >= began - EDIT_MARGIN_MS)) return;
-    for (const bundle of [ROLE_BUNDLE, PROGRAM_BUNDLE]) withoutSources(join(folder, `${bundle}.map`));
+    for (const bundle of [ROLE_BUNDLE, PROGRAM_BUNDLE, THREAD_BUNDLE]) withoutSources(join(folder, `${bundle}.map`));
     renameSync(folder, join(cache, id));
     const manifest: Manifest = { bun: Bun.revision, build: id, inputs };
     writeFileSync(join(cache, `manifest.${id}.tmp`), JSON.stringify(manifest));
@@ -197,9 +226,10 @@ async function buildBundle(cache: string): Promise<void> {
 }
 
 /**
- * The bundle's entry: each library module, loaded when first imported, served
- * to Bun's loader by a plugin. It names its build on globalThis (the paths of
- * a bundle are its sources': Bun writes them in at build time). The plugin's
+ * A bundle's entry: each library module it holds, loaded when first imported,
+ * served to Bun's loader by a plugin. It names its build and its file on
+ * globalThis (the paths of a bundle are its sources': Bun writes them in at
+ * build time). The plugin's
  * filter is the sources' folder (`sources`, ending in "/"), not the list of
  * the library's files: Bun compiles a filter of ~145 alternatives at every
  * start of a process or thread that preloads the bundle (measured: ~900 more
@@ -207,13 +237,14 @@ async function buildBundle(cache: string): Promise<void> {
  * A file of the folder that the bundle does not hold (this Bun's onLoad
  * cannot decline one) is served from its source, as Bun would load it.
  */
-function preloadSource(library: string[], sources: string, id: string): string {
+function preloadSource(library: string[], sources: string, id: string, file: string): string {
   const modules = library.map((path) => `  ${JSON.stringify(path)}: () => require(${JSON.stringify(path)}),`).join("\n");
   const filter = `^${sources.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}.*\\.ts$`;
   return [
     "// Made by src/cluster/child-bundle.ts: the library's modules, served from this bundle.",
     `const modules: Record<string, () => object> = {\n${modules}\n};`,
     `(globalThis as Record<symbol, unknown>)[Symbol.for("mosaic.bundle")] = ${JSON.stringify(id)};`,
+    `(globalThis as Record<symbol, unknown>)[Symbol.for("mosaic.bundle.file")] = ${JSON.stringify(file)};`,
     "Bun.plugin({",
     '  name: "mosaic-bundle",',
     "  setup(build) {",
@@ -225,6 +256,45 @@ function preloadSource(library: string[], sources: string, id: string): string {
     "});",
     "",
   ].join("\n");
+}
+
+/**
+ * The library's modules that `entries` import statically, directly or not
+ * (Bun's metafile: `import` statements, not `require()` calls or `import()`,
+ * which a module makes where it needs them), as real paths.
+ */
+function staticClosure(inputs: Record<string, { imports: { path: string; kind: string }[] }>, cwd: string, entries: string[]): Set<string> {
+  const imports = new Map<string, string[]>();
+  for (const [input, { imports: list }] of Object.entries(inputs)) {
+    // Only files of the build (node:fs and the like are listed too).
+    const files = list.filter(({ path, kind }) => kind === "import-statement" && path in inputs);
+    imports.set(realpathSync(resolve(cwd, input)), files.map(({ path }) => realpathSync(resolve(cwd, path))));
+  }
+  const found = new Set<string>();
+  const pending = [...entries];
+  for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
+    if (found.has(path)) continue;
+    found.add(path);
+    pending.push(...(imports.get(path) ?? []));
+  }
+  return found;
+}
+
+/**
+ * A build plugin that leaves every module of the sources' folder outside
+ * `keep` out of the bundle: its `require()` or `import()` stays, by path, for
+ * the preload's plugin to serve from source when it runs.
+ */
+function leaveOut(sources: string, keep: Set<string>): BunPlugin {
+  return {
+    name: "mosaic-leave-out",
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const path = resolve(dirname(args.importer), args.path);
+        return path.startsWith(sources) && !keep.has(path) && existsSync(path) ? { path, external: true } : undefined;
+      });
+    },
+  };
 }
 
 /**

@@ -19,11 +19,12 @@ interface Round {
   echoed: number;
   /**
    * The worker's: the build its library came from ("source" if none), whether a deep import is the public entry's
-   * module, and what a module of the library's folder outside the library gives (its source, even from a build).
+   * module, what a module of the library's folder outside the library gives (its source, even from a build), and
+   * what a library module that a thread's bundle leaves out gives (options.ts: its error, the library's class).
    */
-  library: { bundle: string; same: boolean; outside: string };
+  library: { bundle: string; same: boolean; outside: string; leftOut: string };
   /** The same, seen from the tessera's thread (it preloads the build its worker started from). */
-  thread: { bundle: string; same: boolean; outside: string };
+  thread: { bundle: string; same: boolean; outside: string; leftOut: string };
 }
 
 async function runRounds(rounds: number, cache: string, env: Record<string, string> = {}): Promise<Round[]> {
@@ -37,13 +38,15 @@ async function runRounds(rounds: number, cache: string, env: Record<string, stri
   }
 }
 
+const FROM_SOURCE = { bundle: "source", same: true, outside: "01:30:00 true", leftOut: "InvalidArgumentError true" };
+
 const fromSource = (echoed: number): Round => ({
   monitor: ROLE_MAIN,
   node: ROLE_MAIN,
   worker: FIXTURE,
   echoed,
-  library: { bundle: "source", same: true, outside: "01:30:00 true" },
-  thread: { bundle: "source", same: true, outside: "01:30:00 true" },
+  library: FROM_SOURCE,
+  thread: FROM_SOURCE,
 });
 
 /** A round whose children all started from the build in `folder`. */
@@ -52,8 +55,10 @@ const fromBuild = (folder: string, echoed: number): Round => ({
   node: join(folder, "role-main.js"),
   worker: join(folder, "program.js"),
   echoed,
-  library: { bundle: basename(folder), same: true, outside: "01:30:00 true" },
-  thread: { bundle: basename(folder), same: true, outside: "01:30:00 true" },
+  library: { ...FROM_SOURCE, bundle: `${basename(folder)} program.js` },
+  // Its own bundle, only what a thread imports: a module it leaves out (options.ts) loads from source, one instance
+  // of the library's modules all the same.
+  thread: { ...FROM_SOURCE, bundle: `${basename(folder)} thread.js` },
 });
 
 test("children run source until a build is made after ready, then the build (the worker's library one instance from it); a source file changed since makes them run source again", async () => {
@@ -64,7 +69,7 @@ test("children run source until a build is made after ready, then the build (the
     const build = dirname(second!.monitor);
     expect(dirname(build)).toBe(cache);
     expect(second).toEqual(fromBuild(build, 1));
-    for (const bundle of ["role-main.js", "program.js"]) expect(existsSync(join(build, `${bundle}.jsc`))).toBe(true); // Bun's bytecode, beside each
+    for (const bundle of ["role-main.js", "program.js", "thread.js"]) expect(existsSync(join(build, `${bundle}.jsc`))).toBe(true); // Bun's bytecode, beside each
 
     // Another process (a new program) takes the same build.
     expect(await runRounds(1, cache)).toEqual([fromBuild(build, 0)]);
@@ -91,7 +96,7 @@ test("a tessera thread whose worker's build was removed since the worker started
     const [round] = await runRounds(1, cache, { FIXTURE_DROP_BUILD: "1" });
     const build = dirname(round!.worker);
     expect(existsSync(build)).toBe(false);
-    expect(round).toEqual({ ...fromBuild(build, 0), thread: { bundle: "source", same: true, outside: "01:30:00 true" } });
+    expect(round).toEqual({ ...fromBuild(build, 0), thread: FROM_SOURCE });
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
