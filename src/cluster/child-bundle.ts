@@ -191,8 +191,9 @@ async function buildBundle(cache: string): Promise<void> {
     const sources = `${realpathSync(SOURCES)}/`;
     const library = Object.keys(graph.metafile.inputs).map((input) => realpathSync(resolve(cwd, input))).filter((path) => path.startsWith(sources));
     const built = new Set(Object.keys(role.metafile.inputs).map((input) => resolve(cwd, input)));
+    const imports = staticImports(graph.metafile.inputs, cwd);
     for (const [file, entries] of PRELOADS) {
-      const held = staticClosure(graph.metafile.inputs, cwd, entries.map((entry) => realpathSync(resolve(SOURCES, entry))));
+      const held = staticClosure(imports, entries.map((entry) => realpathSync(resolve(SOURCES, entry))));
       const entry = join(folder, file.replace(/\.js$/, ".ts"));
       writeFileSync(entry, preloadSource(library.filter((path) => held.has(path)), sources, id, file));
       // What the bundle does not hold stays out of it: a require() or import() of it stays, by path, for the plugin.
@@ -259,17 +260,22 @@ function preloadSource(library: string[], sources: string, id: string, file: str
 }
 
 /**
- * The library's modules that `entries` import statically, directly or not
- * (Bun's metafile: `import` statements, not `require()` calls or `import()`,
- * which a module makes where it needs them), as real paths.
+ * What each file of a build imports statically (Bun's metafile: `import`
+ * statements, not `require()` calls or `import()`, which a module makes where
+ * it needs them), by real path.
  */
-function staticClosure(inputs: Record<string, { imports: { path: string; kind: string }[] }>, cwd: string, entries: string[]): Set<string> {
+function staticImports(inputs: Record<string, { imports: { path: string; kind: string }[] }>, cwd: string): Map<string, string[]> {
   const imports = new Map<string, string[]>();
   for (const [input, { imports: list }] of Object.entries(inputs)) {
     // Only files of the build (node:fs and the like are listed too).
     const files = list.filter(({ path, kind }) => kind === "import-statement" && path in inputs);
     imports.set(realpathSync(resolve(cwd, input)), files.map(({ path }) => realpathSync(resolve(cwd, path))));
   }
+  return imports;
+}
+
+/** The files that `entries` import statically, directly or not, themselves included. */
+function staticClosure(imports: Map<string, string[]>, entries: string[]): Set<string> {
   const found = new Set<string>();
   const pending = [...entries];
   for (let path = pending.pop(); path !== undefined; path = pending.pop()) {

@@ -1,5 +1,5 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { spawnFixture, spawnMosaic } from "../_helpers/processes.ts";
@@ -38,6 +38,14 @@ async function runRounds(rounds: number, cache: string, env: Record<string, stri
   }
 }
 
+const SOURCES = resolve(import.meta.dir, "../../src");
+
+/** Which of `modules` (paths under src/) the bundle `file` of a build serves (its entry's table names each one it holds). */
+function served(build: string, file: string, modules: string[]): string[] {
+  const text = readFileSync(join(build, file), "utf8");
+  return modules.filter((module) => text.includes(`${JSON.stringify(realpathSync(join(SOURCES, module)))}: () =>`));
+}
+
 const FROM_SOURCE = { bundle: "source", same: true, outside: "01:30:00 true", leftOut: "InvalidArgumentError true" };
 
 const fromSource = (echoed: number): Round => ({
@@ -70,6 +78,16 @@ test("children run source until a build is made after ready, then the build (the
     expect(dirname(build)).toBe(cache);
     expect(second).toEqual(fromBuild(build, 1));
     for (const bundle of ["role-main.js", "program.js", "thread.js"]) expect(existsSync(join(build, `${bundle}.jsc`))).toBe(true); // Bun's bytecode, beside each
+    // Each preloaded bundle holds what its process or thread imports, and not the rest of the library.
+    expect(served(build, "program.js", ["cluster/worker.ts", "cluster/options.ts", "actors/worker/tessera-host.ts", "cluster/head.ts", "cluster/monitor.ts", "actors/thread/thread.ts"])).toEqual([
+      "cluster/worker.ts",
+      "cluster/options.ts",
+      "actors/worker/tessera-host.ts",
+    ]);
+    expect(served(build, "thread.js", ["actors/thread/thread.ts", "actors/wire/call-message.ts", "cluster/options.ts", "cluster/worker.ts", "cluster/head.ts"])).toEqual([
+      "actors/thread/thread.ts",
+      "actors/wire/call-message.ts",
+    ]);
 
     // Another process (a new program) takes the same build.
     expect(await runRounds(1, cache)).toEqual([fromBuild(build, 0)]);
