@@ -105,15 +105,16 @@ export function minorFaults(pid: number): number | undefined {
 }
 
 /**
- * CPU time of all threads of a process in nanoseconds, from schedstat
+ * CPU time of all threads of a process (or of those whose name `threads` matches) in nanoseconds, from schedstat
  * (scheduler-exact, unlike the tick-sampled utime/stime). Undefined if gone
  * or the kernel has no schedstat.
  */
-export function cpuNanos(pid: number): number | undefined {
+export function cpuNanos(pid: number, threads?: RegExp): number | undefined {
   try {
     let total = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
+        if (threads && !threads.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8"))) continue;
         total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
       } catch {
         // thread exited between readdir and read
@@ -123,6 +124,22 @@ export function cpuNanos(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** JSC's compiler threads (DFG and FTL compile there), by their names in /proc. */
+export const JIT_THREADS = /^JITWorker/;
+
+/**
+ * The share of the CPU time of `pids` (all their threads) that their JIT
+ * compiler threads took while `body` ran: near 0 once the code it runs is
+ * compiled (a steady state), undefined where schedstat cannot be read.
+ */
+export async function jitShare(pids: readonly number[], body: () => Promise<unknown>): Promise<number | undefined> {
+  const sum = (threads?: RegExp) => pids.reduce((total, pid) => total + (cpuNanos(pid, threads) ?? 0), 0);
+  const [cpu0, jit0] = [sum(), sum(JIT_THREADS)];
+  await body();
+  const cpu = sum() - cpu0;
+  return cpu > 0 ? (sum(JIT_THREADS) - jit0) / cpu : undefined;
 }
 
 /** "alive", "zombie" (exited, not reaped yet) or "gone". */

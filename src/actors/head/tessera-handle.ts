@@ -293,6 +293,15 @@ export class TesseraHandle implements TesseraEngine {
       return task;
     }
     const retry = options ? callRetry(this.retryDefaults, options) : this.retryDefaults ? (this.#defaultRetry ??= callRetry(this.retryDefaults, undefined)) : undefined;
+    // Most calls: nothing queued before them, nothing to resolve, no payloads, never sent again: written at once
+    // straight to the thread, as flush would, without a queued record (a tenth of the head's time per pipelined call).
+    if (references.length === 0 && encoded.payloads.length === 0 && retry === undefined && this.maxRestarts === 0 && this.outbox.length === 0 && !this.creating) {
+      const direct = this.worker === undefined ? undefined : this.direct;
+      if (direct?.isOpen) {
+        this.#sendAtOnce(task, encoded, direct);
+        return task;
+      }
+    }
     // Every field set, in one order: the queue's calls share one shape (flush reads them all).
     const queued: QueuedCall = { task, encoded, references, plainArgs: byId ? args : undefined, kept: false, retry, outOfOrder: false, sendOrder: 0 };
     this.outbox.push(queued);
@@ -304,6 +313,19 @@ export class TesseraHandle implements TesseraEngine {
     // Large arguments may take long to copy (sent or kept): the next call's submit time reads the clock.
     if (encoded.payloads.length > 0) expireStamps();
     return task;
+  }
+
+  /** flush's send of a call that has no references, payloads or retries, with nothing queued before it. */
+  #sendAtOnce(task: TaskProxy<any>, encoded: Encoded, direct: Connection): void {
+    try {
+      direct.sendEncodedWith(prepareCallMessage(this.id, task.id, task.method, encoded.bytes, NO_REFERENCES, this.sent + 1, undefined), CALL_MESSAGE);
+    } catch (error) {
+      this.#drop(task, error as Error);
+      return;
+    }
+    task[DIRECT] = true;
+    this.sent++;
+    task[SENT_TO] = this.worker;
   }
 
   /** Why the runtime this tessera belongs to stopped (undefined while it runs). */
