@@ -89,10 +89,12 @@ export class SpillStore {
   touch(id: number, record: Spillable): Promise<void> | undefined {
     const writing = this.#writing.get(id);
     if (writing) {
-      // Read before its files were whole: it stays in memory, the files go once written.
+      // Read before its files were whole: it stays in memory, the files go once written, and the coldest others
+      // go to disk if that takes the store over its budget (as when a value is read back from disk).
       this.#cancelWrite(id, writing);
       this.#resident.set(id, record);
       this.#residentBytes += writing.size;
+      this.#enforce(id);
       return undefined;
     }
     if (record.spilled) return (this.#loading.get(id) ?? this.#load(id, record)).done;

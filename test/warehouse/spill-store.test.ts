@@ -109,7 +109,7 @@ describe("SpillStore", () => {
     expect([a, b, c].map((value) => value.spilled !== undefined)).toEqual([false, true, false]);
   });
 
-  test("a value read while its files are written stays in memory, and the files go once written", async () => {
+  test("a value read while its files are written stays in memory, the files go once written, and the store keeps to its budget: the coldest other values go to disk", async () => {
     const spill = store(50 * KiB);
     const [a, b] = [record(1, 40 * KiB), record(2, 40 * KiB)];
     spill.add(1, a);
@@ -117,11 +117,14 @@ describe("SpillStore", () => {
     expect(spill.stats.writingBytes).toBe(40 * KiB);
     expect(spill.touch(1, a)).toBeUndefined();
     await spill.settled();
-    expect({ a: contents(a), stats: spill.stats, files: readdirSync(spillDirectoryOf(spill)) }).toEqual({
+    expect({ a: contents(a), b: b.spilled?.files.map((file) => basename(file)), stats: spill.stats, files: readdirSync(spillDirectoryOf(spill)) }).toEqual({
       a: { body: [1], payloads: [[40 * KiB, 1, 1]], spilled: false },
-      stats: { residentBytes: 80 * KiB, spilled: 0, spilledBytes: 0, writingBytes: 0 },
-      files: [],
+      b: [expect.stringMatching(/^2-/)],
+      stats: { residentBytes: 40 * KiB, spilled: 1, spilledBytes: 40 * KiB, writingBytes: 0 },
+      files: b.spilled?.files.map((file) => basename(file)),
     });
+    await spill.touch(2, b);
+    expect(contents(b)).toEqual({ body: [2], payloads: [[40 * KiB, 2, 2]], spilled: false });
   });
 
   test("a value read while it is written, then pushed out again, is written anew: the first write's cleanup leaves the second's files, and it reads back intact", async () => {

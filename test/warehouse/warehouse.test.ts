@@ -5,7 +5,7 @@ setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
 const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory", "putSnapshot"], "data-fixture.ts"), (run) => {
+describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publish", "collected", "dropFreesMemory", "putSnapshot", "countedOnce"], "data-fixture.ts"), (run) => {
   test("put() stores the value as it was at the call: arrays changed right after it (before a worker was picked) are stored unchanged", async () => {
     expect(await run.value("putSnapshot")).toEqual([true, true]);
   });
@@ -48,6 +48,11 @@ describeScenarios("the warehouse", () => ScenarioRun.start(["warehouse", "publis
     const MiB = 2 ** 20;
     const report = { before: Math.round(before / MiB), held: Math.round(held / MiB), after: Math.round(after / MiB) };
     expect({ ...report, grew: held - before > 200 * MiB, shrank: after - before < 64 * MiB }).toEqual({ ...report, grew: true, shrank: true });
+  });
+
+  test("an object another worker's tessera reads and keeps counts once in that worker's budget: its main thread's mapping and its thread's are the same pages", async () => {
+    const { kept } = await run.value("countedOnce");
+    expect(kept).toBe(32 * 2 ** 20);
   });
 });
 

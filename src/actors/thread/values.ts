@@ -144,9 +144,10 @@ function materialize(posted: Posted): Value {
         copy.set(payload.copyOf);
         return copy;
       }
-      const mapped = mapSegment(payload.segment, payload.size);
-      // Over a kept mapping, the lease ends when the memory is freed, wherever a transfer took it; else with the object.
+      // Leased: the main thread maps the same pages, and counts them for the process until the lease ends.
       const lease = payload.lease;
+      const mapped = mapSegment(payload.segment, payload.size, lease === undefined);
+      // Over a kept mapping, the lease ends when the memory is freed, wherever a transfer took it; else with the object.
       if (lease !== undefined && !whenContentsFreed(mapped, () => report([Report.Unmapped, lease]))) leases.register(mapped.buffer, lease);
       return mapped;
     }),

@@ -42,8 +42,12 @@ export function copiedByReader([bytes, payloads]: Value): Value {
 }
 
 export class ThreadTransfers {
-  /** Holds on segments passed to tessera threads by name, by lease number, until the thread's mapping is collected. */
-  #leases = new Map<number, { thread: TesseraThread; release: () => void }>();
+  /**
+   * Holds on segments passed to tessera threads by name, by lease number, until the thread's mapping is
+   * collected; with this thread's mapping, which counts the pages for the process's budget meanwhile (the
+   * thread's does not: one count for the same pages, not one per mapping).
+   */
+  #leases = new Map<number, { thread: TesseraThread; release: () => void; payload: Uint8Array }>();
   #nextLease = 1;
 
   /**
@@ -67,7 +71,7 @@ export class ThreadTransfers {
         const held = holdMapping(payload);
         if (!held) return sharePayload(payload);
         const lease = this.#nextLease++;
-        this.#leases.set(lease, { thread, release: held.release });
+        this.#leases.set(lease, { thread, release: held.release, payload });
         return { segment: held.path, size: payload.byteLength, lease };
       }),
     ];

@@ -10,14 +10,18 @@ import { checkSegmentFile, checkSegmentPath, consumeSegment, isOwnPooledSegment,
 import { contentsWatch, discardCopiedPages, keepingMappingsUsable, nativeMemoryAvailable, populateReadable, stopKeeping } from "./native.ts";
 import { nextTurn } from "./segment-pages.ts";
 
-/** Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. */
-export function mapSegment(path: string, size: number): Uint8Array {
+/**
+ * Maps a segment that a peer wrote (copy-on-write); a one-shot segment's file is removed. `counted`: false for
+ * one that this process's main thread maps and counts while this mapping lives (passed to a tessera thread by
+ * name, with a lease).
+ */
+export function mapSegment(path: string, size: number, counted = true): Uint8Array {
   return consumeSegment(path, size, (file) => {
     if (size === 0) return new Uint8Array(0);
     const bytes = keptView(path, size, file) ?? takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size });
     // A segment of this process's pools (a thread's staged result, a receive target passed to a thread) is
-    // counted once, by the pool that owns it.
-    if (!isOwnPooledSegment(path)) countHeld(bytes);
+    // counted once, by the pool that owns it; one of a peer's, once by the main thread that passed it on.
+    if (counted && !isOwnPooledSegment(path)) countHeld(bytes);
     return bytes;
   });
 }
