@@ -93,7 +93,7 @@ try {
   const receiverCpuMs: Record<string, number[]> = {};
   const sinkPids = [peers.at(-2)!.pid, peers.at(-1)!.pid];
   const sinkFaults = sinkPids.map(minorFaults);
-  const sinkCpu = sinkPids.map(cpuNanos);
+  const sinkCpu = sinkPids.map((pid) => cpuNanos(pid));
   let sends = 0;
   for (const compression of PARTS.has("bandwidth") ? ["none", "zstd", "none", "zstd"] : []) {
     const lines = await runHead(hosts, [...ssh, "--compression", compression], { BENCH_MODE: "bandwidth", BENCH_KINDS: "smooth,random", ...sink });
