@@ -80,7 +80,7 @@ export function lendSegment(
   const chosen = takeSegment(payload.byteLength, borrower, away ? "lent-away" : "lent-thread", exact, true);
   if (!chosen) return undefined;
   announce?.(chosen.path);
-  writePayload(chosen, payload);
+  writePayload(chosen, payload, !exact);
   countWritten(payload.byteLength);
   return { path: chosen.path, lending: chosen.lending };
 }
@@ -171,15 +171,17 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
  * MiB 2.3 against 5.0 ms, alternated, 2026-12-04); a mapped one is copied
  * into faster through its mapping (256 MiB ~23 ms against ~45-70 through the
  * file), and mapping in pages that exist takes ~45 ms per 256 MiB.
+ * `mapLater` false: the payload is kept long by its receiver (an object put
+ * there), whose pages this process need not map (nor show in its RSS).
  */
-function writePayload(segment: PooledSegment, payload: Uint8Array): void {
+function writePayload(segment: PooledSegment, payload: Uint8Array, mapLater = true): void {
   const size = payload.byteLength;
   if (segment.populated >= size) {
     segment.mapping.set(payload);
     return;
   }
   writeSegmentFileAt(segment.path, payload);
-  populateWhenIdle(segment, size);
+  if (mapLater) populateWhenIdle(segment, size);
 }
 
 /** Segments whose mapping populateWhenIdle maps in, a slice per turn of the event loop, and how far. */
