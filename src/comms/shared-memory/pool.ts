@@ -176,12 +176,15 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
  */
 function writePayload(segment: PooledSegment, payload: Uint8Array, mapLater = true): void {
   const size = payload.byteLength;
-  if (segment.populated >= size) {
-    segment.mapping.set(payload);
-    return;
+  if (segment.populated < size) {
+    if (writeSegmentFileAt(segment.path, payload)) {
+      if (mapLater) populateWhenIdle(segment, size);
+      return;
+    }
+    // The file could not be written (no file descriptor left, say): through the mapping, as before.
+    populate(segment, size - segment.populated);
   }
-  writeSegmentFileAt(segment.path, payload);
-  if (mapLater) populateWhenIdle(segment, size);
+  segment.mapping.set(payload);
 }
 
 /** Segments whose mapping populateWhenIdle maps in, a slice per turn of the event loop, and how far. */

@@ -57,11 +57,23 @@ export function writeSegmentFile(path: string, capacity: number): void {
   }
 }
 
-/** Writes `payload` at the start of the file at `path` (pwrite; see pool.ts's writePayload). */
-export function writeSegmentFileAt(path: string, payload: Uint8Array): void {
-  const fd = openSync(path, "r+");
+/**
+ * Writes `payload` at the start of the file at `path` (pwrite; see pool.ts's writePayload); false when that
+ * failed (its pages were allocated when the file was made: no ENOSPC here, but a process may have no file
+ * descriptor left).
+ */
+export function writeSegmentFileAt(path: string, payload: Uint8Array): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "r+");
+  } catch {
+    return false;
+  }
   try {
     for (let at = 0; at < payload.byteLength; ) at += writeSync(fd, payload, at, payload.byteLength - at, at);
+    return true;
+  } catch {
+    return false;
   } finally {
     closeSync(fd);
   }
