@@ -295,8 +295,23 @@ interface KeptMapping {
 const keptBuffers = new WeakMap<ArrayBufferLike, KeptMapping>();
 
 const kept: KeptMapping[] = [];
-/** At most this many mappings are kept. */
-const KEPT_MAX = 8;
+/**
+ * At most this many mappings are kept, of at most KEPT_MAX_BYTES in all. 8 before: a program sending a changed
+ * 512 KiB array call after call keeps ~11-19 segments going round (each comes back once the receiver's collector
+ * frees its payload), so every payload was mapped afresh (its mapping made and removed, a fault per page read):
+ * 540-1000 us a call, 280-400 with 32 (2026-12-04, alternated).
+ */
+const KEPT_MAX = 32;
+/** As much as 8 mappings of 256 MiB, the most kept before. */
+const KEPT_MAX_BYTES = 2 * 2 ** 30;
+/** Mappings made ahead of any payload for segments announced warm (warmKept): guesses, each read page by page. */
+const KEPT_GUESSES_MAX = 4;
+
+function keptBytes(): number {
+  let total = 0;
+  for (const entry of kept) total += entry.mapping.byteLength;
+  return total;
+}
 /**
  * Every pooled segment's payloads go through kept mappings (pooled segments start at SHM_MIN_BYTES). From
  * 4 MiB before: a 512 KiB or 1 MiB argument mapped afresh each call paid a fault for each page its method
@@ -348,7 +363,7 @@ function keptView(path: string, size: number, file: Stats): Uint8Array | undefin
   const reused = entry !== undefined;
   if (reused) forgetMappedAhead(path); // one made ahead while this was still in use
   else {
-    if (kept.length >= KEPT_MAX && !dropOldestIdle()) return undefined;
+    while (kept.length >= KEPT_MAX || (kept.length > 0 && keptBytes() + file.size > KEPT_MAX_BYTES)) if (!dropOldestIdle()) return undefined;
     entry = keepMapping(path, takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size: file.size }), file.ino);
   }
   const made = watch.buffer(entry!.address, size);
@@ -484,8 +499,8 @@ export function warmKept(path: string, size: number): void {
   // A prepared segment is as large as announced (its capacity); one of it mapped here already is enough.
   if (file.size !== size || kept.some((entry) => entry.path === path && entry.ino === file.ino)) return;
   // A guess at a payload to come takes no room from mappings that payloads used, nor from other guesses (a head with
-  // many workers would drop one for the next): a free place, at most half of them guesses.
-  if (kept.length >= KEPT_MAX || kept.filter((entry) => entry.warm !== undefined).length >= KEPT_MAX / 2) return;
+  // many workers would drop one for the next): a free place, at most KEPT_GUESSES_MAX guesses.
+  if (kept.length >= KEPT_MAX || keptBytes() + size > KEPT_MAX_BYTES || kept.filter((entry) => entry.warm !== undefined).length >= KEPT_GUESSES_MAX) return;
   let mapping: Uint8Array;
   try {
     mapping = Bun.mmap(path, { shared: false, size: file.size });
