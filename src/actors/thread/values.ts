@@ -146,7 +146,14 @@ function materialize(posted: Posted): Value {
       }
       // Leased: the main thread maps the same pages, and counts them for the process until the lease ends.
       const lease = payload.lease;
-      const mapped = mapSegment(payload.segment, payload.size, lease === undefined);
+      let mapped: Uint8Array;
+      try {
+        mapped = mapSegment(payload.segment, payload.size, lease === undefined);
+      } catch (error) {
+        // Not mapped here (its file gone, say): the main thread's hold on it ends now, not with this thread.
+        if (lease !== undefined) report([Report.Unmapped, lease]);
+        throw error;
+      }
       // Over a kept mapping, the lease ends when the memory is freed, wherever a transfer took it; else with the object.
       if (lease !== undefined && !whenContentsFreed(mapped, () => report([Report.Unmapped, lease]))) leases.register(mapped.buffer, lease);
       return mapped;

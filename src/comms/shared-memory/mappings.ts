@@ -307,9 +307,10 @@ const KEPT_MAX_BYTES = 2 * 2 ** 30;
 /** Mappings made ahead of any payload for segments announced warm (warmKept): guesses, each read page by page. */
 const KEPT_GUESSES_MAX = 4;
 
-function keptBytes(): number {
+/** Bytes of the kept mappings (`inUse`: of those a payload uses now). */
+function keptBytes(inUse = false): number {
   let total = 0;
-  for (const entry of kept) total += entry.mapping.byteLength;
+  for (const entry of kept) if (!inUse || entry.slot >= 0) total += entry.mapping.byteLength;
   return total;
 }
 /**
@@ -363,6 +364,8 @@ function keptView(path: string, size: number, file: Stats): Uint8Array | undefin
   const reused = entry !== undefined;
   if (reused) forgetMappedAhead(path); // one made ahead while this was still in use
   else {
+    // Idle ones make room, oldest first; none is dropped when those in use leave no room whatever goes.
+    if (kept.length > 0 && keptBytes(true) + file.size > KEPT_MAX_BYTES) return undefined;
     while (kept.length >= KEPT_MAX || (kept.length > 0 && keptBytes() + file.size > KEPT_MAX_BYTES)) if (!dropOldestIdle()) return undefined;
     entry = keepMapping(path, takeMappedAhead(path, size) ?? Bun.mmap(path, { shared: false, size: file.size }), file.ino);
   }

@@ -9,6 +9,7 @@ import { totalmem } from "node:os";
 import { accountSegment, countWritten, poolBytes, type SegmentState } from "./accounting.ts";
 import { created, freeSharedMemory, POOLED_SOCKET_MAX_BYTES, type SegmentSet, segmentPath, SHM_MIN_BYTES, sharedMemoryAvailable, unlinkQuietly } from "./files.ts";
 import { collectSoon, dropIdleKept, setKeptIdleTime } from "./mappings.ts";
+import { nativeMemoryAvailable } from "./native.ts";
 import { sameBytes } from "../../_util/copy-bytes.ts";
 import { nextTurn, populate, populateInTurns, type SegmentPages, writeSegmentFile, writeSegmentFileAt, writeSegmentFileInTurns } from "./segment-pages.ts";
 
@@ -176,9 +177,12 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
  */
 function writePayload(segment: PooledSegment, payload: Uint8Array, mapLater = true): void {
   const size = payload.byteLength;
-  if (segment.populated < size) {
+  // Without the native calls the mapping could never be mapped in ahead (populated stays 0), and every payload
+  // would go through the file: there, the first copy faults its pages in and the next ones are a memcpy, as before.
+  if (segment.populated < size && throughFile && nativeMemoryAvailable()) {
     if (writeSegmentFileAt(segment.path, payload)) {
       if (mapLater) populateWhenIdle(segment, size);
+      else populating.delete(segment); // one still being mapped in from an earlier payload stops
       return;
     }
     // The file could not be written (no file descriptor left, say): through the mapping, as before.
@@ -186,6 +190,9 @@ function writePayload(segment: PooledSegment, payload: Uint8Array, mapLater = tr
   }
   segment.mapping.set(payload);
 }
+
+/** Off once the written pages could not be mapped in natively (MADV_POPULATE_READ needs Linux 5.14): see writePayload. */
+let throughFile = true;
 
 /** Segments whose mapping populateWhenIdle maps in, a slice per turn of the event loop, and how far. */
 const populating = new Map<PooledSegment, number>();
@@ -196,11 +203,12 @@ function populateWhenIdle(segment: PooledSegment, size: number): void {
   populating.set(segment, Math.max(size, going ?? 0));
   if (going !== undefined) return;
   const step = () => {
-    const upTo = populating.get(segment)!;
-    // Removed from the pool meanwhile (its mapping may be gone), done, or not mapped natively here: stops.
-    if (segment.state === undefined || segment.populated >= upTo || !populate(segment, Math.min(IDLE_POPULATE_BYTES, upTo - segment.populated), true)) {
-      populating.delete(segment);
-      return;
+    const upTo = populating.get(segment);
+    // Removed from the pool meanwhile (its mapping may be gone), done, lent for long since, or not mapped natively here: stops.
+    if (upTo === undefined || segment.state === undefined || segment.populated >= upTo) return void populating.delete(segment);
+    if (!populate(segment, Math.min(IDLE_POPULATE_BYTES, upTo - segment.populated), true)) {
+      throughFile = false;
+      return void populating.delete(segment);
     }
     setImmediate(step);
   };
