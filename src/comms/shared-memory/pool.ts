@@ -177,15 +177,15 @@ export function takeSegment(size: number, borrower: object, as: Exclude<SegmentS
  */
 function writePayload(segment: PooledSegment, payload: Uint8Array, mapLater = true): void {
   const size = payload.byteLength;
-  // Without the native calls the mapping could never be mapped in ahead (populated stays 0), and every payload
-  // would go through the file: there, the first copy faults its pages in and the next ones are a memcpy, as before.
-  if (segment.populated < size && throughFile && nativeMemoryAvailable()) {
-    if (writeSegmentFileAt(segment.path, payload)) {
+  if (segment.populated < size) {
+    // Without the native calls the mapping could never be mapped in ahead (populated stays 0), and every payload
+    // would go through the file: there, the first copy faults its pages in and the next ones are a memcpy.
+    if (throughFile && nativeMemoryAvailable() && writeSegmentFileAt(segment.path, payload)) {
       if (mapLater) populateWhenIdle(segment, size);
       else populating.delete(segment); // one still being mapped in from an earlier payload stops
       return;
     }
-    // The file could not be written (no file descriptor left, say): through the mapping, as before.
+    // Through the mapping, as before (also where the file could not be written: no file descriptor left, say).
     populate(segment, size - segment.populated);
   }
   segment.mapping.set(payload);
