@@ -54,3 +54,21 @@ describeScenarios("the head's actor events", () => ScenarioRun.start(["events"],
     }
   });
 });
+
+describeScenarios("calls made by listeners of the head's task events", () => ScenarioRun.start(["listenerCalls"], "actor-head-fixture.ts"), (run) => {
+  test("a call made by a listener while the program makes another (task.submitted) runs just before it, and calls made when tasks end (task.done) run once each; every call runs once, at the place its result says, the program's in the order it made them", async () => {
+    const { made, items } = (await run.value("listenerCalls")) as { made: { value: number; result: number }[]; items: number[] };
+    const program = made.filter(({ value }) => value < 1000);
+    expect(program.map(({ value }) => value)).toEqual(Array.from({ length: 200 }, (_, i) => i).filter((i) => i % 5 !== 0));
+    expect(made.filter(({ value }) => value >= 2000).map(({ value }) => value).toSorted((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, k) => 2000 + k));
+    expect(items).toHaveLength(made.length);
+    expect(made.length).toBe(160 + 160 + 40);
+    // Each ran once, where its result says.
+    expect(made.filter(({ value, result }) => items[result - 1] !== value)).toEqual([]);
+    expect(new Set(items).size).toBe(items.length);
+    // The program's calls in the order made; each listener's call to task.submitted just before the one it saw.
+    const at = new Map(made.map(({ value, result }) => [value, result]));
+    expect(program.map(({ value }) => at.get(value)!)).toEqual(program.map(({ value }) => at.get(value)!).toSorted((a, b) => a - b));
+    expect(program.filter(({ value, result }) => at.get(1000 + value) !== result - 1)).toEqual([]);
+  });
+});

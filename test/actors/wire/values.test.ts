@@ -3,7 +3,7 @@ import { ACTOR_TEST_TIMEOUT, describeScenarios, ScenarioRun } from "../../_helpe
 
 setDefaultTimeout(ACTOR_TEST_TIMEOUT);
 
-describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "mappedAhead", "movedArgument", "repeatedFetch", "repeatedSmallFetch", "keptMedium", "keptChanged"], "data-fixture.ts"), (run) => {
+describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "sharedOnWorker", "workerToWorker", "unsendable", "sharedMemory", "mappedAhead", "resentWhileMapping", "movedArgument", "repeatedFetch", "repeatedSmallFetch", "keptMedium", "keptChanged"], "data-fixture.ts"), (run) => {
   test("every supported kind of value reaches a worker and comes back as the same kind with the same content", async () => {
     const { sent, there, back } = await run.value("roundTrip");
     expect(there).toEqual(sent);
@@ -58,6 +58,10 @@ describeScenarios("values on the wire", () => ScenarioRun.start(["roundTrip", "s
     // One segment of the head's, used four times: mapped ahead the first time and taken by its call, then
     // the same mapping each time (the 1 MiB one is not announced, nor kept).
     expect({ headSegments, mappedAhead, taken, kept }).toEqual({ headSegments: 1, mappedAhead: 1, taken: 1, kept: 3 });
+  });
+
+  test("a large argument sent again unchanged while its new segment is still being mapped in at the head shares that segment, and a changed one sent right after takes another: each call sees what was sent, whatever the methods write", async () => {
+    expect(await run.value("resentWhileMapping")).toEqual({ mismatches: [0, 0, 0], headSegments: 2, unchangedHere: true });
   });
 
   test("a large argument whose memory a method moves elsewhere (ArrayBuffer.prototype.transfer) keeps what came in it while the next arguments of its size arrive, and its segment goes back once the memory is let go of", async () => {
