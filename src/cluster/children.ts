@@ -54,6 +54,39 @@ export function firstLocalChildren(config: RoleConfig, parent: ParentPlace): Rol
 }
 
 /**
+ * JavaScriptCore's threshold for its top tier (FTL) in the children, 10x its
+ * default: a function of the runtime's call path then stays in the tier
+ * below (DFG) for its first ~10x more runs instead of being compiled again,
+ * which on a few cores took the CPU from the calls and from the program's own
+ * compiles. Measured 2026-12-04 (2 vCPUs, alternated with the code before):
+ * `usage.bench` warm pipelined calls 335-401k → 408-579k/s, dependent pairs
+ * right after start 53-71k → 78-82k/s, warm 163-229k → 191-246k/s;
+ * `actors.bench` tesserae created 39-46k → 58-71k/s, settled pipelined and
+ * dependent calls the same within noise (0.85-1.47M against 0.94-1.29M/s,
+ * 233-320k against 214-350k/s); a numeric method's first call 15-25 → 7.5-10
+ * ms, its second at full speed in 4 of 5 runs (1.7 ms) against 2 of 5 (~7
+ * ms while its FTL compile waited behind the call path's), an allocating one
+ * the same. The first 20,000 calls of a run: 132-144k → 141-164k/s in a
+ * probe (5 alternated runs), within noise in `usage.bench` (99-120k against
+ * 94-125k/s): the head's own compiles, which only its own command line could
+ * change (the option set there too: ~170-210k/s), are most of the rest. A user's own value
+ * of the option wins (the default is 100000); Bun refuses to start with an
+ * option its JavaScriptCore does not know (they change without notice), so
+ * it is set only under the Bun versions it was checked with
+ * (CHECKED_BUN_VERSIONS: a test fails on another).
+ */
+const FTL_OPTION = "BUN_JSC_thresholdForFTLOptimizeAfterWarmUp";
+const FTL_THRESHOLD = "1000000";
+export const CHECKED_BUN_VERSIONS = ["1.4."];
+
+/** The JSC options children start with: see FTL_OPTION. */
+export function jscOptions(): Record<string, string> {
+  const given = process.env[FTL_OPTION];
+  if (given !== undefined) return { [FTL_OPTION]: given };
+  return CHECKED_BUN_VERSIONS.some((version) => Bun.version.startsWith(version)) ? { [FTL_OPTION]: FTL_THRESHOLD } : {};
+}
+
+/**
  * How a child is launched: its flags, the environment it needs, its output's
  * sink; `host`: on that host (undefined: this machine). `env`: more of it (the
  * cluster's id, which Runtime.spawnChild adds: a remote child inherits
@@ -74,6 +107,7 @@ export function childSpec(config: RoleConfig, secret: string, output: LineSink, 
       // sleeps 100 ms before it returns pages: two more wake-ups per tick of an idle runtime. Without it
       // the freeing thread returns them itself, later in its own work (measured: bench/_idle-threads.ts).
       MIMALLOC_SCAVENGER: process.env.MIMALLOC_SCAVENGER ?? "0",
+      ...jscOptions(),
       // A remote child inherits nothing: the switch goes with it (transports/unix-socket.ts).
       ...(process.env.MOSAIC_UNIX_SOCKETS === undefined ? {} : { MOSAIC_UNIX_SOCKETS: process.env.MOSAIC_UNIX_SOCKETS }),
       ...programEnv(),

@@ -11,6 +11,8 @@ import {
   spawnFixture,
 } from "../_helpers/processes.ts";
 import { headNodeOf } from "../../src/api/head-runtime.ts";
+import { CHECKED_BUN_VERSIONS } from "../../src/cluster/children.ts";
+import { readFileSync } from "node:fs";
 
 // In this file the test process itself is the head for the API tests; its
 // children run the mosaic CLI entry with --role (see src/launch/program.ts).
@@ -106,6 +108,25 @@ describe("life cycle in the calling process", () => {
     expect((await Promise.all(again.workers.map((worker) => worker.ping(10_000)))).toSorted()).toEqual(["worker:0:0", "worker:0:1"]);
     await mosaic.stop();
     await expectTreeGone(describeTree(again), { within: 0 });
+  });
+
+  test("every child starts with JavaScriptCore's FTL threshold at 1,000,000 under the Bun versions it was checked with, and with the user's own value when the head's environment sets one", async () => {
+    // Bun refuses to start with a JSC option its engine does not know: another Bun must be checked, then listed.
+    expect(CHECKED_BUN_VERSIONS.some((version) => Bun.version.startsWith(version))).toBe(true);
+    const ftlThresholds = (pids: number[]) =>
+      pids.map((pid) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((entry) => entry.startsWith("BUN_JSC_thresholdForFTLOptimizeAfterWarmUp=")));
+    const option = "BUN_JSC_thresholdForFTLOptimizeAfterWarmUp";
+    const given = process.env[option];
+    try {
+      delete process.env[option];
+      expect(ftlThresholds((await mosaic.init(options)).pids)).toEqual(Array(4).fill(`${option}=1000000`));
+      await mosaic.stop();
+      process.env[option] = "200000";
+      expect(ftlThresholds((await mosaic.init(options)).pids)).toEqual(Array(4).fill(`${option}=200000`));
+    } finally {
+      if (given === undefined) delete process.env[option];
+      else process.env[option] = given;
+    }
   });
 
   test("invalid options are rejected with InvalidArgumentError and start nothing", async () => {
