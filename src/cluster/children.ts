@@ -63,10 +63,10 @@ export function firstLocalChildren(config: RoleConfig, parent: ParentPlace): Rol
  * right after start 53-71k → 78-82k/s, warm 163-229k → 191-246k/s;
  * `actors.bench` tesserae created 39-46k → 58-71k/s, settled pipelined and
  * dependent calls the same within noise (0.85-1.47M against 0.94-1.29M/s,
- * 233-320k against 214-350k/s); a numeric method's first call 15-25 → 7.5-10
- * ms, its second at full speed in 4 of 5 runs (1.7 ms) against 2 of 5 (~7
- * ms while its FTL compile waited behind the call path's), an allocating one
- * the same. The first 20,000 calls of a run: 132-144k → 141-164k/s in a
+ * 233-320k against 214-350k/s); a numeric method's first call 7-25 ms
+ * (median ~16) → 7.5-14 (~8), its second at full speed (1.7-2.5 ms) in 9 of
+ * 10 runs against 3 of 10 (the others 6-15 ms, its FTL compile queued behind
+ * the call path's), an allocating one the same within noise. The first 20,000 calls of a run: 132-144k → 141-164k/s in a
  * probe (5 alternated runs), within noise in `usage.bench` (99-120k against
  * 94-125k/s): the head's own compiles, which only its own command line could
  * change (the option set there too: ~170-210k/s), are most of the rest. A user's own value
