@@ -129,8 +129,10 @@ const SIZES: SizeCase[] = [
   { mib: 1, warmup: 5, reps: 15, budgetMs: 8_000 },
   { mib: 16, warmup: 2, reps: 7, budgetMs: 12_000 },
   // Two warm-up transfers: the second finds the first one's pooled segment still held (the receiver's
-  // collector lags one transfer behind), so pools reach their steady state (two segments) at the third.
-  { mib: 256, warmup: 2, reps: 3, budgetMs: 30_000 },
+  // collector lags one transfer behind), so pools reach their steady state (two segments) at the third. Seven:
+  // now and then a transfer still takes a fresh segment (92-145 ms instead of ~25), and with three samples one
+  // such took worker → head's median from 0.93 to 0.59 of memcpy between two runs of the same code (2026-12-04).
+  { mib: 256, warmup: 2, reps: 7, budgetMs: 30_000 },
 ];
 /** From this size on, the head collects garbage after every transfer (outside the timed windows), else after every repetition. */
 const GC_EVERY_TRANSFER_BYTES = 16 * MiB;
