@@ -55,25 +55,26 @@ export function firstLocalChildren(config: RoleConfig, parent: ParentPlace): Rol
 
 /**
  * JavaScriptCore's threshold for its top tier (FTL) in the children, 10x its
- * default: a function of the runtime's call path then stays in the tier
- * below (DFG) for its first ~10x more runs instead of being compiled again,
- * which on a few cores took the CPU from the calls and from the program's own
- * compiles. Measured 2026-12-04 (2 vCPUs, alternated with the code before):
- * `usage.bench` warm pipelined calls 335-401k → 408-579k/s, dependent pairs
- * right after start 53-71k → 78-82k/s, warm 163-229k → 191-246k/s;
+ * default: a function of the runtime's call path stays in the tier below
+ * (DFG) for ~10x more runs instead of being compiled again, which on a few
+ * cores took the CPU from the calls and from the program's own compiles.
+ * Measured 2026-12-04 (2 vCPUs, alternated with the code before, 4-5 runs
+ * each): `usage.bench` warm pipelined calls 335-401k → 408-579k/s, dependent
+ * pairs right after start 53-71k → 78-82k/s, warm 163-229k → 191-246k/s;
  * `actors.bench` tesserae created 39-46k → 58-71k/s, settled pipelined and
- * dependent calls the same within noise (0.85-1.47M against 0.94-1.29M/s,
- * 233-320k against 214-350k/s); a numeric method's first call 7-25 ms
- * (median ~16) → 7.5-14 (~8), its second at full speed (1.7-2.5 ms) in 9 of
- * 10 runs against 3 of 10 (the others 6-15 ms, its FTL compile queued behind
- * the call path's), an allocating one the same within noise. The first 20,000 calls of a run: 132-144k → 141-164k/s in a
- * probe (5 alternated runs), within noise in `usage.bench` (99-120k against
- * 94-125k/s): the head's own compiles, which only its own command line could
- * change (the option set there too: ~170-210k/s), are most of the rest. A user's own value
- * of the option wins (the default is 100000); Bun refuses to start with an
- * option its JavaScriptCore does not know (they change without notice), so
- * it is set only under the Bun versions it was checked with
- * (CHECKED_BUN_VERSIONS: a test fails on another).
+ * dependent calls the same within noise; a numeric method's first call 7-25
+ * ms (median ~16) → 7.5-14 (~8), its second at full speed (1.7-2.5 ms) in 9
+ * of 10 runs against 3 of 10 (the others 6-15 ms: its FTL compile queued
+ * behind the call path's); an allocating one the same within noise. The
+ * first 20,000 calls of a run moved little (a probe: 132-144k → 141-164k/s;
+ * `usage.bench`: within noise): the head's own compiles are most of the rest,
+ * and only its own command line can set its options (README).
+ *
+ * A user's own value wins (JSC's default is 100000). Bun refuses to start
+ * with an option its JavaScriptCore does not know (they change without
+ * notice), so it is set only under the Bun versions it was checked with
+ * (CHECKED_BUN_VERSIONS; lifecycle.test fails under another). Remote hosts
+ * are taken to run the head's Bun, as they run its program.
  */
 const FTL_OPTION = "BUN_JSC_thresholdForFTLOptimizeAfterWarmUp";
 const FTL_THRESHOLD = "1000000";
