@@ -113,9 +113,8 @@ describe("life cycle in the calling process", () => {
   test("every child starts with JavaScriptCore's FTL threshold at 1,000,000 under the Bun versions it was checked with, and with the user's own value when the head's environment sets one", async () => {
     // Bun refuses to start with a JSC option its engine does not know: another Bun must be checked, then listed.
     expect(CHECKED_BUN_VERSIONS.some((version) => Bun.version.startsWith(version))).toBe(true);
-    const ftlThresholds = (pids: number[]) =>
-      pids.map((pid) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((entry) => entry.startsWith("BUN_JSC_thresholdForFTLOptimizeAfterWarmUp=")));
     const option = "BUN_JSC_thresholdForFTLOptimizeAfterWarmUp";
+    const ftlThresholds = (pids: number[]) => pids.map((pid) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((entry) => entry.startsWith(`${option}=`)));
     const given = process.env[option];
     try {
       delete process.env[option];
