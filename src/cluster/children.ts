@@ -64,8 +64,9 @@ export function firstLocalChildren(config: RoleConfig, parent: ParentPlace): Rol
  * `actors.bench` tesserae created 39-46k → 58-71k/s, settled pipelined and
  * dependent calls the same within noise; a numeric method's first call 7-25
  * ms (median ~16) → 7.5-14 (~8), its second at full speed (1.7-2.5 ms) in 9
- * of 10 runs against 3 of 10 (the others 6-15 ms: its FTL compile queued
- * behind the call path's); an allocating one the same within noise. The
+ * of 10 runs (one 5 ms) against 2 of 10 (one more 3.1 ms, the others 6-15:
+ * its FTL compile queued behind the call path's); an allocating one the same
+ * within noise. The
  * first 20,000 calls of a run moved little (a probe: 132-144k → 141-164k/s;
  * `usage.bench`: within noise): the head's own compiles are most of the rest,
  * and only its own command line can set its options (README).
