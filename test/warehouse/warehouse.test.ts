@@ -61,3 +61,11 @@ describeScenarios("the warehouse when a reader dies", () => ScenarioRun.start(["
     expect(await run.value("readerDies")).toEqual({ lentWhileKept: 1, lentAfter: 0 });
   });
 });
+
+describeScenarios("the warehouse when an object's file is removed under a reader", () => ScenarioRun.start(["leasedMappingFails"], "data-fixture.ts"), (run) => {
+  test("a read whose thread cannot map the object fails with a RemoteError naming the missing file (ENOENT), the tessera serves the next call, and the object's segment comes back to the head once dropped, not when the thread ends", async () => {
+    const { first, removed, second, next, lentAfter } = await run.value("leasedMappingFails");
+    expect({ first, removed, next, lentAfter }).toEqual({ first: (8 * 2 ** 20) / 4096, removed: 1, next: 2, lentAfter: 0 });
+    expect(second).toMatchObject({ class: "RemoteError", remoteCode: "ENOENT", runtime: "worker:0:1", method: "sum", message: expect.stringMatching(/no such file.*\/dev\/shm\/mosaic-.*-pool-/) });
+  });
+});
